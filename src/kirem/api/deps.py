@@ -1,0 +1,79 @@
+"""Request dependencies: the shared context, a session, and who is calling (key, account, operator)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.api.responses import ApiError
+from kirem.context import AppContext
+from kirem.tenancy.models import Account
+from kirem.tenancy.service import Tenant, account_for_token, tenant_for_key
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+async def get_session(ctx: AppContext = Depends(get_context)) -> AsyncIterator[AsyncSession]:
+    async with ctx.db.session() as session:
+        yield session
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401,
+            "Missing API key",
+            {"authorization": "send 'Authorization: Bearer <key>'"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token
+
+
+async def get_tenant(
+    request: Request, ctx: AppContext = Depends(get_context), session: AsyncSession = Depends(get_session)
+) -> Tenant:
+    token = bearer_token(request)
+    tenant = await tenant_for_key(session, token) if token.startswith("kirem_") else None
+    if tenant is None:
+        raise ApiError(
+            401,
+            "Invalid or revoked API key",
+            {"authorization": "the key is unknown or has been revoked"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    wait = ctx.limiter.acquire(tenant.api_key.id)
+    if wait > 0:
+        retry = ctx.limiter.retry_after_header(wait)
+        raise ApiError(
+            429,
+            f"Rate limit exceeded: at most {ctx.settings.rate_limit_per_second:g} requests/s per key",
+            {"retry_after": int(retry)},
+            headers={"Retry-After": retry},
+        )
+    request.state.tenant = tenant
+    return tenant
+
+
+async def get_account(request: Request, session: AsyncSession = Depends(get_session)) -> Account:
+    token = bearer_token(request)
+    account = await account_for_token(session, token) if token.startswith("kirem_acct_") else None
+    if account is None:
+        raise ApiError(401, "Invalid or revoked account token", headers={"WWW-Authenticate": "Bearer"})
+    return account
+
+
+def require_operator(request: Request, ctx: AppContext = Depends(get_context)) -> None:
+    token = bearer_token(request)
+    expected = ctx.settings.operator_token
+    if not expected:
+        raise ApiError(403, "The operator API is disabled: set KIREM_OPERATOR_TOKEN to enable it")
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ApiError(401, "Invalid operator token", headers={"WWW-Authenticate": "Bearer"})

@@ -1,0 +1,84 @@
+"""Every failure leaves in the error wrapper: framework errors, bad JSON, and anything unexpected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kirem.api.responses import ApiError, WrappedJSON, error_body
+from kirem.meta.client import MetaApiError, MetaUnavailable
+
+_HTTP_MESSAGES = {
+    404: "Route not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported content type",
+}
+
+
+def meta_error(exc: MetaApiError) -> ApiError:
+    """Meta's error, wrapped: Meta's message and code kept, with the HTTP status Meta gave."""
+    err = exc.error
+    errors: dict[str, Any] = {
+        "message": err.get("message"),
+        "type": err.get("type"),
+        "code": err.get("code"),
+        "error_subcode": err.get("error_subcode"),
+    }
+    if err.get("error_data"):
+        errors["error_data"] = err["error_data"]
+    if err.get("fbtrace_id"):
+        errors["fbtrace_id"] = err["fbtrace_id"]
+    return ApiError(exc.http_status, exc.message, errors)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_errors(exc: RequestValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for item in exc.errors():
+        if item.get("type") == "json_invalid":
+            return {"body": "Request body is not valid JSON"}
+        errors.setdefault(_location(item.get("loc", ())), str(item.get("msg", "invalid value")))
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> WrappedJSON:
+        return exc.response()
+
+    @app.exception_handler(MetaApiError)
+    async def _meta_error(_request: Request, exc: MetaApiError) -> WrappedJSON:
+        return meta_error(exc).response()
+
+    @app.exception_handler(MetaUnavailable)
+    async def _meta_unavailable(_request: Request, exc: MetaUnavailable) -> WrappedJSON:
+        return ApiError(502, "Meta API is unavailable, try again", {"meta": str(exc)}).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> WrappedJSON:
+        errors = validation_errors(exc)
+        message = (
+            "Malformed JSON body"
+            if errors.get("body") == "Request body is not valid JSON"
+            else "Validation failed"
+        )
+        return WrappedJSON(error_body(400, message, errors), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> WrappedJSON:
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.detail not in ("Not Found", "Method Not Allowed")
+            else None
+        )
+        status = exc.status_code
+        body = error_body(status, message or _HTTP_MESSAGES.get(status, "Request failed"))
+        return WrappedJSON(body, status_code=status, headers=getattr(exc, "headers", None))

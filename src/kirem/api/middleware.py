@@ -1,0 +1,89 @@
+"""Outermost ASGI layer: request ids, body size limits, and a last-resort 500 in the wrapper."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kirem.api.responses import error_body
+
+log = logging.getLogger("kirem.api")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, body_limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.body_limit_for = body_limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else "req_" + secrets.token_hex(12)
+        scope.setdefault("state", {})["request_id"] = request_id
+        limit = self.body_limit_for(scope["path"])
+        started = False
+        too_large = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if too_large and not started and message["type"] == "http.response.start":
+                raise BodyTooLarge  # the app turned our error into its own answer; ours wins
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        async def reply(status: int, message: str) -> None:
+            body = orjson.dumps(error_body(status, message))
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
+
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await reply(413, f"Request body too large (limit {limit} bytes)")
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    too_large = True
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except BodyTooLarge:
+            if not started:
+                too_large = False
+                await reply(413, f"Request body too large (limit {limit} bytes)")
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await reply(500, "Internal server error")

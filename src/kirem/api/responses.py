@@ -1,0 +1,53 @@
+"""The public API's response wrapper: ``{status, message, data}`` or ``{status, message, errors}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
+
+
+class WrappedJSON(JSONResponse):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def ok(data: Any, message: str, status: int = 200, headers: dict[str, str] | None = None) -> WrappedJSON:
+    return WrappedJSON(
+        {"status": status, "message": message, "data": data}, status_code=status, headers=headers
+    )
+
+
+def error_body(status: int, message: str, errors: Any = None) -> dict[str, Any]:
+    return {"status": status, "message": message, "errors": errors if errors is not None else {}}
+
+
+class ApiError(Exception):
+    """Raised anywhere below a route; rendered in the error wrapper with its HTTP status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+
+    def response(self) -> WrappedJSON:
+        return WrappedJSON(error_body(self.status, self.message, self.errors), self.status, self.headers)
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, f"{what} not found")
+
+
+def invalid(errors: dict[str, str], message: str = "Validation failed") -> ApiError:
+    return ApiError(400, message, errors)

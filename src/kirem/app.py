@@ -1,0 +1,86 @@
+"""The FastAPI application: routers, error handling, and the sandbox mounted beside the API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from kirem import __version__
+from kirem.analytics.routes import router as analytics_router
+from kirem.api.errors import install_error_handlers
+from kirem.api.health import router as health_router
+from kirem.api.middleware import RequestContextMiddleware
+from kirem.config import Settings
+from kirem.context import AppContext, live_graph_client
+from kirem.crypto import Sealer
+from kirem.db.engine import Database
+from kirem.inbound.routes import router as inbound_router
+from kirem.messaging.routes import router as messaging_router
+from kirem.meta.client import GraphClient
+from kirem.ratelimit import RateLimiter
+from kirem.sandbox.app import create_sandbox_app
+from kirem.sandbox.webhooks import resolve_app_secret
+from kirem.tenancy.routes import manage, operator
+
+log = logging.getLogger("kirem")
+SANDBOX_PREFIX = "/sandbox"
+
+
+def _body_limit(settings: Settings):  # type: ignore[no-untyped-def]
+    def limit_for(path: str) -> int:
+        return settings.max_upload_bytes if path.rstrip("/").endswith("/media") else settings.max_body_bytes
+
+    return limit_for
+
+
+def create_app(settings: Settings, *, meta_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """Build the app. ``meta_transport`` replaces the network to Meta (tests of live channels)."""
+    database = Database(settings)
+    sandbox_app = None
+    sandbox_graph = None
+    if settings.sandbox_enabled:
+        sandbox_app = create_sandbox_app(settings, database)
+        transport = httpx.ASGITransport(app=sandbox_app, root_path=SANDBOX_PREFIX)
+        sandbox_graph = GraphClient(
+            httpx.AsyncClient(transport=transport, base_url=settings.base_url + SANDBOX_PREFIX, timeout=30),
+            settings.meta_graph_version,
+        )
+    ctx = AppContext(
+        settings=settings,
+        db=database,
+        sealer=Sealer.from_settings(settings),
+        live_graph=live_graph_client(settings, meta_transport),
+        sandbox_graph=sandbox_graph,
+        limiter=RateLimiter(settings.rate_limit_per_second),
+        sandbox_app_secret=resolve_app_secret(settings) if settings.sandbox_enabled else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if sandbox_app is not None:
+                await sandbox_app.state.sandbox.aclose()
+            await ctx.aclose()
+
+    app = FastAPI(
+        title="Kirem",
+        version=__version__,
+        description="WhatsApp Business API gateway and webhook router",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for router in (health_router, messaging_router, analytics_router, manage, operator, inbound_router):
+        app.include_router(router)
+    if sandbox_app is not None:
+        app.mount(SANDBOX_PREFIX, sandbox_app)
+    app.add_middleware(RequestContextMiddleware, body_limit_for=_body_limit(settings))
+    return app

@@ -1,0 +1,68 @@
+"""Runtime settings, read from the environment (prefix ``KIREM_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KIREM_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./kirem.db"
+    data_dir: Path = Path(".kirem")
+    """Where generated secrets (the embedded encryption key, the sandbox app secret) are kept."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    """The URL this server is reached at; defaults to http://{host}:{port}."""
+
+    operator_token: str | None = None
+    encryption_key: str | None = None
+    """``kid:base64key[,kid:base64key…]``; the first key seals, every key opens."""
+
+    sandbox: bool | None = None
+    """The built-in Meta emulator; on by default in development, off in production."""
+    sandbox_app_secret: str | None = None
+    sandbox_review_seconds: float = 5.0
+    sandbox_status_delay_seconds: float = 0.2
+    sandbox_throughput_per_second: int = 80
+
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v23.0"
+    meta_app_secret: str | None = None
+    meta_verify_token: str | None = None
+    meta_timeout_seconds: float = 30.0
+
+    rate_limit_per_second: float = 100.0
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 105_906_176
+    """Largest multipart upload accepted (Meta's 100 MB document limit plus form overhead)."""
+    idempotency_ttl_seconds: int = 86_400
+
+    log_level: str = "info"
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        return self.sandbox if self.sandbox is not None else self.env == "development"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.data_dir
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

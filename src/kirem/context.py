@@ -1,0 +1,51 @@
+"""What every request and background job shares: settings, database, sealer, Graph clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from kirem.api.responses import ApiError
+from kirem.config import Settings
+from kirem.crypto import Sealer
+from kirem.db.engine import Database
+from kirem.meta.client import GraphClient
+from kirem.ratelimit import RateLimiter
+from kirem.tenancy.models import Channel
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    sealer: Sealer
+    live_graph: GraphClient
+    sandbox_graph: GraphClient | None
+    limiter: RateLimiter
+    sandbox_app_secret: str | None = None
+
+    def graph_for(self, channel: Channel) -> GraphClient:
+        if channel.kind == "sandbox":
+            if self.sandbox_graph is None:
+                raise ApiError(
+                    409, "This is a sandbox channel and the sandbox is disabled (KIREM_SANDBOX=false)"
+                )
+            return self.sandbox_graph
+        return self.live_graph
+
+    async def aclose(self) -> None:
+        await self.live_graph.aclose()
+        if self.sandbox_graph is not None:
+            await self.sandbox_graph.aclose()
+        await self.db.dispose()
+
+
+def live_graph_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> GraphClient:
+    http = httpx.AsyncClient(
+        base_url=settings.meta_graph_url,
+        timeout=settings.meta_timeout_seconds,
+        transport=transport,
+        headers={"User-Agent": "Kirem"},
+    )
+    return GraphClient(http, settings.meta_graph_version)

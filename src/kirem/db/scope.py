@@ -1,0 +1,21 @@
+"""The one place tenant data is scoped: every query for a project's rows starts here."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
+
+def for_project(model: type[T], project_id: str) -> Select[tuple[T]]:
+    """``SELECT model WHERE model.project_id = :project_id``: extend it, never bypass it."""
+    return select(model).where(model.project_id == project_id)  # type: ignore[attr-defined]
+
+
+async def get_owned(session: AsyncSession, model: type[T], row_id: Any, project_id: str) -> T | None:
+    """The row with this id if it belongs to the project; a foreign id is simply not found."""
+    stmt = for_project(model, project_id).where(model.id == row_id)  # type: ignore[attr-defined]
+    return (await session.execute(stmt)).scalar_one_or_none()

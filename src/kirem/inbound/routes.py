@@ -1,0 +1,56 @@
+"""``/webhooks/meta``: Meta's verification handshake and signed event deliveries."""
+
+from __future__ import annotations
+
+import hmac
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from kirem.api.deps import get_context
+from kirem.api.responses import ApiError, ok
+from kirem.context import AppContext
+from kirem.inbound.service import process_envelope
+from kirem.meta.signatures import verify
+
+router = APIRouter(tags=["meta webhooks"])
+
+
+def app_secrets(ctx: AppContext) -> list[str]:
+    """Meta's app secret, and the sandbox's while the sandbox plays Meta for sandbox channels."""
+    secrets = [s for s in (ctx.settings.meta_app_secret,) if s]
+    if ctx.sandbox_app_secret:
+        secrets.append(ctx.sandbox_app_secret)
+    return secrets
+
+
+@router.get("/webhooks/meta", summary="Meta's subscription handshake")
+async def verify_subscription(
+    mode: str | None = Query(None, alias="hub.mode"),
+    token: str | None = Query(None, alias="hub.verify_token"),
+    challenge: str | None = Query(None, alias="hub.challenge"),
+    ctx: AppContext = Depends(get_context),
+) -> Response:
+    expected = ctx.settings.meta_verify_token
+    if mode != "subscribe" or not challenge:
+        raise ApiError(400, "Expected hub.mode=subscribe with hub.challenge")
+    if not expected or not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ApiError(403, "Verify token does not match KIREM_META_VERIFY_TOKEN")
+    return PlainTextResponse(challenge)
+
+
+@router.post("/webhooks/meta", summary="Signed events from Meta (or the sandbox)")
+async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
+    body = await request.body()
+    if not verify(app_secrets(ctx), body, request.headers.get("x-hub-signature-256")):
+        raise ApiError(401, "Missing or invalid X-Hub-Signature-256")
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "Malformed JSON body") from exc
+    if not isinstance(envelope, dict):
+        raise ApiError(400, "Webhook body must be a JSON object")
+    async with ctx.db.session() as session:
+        await process_envelope(session, envelope)
+    return ok({"received": True}, "Event received")

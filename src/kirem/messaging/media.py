@@ -1,0 +1,101 @@
+"""Media: upload to Meta within its limits, and stream a media id's bytes back to the caller."""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.api.responses import ApiError, not_found
+from kirem.context import AppContext
+from kirem.db.scope import for_project
+from kirem.messaging.media_rules import check_upload
+from kirem.messaging.models import MediaRef
+from kirem.messaging.service import graph_and_token
+from kirem.meta.client import MetaApiError
+from kirem.tenancy.models import Channel
+from kirem.tenancy.service import Tenant, resolve_channel
+
+
+def upload_mime_type(declared: str | None, filename: str) -> str:
+    """The part's declared type, or one guessed from the file name when the client sent none."""
+    declared = (declared or "").split(";")[0].strip().lower()
+    if declared and declared != "application/octet-stream":
+        return declared
+    return mimetypes.guess_type(filename)[0] or declared or "application/octet-stream"
+
+
+async def upload_media(
+    ctx: AppContext,
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    filename: str,
+    content: bytes,
+    mime_type: str,
+    channel_id: str | None = None,
+) -> str:
+    rejection = check_upload(mime_type, len(content))
+    if rejection is not None:
+        raise ApiError(rejection.status, rejection.message, {rejection.field: rejection.message})
+    channel = await resolve_channel(session, tenant, channel_id=channel_id)
+    graph, token = graph_and_token(ctx, channel)
+    answer = await graph.upload_media(
+        channel.phone_number_id, token, filename=filename, content=content, mime_type=mime_type
+    )
+    media_id = str(answer["id"])
+    session.add(
+        MediaRef(
+            project_id=tenant.project_id,
+            channel_id=channel.id,
+            media_id=media_id,
+            mime_type=mime_type,
+            file_size=len(content),
+            filename=filename[:255],
+        )
+    )
+    await session.commit()
+    return media_id
+
+
+@dataclass
+class MediaDownload:
+    response: httpx.Response
+    mime_type: str
+    file_size: int | None
+
+
+async def _media_channel(session: AsyncSession, tenant: Tenant, media_id: str) -> Channel:
+    stmt = for_project(MediaRef, tenant.project_id).where(MediaRef.media_id == media_id)
+    ref = (await session.execute(stmt)).scalar_one_or_none()
+    if ref is not None:
+        channel = (
+            await session.execute(select(Channel).where(Channel.id == ref.channel_id))
+        ).scalar_one_or_none()
+        if channel is not None and channel.status == "active":
+            return channel
+    return await resolve_channel(session, tenant)
+
+
+async def open_media(ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str) -> MediaDownload:
+    """Ask Meta where the media lives and open a stream of it; unknown ids are 404."""
+    channel = await _media_channel(session, tenant, media_id)
+    graph, token = graph_and_token(ctx, channel)
+    try:
+        info = await graph.media_info(media_id, token, channel.phone_number_id)
+    except MetaApiError as exc:
+        if exc.http_status in (400, 404):
+            raise not_found("Media") from exc
+        raise
+    response = await graph.open_download(str(info["url"]), token)
+    size = info.get("file_size")
+    return MediaDownload(
+        response=response,
+        mime_type=str(
+            info.get("mime_type") or response.headers.get("content-type") or "application/octet-stream"
+        ),
+        file_size=int(size) if str(size or "").isdigit() else None,
+    )

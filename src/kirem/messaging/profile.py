@@ -1,0 +1,38 @@
+"""The WhatsApp Business profile of a channel's phone number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.api.responses import invalid
+from kirem.context import AppContext
+from kirem.messaging.profile_rules import validate_profile_update
+from kirem.messaging.service import graph_and_token
+from kirem.tenancy.service import Tenant, resolve_channel
+
+PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites", "profile_picture_url")
+
+
+async def get_profile(
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, *, channel_id: str | None
+) -> dict[str, Any]:
+    channel = await resolve_channel(session, tenant, channel_id=channel_id)
+    graph, token = graph_and_token(ctx, channel)
+    answer = await graph.get_profile(channel.phone_number_id, token, ",".join(PROFILE_FIELDS))
+    entries = answer.get("data") or [{}]
+    profile = entries[0].get("business_profile", entries[0])
+    return {name: profile.get(name, [] if name == "websites" else "") for name in PROFILE_FIELDS}
+
+
+async def update_profile(
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, body: Any, *, channel_id: str | None
+) -> None:
+    errors = validate_profile_update(body)
+    if errors:
+        raise invalid(errors)
+    channel = await resolve_channel(session, tenant, channel_id=channel_id)
+    graph, token = graph_and_token(ctx, channel)
+    update = {k: v for k, v in body.items() if k != "messaging_product"}
+    await graph.update_profile(channel.phone_number_id, token, update)

@@ -1,0 +1,69 @@
+"""Message templates, kept by Meta per WhatsApp Business Account and reached through a channel."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.api.responses import invalid, not_found
+from kirem.context import AppContext
+from kirem.messaging.service import graph_and_token
+from kirem.messaging.template_rules import validate_template
+from kirem.meta.client import MetaApiError
+from kirem.tenancy.service import Tenant, resolve_channel
+
+TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "PENDING_DELETION")
+_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+
+
+def _summary(template: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": template.get("name"),
+        "status": template.get("status"),
+        "category": template.get("category"),
+        "language": template.get("language"),
+        "components": template.get("components") or [],
+        "id": str(template.get("id")),
+    }
+
+
+async def list_templates(
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, *, status: str | None, channel_id: str | None
+) -> list[dict[str, Any]]:
+    if status is not None:
+        status = status.upper()
+        if status not in TEMPLATE_STATUSES:
+            raise invalid({"status": f"must be one of {', '.join(TEMPLATE_STATUSES)}"})
+    channel = await resolve_channel(session, tenant, channel_id=channel_id)
+    graph, token = graph_and_token(ctx, channel)
+    templates = await graph.list_templates(channel.waba_id, token, status=status)
+    return [_summary(t) for t in templates if status is None or t.get("status") == status]
+
+
+async def create_template(
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, body: Any, *, channel_id: str | None
+) -> dict[str, Any]:
+    errors = validate_template(body)
+    if errors:
+        raise invalid(errors)
+    channel = await resolve_channel(session, tenant, channel_id=channel_id)
+    graph, token = graph_and_token(ctx, channel)
+    answer = await graph.create_template(channel.waba_id, token, body)
+    return {"id": str(answer.get("id")), "status": answer.get("status"), "category": answer.get("category")}
+
+
+async def delete_template(
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, name: str, *, channel_id: str | None
+) -> None:
+    if not _NAME.match(name):
+        raise not_found("Template")
+    channel = await resolve_channel(session, tenant, channel_id=channel_id)
+    graph, token = graph_and_token(ctx, channel)
+    try:
+        await graph.delete_template(channel.waba_id, token, name)
+    except MetaApiError as exc:
+        if exc.http_status == 404:
+            raise not_found("Template") from exc
+        raise

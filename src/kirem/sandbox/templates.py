@@ -1,0 +1,411 @@
+"""Message templates: creation, Meta-style review, listing, deletion, and the checks done on send.
+
+Review: a new template is PENDING; ``sandbox_review_seconds`` later it becomes REJECTED when its
+name starts with ``reject_`` and APPROVED otherwise, and a ``message_template_status_update``
+webhook is posted. Reviews that fell due while nobody was watching (a restart) are applied when
+the templates are next read, and the start of the app schedules the ones still pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import URL
+
+from kirem.sandbox.errors import MetaError, invalid_parameter, required_parameter
+from kirem.sandbox.ids import numeric_id
+from kirem.sandbox.models import SandboxTemplate
+from kirem.sandbox.webhooks import envelope
+
+if TYPE_CHECKING:
+    from kirem.sandbox.runtime import SandboxRuntime
+
+PENDING, APPROVED, REJECTED = "PENDING", "APPROVED", "REJECTED"
+CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
+REJECT_PREFIX = "reject_"
+REJECTED_REASON = "INVALID_FORMAT"
+STATUS_UPDATE_FIELD = "message_template_status_update"
+MEDIA_HEADER_FORMATS = {"IMAGE", "VIDEO", "DOCUMENT", "LOCATION"}
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 1000
+
+NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Za-z0-9]{2,4})?$")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+HELLO_WORLD_NAME = "hello_world"
+HELLO_WORLD_LANGUAGE = "en_US"
+HELLO_WORLD_CATEGORY = "MARKETING"
+HELLO_WORLD_COMPONENTS: list[dict[str, Any]] = [
+    {"type": "HEADER", "format": "TEXT", "text": "Hello World"},
+    {
+        "type": "BODY",
+        "text": "Welcome and congratulations!! This message demonstrates your ability to send a message "
+        "notification from WhatsApp Business Platform’s Cloud API. Thank you for taking the time to "
+        "test with us.",
+    },
+    {"type": "FOOTER", "text": "WhatsApp Business API Team"},
+]
+"""As in the OpenAPI document's "Get template by name" example."""
+
+
+def hello_world_template(waba_id: str, now: datetime) -> SandboxTemplate:
+    return SandboxTemplate(
+        id=numeric_id(16),
+        waba_id=waba_id,
+        name=HELLO_WORLD_NAME,
+        language=HELLO_WORLD_LANGUAGE,
+        category=HELLO_WORLD_CATEGORY,
+        components=[dict(c) for c in HELLO_WORLD_COMPONENTS],
+        status=APPROVED,
+        created_at=now,
+    )
+
+
+def _normalise_components(components: list[Any]) -> list[dict[str, Any]]:
+    result = []
+    for component in components:
+        item = dict(component)
+        item["type"] = str(item["type"]).upper()
+        if isinstance(item.get("format"), str):
+            item["format"] = item["format"].upper()
+        result.append(item)
+    return result
+
+
+def _parse_create(body: Mapping[str, Any]) -> tuple[str, str, str, list[dict[str, Any]]]:
+    name = body.get("name")
+    if name is None:
+        raise required_parameter("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise invalid_parameter(
+            "Template name can only contain lowercase letters, numbers and underscores (1 to 512 characters)."
+        )
+    language = body.get("language")
+    if language is None:
+        raise required_parameter("language")
+    if not isinstance(language, str) or not LANGUAGE_RE.match(language):
+        raise invalid_parameter(f"Invalid language code: {language!r}")
+    category = body.get("category")
+    if category is None:
+        raise required_parameter("category")
+    if not isinstance(category, str) or category.upper() not in CATEGORIES:
+        raise MetaError(
+            400, 100, f"(#100) Param category must be one of {{{', '.join(CATEGORIES)}}} - got \"{category}\"."
+        )
+    components = body.get("components")
+    if components is None:
+        raise required_parameter("components")
+    if not isinstance(components, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("type"), str) for c in components
+    ):
+        raise invalid_parameter("components must be a list of objects, each with a type.")
+    normalised = _normalise_components(components)
+    if not any(c["type"] == "BODY" for c in normalised):
+        raise invalid_parameter("A template needs a BODY component.")
+    return name, language, category.upper(), normalised
+
+
+async def create_template(
+    session: AsyncSession, *, waba_id: str, body: Mapping[str, Any], now: datetime, review_seconds: float
+) -> SandboxTemplate:
+    name, language, category, components = _parse_create(body)
+    exists = await session.scalar(
+        select(SandboxTemplate.id).where(
+            SandboxTemplate.waba_id == waba_id, SandboxTemplate.name == name, SandboxTemplate.language == language
+        )
+    )
+    if exists is not None:
+        raise _duplicate(name, language)
+    template = SandboxTemplate(
+        id=numeric_id(16),
+        waba_id=waba_id,
+        name=name,
+        language=language,
+        category=category,
+        components=components,
+        status=PENDING,
+        review_at=now + timedelta(seconds=max(review_seconds, 0.0)),
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(template)
+    except IntegrityError:
+        raise _duplicate(name, language) from None
+    return template
+
+
+def _duplicate(name: str, language: str) -> MetaError:
+    return MetaError(
+        400,
+        100,
+        f'Message template "{name}" already exists in {language}.',
+        subcode=2388024,
+        is_transient=False,
+        user_title="Content in This Language Already Exists",
+        user_msg=f'There is already {language} content for the template "{name}". '
+        "Create a new template or use another language.",
+    )
+
+
+def review_outcome(name: str) -> tuple[str, str | None]:
+    return (REJECTED, REJECTED_REASON) if name.startswith(REJECT_PREFIX) else (APPROVED, None)
+
+
+async def apply_due_reviews(
+    session: AsyncSession, now: datetime, *, waba_id: str | None = None, template_id: str | None = None
+) -> list[SandboxTemplate]:
+    """Finish every review due by ``now``; returns the templates this call changed (post their webhooks)."""
+    query = select(SandboxTemplate).where(SandboxTemplate.status == PENDING, SandboxTemplate.review_at <= now)
+    if waba_id is not None:
+        query = query.where(SandboxTemplate.waba_id == waba_id)
+    if template_id is not None:
+        query = query.where(SandboxTemplate.id == template_id)
+    changed = []
+    for template in (await session.scalars(query)).all():
+        status, reason = review_outcome(template.name)
+        # The status condition makes the review happen once even if a timer and a read race.
+        result = await session.execute(
+            update(SandboxTemplate)
+            .where(SandboxTemplate.id == template.id, SandboxTemplate.status == PENDING)
+            .values(status=status, rejected_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            template.status = status
+            template.rejected_reason = reason
+            changed.append(template)
+    return changed
+
+
+def status_update_payload(template: SandboxTemplate, now: datetime) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "event": template.status,
+        "message_template_id": int(template.id),
+        "message_template_name": template.name,
+        "message_template_language": template.language,
+        "reason": template.rejected_reason or "NONE",
+        "message_template_category": template.category,
+    }
+    return envelope(template.waba_id, value, STATUS_UPDATE_FIELD, time=int(now.timestamp()))
+
+
+def post_status_updates(runtime: SandboxRuntime, templates: list[SandboxTemplate]) -> None:
+    for template in templates:
+        runtime.spawn(runtime.webhooks.post(status_update_payload(template, runtime.now())))
+
+
+def schedule_review(runtime: SandboxRuntime, template_id: str, review_at: datetime) -> None:
+    runtime.spawn(_review_when_due(runtime, template_id, review_at), name=f"sandbox-review-{template_id}")
+
+
+async def _review_when_due(runtime: SandboxRuntime, template_id: str, review_at: datetime) -> None:
+    delay = (review_at - runtime.now()).total_seconds()
+    await asyncio.sleep(max(delay, 0.0))
+    async with runtime.database.transaction() as session:
+        changed = await apply_due_reviews(session, max(runtime.now(), review_at), template_id=template_id)
+    post_status_updates(runtime, changed)
+
+
+def resume_pending_reviews(runtime: SandboxRuntime) -> None:
+    """Schedule the reviews of templates left PENDING by a previous run."""
+
+    async def resume() -> None:
+        async with runtime.database.session() as session:
+            rows = (
+                await session.execute(
+                    select(SandboxTemplate.id, SandboxTemplate.review_at).where(SandboxTemplate.status == PENDING)
+                )
+            ).all()
+        for template_id, review_at in rows:
+            schedule_review(runtime, template_id, review_at or runtime.now())
+
+    runtime.spawn(resume(), name="sandbox-resume-reviews")
+
+
+def graph_template(template: SandboxTemplate) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": template.name,
+        "components": template.components,
+        "language": template.language,
+        "status": template.status,
+        "category": template.category,
+        "id": template.id,
+    }
+    if template.status == REJECTED:
+        data["rejected_reason"] = template.rejected_reason or REJECTED_REASON
+    return data
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid_parameter(f"Invalid cursor: {cursor!r}") from None
+    if value < 0:
+        raise invalid_parameter(f"Invalid cursor: {cursor!r}")
+    return value
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+async def list_templates(
+    session: AsyncSession, *, waba_id: str, params: Mapping[str, str], url: URL
+) -> dict[str, Any]:
+    """One page of the WABA's templates, newest first, in Graph's ``{data, paging}`` shape.
+
+    ``name`` matches part of a name (case-insensitive); ``status``, ``category`` and ``language``
+    take one value or a comma-separated list.
+    """
+    try:
+        limit = int(params.get("limit", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        raise invalid_parameter("limit must be an integer.") from None
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise invalid_parameter(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+    query = select(SandboxTemplate).where(SandboxTemplate.waba_id == waba_id)
+    if name := params.get("name"):
+        query = query.where(SandboxTemplate.name.contains(name.lower(), autoescape=True))
+    if statuses := _split(params.get("status")):
+        query = query.where(SandboxTemplate.status.in_([s.upper() for s in statuses]))
+    if categories := _split(params.get("category")):
+        query = query.where(SandboxTemplate.category.in_([c.upper() for c in categories]))
+    if languages := _split(params.get("language")):
+        query = query.where(SandboxTemplate.language.in_(languages))
+    query = query.order_by(SandboxTemplate.created_at.desc(), SandboxTemplate.id.desc())
+    rows = list((await session.scalars(query)).all())
+
+    if after := params.get("after"):
+        start = _decode_cursor(after) + 1
+        end = min(start + limit, len(rows))
+    elif before := params.get("before"):
+        end = min(_decode_cursor(before), len(rows))
+        start = max(end - limit, 0)
+    else:
+        start, end = 0, min(limit, len(rows))
+    page = rows[start:end]
+    result: dict[str, Any] = {"data": [graph_template(t) for t in page]}
+    if page:
+        paging: dict[str, Any] = {
+            "cursors": {"before": _encode_cursor(start), "after": _encode_cursor(start + len(page) - 1)}
+        }
+        if end < len(rows):
+            paging["next"] = str(
+                url.remove_query_params("before").include_query_params(after=_encode_cursor(end - 1))
+            )
+        if start > 0:
+            paging["previous"] = str(
+                url.remove_query_params("after").include_query_params(before=_encode_cursor(start))
+            )
+        result["paging"] = paging
+    return result
+
+
+async def delete_templates(session: AsyncSession, *, waba_id: str, name: str | None, hsm_id: str | None) -> None:
+    """Delete a template in every language by name, or one of them by ``hsm_id``."""
+    if not name:
+        raise required_parameter("name")
+    query = select(SandboxTemplate).where(SandboxTemplate.waba_id == waba_id, SandboxTemplate.name == name)
+    if hsm_id:
+        query = query.where(SandboxTemplate.id == hsm_id)
+    templates = (await session.scalars(query)).all()
+    if not templates:
+        raise MetaError(
+            404,
+            100,
+            "(#100) Invalid parameter",
+            details=f'Message template "{name}"' + (f" with id {hsm_id}" if hsm_id else "") + " was not found.",
+            user_title="Message template not found",
+            user_msg=f'There is no message template named "{name}" in this WhatsApp Business Account.',
+        )
+    for template in templates:
+        await session.delete(template)
+
+
+async def find_for_send(session: AsyncSession, *, waba_id: str, name: str, language: str) -> SandboxTemplate:
+    template = await session.scalar(
+        select(SandboxTemplate).where(
+            SandboxTemplate.waba_id == waba_id, SandboxTemplate.name == name, SandboxTemplate.language == language
+        )
+    )
+    if template is None:
+        raise MetaError(
+            404,
+            132001,
+            "(#132001) Template name does not exist in the translation",
+            details=f"template name ({name}) does not exist in {language}",
+        )
+    if template.status != APPROVED:
+        raise MetaError(
+            400,
+            132000,
+            "(#132000) Template status is not APPROVED.",
+            subcode=2490001,
+            details=f"template name ({name}) in {language} has status {template.status}",
+        )
+    return template
+
+
+def _placeholder_count(text: str) -> int:
+    names = PLACEHOLDER_RE.findall(text)
+    if not names:
+        return 0
+    if all(n.isdigit() for n in names):
+        return max(int(n) for n in names)
+    return len(set(names))
+
+
+def expected_parameters(template: SandboxTemplate) -> dict[str, int | None]:
+    """Parameters a send must give per component; ``None`` where the sandbox does not check."""
+    expected: dict[str, int | None] = {"header": 0, "body": 0}
+    for component in template.components:
+        kind = str(component.get("type", "")).upper()
+        if kind == "HEADER":
+            if str(component.get("format", "TEXT")).upper() in MEDIA_HEADER_FORMATS:
+                expected["header"] = None
+            else:
+                expected["header"] = _placeholder_count(str(component.get("text", "")))
+        elif kind == "BODY":
+            text = component.get("text")
+            if text is None and template.category == "AUTHENTICATION":
+                expected["body"] = 1  # the one-time code
+            else:
+                expected["body"] = _placeholder_count(str(text or ""))
+    return expected
+
+
+def check_send_parameters(template: SandboxTemplate, components: Any) -> None:
+    given = {"header": 0, "body": 0}
+    if isinstance(components, list):
+        for component in components:
+            if not isinstance(component, dict):
+                continue
+            kind = str(component.get("type", "")).lower()
+            if kind in given:
+                parameters = component.get("parameters")
+                given[kind] = len(parameters) if isinstance(parameters, list) else 0
+    for kind, expected in expected_parameters(template).items():
+        if expected is not None and given[kind] != expected:
+            raise MetaError(
+                400,
+                132000,
+                "(#132000) Number of parameters does not match the expected number of params",
+                details=f"{kind}: number of localizable_params ({given[kind]}) does not match the expected "
+                f"number of params ({expected})",
+            )

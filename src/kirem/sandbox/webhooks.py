@@ -1,0 +1,94 @@
+"""Signed webhook posts to Kirem, the way Meta posts them to an app's callback URL.
+
+The body is compact JSON; ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, exact body)>``.
+The app secret is ``KIREM_SANDBOX_APP_SECRET`` or one generated on first run and kept in
+``<data_dir>/sandbox_app_secret``: Kirem verifies sandbox webhooks with :func:`resolve_app_secret`.
+A failed post (connection error or non-2xx answer) is retried with growing delays, as Meta does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+
+from kirem.config import Settings
+from kirem.keyfiles import load_or_create_secret
+from kirem.sandbox.models import SandboxNumber
+
+log = logging.getLogger("kirem.sandbox")
+
+APP_SECRET_FILE = "sandbox_app_secret"
+WEBHOOK_PATH = "/webhooks/meta"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def resolve_app_secret(settings: Settings) -> str:
+    """The secret sandbox webhooks are signed with (Meta's "app secret" for the sandbox app)."""
+    if settings.sandbox_app_secret:
+        return settings.sandbox_app_secret
+    return load_or_create_secret(settings.ensure_data_dir() / APP_SECRET_FILE, lambda: secrets.token_hex(16))
+
+
+def webhook_url(settings: Settings) -> str:
+    return f"{settings.base_url}{WEBHOOK_PATH}"
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def metadata(number: SandboxNumber) -> dict[str, str]:
+    return {"display_phone_number": number.display_phone_number, "phone_number_id": number.phone_number_id}
+
+
+def envelope(waba_id: str, value: dict[str, Any], field: str = "messages", time: int | None = None) -> dict[str, Any]:
+    """Meta's outer shape: one entry for the WABA holding one change."""
+    entry: dict[str, Any] = {"id": waba_id}
+    if time is not None:
+        entry["time"] = time
+    entry["changes"] = [{"value": value, "field": field}]
+    return {"object": "whatsapp_business_account", "entry": [entry]}
+
+
+class WebhookSender:
+    """Posts payloads to one URL, signed, retrying until a 2xx or the delays run out. Never raises."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        secret: str,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+    ) -> None:
+        self.client = client
+        self.url = url
+        self.secret = secret
+        self.retry_delays = tuple(retry_delays)
+
+    async def post(self, payload: dict[str, Any]) -> bool:
+        body = orjson.dumps(payload)
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)}
+        delays = (*self.retry_delays, None)
+        for attempt, delay in enumerate(delays, start=1):
+            try:
+                response = await self.client.post(self.url, content=body, headers=headers)
+                if 200 <= response.status_code < 300:
+                    return True
+                reason = f"HTTP {response.status_code}"
+            except (httpx.HTTPError, OSError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            if delay is None:
+                log.warning("sandbox webhook to %s dropped after %d attempts (%s)", self.url, attempt, reason)
+                return False
+            log.info("sandbox webhook to %s failed (%s); retry in %.1fs", self.url, reason, delay)
+            await asyncio.sleep(delay)
+        return False

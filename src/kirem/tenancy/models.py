@@ -1,0 +1,80 @@
+"""Accounts, projects, API keys and channels: who owns what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kirem.db.base import Base, CreatedAt, new_id
+
+
+class Account(CreatedAt, Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("acc"))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    plan: Mapped[str] = mapped_column(String(32), default="developer")
+    limit_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AccountToken(CreatedAt, Base):
+    __tablename__ = "account_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("atok"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Project(CreatedAt, Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("prj"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    webhook_secret_sealed: Mapped[str] = mapped_column(Text)
+
+
+class ApiKey(CreatedAt, Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("key"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="default")
+    mode: Mapped[str] = mapped_column(String(8))
+    """``live`` keys reach every channel; ``test`` keys reach sandbox channels only."""
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Channel(CreatedAt, Base):
+    __tablename__ = "channels"
+    __table_args__ = (Index("ix_channels_project_created", "project_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("chan"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    phone_number_id: Mapped[str] = mapped_column(String(64), unique=True)
+    waba_id: Mapped[str] = mapped_column(String(64), index=True)
+    display_phone_number: Mapped[str] = mapped_column(String(32), default="")
+    access_token_sealed: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class DailyUsage(Base):
+    """Outbound messages per account per UTC day, counted atomically for the plan quota."""
+
+    __tablename__ = "daily_usage"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    outbound_messages: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,320 @@
+"""Accounts, projects, keys and channels: creation, lookup, revocation and plan checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.api.responses import ApiError, not_found
+from kirem.crypto import Sealer
+from kirem.db.base import utcnow
+from kirem.db.scope import for_project, get_owned
+from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
+from kirem.tenancy.plans import PLANS, PlanLimits, limits_for, plan_lifting
+from kirem.tenancy.tokens import display_prefix, hash_secret, random_secret
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""``last_used_at`` is written at most this often per key, so authentication stays a read."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """Who is calling: the project an API key belongs to, its account and the plan's limits."""
+
+    account: Account
+    project: Project
+    api_key: ApiKey
+    limits: PlanLimits
+
+    @property
+    def project_id(self) -> str:
+        return self.project.id
+
+
+def plan_error(feature: str, message: str, needed: int | bool = True, status: int = 403) -> ApiError:
+    plan = plan_lifting(feature, needed)
+    return ApiError(status, f"{message} Upgrade to the {plan} plan to lift this limit.", {"plan": plan})
+
+
+def check_plan_name(plan: str) -> None:
+    if plan not in PLANS:
+        raise ApiError(400, "Unknown plan", {"plan": f"must be one of {', '.join(PLANS)}"})
+
+
+# Accounts ------------------------------------------------------------------------------------
+
+
+async def create_account(session: AsyncSession, name: str, plan: str = "developer") -> Account:
+    check_plan_name(plan)
+    if await find_account(session, name):
+        raise ApiError(409, "An account with this name already exists", {"name": name})
+    account = Account(name=name, plan=plan, limit_overrides={})
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def find_account(session: AsyncSession, name: str) -> Account | None:
+    return (await session.execute(select(Account).where(Account.name == name))).scalar_one_or_none()
+
+
+async def mint_account_token(session: AsyncSession, account: Account) -> str:
+    token = random_secret("kirem_acct_")
+    session.add(
+        AccountToken(account_id=account.id, token_hash=hash_secret(token), prefix=display_prefix(token))
+    )
+    await session.flush()
+    return token
+
+
+async def account_for_token(session: AsyncSession, token: str) -> Account | None:
+    stmt = (
+        select(Account, AccountToken)
+        .join(AccountToken, AccountToken.account_id == Account.id)
+        .where(AccountToken.token_hash == hash_secret(token), AccountToken.revoked_at.is_(None))
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    account, record = row
+    await _touch(session, AccountToken, record.id, record.last_used_at)
+    return account
+
+
+def account_limits(account: Account) -> PlanLimits:
+    return limits_for(account.plan, account.limit_overrides)
+
+
+# Projects ------------------------------------------------------------------------------------
+
+
+async def create_project(session: AsyncSession, sealer: Sealer, account: Account, name: str) -> Project:
+    limits = account_limits(account)
+    count = await session.scalar(
+        select(func.count()).select_from(Project).where(Project.account_id == account.id)
+    )
+    if limits.projects is not None and (count or 0) >= limits.projects:
+        raise plan_error(
+            "projects", f"The {account.plan} plan allows {limits.projects} project(s).", count + 1
+        )
+    if await find_project(session, account, name):
+        raise ApiError(409, "A project with this name already exists in the account", {"name": name})
+    project = Project(account_id=account.id, name=name, webhook_secret_sealed="")
+    session.add(project)
+    await session.flush()
+    project.webhook_secret_sealed = sealer.seal(random_secret("whsec_"), project.id, "webhook_secret")
+    await session.flush()
+    return project
+
+
+async def find_project(session: AsyncSession, account: Account, name: str) -> Project | None:
+    stmt = select(Project).where(Project.account_id == account.id, Project.name == name)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def account_project(session: AsyncSession, account: Account, project_id: str) -> Project:
+    stmt = select(Project).where(Project.account_id == account.id, Project.id == project_id)
+    project = (await session.execute(stmt)).scalar_one_or_none()
+    if project is None:
+        raise not_found("Project")
+    return project
+
+
+def webhook_secret(sealer: Sealer, project: Project) -> str:
+    return sealer.open(project.webhook_secret_sealed, project.id, "webhook_secret")
+
+
+# API keys ------------------------------------------------------------------------------------
+
+
+async def mint_api_key(
+    session: AsyncSession, project: Project, mode: str = "live", name: str = "default"
+) -> tuple[ApiKey, str]:
+    if mode not in ("live", "test"):
+        raise ApiError(400, "Invalid key mode", {"mode": "must be 'live' or 'test'"})
+    secret = random_secret(f"kirem_{mode}_")
+    key = ApiKey(
+        project_id=project.id,
+        name=name,
+        mode=mode,
+        key_hash=hash_secret(secret),
+        prefix=display_prefix(secret),
+    )
+    session.add(key)
+    await session.flush()
+    return key, secret
+
+
+async def revoke_api_key(session: AsyncSession, project: Project, key_id: str) -> ApiKey:
+    key = await get_owned(session, ApiKey, key_id, project.id)
+    if key is None:
+        raise not_found("API key")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
+    stmt = (
+        select(ApiKey, Project, Account)
+        .join(Project, Project.id == ApiKey.project_id)
+        .join(Account, Account.id == Project.account_id)
+        .where(ApiKey.key_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    key, project, account = row
+    await _touch(session, ApiKey, key.id, key.last_used_at)
+    return Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
+
+
+async def _touch(
+    session: AsyncSession, model: type[ApiKey] | type[AccountToken], row_id: str, last: datetime | None
+) -> None:
+    now = utcnow()
+    if last is None or now - last >= LAST_USED_RESOLUTION:
+        await session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
+        await session.commit()
+
+
+# Channels ------------------------------------------------------------------------------------
+
+
+async def check_channel_quota(session: AsyncSession, account: Account) -> None:
+    limits = account_limits(account)
+    if limits.channels is None:
+        return
+    stmt = (
+        select(func.count())
+        .select_from(Channel)
+        .join(Project, Project.id == Channel.project_id)
+        .where(Project.account_id == account.id, Channel.status == "active")
+    )
+    count = (await session.scalar(stmt)) or 0
+    if count >= limits.channels:
+        raise plan_error(
+            "channels", f"The {account.plan} plan allows {limits.channels} channel(s).", count + 1
+        )
+
+
+async def add_channel(
+    session: AsyncSession,
+    sealer: Sealer,
+    project: Project,
+    *,
+    kind: str,
+    phone_number_id: str,
+    waba_id: str,
+    access_token: str,
+    display_phone_number: str = "",
+    name: str = "",
+) -> Channel:
+    taken = await session.scalar(
+        select(func.count()).select_from(Channel).where(Channel.phone_number_id == phone_number_id)
+    )
+    if taken:
+        raise ApiError(409, "This phone number is already connected", {"phone_number_id": phone_number_id})
+    channel = Channel(
+        project_id=project.id,
+        kind=kind,
+        name=name,
+        phone_number_id=phone_number_id,
+        waba_id=waba_id,
+        display_phone_number=display_phone_number,
+        access_token_sealed="",
+    )
+    session.add(channel)
+    await session.flush()
+    channel.access_token_sealed = sealer.seal(access_token, project.id, channel.id, "access_token")
+    await session.flush()
+    return channel
+
+
+def channel_token(sealer: Sealer, channel: Channel) -> str:
+    return sealer.open(channel.access_token_sealed, channel.project_id, channel.id, "access_token")
+
+
+async def list_channels(session: AsyncSession, project_id: str) -> list[Channel]:
+    stmt = for_project(Channel, project_id).order_by(Channel.created_at, Channel.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def resolve_channel(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    phone_number_id: str | None = None,
+    channel_id: str | None = None,
+) -> Channel:
+    """The channel a request speaks through: named by id or number, else the project's first active one."""
+    stmt = for_project(Channel, tenant.project_id).where(Channel.status == "active")
+    if channel_id is not None:
+        stmt = stmt.where(or_(Channel.id == channel_id, Channel.phone_number_id == channel_id))
+    if phone_number_id is not None:
+        stmt = stmt.where(Channel.phone_number_id == phone_number_id)
+    channel = (
+        await session.execute(stmt.order_by(Channel.created_at, Channel.id).limit(1))
+    ).scalar_one_or_none()
+    if channel is None:
+        if channel_id is None and phone_number_id is None:
+            raise ApiError(409, "This project has no active channel; connect a WhatsApp number first")
+        raise not_found("Channel")
+    if tenant.api_key.mode == "test" and channel.kind != "sandbox":
+        raise ApiError(
+            403, "Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id}
+        )
+    return channel
+
+
+# Usage ---------------------------------------------------------------------------------------
+
+
+async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
+    """Count one outbound message for today; refuse with 429 once the plan's daily quota is used."""
+    day = (now or utcnow()).date().isoformat()
+    account_id = tenant.account.id
+    limit = tenant.limits.outbound_per_day
+    exists = await session.scalar(
+        select(func.count())
+        .select_from(DailyUsage)
+        .where(DailyUsage.account_id == account_id, DailyUsage.day == day)
+    )
+    if not exists:
+        session.add(DailyUsage(account_id=account_id, day=day, outbound_messages=0))
+        try:
+            await session.commit()
+        except IntegrityError:  # another request created today's row first
+            await session.rollback()
+    stmt = update(DailyUsage).where(DailyUsage.account_id == account_id, DailyUsage.day == day)
+    if limit is not None:
+        stmt = stmt.where(DailyUsage.outbound_messages < limit)
+    result = await session.execute(stmt.values(outbound_messages=DailyUsage.outbound_messages + 1))
+    await session.commit()
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise plan_error(
+            "outbound_per_day",
+            f"Daily limit of {limit} outbound messages reached on the {tenant.account.plan} plan.",
+            (limit or 0) + 1,
+            status=429,
+        )
+
+
+async def release_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
+    """Give back a counted message that Meta refused synchronously (nothing was sent)."""
+    day = (now or utcnow()).date().isoformat()
+    stmt = (
+        update(DailyUsage)
+        .where(
+            DailyUsage.account_id == tenant.account.id,
+            DailyUsage.day == day,
+            DailyUsage.outbound_messages > 0,
+        )
+        .values(outbound_messages=DailyUsage.outbound_messages - 1)
+    )
+    await session.execute(stmt)
+    await session.commit()

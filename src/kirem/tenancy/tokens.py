@@ -1,0 +1,26 @@
+"""Random bearer secrets (API keys, account tokens) and how they are stored.
+
+They carry 190 bits of randomness, so a plain SHA-256 is a safe one-way store (no dictionary to
+search) and keeps authentication to one indexed lookup; Argon2 is kept for human passwords.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_secret(prefix: str, length: int = 32) -> str:
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def display_prefix(value: str) -> str:
+    """The part of a secret safe to show again later (enough to recognise it)."""
+    return value[: value.rfind("_") + 5]
