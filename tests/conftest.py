@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,11 @@ from kirem.db.engine import Database
 from kirem.db.models import metadata
 
 POSTGRES_URL = os.environ.get("KIREM_TEST_POSTGRES_URL")
+if os.environ.get("CI") and not POSTGRES_URL:
+    raise RuntimeError("CI must run the PostgreSQL half of the suite: set KIREM_TEST_POSTGRES_URL")
 ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+META_OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "meta" / "business-messaging-api_v23.0.yaml"
+"""Meta's OpenAPI description, kept in shared/ beside the repository (not copied into it)."""
 
 
 def _postgres_admin_url() -> str:
@@ -108,13 +112,3 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
-
-
-@pytest.fixture
-def meta_yaml_path() -> Iterator[Path]:
-    path = (
-        Path(__file__).resolve().parents[1].parent / "shared" / "meta" / "business-messaging-api_v23.0.yaml"
-    )
-    if not path.exists():
-        path = Path(os.environ.get("KIREM_META_OPENAPI", path))
-    yield path

@@ -20,6 +20,9 @@ log = logging.getLogger("kirem.sandbox")
 
 Clock = Callable[[], datetime]
 
+MOUNT_PATH = "/sandbox"
+"""Where the host app mounts the sandbox; media download URLs point below it."""
+
 
 class ThroughputLimiter:
     """At most ``limit`` events per key within any ``window`` seconds (Meta's per-number throughput)."""

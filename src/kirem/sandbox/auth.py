@@ -1,0 +1,50 @@
+"""Access-token checks, answered as Meta answers them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from kirem.sandbox.errors import invalid_token, missing_token, unsupported_request
+from kirem.sandbox.ids import hash_token
+from kirem.sandbox.models import SandboxNumber
+
+
+def request_token(request: Request) -> str | None:
+    """``Authorization: Bearer …`` or, as Graph also allows, the ``access_token`` query parameter."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() in ("bearer", "oauth") and value.strip():
+            return value.strip()
+        return ""
+    return request.query_params.get("access_token")
+
+
+async def authenticate(session: AsyncSession, request: Request) -> SandboxNumber:
+    """The number the request's token belongs to; 401 (code 104 or 190) otherwise."""
+    token = request_token(request)
+    if token is None:
+        raise missing_token()
+    number = await session.scalar(select(SandboxNumber).where(SandboxNumber.access_token_hash == hash_token(token)))
+    if number is None:
+        raise invalid_token()
+    return number
+
+
+async def authorize_number(
+    session: AsyncSession, request: Request, phone_number_id: str
+) -> SandboxNumber:
+    """The token's number when it is ``phone_number_id``; Meta's 100/33 for any other object."""
+    number = await authenticate(session, request)
+    if number.phone_number_id != phone_number_id:
+        raise unsupported_request(request.method, phone_number_id)
+    return number
+
+
+async def authorize_waba(session: AsyncSession, request: Request, waba_id: str) -> SandboxNumber:
+    number = await authenticate(session, request)
+    if number.waba_id != waba_id:
+        raise unsupported_request(request.method, waba_id)
+    return number

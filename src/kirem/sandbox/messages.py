@@ -1,0 +1,367 @@
+"""Sending messages: Meta's synchronous checks, then the asynchronous ``statuses`` webhooks.
+
+An accepted message gets ``sent``, ``delivered`` and ``read`` status webhooks, each
+``sandbox_status_delay_seconds`` after the previous one, or a single ``failed`` status:
+
+* **131026 Message undeliverable** when the recipient is a documented undeliverable test number:
+  every number whose digits start with ``999`` (:data:`UNDELIVERABLE_PREFIX`), e.g. ``99900000001``.
+  ``999`` is not a country calling code, so no real number is affected.
+* **131047 Re-engagement message** when the message is free-form (any type but ``template``) and
+  the customer has not written to this number in the last 24 hours (see the simulator).
+
+Bodies the sandbox does not model in depth (flows, catalogs, order details, …) are accepted as long
+as Meta's required fields are present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.sandbox.errors import ERROR_CODES_DOCS, MetaError, invalid_parameter, rate_limit_hit, required_parameter
+from kirem.sandbox.ids import new_wamid
+from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxTemplate, SandboxWindow
+from kirem.sandbox.templates import apply_due_reviews, check_send_parameters, find_for_send
+from kirem.sandbox.webhooks import envelope, metadata
+
+if TYPE_CHECKING:
+    from kirem.sandbox.runtime import SandboxRuntime
+
+UNDELIVERABLE_PREFIX = "999"
+"""Recipients whose digits start with this get a ``failed`` status with error 131026."""
+SERVICE_WINDOW = timedelta(hours=24)
+SEND_TYPES = (
+    "audio",
+    "contacts",
+    "document",
+    "image",
+    "interactive",
+    "location",
+    "reaction",
+    "sticker",
+    "template",
+    "text",
+    "video",
+)
+MEDIA_TYPES = ("audio", "document", "image", "sticker", "video")
+TEXT_MAX_LENGTH = 4096
+_PHONE_NOISE = re.compile(r"[\s+\-()]")
+_PHONE_DIGITS = re.compile(r"^\d{5,15}$")
+
+UNDELIVERABLE_ERROR = {
+    "code": 131026,
+    "title": "Message undeliverable",
+    "message": "Message undeliverable",
+    "error_data": {"details": "Message Undeliverable."},
+    "href": ERROR_CODES_DOCS,
+}
+REENGAGEMENT_ERROR = {
+    "code": 131047,
+    "title": "Re-engagement message",
+    "message": "Re-engagement message",
+    "error_data": {
+        "details": "Message failed to send because more than 24 hours have passed since the customer last "
+        "replied to this number."
+    },
+    "href": ERROR_CODES_DOCS,
+}
+
+
+def is_undeliverable(wa_id: str) -> bool:
+    return wa_id.startswith(UNDELIVERABLE_PREFIX)
+
+
+def recipient_wa_id(to: Any) -> str:
+    """The digits of ``to`` (5 to 15 after dropping ``+``, spaces, dashes and parentheses)."""
+    digits = _PHONE_NOISE.sub("", to) if isinstance(to, str) else ""
+    if not _PHONE_DIGITS.match(digits):
+        raise invalid_parameter(
+            f"Invalid parameter 'to': {to!r} is not a phone number (5 to 15 digits, optionally with +, "
+            "spaces, dashes or parentheses)."
+        )
+    return digits
+
+
+def _object(body: dict[str, Any], key: str, path: str | None = None) -> dict[str, Any]:
+    value = body.get(key)
+    if value is None:
+        raise required_parameter(path or key)
+    if not isinstance(value, dict):
+        raise invalid_parameter(f"Param {path or key} must be a JSON object.")
+    return value
+
+
+def _string(obj: dict[str, Any], key: str, path: str, *, allow_empty: bool = False) -> str:
+    value = obj.get(key)
+    if value is None or (value == "" and not allow_empty):
+        raise required_parameter(path)
+    if not isinstance(value, str):
+        raise invalid_parameter(f"Param {path} must be a string.")
+    return value
+
+
+def _check_messaging_product(body: dict[str, Any]) -> None:
+    product = body.get("messaging_product")
+    if product is None:
+        raise required_parameter("messaging_product")
+    if not isinstance(product, str) or product.lower() != "whatsapp":
+        raise MetaError(400, 100, f'(#100) Param messaging_product must be one of {{WHATSAPP}} - got "{product}".')
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    path: str
+    obj: dict[str, Any]
+    required: bool
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    to: str
+    wa_id: str
+    type: str
+    body: dict[str, Any]
+    media: tuple[MediaRef, ...]
+
+
+def parse_send(body: dict[str, Any]) -> SendRequest:
+    """Meta's synchronous validation of a send body that needs no database."""
+    _check_messaging_product(body)
+    recipient_type = body.get("recipient_type", "individual")
+    if recipient_type == "group":
+        raise invalid_parameter("The sandbox has no groups: recipient_type 'group' cannot be delivered.")
+    if recipient_type != "individual":
+        raise MetaError(
+            400, 100, f'(#100) Param recipient_type must be one of {{INDIVIDUAL, GROUP}} - got "{recipient_type}".'
+        )
+    to = body.get("to")
+    if to is None or to == "":
+        raise required_parameter("to")
+    wa_id = recipient_wa_id(to)
+    kind = body.get("type", "text")
+    if kind not in SEND_TYPES:
+        allowed = ", ".join(t.upper() for t in SEND_TYPES)
+        raise MetaError(400, 100, f'(#100) Param type must be one of {{{allowed}}} - got "{kind}".')
+    media: list[MediaRef] = []
+    if kind == "text":
+        text = _object(body, "text", "text['body']")
+        value = _string(text, "body", "text['body']")
+        if len(value) > TEXT_MAX_LENGTH:
+            raise MetaError(400, 100, f"(#100) Param text['body'] must be at most {TEXT_MAX_LENGTH} characters long.")
+    elif kind in MEDIA_TYPES:
+        media.append(MediaRef(kind, _object(body, kind), required=True))
+    elif kind == "location":
+        location = _object(body, "location")
+        for key in ("latitude", "longitude"):
+            value = location.get(key)
+            if value is None:
+                raise required_parameter(f"location['{key}']")
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise invalid_parameter(f"Param location['{key}'] must be a number.") from None
+    elif kind == "contacts":
+        contacts = body.get("contacts")
+        if not contacts:
+            raise required_parameter("contacts")
+        if not isinstance(contacts, list) or not all(isinstance(c, dict) for c in contacts):
+            raise invalid_parameter("Param contacts must be a list of contact objects.")
+        for index, contact in enumerate(contacts):
+            name = contact.get("name")
+            if not isinstance(name, dict) or not name.get("formatted_name"):
+                raise required_parameter(f"contacts[{index}]['name']['formatted_name']")
+    elif kind == "interactive":
+        interactive = _object(body, "interactive")
+        _string(interactive, "type", "interactive['type']")
+        header = interactive.get("header")
+        if isinstance(header, dict) and header.get("type") in MEDIA_TYPES:
+            header_media = header.get(header["type"])
+            if isinstance(header_media, dict):
+                media.append(MediaRef(f"interactive['header']['{header['type']}']", header_media, required=True))
+    elif kind == "reaction":
+        reaction = _object(body, "reaction")
+        _string(reaction, "message_id", "reaction['message_id']")
+        _string(reaction, "emoji", "reaction['emoji']", allow_empty=True)
+    elif kind == "template":
+        template = _object(body, "template")
+        _string(template, "name", "template['name']")
+        language = _object(template, "language", "template['language']")
+        _string(language, "code", "template['language']['code']")
+        components = template.get("components")
+        if components is not None and not isinstance(components, list):
+            raise invalid_parameter("Param template['components'] must be a list.")
+        for component in components or []:
+            if not isinstance(component, dict):
+                raise invalid_parameter("Param template['components'] must be a list of objects.")
+            for parameter in component.get("parameters") or []:
+                if isinstance(parameter, dict) and parameter.get("type") in MEDIA_TYPES:
+                    value = parameter.get(parameter["type"])
+                    if isinstance(value, dict):
+                        media.append(MediaRef(f"template {component.get('type')} {parameter['type']}", value, True))
+    return SendRequest(to=to, wa_id=wa_id, type=kind, body=body, media=tuple(media))
+
+
+def _valid_link(link: Any) -> bool:
+    if not isinstance(link, str):
+        return False
+    parts = urlsplit(link.strip())
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+async def _check_media(session: AsyncSession, number: SandboxNumber, refs: tuple[MediaRef, ...]) -> None:
+    for ref in refs:
+        media_id, link = ref.obj.get("id"), ref.obj.get("link")
+        if media_id is not None and link is not None:
+            raise invalid_parameter(f"Param {ref.path} must have either 'id' or 'link', not both.")
+        if media_id is not None:
+            media = await session.get(SandboxMedia, str(media_id))
+            if media is None or media.phone_number_id != number.phone_number_id:
+                raise invalid_parameter(
+                    f"Param {ref.path}['id'] is not a valid media id for this phone number: {media_id!r}."
+                )
+        elif link is not None:
+            if not _valid_link(link):
+                raise invalid_parameter(f"Param {ref.path}['link'] must be an http or https URL, got {link!r}.")
+        elif ref.required:
+            raise required_parameter(f"{ref.path}['id'] or {ref.path}['link']")
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    """What the status webhooks of one accepted message will say."""
+
+    waba_id: str
+    metadata: dict[str, str]
+    wamid: str
+    wa_id: str
+    category: str
+    """``service`` for free-form messages, else the template's category in lower case."""
+    billable: bool
+    error: dict[str, Any] | None
+    conversation_id: str
+
+
+async def window_open(session: AsyncSession, phone_number_id: str, wa_id: str, now: datetime) -> bool:
+    window = await session.get(SandboxWindow, (phone_number_id, wa_id))
+    return window is not None and window.last_inbound_at > now - SERVICE_WINDOW
+
+
+async def accept_send(
+    session: AsyncSession, runtime: SandboxRuntime, number: SandboxNumber, body: dict[str, Any]
+) -> tuple[dict[str, Any], DeliveryPlan, list[SandboxTemplate]]:
+    """Validate and record a send. Returns Meta's answer, the delivery plan and reviews it finished."""
+    now = runtime.now()
+    if not runtime.throughput.allow(number.phone_number_id, now.timestamp()):
+        raise rate_limit_hit()
+    request = parse_send(body)
+    reviewed: list[SandboxTemplate] = []
+    category = "service"
+    if request.type == "template":
+        template_body = body["template"]
+        reviewed = await apply_due_reviews(session, now, waba_id=number.waba_id)
+        template = await find_for_send(
+            session,
+            waba_id=number.waba_id,
+            name=template_body["name"],
+            language=template_body["language"]["code"],
+        )
+        check_send_parameters(template, template_body.get("components"))
+        category = template.category.lower()
+    await _check_media(session, number, request.media)
+
+    in_window = await window_open(session, number.phone_number_id, request.wa_id, now)
+    error: dict[str, Any] | None = None
+    if is_undeliverable(request.wa_id):
+        error = UNDELIVERABLE_ERROR
+    elif request.type != "template" and not in_window:
+        error = REENGAGEMENT_ERROR
+    billable = category in ("marketing", "authentication") or (category == "utility" and not in_window)
+
+    wamid = new_wamid(request.wa_id, inbound=False)
+    session.add(
+        SandboxMessage(
+            wamid=wamid,
+            phone_number_id=number.phone_number_id,
+            direction="out",
+            wa_id=request.wa_id,
+            type=request.type,
+            created_at=now,
+        )
+    )
+    message: dict[str, Any] = {"id": wamid}
+    if request.type == "template":
+        message["message_status"] = "accepted"
+    answer = {
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": request.to, "wa_id": request.wa_id}],
+        "messages": [message],
+    }
+    plan = DeliveryPlan(
+        waba_id=number.waba_id,
+        metadata=metadata(number),
+        wamid=wamid,
+        wa_id=request.wa_id,
+        category=category,
+        billable=billable,
+        error=error,
+        conversation_id=secrets.token_hex(16),
+    )
+    return answer, plan, reviewed
+
+
+async def mark_read(session: AsyncSession, number: SandboxNumber, body: dict[str, Any]) -> dict[str, Any]:
+    """A read receipt (with an optional typing indicator) for a message the customer sent."""
+    _check_messaging_product(body)
+    message_id = body.get("message_id")
+    if not message_id:
+        raise required_parameter("message_id")
+    indicator = body.get("typing_indicator")
+    if indicator is not None and (not isinstance(indicator, dict) or indicator.get("type") != "text"):
+        raise MetaError(400, 100, '(#100) Param typing_indicator[\'type\'] must be one of {TEXT}.')
+    found = await session.scalar(
+        select(SandboxMessage.wamid).where(
+            SandboxMessage.wamid == str(message_id),
+            SandboxMessage.phone_number_id == number.phone_number_id,
+            SandboxMessage.direction == "in",
+        )
+    )
+    if found is None:
+        raise invalid_parameter(f"Message {message_id!r} is not a message this phone number received.")
+    return {"success": True}
+
+
+def status_payload(plan: DeliveryPlan, status: str, now: datetime) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": plan.wamid,
+        "status": status,
+        "timestamp": str(int(now.timestamp())),
+        "recipient_id": plan.wa_id,
+    }
+    if status == "failed":
+        entry["errors"] = [plan.error]
+    else:
+        conversation: dict[str, Any] = {"id": plan.conversation_id}
+        if status == "sent":
+            conversation["expiration_timestamp"] = str(int((now + SERVICE_WINDOW).timestamp()))
+        conversation["origin"] = {"type": plan.category}
+        entry["conversation"] = conversation
+        entry["pricing"] = {"billable": plan.billable, "pricing_model": "PMP", "category": plan.category}
+    value = {"messaging_product": "whatsapp", "metadata": plan.metadata, "statuses": [entry]}
+    return envelope(plan.waba_id, value)
+
+
+async def deliver(runtime: SandboxRuntime, plan: DeliveryPlan) -> None:
+    """Post the message's statuses in order, each after the configured delay."""
+    delay = runtime.settings.sandbox_status_delay_seconds
+    statuses = ("failed",) if plan.error else ("sent", "delivered", "read")
+    for status in statuses:
+        await asyncio.sleep(delay)
+        await runtime.webhooks.post(status_payload(plan, status, runtime.now()))

@@ -1,0 +1,129 @@
+"""End-to-end fixtures: the real ``kirem serve`` process on a free loopback port, one per engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kirem.crypto import generate_key_spec
+from tests.conftest import ENGINES, create_postgres_database, drop_postgres_database
+
+KIREM = str(Path(sys.executable).with_name("kirem"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    log_path: Path
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([KIREM, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kirem {' '.join(args)} failed: {result.stdout}\n{result.stderr}")
+        return result
+
+    def bootstrap(self, plan: str = "growth", account: str | None = None, project: str = "main") -> dict[str, Any]:
+        account = account or f"acct-{secrets.token_hex(4)}"
+        out = self.cli("bootstrap", "--account", account, "--project", project, "--plan", plan, "--json")
+        return json.loads(out.stdout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(tmp: Path, database_url: str, **extra_env: str) -> tuple[subprocess.Popen[bytes], Server]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KIREM_DATABASE_URL": database_url,
+        "KIREM_DATA_DIR": str(tmp / "data"),
+        "KIREM_ENCRYPTION_KEY": generate_key_spec("e2e"),
+        "KIREM_PORT": str(port),
+        "KIREM_HOST": "127.0.0.1",
+        "KIREM_OPERATOR_TOKEN": "operator-e2e",
+        "KIREM_SANDBOX_REVIEW_SECONDS": "0.3",
+        "KIREM_SANDBOX_STATUS_DELAY_SECONDS": "0.05",
+        "KIREM_LOG_LEVEL": "warning",
+        **extra_env,
+    }
+    log_path = tmp / f"server-{port}.log"
+    process = subprocess.Popen(
+        [KIREM, "serve"], env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, cwd=tmp
+    )
+    server = Server(url=f"http://127.0.0.1:{port}", env=env, log_path=log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"kirem serve exited early:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+                return process, server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"kirem serve did not become ready:\n{server.log()}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    tmp = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / 'kirem.db'}"
+    else:
+        url = await create_postgres_database()
+    process, srv = start_server(tmp, url)
+    try:
+        yield srv
+    finally:
+        stop_server(process)
+        if request.param != "sqlite":
+            await drop_postgres_database(url)
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def wait_for(check: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll ``check()`` until it returns something truthy (end-to-end effects are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

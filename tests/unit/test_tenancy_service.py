@@ -1,0 +1,123 @@
+"""Tenancy on a real database (SQLite, and PostgreSQL when configured)."""
+
+import pytest
+
+from kirem.api.responses import ApiError
+from kirem.crypto import Sealer
+from kirem.db.engine import Database
+from kirem.db.scope import get_owned
+from kirem.tenancy import service
+from kirem.tenancy.models import Channel
+from kirem.tenancy.tokens import hash_secret
+
+
+@pytest.fixture
+def sealer(settings) -> Sealer:
+    return Sealer.from_settings(settings)
+
+
+async def _project(database: Database, sealer: Sealer, plan: str = "developer", name: str = "acme"):
+    async with database.transaction() as session:
+        account = await service.create_account(session, name, plan)
+        project = await service.create_project(session, sealer, account, "main")
+    return account, project
+
+
+async def test_api_key_is_shown_once_stored_hashed_and_revocable(database: Database, sealer: Sealer) -> None:
+    _, project = await _project(database, sealer)
+    async with database.transaction() as session:
+        key, secret = await service.mint_api_key(session, project, "live")
+    assert secret.startswith("kirem_live_") and len(secret) == len("kirem_live_") + 32
+    assert key.key_hash == hash_secret(secret)
+    assert key.prefix == secret[: len("kirem_live_") + 4]
+    async with database.session() as session:
+        tenant = await service.tenant_for_key(session, secret)
+        assert tenant is not None and tenant.project_id == project.id
+        refreshed = await session.get(type(key), key.id)
+        assert refreshed.last_used_at is not None
+    async with database.transaction() as session:
+        await service.revoke_api_key(session, project, key.id)
+    async with database.session() as session:
+        assert await service.tenant_for_key(session, secret) is None
+        assert await service.tenant_for_key(session, "kirem_live_nope") is None
+
+
+async def test_test_keys_are_minted_with_their_own_prefix(database: Database, sealer: Sealer) -> None:
+    _, project = await _project(database, sealer)
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project, "test")
+        with pytest.raises(ApiError) as err:
+            await service.mint_api_key(session, project, "prod")
+    assert secret.startswith("kirem_test_")
+    assert err.value.status == 400
+
+
+async def test_access_token_is_sealed_to_its_row(database: Database, sealer: Sealer) -> None:
+    _, project = await _project(database, sealer)
+    async with database.transaction() as session:
+        channel = await service.add_channel(
+            session, sealer, project, kind="live", phone_number_id="1001", waba_id="2002", access_token="EAAG-secret"
+        )
+    assert "EAAG-secret" not in channel.access_token_sealed
+    assert service.channel_token(sealer, channel) == "EAAG-secret"
+
+
+async def test_foreign_project_rows_are_not_found(database: Database, sealer: Sealer) -> None:
+    _, mine = await _project(database, sealer, name="mine")
+    _, theirs = await _project(database, sealer, name="theirs")
+    async with database.transaction() as session:
+        channel = await service.add_channel(
+            session, sealer, theirs, kind="live", phone_number_id="3003", waba_id="4004", access_token="t"
+        )
+    async with database.session() as session:
+        assert await get_owned(session, Channel, channel.id, mine.id) is None
+        assert await get_owned(session, Channel, channel.id, theirs.id) is not None
+
+
+async def test_developer_plan_allows_one_project_and_one_channel(database: Database, sealer: Sealer) -> None:
+    account, project = await _project(database, sealer)
+    async with database.transaction() as session:
+        await service.add_channel(session, sealer, project, kind="live", phone_number_id="5", waba_id="6", access_token="t")
+    async with database.session() as session:
+        with pytest.raises(ApiError) as err:
+            await service.check_channel_quota(session, account)
+        assert err.value.status == 403 and err.value.errors == {"plan": "growth"}
+        with pytest.raises(ApiError) as err:
+            await service.create_project(session, sealer, account, "second")
+        assert err.value.status == 403 and "growth" in err.value.message
+
+
+async def test_daily_quota_counts_accepted_messages_and_refunds(database: Database, sealer: Sealer) -> None:
+    account, project = await _project(database, sealer)
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project)
+    async with database.session() as session:
+        tenant = await service.tenant_for_key(session, secret)
+        for _ in range(20):
+            await service.consume_outbound_quota(session, tenant)
+        with pytest.raises(ApiError) as err:
+            await service.consume_outbound_quota(session, tenant)
+        assert err.value.status == 429 and err.value.errors == {"plan": "growth"}
+        await service.release_outbound_quota(session, tenant)
+        await service.consume_outbound_quota(session, tenant)
+
+
+async def test_account_tokens_authenticate_until_revoked(database: Database, sealer: Sealer) -> None:
+    account, _ = await _project(database, sealer)
+    async with database.transaction() as session:
+        token = await service.mint_account_token(session, account)
+    async with database.session() as session:
+        found = await service.account_for_token(session, token)
+        assert found is not None and found.id == account.id
+        assert await service.account_for_token(session, token + "x") is None
+
+
+async def test_duplicate_names_conflict(database: Database, sealer: Sealer) -> None:
+    account, _ = await _project(database, sealer)
+    async with database.session() as session:
+        with pytest.raises(ApiError) as err:
+            await service.create_account(session, "acme")
+        assert err.value.status == 409
+        with pytest.raises(ApiError) as err:
+            await service.create_account(session, "other", "platinum")
+        assert err.value.status == 400
