@@ -27,15 +27,15 @@ async def authenticate(session: AsyncSession, request: Request) -> SandboxNumber
     token = request_token(request)
     if token is None:
         raise missing_token()
-    number = await session.scalar(select(SandboxNumber).where(SandboxNumber.access_token_hash == hash_token(token)))
+    number = await session.scalar(
+        select(SandboxNumber).where(SandboxNumber.access_token_hash == hash_token(token))
+    )
     if number is None:
         raise invalid_token()
     return number
 
 
-async def authorize_number(
-    session: AsyncSession, request: Request, phone_number_id: str
-) -> SandboxNumber:
+async def authorize_number(session: AsyncSession, request: Request, phone_number_id: str) -> SandboxNumber:
     """The token's number when it is ``phone_number_id``; Meta's 100/33 for any other object."""
     number = await authenticate(session, request)
     if number.phone_number_id != phone_number_id:

@@ -26,7 +26,9 @@ ERROR_CODES_DOCS = "https://developers.facebook.com/docs/whatsapp/cloud-api/supp
 
 
 def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(content), status_code=status_code, media_type="application/json", headers=headers
+    )
 
 
 class MetaError(Exception):
@@ -85,12 +87,20 @@ def invalid_parameter(details: str, *, status_code: int = 400, subcode: int | No
     return MetaError(status_code, 100, "(#100) Invalid parameter", details=details, subcode=subcode)
 
 
+def not_one_of(param: str, allowed: tuple[str, ...] | list[str], got: object) -> MetaError:
+    return MetaError(400, 100, f'(#100) Param {param} must be one of {{{", ".join(allowed)}}} - got "{got}".')
+
+
+def _www_authenticate(error: str, description: str) -> str:
+    return f'OAuth "Facebook Platform" "{error}" "{description}"'
+
+
 def missing_token() -> MetaError:
     return MetaError(
         401,
         104,
         "An access token is required to request this resource.",
-        headers={"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_request" "An access token is required"'},
+        headers={"WWW-Authenticate": _www_authenticate("invalid_request", "An access token is required")},
     )
 
 
@@ -99,7 +109,7 @@ def invalid_token() -> MetaError:
         401,
         190,
         "Invalid OAuth access token - Cannot parse access token",
-        headers={"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token"'},
+        headers={"WWW-Authenticate": _www_authenticate("invalid_token", "Invalid OAuth access token")},
     )
 
 
@@ -107,8 +117,8 @@ def unsupported_request(method: str, object_id: str) -> MetaError:
     return MetaError(
         400,
         100,
-        f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not exist, cannot be loaded "
-        f"due to missing permissions, or does not support this operation. {GRAPH_DOCS}",
+        f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not exist, cannot be "
+        f"loaded due to missing permissions, or does not support this operation. {GRAPH_DOCS}",
         type_="GraphMethodException",
         subcode=33,
     )
@@ -119,7 +129,9 @@ def unknown_path(path: str) -> MetaError:
 
 
 def nonexisting_field(field: str, node_type: str) -> MetaError:
-    return MetaError(400, 100, f"(#100) Tried accessing nonexisting field ({field}) on node type ({node_type})")
+    return MetaError(
+        400, 100, f"(#100) Tried accessing nonexisting field ({field}) on node type ({node_type})"
+    )
 
 
 def rate_limit_hit() -> MetaError:
@@ -151,7 +163,8 @@ async def _http_error_handler(request: Request, exc: Exception) -> Response:
         segments = [s for s in path.split("/") if s]
         object_id = segments[1] if len(segments) > 1 else (segments[0] if segments else "")
         return unsupported_request(request.method, object_id).response()
-    return MetaError(exc.status_code if 400 <= exc.status_code < 500 else 400, 100, str(exc.detail)).response()
+    status = exc.status_code if 400 <= exc.status_code < 500 else 400
+    return MetaError(status, 100, str(exc.detail)).response()
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -12,7 +12,8 @@ _ALPHANUMERIC = string.ascii_letters + string.digits
 
 def numeric_id(digits: int = 15) -> str:
     """A random numeric string with no leading zero, like Graph object ids."""
-    return str(secrets.choice("123456789")) + "".join(secrets.choice(string.digits) for _ in range(digits - 1))
+    rest = "".join(secrets.choice(string.digits) for _ in range(digits - 1))
+    return secrets.choice("123456789") + rest
 
 
 def new_wamid(wa_id: str, *, inbound: bool) -> str:

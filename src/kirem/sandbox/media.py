@@ -78,7 +78,8 @@ def check_upload(mime: str | None, size: int) -> None:
         raise invalid_parameter("The uploaded file is empty.")
     if size > limit:
         raise invalid_parameter(
-            f"File of {size} bytes is larger than the {_human(limit)} allowed for {kind} ({base_mime(mime or '')})."
+            f"File of {size} bytes is larger than the {_human(limit)} allowed for {kind} "
+            f"({base_mime(mime or '')})."
         )
 
 
@@ -116,7 +117,12 @@ async def store_media(
 
 
 async def owned_media(
-    session: AsyncSession, *, media_id: str, number: SandboxNumber, method: str, phone_number_id: str | None = None
+    session: AsyncSession,
+    *,
+    media_id: str,
+    number: SandboxNumber,
+    method: str,
+    phone_number_id: str | None = None,
 ) -> SandboxMedia:
     """The media if the token's number owns it; Meta answers the same for missing and foreign ids."""
     media = await session.get(SandboxMedia, media_id)
@@ -135,7 +141,8 @@ def _url_signature(secret: str, media_id: str, expires: int) -> str:
 def download_url(settings: Settings, secret: str, media_id: str, now: datetime) -> str:
     expires = int((now + URL_LIFETIME).timestamp())
     signature = _url_signature(secret, media_id, expires)
-    return f"{settings.base_url}{MOUNT_PATH}/media/{media_id}/content?mid={media_id}&ext={expires}&hash={signature}"
+    query = f"mid={media_id}&ext={expires}&hash={signature}"
+    return f"{settings.base_url}{MOUNT_PATH}/media/{media_id}/content?{query}"
 
 
 def check_download(secret: str, media_id: str, ext: str | None, signature: str | None, now: datetime) -> bool:

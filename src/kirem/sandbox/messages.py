@@ -26,7 +26,14 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.sandbox.errors import ERROR_CODES_DOCS, MetaError, invalid_parameter, rate_limit_hit, required_parameter
+from kirem.sandbox.errors import (
+    ERROR_CODES_DOCS,
+    MetaError,
+    invalid_parameter,
+    not_one_of,
+    rate_limit_hit,
+    required_parameter,
+)
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxTemplate, SandboxWindow
 from kirem.sandbox.templates import apply_due_reviews, check_send_parameters, find_for_send
@@ -113,7 +120,7 @@ def _check_messaging_product(body: dict[str, Any]) -> None:
     if product is None:
         raise required_parameter("messaging_product")
     if not isinstance(product, str) or product.lower() != "whatsapp":
-        raise MetaError(400, 100, f'(#100) Param messaging_product must be one of {{WHATSAPP}} - got "{product}".')
+        raise not_one_of("messaging_product", ["WHATSAPP"], product)
 
 
 @dataclass(frozen=True)
@@ -139,23 +146,22 @@ def parse_send(body: dict[str, Any]) -> SendRequest:
     if recipient_type == "group":
         raise invalid_parameter("The sandbox has no groups: recipient_type 'group' cannot be delivered.")
     if recipient_type != "individual":
-        raise MetaError(
-            400, 100, f'(#100) Param recipient_type must be one of {{INDIVIDUAL, GROUP}} - got "{recipient_type}".'
-        )
+        raise not_one_of("recipient_type", ["INDIVIDUAL", "GROUP"], recipient_type)
     to = body.get("to")
     if to is None or to == "":
         raise required_parameter("to")
     wa_id = recipient_wa_id(to)
     kind = body.get("type", "text")
     if kind not in SEND_TYPES:
-        allowed = ", ".join(t.upper() for t in SEND_TYPES)
-        raise MetaError(400, 100, f'(#100) Param type must be one of {{{allowed}}} - got "{kind}".')
+        raise not_one_of("type", [t.upper() for t in SEND_TYPES], kind)
     media: list[MediaRef] = []
     if kind == "text":
         text = _object(body, "text", "text['body']")
         value = _string(text, "body", "text['body']")
         if len(value) > TEXT_MAX_LENGTH:
-            raise MetaError(400, 100, f"(#100) Param text['body'] must be at most {TEXT_MAX_LENGTH} characters long.")
+            raise MetaError(
+                400, 100, f"(#100) Param text['body'] must be at most {TEXT_MAX_LENGTH} characters long."
+            )
     elif kind in MEDIA_TYPES:
         media.append(MediaRef(kind, _object(body, kind), required=True))
     elif kind == "location":
@@ -185,7 +191,8 @@ def parse_send(body: dict[str, Any]) -> SendRequest:
         if isinstance(header, dict) and header.get("type") in MEDIA_TYPES:
             header_media = header.get(header["type"])
             if isinstance(header_media, dict):
-                media.append(MediaRef(f"interactive['header']['{header['type']}']", header_media, required=True))
+                path = f"interactive['header']['{header['type']}']"
+                media.append(MediaRef(path, header_media, required=True))
     elif kind == "reaction":
         reaction = _object(body, "reaction")
         _string(reaction, "message_id", "reaction['message_id']")
@@ -205,7 +212,8 @@ def parse_send(body: dict[str, Any]) -> SendRequest:
                 if isinstance(parameter, dict) and parameter.get("type") in MEDIA_TYPES:
                     value = parameter.get(parameter["type"])
                     if isinstance(value, dict):
-                        media.append(MediaRef(f"template {component.get('type')} {parameter['type']}", value, True))
+                        path = f"template {component.get('type')} {parameter['type']}"
+                        media.append(MediaRef(path, value, required=True))
     return SendRequest(to=to, wa_id=wa_id, type=kind, body=body, media=tuple(media))
 
 
@@ -229,7 +237,9 @@ async def _check_media(session: AsyncSession, number: SandboxNumber, refs: tuple
                 )
         elif link is not None:
             if not _valid_link(link):
-                raise invalid_parameter(f"Param {ref.path}['link'] must be an http or https URL, got {link!r}.")
+                raise invalid_parameter(
+                    f"Param {ref.path}['link'] must be an http or https URL, got {link!r}."
+                )
         elif ref.required:
             raise required_parameter(f"{ref.path}['id'] or {ref.path}['link']")
 
@@ -325,7 +335,7 @@ async def mark_read(session: AsyncSession, number: SandboxNumber, body: dict[str
         raise required_parameter("message_id")
     indicator = body.get("typing_indicator")
     if indicator is not None and (not isinstance(indicator, dict) or indicator.get("type") != "text"):
-        raise MetaError(400, 100, '(#100) Param typing_indicator[\'type\'] must be one of {TEXT}.')
+        raise not_one_of("typing_indicator['type']", ["TEXT"], indicator)
     found = await session.scalar(
         select(SandboxMessage.wamid).where(
             SandboxMessage.wamid == str(message_id),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from kirem.sandbox.errors import MetaError, invalid_parameter, nonexisting_field, required_parameter
+from kirem.sandbox.errors import invalid_parameter, nonexisting_field, not_one_of, required_parameter
 from kirem.sandbox.models import SandboxNumber
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "profile_picture_url", "websites", "vertical")
@@ -67,7 +67,7 @@ def update_profile(number: SandboxNumber, body: Mapping[str, Any]) -> None:
     if product is None:
         raise required_parameter("messaging_product")
     if product != "whatsapp":
-        raise MetaError(400, 100, f'(#100) Param messaging_product must be one of {{WHATSAPP}} - got "{product}".')
+        raise not_one_of("messaging_product", ["WHATSAPP"], product)
     profile = dict(number.business_profile or {})
     for field, (low, high) in _TEXT_LIMITS.items():
         if field not in body:
@@ -90,9 +90,7 @@ def update_profile(number: SandboxNumber, body: Mapping[str, Any]) -> None:
     if "vertical" in body:
         vertical = body["vertical"]
         if vertical not in VERTICALS and vertical != "":
-            raise MetaError(
-                400, 100, f'(#100) Param vertical must be one of {{{", ".join(VERTICALS)}}} - got "{vertical}".'
-            )
+            raise not_one_of("vertical", VERTICALS, vertical)
         profile["vertical"] = vertical
     # profile_picture_handle comes from the Resumable Upload API, which the sandbox does not emulate:
     # it is accepted and ignored.

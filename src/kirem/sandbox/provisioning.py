@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from kirem.sandbox.templates import hello_world_template
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import utcnow
 from kirem.sandbox.ids import hash_token, new_access_token, numeric_id
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxTemplate, SandboxWindow
+from kirem.sandbox.templates import hello_world_template
 
 DEFAULT_PROFILE = {"about": "Hey there! I am using WhatsApp.", "vertical": "OTHER"}
 DISPLAY_PREFIX = "1555"

@@ -59,8 +59,10 @@ class SandboxRuntime:
         owns_client: bool,
         clock: Clock,
         webhooks: WebhookSender,
+        app_secret: str,
     ) -> None:
         self.settings = settings
+        self.app_secret = app_secret
         self.database = database
         self.http_client = http_client
         self.clock = clock

@@ -1,7 +1,7 @@
 """Small sample files the simulator attaches when a customer "sends" media without giving a file.
 
-Each is tiny and carries its format's real signature, so type sniffing and downloads work: a 1×1
-PNG, a one-page PDF, an Ogg Opus stream of silence, an MP4 with an empty movie header and a 1×1
+Each is tiny and carries its format's real signature, so type sniffing and downloads work: a 1x1
+PNG, a one-page PDF, an Ogg Opus stream of silence, an MP4 with an empty movie header and a 1x1
 WebP. They are generated here rather than stored as binary files.
 """
 
@@ -96,7 +96,7 @@ def _mp4() -> bytes:
 
 
 _WEBP_1X1 = bytes.fromhex("524946461a000000574542505650384c0d0000002f00000010071011118888fe0700")
-"""A 1×1 lossless WebP (the customary feature-detection image)."""
+"""A 1x1 lossless WebP (the customary feature-detection image)."""
 
 
 SAMPLE_FILES: dict[str, tuple[str, str]] = {
@@ -110,5 +110,6 @@ SAMPLE_FILES: dict[str, tuple[str, str]] = {
 
 @cache
 def sample_bytes(kind: str) -> bytes:
-    builders = {"image": _png, "document": _pdf, "audio": _ogg_opus, "video": _mp4, "sticker": lambda: _WEBP_1X1}
-    return builders[kind]()
+    if kind == "sticker":
+        return _WEBP_1X1
+    return {"image": _png, "document": _pdf, "audio": _ogg_opus, "video": _mp4}[kind]()

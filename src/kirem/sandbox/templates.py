@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
-from kirem.sandbox.errors import MetaError, invalid_parameter, required_parameter
+from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
 from kirem.sandbox.ids import numeric_id
 from kirem.sandbox.models import SandboxTemplate
 from kirem.sandbox.webhooks import envelope
@@ -99,9 +99,7 @@ def _parse_create(body: Mapping[str, Any]) -> tuple[str, str, str, list[dict[str
     if category is None:
         raise required_parameter("category")
     if not isinstance(category, str) or category.upper() not in CATEGORIES:
-        raise MetaError(
-            400, 100, f"(#100) Param category must be one of {{{', '.join(CATEGORIES)}}} - got \"{category}\"."
-        )
+        raise not_one_of("category", CATEGORIES, category)
     components = body.get("components")
     if components is None:
         raise required_parameter("components")
@@ -121,7 +119,9 @@ async def create_template(
     name, language, category, components = _parse_create(body)
     exists = await session.scalar(
         select(SandboxTemplate.id).where(
-            SandboxTemplate.waba_id == waba_id, SandboxTemplate.name == name, SandboxTemplate.language == language
+            SandboxTemplate.waba_id == waba_id,
+            SandboxTemplate.name == name,
+            SandboxTemplate.language == language,
         )
     )
     if exists is not None:
@@ -224,7 +224,9 @@ def resume_pending_reviews(runtime: SandboxRuntime) -> None:
         async with runtime.database.session() as session:
             rows = (
                 await session.execute(
-                    select(SandboxTemplate.id, SandboxTemplate.review_at).where(SandboxTemplate.status == PENDING)
+                    select(SandboxTemplate.id, SandboxTemplate.review_at).where(
+                        SandboxTemplate.status == PENDING
+                    )
                 )
             ).all()
         for template_id, review_at in rows:
@@ -317,7 +319,9 @@ async def list_templates(
     return result
 
 
-async def delete_templates(session: AsyncSession, *, waba_id: str, name: str | None, hsm_id: str | None) -> None:
+async def delete_templates(
+    session: AsyncSession, *, waba_id: str, name: str | None, hsm_id: str | None
+) -> None:
     """Delete a template in every language by name, or one of them by ``hsm_id``."""
     if not name:
         raise required_parameter("name")
@@ -330,7 +334,7 @@ async def delete_templates(session: AsyncSession, *, waba_id: str, name: str | N
             404,
             100,
             "(#100) Invalid parameter",
-            details=f'Message template "{name}"' + (f" with id {hsm_id}" if hsm_id else "") + " was not found.",
+            details=f'Message template "{name}"{f" with id {hsm_id}" if hsm_id else ""} was not found.',
             user_title="Message template not found",
             user_msg=f'There is no message template named "{name}" in this WhatsApp Business Account.',
         )
@@ -341,7 +345,9 @@ async def delete_templates(session: AsyncSession, *, waba_id: str, name: str | N
 async def find_for_send(session: AsyncSession, *, waba_id: str, name: str, language: str) -> SandboxTemplate:
     template = await session.scalar(
         select(SandboxTemplate).where(
-            SandboxTemplate.waba_id == waba_id, SandboxTemplate.name == name, SandboxTemplate.language == language
+            SandboxTemplate.waba_id == waba_id,
+            SandboxTemplate.name == name,
+            SandboxTemplate.language == language,
         )
     )
     if template is None:

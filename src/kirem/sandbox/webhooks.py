@@ -50,7 +50,9 @@ def metadata(number: SandboxNumber) -> dict[str, str]:
     return {"display_phone_number": number.display_phone_number, "phone_number_id": number.phone_number_id}
 
 
-def envelope(waba_id: str, value: dict[str, Any], field: str = "messages", time: int | None = None) -> dict[str, Any]:
+def envelope(
+    waba_id: str, value: dict[str, Any], field: str = "messages", time: int | None = None
+) -> dict[str, Any]:
     """Meta's outer shape: one entry for the WABA holding one change."""
     entry: dict[str, Any] = {"id": waba_id}
     if time is not None:

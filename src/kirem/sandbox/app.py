@@ -1,0 +1,70 @@
+"""The sandbox as its own ASGI app, which the host app mounts at ``/sandbox``."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kirem.config import Settings
+from kirem.db.base import utcnow
+from kirem.db.engine import Database
+from kirem.sandbox.errors import install_error_handlers
+from kirem.sandbox.routes import router
+from kirem.sandbox.runtime import Clock, SandboxRuntime
+from kirem.sandbox.templates import resume_pending_reviews
+from kirem.sandbox.webhooks import WebhookSender, resolve_app_secret, webhook_url
+
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+
+
+class _StartOnFirstRequest:
+    """Runs the runtime's start hooks on the first request: a mounted app's lifespan never runs."""
+
+    def __init__(self, app: ASGIApp, runtime: SandboxRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.runtime.ensure_started()
+        await self.app(scope, receive, send)
+
+
+def create_sandbox_app(
+    settings: Settings,
+    database: Database,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the emulator. ``app.state.sandbox`` is its :class:`SandboxRuntime`.
+
+    The host must ``await app.state.sandbox.aclose()`` on shutdown; webhooks go to
+    ``{settings.base_url}/webhooks/meta`` through ``http_client`` (one is created when not given).
+    """
+    owns_client = http_client is None
+    client = http_client or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS)
+    secret = resolve_app_secret(settings)
+    runtime = SandboxRuntime(
+        settings=settings,
+        database=database,
+        http_client=client,
+        owns_client=owns_client,
+        clock=clock or utcnow,
+        webhooks=WebhookSender(client, webhook_url(settings), secret),
+        app_secret=secret,
+    )
+    runtime.on_start.append(resume_pending_reviews)
+
+    app = FastAPI(
+        title="Kirem sandbox: Meta WhatsApp Cloud API emulator",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.sandbox = runtime
+    install_error_handlers(app)
+    app.add_middleware(_StartOnFirstRequest, runtime=runtime)
+    app.include_router(router)
+    return app

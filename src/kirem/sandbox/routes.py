@@ -1,0 +1,256 @@
+"""The sandbox's HTTP surface: the Graph API subset Kirem uses, media downloads and the simulator.
+
+Paths are relative to the mount point (``/sandbox``). ``{version}`` must look like ``v23.0``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from kirem.sandbox.auth import authenticate, authorize_number, authorize_waba
+from kirem.sandbox.errors import MetaError, invalid_parameter, json_response, required_parameter
+from kirem.sandbox.media import (
+    check_download,
+    check_upload,
+    download_url,
+    media_metadata,
+    owned_media,
+    store_media,
+    upload_mime,
+)
+from kirem.sandbox.messages import DeliveryPlan, accept_send, deliver, mark_read
+from kirem.sandbox.models import SandboxTemplate
+from kirem.sandbox.profile import get_phone_number, get_profile, update_profile
+from kirem.sandbox.runtime import SandboxRuntime
+from kirem.sandbox.simulator import post_in_order, receive_inbound
+from kirem.sandbox.templates import (
+    apply_due_reviews,
+    create_template,
+    delete_templates,
+    list_templates,
+    post_status_updates,
+    schedule_review,
+)
+
+router = APIRouter()
+
+VERSION_RE = re.compile(r"^v\d+\.\d+$")
+SUCCESS = {"success": True}
+
+
+def _runtime(request: Request) -> SandboxRuntime:
+    runtime: SandboxRuntime = request.app.state.sandbox
+    return runtime
+
+
+def _check_version(version: str) -> None:
+    if not VERSION_RE.match(version):
+        raise MetaError(400, 100, "Invalid version format. Use format like 'v23.0'")
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise invalid_parameter("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise invalid_parameter("The request body must be a JSON object.")
+    return body
+
+
+# --- simulator and media content (declared first: they are not Graph paths) -----------------------
+
+
+@router.post("/v1/inbound")
+async def simulate_inbound(request: Request) -> Response:
+    """Act as the customer: send any inbound message type to a sandbox number."""
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    async with runtime.database.transaction() as session:
+        wamid, lane, payload = await receive_inbound(session, runtime, body)
+    runtime.spawn(post_in_order(runtime, lane, payload), name=f"sandbox-inbound-{wamid}")
+    return json_response({"wamid": wamid})
+
+
+@router.get("/media/{media_id}/content")
+async def media_content(request: Request, media_id: str) -> Response:
+    """The download URL handed out by ``GET /{version}/{media_id}``; needs the owner's token."""
+    runtime = _runtime(request)
+    async with runtime.database.session() as session:
+        number = await authenticate(session, request)
+        media = await owned_media(session, media_id=media_id, number=number, method="GET")
+    params = request.query_params
+    if not check_download(runtime.app_secret, media_id, params.get("ext"), params.get("hash"), runtime.now()):
+        raise MetaError(404, 100, "(#100) The media URL is not valid or has expired. Retrieve a new URL.")
+    headers = {}
+    if media.filename:
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(media.filename)}"
+    return Response(media.data, media_type=media.mime_type, headers=headers)
+
+
+# --- Graph API ----------------------------------------------------------------------------------
+
+
+@router.post("/{version}/{phone_number_id}/messages")
+async def send_message(request: Request, version: str, phone_number_id: str) -> Response:
+    _check_version(version)
+    runtime = _runtime(request)
+    plan: DeliveryPlan | None = None
+    reviewed: list[SandboxTemplate] = []
+    async with runtime.database.transaction() as session:
+        number = await authorize_number(session, request, phone_number_id)
+        body = await _json_body(request)
+        if body.get("status") == "read":
+            answer = await mark_read(session, number, body)
+        else:
+            answer, plan, reviewed = await accept_send(session, runtime, number, body)
+    post_status_updates(runtime, reviewed)
+    if plan is not None:
+        runtime.spawn(deliver(runtime, plan), name=f"sandbox-statuses-{plan.wamid}")
+    return json_response(answer)
+
+
+@router.post("/{version}/{phone_number_id}/media")
+async def upload_media(request: Request, version: str, phone_number_id: str) -> Response:
+    _check_version(version)
+    runtime = _runtime(request)
+    async with runtime.database.transaction() as session:
+        number = await authorize_number(session, request, phone_number_id)
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            raise required_parameter("file")
+        async with request.form(max_files=1, max_fields=20) as form:
+            product = form.get("messaging_product")
+            if product is None:
+                raise required_parameter("messaging_product")
+            if product != "whatsapp":
+                raise MetaError(
+                    400, 100, f'(#100) Param messaging_product must be one of {{WHATSAPP}} - got "{product}".'
+                )
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise required_parameter("file")
+            form_type = form.get("type")
+            mime = upload_mime(
+                form_type if isinstance(form_type, str) else None, upload.content_type, upload.filename
+            )
+            check_upload(mime, upload.size or 0)
+            data = await upload.read()
+            check_upload(mime, len(data))
+            assert mime is not None
+            media = await store_media(
+                session,
+                phone_number_id=number.phone_number_id,
+                data=data,
+                mime_type=mime,
+                filename=upload.filename,
+                now=runtime.now(),
+            )
+    return json_response({"id": media.id})
+
+
+@router.get("/{version}/{phone_number_id}/whatsapp_business_profile")
+async def read_profile(request: Request, version: str, phone_number_id: str) -> Response:
+    _check_version(version)
+    async with _runtime(request).database.session() as session:
+        number = await authorize_number(session, request, phone_number_id)
+    return json_response(get_profile(number, request.query_params.get("fields")))
+
+
+@router.post("/{version}/{phone_number_id}/whatsapp_business_profile")
+async def write_profile(request: Request, version: str, phone_number_id: str) -> Response:
+    _check_version(version)
+    async with _runtime(request).database.transaction() as session:
+        number = await authorize_number(session, request, phone_number_id)
+        update_profile(number, await _json_body(request))
+    return json_response(SUCCESS)
+
+
+@router.get("/{version}/{waba_id}/message_templates")
+async def read_templates(request: Request, version: str, waba_id: str) -> Response:
+    _check_version(version)
+    runtime = _runtime(request)
+    async with runtime.database.transaction() as session:
+        await authorize_waba(session, request, waba_id)
+        reviewed = await apply_due_reviews(session, runtime.now(), waba_id=waba_id)
+        page = await list_templates(session, waba_id=waba_id, params=request.query_params, url=request.url)
+    post_status_updates(runtime, reviewed)
+    return json_response(page)
+
+
+@router.post("/{version}/{waba_id}/message_templates")
+async def add_template(request: Request, version: str, waba_id: str) -> Response:
+    _check_version(version)
+    runtime = _runtime(request)
+    async with runtime.database.transaction() as session:
+        await authorize_waba(session, request, waba_id)
+        template = await create_template(
+            session,
+            waba_id=waba_id,
+            body=await _json_body(request),
+            now=runtime.now(),
+            review_seconds=runtime.settings.sandbox_review_seconds,
+        )
+    assert template.review_at is not None
+    schedule_review(runtime, template.id, template.review_at)
+    return json_response({"id": template.id, "status": template.status, "category": template.category})
+
+
+@router.delete("/{version}/{waba_id}/message_templates")
+async def remove_templates(request: Request, version: str, waba_id: str) -> Response:
+    _check_version(version)
+    async with _runtime(request).database.transaction() as session:
+        await authorize_waba(session, request, waba_id)
+        await delete_templates(
+            session,
+            waba_id=waba_id,
+            name=request.query_params.get("name"),
+            hsm_id=request.query_params.get("hsm_id"),
+        )
+    return json_response(SUCCESS)
+
+
+@router.get("/{version}/{object_id}")
+async def read_object(request: Request, version: str, object_id: str) -> Response:
+    """A media object (its metadata and download URL) or the token's own phone number node."""
+    _check_version(version)
+    runtime = _runtime(request)
+    async with runtime.database.session() as session:
+        number = await authenticate(session, request)
+        if object_id == number.phone_number_id:
+            return json_response(get_phone_number(number, request.query_params.get("fields")))
+        media = await owned_media(
+            session,
+            media_id=object_id,
+            number=number,
+            method="GET",
+            phone_number_id=request.query_params.get("phone_number_id"),
+        )
+    url = download_url(runtime.settings, runtime.app_secret, media.id, runtime.now())
+    return json_response(media_metadata(media, url))
+
+
+@router.delete("/{version}/{object_id}")
+async def delete_object(request: Request, version: str, object_id: str) -> Response:
+    _check_version(version)
+    async with _runtime(request).database.transaction() as session:
+        number = await authenticate(session, request)
+        media = await owned_media(
+            session,
+            media_id=object_id,
+            number=number,
+            method="DELETE",
+            phone_number_id=request.query_params.get("phone_number_id"),
+        )
+        await session.delete(media)
+    return json_response(SUCCESS)

@@ -1,0 +1,293 @@
+"""The customer's side: a simulated person sends any inbound message type to a sandbox number.
+
+``POST /v1/inbound`` takes ``{"phone_number_id", "from", "profile_name"?, "message": {"type", <type
+object>, "context"?: {"id"}, "referral"?}}``. It opens (or refreshes) that customer's 24 h service
+window, records the message id so read receipts for it are accepted, and posts the ``messages``
+webhook in Meta's format. Media sent without an ``id`` gets a small generated sample file of the
+right kind (see :mod:`kirem.sandbox.samples`), so the business can download it like real media.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.sandbox.errors import MetaError, invalid_parameter
+from kirem.sandbox.ids import new_wamid
+from kirem.sandbox.media import store_media
+from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxWindow
+from kirem.sandbox.samples import SAMPLE_FILES, sample_bytes
+from kirem.sandbox.webhooks import envelope, metadata
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from kirem.sandbox.runtime import SandboxRuntime
+
+INBOUND_TYPES = (
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "button",
+    "reaction",
+    "order",
+    "system",
+    "unsupported",
+)
+MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
+INTERACTIVE_REPLIES = ("button_reply", "list_reply", "nfm_reply")
+DEFAULT_PROFILE_NAME = "Sandbox Customer"
+UNSUPPORTED_ERROR = {
+    "code": 131051,
+    "title": "Message type unknown",
+    "message": "Message type unknown",
+    "error_data": {"details": "Message type is currently not supported."},
+}
+_PHONE_NOISE = re.compile(r"[\s+\-()]")
+_PHONE_DIGITS = re.compile(r"^\d{5,15}$")
+
+
+def _bad(field: str, problem: str) -> MetaError:
+    return invalid_parameter(f"{field}: {problem}")
+
+
+def _obj(container: dict[str, Any], key: str, field: str, *, required: bool = True) -> dict[str, Any]:
+    value = container.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(field, "required object" if value is None else "must be an object")
+    return value
+
+
+def _str(container: dict[str, Any], key: str, field: str, *, required: bool = True) -> str | None:
+    value = container.get(key)
+    if value is None:
+        if required:
+            raise _bad(field, "required")
+        return None
+    if not isinstance(value, str):
+        raise _bad(field, "must be a string")
+    return value
+
+
+def _number(container: dict[str, Any], key: str, field: str) -> float:
+    value = container.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(field, "required number")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    phone_number_id: str
+    wa_id: str
+    profile_name: str
+    type: str
+    message: dict[str, Any]
+    context: dict[str, Any] | None
+
+
+def parse_inbound(body: Any) -> InboundRequest:
+    if not isinstance(body, dict):
+        raise invalid_parameter("The request body must be a JSON object.")
+    phone_number_id = _str(body, "phone_number_id", "phone_number_id")
+    sender = _str(body, "from", "from")
+    assert phone_number_id is not None and sender is not None
+    wa_id = _PHONE_NOISE.sub("", sender)
+    if not _PHONE_DIGITS.match(wa_id):
+        raise _bad("from", "must be a phone number of 5 to 15 digits")
+    profile_name = _str(body, "profile_name", "profile_name", required=False) or DEFAULT_PROFILE_NAME
+    message = _obj(body, "message", "message")
+    kind = _str(message, "type", "message.type")
+    if kind not in INBOUND_TYPES:
+        raise _bad("message.type", f"must be one of {', '.join(INBOUND_TYPES)}")
+    context = message.get("context", body.get("context"))
+    if context is not None:
+        if not isinstance(context, dict):
+            raise _bad("message.context", "must be an object")
+        _str(context, "id", "message.context.id")
+    return InboundRequest(phone_number_id, wa_id, profile_name, kind, message, context)
+
+
+def _checked_body(kind: str, message: dict[str, Any]) -> dict[str, Any] | list[Any] | None:
+    """Validate the type object of a non-media inbound message and return what the webhook carries."""
+    field = f"message.{kind}"
+    if kind == "text":
+        text = _obj(message, "text", field)
+        return {"body": _str(text, "body", f"{field}.body")}
+    if kind == "location":
+        location = _obj(message, "location", field)
+        result: dict[str, Any] = {
+            "latitude": _number(location, "latitude", f"{field}.latitude"),
+            "longitude": _number(location, "longitude", f"{field}.longitude"),
+        }
+        for key in ("name", "address", "url"):
+            if (value := _str(location, key, f"{field}.{key}", required=False)) is not None:
+                result[key] = value
+        return result
+    if kind == "contacts":
+        contacts = message.get("contacts")
+        if not isinstance(contacts, list) or not contacts or not all(isinstance(c, dict) for c in contacts):
+            raise _bad(field, "required non-empty list of contact objects")
+        return contacts
+    if kind == "interactive":
+        interactive = _obj(message, "interactive", field)
+        reply_type = _str(interactive, "type", f"{field}.type")
+        if reply_type not in INTERACTIVE_REPLIES:
+            raise _bad(f"{field}.type", f"must be one of {', '.join(INTERACTIVE_REPLIES)}")
+        reply = _obj(interactive, reply_type, f"{field}.{reply_type}")
+        if reply_type == "nfm_reply":
+            _str(reply, "response_json", f"{field}.nfm_reply.response_json")
+        else:
+            _str(reply, "id", f"{field}.{reply_type}.id")
+            _str(reply, "title", f"{field}.{reply_type}.title")
+            _str(reply, "description", f"{field}.{reply_type}.description", required=False)
+        return {"type": reply_type, reply_type: reply}
+    if kind == "button":
+        button = _obj(message, "button", field)
+        return {
+            "payload": _str(button, "payload", f"{field}.payload"),
+            "text": _str(button, "text", f"{field}.text"),
+        }
+    if kind == "reaction":
+        reaction = _obj(message, "reaction", field)
+        return {
+            "message_id": _str(reaction, "message_id", f"{field}.message_id"),
+            "emoji": _str(reaction, "emoji", f"{field}.emoji"),
+        }
+    if kind == "order":
+        order = _obj(message, "order", field)
+        _str(order, "catalog_id", f"{field}.catalog_id")
+        items = order.get("product_items")
+        if not isinstance(items, list) or not items:
+            raise _bad(f"{field}.product_items", "required non-empty list")
+        return order
+    if kind == "system":
+        system = _obj(message, "system", field)
+        _str(system, "body", f"{field}.body")
+        _str(system, "type", f"{field}.type")
+        return system
+    return None  # unsupported: no type object
+
+
+async def _media_body(
+    session: AsyncSession, runtime: SandboxRuntime, number: SandboxNumber, kind: str, message: dict[str, Any]
+) -> dict[str, Any]:
+    field = f"message.{kind}"
+    given = _obj(message, kind, field, required=False)
+    media_id = given.get("id")
+    if media_id is not None:
+        media = await session.get(SandboxMedia, str(media_id))
+        if media is None or media.phone_number_id != number.phone_number_id:
+            raise _bad(f"{field}.id", "no such media for this phone number")
+    else:
+        mime_type, filename = SAMPLE_FILES[kind]
+        media = await store_media(
+            session,
+            phone_number_id=number.phone_number_id,
+            data=sample_bytes(kind),
+            mime_type=mime_type,
+            filename=filename,
+            now=runtime.now(),
+        )
+    result: dict[str, Any] = {}
+    if kind in ("image", "video", "document") and (
+        caption := _str(given, "caption", f"{field}.caption", required=False)
+    ):
+        result["caption"] = caption
+    if kind == "document":
+        result["filename"] = (
+            _str(given, "filename", f"{field}.filename", required=False) or media.filename or "document"
+        )
+    result["mime_type"] = media.mime_type
+    result["sha256"] = base64.b64encode(bytes.fromhex(media.sha256)).decode()
+    result["id"] = media.id
+    if kind == "audio":
+        result["voice"] = bool(given.get("voice", False))
+    if kind == "sticker":
+        result["animated"] = bool(given.get("animated", False))
+    return result
+
+
+async def _open_window(session: AsyncSession, phone_number_id: str, wa_id: str, now: datetime) -> None:
+    window = await session.get(SandboxWindow, (phone_number_id, wa_id))
+    if window is not None:
+        window.last_inbound_at = now
+        return
+    try:
+        async with session.begin_nested():
+            session.add(SandboxWindow(phone_number_id=phone_number_id, wa_id=wa_id, last_inbound_at=now))
+    except IntegrityError:  # another inbound message opened it meanwhile
+        window = await session.get(SandboxWindow, (phone_number_id, wa_id), populate_existing=True)
+        if window is not None:
+            window.last_inbound_at = now
+
+
+async def receive_inbound(
+    session: AsyncSession, runtime: SandboxRuntime, body: Any
+) -> tuple[str, str, dict[str, Any]]:
+    """Record a simulated inbound message; returns its wamid, its ordering key and the webhook payload."""
+    request = parse_inbound(body)
+    number = await session.get(SandboxNumber, request.phone_number_id)
+    if number is None:
+        raise invalid_parameter(
+            f"phone_number_id: no sandbox phone number {request.phone_number_id!r}", status_code=404
+        )
+    now = runtime.now()
+    if request.type in MEDIA_KINDS:
+        type_body: Any = await _media_body(session, runtime, number, request.type, request.message)
+    else:
+        type_body = _checked_body(request.type, request.message)
+
+    wamid = new_wamid(request.wa_id, inbound=True)
+    message: dict[str, Any] = {}
+    if request.context is not None:
+        context = {"from": number.display_phone_number, "id": request.context["id"]}
+        if isinstance(request.context.get("referred_product"), dict):
+            context["referred_product"] = request.context["referred_product"]
+        message["context"] = context
+    message.update({"from": request.wa_id, "id": wamid, "timestamp": str(int(now.timestamp()))})
+    if request.type == "text" and isinstance(request.message.get("referral"), dict):
+        message["referral"] = request.message["referral"]
+    if request.type == "unsupported":
+        message["errors"] = [UNSUPPORTED_ERROR]
+    else:
+        message[request.type] = type_body
+    message["type"] = request.type
+
+    value: dict[str, Any] = {"messaging_product": "whatsapp", "metadata": metadata(number)}
+    if request.type != "system":
+        value["contacts"] = [{"profile": {"name": request.profile_name}, "wa_id": request.wa_id}]
+    value["messages"] = [message]
+
+    if request.type != "system":  # a system notice is not the customer writing
+        await _open_window(session, number.phone_number_id, request.wa_id, now)
+    session.add(
+        SandboxMessage(
+            wamid=wamid,
+            phone_number_id=number.phone_number_id,
+            direction="in",
+            wa_id=request.wa_id,
+            type=request.type,
+            created_at=now,
+        )
+    )
+    return wamid, f"{number.phone_number_id}:{request.wa_id}", envelope(number.waba_id, value)
+
+
+async def post_in_order(runtime: SandboxRuntime, lane: str, payload: dict[str, Any]) -> None:
+    """Posts one conversation's inbound webhooks one at a time, in the order they were received."""
+    async with runtime.lane(lane):
+        await runtime.webhooks.post(payload)
