@@ -82,19 +82,15 @@ class SandboxRuntime:
         if self._closed:
             coro.close()
             return None
-        task = asyncio.get_running_loop().create_task(self._guarded(coro), name=name)
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
 
-    @staticmethod
-    async def _guarded(coro: Coroutine[Any, Any, Any]) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sandbox background task failed")
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("sandbox background task %s failed", task.get_name(), exc_info=exc)
 
     def lane(self, key: str) -> asyncio.Lock:
         """A lock per key, so posts that must keep their order (one conversation) run one at a time."""
