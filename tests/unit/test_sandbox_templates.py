@@ -161,7 +161,7 @@ async def test_due_reviews_are_applied_when_read_after_a_restart(
 
 
 async def test_pending_reviews_resume_when_a_new_app_starts(settings: Settings, database: Database) -> None:
-    slow = settings.model_copy(update={"sandbox_review_seconds": 0.05})
+    slow = settings.model_copy(update={"sandbox_review_seconds": 0.5})
     async with running_sandbox(slow, database) as first:
         number = await first.provision()
         await create(first, number, ORDER_UPDATE)
