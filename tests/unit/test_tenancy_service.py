@@ -121,3 +121,21 @@ async def test_duplicate_names_conflict(database: Database, sealer: Sealer) -> N
         with pytest.raises(ApiError) as err:
             await service.create_account(session, "other", "platinum")
         assert err.value.status == 400
+
+
+async def test_tenant_outlives_a_rollback_and_concurrent_first_sends(database: Database, sealer: Sealer) -> None:
+    """Regression: a rollback in the request's session expired the tenant (MissingGreenlet → 500)."""
+    import asyncio
+
+    _, project = await _project(database, sealer, plan="growth")
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project)
+
+    async def first_send_of_the_day() -> str:
+        async with database.session() as session:
+            tenant = await service.tenant_for_key(session, secret)
+            await session.rollback()
+            await service.consume_outbound_quota(session, tenant)
+            return tenant.project.id
+
+    assert set(await asyncio.gather(*(first_send_of_the_day() for _ in range(8)))) == {project.id}

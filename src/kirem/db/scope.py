@@ -19,3 +19,12 @@ async def get_owned(session: AsyncSession, model: type[T], row_id: Any, project_
     """The row with this id if it belongs to the project; a foreign id is simply not found."""
     stmt = for_project(model, project_id).where(model.id == row_id)  # type: ignore[attr-defined]
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    await session.execute(insert(model).values(**values).on_conflict_do_nothing())

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import for_project, get_owned
+from kirem.db.scope import for_project, get_owned, insert_if_absent
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import PLANS, PlanLimits, limits_for, plan_lifting
 from kirem.tenancy.tokens import display_prefix, hash_secret, random_secret
@@ -170,6 +169,8 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
         return None
     key, project, account = row
     await _touch(session, ApiKey, key.id, key.last_used_at)
+    for loaded in (key, project, account):
+        session.expunge(loaded)  # detached: later rollbacks in this session cannot expire them
     return Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
 
 
@@ -279,17 +280,7 @@ async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: dat
     day = (now or utcnow()).date().isoformat()
     account_id = tenant.account.id
     limit = tenant.limits.outbound_per_day
-    exists = await session.scalar(
-        select(func.count())
-        .select_from(DailyUsage)
-        .where(DailyUsage.account_id == account_id, DailyUsage.day == day)
-    )
-    if not exists:
-        session.add(DailyUsage(account_id=account_id, day=day, outbound_messages=0))
-        try:
-            await session.commit()
-        except IntegrityError:  # another request created today's row first
-            await session.rollback()
+    await insert_if_absent(session, DailyUsage, account_id=account_id, day=day, outbound_messages=0)
     stmt = update(DailyUsage).where(DailyUsage.account_id == account_id, DailyUsage.day == day)
     if limit is not None:
         stmt = stmt.where(DailyUsage.outbound_messages < limit)
