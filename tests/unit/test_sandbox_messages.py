@@ -7,16 +7,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 
 from kirem.config import Settings
 from kirem.db.engine import Database
 from kirem.sandbox import UNDELIVERABLE_PREFIX
-from kirem.sandbox.testing import FakeClock, SandboxHarness, bearer, running_sandbox
+from kirem.sandbox.errors import MetaError
+from kirem.sandbox.messages import parse_send
+from kirem.sandbox.models import SandboxTemplate
+from kirem.sandbox.templates import check_send_parameters
+from kirem.sandbox.testing import FakeClock, SandboxHarness, bearer, mutations, running_sandbox
 
 META_YAML = Path(__file__).resolve().parents[3] / "shared/meta/business-messaging-api_v23.0.yaml"
 CUSTOMER = "62812345678"
+ORDER_COMPONENTS = [{"type": "HEADER", "format": "TEXT", "text": "{{1}}"}, {"type": "BODY"}]
 TEXT = {"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "Halo"}}
 
 
@@ -379,4 +385,59 @@ async def test_openapi_examples_with_real_recipients_and_ids_are_accepted(sandbo
     assert (
         failures["Send Reply to List Message"]["message"] == "(#100) The parameter text['body'] is required."
     )
+    await sandbox.runtime.idle()
+
+
+def test_send_validation_never_fails_other_than_with_a_meta_error() -> None:
+    template = SandboxTemplate(
+        name="t", language="en_US", category="AUTHENTICATION", components=ORDER_COMPONENTS, status="APPROVED"
+    )
+    checked = 0
+    for _, example in EXAMPLES:
+        example = {**example, "to": CUSTOMER} if "to" in example else example
+        for body in mutations(example):
+            checked += 1
+            if not isinstance(body, dict):
+                continue
+            try:
+                request = parse_send(body)
+            except MetaError as error:
+                assert 400 <= error.status_code < 500
+                assert error.body()["error"]["code"] == 100
+                continue
+            assert request.wa_id.isdigit()
+            if request.type == "template":
+                try:
+                    check_send_parameters(template, body["template"].get("components"))
+                except MetaError as error:
+                    assert error.code == 132000
+    assert checked > 10_000
+
+
+async def test_mutated_bodies_over_http_never_get_a_500(settings: Settings, database: Database) -> None:
+    unlimited = settings.model_copy(update={"sandbox_throughput_per_second": 1_000_000})
+    async with running_sandbox(unlimited, database) as sandbox:
+        await _send_mutations(sandbox)
+
+
+async def _send_mutations(sandbox: SandboxHarness) -> None:
+    number = await sandbox.provision()
+    await sandbox.inbound(number, {"type": "text", "text": {"body": "Halo"}})
+    bodies = [TEXT, {**TEXT, "type": "image", "image": {"link": "https://example.com/a.png", "caption": "c"}}]
+    hello = {
+        "name": "hello_world",
+        "language": {"code": "en_US"},
+        "components": [{"type": "body", "parameters": []}],
+    }
+    bodies.append({**TEXT, "type": "template", "template": hello})
+    for original in bodies:
+        for body in mutations(original):
+            response = await sandbox.client.post(
+                f"/v23.0/{number.phone_number_id}/messages",
+                content=orjson.dumps(body),
+                headers={**bearer(number.access_token), "Content-Type": "application/json"},
+            )
+            assert response.status_code in (200, 400, 404), (body, response.text)
+            if response.status_code != 200:
+                assert set(response.json()) == {"error"}
     await sandbox.runtime.idle()

@@ -114,3 +114,20 @@ async def test_profile_unknown_field(sandbox: SandboxHarness) -> None:
     assert response.json()["error"]["message"] == (
         "(#100) Tried accessing nonexisting field (favourite_colour) on node type (WhatsAppBusinessProfile)"
     )
+
+
+async def test_an_unexpected_failure_answers_metas_transient_error(
+    sandbox: SandboxHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("kirem.sandbox.routes.get_profile", explode)
+    number = await sandbox.provision()
+    response = await sandbox.client.get(
+        f"/v23.0/{number.phone_number_id}/whatsapp_business_profile", headers=bearer(number.access_token)
+    )
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == 2 and error["is_transient"] is True
+    assert "boom" not in response.text and "Traceback" not in response.text

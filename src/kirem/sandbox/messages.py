@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -139,8 +140,102 @@ class SendRequest:
     media: tuple[MediaRef, ...]
 
 
+def _check_text(body: dict[str, Any]) -> list[MediaRef]:
+    text = _object(body, "text", "text['body']")
+    value = _string(text, "body", "text['body']")
+    if len(value) > TEXT_MAX_LENGTH:
+        raise MetaError(
+            400, 100, f"(#100) Param text['body'] must be at most {TEXT_MAX_LENGTH} characters long."
+        )
+    return []
+
+
+def _check_location(body: dict[str, Any]) -> list[MediaRef]:
+    location = _object(body, "location")
+    for key in ("latitude", "longitude"):
+        value = location.get(key)
+        if value is None:
+            raise required_parameter(f"location['{key}']")
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise invalid_parameter(f"Param location['{key}'] must be a number.") from None
+    return []
+
+
+def _check_contacts(body: dict[str, Any]) -> list[MediaRef]:
+    contacts = body.get("contacts")
+    if not contacts:
+        raise required_parameter("contacts")
+    if not isinstance(contacts, list) or not all(isinstance(c, dict) for c in contacts):
+        raise invalid_parameter("Param contacts must be a list of contact objects.")
+    for index, contact in enumerate(contacts):
+        name = contact.get("name")
+        if not isinstance(name, dict) or not name.get("formatted_name"):
+            raise required_parameter(f"contacts[{index}]['name']['formatted_name']")
+    return []
+
+
+def _check_interactive(body: dict[str, Any]) -> list[MediaRef]:
+    interactive = _object(body, "interactive")
+    _string(interactive, "type", "interactive['type']")
+    header = interactive.get("header")
+    if isinstance(header, dict) and header.get("type") in MEDIA_TYPES:
+        header_media = header.get(header["type"])
+        if isinstance(header_media, dict):
+            return [MediaRef(f"interactive['header']['{header['type']}']", header_media, required=True)]
+    return []
+
+
+def _check_reaction(body: dict[str, Any]) -> list[MediaRef]:
+    reaction = _object(body, "reaction")
+    _string(reaction, "message_id", "reaction['message_id']")
+    _string(reaction, "emoji", "reaction['emoji']", allow_empty=True)
+    return []
+
+
+def _check_template(body: dict[str, Any]) -> list[MediaRef]:
+    template = _object(body, "template")
+    _string(template, "name", "template['name']")
+    language = _object(template, "language", "template['language']")
+    _string(language, "code", "template['language']['code']")
+    components = template.get("components")
+    if components is not None and not isinstance(components, list):
+        raise invalid_parameter("Param template['components'] must be a list.")
+    media = []
+    for component in components or []:
+        if not isinstance(component, dict):
+            raise invalid_parameter("Param template['components'] must be a list of objects.")
+        parameters = component.get("parameters")
+        for parameter in parameters if isinstance(parameters, list) else []:
+            if isinstance(parameter, dict) and parameter.get("type") in MEDIA_TYPES:
+                value = parameter.get(parameter["type"])
+                if isinstance(value, dict):
+                    path = f"template {component.get('type')} {parameter['type']}"
+                    media.append(MediaRef(path, value, required=True))
+    return media
+
+
+def _check_media_object(kind: str) -> Callable[[dict[str, Any]], list[MediaRef]]:
+    def check(body: dict[str, Any]) -> list[MediaRef]:
+        return [MediaRef(kind, _object(body, kind), required=True)]
+
+    return check
+
+
+_CHECKS: dict[str, Callable[[dict[str, Any]], list[MediaRef]]] = {
+    "text": _check_text,
+    "location": _check_location,
+    "contacts": _check_contacts,
+    "interactive": _check_interactive,
+    "reaction": _check_reaction,
+    "template": _check_template,
+    **{kind: _check_media_object(kind) for kind in MEDIA_TYPES},
+}
+
+
 def parse_send(body: dict[str, Any]) -> SendRequest:
-    """Meta's synchronous validation of a send body that needs no database."""
+    """Meta's synchronous validation of a send body, as far as it needs no database."""
     _check_messaging_product(body)
     recipient_type = body.get("recipient_type", "individual")
     if recipient_type == "group":
@@ -152,68 +247,9 @@ def parse_send(body: dict[str, Any]) -> SendRequest:
         raise required_parameter("to")
     wa_id = recipient_wa_id(to)
     kind = body.get("type", "text")
-    if kind not in SEND_TYPES:
+    if not isinstance(kind, str) or kind not in SEND_TYPES:
         raise not_one_of("type", [t.upper() for t in SEND_TYPES], kind)
-    media: list[MediaRef] = []
-    if kind == "text":
-        text = _object(body, "text", "text['body']")
-        value = _string(text, "body", "text['body']")
-        if len(value) > TEXT_MAX_LENGTH:
-            raise MetaError(
-                400, 100, f"(#100) Param text['body'] must be at most {TEXT_MAX_LENGTH} characters long."
-            )
-    elif kind in MEDIA_TYPES:
-        media.append(MediaRef(kind, _object(body, kind), required=True))
-    elif kind == "location":
-        location = _object(body, "location")
-        for key in ("latitude", "longitude"):
-            value = location.get(key)
-            if value is None:
-                raise required_parameter(f"location['{key}']")
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                raise invalid_parameter(f"Param location['{key}'] must be a number.") from None
-    elif kind == "contacts":
-        contacts = body.get("contacts")
-        if not contacts:
-            raise required_parameter("contacts")
-        if not isinstance(contacts, list) or not all(isinstance(c, dict) for c in contacts):
-            raise invalid_parameter("Param contacts must be a list of contact objects.")
-        for index, contact in enumerate(contacts):
-            name = contact.get("name")
-            if not isinstance(name, dict) or not name.get("formatted_name"):
-                raise required_parameter(f"contacts[{index}]['name']['formatted_name']")
-    elif kind == "interactive":
-        interactive = _object(body, "interactive")
-        _string(interactive, "type", "interactive['type']")
-        header = interactive.get("header")
-        if isinstance(header, dict) and header.get("type") in MEDIA_TYPES:
-            header_media = header.get(header["type"])
-            if isinstance(header_media, dict):
-                path = f"interactive['header']['{header['type']}']"
-                media.append(MediaRef(path, header_media, required=True))
-    elif kind == "reaction":
-        reaction = _object(body, "reaction")
-        _string(reaction, "message_id", "reaction['message_id']")
-        _string(reaction, "emoji", "reaction['emoji']", allow_empty=True)
-    elif kind == "template":
-        template = _object(body, "template")
-        _string(template, "name", "template['name']")
-        language = _object(template, "language", "template['language']")
-        _string(language, "code", "template['language']['code']")
-        components = template.get("components")
-        if components is not None and not isinstance(components, list):
-            raise invalid_parameter("Param template['components'] must be a list.")
-        for component in components or []:
-            if not isinstance(component, dict):
-                raise invalid_parameter("Param template['components'] must be a list of objects.")
-            for parameter in component.get("parameters") or []:
-                if isinstance(parameter, dict) and parameter.get("type") in MEDIA_TYPES:
-                    value = parameter.get(parameter["type"])
-                    if isinstance(value, dict):
-                        path = f"template {component.get('type')} {parameter['type']}"
-                        media.append(MediaRef(path, value, required=True))
+    media = _CHECKS[kind](body)
     return SendRequest(to=to, wa_id=wa_id, type=kind, body=body, media=tuple(media))
 
 

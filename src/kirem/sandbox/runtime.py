@@ -87,6 +87,11 @@ class SandboxRuntime:
         task.add_done_callback(self._finished)
         return task
 
+    @property
+    def pending(self) -> frozenset[asyncio.Task[Any]]:
+        """Background tasks still running."""
+        return frozenset(self._tasks)
+
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -155,3 +155,20 @@ async def running_sandbox(
                 yield SandboxHarness(app, client, recorder, database)
         finally:
             await app.state.sandbox.aclose()
+
+
+JUNK: list[Any] = [None, 0, -1.5, True, "", "x", [], [1], {}, {"a": 1}]
+
+
+def mutations(value: Any) -> Iterator[Any]:
+    """Every copy of ``value`` with one node (at any depth) replaced by a junk value or one key dropped."""
+    yield from JUNK
+    if isinstance(value, dict):
+        for key, child in value.items():
+            for replaced in mutations(child):
+                yield {**value, key: replaced}
+            yield {k: v for k, v in value.items() if k != key}
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            for replaced in mutations(child):
+                yield [*value[:index], replaced, *value[index + 1 :]]
