@@ -13,7 +13,7 @@ from kirem.config import Settings
 from kirem.db.engine import Database
 from kirem.sandbox.media import KB, MB
 from kirem.sandbox.provisioning import ProvisionedNumber
-from kirem.sandbox.testing import FakeClock, SandboxHarness, bearer, running_sandbox
+from tests.unit.sandbox_support import FakeClock, SandboxHarness, bearer, running_sandbox
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 

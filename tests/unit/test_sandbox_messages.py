@@ -18,7 +18,7 @@ from kirem.sandbox.errors import MetaError
 from kirem.sandbox.messages import parse_send
 from kirem.sandbox.models import SandboxTemplate
 from kirem.sandbox.templates import check_send_parameters
-from kirem.sandbox.testing import FakeClock, SandboxHarness, bearer, mutations, running_sandbox
+from tests.unit.sandbox_support import FakeClock, SandboxHarness, bearer, mutations, running_sandbox
 
 META_YAML = Path(__file__).resolve().parents[3] / "shared/meta/business-messaging-api_v23.0.yaml"
 CUSTOMER = "62812345678"

@@ -9,7 +9,7 @@ import pytest
 
 from kirem.config import Settings
 from kirem.db.engine import Database
-from kirem.sandbox.testing import SandboxHarness, bearer, running_sandbox
+from tests.unit.sandbox_support import SandboxHarness, bearer, running_sandbox
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from kirem.config import Settings
 from kirem.db.engine import Database
 from kirem.sandbox.provisioning import ProvisionedNumber, revoke_number
-from kirem.sandbox.testing import FakeClock, SandboxHarness, bearer, running_sandbox
+from tests.unit.sandbox_support import FakeClock, SandboxHarness, bearer, running_sandbox
 
 CUSTOMER = "62812345678"
 ORDER_UPDATE = {

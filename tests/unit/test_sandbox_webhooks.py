@@ -15,7 +15,7 @@ from kirem.config import Settings
 from kirem.db.engine import Database
 from kirem.sandbox import create_sandbox_app, provision_number, resolve_app_secret
 from kirem.sandbox.runtime import ThroughputLimiter
-from kirem.sandbox.testing import running_sandbox
+from tests.unit.sandbox_support import running_sandbox
 from kirem.sandbox.webhooks import WebhookSender, sign
 
 
