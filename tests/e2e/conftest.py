@@ -41,7 +41,9 @@ class Server:
             raise AssertionError(f"kirem {' '.join(args)} failed: {result.stdout}\n{result.stderr}")
         return result
 
-    def bootstrap(self, plan: str = "growth", account: str | None = None, project: str = "main") -> dict[str, Any]:
+    def bootstrap(
+        self, plan: str = "growth", account: str | None = None, project: str = "main"
+    ) -> dict[str, Any]:
         account = account or f"acct-{secrets.token_hex(4)}"
         out = self.cli("bootstrap", "--account", account, "--project", project, "--plan", plan, "--json")
         return json.loads(out.stdout)
@@ -94,7 +96,9 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session", params=ENGINES)
-async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+async def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Server]:
     tmp = tmp_path_factory.mktemp(f"e2e-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'kirem.db'}"

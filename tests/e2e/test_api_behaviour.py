@@ -64,14 +64,31 @@ def test_every_error_is_in_the_wrapper_with_a_request_id(server: Server, client:
     cases = [
         (client.get("/v1/nowhere", headers=key), 404),
         (client.put("/v1/messages", headers=key), 405),
-        (client.post("/v1/messages", content=b"{not json", headers={**key, "Content-Type": "application/json"}), 400),
-        (client.post("/v1/messages", content=b"to=1", headers={**key, "Content-Type": "application/x-www-form-urlencoded"}), 415),
+        (
+            client.post(
+                "/v1/messages", content=b"{not json", headers={**key, "Content-Type": "application/json"}
+            ),
+            400,
+        ),
+        (
+            client.post(
+                "/v1/messages",
+                content=b"to=1",
+                headers={**key, "Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            415,
+        ),
         (client.post("/v1/messages", json=seed_text()), 401),
         (client.post("/v1/messages", json=seed_text(), headers={"Authorization": "Basic abc"}), 401),
         (client.post("/v1/messages", json=seed_text(), headers=auth("kirem_live_unknown")), 401),
         (client.post("/v1/messages", json=[1, 2], headers=key), 400),
         (client.post("/v1/messages", json={"to": CUSTOMER, "type": "carrier_pigeon"}, headers=key), 400),
-        (client.post("/v1/messages", content=b"x" * 2_000_000, headers={**key, "Content-Type": "application/json"}), 413),
+        (
+            client.post(
+                "/v1/messages", content=b"x" * 2_000_000, headers={**key, "Content-Type": "application/json"}
+            ),
+            413,
+        ),
         (client.get("/v1/media/1/download", headers=key), 404),
     ]
     for response, status in cases:
@@ -87,7 +104,9 @@ def test_every_error_is_in_the_wrapper_with_a_request_id(server: Server, client:
 def test_revoked_key_is_refused(server: Server, client: httpx.Client) -> None:
     boot = server.bootstrap()
     manage = auth(boot["account_token"])
-    created = client.post(f"/v1/manage/projects/{boot['project_id']}/keys", json={"name": "ci"}, headers=manage)
+    created = client.post(
+        f"/v1/manage/projects/{boot['project_id']}/keys", json={"name": "ci"}, headers=manage
+    )
     assert created.status_code == 201
     key = created.json()["data"]
     assert client.get("/v1/templates", headers=auth(key["key"])).status_code == 200
@@ -100,7 +119,9 @@ def test_revoked_key_is_refused(server: Server, client: httpx.Client) -> None:
     assert refused.status_code == 401 and refused.json()["message"] == "Invalid or revoked API key"
 
 
-def test_idempotency_key_replays_conflicts_and_rejects_other_bodies(server: Server, client: httpx.Client) -> None:
+def test_idempotency_key_replays_conflicts_and_rejects_other_bodies(
+    server: Server, client: httpx.Client
+) -> None:
     boot = server.bootstrap()
     customer_writes(client, boot)
     headers = {**auth(boot["api_key"]), "Idempotency-Key": str(uuid.uuid4())}
@@ -117,7 +138,12 @@ def test_idempotency_key_replays_conflicts_and_rejects_other_bodies(server: Serv
 
     racing = {**auth(boot["api_key"]), "Idempotency-Key": str(uuid.uuid4())}
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: httpx.post(f"{server.url}/v1/messages", json=body, headers=racing, timeout=30), range(8)))
+        results = list(
+            pool.map(
+                lambda _: httpx.post(f"{server.url}/v1/messages", json=body, headers=racing, timeout=30),
+                range(8),
+            )
+        )
     codes = sorted(r.status_code for r in results)
     assert set(codes) <= {201, 409} and codes.count(201) >= 1
     sent_ids = {r.json()["data"]["messages"][0]["id"] for r in results if r.status_code == 201}
@@ -128,7 +154,12 @@ def test_idempotency_key_replays_conflicts_and_rejects_other_bodies(server: Serv
 def test_developer_plan_quota_and_feature_gates(server: Server, client: httpx.Client) -> None:
     boot = server.bootstrap(plan="developer")
     key = auth(boot["api_key"])
-    hello = {"messaging_product": "whatsapp", "to": "628123", "type": "template", "template": {"name": "hello_world", "language": {"code": "en_US"}}}
+    hello = {
+        "messaging_product": "whatsapp",
+        "to": "628123",
+        "type": "template",
+        "template": {"name": "hello_world", "language": {"code": "en_US"}},
+    }
     for _ in range(20):
         assert client.post("/v1/messages", json=hello, headers=key).status_code == 201
     over = client.post("/v1/messages", json=hello, headers=key)
@@ -136,7 +167,11 @@ def test_developer_plan_quota_and_feature_gates(server: Server, client: httpx.Cl
     assert "growth" in over.json()["message"] and over.json()["errors"]["plan"] == "growth"
     gated = client.get("/v1/analytics/messages", headers=key)
     assert gated.status_code == 403 and gated.json()["errors"]["plan"] == "growth"
-    second = client.post(f"/v1/manage/projects/{boot['project_id']}/channels", json={"kind": "sandbox"}, headers=auth(boot["account_token"]))
+    second = client.post(
+        f"/v1/manage/projects/{boot['project_id']}/channels",
+        json={"kind": "sandbox"},
+        headers=auth(boot["account_token"]),
+    )
     assert second.status_code == 403 and "growth" in second.json()["message"]
 
 
@@ -144,17 +179,31 @@ def test_projects_are_isolated(server: Server, client: httpx.Client) -> None:
     mine = server.bootstrap()
     theirs = server.bootstrap()
     customer_writes(client, theirs)
-    upload = client.post("/v1/media", files={"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 32, "image/png")}, headers=auth(theirs["api_key"]))
+    upload = client.post(
+        "/v1/media",
+        files={"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 32, "image/png")},
+        headers=auth(theirs["api_key"]),
+    )
     assert upload.status_code == 200
     media_id = upload.json()["data"]["id"]
     key = auth(mine["api_key"])
     assert client.get(f"/v1/media/{media_id}/download", headers=key).status_code == 404
-    assert client.post(f"/v1/{theirs['phone_number_id']}/messages", json=seed_text(), headers=key).status_code == 404
+    assert (
+        client.post(f"/v1/{theirs['phone_number_id']}/messages", json=seed_text(), headers=key).status_code
+        == 404
+    )
     assert client.get(f"/v1/profile?channel_id={theirs['channel_id']}", headers=key).status_code == 404
     manage = auth(mine["account_token"])
     assert client.get(f"/v1/manage/projects/{theirs['project_id']}", headers=manage).status_code == 404
-    assert client.get(f"/v1/manage/projects/{theirs['project_id']}/channels", headers=manage).status_code == 404
-    assert client.get(f"/v1/manage/projects/{mine['project_id']}/channels/{theirs['channel_id']}", headers=manage).status_code == 404
+    assert (
+        client.get(f"/v1/manage/projects/{theirs['project_id']}/channels", headers=manage).status_code == 404
+    )
+    assert (
+        client.get(
+            f"/v1/manage/projects/{mine['project_id']}/channels/{theirs['channel_id']}", headers=manage
+        ).status_code
+        == 404
+    )
     assert logs(client, mine["api_key"])["total"] == 0
 
 
@@ -168,21 +217,41 @@ def test_management_and_operator_apis(server: Server, client: httpx.Client) -> N
     assert client.post("/v1/operator/accounts", json={"name": name}, headers=operator).status_code == 409
     assert client.get("/v1/operator/accounts", headers=auth("wrong")).status_code == 401
     project = client.post("/v1/manage/projects", json={"name": "clinic"}, headers=token).json()["data"]
-    channel = client.post(f"/v1/manage/projects/{project['id']}/channels", json={"kind": "sandbox", "name": "Front desk"}, headers=token)
+    channel = client.post(
+        f"/v1/manage/projects/{project['id']}/channels",
+        json={"kind": "sandbox", "name": "Front desk"},
+        headers=token,
+    )
     assert channel.status_code == 201 and channel.json()["data"]["kind"] == "sandbox"
     live = client.post(
         f"/v1/manage/projects/{project['id']}/channels",
-        json={"kind": "live", "phone_number_id": "106540352242922", "waba_id": "102290129340398", "access_token": "EAAG-live", "display_phone_number": "+62 811"},
+        json={
+            "kind": "live",
+            "phone_number_id": "106540352242922",
+            "waba_id": "102290129340398",
+            "access_token": "EAAG-live",
+            "display_phone_number": "+62 811",
+        },
         headers=token,
     )
     assert live.status_code == 201 and "access_token" not in live.json()["data"]
-    bad_live = client.post(f"/v1/manage/projects/{project['id']}/channels", json={"kind": "live"}, headers=token)
-    assert bad_live.status_code == 400 and set(bad_live.json()["errors"]) >= {"phone_number_id", "waba_id", "access_token"}
-    key = client.post(f"/v1/manage/projects/{project['id']}/keys", json={"mode": "test"}, headers=token).json()["data"]["key"]
+    bad_live = client.post(
+        f"/v1/manage/projects/{project['id']}/channels", json={"kind": "live"}, headers=token
+    )
+    assert bad_live.status_code == 400 and set(bad_live.json()["errors"]) >= {
+        "phone_number_id",
+        "waba_id",
+        "access_token",
+    }
+    key = client.post(
+        f"/v1/manage/projects/{project['id']}/keys", json={"mode": "test"}, headers=token
+    ).json()["data"]["key"]
     assert key.startswith("kirem_test_")
     refused = client.post("/v1/106540352242922/messages", json=seed_text(), headers=auth(key))
     assert refused.status_code == 403
-    downgraded = client.patch(f"/v1/operator/accounts/{account['id']}", json={"plan": "developer"}, headers=operator)
+    downgraded = client.patch(
+        f"/v1/operator/accounts/{account['id']}", json={"plan": "developer"}, headers=operator
+    )
     assert downgraded.json()["data"]["plan"] == "developer"
     me = client.get("/v1/manage/account", headers=token).json()["data"]
     assert me["plan"] == "developer" and me["limits"]["outbound_per_day"] == 20
@@ -196,14 +265,19 @@ def test_health_and_docs(client: httpx.Client, path: str) -> None:
 def test_meta_webhook_handshake_and_signatures(server: Server, client: httpx.Client) -> None:
     refused = client.post("/webhooks/meta", content=json.dumps({"object": "whatsapp_business_account"}))
     assert refused.status_code == 401 and refused.json()["status"] == 401
-    handshake = client.get("/webhooks/meta", params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "42"})
+    handshake = client.get(
+        "/webhooks/meta", params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "42"}
+    )
     assert handshake.status_code == 403
 
 
 def test_status_webhooks_arrive_for_every_send(server: Server, client: httpx.Client) -> None:
     boot = server.bootstrap()
     customer_writes(client, boot)
-    wamids = [assert_sent(client.post("/v1/messages", json=seed_text(body=str(i)), headers=auth(boot["api_key"]))) for i in range(5)]
+    wamids = [
+        assert_sent(client.post("/v1/messages", json=seed_text(body=str(i)), headers=auth(boot["api_key"])))
+        for i in range(5)
+    ]
 
     def all_read() -> bool:
         entries = logs(client, boot["api_key"], direction="outbound")["logs"]

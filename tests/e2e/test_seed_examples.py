@@ -14,20 +14,33 @@ CUSTOMER = "62812345678"
 
 
 def seed_text(to: str = CUSTOMER, body: str = "Halo dari Kirem!") -> dict[str, Any]:
-    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": {"body": body}}
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"body": body},
+    }
 
 
 def png_bytes() -> bytes:
-    """A valid 1×1 PNG, built here so the test carries no binary fixture."""
+    """A valid 1x1 PNG, built here so the test carries no binary fixture."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
-def customer_writes(client: httpx.Client, boot: dict[str, Any], sender: str = CUSTOMER, text: str = "Halo") -> str:
+def customer_writes(
+    client: httpx.Client, boot: dict[str, Any], sender: str = CUSTOMER, text: str = "Halo"
+) -> str:
     body = {
         "phone_number_id": boot["phone_number_id"],
         "from": sender,
@@ -66,7 +79,16 @@ def log_of(client: httpx.Client, key: str, wamid: str, status: str) -> dict[str,
 
 def test_bootstrap_prints_everything_a_newcomer_needs(server: Server) -> None:
     boot = server.bootstrap(plan="developer")
-    for field in ("account_id", "account_token", "project_id", "api_key", "channel_id", "phone_number_id", "waba_id", "webhook_secret"):
+    for field in (
+        "account_id",
+        "account_token",
+        "project_id",
+        "api_key",
+        "channel_id",
+        "phone_number_id",
+        "waba_id",
+        "webhook_secret",
+    ):
         assert boot[field], field
     assert boot["api_key"].startswith("kirem_live_")
     assert boot["account_token"].startswith("kirem_acct_")
@@ -91,13 +113,19 @@ def test_send_text_in_window_is_delivered_and_read(server: Server, client: httpx
     customer_writes(client, boot)
     wamid = assert_sent(client.post("/v1/messages", json=seed_text(), headers=auth(boot["api_key"])))
     assert wait_for(lambda: log_of(client, boot["api_key"], wamid, "read"))
-    routed = client.post(f"/v1/{boot['phone_number_id']}/messages", json=seed_text(), headers=auth(boot["api_key"]))
+    routed = client.post(
+        f"/v1/{boot['phone_number_id']}/messages", json=seed_text(), headers=auth(boot["api_key"])
+    )
     assert_sent(routed)
 
 
-def test_free_form_outside_the_window_is_accepted_then_fails_131047(server: Server, client: httpx.Client) -> None:
+def test_free_form_outside_the_window_is_accepted_then_fails_131047(
+    server: Server, client: httpx.Client
+) -> None:
     boot = server.bootstrap()
-    wamid = assert_sent(client.post("/v1/messages", json=seed_text("6281111111"), headers=auth(boot["api_key"])), "6281111111")
+    wamid = assert_sent(
+        client.post("/v1/messages", json=seed_text("6281111111"), headers=auth(boot["api_key"])), "6281111111"
+    )
     failed = wait_for(lambda: log_of(client, boot["api_key"], wamid, "failed"))
     assert failed and failed["error_message"].startswith("(#131047)")
     listed = logs(client, boot["api_key"], status="failed", limit=20)
@@ -106,9 +134,19 @@ def test_free_form_outside_the_window_is_accepted_then_fails_131047(server: Serv
 
 def test_hello_world_works_at_once_to_anyone(server: Server, client: httpx.Client) -> None:
     boot = server.bootstrap()
-    body = {"messaging_product": "whatsapp", "to": "6289999000", "type": "template", "template": {"name": "hello_world", "language": {"code": "en_US"}}}
+    body = {
+        "messaging_product": "whatsapp",
+        "to": "6289999000",
+        "type": "template",
+        "template": {"name": "hello_world", "language": {"code": "en_US"}},
+    }
     wamid = assert_sent(client.post("/v1/messages", json=body, headers=auth(boot["api_key"])), "6289999000")
-    assert wait_for(lambda: log_of(client, boot["api_key"], wamid, "delivered") or log_of(client, boot["api_key"], wamid, "read"))
+    assert wait_for(
+        lambda: (
+            log_of(client, boot["api_key"], wamid, "delivered")
+            or log_of(client, boot["api_key"], wamid, "read")
+        )
+    )
 
 
 def test_seed_template_flow_create_approve_send(server: Server, client: httpx.Client) -> None:
@@ -182,9 +220,18 @@ def test_seed_templates_list_filter_create_delete(server: Server, client: httpx.
         "language": "id",
         "components": [
             {"type": "HEADER", "format": "TEXT", "text": "Promo Spesial!"},
-            {"type": "BODY", "text": "Halo {{1}}, nikmati diskon khusus {{2}}% untuk semua produk. Gunakan kode: {{3}}."},
+            {
+                "type": "BODY",
+                "text": "Halo {{1}}, nikmati diskon khusus {{2}}% untuk semua produk. Gunakan kode: {{3}}.",
+            },
             {"type": "FOOTER", "text": "Kirim STOP untuk berhenti berlangganan."},
-            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Tertarik!"}, {"type": "URL", "text": "Kunjungi Situs", "url": "https://kirem.co.id/promo"}]},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "QUICK_REPLY", "text": "Tertarik!"},
+                    {"type": "URL", "text": "Kunjungi Situs", "url": "https://kirem.co.id/promo"},
+                ],
+            },
         ],
     }
     konfirmasi = {
@@ -192,11 +239,26 @@ def test_seed_templates_list_filter_create_delete(server: Server, client: httpx.
         "category": "UTILITY",
         "language": "id",
         "components": [
-            {"type": "BODY", "text": "Halo {{1}}, pesanan Anda #{{2}} telah dikonfirmasi. Estimasi pengiriman: {{3}} hari kerja."},
-            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Lacak Pesanan"}, {"type": "URL", "text": "Lihat Status", "url": "https://kirem.co.id/pesanan/{{2}}"}]},
+            {
+                "type": "BODY",
+                "text": "Halo {{1}}, pesanan Anda #{{2}} telah dikonfirmasi. "
+                "Estimasi pengiriman: {{3}} hari kerja.",
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "QUICK_REPLY", "text": "Lacak Pesanan"},
+                    {"type": "URL", "text": "Lihat Status", "url": "https://kirem.co.id/pesanan/{{2}}"},
+                ],
+            },
         ],
     }
-    reject = {"name": "reject_me", "category": "MARKETING", "language": "id", "components": [{"type": "BODY", "text": "Halo"}]}
+    reject = {
+        "name": "reject_me",
+        "category": "MARKETING",
+        "language": "id",
+        "components": [{"type": "BODY", "text": "Halo"}],
+    }
     for body in (promo, konfirmasi, reject):
         response = client.post("/v1/templates", json=body, headers=key)
         assert response.status_code == 200, response.text
@@ -204,7 +266,12 @@ def test_seed_templates_list_filter_create_delete(server: Server, client: httpx.
 
     pending = client.get("/v1/templates?status=PENDING", headers=key).json()["data"]
     assert all(t["status"] == "PENDING" for t in pending)
-    assert wait_for(lambda: any(t["name"] == "reject_me" for t in client.get("/v1/templates?status=REJECTED", headers=key).json()["data"]))
+    assert wait_for(
+        lambda: any(
+            t["name"] == "reject_me"
+            for t in client.get("/v1/templates?status=REJECTED", headers=key).json()["data"]
+        )
+    )
     approved = wait_for(lambda: client.get("/v1/templates?status=APPROVED", headers=key).json()["data"])
     assert {"hello_world"} <= {t["name"] for t in approved}
 
@@ -213,11 +280,21 @@ def test_seed_templates_list_filter_create_delete(server: Server, client: httpx.
 
     deleted = client.delete("/v1/templates/promo_diskon_baru", headers=key)
     assert deleted.status_code == 200
-    assert deleted.json() == {"status": 200, "message": "Template deleted successfully", "data": {"success": True}}
-    assert "promo_diskon_baru" not in {t["name"] for t in client.get("/v1/templates", headers=key).json()["data"]}
+    assert deleted.json() == {
+        "status": 200,
+        "message": "Template deleted successfully",
+        "data": {"success": True},
+    }
+    assert "promo_diskon_baru" not in {
+        t["name"] for t in client.get("/v1/templates", headers=key).json()["data"]
+    }
     assert client.delete("/v1/templates/promo_diskon_baru", headers=key).status_code == 404
 
-    bad = client.post("/v1/templates", json={**konfirmasi, "name": "Bad Name", "components": [{"type": "BODY", "text": "{{1}} {{3}}"}]}, headers=key)
+    bad = client.post(
+        "/v1/templates",
+        json={**konfirmasi, "name": "Bad Name", "components": [{"type": "BODY", "text": "{{1}} {{3}}"}]},
+        headers=key,
+    )
     assert bad.status_code == 400
     assert set(bad.json()["errors"]) >= {"name", "components[0].text"}
 
@@ -227,7 +304,12 @@ def test_seed_media_upload_download_and_sends(server: Server, client: httpx.Clie
     key = auth(boot["api_key"])
     customer_writes(client, boot)
     image = png_bytes()
-    uploaded = client.post("/v1/media", files={"file": ("poster.png", image, "image/png")}, data={"messaging_product": "whatsapp"}, headers=key)
+    uploaded = client.post(
+        "/v1/media",
+        files={"file": ("poster.png", image, "image/png")},
+        data={"messaging_product": "whatsapp"},
+        headers=key,
+    )
     assert uploaded.status_code == 200, uploaded.text
     assert uploaded.json()["message"] == "Media uploaded successfully"
     media_id = uploaded.json()["data"]["id"]
@@ -240,21 +322,61 @@ def test_seed_media_upload_download_and_sends(server: Server, client: httpx.Clie
     missing = client.get("/v1/media/18471948194819/download", headers=key)
     assert missing.status_code == 404 and missing.json()["status"] == 404
 
-    by_id = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "image", "image": {"id": media_id, "caption": "Silakan lihat gambar brosur promo kami"}}
+    by_id = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "image",
+        "image": {"id": media_id, "caption": "Silakan lihat gambar brosur promo kami"},
+    }
     assert_sent(client.post("/v1/messages", json=by_id, headers=key))
-    by_link = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "image", "image": {"link": "https://kirem.id/assets/promo-poster.png", "caption": "Brosur Promo Akhir Tahun Kirem"}}
+    by_link = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "image",
+        "image": {
+            "link": "https://kirem.id/assets/promo-poster.png",
+            "caption": "Brosur Promo Akhir Tahun Kirem",
+        },
+    }
     assert_sent(client.post("/v1/messages", json=by_link, headers=key))
 
-    video = client.post("/v1/media", files={"file": ("demo.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4")}, headers=key)
+    video = client.post(
+        "/v1/media",
+        files={"file": ("demo.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4")},
+        headers=key,
+    )
     assert video.status_code == 200, video.text
-    video_by_id = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "video", "video": {"id": video.json()["data"]["id"], "caption": "Silakan tonton video demo produk kami"}}
+    video_by_id = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "video",
+        "video": {"id": video.json()["data"]["id"], "caption": "Silakan tonton video demo produk kami"},
+    }
     assert_sent(client.post("/v1/messages", json=video_by_id, headers=key))
-    video_by_link = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "video", "video": {"link": "https://kirem.id/assets/demo-video.mp4", "caption": "Video Tutorial Penggunaan Kirem API"}}
+    video_by_link = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "video",
+        "video": {
+            "link": "https://kirem.id/assets/demo-video.mp4",
+            "caption": "Video Tutorial Penggunaan Kirem API",
+        },
+    }
     assert_sent(client.post("/v1/messages", json=video_by_link, headers=key))
 
-    too_big = client.post("/v1/media", files={"file": ("big.png", b"\x89PNG" + b"\x00" * (5 * 1024 * 1024 + 1), "image/png")}, headers=key)
+    too_big = client.post(
+        "/v1/media",
+        files={"file": ("big.png", b"\x89PNG" + b"\x00" * (5 * 1024 * 1024 + 1), "image/png")},
+        headers=key,
+    )
     assert too_big.status_code == 413 and "5 MB" in too_big.json()["message"]
-    wrong_type = client.post("/v1/media", files={"file": ("x.exe", b"MZ", "application/x-msdownload")}, headers=key)
+    wrong_type = client.post(
+        "/v1/media", files={"file": ("x.exe", b"MZ", "application/x-msdownload")}, headers=key
+    )
     assert wrong_type.status_code == 400 and "file" in wrong_type.json()["errors"]
 
 
@@ -264,16 +386,113 @@ def test_seed_location_contacts_and_interactive(server: Server, client: httpx.Cl
     customer_writes(client, boot)
     base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER}
     bodies = [
-        {**base, "type": "location", "location": {"longitude": 106.827153, "latitude": -6.175392, "name": "Monumen Nasional", "address": "Gambir, Kota Jakarta Pusat, DKI Jakarta"}},
-        {**base, "type": "contacts", "contacts": [{"addresses": [{"street": "Gedung Cyber 2, Lt. 15", "city": "Jakarta Selatan", "state": "DKI Jakarta", "zip": "12950", "country": "Indonesia", "type": "WORK"}], "emails": [{"email": "support@kirem.id", "type": "WORK"}], "name": {"formatted_name": "Kirem Support", "first_name": "Kirem", "last_name": "Support"}, "org": {"company": "Kirem Indonesia", "department": "Developer Support"}, "phones": [{"phone": "+62812345678", "type": "WORK", "wa_id": "62812345678"}], "urls": [{"url": "https://kirem.id", "type": "WORK"}]}]},
-        {**base, "type": "interactive", "interactive": {"type": "button", "header": {"type": "text", "text": "Konfirmasi Pendaftaran"}, "body": {"text": "Apakah Anda bersedia melanjutkan pendaftaran?"}, "footer": {"text": "Layanan Pendaftaran Otomatis"}, "action": {"buttons": [{"type": "reply", "reply": {"id": "btn_yes", "title": "Ya, bersedia"}}, {"type": "reply", "reply": {"id": "btn_no", "title": "Tidak, batalkan"}}]}}},
-        {**base, "type": "interactive", "interactive": {"type": "list", "header": {"type": "text", "text": "Pusat Layanan Kirem"}, "body": {"text": "Silakan pilih menu bantuan di bawah ini untuk memulai interaksi."}, "footer": {"text": "Kirem Bot Service"}, "action": {"button": "Pilih Bantuan", "sections": [{"title": "Layanan Umum", "rows": [{"id": "menu_billing", "title": "Cek Tagihan", "description": "Melihat rincian tagihan bulanan Anda"}, {"id": "menu_support", "title": "Hubungi Support", "description": "Hubungkan dengan tim developer support"}]}, {"title": "Layanan Teknis", "rows": [{"id": "menu_webhook_test", "title": "Uji Webhook", "description": "Kirim payload testing ke server Anda"}]}]}}},
+        {
+            **base,
+            "type": "location",
+            "location": {
+                "longitude": 106.827153,
+                "latitude": -6.175392,
+                "name": "Monumen Nasional",
+                "address": "Gambir, Kota Jakarta Pusat, DKI Jakarta",
+            },
+        },
+        {
+            **base,
+            "type": "contacts",
+            "contacts": [
+                {
+                    "addresses": [
+                        {
+                            "street": "Gedung Cyber 2, Lt. 15",
+                            "city": "Jakarta Selatan",
+                            "state": "DKI Jakarta",
+                            "zip": "12950",
+                            "country": "Indonesia",
+                            "type": "WORK",
+                        }
+                    ],
+                    "emails": [{"email": "support@kirem.id", "type": "WORK"}],
+                    "name": {
+                        "formatted_name": "Kirem Support",
+                        "first_name": "Kirem",
+                        "last_name": "Support",
+                    },
+                    "org": {"company": "Kirem Indonesia", "department": "Developer Support"},
+                    "phones": [{"phone": "+62812345678", "type": "WORK", "wa_id": "62812345678"}],
+                    "urls": [{"url": "https://kirem.id", "type": "WORK"}],
+                }
+            ],
+        },
+        {
+            **base,
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "header": {"type": "text", "text": "Konfirmasi Pendaftaran"},
+                "body": {"text": "Apakah Anda bersedia melanjutkan pendaftaran?"},
+                "footer": {"text": "Layanan Pendaftaran Otomatis"},
+                "action": {
+                    "buttons": [
+                        {"type": "reply", "reply": {"id": "btn_yes", "title": "Ya, bersedia"}},
+                        {"type": "reply", "reply": {"id": "btn_no", "title": "Tidak, batalkan"}},
+                    ]
+                },
+            },
+        },
+        {
+            **base,
+            "type": "interactive",
+            "interactive": {
+                "type": "list",
+                "header": {"type": "text", "text": "Pusat Layanan Kirem"},
+                "body": {"text": "Silakan pilih menu bantuan di bawah ini untuk memulai interaksi."},
+                "footer": {"text": "Kirem Bot Service"},
+                "action": {
+                    "button": "Pilih Bantuan",
+                    "sections": [
+                        {
+                            "title": "Layanan Umum",
+                            "rows": [
+                                {
+                                    "id": "menu_billing",
+                                    "title": "Cek Tagihan",
+                                    "description": "Melihat rincian tagihan bulanan Anda",
+                                },
+                                {
+                                    "id": "menu_support",
+                                    "title": "Hubungi Support",
+                                    "description": "Hubungkan dengan tim developer support",
+                                },
+                            ],
+                        },
+                        {
+                            "title": "Layanan Teknis",
+                            "rows": [
+                                {
+                                    "id": "menu_webhook_test",
+                                    "title": "Uji Webhook",
+                                    "description": "Kirim payload testing ke server Anda",
+                                }
+                            ],
+                        },
+                    ],
+                },
+            },
+        },
     ]
     for body in bodies:
         assert_sent(client.post("/v1/messages", json=body, headers=key))
         assert_sent(client.post(f"/v1/{boot['phone_number_id']}/messages", json=body, headers=key))
 
-    four_buttons = {**bodies[2], "interactive": {**bodies[2]["interactive"], "action": {"buttons": [{"type": "reply", "reply": {"id": f"b{i}", "title": f"B{i}"}} for i in range(4)]}}}
+    four_buttons = {
+        **bodies[2],
+        "interactive": {
+            **bodies[2]["interactive"],
+            "action": {
+                "buttons": [{"type": "reply", "reply": {"id": f"b{i}", "title": f"B{i}"}} for i in range(4)]
+            },
+        },
+    }
     refused = client.post("/v1/messages", json=four_buttons, headers=key)
     assert refused.status_code == 400
     assert "interactive.action.buttons" in refused.json()["errors"]
@@ -286,9 +505,15 @@ def test_seed_read_receipt(server: Server, client: httpx.Client) -> None:
     response = client.post("/v1/messages/read", json=body, headers=auth(boot["api_key"]))
     assert response.status_code == 200, response.text
     assert response.json()["data"] == {"success": True}
-    typing = client.post("/v1/messages/read", json={**body, "typing_indicator": {"type": "text"}}, headers=auth(boot["api_key"]))
+    typing = client.post(
+        "/v1/messages/read",
+        json={**body, "typing_indicator": {"type": "text"}},
+        headers=auth(boot["api_key"]),
+    )
     assert typing.status_code == 200
-    missing = client.post("/v1/messages/read", json={"messaging_product": "whatsapp"}, headers=auth(boot["api_key"]))
+    missing = client.post(
+        "/v1/messages/read", json={"messaging_product": "whatsapp"}, headers=auth(boot["api_key"])
+    )
     assert missing.status_code == 400 and "message_id" in missing.json()["errors"]
 
 
@@ -299,13 +524,28 @@ def test_seed_profile_get_and_update(server: Server, client: httpx.Client) -> No
     got = client.get("/v1/profile", headers=key)
     assert got.status_code == 200 and got.json()["message"] == "Business profile retrieved successfully"
     assert set(got.json()["data"]) == fields
-    update = {"about": "Solusi Komunikasi Bisnis Terpadu", "address": "Gedung Cyber 2, Lt. 17, Jakarta Selatan", "description": "Kirem menyediakan API WhatsApp handal untuk integrasi enterprise.", "email": "help@kirem.id", "vertical": "RETAIL", "websites": ["https://kirem.id", "https://kirem.id/blog"]}
+    update = {
+        "about": "Solusi Komunikasi Bisnis Terpadu",
+        "address": "Gedung Cyber 2, Lt. 17, Jakarta Selatan",
+        "description": "Kirem menyediakan API WhatsApp handal untuk integrasi enterprise.",
+        "email": "help@kirem.id",
+        "vertical": "RETAIL",
+        "websites": ["https://kirem.id", "https://kirem.id/blog"],
+    }
     updated = client.post(f"/v1/profile?channel_id={boot['channel_id']}", json=update, headers=key)
     assert updated.status_code == 200
-    assert updated.json() == {"status": 200, "message": "Business profile updated successfully", "data": {"success": True}}
+    assert updated.json() == {
+        "status": 200,
+        "message": "Business profile updated successfully",
+        "data": {"success": True},
+    }
     again = client.get(f"/v1/profile?channel_id={boot['channel_id']}", headers=key).json()["data"]
     assert {k: again[k] for k in update} == update
-    bad = client.post("/v1/profile", json={"about": "x" * 140, "vertical": "SPACESHIPS", "websites": ["a", "b", "c"]}, headers=key)
+    bad = client.post(
+        "/v1/profile",
+        json={"about": "x" * 140, "vertical": "SPACESHIPS", "websites": ["a", "b", "c"]},
+        headers=key,
+    )
     assert bad.status_code == 400 and {"about", "vertical", "websites"} <= set(bad.json()["errors"])
     assert client.get("/v1/profile?channel_id=chan-123", headers=key).status_code == 404
 
@@ -314,15 +554,29 @@ def test_seed_message_log_filters_and_pagination(server: Server, client: httpx.C
     boot = server.bootstrap()
     key = boot["api_key"]
     customer_writes(client, boot)
-    sent = [assert_sent(client.post("/v1/messages", json=seed_text(body=f"m{i}"), headers=auth(key))) for i in range(3)]
-    undeliverable = assert_sent(client.post("/v1/messages", json=seed_text("99912345"), headers=auth(key)), "99912345")
+    sent = [
+        assert_sent(client.post("/v1/messages", json=seed_text(body=f"m{i}"), headers=auth(key)))
+        for i in range(3)
+    ]
+    undeliverable = assert_sent(
+        client.post("/v1/messages", json=seed_text("99912345"), headers=auth(key)), "99912345"
+    )
     assert wait_for(lambda: log_of(client, key, undeliverable, "failed"))
 
     failed = logs(client, key, status="failed", limit=10)
     assert failed["limit"] == 10 and failed["offset"] == 0
     entry = next(e for e in failed["logs"] if e["message_id"] == undeliverable)
     assert entry["error_message"].startswith("(#131026)")
-    for field in ("id", "message_id", "recipient", "direction", "type", "status", "error_message", "created_at"):
+    for field in (
+        "id",
+        "message_id",
+        "recipient",
+        "direction",
+        "type",
+        "status",
+        "error_message",
+        "created_at",
+    ):
         assert field in entry
     assert entry["created_at"].endswith("Z")
 
@@ -338,12 +592,27 @@ def test_seed_message_log_filters_and_pagination(server: Server, client: httpx.C
     assert logs(client, key, type="text", since="2000-01-01T00:00:00Z")["total"] == 5
     assert logs(client, key, until="2000-01-01")["total"] == 0
 
-    bad = client.get("/v1/analytics/messages", params={"limit": 501, "direction": "sideways", "since": "yesterday"}, headers=auth(key))
+    bad = client.get(
+        "/v1/analytics/messages",
+        params={"limit": 501, "direction": "sideways", "since": "yesterday"},
+        headers=auth(key),
+    )
     assert bad.status_code == 400 and {"limit", "direction", "since"} <= set(bad.json()["errors"])
 
 
 def test_cli_wraps_the_sandbox_simulator(server: Server, client: httpx.Client) -> None:
     boot = server.bootstrap()
-    out = server.cli("sandbox", "inbound", "--phone-number-id", boot["phone_number_id"], "--from", "62855555", "--text", "Halo dari CLI", "--url", server.url)
+    out = server.cli(
+        "sandbox",
+        "inbound",
+        "--phone-number-id",
+        boot["phone_number_id"],
+        "--from",
+        "62855555",
+        "--text",
+        "Halo dari CLI",
+        "--url",
+        server.url,
+    )
     assert "wamid." in out.stdout
     assert wait_for(lambda: logs(client, boot["api_key"], direction="inbound")["total"] == 1)

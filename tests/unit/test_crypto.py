@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from kirem.config import Settings
-from kirem.crypto import SealError, Sealer, generate_key_spec, parse_keyring
+from kirem.crypto import Sealer, SealError, generate_key_spec, parse_keyring
 
 
 def test_seal_round_trip_with_fresh_nonce() -> None:

@@ -1,4 +1,4 @@
-"""A live channel speaks to Meta's Graph API: the exact calls, Meta's errors passed through, outages as 502."""
+"""A live channel speaks to Meta's Graph API: exact calls, Meta's errors passed through, outages as 502."""
 
 from __future__ import annotations
 
@@ -56,7 +56,12 @@ async def live(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Fak
             session,
             account,
             project,
-            {"kind": "live", "phone_number_id": PHONE_NUMBER_ID, "waba_id": WABA_ID, "access_token": "EAAG-real"},
+            {
+                "kind": "live",
+                "phone_number_id": PHONE_NUMBER_ID,
+                "waba_id": WABA_ID,
+                "access_token": "EAAG-real",
+            },
         )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kirem") as client:
         yield client, meta, boot
@@ -66,7 +71,9 @@ async def live(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Fak
 async def test_send_goes_to_graph_with_the_channel_token(live) -> None:
     client, meta, boot = live
     body = {"messaging_product": "whatsapp", "to": "62812345678", "type": "text", "text": {"body": "Halo"}}
-    response = await client.post(f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers={"Authorization": f"Bearer {boot['api_key']}"})
+    response = await client.post(
+        f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers={"Authorization": f"Bearer {boot['api_key']}"}
+    )
     assert response.status_code == 201, response.text
     assert response.json()["data"]["messages"] == [{"id": "wamid.LIVE1"}]
     [request] = meta.requests
@@ -89,14 +96,25 @@ async def test_meta_errors_keep_metas_code_and_status(live) -> None:
             }
         },
     )
-    body = {"messaging_product": "whatsapp", "to": "62812345678", "type": "template", "template": {"name": "x", "language": {"code": "id"}}}
-    response = await client.post(f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers={"Authorization": f"Bearer {boot['api_key']}"})
+    body = {
+        "messaging_product": "whatsapp",
+        "to": "62812345678",
+        "type": "template",
+        "template": {"name": "x", "language": {"code": "id"}},
+    }
+    response = await client.post(
+        f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers={"Authorization": f"Bearer {boot['api_key']}"}
+    )
     assert response.status_code == 400
     answer = response.json()
     assert answer["message"] == "(#132000) Template status is not APPROVED."
     assert answer["errors"]["code"] == 132000 and answer["errors"]["error_subcode"] == 2490001
-    meta.reply = httpx.Response(429, json={"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429}})
-    limited = await client.post(f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers={"Authorization": f"Bearer {boot['api_key']}"})
+    meta.reply = httpx.Response(
+        429, json={"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429}}
+    )
+    limited = await client.post(
+        f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers={"Authorization": f"Bearer {boot['api_key']}"}
+    )
     assert limited.status_code == 429 and limited.json()["errors"]["code"] == 130429
 
 
@@ -108,7 +126,9 @@ async def test_meta_outage_is_a_502_and_the_send_is_logged_failed(live) -> None:
     response = await client.post(f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers=headers)
     assert response.status_code == 502 and response.json()["status"] == 502
     meta.reply = httpx.Response(502, text="<html>bad gateway</html>")
-    assert (await client.post(f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers=headers)).status_code == 502
+    assert (
+        await client.post(f"/v1/{PHONE_NUMBER_ID}/messages", json=body, headers=headers)
+    ).status_code == 502
     logs = (await client.get("/v1/analytics/messages?status=failed", headers=headers)).json()["data"]
     assert logs["total"] == 2
 
@@ -116,17 +136,36 @@ async def test_meta_outage_is_a_502_and_the_send_is_logged_failed(live) -> None:
 async def test_templates_and_profile_use_the_waba_and_number(live) -> None:
     client, meta, boot = live
     headers = {"Authorization": f"Bearer {boot['api_key']}"}
-    meta.reply = httpx.Response(200, json={"data": [{"name": "hello_world", "status": "APPROVED", "category": "MARKETING", "language": "en_US", "components": [], "id": "1"}], "paging": {"cursors": {"before": "a", "after": "b"}}})
+    meta.reply = httpx.Response(
+        200,
+        json={
+            "data": [
+                {
+                    "name": "hello_world",
+                    "status": "APPROVED",
+                    "category": "MARKETING",
+                    "language": "en_US",
+                    "components": [],
+                    "id": "1",
+                }
+            ],
+            "paging": {"cursors": {"before": "a", "after": "b"}},
+        },
+    )
     listed = await client.get(f"/v1/templates?channel_id={PHONE_NUMBER_ID}", headers=headers)
     assert listed.status_code == 200 and listed.json()["data"][0]["name"] == "hello_world"
     assert meta.requests[-1].url.path == f"/v23.0/{WABA_ID}/message_templates"
-    meta.reply = httpx.Response(200, json={"data": [{"about": "Hi", "messaging_product": "whatsapp", "websites": ["https://a.id"]}]})
+    meta.reply = httpx.Response(
+        200, json={"data": [{"about": "Hi", "messaging_product": "whatsapp", "websites": ["https://a.id"]}]}
+    )
     profile = await client.get(f"/v1/profile?channel_id={PHONE_NUMBER_ID}", headers=headers)
     assert profile.json()["data"]["about"] == "Hi" and profile.json()["data"]["websites"] == ["https://a.id"]
     assert meta.requests[-1].url.path == f"/v23.0/{PHONE_NUMBER_ID}/whatsapp_business_profile"
 
 
-async def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path, database_url, encryption_key) -> None:
+async def test_rate_limit_per_key_answers_429_with_retry_after(
+    tmp_path, database_url, encryption_key
+) -> None:
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path, database_url, encryption_key, rate_limit_per_second=3)

@@ -17,7 +17,9 @@ async def test_migrations_match_models_and_are_idempotent(settings: Settings) ->
     engine = create_engine(settings)
     try:
         async with engine.connect() as conn:
-            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
     finally:
         await engine.dispose()
     assert diff == []

@@ -7,7 +7,13 @@ from kirem.tenancy.plans import PLANS, limits_for, plan_lifting
 
 def test_developer_plan_matches_the_price_list() -> None:
     dev = PLANS["developer"]
-    assert (dev.channels, dev.outbound_per_day, dev.retention_days, dev.webhook_targets, dev.routing_rules) == (
+    assert (
+        dev.channels,
+        dev.outbound_per_day,
+        dev.retention_days,
+        dev.webhook_targets,
+        dev.routing_rules,
+    ) == (
         1,
         20,
         7,

@@ -15,8 +15,8 @@ from kirem.config import Settings
 from kirem.db.engine import Database
 from kirem.sandbox import create_sandbox_app, provision_number, resolve_app_secret
 from kirem.sandbox.runtime import ThroughputLimiter
-from tests.unit.sandbox_support import running_sandbox
 from kirem.sandbox.webhooks import WebhookSender, sign
+from tests.unit.sandbox_support import running_sandbox
 
 
 def test_configured_app_secret_wins(settings: Settings) -> None:

@@ -56,7 +56,13 @@ async def test_access_token_is_sealed_to_its_row(database: Database, sealer: Sea
     _, project = await _project(database, sealer)
     async with database.transaction() as session:
         channel = await service.add_channel(
-            session, sealer, project, kind="live", phone_number_id="1001", waba_id="2002", access_token="EAAG-secret"
+            session,
+            sealer,
+            project,
+            kind="live",
+            phone_number_id="1001",
+            waba_id="2002",
+            access_token="EAAG-secret",
         )
     assert "EAAG-secret" not in channel.access_token_sealed
     assert service.channel_token(sealer, channel) == "EAAG-secret"
@@ -77,7 +83,9 @@ async def test_foreign_project_rows_are_not_found(database: Database, sealer: Se
 async def test_developer_plan_allows_one_project_and_one_channel(database: Database, sealer: Sealer) -> None:
     account, project = await _project(database, sealer)
     async with database.transaction() as session:
-        await service.add_channel(session, sealer, project, kind="live", phone_number_id="5", waba_id="6", access_token="t")
+        await service.add_channel(
+            session, sealer, project, kind="live", phone_number_id="5", waba_id="6", access_token="t"
+        )
     async with database.session() as session:
         with pytest.raises(ApiError) as err:
             await service.check_channel_quota(session, account)
@@ -88,7 +96,7 @@ async def test_developer_plan_allows_one_project_and_one_channel(database: Datab
 
 
 async def test_daily_quota_counts_accepted_messages_and_refunds(database: Database, sealer: Sealer) -> None:
-    account, project = await _project(database, sealer)
+    _, project = await _project(database, sealer)
     async with database.transaction() as session:
         _, secret = await service.mint_api_key(session, project)
     async with database.session() as session:
@@ -113,7 +121,7 @@ async def test_account_tokens_authenticate_until_revoked(database: Database, sea
 
 
 async def test_duplicate_names_conflict(database: Database, sealer: Sealer) -> None:
-    account, _ = await _project(database, sealer)
+    await _project(database, sealer)
     async with database.session() as session:
         with pytest.raises(ApiError) as err:
             await service.create_account(session, "acme")
@@ -123,7 +131,9 @@ async def test_duplicate_names_conflict(database: Database, sealer: Sealer) -> N
         assert err.value.status == 400
 
 
-async def test_tenant_outlives_a_rollback_and_concurrent_first_sends(database: Database, sealer: Sealer) -> None:
+async def test_tenant_outlives_a_rollback_and_concurrent_first_sends(
+    database: Database, sealer: Sealer
+) -> None:
     """Regression: a rollback in the request's session expired the tenant (MissingGreenlet → 500)."""
     import asyncio
 
