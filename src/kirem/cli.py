@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -40,7 +41,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(channels_app, name="channels")
 app.add_typer(sandbox_app, name="sandbox")
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 240)
+"""Piped output is not cut to 80 columns: ids and keys stay whole for scripts and logs."""
 T = TypeVar("T")
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
@@ -84,7 +86,9 @@ def _print(
         return
     items = rows if isinstance(rows, list) else [rows]
     columns = columns or (list(items[0]) if items else [])
-    table = Table(*columns)
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold")
     for item in items:
         table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in columns))
     console.print(table)

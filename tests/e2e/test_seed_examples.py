@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import struct
+import uuid
 import zlib
 from typing import Any
 
@@ -616,3 +618,44 @@ def test_cli_wraps_the_sandbox_simulator(server: Server, client: httpx.Client) -
     )
     assert "wamid." in out.stdout
     assert wait_for(lambda: logs(client, boot["api_key"], direction="inbound")["total"] == 1)
+    tap = (
+        '{"type": "interactive", "interactive": {"type": "button_reply", '
+        '"button_reply": {"id": "btn_yes", "title": "Ya, bersedia"}}}'
+    )
+    out = server.cli(
+        "sandbox",
+        "inbound",
+        "--phone-number-id",
+        boot["phone_number_id"],
+        "--message",
+        tap,
+        "--url",
+        server.url,
+    )
+    assert "wamid." in out.stdout
+    assert wait_for(
+        lambda: logs(client, boot["api_key"], direction="inbound", type="interactive")["total"] == 1
+    )
+    bad = server.cli(
+        "sandbox", "inbound", "--phone-number-id", boot["phone_number_id"], "--message", "{", check=False
+    )
+    assert bad.returncode == 2 and "not valid JSON" in bad.stdout
+
+
+def test_cli_manages_accounts_projects_keys_and_channels(server: Server) -> None:
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    created = json.loads(server.cli("accounts", "create", name, "--plan", "growth", "--json").stdout)
+    assert created["account_token"].startswith("kirem_acct_")
+    server.cli("projects", "create", name, "web")
+    key = json.loads(server.cli("keys", "create", name, "web", "--mode", "test", "--json").stdout)
+    assert key["key"].startswith("kirem_test_")
+    table = server.cli("keys", "list", name, "web").stdout
+    assert key["id"] in table and key["key"] not in table
+    channel = json.loads(server.cli("channels", "add", name, "web", "--kind", "sandbox", "--json").stdout)
+    assert channel["kind"] == "sandbox" and channel["phone_number_id"]
+    assert channel["phone_number_id"] in server.cli("channels", "list", name, "web").stdout
+    revoked = json.loads(server.cli("keys", "revoke", name, "web", key["id"], "--json").stdout)
+    assert revoked["revoked_at"]
+    assert "growth" in server.cli("accounts", "list").stdout
+    missing = server.cli("projects", "list", "no-such-account", check=False)
+    assert missing.returncode == 1 and "not found" in missing.stdout
