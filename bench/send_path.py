@@ -7,7 +7,7 @@ project, then for a fixed number of requests at a fixed concurrency measures:
 - send: ``POST /v1/messages`` (auth, validation, quota, log, Graph call to the sandbox, log update);
 - the server's resident memory idle and after the run.
 
-Run: ``.venv/bin/python bench/send_path.py [--requests 2000] [--concurrency 16]``
+Run: ``.venv/bin/python bench/send_path.py [--requests 2000] [--concurrency 16] [--database-url URL]``
 """
 
 from __future__ import annotations
@@ -68,11 +68,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file; or an empty PostgreSQL database")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-"))
     process, server = start_server(
         tmp,
-        f"sqlite+aiosqlite:///{tmp / 'kirem.db'}",
+        args.database_url or f"sqlite+aiosqlite:///{tmp / 'kirem.db'}",
         KIREM_RATE_LIMIT_PER_SECOND="100000",
         KIREM_SANDBOX_THROUGHPUT_PER_SECOND="100000",
         KIREM_SANDBOX_STATUS_DELAY_SECONDS="0.2",
@@ -88,7 +89,8 @@ def main() -> None:
         )
         time.sleep(2)
         after = rss_mb(process.pid)
-        print(f"requests {args.requests}, concurrency {args.concurrency}, cpus {os.cpu_count()}")
+        engine = "postgresql" if args.database_url else "sqlite"
+        print(f"{engine}: requests {args.requests}, concurrency {args.concurrency}, cpus {os.cpu_count()}")
         base = report("healthz", args.requests, base_elapsed, base_lat)
         send = report("send", args.requests, send_elapsed, send_lat)
         print(f"send / healthz throughput ratio: {send / base:.3f}")
