@@ -103,11 +103,15 @@ async def test_daily_quota_counts_accepted_messages_and_refunds(database: Databa
         tenant = await service.tenant_for_key(session, secret)
         for _ in range(20):
             await service.consume_outbound_quota(session, tenant)
+            await session.commit()
         with pytest.raises(ApiError) as err:
             await service.consume_outbound_quota(session, tenant)
         assert err.value.status == 429 and err.value.errors == {"plan": "growth"}
+        await session.rollback()
         await service.release_outbound_quota(session, tenant)
+        await session.commit()
         await service.consume_outbound_quota(session, tenant)
+        await session.commit()
 
 
 async def test_account_tokens_authenticate_until_revoked(database: Database, sealer: Sealer) -> None:
@@ -146,6 +150,7 @@ async def test_tenant_outlives_a_rollback_and_concurrent_first_sends(
             tenant = await service.tenant_for_key(session, secret)
             await session.rollback()
             await service.consume_outbound_quota(session, tenant)
+            await session.commit()
             return tenant.project.id
 
     assert set(await asyncio.gather(*(first_send_of_the_day() for _ in range(8)))) == {project.id}

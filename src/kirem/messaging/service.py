@@ -74,8 +74,8 @@ async def _record_refusal(
     log.status = "failed"
     log.error_code = code
     log.error_message = message
-    await session.commit()
     await release_outbound_quota(session, tenant)
+    await session.commit()
 
 
 async def mark_read(

@@ -276,7 +276,7 @@ async def resolve_channel(
 
 
 async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
-    """Count one outbound message for today; refuse with 429 once the plan's daily quota is used."""
+    """Count one outbound message for today (the caller commits); 429 once the daily quota is used."""
     day = (now or utcnow()).date().isoformat()
     account_id = tenant.account.id
     limit = tenant.limits.outbound_per_day
@@ -285,7 +285,6 @@ async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: dat
     if limit is not None:
         stmt = stmt.where(DailyUsage.outbound_messages < limit)
     result = await session.execute(stmt.values(outbound_messages=DailyUsage.outbound_messages + 1))
-    await session.commit()
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise plan_error(
             "outbound_per_day",
@@ -296,7 +295,7 @@ async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: dat
 
 
 async def release_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
-    """Give back a counted message that Meta refused synchronously (nothing was sent)."""
+    """Give back a counted message that Meta refused synchronously (the caller commits)."""
     day = (now or utcnow()).date().isoformat()
     stmt = (
         update(DailyUsage)
@@ -308,4 +307,3 @@ async def release_outbound_quota(session: AsyncSession, tenant: Tenant, now: dat
         .values(outbound_messages=DailyUsage.outbound_messages - 1)
     )
     await session.execute(stmt)
-    await session.commit()
