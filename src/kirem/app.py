@@ -22,6 +22,10 @@ from kirem.inbound.routes import router as inbound_router
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
 from kirem.ratelimit import RateLimiter
+from kirem.routing.log_routes import router as delivery_router
+from kirem.routing.routes import router as webhooks_router
+from kirem.routing.sender import WebhookSender
+from kirem.runtime import Runtime
 from kirem.sandbox.app import create_sandbox_app
 from kirem.sandbox.webhooks import resolve_app_secret
 from kirem.tenancy.routes import manage, operator
@@ -32,12 +36,21 @@ SANDBOX_PREFIX = "/sandbox"
 
 def _body_limit(settings: Settings):  # type: ignore[no-untyped-def]
     def limit_for(path: str) -> int:
-        return settings.max_upload_bytes if path.rstrip("/").endswith("/media") else settings.max_body_bytes
+        if path.rstrip("/").endswith("/media"):
+            return settings.max_upload_bytes
+        if path.rstrip("/") == "/webhooks/meta":
+            return settings.max_webhook_bytes
+        return settings.max_body_bytes
 
     return limit_for
 
 
-def create_app(settings: Settings, *, meta_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    meta_transport: httpx.AsyncBaseTransport | None = None,
+    webhook_sender: WebhookSender | None = None,
+) -> FastAPI:
     """Build the app. ``meta_transport`` replaces the network to Meta (tests of live channels)."""
     database = Database(settings)
     sandbox_app = None
@@ -61,9 +74,14 @@ def create_app(settings: Settings, *, meta_transport: httpx.AsyncBaseTransport |
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(ctx, webhook_sender) if settings.worker else None
+        if runtime is not None:
+            await runtime.start()
         try:
             yield
         finally:
+            if runtime is not None:
+                await runtime.stop()
             if sandbox_app is not None:
                 await sandbox_app.state.sandbox.aclose()
             await ctx.aclose()
@@ -78,7 +96,17 @@ def create_app(settings: Settings, *, meta_transport: httpx.AsyncBaseTransport |
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for router in (health_router, messaging_router, analytics_router, manage, operator, inbound_router):
+    routers = (
+        health_router,
+        messaging_router,
+        analytics_router,
+        webhooks_router,
+        delivery_router,
+        manage,
+        operator,
+        inbound_router,
+    )
+    for router in routers:
         app.include_router(router)
     if sandbox_app is not None:
         app.mount(SANDBOX_PREFIX, sandbox_app)

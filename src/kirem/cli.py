@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import ApiError
-from kirem.config import Settings
-from kirem.context import AppContext, live_graph_client
-from kirem.crypto import Sealer
-from kirem.db.engine import Database
+from kirem.cli_support import (
+    JsonOpt,
+    account_named,
+    console,
+    context_for,
+    project_named,
+    run,
+    settings_from,
+    show,
+)
+from kirem.context import AppContext
 from kirem.db.migrate import upgrade
 from kirem.db.scope import for_project
-from kirem.ratelimit import RateLimiter
+from kirem.routing.cli import rules_app, targets_app
+from kirem.routing.delivery_cli import deliveries_app, replay_app
 from kirem.tenancy import service
 from kirem.tenancy.bootstrap import bootstrap as run_bootstrap
 from kirem.tenancy.channels import create_channel
@@ -40,73 +42,10 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(keys_app, name="keys")
 app.add_typer(channels_app, name="channels")
 app.add_typer(sandbox_app, name="sandbox")
-
-console = Console(width=None if sys.stdout.isatty() else 240)
-"""Piped output is not cut to 80 columns: ids and keys stay whole for scripts and logs."""
-T = TypeVar("T")
-JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
-
-
-def _settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def _run(settings: Settings, work: Callable[[AppContext], Awaitable[T]]) -> T:
-    """Migrate, then run ``work`` with a context on the configured database; API errors exit 1."""
-    upgrade(settings)
-
-    async def main() -> T:
-        ctx = AppContext(
-            settings=settings,
-            db=Database(settings),
-            sealer=Sealer.from_settings(settings),
-            live_graph=live_graph_client(settings),
-            sandbox_graph=None,
-            limiter=RateLimiter(settings.rate_limit_per_second),
-        )
-        try:
-            return await work(ctx)
-        finally:
-            await ctx.aclose()
-
-    try:
-        return asyncio.run(main())
-    except ApiError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
-        if exc.errors:
-            console.print(json.dumps(exc.errors))
-        raise typer.Exit(1) from exc
-
-
-def _print(
-    rows: list[dict[str, Any]] | dict[str, Any], as_json: bool, columns: list[str] | None = None
-) -> None:
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    items = rows if isinstance(rows, list) else [rows]
-    columns = columns or (list(items[0]) if items else [])
-    table = Table()
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for item in items:
-        table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in columns))
-    console.print(table)
-
-
-async def _account(session: AsyncSession, name: str) -> Account:
-    account = await service.find_account(session, name)
-    if account is None:
-        raise ApiError(404, f"Account {name!r} not found")
-    return account
-
-
-async def _project(session: AsyncSession, account_name: str, project_name: str) -> tuple[Account, Project]:
-    account = await _account(session, account_name)
-    project = await service.find_project(session, account, project_name)
-    if project is None:
-        raise ApiError(404, f"Project {project_name!r} not found in account {account_name!r}")
-    return account, project
+app.add_typer(targets_app, name="targets")
+app.add_typer(rules_app, name="rules")
+app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(replay_app, name="replay")
 
 
 @app.command()
@@ -119,7 +58,7 @@ def serve(
 
     from kirem.app import create_app
 
-    settings = _settings(host=host, port=port)
+    settings = settings_from(host=host, port=port)
     upgrade(settings)
     console.print(
         f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'})"
@@ -128,9 +67,38 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Run inbound processing and webhook delivery alone (scale out beside `kirem serve`)."""
+    import signal
+
+    from kirem.runtime import Runtime
+
+    settings = settings_from()
+    upgrade(settings)
+
+    async def main() -> None:
+        ctx = context_for(settings)
+        runtime = Runtime(ctx)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await runtime.start()
+        console.print(
+            f"Kirem worker {runtime.worker.worker_id} running on {settings.database_url.split('@')[-1]}"
+        )
+        await stop.wait()
+        console.print("stopping: finishing in-flight deliveries")
+        await runtime.stop()
+        await ctx.aclose()
+
+    asyncio.run(main())
+
+
+@app.command()
 def migrate() -> None:
     """Apply database migrations."""
-    upgrade(_settings())
+    upgrade(settings_from())
     console.print("database is up to date")
 
 
@@ -142,11 +110,11 @@ def bootstrap(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create account, project and sandbox channel if absent; always mint a new API key."""
-    result = _run(_settings(), lambda ctx: run_bootstrap(ctx, account, project, plan))
+    result = run(settings_from(), lambda ctx: run_bootstrap(ctx, account, project, plan))
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        _print([{"field": k, "value": v} for k, v in result.items()], False)
+        show([{"field": k, "value": v} for k, v in result.items()], False)
 
 
 @accounts_app.command("list")
@@ -155,18 +123,18 @@ def accounts_list(as_json: bool = JsonOpt) -> None:
         async with ctx.db.session() as session:
             return [account_view(a) for a in (await session.execute(select(Account))).scalars()]
 
-    _print(_run(_settings(), work), as_json, ["id", "name", "plan", "created_at"])
+    show(run(settings_from(), work), as_json, ["id", "name", "plan", "created_at"])
 
 
 @accounts_app.command("create")
 def accounts_create(name: str, plan: str = "developer", as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            account = await service.create_account(session, name, plan)
+            account = await service.createaccount_named(session, name, plan)
             token = await service.mint_account_token(session, account)
             return {**account_view(account), "account_token": token}
 
-    _print(_run(_settings(), work), as_json, ["id", "name", "plan", "account_token"])
+    show(run(settings_from(), work), as_json, ["id", "name", "plan", "account_token"])
 
 
 @accounts_app.command("set-plan")
@@ -174,44 +142,44 @@ def accounts_set_plan(name: str, plan: str, as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> dict[str, Any]:
         service.check_plan_name(plan)
         async with ctx.db.transaction() as session:
-            account = await _account(session, name)
+            account = await account_named(session, name)
             account.plan = plan
             return account_view(account)
 
-    _print(_run(_settings(), work), as_json, ["id", "name", "plan"])
+    show(run(settings_from(), work), as_json, ["id", "name", "plan"])
 
 
 @projects_app.command("list")
 def projects_list(account: str, as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         async with ctx.db.session() as session:
-            owner = await _account(session, account)
+            owner = await account_named(session, account)
             rows = await session.execute(select(Project).where(Project.account_id == owner.id))
             return [project_view(p) for p in rows.scalars()]
 
-    _print(_run(_settings(), work), as_json, ["id", "name", "created_at"])
+    show(run(settings_from(), work), as_json, ["id", "name", "created_at"])
 
 
 @projects_app.command("create")
 def projects_create(account: str, name: str, as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            project = await service.create_project(
-                session, ctx.sealer, await _account(session, account), name
+            project = await service.createproject_named(
+                session, ctx.sealer, await account_named(session, account), name
             )
             return project_view(project)
 
-    _print(_run(_settings(), work), as_json, ["id", "name", "created_at"])
+    show(run(settings_from(), work), as_json, ["id", "name", "created_at"])
 
 
 @keys_app.command("list")
 def keys_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         async with ctx.db.session() as session:
-            _, owner = await _project(session, account, project)
+            _, owner = await project_named(session, account, project)
             return [key_view(k) for k in (await session.execute(for_project(ApiKey, owner.id))).scalars()]
 
-    _print(_run(_settings(), work), as_json, ["id", "name", "mode", "prefix", "last_used_at", "revoked_at"])
+    show(run(settings_from(), work), as_json, ["id", "name", "mode", "prefix", "last_used_at", "revoked_at"])
 
 
 @keys_app.command("create")
@@ -220,32 +188,32 @@ def keys_create(
 ) -> None:
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            _, owner = await _project(session, account, project)
+            _, owner = await project_named(session, account, project)
             key, secret = await service.mint_api_key(session, owner, mode, name)
             return key_view(key, secret)
 
-    _print(_run(_settings(), work), as_json, ["id", "name", "mode", "key"])
+    show(run(settings_from(), work), as_json, ["id", "name", "mode", "key"])
 
 
 @keys_app.command("revoke")
 def keys_revoke(account: str, project: str, key_id: str, as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            _, owner = await _project(session, account, project)
+            _, owner = await project_named(session, account, project)
             return key_view(await service.revoke_api_key(session, owner, key_id))
 
-    _print(_run(_settings(), work), as_json, ["id", "name", "revoked_at"])
+    show(run(settings_from(), work), as_json, ["id", "name", "revoked_at"])
 
 
 @channels_app.command("list")
 def channels_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         async with ctx.db.session() as session:
-            _, owner = await _project(session, account, project)
+            _, owner = await project_named(session, account, project)
             return [channel_view(c) for c in await service.list_channels(session, owner.id)]
 
-    _print(
-        _run(_settings(), work),
+    show(
+        run(settings_from(), work),
         as_json,
         ["id", "kind", "phone_number_id", "waba_id", "display_phone_number", "status"],
     )
@@ -274,11 +242,13 @@ def channels_add(
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            owner_account, owner = await _project(session, account, project)
+            owner_account, owner = await project_named(session, account, project)
             return channel_view(await create_channel(ctx, session, owner_account, owner, body))
 
-    _print(
-        _run(_settings(), work), as_json, ["id", "kind", "phone_number_id", "waba_id", "display_phone_number"]
+    show(
+        run(settings_from(), work),
+        as_json,
+        ["id", "kind", "phone_number_id", "waba_id", "display_phone_number"],
     )
 
 
@@ -306,7 +276,7 @@ def sandbox_inbound(
         "profile_name": profile_name,
         "message": payload,
     }
-    base = (url or _settings().base_url).rstrip("/")
+    base = (url or settings_from().base_url).rstrip("/")
     try:
         response = httpx.post(f"{base}/sandbox/v1/inbound", json=body, timeout=30)
     except httpx.HTTPError as exc:

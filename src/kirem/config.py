@@ -39,8 +39,17 @@ class Settings(BaseSettings):
     meta_verify_token: str | None = None
     meta_timeout_seconds: float = 30.0
 
+    worker: bool = True
+    """Run inbound processing and webhook delivery inside ``kirem serve`` (off: ``kirem worker`` does)."""
+    delivery_lease_seconds: float = 60.0
+    """How long a claimed delivery is held; must exceed the longest target timeout (30 s)."""
+    inbound_lease_seconds: float = 60.0
+    """How long a claimed raw webhook is held before another processor may take it."""
+
     rate_limit_per_second: float = 100.0
     max_body_bytes: int = 1_048_576
+    max_webhook_bytes: int = 10_485_760
+    """Largest Meta webhook accepted on ``/webhooks/meta`` (history sync chunks can be large)."""
     max_upload_bytes: int = 105_906_176
     """Largest multipart upload accepted (Meta's 100 MB document limit plus form overhead)."""
     idempotency_ttl_seconds: int = 86_400

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -12,6 +12,7 @@ from kirem.crypto import Sealer
 from kirem.db.engine import Database
 from kirem.meta.client import GraphClient
 from kirem.ratelimit import RateLimiter
+from kirem.signals import Signals
 from kirem.tenancy.models import Channel
 
 
@@ -24,6 +25,7 @@ class AppContext:
     sandbox_graph: GraphClient | None
     limiter: RateLimiter
     sandbox_app_secret: str | None = None
+    signals: Signals = field(default_factory=Signals)
 
     def graph_for(self, channel: Channel) -> GraphClient:
         if channel.kind == "sandbox":

@@ -65,6 +65,8 @@ def start_server(tmp: Path, database_url: str, **extra_env: str) -> tuple[subpro
         "KIREM_SANDBOX_REVIEW_SECONDS": "0.3",
         "KIREM_SANDBOX_STATUS_DELAY_SECONDS": "0.05",
         "KIREM_LOG_LEVEL": "warning",
+        "KIREM_META_APP_SECRET": "meta-app-secret-e2e",
+        "KIREM_META_VERIFY_TOKEN": "verify-e2e",
         **extra_env,
     }
     log_path = tmp / f"server-{port}.log"

@@ -227,7 +227,7 @@ def test_management_and_operator_apis(server: Server, client: httpx.Client) -> N
         f"/v1/manage/projects/{project['id']}/channels",
         json={
             "kind": "live",
-            "phone_number_id": "106540352242922",
+            "phone_number_id": "106540352242999",
             "waba_id": "102290129340398",
             "access_token": "EAAG-live",
             "display_phone_number": "+62 811",
@@ -247,7 +247,7 @@ def test_management_and_operator_apis(server: Server, client: httpx.Client) -> N
         f"/v1/manage/projects/{project['id']}/keys", json={"mode": "test"}, headers=token
     ).json()["data"]["key"]
     assert key.startswith("kirem_test_")
-    refused = client.post("/v1/106540352242922/messages", json=seed_text(), headers=auth(key))
+    refused = client.post("/v1/106540352242999/messages", json=seed_text(), headers=auth(key))
     assert refused.status_code == 403
     downgraded = client.patch(
         f"/v1/operator/accounts/{account['id']}", json={"plan": "developer"}, headers=operator

@@ -9,6 +9,9 @@ from kirem.analytics.messages import DIRECTIONS, STATUSES, query_message_logs
 from kirem.analytics.params import parse_window, raise_if
 from kirem.api.deps import get_session, get_tenant
 from kirem.api.responses import ok
+from kirem.routing.conditions import EVENT_TYPES
+from kirem.routing.deliveries import attempt_logs
+from kirem.routing.log_routes import parse_bool
 from kirem.tenancy.service import Tenant, plan_error
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -43,3 +46,27 @@ async def message_logs(
     filters = {"status": status, "direction": direction, "recipient": recipient, "type": type}
     data = await query_message_logs(session, tenant.project_id, window, filters)
     return ok(data, "Message logs retrieved successfully")
+
+
+@router.get("/webhooks", summary="Webhook delivery attempts, filtered and paginated")
+async def webhook_logs(
+    is_success: str | None = Query(None),
+    event: str | None = Query(None),
+    target_id: str | None = Query(None),
+    since: str | None = Query(None),
+    until: str | None = Query(None),
+    limit: str | None = Query(None),
+    offset: str | None = Query(None),
+    session: AsyncSession = Depends(get_session),
+    tenant: Tenant = Depends(require_analytics),
+) -> Response:
+    errors: dict[str, str] = {}
+    window = parse_window(since, until, limit, offset, errors)
+    success = parse_bool("is_success", is_success, errors)
+    if event and event not in EVENT_TYPES:
+        errors["event"] = f"must be one of {', '.join(EVENT_TYPES)}"
+    raise_if(errors)
+    data = await attempt_logs(
+        session, tenant.project_id, window, is_success=success, event=event, target_id=target_id
+    )
+    return ok(data, "Webhook logs retrieved successfully")

@@ -11,18 +11,23 @@ from fastapi.responses import PlainTextResponse
 from kirem.api.deps import get_context
 from kirem.api.responses import ApiError, ok
 from kirem.context import AppContext
-from kirem.inbound.service import process_envelope
+from kirem.inbound.models import RawEvent
 from kirem.meta.signatures import verify
+from kirem.signals import RAW_EVENTS, notify
 
 router = APIRouter(tags=["meta webhooks"])
 
 
-def app_secrets(ctx: AppContext) -> list[str]:
-    """Meta's app secret, and the sandbox's while the sandbox plays Meta for sandbox channels."""
-    secrets = [s for s in (ctx.settings.meta_app_secret,) if s]
-    if ctx.sandbox_app_secret:
-        secrets.append(ctx.sandbox_app_secret)
-    return secrets
+def signature_source(ctx: AppContext, body: bytes, header: str | None) -> str | None:
+    """``meta`` or ``sandbox`` for whichever app secret signed the body, else ``None``.
+
+    The sandbox's secret is accepted only while the sandbox is on: it plays Meta for sandbox channels.
+    """
+    if ctx.settings.meta_app_secret and verify([ctx.settings.meta_app_secret], body, header):
+        return "meta"
+    if ctx.sandbox_app_secret and verify([ctx.sandbox_app_secret], body, header):
+        return "sandbox"
+    return None
 
 
 @router.get("/webhooks/meta", summary="Meta's subscription handshake")
@@ -42,8 +47,10 @@ async def verify_subscription(
 
 @router.post("/webhooks/meta", summary="Signed events from Meta (or the sandbox)")
 async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
+    """Check the signature, commit the raw body, answer 200; processing happens after."""
     body = await request.body()
-    if not verify(app_secrets(ctx), body, request.headers.get("x-hub-signature-256")):
+    source = signature_source(ctx, body, request.headers.get("x-hub-signature-256"))
+    if source is None:
         raise ApiError(401, "Missing or invalid X-Hub-Signature-256")
     try:
         envelope = orjson.loads(body)
@@ -51,6 +58,8 @@ async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> R
         raise ApiError(400, "Malformed JSON body") from exc
     if not isinstance(envelope, dict):
         raise ApiError(400, "Webhook body must be a JSON object")
-    async with ctx.db.session() as session:
-        await process_envelope(session, envelope)
+    async with ctx.db.transaction() as session:
+        session.add(RawEvent(source=source, body=body))
+        await notify(session, RAW_EVENTS)
+    ctx.signals.wake(RAW_EVENTS)
     return ok({"received": True}, "Event received")

@@ -39,6 +39,9 @@ class Project(CreatedAt, Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     webhook_secret_sealed: Mapped[str] = mapped_column(Text)
+    previous_webhook_secret_sealed: Mapped[str | None] = mapped_column(Text, default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    """After a rotation the old secret keeps signing alongside the new one until this time."""
 
 
 class ApiKey(CreatedAt, Base):

@@ -1,0 +1,316 @@
+"""``kirem targets …`` and ``kirem rules …``: the routing services from a shell.
+
+Registered by ``kirem.cli``: ``app.add_typer(targets_app, name="targets")`` and
+``app.add_typer(rules_app, name="rules")``. The services are the API's (``kirem.routing.targets``,
+``kirem.routing.rules``), acting for the project without an API key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.cli_support import JsonOpt, project_named, run, settings_from, show
+from kirem.context import AppContext
+from kirem.routing import rules, targets
+from kirem.routing.targets import ProjectTenant, tenant_for_project
+
+targets_app = typer.Typer(help="Webhook targets of a project.", no_args_is_help=True)
+rules_app = typer.Typer(help="Routing rules of a project.", no_args_is_help=True)
+
+TARGET_COLUMNS = ["id", "url", "payload_format", "events", "enabled", "disabled_reason", "description"]
+RULE_COLUMNS = ["id", "name", "enabled", "target_ids", "conditions"]
+
+Work = Callable[[AsyncSession, ProjectTenant, AppContext], Awaitable[Any]]
+
+
+def _project_work(account: str, project: str, work: Work, *, write: bool) -> Any:
+    """Run ``work`` on the named project (in a transaction when ``write``); API errors exit 1."""
+
+    async def main(ctx: AppContext) -> Any:
+        opener = ctx.db.transaction if write else ctx.db.session
+        async with opener() as session:
+            _, owner = await project_named(session, account, project)
+            return await work(session, await tenant_for_project(session, owner), ctx)
+
+    return run(settings_from(), main)
+
+
+def _show(rows: Any, as_json: bool, columns: list[str]) -> None:
+    if not as_json:
+        items = rows if isinstance(rows, list) else [rows]
+        rows = [
+            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in item.items()} for item in items
+        ]
+    show(rows, as_json, columns)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _json_option(value: str | None, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        _fail(f"{name} is not valid JSON: {exc.msg}")
+
+
+def _headers(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    headers: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition(":")
+        if not sep:
+            _fail(f"--header {item!r}: expected 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _schedule(value: str | None) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        return [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        _fail("--retry-schedule: expected seconds separated by commas, e.g. 0,5,300,1800")
+    return None
+
+
+def _production(ctx: AppContext) -> bool:
+    return ctx.settings.env == "production"
+
+
+# Targets -------------------------------------------------------------------------------------
+
+
+@targets_app.command("list")
+def targets_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
+    """List the project's webhook targets."""
+
+    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> list[dict[str, Any]]:
+        return [targets.target_view(t) for t in await targets.list_targets(session, tenant.project_id)]
+
+    _show(_project_work(account, project, work, write=False), as_json, TARGET_COLUMNS)
+
+
+EventOpt = typer.Option(None, "--event", help="Subscribe to this event type (repeat); none = every event.")
+HeaderOpt = typer.Option(None, "--header", help="Custom header 'Name: value' (repeat).")
+FormatOpt = typer.Option(None, "--format", help="Payload format: kirem or meta.")
+TimeoutOpt = typer.Option(None, "--timeout", help="Seconds to wait for an answer (1-30, default 10).")
+AttemptsOpt = typer.Option(None, "--max-attempts", help="Attempts before giving up (1-20, default 8).")
+ScheduleOpt = typer.Option(
+    None, "--retry-schedule", help="Waits in seconds before each attempt, e.g. 0,5,300,1800."
+)
+
+
+@targets_app.command("create")
+def targets_create(
+    account: str,
+    project: str,
+    url: str,
+    description: str = typer.Option(None, help="What the target is for (at most 500 characters)."),
+    payload_format: str = FormatOpt,
+    event: list[str] = EventOpt,
+    header: list[str] = HeaderOpt,
+    timeout: float = TimeoutOpt,
+    max_attempts: int = AttemptsOpt,
+    retry_schedule: str = ScheduleOpt,
+    disabled: bool = typer.Option(False, "--disabled", help="Create it disabled."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a webhook target."""
+    body: dict[str, Any] = {"url": url}
+    optional = {
+        "description": description,
+        "payload_format": payload_format,
+        "events": list(event) if event else None,
+        "headers": _headers(header),
+        "timeout_seconds": timeout,
+        "max_attempts": max_attempts,
+        "retry_schedule": _schedule(retry_schedule),
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if disabled:
+        body["enabled"] = False
+
+    async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
+        target = await targets.create_target(session, tenant, body, production=_production(ctx))
+        return targets.target_view(target)
+
+    _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
+
+
+@targets_app.command("update")
+def targets_update(
+    account: str,
+    project: str,
+    target_id: str,
+    url: str = typer.Option(None, help="A new URL."),
+    description: str = typer.Option(None, help="A new description."),
+    payload_format: str = FormatOpt,
+    event: list[str] = EventOpt,
+    all_events: bool = typer.Option(False, "--all-events", help="Subscribe to every event type."),
+    header: list[str] = HeaderOpt,
+    clear_headers: bool = typer.Option(False, "--clear-headers", help="Remove every custom header."),
+    timeout: float = TimeoutOpt,
+    max_attempts: int = AttemptsOpt,
+    retry_schedule: str = ScheduleOpt,
+    default_schedule: bool = typer.Option(
+        False, "--default-schedule", help="Go back to the default retry schedule."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change a webhook target: only the options given change (headers are replaced as a whole)."""
+    body: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "url": url,
+            "description": description,
+            "payload_format": payload_format,
+            "events": list(event) if event else None,
+            "headers": _headers(header),
+            "timeout_seconds": timeout,
+            "max_attempts": max_attempts,
+            "retry_schedule": _schedule(retry_schedule),
+        }.items()
+        if v is not None
+    }
+    if all_events:
+        body["events"] = []
+    if clear_headers:
+        body["headers"] = {}
+    if default_schedule:
+        body["retry_schedule"] = None
+
+    async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
+        target = await targets.update_target(session, tenant, target_id, body, production=_production(ctx))
+        return targets.target_view(target)
+
+    _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
+
+
+def _set_enabled(account: str, project: str, target_id: str, enabled: bool, as_json: bool) -> None:
+    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+        return targets.target_view(await targets.set_target_enabled(session, tenant, target_id, enabled))
+
+    _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
+
+
+@targets_app.command("disable")
+def targets_disable(account: str, project: str, target_id: str, as_json: bool = JsonOpt) -> None:
+    """Stop deliveries to a target (its events are kept as skipped deliveries, replayable)."""
+    _set_enabled(account, project, target_id, False, as_json)
+
+
+@targets_app.command("enable")
+def targets_enable(account: str, project: str, target_id: str, as_json: bool = JsonOpt) -> None:
+    """Enable a target again (clears why and since when it was disabled or failing)."""
+    _set_enabled(account, project, target_id, True, as_json)
+
+
+@targets_app.command("delete")
+def targets_delete(account: str, project: str, target_id: str, as_json: bool = JsonOpt) -> None:
+    """Delete a target, its deliveries, and its id from every rule."""
+
+    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+        await targets.delete_target(session, tenant, target_id)
+        return {"id": target_id, "deleted": True}
+
+    _show(_project_work(account, project, work, write=True), as_json, ["id", "deleted"])
+
+
+# Rules ---------------------------------------------------------------------------------------
+
+
+@rules_app.command("list")
+def rules_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
+    """List the project's routing rules."""
+
+    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> list[dict[str, Any]]:
+        return [rules.rule_view(r) for r in await rules.list_rules(session, tenant.project_id)]
+
+    _show(_project_work(account, project, work, write=False), as_json, RULE_COLUMNS)
+
+
+@rules_app.command("create")
+def rules_create(
+    account: str,
+    project: str,
+    name: str,
+    target: list[str] = typer.Option(..., "--target", help="A target id the rule sends to (repeat)."),
+    conditions: str = typer.Option(
+        None,
+        help='Conditions as JSON, e.g. \'{"message_types": ["text"], "keywords": ["harga"]}\'.',
+    ),
+    disabled: bool = typer.Option(False, "--disabled", help="Create it disabled."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a routing rule."""
+    body: dict[str, Any] = {"name": name, "target_ids": list(target)}
+    if conditions is not None:
+        body["conditions"] = _json_option(conditions, "--conditions")
+    if disabled:
+        body["enabled"] = False
+
+    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+        return rules.rule_view(await rules.create_rule(session, tenant, body))
+
+    _show(_project_work(account, project, work, write=True), as_json, RULE_COLUMNS)
+
+
+@rules_app.command("delete")
+def rules_delete(account: str, project: str, rule_id: str, as_json: bool = JsonOpt) -> None:
+    """Delete a routing rule."""
+
+    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+        await rules.delete_rule(session, tenant, rule_id)
+        return {"id": rule_id, "deleted": True}
+
+    _show(_project_work(account, project, work, write=True), as_json, ["id", "deleted"])
+
+
+@rules_app.command("test")
+def rules_test(
+    account: str,
+    project: str,
+    event: str = typer.Option(
+        None, help='A Kirem event as JSON: {"event": "messages.received", "data": {…}}.'
+    ),
+    event_type: str = typer.Option(None, "--type", help="Event type (default messages.received)."),
+    message_type: str = typer.Option(None, help="Message type: text, image, interactive, …"),
+    sender: str = typer.Option(None, "--from", help="The customer's number."),
+    text: list[str] = typer.Option(None, "--text", help="Text, caption or reply title (repeat)."),
+    channel_id: str = typer.Option(None, help="Channel id or phone number id."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show which targets an event would reach and why; nothing is sent."""
+    if event is not None:
+        sample = _json_option(event, "--event")
+    else:
+        short = {
+            "type": event_type,
+            "message_type": message_type,
+            "from": sender,
+            "text": list(text) if text else None,
+            "channel_id": channel_id,
+        }
+        sample = {k: v for k, v in short.items() if v is not None}
+
+    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+        return await rules.run_rule_test(session, tenant, {"event": sample})
+
+    answer = _project_work(account, project, work, write=False)
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    _show(answer["targets"], False, ["target_id", "url", "selected", "reason", "rule_ids"])
+    typer.echo("facts: " + json.dumps(answer["facts"]))

@@ -1,0 +1,236 @@
+"""Delivery and attempt logs, and replay: one delivery, one event, or many by filter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.analytics.params import Window, iso
+from kirem.api.responses import ApiError, not_found
+from kirem.db.base import utcnow
+from kirem.db.scope import for_project, get_owned
+from kirem.inbound.models import Event
+from kirem.routing.fanout import replay_event, requeue
+from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
+
+DELIVERY_STATUSES = ("pending", "succeeded", "failed", "skipped")
+MAX_BULK_REPLAY = 10_000
+
+
+def delivery_view(delivery: Delivery, url: str | None = None) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "event_id": delivery.event_id,
+        "event": delivery.event_type,
+        "target_id": delivery.target_id,
+        "url": url,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso(delivery.next_attempt_at) if delivery.status == "pending" else None,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "created_at": iso(delivery.created_at),
+        "completed_at": iso(delivery.completed_at),
+    }
+
+
+def attempt_view(attempt: DeliveryAttempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "delivery_id": attempt.delivery_id,
+        "event_id": attempt.event_id,
+        "event": attempt.event_type,
+        "target_id": attempt.target_id,
+        "url": attempt.url,
+        "status_code": attempt.status_code,
+        "duration_ms": attempt.duration_ms,
+        "is_success": attempt.is_success,
+        "attempt": attempt.attempt,
+        "error": attempt.error,
+        "response_body": attempt.response_body,
+        "created_at": iso(attempt.created_at),
+    }
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "event": event.type,
+        "channel_id": event.channel_id,
+        "created_at": iso(event.created_at),
+        "data": event.data,
+    }
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    status: str | None = None
+    is_success: bool | None = None
+    target_id: str | None = None
+    event: str | None = None
+    event_id: str | None = None
+
+
+def _filtered(project_id: str, flt: DeliveryFilter, window: Window) -> Select[tuple[Delivery]]:
+    stmt = for_project(Delivery, project_id)
+    if flt.status:
+        stmt = stmt.where(Delivery.status == flt.status)
+    if flt.is_success is True:
+        stmt = stmt.where(Delivery.status == "succeeded")
+    elif flt.is_success is False:
+        stmt = stmt.where(Delivery.status.in_(("failed", "pending")), Delivery.attempts > 0)
+    if flt.target_id:
+        stmt = stmt.where(Delivery.target_id == flt.target_id)
+    if flt.event:
+        stmt = stmt.where(Delivery.event_type == flt.event)
+    if flt.event_id:
+        stmt = stmt.where(Delivery.event_id == flt.event_id)
+    if window.since:
+        stmt = stmt.where(Delivery.created_at >= window.since)
+    if window.until:
+        stmt = stmt.where(Delivery.created_at <= window.until)
+    return stmt
+
+
+async def list_deliveries(
+    session: AsyncSession, project_id: str, flt: DeliveryFilter, window: Window
+) -> dict[str, Any]:
+    stmt = _filtered(project_id, flt, window)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = (
+        stmt.add_columns(WebhookTarget.url)
+        .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        .limit(window.limit)
+        .offset(window.offset)
+    )
+    rows = (await session.execute(page)).all()
+    deliveries = [delivery_view(d, url) for d, url in rows]
+    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "deliveries": deliveries}
+
+
+async def get_delivery(session: AsyncSession, project_id: str, delivery_id: str) -> dict[str, Any]:
+    delivery = await get_owned(session, Delivery, delivery_id, project_id)
+    if delivery is None:
+        raise not_found("Delivery")
+    target = await session.get(WebhookTarget, delivery.target_id)
+    attempts = (
+        await session.execute(
+            for_project(DeliveryAttempt, project_id)
+            .where(DeliveryAttempt.delivery_id == delivery.id)
+            .order_by(DeliveryAttempt.created_at, DeliveryAttempt.attempt)
+        )
+    ).scalars()
+    return {
+        **delivery_view(delivery, target.url if target else None),
+        "attempts": [attempt_view(a) for a in attempts],
+    }
+
+
+async def attempt_logs(
+    session: AsyncSession,
+    project_id: str,
+    window: Window,
+    *,
+    is_success: bool | None,
+    event: str | None,
+    target_id: str | None,
+) -> dict[str, Any]:
+    stmt = for_project(DeliveryAttempt, project_id)
+    if is_success is not None:
+        stmt = stmt.where(DeliveryAttempt.is_success.is_(is_success))
+    if event:
+        stmt = stmt.where(DeliveryAttempt.event_type == event)
+    if target_id:
+        stmt = stmt.where(DeliveryAttempt.target_id == target_id)
+    if window.since:
+        stmt = stmt.where(DeliveryAttempt.created_at >= window.since)
+    if window.until:
+        stmt = stmt.where(DeliveryAttempt.created_at <= window.until)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = (
+        stmt.order_by(DeliveryAttempt.created_at.desc(), DeliveryAttempt.id.desc())
+        .limit(window.limit)
+        .offset(window.offset)
+    )
+    logs = [attempt_view(a) for a in (await session.execute(page)).scalars()]
+    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "logs": logs}
+
+
+async def _enabled_target(session: AsyncSession, delivery: Delivery) -> None:
+    target = await session.get(WebhookTarget, delivery.target_id)
+    if target is None or not target.enabled:
+        raise ApiError(
+            409,
+            "The delivery's target is disabled: enable it (PATCH /v1/webhooks/targets/{id}) and replay again",
+            {"target_id": delivery.target_id},
+        )
+
+
+async def replay_delivery(session: AsyncSession, project_id: str, delivery_id: str) -> int:
+    delivery = await get_owned(session, Delivery, delivery_id, project_id)
+    if delivery is None:
+        raise not_found("Delivery")
+    if delivery.status == "pending" and delivery.attempts == 0:
+        return 0
+    await _enabled_target(session, delivery)
+    return await requeue(session, [delivery])
+
+
+async def replay_event_by_id(session: AsyncSession, project_id: str, event_id: str) -> int:
+    event = await get_owned(session, Event, event_id, project_id)
+    if event is None:
+        raise not_found("Event")
+    return await replay_event(session, event)
+
+
+async def bulk_replay(
+    session: AsyncSession, project_id: str, retention_days: int, flt: DeliveryFilter, window: Window
+) -> int:
+    """Requeue every matching delivery whose target is enabled now, within the plan's retention."""
+    now = utcnow()
+    oldest = now - timedelta(days=retention_days)
+    since = max(window.since or oldest, oldest)
+    stmt = (
+        _filtered(project_id, flt, Window(since, window.until, window.limit, 0))
+        .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
+        .where(WebhookTarget.enabled.is_(True))
+        .where(~((Delivery.status == "pending") & (Delivery.attempts == 0)))
+        .limit(MAX_BULK_REPLAY)
+    )
+    deliveries = list((await session.execute(stmt)).scalars())
+    return await requeue(session, deliveries, now)
+
+
+async def list_events(
+    session: AsyncSession, project_id: str, event_type: str | None, window: Window
+) -> dict[str, Any]:
+    stmt = for_project(Event, project_id)
+    if event_type:
+        stmt = stmt.where(Event.type == event_type)
+    if window.since:
+        stmt = stmt.where(Event.created_at >= window.since)
+    if window.until:
+        stmt = stmt.where(Event.created_at <= window.until)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = stmt.order_by(Event.created_at.desc(), Event.id.desc()).limit(window.limit).offset(window.offset)
+    events = [event_view(e) for e in (await session.execute(page)).scalars()]
+    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "events": events}
+
+
+async def get_event(session: AsyncSession, project_id: str, event_id: str) -> dict[str, Any]:
+    event = await get_owned(session, Event, event_id, project_id)
+    if event is None:
+        raise not_found("Event")
+    deliveries = (
+        await session.execute(
+            for_project(Delivery, project_id)
+            .where(Delivery.event_id == event.id)
+            .order_by(Delivery.created_at)
+        )
+    ).scalars()
+    return {**event_view(event), "deliveries": [delivery_view(d) for d in deliveries]}

@@ -1,0 +1,133 @@
+"""From an event to its delivery rows: the project's rules and targets decide who gets it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.db.base import new_id, utcnow
+from kirem.db.scope import for_project, insert_if_absent
+from kirem.inbound.models import Event
+from kirem.routing.matcher import Decision, EventFacts, route
+from kirem.routing.models import Delivery, RoutingRule, WebhookTarget
+from kirem.routing.rules import rule_specs, target_specs
+
+
+def stored_facts(facts: EventFacts) -> dict[str, Any]:
+    """What an event keeps of its facts, so a replay routes it exactly as it was routed first."""
+    return {
+        "message_type": facts.message_type,
+        "sender": facts.sender,
+        "texts": list(facts.texts),
+        "voice": facts.voice,
+    }
+
+
+def event_facts(event: Event) -> EventFacts:
+    facts: dict[str, Any] = event.facts or {}
+    return EventFacts(
+        type=event.type,
+        message_type=facts.get("message_type"),
+        sender=facts.get("sender"),
+        texts=tuple(facts.get("texts") or ()),
+        channel_id=event.channel_id,
+        voice=bool(facts.get("voice")),
+    )
+
+
+async def project_routing(
+    session: AsyncSession, project_id: str
+) -> tuple[list[WebhookTarget], list[RoutingRule]]:
+    targets = list((await session.execute(for_project(WebhookTarget, project_id))).scalars())
+    if not targets:
+        return [], []
+    rules = list((await session.execute(for_project(RoutingRule, project_id))).scalars())
+    return targets, rules
+
+
+def decide(event: Event, targets: list[WebhookTarget], rules: list[RoutingRule]) -> list[Decision]:
+    if not targets:
+        return []
+    selected, _ = route(event_facts(event), rule_specs(rules), target_specs(targets))
+    return selected
+
+
+async def fan_out(
+    session: AsyncSession,
+    event: Event,
+    routing: tuple[list[WebhookTarget], list[RoutingRule]] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Create one delivery per selected target (``skipped`` for a disabled one); return how many."""
+    targets, rules = routing if routing is not None else await project_routing(session, event.project_id)
+    by_id = {t.id: t for t in targets}
+    now = now or utcnow()
+    decisions = decide(event, targets, rules)
+    for decision in decisions:
+        target = by_id[decision.target_id]
+        await insert_if_absent(
+            session,
+            Delivery,
+            id=new_id("dlv"),
+            project_id=event.project_id,
+            event_id=event.id,
+            target_id=target.id,
+            event_type=event.type,
+            status="pending" if target.enabled else "skipped",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    return len(decisions)
+
+
+async def requeue(session: AsyncSession, deliveries: Iterable[Delivery], now: datetime | None = None) -> int:
+    """Put deliveries back in the queue for a fresh series of attempts (replay)."""
+    ids = [d.id for d in deliveries]
+    if not ids:
+        return 0
+    now = now or utcnow()
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            lease_expires_at=None,
+            leased_by=None,
+            completed_at=None,
+            updated_at=now,
+        )
+    )
+    return len(ids)
+
+
+async def replay_event(session: AsyncSession, event: Event, now: datetime | None = None) -> int:
+    """Deliver an event again to every target it should reach now (enabled ones only)."""
+    now = now or utcnow()
+    targets, rules = await project_routing(session, event.project_id)
+    enabled = {t.id for t in targets if t.enabled}
+    wanted = [d.target_id for d in decide(event, targets, rules) if d.target_id in enabled]
+    existing = {
+        d.target_id: d
+        for d in (await session.execute(select(Delivery).where(Delivery.event_id == event.id))).scalars()
+    }
+    queued = await requeue(session, [existing[t] for t in wanted if t in existing], now)
+    fresh = [t for t in wanted if t not in existing]
+    for target_id in fresh:
+        session.add(
+            Delivery(
+                project_id=event.project_id,
+                event_id=event.id,
+                target_id=target_id,
+                event_type=event.type,
+                next_attempt_at=now,
+            )
+        )
+    return queued + len(fresh)

@@ -1,0 +1,331 @@
+"""Routing rules of a project (create, list, read, change, delete) and the rule tester.
+
+A rule names targets and holds conditions (see :mod:`kirem.routing.conditions`); an event goes to
+a target named by enabled rules only when one of them matches, and to a target named by no
+enabled rule whenever it subscribes to the event's type (:func:`kirem.routing.matcher.route`).
+``rule_specs`` and ``target_specs`` turn stored rows into the matcher's inputs, for the tester here
+and for the fan-out of real events.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+from sqlalchemy import func, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.analytics.params import iso
+from kirem.api.responses import invalid, not_found
+from kirem.db.scope import for_project, get_owned
+from kirem.inbound.normalize import message_texts
+from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
+from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route
+from kirem.routing.models import RoutingRule, WebhookTarget
+from kirem.routing.targets import TenantScope, list_targets, lock_project
+from kirem.tenancy.models import Channel
+from kirem.tenancy.service import plan_error
+
+log = logging.getLogger("kirem.routing")
+
+NAME_MAX = 200
+TARGET_IDS_MAX = 100
+RULE_FIELDS = ("name", "enabled", "conditions", "target_ids")
+_NEVER = Conditions(event_types=())
+"""Conditions no event meets: stands in for stored conditions that no longer parse."""
+
+
+def rule_view(rule: RoutingRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "enabled": rule.enabled,
+        "conditions": dict(rule.conditions or {}),
+        "target_ids": list(rule.target_ids or []),
+        "created_at": iso(rule.created_at),
+        "updated_at": iso(rule.updated_at),
+    }
+
+
+# Matcher inputs ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2048)
+def _conditions_from_key(key: str) -> Conditions:
+    conditions, errors = parse_conditions(orjson.loads(key))
+    if conditions is None:
+        log.warning("stored routing rule conditions no longer parse: %s", errors)
+        return _NEVER
+    return conditions
+
+
+def stored_conditions(raw: dict[str, Any] | None) -> Conditions:
+    """Parsed stored conditions, cached by content (regexes are compiled once, not per event)."""
+    return _conditions_from_key(orjson.dumps(raw or {}, option=orjson.OPT_SORT_KEYS).decode())
+
+
+def rule_specs(rules: Iterable[RoutingRule]) -> list[RuleSpec]:
+    return [
+        RuleSpec(
+            id=rule.id,
+            name=rule.name,
+            enabled=bool(rule.enabled),
+            conditions=stored_conditions(rule.conditions),
+            target_ids=tuple(rule.target_ids or ()),
+        )
+        for rule in rules
+    ]
+
+
+def target_specs(targets: Iterable[WebhookTarget]) -> list[TargetSpec]:
+    return [
+        TargetSpec(id=target.id, enabled=bool(target.enabled), events=tuple(target.events or ()))
+        for target in targets
+    ]
+
+
+# Validation ----------------------------------------------------------------------------------
+
+
+async def _check_target_ids(
+    session: AsyncSession, project_id: str, raw: object, errors: dict[str, str]
+) -> list[str]:
+    if not isinstance(raw, list) or not raw:
+        errors["target_ids"] = "must be a non-empty list of this project's webhook target ids"
+        return []
+    if len(raw) > TARGET_IDS_MAX:
+        errors["target_ids"] = f"at most {TARGET_IDS_MAX} targets"
+        return []
+    wanted = [item for item in raw if isinstance(item, str)]
+    stmt = for_project(WebhookTarget, project_id).where(WebhookTarget.id.in_(wanted))
+    known = {target.id for target in (await session.execute(stmt)).scalars()} if wanted else set()
+    ids: list[str] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, str):
+            errors[f"target_ids[{index}]"] = "must be a target id (a string)"
+        elif item not in known:
+            errors[f"target_ids[{index}]"] = "unknown target"
+        elif item not in ids:
+            ids.append(item)
+    return ids
+
+
+async def _rule_fields(
+    session: AsyncSession, project_id: str, body: dict[str, Any], *, creating: bool
+) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for key in body:
+        if key not in RULE_FIELDS:
+            errors[key] = f"unknown field; expected one of {', '.join(RULE_FIELDS)}"
+    if creating or "name" in body:
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_MAX:
+            errors["name"] = f"is required: a string of 1 to {NAME_MAX} characters"
+        else:
+            values["name"] = name.strip()
+    if "enabled" in body:
+        if not isinstance(body["enabled"], bool):
+            errors["enabled"] = "must be true or false"
+        else:
+            values["enabled"] = body["enabled"]
+    if "conditions" in body:
+        conditions, problems = parse_conditions(body["conditions"])
+        if conditions is None:
+            errors.update(problems or {"conditions": "invalid conditions"})
+        else:
+            values["conditions"] = conditions.to_json()
+    if creating or "target_ids" in body:
+        values["target_ids"] = await _check_target_ids(session, project_id, body.get("target_ids"), errors)
+    if errors:
+        raise invalid(errors)
+    return values
+
+
+# Service -------------------------------------------------------------------------------------
+
+
+async def count_rules(session: AsyncSession, project_id: str) -> int:
+    stmt = for_project(RoutingRule, project_id).with_only_columns(func.count())
+    return int(await session.scalar(stmt) or 0)
+
+
+async def create_rule(session: AsyncSession, tenant: TenantScope, body: dict[str, Any]) -> RoutingRule:
+    """A new rule (the caller commits); 403 past the plan's ``routing_rules``, 400 on bad fields."""
+    limit = tenant.limits.routing_rules
+    if limit is not None:
+        await lock_project(session, tenant.project_id)
+        count = await count_rules(session, tenant.project_id)
+        if count >= limit:
+            raise plan_error(
+                "routing_rules", f"The {tenant.account.plan} plan allows {limit} routing rule(s).", count + 1
+            )
+    values = await _rule_fields(session, tenant.project_id, body, creating=True)
+    rule = RoutingRule(project_id=tenant.project_id, **{"enabled": True, "conditions": {}, **values})
+    session.add(rule)
+    await session.flush()
+    return rule
+
+
+async def list_rules(session: AsyncSession, project_id: str) -> list[RoutingRule]:
+    stmt = for_project(RoutingRule, project_id).order_by(RoutingRule.created_at, RoutingRule.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_rule(session: AsyncSession, project_id: str, rule_id: str) -> RoutingRule:
+    rule = await get_owned(session, RoutingRule, rule_id, project_id)
+    if rule is None:
+        raise not_found("Routing rule")
+    return rule
+
+
+async def update_rule(
+    session: AsyncSession, tenant: TenantScope, rule_id: str, body: dict[str, Any]
+) -> RoutingRule:
+    """Change the fields in ``body`` (the caller commits); ``conditions`` is replaced as a whole."""
+    rule = await get_rule(session, tenant.project_id, rule_id)
+    values = await _rule_fields(session, tenant.project_id, body, creating=False)
+    for key, value in values.items():
+        setattr(rule, key, value)
+    await session.flush()
+    return rule
+
+
+async def delete_rule(session: AsyncSession, tenant: TenantScope, rule_id: str) -> None:
+    rule = await get_rule(session, tenant.project_id, rule_id)
+    await session.delete(rule)
+    await session.flush()
+
+
+# The rule tester -----------------------------------------------------------------------------
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def _kirem_form(sample: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, Any], str | None]:
+    """Facts of ``{"event": type, "data": {…}}``, the envelope targets receive."""
+    event_type = sample.get("event")
+    if event_type not in EVENT_TYPES:
+        errors["event.event"] = f"must be one of {', '.join(EVENT_TYPES)}"
+    data = sample.get("data", {})
+    if not isinstance(data, dict):
+        errors["event.data"] = "must be an object"
+        data = {}
+    message_type = sender = None
+    texts: tuple[str, ...] = ()
+    voice = False
+    if event_type in ("messages.received", "messages.echo"):
+        message_type = _text(data.get("type"))
+        sender = _text(data.get("from" if event_type == "messages.received" else "to"))
+        texts = message_texts(data)
+        audio = data.get("audio")
+        voice = message_type == "audio" and isinstance(audio, dict) and audio.get("voice") is True
+    elif event_type == "messages.status":
+        sender = _text(data.get("recipient_id"))
+    facts = {
+        "type": event_type,
+        "message_type": message_type,
+        "sender": sender,
+        "texts": texts,
+        "voice": voice,
+    }
+    channel = _text(data.get("channel_id")) or _text(sample.get("channel_id"))
+    return facts, channel or _text(data.get("phone_number_id"))
+
+
+def _short_form(sample: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, Any], str | None]:
+    """Facts of ``{"type", "message_type", "from", "text", "channel_id"}`` (all optional)."""
+    event_type = sample.get("type", "messages.received")
+    if event_type not in EVENT_TYPES:
+        errors["event.type"] = f"must be one of {', '.join(EVENT_TYPES)}"
+    raw_texts = sample.get("text")
+    if raw_texts is None:
+        texts: tuple[str, ...] = ()
+    elif isinstance(raw_texts, str):
+        texts = (raw_texts,) if raw_texts else ()
+    elif isinstance(raw_texts, list) and all(isinstance(t, str) for t in raw_texts):
+        texts = tuple(t for t in raw_texts if t)
+    else:
+        texts = ()
+        errors["event.text"] = "must be a string or a list of strings"
+    message_type = sample.get("message_type")
+    if message_type is None and texts and event_type in ("messages.received", "messages.echo"):
+        message_type = "text"
+    if message_type is not None and not isinstance(message_type, str):
+        errors["event.message_type"] = "must be a string"
+        message_type = None
+    voice = message_type == "voice"
+    facts = {
+        "type": event_type,
+        "message_type": "audio" if voice else message_type,
+        "sender": _text(sample.get("from")),
+        "texts": texts,
+        "voice": voice,
+    }
+    return facts, _text(sample.get("channel_id")) or _text(sample.get("phone_number_id"))
+
+
+async def sample_facts(session: AsyncSession, project_id: str, body: dict[str, Any]) -> EventFacts:
+    """The facts of the ``event`` in a rule-test body; 400 when it cannot be read.
+
+    ``event`` is a Kirem envelope as targets receive it (``{"event": type, "data": {…}}``; the
+    envelope may also be the body itself) or the short form ``{"type", "message_type", "from",
+    "text", "channel_id"}`` where every key is optional (type defaults to ``messages.received``,
+    message_type to ``text`` when there is text).
+
+    The channel may be given by Kirem channel id or phone number id: it is resolved to the
+    project's channel id, as for real events.
+    """
+    sample = body.get("event")
+    if isinstance(sample, str) and "data" in body:
+        sample = body  # the envelope itself was sent, not wrapped in {"event": …}
+    if not isinstance(sample, dict):
+        raise invalid({"event": "must be an object: a Kirem event {event, data} or {type, from, text, …}"})
+    errors: dict[str, str] = {}
+    if "event" in sample or "data" in sample:
+        facts, channel = _kirem_form(sample, errors)
+    else:
+        facts, channel = _short_form(sample, errors)
+    if errors:
+        raise invalid(errors)
+    if channel is not None:
+        stmt = for_project(Channel, project_id).where(
+            or_(Channel.id == channel, Channel.phone_number_id == channel)
+        )
+        found = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+        channel = found.id if found is not None else channel
+    return EventFacts(channel_id=channel, **facts)
+
+
+async def run_rule_test(session: AsyncSession, tenant: TenantScope, body: dict[str, Any]) -> dict[str, Any]:
+    """Which of the project's targets would receive this event, and why (nothing is sent)."""
+    facts = await sample_facts(session, tenant.project_id, body)
+    targets = await list_targets(session, tenant.project_id)
+    rules = await list_rules(session, tenant.project_id)
+    selected, not_selected = route(facts, rule_specs(rules), target_specs(targets))
+    decisions = {d.target_id: (True, d) for d in selected} | {d.target_id: (False, d) for d in not_selected}
+    answers = []
+    for target in targets:
+        chosen, decision = decisions[target.id]
+        answers.append(
+            {
+                "target_id": target.id,
+                "url": target.url,
+                "selected": chosen,
+                "reason": decision.reason,
+                "rule_ids": list(decision.rule_ids),
+            }
+        )
+    shown = asdict(facts)
+    shown["texts"] = list(facts.texts)
+    return {"targets": answers, "facts": shown}

@@ -1,0 +1,434 @@
+"""One HTTP attempt of a webhook delivery.
+
+``WebhookSender.send`` posts a signed body to a target and reports what happened as an
+``AttemptResult``; it never raises. The rules, the same for every implementation:
+
+- success is a 2xx status within the timeout; anything else is a failure with a short error;
+- redirects are never followed: a 3xx is a failure ("redirect to <location> is not followed");
+- 410 Gone sets ``gone`` (the caller disables the target);
+- ``timeout`` bounds the whole attempt: waiting for a pooled connection, connecting, TLS, sending,
+  the response headers and reading the (truncated) body. On expiry the status is None, or the
+  status already received when only the body was late (still a failure: the attempt did not end);
+- at most ``MAX_RESPONSE_BODY`` (20 KB) of the response body is read and kept, decoded leniently;
+  reading stops there, and the connection is then closed instead of being reused;
+- ``Retry-After`` on a response is parsed into seconds (``retry_after``);
+- connections are pooled with keep-alive, with a generous total limit and a per-host limit so one
+  slow target cannot take every connection; certificates are verified; no cookies are kept (one
+  target's cookies must never reach another); responses are requested uncompressed.
+
+Two implementations, on aiohttp and on httpx; ``default_sender()`` returns the one that won the
+delivery benchmark (``bench/delivery_sender.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import http.cookiejar
+import socket
+import ssl
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import aiohttp
+import httpx
+
+from kirem.routing.schedule import parse_retry_after
+
+MAX_RESPONSE_BODY = 20 * 1024
+"""Bytes of the response body kept (and read) per attempt."""
+
+DEFAULT_LIMIT = 1000
+"""Open connections across all targets."""
+
+DEFAULT_LIMIT_PER_HOST = 50
+"""Open connections to one (scheme, host, port)."""
+
+DEFAULT_KEEPALIVE = 30.0
+"""Seconds an idle pooled connection is kept."""
+
+_READ_CHUNK = 8 * 1024
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    """The HTTP status, or None when no response arrived."""
+    duration_ms: int
+    is_success: bool
+    error: str | None
+    """A short human-readable reason when ``is_success`` is false, else None."""
+    response_body: str
+    """The response body decoded leniently (UTF-8, bad bytes replaced), cut at 20 KB."""
+    retry_after: float | None
+    """Seconds from the response's ``Retry-After`` header, if it had a readable one."""
+    gone: bool
+    """HTTP 410: the target asked to be removed and must be disabled."""
+
+
+@runtime_checkable
+class WebhookSender(Protocol):
+    async def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,  # noqa: ASYNC109 - bounds the whole attempt; expiry is reported in the result
+    ) -> AttemptResult:
+        """Make one attempt; never raises."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        ...
+
+
+def _format_seconds(timeout: float) -> str:
+    return f"{timeout:g}s"
+
+
+def _decode(body: bytes) -> str:
+    return body[:MAX_RESPONSE_BODY].decode("utf-8", errors="replace")
+
+
+def _result(
+    started: float,
+    status: int | None,
+    body: bytes,
+    location: str | None,
+    retry_after_header: str | None,
+    error: str | None = None,
+) -> AttemptResult:
+    """Classify a response (or its absence) by the rules in the module docstring."""
+    if error is None and status is not None:
+        if 200 <= status < 300:
+            pass
+        elif 300 <= status < 400:
+            error = f"redirect to {location or '(no Location header)'} is not followed"
+        else:
+            error = f"HTTP {status}"
+    elif error is None:
+        error = "no response"
+    retry_after = None
+    if retry_after_header is not None and status is not None:
+        retry_after = parse_retry_after(retry_after_header, datetime.now(UTC))
+    return AttemptResult(
+        status_code=status,
+        duration_ms=round((time.perf_counter() - started) * 1000),
+        is_success=error is None,
+        error=error,
+        response_body=_decode(body),
+        retry_after=retry_after,
+        gone=status == 410,
+    )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and the OS/TLS errors the libraries wrap, outermost first."""
+    seen: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    while pending and len(seen) < 20:
+        current = pending.pop(0)
+        if any(current is item for item in seen):
+            continue
+        seen.append(current)
+        for linked in (
+            getattr(current, "certificate_error", None),  # aiohttp wraps the TLS error here
+            getattr(current, "os_error", None),
+            current.__cause__,
+            current.__context__,
+        ):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+    return seen
+
+
+def describe_error(exc: BaseException, url: str) -> str:
+    """A short, clear reason for a failed connection, whichever library raised it."""
+    try:
+        return _describe(exc, url)
+    except Exception:  # describing must never turn a failed attempt into an exception
+        return type(exc).__name__
+
+
+def _describe(exc: BaseException, url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    chain = _chain(exc)
+    for item in chain:
+        reason = getattr(item, "verify_message", None)
+        if isinstance(item, ssl.SSLCertVerificationError) and reason:
+            return f"TLS certificate of {host} is not valid: {reason}"
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return f"TLS certificate of {host} is not valid"
+    for item in chain:
+        if isinstance(item, ssl.SSLError):
+            reason = getattr(item, "reason", None)
+            if not reason:
+                continue
+            return f"TLS handshake with {host} failed: {reason}"
+    for item in chain:
+        if isinstance(item, aiohttp.ClientSSLError):
+            return f"TLS handshake with {host} failed"
+    for item in chain:
+        if isinstance(item, socket.gaierror):
+            return f"DNS lookup for {host} failed"
+    for item in chain:
+        if isinstance(item, ConnectionRefusedError) or (
+            isinstance(item, OSError) and item.errno == errno.ECONNREFUSED
+        ):
+            return f"connection to {parts.netloc or host} refused"
+    for item in chain:
+        if isinstance(
+            item, aiohttp.ServerDisconnectedError | httpx.RemoteProtocolError | ConnectionResetError
+        ):
+            return f"{host} closed the connection without a complete response"
+    for item in chain:
+        if isinstance(item, aiohttp.InvalidURL | httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return f"invalid target URL: {url}"
+    for item in chain:
+        if isinstance(item, OSError) and item.strerror:
+            return f"could not connect to {parts.netloc or host}: {item.strerror}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _bad_url(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"invalid target URL: {url}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"invalid target URL: {url}"
+    return None
+
+
+def _timeout_error(timeout: float, status: int | None) -> str:
+    if status is None:
+        return f"timed out after {_format_seconds(timeout)}"
+    return f"timed out after {_format_seconds(timeout)} reading the response body"
+
+
+class AiohttpSender:
+    """``WebhookSender`` on one shared ``aiohttp.ClientSession`` (created on first use)."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        limit_per_host: int = DEFAULT_LIMIT_PER_HOST,
+        keepalive: float = DEFAULT_KEEPALIVE,
+        ssl_context: ssl.SSLContext | None = None,
+        trust_env: bool = False,
+    ) -> None:
+        self._limit = limit
+        self._limit_per_host = limit_per_host
+        self._keepalive = keepalive
+        self._ssl = ssl_context if ssl_context is not None else True
+        self._trust_env = trust_env
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._limit,
+                limit_per_host=self._limit_per_host,
+                keepalive_timeout=self._keepalive,
+                ssl=self._ssl,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                trust_env=self._trust_env,
+                timeout=aiohttp.ClientTimeout(total=None),
+                skip_auto_headers=("Accept-Encoding",),
+            )
+        return self._session
+
+    async def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,  # noqa: ASYNC109 - bounds the whole attempt; expiry is reported in the result
+    ) -> AttemptResult:
+        started = time.perf_counter()
+        bad = _bad_url(url)
+        if bad:
+            return _result(started, None, b"", None, None, bad)
+        status: int | None = None
+        location: str | None = None
+        retry_after: str | None = None
+        received = bytearray()
+        try:
+            async with asyncio.timeout(timeout):
+                session = self._get_session()
+                async with session.post(
+                    url,
+                    data=body,
+                    headers={"Accept-Encoding": "identity", **headers},
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                ) as response:
+                    status = response.status
+                    location = response.headers.get("Location")
+                    retry_after = response.headers.get("Retry-After")
+                    while len(received) < MAX_RESPONSE_BODY:
+                        chunk = await response.content.read(
+                            min(_READ_CHUNK, MAX_RESPONSE_BODY - len(received))
+                        )
+                        if not chunk:
+                            break
+                        received += chunk
+        except TimeoutError:
+            return _result(
+                started, status, bytes(received), location, retry_after, _timeout_error(timeout, status)
+            )
+        except Exception as exc:  # send never raises (cancellation aside): any failure is a result
+            return _result(started, status, bytes(received), location, retry_after, describe_error(exc, url))
+        return _result(started, status, bytes(received), location, retry_after)
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
+class _HostSlots:
+    """Per-host connection cap for httpx, whose pool only has a total limit.
+
+    Semaphores are created on demand and dropped when no attempt holds or waits for them.
+    """
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._slots: dict[tuple[str, str, int | None], tuple[asyncio.Semaphore, list[int]]] = {}
+
+    def _key(self, url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url)
+        return (parts.scheme, parts.hostname or "", parts.port)
+
+    async def acquire(self, url: str) -> tuple[str, str, int | None]:
+        key = self._key(url)
+        entry = self._slots.get(key)
+        if entry is None:
+            entry = self._slots[key] = (asyncio.Semaphore(self._per_host), [0])
+        semaphore, users = entry
+        users[0] += 1
+        try:
+            await semaphore.acquire()
+        except BaseException:
+            self._leave(key)
+            raise
+        return key
+
+    def release(self, key: tuple[str, str, int | None]) -> None:
+        self._slots[key][0].release()
+        self._leave(key)
+
+    def _leave(self, key: tuple[str, str, int | None]) -> None:
+        entry = self._slots[key]
+        entry[1][0] -= 1
+        if entry[1][0] == 0:
+            del self._slots[key]
+
+
+class HttpxSender:
+    """``WebhookSender`` on one shared ``httpx.AsyncClient`` (created on first use)."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        limit_per_host: int = DEFAULT_LIMIT_PER_HOST,
+        keepalive: float = DEFAULT_KEEPALIVE,
+        ssl_context: ssl.SSLContext | None = None,
+        trust_env: bool = False,
+    ) -> None:
+        self._limits = httpx.Limits(
+            max_connections=limit, max_keepalive_connections=limit, keepalive_expiry=keepalive
+        )
+        self._verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._trust_env = trust_env
+        self._hosts = _HostSlots(limit_per_host)
+        self._client: httpx.AsyncClient | None = None
+
+    def _get_client(self) -> httpx.AsyncClient:
+        if self._client is None or self._client.is_closed:
+            self._client = httpx.AsyncClient(
+                limits=self._limits,
+                verify=self._verify,
+                trust_env=self._trust_env,
+                follow_redirects=False,
+                cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
+            )
+        return self._client
+
+    async def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,  # noqa: ASYNC109 - bounds the whole attempt; expiry is reported in the result
+    ) -> AttemptResult:
+        started = time.perf_counter()
+        bad = _bad_url(url)
+        if bad:
+            return _result(started, None, b"", None, None, bad)
+        status: int | None = None
+        location: str | None = None
+        retry_after: str | None = None
+        received = bytearray()
+        try:
+            async with asyncio.timeout(timeout):
+                client = self._get_client()
+                key = await self._hosts.acquire(url)
+                try:
+                    async with client.stream(
+                        "POST",
+                        url,
+                        content=body,
+                        headers={"Accept-Encoding": "identity", **headers},
+                        timeout=httpx.Timeout(timeout),
+                    ) as response:
+                        status = response.status_code
+                        location = response.headers.get("Location")
+                        retry_after = response.headers.get("Retry-After")
+                        async for chunk in response.aiter_raw(_READ_CHUNK):
+                            received += chunk
+                            if len(received) >= MAX_RESPONSE_BODY:
+                                break
+                finally:
+                    self._hosts.release(key)
+        except (TimeoutError, httpx.TimeoutException):
+            return _result(
+                started, status, bytes(received), location, retry_after, _timeout_error(timeout, status)
+            )
+        except Exception as exc:  # send never raises (cancellation aside): any failure is a result
+            return _result(started, status, bytes(received), location, retry_after, describe_error(exc, url))
+        return _result(started, status, bytes(received), location, retry_after)
+
+    async def aclose(self) -> None:
+        if self._client is not None and not self._client.is_closed:
+            await self._client.aclose()
+        self._client = None
+
+
+def default_sender() -> WebhookSender:
+    """The sender the worker uses: the winner of ``bench/delivery_sender.py``."""
+    return AiohttpSender()

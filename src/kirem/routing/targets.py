@@ -1,0 +1,380 @@
+"""Webhook targets of a project: create, list, read, change and delete, shared by the API and the CLI.
+
+A target is a URL that receives the project's events (every type, or the ones in ``events``),
+signed with the project's webhook secret, in the ``kirem`` or ``meta`` payload format, with the
+target's own custom headers, timeout and retry policy. Every field is checked before anything is
+stored, and all the problems of one request are reported together (400, ``errors`` by field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.analytics.params import iso
+from kirem.api.responses import invalid, not_found
+from kirem.db.base import utcnow
+from kirem.db.scope import for_project, get_owned
+from kirem.routing.conditions import EVENT_TYPES
+from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, RoutingRule, WebhookTarget
+from kirem.routing.schedule import validate_schedule
+from kirem.routing.signing import PAYLOAD_FORMATS
+from kirem.routing.urls import Resolver, check_target_url
+from kirem.tenancy.models import Account, Project
+from kirem.tenancy.plans import PlanLimits
+from kirem.tenancy.service import account_limits, plan_error
+
+DESCRIPTION_MAX = 500
+HEADERS_MAX = 20
+HEADER_NAME_MAX = 256
+HEADER_VALUE_MAX = 1000
+TIMEOUT_RANGE = (1.0, 30.0)
+MAX_ATTEMPTS_RANGE = (1, 20)
+USER_DISABLED_REASON = "disabled by the user"
+
+RESERVED_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "host",
+        "user-agent",
+        # hop-by-hop and framing headers: set by the HTTP client, would break the request
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+    }
+)
+RESERVED_HEADER_PREFIXES = ("x-kirem-", "webhook-", "x-hub-signature")
+"""Kirem's own signature and event headers: a target cannot override them."""
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+TARGET_FIELDS = (
+    "url",
+    "description",
+    "payload_format",
+    "events",
+    "enabled",
+    "headers",
+    "timeout_seconds",
+    "max_attempts",
+    "retry_schedule",
+)
+
+
+class TenantScope(Protocol):
+    """What the routing services need to know about the caller: an API ``Tenant`` or the CLI's."""
+
+    @property
+    def account(self) -> Account: ...
+
+    @property
+    def project(self) -> Project: ...
+
+    @property
+    def project_id(self) -> str: ...
+
+    @property
+    def limits(self) -> PlanLimits: ...
+
+
+@dataclass(frozen=True)
+class ProjectTenant:
+    """A project acted on without an API key (the CLI, the dashboard)."""
+
+    account: Account
+    project: Project
+    limits: PlanLimits
+
+    @property
+    def project_id(self) -> str:
+        return self.project.id
+
+
+async def tenant_for_project(session: AsyncSession, project: Project) -> ProjectTenant:
+    account = await session.get(Account, project.account_id)
+    if account is None:  # pragma: no cover - the foreign key makes this impossible
+        raise not_found("Account")
+    return ProjectTenant(account=account, project=project, limits=account_limits(account))
+
+
+def target_view(target: WebhookTarget) -> dict[str, Any]:
+    return {
+        "id": target.id,
+        "url": target.url,
+        "description": target.description,
+        "payload_format": target.payload_format,
+        "events": list(target.events or []),
+        "enabled": target.enabled,
+        "headers": dict(target.headers or {}),
+        "timeout_seconds": target.timeout_seconds,
+        "max_attempts": target.max_attempts,
+        "retry_schedule": list(target.retry_schedule) if target.retry_schedule is not None else None,
+        "disabled_reason": target.disabled_reason,
+        "disabled_at": iso(target.disabled_at),
+        "failing_since": iso(target.failing_since),
+        "created_at": iso(target.created_at),
+        "updated_at": iso(target.updated_at),
+    }
+
+
+# Validation ----------------------------------------------------------------------------------
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_headers(raw: object, errors: dict[str, str]) -> dict[str, str]:
+    """Custom headers: at most 20, token names, printable values, none of Kirem's own."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        errors["headers"] = "must be an object of header names to string values"
+        return {}
+    if len(raw) > HEADERS_MAX:
+        errors["headers"] = f"at most {HEADERS_MAX} headers"
+        return {}
+    headers: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in raw.items():
+        path = f"headers.{name}"
+        lower = name.lower()
+        if not name or len(name) > HEADER_NAME_MAX or not set(name) <= _TOKEN_CHARS:
+            errors[path] = (
+                f"not a valid header name: 1 to {HEADER_NAME_MAX} letters, digits or !#$%&'*+-.^_`|~"
+            )
+        elif lower in RESERVED_HEADERS or lower.startswith(RESERVED_HEADER_PREFIXES):
+            errors[path] = "is reserved: Kirem sets this header itself"
+        elif lower in seen:
+            errors[path] = "is given twice (header names are case-insensitive)"
+        elif not isinstance(value, str):
+            errors[path] = "the value must be a string"
+        elif len(value) > HEADER_VALUE_MAX:
+            errors[path] = f"the value must be at most {HEADER_VALUE_MAX} characters"
+        elif any(not (ch == "\t" or " " <= ch <= "~") for ch in value):
+            errors[path] = "the value must be printable ASCII, without line breaks"
+        else:
+            headers[name] = value
+        seen.add(lower)
+    return headers
+
+
+def _check_events(raw: object, errors: dict[str, str]) -> list[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        errors["events"] = "must be a list of event types (empty for every event)"
+        return []
+    events: list[str] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, str) or item not in EVENT_TYPES:
+            errors[f"events[{index}]"] = f"unknown event type; expected one of {', '.join(EVENT_TYPES)}"
+        elif item not in events:
+            events.append(item)
+    return events
+
+
+async def _target_fields(
+    body: dict[str, Any], *, creating: bool, production: bool, resolve: Resolver | None
+) -> dict[str, Any]:
+    """The columns to set from ``body``; raises 400 with every field's problem at once.
+
+    ``null`` resets an optional field to its default (``events`` null = every event).
+    """
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for key in body:
+        if key not in TARGET_FIELDS:
+            errors[key] = f"unknown field; expected one of {', '.join(TARGET_FIELDS)}"
+    if creating or "url" in body:
+        url = body.get("url")
+        problem = await check_target_url(url, production=production, resolve=resolve)  # type: ignore[arg-type]
+        if problem is not None:
+            errors["url"] = problem
+        else:
+            values["url"] = url
+    if "description" in body:
+        description = body["description"]
+        if description is None:
+            values["description"] = ""
+        elif not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
+            errors["description"] = f"must be a string of at most {DESCRIPTION_MAX} characters"
+        else:
+            values["description"] = description
+    if "payload_format" in body:
+        fmt = body["payload_format"]
+        if fmt is None:
+            values["payload_format"] = "kirem"
+        elif fmt not in PAYLOAD_FORMATS:
+            errors["payload_format"] = f"must be one of {', '.join(PAYLOAD_FORMATS)}"
+        else:
+            values["payload_format"] = fmt
+    if "events" in body:
+        values["events"] = _check_events(body["events"], errors)
+    if "enabled" in body:
+        if not isinstance(body["enabled"], bool):
+            errors["enabled"] = "must be true or false"
+        else:
+            values["enabled"] = body["enabled"]
+    if "headers" in body:
+        values["headers"] = check_headers(body["headers"], errors)
+    if "timeout_seconds" in body:
+        timeout = body["timeout_seconds"]
+        low, high = TIMEOUT_RANGE
+        if timeout is None:
+            values["timeout_seconds"] = DEFAULT_TIMEOUT_SECONDS
+        elif not _number(timeout) or not low <= timeout <= high:
+            errors["timeout_seconds"] = f"must be a number of seconds from {low:g} to {high:g}"
+        else:
+            values["timeout_seconds"] = float(timeout)
+    if "max_attempts" in body:
+        attempts = body["max_attempts"]
+        low_n, high_n = MAX_ATTEMPTS_RANGE
+        if attempts is None:
+            values["max_attempts"] = DEFAULT_MAX_ATTEMPTS
+        elif not isinstance(attempts, int) or isinstance(attempts, bool) or not low_n <= attempts <= high_n:
+            errors["max_attempts"] = f"must be an integer from {low_n} to {high_n}"
+        else:
+            values["max_attempts"] = attempts
+    if "retry_schedule" in body:
+        if body["retry_schedule"] is None:
+            values["retry_schedule"] = None
+        else:
+            schedule, problem = validate_schedule(body["retry_schedule"])
+            if problem is not None or schedule is None:
+                errors["retry_schedule"] = problem or "invalid retry schedule"
+            else:
+                values["retry_schedule"] = list(schedule)
+    if errors:
+        raise invalid(errors)
+    return values
+
+
+# Service -------------------------------------------------------------------------------------
+
+
+async def lock_project(session: AsyncSession, project_id: str) -> None:
+    """Serialise plan-limit checks of one project (``FOR UPDATE`` on PostgreSQL; SQLite has one writer)."""
+    await session.execute(select(Project.id).where(Project.id == project_id).with_for_update())
+
+
+async def count_targets(session: AsyncSession, project_id: str) -> int:
+    stmt = for_project(WebhookTarget, project_id).with_only_columns(func.count())
+    return int(await session.scalar(stmt) or 0)
+
+
+async def create_target(
+    session: AsyncSession,
+    tenant: TenantScope,
+    body: dict[str, Any],
+    *,
+    production: bool,
+    resolve: Resolver | None = None,
+) -> WebhookTarget:
+    """A new target (the caller commits); 403 past the plan's ``webhook_targets``, 400 on bad fields."""
+    limit = tenant.limits.webhook_targets
+    if limit is not None:
+        await lock_project(session, tenant.project_id)
+        count = await count_targets(session, tenant.project_id)
+        if count >= limit:
+            raise plan_error(
+                "webhook_targets",
+                f"The {tenant.account.plan} plan allows {limit} webhook target(s).",
+                count + 1,
+            )
+    values = await _target_fields(body, creating=True, production=production, resolve=resolve)
+    target = WebhookTarget(
+        project_id=tenant.project_id,
+        description="",
+        payload_format="kirem",
+        events=[],
+        enabled=True,
+        headers={},
+        timeout_seconds=DEFAULT_TIMEOUT_SECONDS,
+        max_attempts=DEFAULT_MAX_ATTEMPTS,
+        retry_schedule=None,
+    )
+    _apply(target, values)
+    session.add(target)
+    await session.flush()
+    return target
+
+
+async def list_targets(session: AsyncSession, project_id: str) -> list[WebhookTarget]:
+    stmt = for_project(WebhookTarget, project_id).order_by(WebhookTarget.created_at, WebhookTarget.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_target(session: AsyncSession, project_id: str, target_id: str) -> WebhookTarget:
+    target = await get_owned(session, WebhookTarget, target_id, project_id)
+    if target is None:
+        raise not_found("Webhook target")
+    return target
+
+
+async def update_target(
+    session: AsyncSession,
+    tenant: TenantScope,
+    target_id: str,
+    body: dict[str, Any],
+    *,
+    production: bool,
+    resolve: Resolver | None = None,
+) -> WebhookTarget:
+    """Change the fields in ``body`` (the caller commits).
+
+    ``enabled: true`` on a disabled target (by the user, a 410 answer or 5 days of failures) starts
+    it afresh: ``disabled_reason``, ``disabled_at`` and ``failing_since`` are cleared. Events kept
+    as ``skipped`` while it was disabled are not sent by this; replay them.
+    """
+    target = await get_target(session, tenant.project_id, target_id)
+    values = await _target_fields(body, creating=False, production=production, resolve=resolve)
+    _apply(target, values)
+    await session.flush()
+    return target
+
+
+def _apply(target: WebhookTarget, values: dict[str, Any]) -> None:
+    enabled = values.pop("enabled", None)
+    for key, value in values.items():
+        setattr(target, key, value)
+    if enabled is True and not target.enabled:
+        target.enabled = True
+        target.disabled_reason = None
+        target.disabled_at = None
+        target.failing_since = None
+    elif enabled is False and target.enabled is not False:
+        target.enabled = False
+        target.disabled_reason = USER_DISABLED_REASON
+        target.disabled_at = utcnow()
+
+
+async def set_target_enabled(
+    session: AsyncSession, tenant: TenantScope, target_id: str, enabled: bool
+) -> WebhookTarget:
+    target = await get_target(session, tenant.project_id, target_id)
+    _apply(target, {"enabled": enabled})
+    await session.flush()
+    return target
+
+
+async def delete_target(session: AsyncSession, tenant: TenantScope, target_id: str) -> None:
+    """Delete the target, its deliveries and their attempt logs, and take it out of every rule.
+
+    A rule left with no target is kept (so its conditions are not lost) but selects nothing until
+    a target is added to it again.
+    """
+    target = await get_target(session, tenant.project_id, target_id)
+    rules = (await session.execute(for_project(RoutingRule, tenant.project_id))).scalars()
+    for rule in rules:
+        if target.id in (rule.target_ids or []):
+            rule.target_ids = [t for t in rule.target_ids if t != target.id]
+    await session.delete(target)
+    await session.flush()

@@ -1,0 +1,324 @@
+"""The delivery worker: claims due deliveries with a lease, sends them, records every attempt.
+
+The ``deliveries`` table is the queue. A claim sets ``leased_by`` and a lease longer than any
+request timeout; on PostgreSQL rows are picked ``FOR UPDATE SKIP LOCKED`` so several workers never
+take the same row, on SQLite the claiming ``UPDATE`` itself re-checks the lease under SQLite's
+single writer. An attempt's result is written only while the worker still holds the lease.
+
+One slow or dead target cannot hold up the others: each target has at most
+``per_target_concurrency`` attempts in flight, and after ``BREAKER_THRESHOLD`` failures in a row its
+circuit opens — its deliveries wait (their attempts are not spent) while one probe at a time tests
+whether it is back. Other targets' rows keep being claimed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem import __version__
+from kirem.context import AppContext
+from kirem.db.base import utcnow
+from kirem.inbound.events import record_event
+from kirem.inbound.models import Event
+from kirem.routing.fanout import fan_out
+from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
+from kirem.routing.schedule import next_delay
+from kirem.routing.secret import signing_secrets
+from kirem.routing.sender import AttemptResult, WebhookSender
+from kirem.routing.signing import sign_headers
+from kirem.routing.urls import check_target_url
+from kirem.signals import DELIVERIES
+from kirem.tenancy.models import Project
+
+log = logging.getLogger("kirem.worker")
+
+FAILING_DISABLES_AFTER = timedelta(days=5)
+BREAKER_THRESHOLD = 5
+BREAKER_MAX_COOLDOWN = 300.0
+POLL_SECONDS = 1.0
+
+
+@dataclass
+class TargetGate:
+    """In-flight count and circuit breaker of one target, in this worker."""
+
+    in_flight: int = 0
+    failures_in_row: int = 0
+    open_until: float = 0.0
+
+
+@dataclass
+class DeliveryWorker:
+    ctx: AppContext
+    sender: WebhookSender
+    per_target_concurrency: int = 4
+    batch_size: int = 100
+    max_in_flight: int = 200
+    clock: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
+    worker_id: str = field(default_factory=lambda: "wrk_" + secrets.token_hex(6))
+    gates: dict[str, TargetGate] = field(default_factory=lambda: defaultdict(TargetGate))
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def lease(self) -> timedelta:
+        """Longer than the longest target timeout, so a live attempt never loses its row."""
+        return timedelta(seconds=self.ctx.settings.delivery_lease_seconds)
+
+    def _blocked_targets(self) -> list[str]:
+        now = self.clock()
+        blocked = []
+        for target_id, gate in self.gates.items():
+            if gate.in_flight >= self.per_target_concurrency:
+                blocked.append(target_id)
+            elif gate.failures_in_row >= BREAKER_THRESHOLD and (now < gate.open_until or gate.in_flight > 0):
+                blocked.append(target_id)  # open, or half-open with its one probe in flight
+        return blocked
+
+    async def claim(self, session: AsyncSession, limit: int) -> list[tuple[str, str]]:
+        now = utcnow()
+        due = (
+            select(Delivery.id)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        )
+        blocked = self._blocked_targets()
+        if blocked:
+            due = due.where(Delivery.target_id.not_in(blocked))
+        if session.bind.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list((await session.execute(due)).scalars())
+        if not ids:
+            await session.commit()
+            return []
+        claimed = await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == "pending")
+            .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
+            .values(lease_expires_at=now + self.lease, leased_by=self.worker_id)
+            .returning(Delivery.id, Delivery.target_id)
+        )
+        rows = [(row[0], row[1]) for row in claimed]
+        await session.commit()
+        return rows
+
+    async def run_once(self) -> int:
+        """Claim what is due (within the gates) and start the attempts; return how many started."""
+        room = self.max_in_flight - len(self.tasks)
+        if room <= 0:
+            return 0
+        async with self.ctx.db.session() as session:
+            claimed = await self.claim(session, min(room, self.batch_size))
+        started = 0
+        for delivery_id, target_id in claimed:
+            gate = self.gates[target_id]
+            if gate.in_flight >= self.per_target_concurrency or (
+                gate.failures_in_row >= BREAKER_THRESHOLD and gate.in_flight > 0
+            ):
+                await self._release(delivery_id)
+                continue
+            gate.in_flight += 1
+            task = asyncio.create_task(self._attempt_guarded(delivery_id, target_id))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            started += 1
+        return started
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                started = await self.run_once()
+            except Exception:
+                log.exception("delivery claim failed; retrying")
+                started = 0
+            if started == 0:
+                await self.ctx.signals.wait(DELIVERIES, POLL_SECONDS)
+        await self.drain()
+
+    async def drain(self, grace: float = 35.0) -> None:
+        """Let in-flight attempts finish; past ``grace`` cancel them and give their rows back."""
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _release(self, delivery_id: str) -> None:
+        async with self.ctx.db.transaction() as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.leased_by == self.worker_id)
+                .values(lease_expires_at=None, leased_by=None)
+            )
+
+    async def _attempt_guarded(self, delivery_id: str, target_id: str) -> None:
+        gate = self.gates[target_id]
+        try:
+            succeeded = await self.attempt(delivery_id)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(delivery_id))
+            raise
+        except Exception:
+            log.exception("delivery %s attempt crashed; its lease will expire", delivery_id)
+            succeeded = None
+        finally:
+            gate.in_flight -= 1
+        if succeeded is True:
+            gate.failures_in_row = 0
+        elif succeeded is False:
+            gate.failures_in_row += 1
+            if gate.failures_in_row >= BREAKER_THRESHOLD:
+                cooldown = min(BREAKER_MAX_COOLDOWN, 2.0 ** (gate.failures_in_row - BREAKER_THRESHOLD + 1))
+                gate.open_until = self.clock() + cooldown
+        self.ctx.signals.wake(DELIVERIES)
+
+    async def attempt(self, delivery_id: str) -> bool | None:
+        """One attempt of a claimed delivery: True sent, False failed, None nothing was sent."""
+        async with self.ctx.db.session() as session:
+            row = (
+                await session.execute(
+                    select(Delivery, Event, WebhookTarget, Project)
+                    .join(Event, Event.id == Delivery.event_id)
+                    .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
+                    .join(Project, Project.id == Delivery.project_id)
+                    .where(Delivery.id == delivery_id, Delivery.leased_by == self.worker_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            delivery, event, target, project = row
+            if delivery.status != "pending":
+                return None
+            if not target.enabled:
+                delivery.status = "skipped"
+                delivery.lease_expires_at = None
+                delivery.leased_by = None
+                await session.commit()
+                return None
+            now = utcnow()
+            body = event.meta_body if target.payload_format == "meta" else event.kirem_body
+            headers = {str(k): str(v) for k, v in (target.headers or {}).items()}
+            headers.update(
+                sign_headers(
+                    body=body,
+                    event_id=event.id,
+                    delivery_id=delivery.id,
+                    event_type=event.type,
+                    secrets=signing_secrets(self.ctx.sealer, project, now),
+                    timestamp=int(now.timestamp()),
+                    payload_format=target.payload_format,
+                    version=__version__,
+                )
+            )
+            url, timeout = target.url, target.timeout_seconds
+        refusal = await check_target_url(url, production=self.ctx.settings.env == "production")
+        if refusal is not None:
+            result = AttemptResult(None, 0, False, f"refused: {refusal}", "", None, False)
+        else:
+            result = await self.sender.send(url, body, headers, timeout)
+        await self.record(delivery_id, url, result)
+        return result.is_success
+
+    async def record(self, delivery_id: str, url: str, result: AttemptResult) -> None:
+        """Log the attempt and move the delivery on, in one transaction, if the lease is still ours."""
+        async with self.ctx.db.transaction() as session:
+            delivery = (
+                await session.execute(
+                    select(Delivery).where(Delivery.id == delivery_id, Delivery.leased_by == self.worker_id)
+                )
+            ).scalar_one_or_none()
+            if delivery is None:
+                log.warning("delivery %s: lease lost before its attempt was recorded", delivery_id)
+                return
+            target = await session.get(WebhookTarget, delivery.target_id)
+            assert target is not None
+            now = utcnow()
+            delivery.attempts += 1
+            session.add(
+                DeliveryAttempt(
+                    project_id=delivery.project_id,
+                    delivery_id=delivery.id,
+                    event_id=delivery.event_id,
+                    target_id=delivery.target_id,
+                    event_type=delivery.event_type,
+                    url=url,
+                    attempt=delivery.attempts,
+                    status_code=result.status_code,
+                    duration_ms=result.duration_ms,
+                    is_success=result.is_success,
+                    error=result.error,
+                    response_body=result.response_body,
+                    created_at=now,
+                )
+            )
+            delivery.last_status_code = result.status_code
+            delivery.last_error = result.error
+            delivery.lease_expires_at = None
+            delivery.leased_by = None
+            if result.is_success:
+                delivery.status = "succeeded"
+                delivery.completed_at = now
+                target.failing_since = None
+                return
+            if result.gone:
+                delivery.status = "failed"
+                delivery.completed_at = now
+                await disable_target(session, target, "the endpoint answered 410 Gone", now)
+                return
+            target.failing_since = target.failing_since or now
+            if now - target.failing_since >= FAILING_DISABLES_AFTER:
+                delivery.status = "failed"
+                delivery.completed_at = now
+                await disable_target(session, target, "every delivery failed for 5 days", now)
+                return
+            schedule = {"schedule": tuple(target.retry_schedule)} if target.retry_schedule else {}
+            delay = next_delay(
+                delivery.attempts,
+                max_attempts=target.max_attempts,
+                retry_after=result.retry_after,
+                **schedule,
+            )
+            if delay is None:
+                delivery.status = "failed"
+                delivery.completed_at = now
+            else:
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+
+
+async def disable_target(session: AsyncSession, target: WebhookTarget, reason: str, now: datetime) -> None:
+    """Disable a target, park its waiting deliveries as ``skipped``, and tell the project's other targets."""
+    if not target.enabled:
+        return
+    target.enabled = False
+    target.disabled_reason = reason
+    target.disabled_at = now
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.target_id == target.id, Delivery.status == "pending", Delivery.leased_by.is_(None))
+        .values(status="skipped", updated_at=now)
+    )
+    await session.flush()
+    event = await record_event(
+        session,
+        project_id=target.project_id,
+        type="targets.disabled",
+        dedup_key=f"targets.disabled:{target.id}:{now.isoformat()}",
+        data={"target_id": target.id, "url": target.url, "reason": reason},
+        facts={},
+        now=now,
+    )
+    if event is not None:
+        await fan_out(session, event, now=now)
