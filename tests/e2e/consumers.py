@@ -62,7 +62,9 @@ def _handler(consumer: Consumer) -> type[BaseHTTPRequestHandler]:
             if consumer.hold is not None:
                 consumer.hold.wait(60)
             with consumer.lock:
-                consumer.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                consumer.received.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 statuses = consumer.script.get(self.path) or []
                 status = statuses.pop(0) if statuses else 200
             if consumer.delay:

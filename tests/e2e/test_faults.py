@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -43,7 +44,9 @@ def consumer() -> Iterator[Consumer]:
 
 def start_worker(server: Server, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     log = (tmp_path / f"{name}.log").open("wb")
-    return subprocess.Popen([KIREM, "worker"], env=server.env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    return subprocess.Popen(
+        [KIREM, "worker"], env=server.env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
+    )
 
 
 def delivered_event_ids(consumer: Consumer, path: str) -> Counter[str]:
@@ -57,15 +60,25 @@ def test_server_killed_right_after_answering_meta_still_routes_after_restart(
     try:
         boot = server.bootstrap(plan="growth")
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            add_target(client, boot["api_key"], consumer.endpoint("/after-crash"), events=["messages.received"])
+            add_target(
+                client, boot["api_key"], consumer.endpoint("/after-crash"), events=["messages.received"]
+            )
             body = (
-                b'{"object":"whatsapp_business_account","entry":[{"id":"' + boot["waba_id"].encode() + b'","changes":'
+                b'{"object":"whatsapp_business_account","entry":[{"id":"'
+                + boot["waba_id"].encode()
+                + b'","changes":'
                 b'[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":'
-                b'"15550000000","phone_number_id":"' + boot["phone_number_id"].encode() + b'"},"contacts":[{"profile":'
+                b'"15550000000","phone_number_id":"'
+                + boot["phone_number_id"].encode()
+                + b'"},"contacts":[{"profile":'
                 b'{"name":"Budi"},"wa_id":"62812345678"}],"messages":[{"from":"62812345678","id":"wamid.CRASH1",'
                 b'"timestamp":"1750000000","type":"text","text":{"body":"sebelum crash"}}]}}]}]}'
             )
-            answer = client.post("/webhooks/meta", content=body, headers={"X-Hub-Signature-256": sign("meta-app-secret-e2e", body)})
+            answer = client.post(
+                "/webhooks/meta",
+                content=body,
+                headers={"X-Hub-Signature-256": sign("meta-app-secret-e2e", body)},
+            )
             assert answer.status_code == 200
     finally:
         process.send_signal(signal.SIGKILL)
@@ -80,13 +93,21 @@ def test_server_killed_right_after_answering_meta_still_routes_after_restart(
         stop_server(process)
 
 
-def test_worker_killed_mid_delivery_loses_nothing(tmp_path: Path, database_url: str, consumer: Consumer) -> None:
+def test_worker_killed_mid_delivery_loses_nothing(
+    tmp_path: Path, database_url: str, consumer: Consumer
+) -> None:
     process, server = start_server(tmp_path, database_url, KIREM_WORKER="false", **FAST_LEASES)
     worker = start_worker(server, tmp_path, "worker-1")
     try:
         boot = server.bootstrap(plan="growth")
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            add_target(client, boot["api_key"], consumer.endpoint("/slow"), events=["messages.received"], timeout_seconds=2)
+            add_target(
+                client,
+                boot["api_key"],
+                consumer.endpoint("/slow"),
+                events=["messages.received"],
+                timeout_seconds=2,
+            )
             consumer.delay = 0.3
             for i in range(20):
                 inbound(client, boot, {"type": "text", "text": {"body": f"pesan {i}"}})
@@ -100,7 +121,9 @@ def test_worker_killed_mid_delivery_loses_nothing(tmp_path: Path, database_url: 
             while len(delivered_event_ids(consumer, "/slow")) < 20 and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert len(delivered_event_ids(consumer, "/slow")) == 20
-            events = client.get("/v1/events", params={"limit": 100}, headers=auth(boot["api_key"])).json()["data"]
+            events = client.get("/v1/events", params={"limit": 100}, headers=auth(boot["api_key"])).json()[
+                "data"
+            ]
             assert events["total"] == 20
     finally:
         worker.terminate()
@@ -109,11 +132,11 @@ def test_worker_killed_mid_delivery_loses_nothing(tmp_path: Path, database_url: 
 
 
 @pytest.mark.parametrize("engine", [e for e in ENGINES if e == "postgres"])
-async def test_two_workers_on_postgres_never_send_the_same_attempt_twice(
+def test_two_workers_on_postgres_never_send_the_same_attempt_twice(
     engine: str, tmp_path: Path, consumer: Consumer
 ) -> None:
     """Several workers need PostgreSQL; without KIREM_TEST_POSTGRES_URL this has no parameter to run."""
-    url = await create_postgres_database()
+    url = asyncio.run(create_postgres_database())
     process, server = start_server(tmp_path, url, KIREM_WORKER="false")
     workers = [start_worker(server, tmp_path, f"worker-{i}") for i in range(2)]
     try:
@@ -128,7 +151,9 @@ async def test_two_workers_on_postgres_never_send_the_same_attempt_twice(
             assert len(received) >= 40 and len(deliveries) == 40
             assert max(deliveries.values()) == 1, "a delivery was sent twice"
             stats: dict[str, Any] = client.get(
-                "/v1/webhooks/deliveries", params={"status": "succeeded", "limit": 100}, headers=auth(boot["api_key"])
+                "/v1/webhooks/deliveries",
+                params={"status": "succeeded", "limit": 100},
+                headers=auth(boot["api_key"]),
             ).json()["data"]
             assert stats["total"] == 40 and all(d["attempts"] == 1 for d in stats["deliveries"])
     finally:
@@ -137,7 +162,7 @@ async def test_two_workers_on_postgres_never_send_the_same_attempt_twice(
         for worker in workers:
             worker.wait(timeout=30)
         stop_server(process)
-        await drop_postgres_database(url)
+        asyncio.run(drop_postgres_database(url))
 
 
 def test_worker_stops_gracefully_on_sigterm(tmp_path: Path, database_url: str, consumer: Consumer) -> None:

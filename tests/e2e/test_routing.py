@@ -35,15 +35,24 @@ def add_target(client: httpx.Client, key: str, url: str, **fields: Any) -> dict[
     return dict(response.json()["data"])
 
 
-def add_rule(client: httpx.Client, key: str, name: str, conditions: dict[str, Any], target_ids: list[str]) -> dict[str, Any]:
+def add_rule(
+    client: httpx.Client, key: str, name: str, conditions: dict[str, Any], target_ids: list[str]
+) -> dict[str, Any]:
     body = {"name": name, "conditions": conditions, "target_ids": target_ids}
     response = client.post("/v1/webhooks/rules", json=body, headers=auth(key))
     assert response.status_code == 201, response.text
     return dict(response.json()["data"])
 
 
-def inbound(client: httpx.Client, boot: dict[str, Any], message: dict[str, Any], sender: str = "62812345678") -> str:
-    body = {"phone_number_id": boot["phone_number_id"], "from": sender, "profile_name": "Budi", "message": message}
+def inbound(
+    client: httpx.Client, boot: dict[str, Any], message: dict[str, Any], sender: str = "62812345678"
+) -> str:
+    body = {
+        "phone_number_id": boot["phone_number_id"],
+        "from": sender,
+        "profile_name": "Budi",
+        "message": message,
+    }
     response = client.post("/sandbox/v1/inbound", json=body)
     assert response.status_code == 200, response.text
     return str(response.json()["wamid"])
@@ -60,10 +69,16 @@ def test_rules_select_targets_in_both_formats_with_verifiable_signatures(
 ) -> None:
     boot = server.bootstrap(plan="growth")
     key = boot["api_key"]
-    everything = add_target(client, key, consumer.endpoint("/all"), events=["messages.received"])
+    add_target(client, key, consumer.endpoint("/all"), events=["messages.received"])
     promos = add_target(client, key, consumer.endpoint("/promo"), payload_format="meta")
     images = add_target(client, key, consumer.endpoint("/images"))
-    add_rule(client, key, "Promo keywords", {"keywords": ["PROMO"], "event_types": ["messages.received"]}, [promos["id"]])
+    add_rule(
+        client,
+        key,
+        "Promo keywords",
+        {"keywords": ["PROMO"], "event_types": ["messages.received"]},
+        [promos["id"]],
+    )
     add_rule(client, key, "Images", {"message_types": ["image"]}, [images["id"]])
 
     wamid = inbound(client, boot, {"type": "text", "text": {"body": "Ada promo hari ini?"}})
@@ -91,26 +106,48 @@ def test_rules_select_targets_in_both_formats_with_verifiable_signatures(
     assert len(consumer.at("/promo")) == 1 and len(consumer.at("/images")) == 1
 
 
-def test_a_failing_consumer_gets_the_event_on_a_retry(server: Server, client: httpx.Client, consumer: Consumer) -> None:
+def test_a_failing_consumer_gets_the_event_on_a_retry(
+    server: Server, client: httpx.Client, consumer: Consumer
+) -> None:
     boot = server.bootstrap()
-    target = add_target(client, boot["api_key"], consumer.endpoint("/flaky", 500), retry_schedule=[0, 1], events=["messages.received"])
+    target = add_target(
+        client,
+        boot["api_key"],
+        consumer.endpoint("/flaky", 500),
+        retry_schedule=[0, 1],
+        events=["messages.received"],
+    )
     inbound(client, boot, {"type": "text", "text": {"body": "halo"}})
     first, second = consumer.wait_for("/flaky", 2)
     assert first.body == second.body and first.headers["webhook-id"] == second.headers["webhook-id"]
     deliveries = wait_for(
-        lambda: client.get("/v1/webhooks/deliveries", params={"target_id": target["id"], "status": "succeeded"}, headers=auth(boot["api_key"])).json()["data"]["deliveries"]
+        lambda: client.get(
+            "/v1/webhooks/deliveries",
+            params={"target_id": target["id"], "status": "succeeded"},
+            headers=auth(boot["api_key"]),
+        ).json()["data"]["deliveries"]
     )
     assert deliveries and deliveries[0]["attempts"] == 2
-    detail = client.get(f"/v1/webhooks/deliveries/{deliveries[0]['id']}", headers=auth(boot["api_key"])).json()["data"]
+    detail = client.get(
+        f"/v1/webhooks/deliveries/{deliveries[0]['id']}", headers=auth(boot["api_key"])
+    ).json()["data"]
     assert [a["status_code"] for a in detail["attempts"]] == [500, 200]
-    logs = client.get("/v1/analytics/webhooks", params={"is_success": "false"}, headers=auth(boot["api_key"])).json()["data"]
+    logs = client.get(
+        "/v1/analytics/webhooks", params={"is_success": "false"}, headers=auth(boot["api_key"])
+    ).json()["data"]
     assert logs["total"] == 1
     failed = logs["logs"][0]
     assert failed["url"].endswith("/flaky") and failed["status_code"] == 500 and failed["is_success"] is False
-    assert failed["attempt"] == 1 and isinstance(failed["duration_ms"], int) and failed["created_at"].endswith("Z")
+    assert (
+        failed["attempt"] == 1
+        and isinstance(failed["duration_ms"], int)
+        and failed["created_at"].endswith("Z")
+    )
 
 
-def test_410_disables_the_target_and_tells_the_others(server: Server, client: httpx.Client, consumer: Consumer) -> None:
+def test_410_disables_the_target_and_tells_the_others(
+    server: Server, client: httpx.Client, consumer: Consumer
+) -> None:
     boot = server.bootstrap(plan="growth")
     key = boot["api_key"]
     gone = add_target(client, key, consumer.endpoint("/gone", 410), events=["messages.received"])
@@ -124,7 +161,9 @@ def test_410_disables_the_target_and_tells_the_others(server: Server, client: ht
 
     inbound(client, boot, {"type": "text", "text": {"body": "lagi"}})
     skipped = wait_for(
-        lambda: client.get("/v1/webhooks/deliveries", params={"status": "skipped"}, headers=auth(key)).json()["data"]["deliveries"]
+        lambda: client.get("/v1/webhooks/deliveries", params={"status": "skipped"}, headers=auth(key)).json()[
+            "data"
+        ]["deliveries"]
     )
     assert skipped and skipped[0]["target_id"] == gone["id"]
     assert len(consumer.at("/gone")) == 1 and watcher["id"]
@@ -137,7 +176,9 @@ def test_410_disables_the_target_and_tells_the_others(server: Server, client: ht
     assert len(consumer.wait_for("/gone", 2)) == 2
 
 
-def test_a_target_that_never_answers_does_not_delay_a_healthy_one(server: Server, client: httpx.Client) -> None:
+def test_a_target_that_never_answers_does_not_delay_a_healthy_one(
+    server: Server, client: httpx.Client
+) -> None:
     boot = server.bootstrap(plan="growth")
     key = boot["api_key"]
     with consumer_server() as stuck, consumer_server() as healthy:
@@ -147,7 +188,9 @@ def test_a_target_that_never_answers_does_not_delay_a_healthy_one(server: Server
         for i in range(12):
             inbound(client, boot, {"type": "text", "text": {"body": f"pesan {i}"}})
         assert len(healthy.wait_for("/ok", 12)) == 12
-        assert not stuck.hold.is_set() and len(stuck.at("/never")) == 0  # every stuck request is still hanging
+        assert (
+            not stuck.hold.is_set() and len(stuck.at("/never")) == 0
+        )  # every stuck request is still hanging
 
 
 def test_replay_single_delivery_and_event(server: Server, client: httpx.Client, consumer: Consumer) -> None:
@@ -157,7 +200,9 @@ def test_replay_single_delivery_and_event(server: Server, client: httpx.Client, 
     inbound(client, boot, {"type": "text", "text": {"body": "satu"}})
     [original] = consumer.wait_for("/one", 1)
     event_id = original.json()["id"]
-    delivery = client.get("/v1/webhooks/deliveries", params={"event_id": event_id}, headers=auth(key)).json()["data"]["deliveries"][0]
+    delivery = client.get("/v1/webhooks/deliveries", params={"event_id": event_id}, headers=auth(key)).json()[
+        "data"
+    ]["deliveries"][0]
     replayed = client.post(f"/v1/webhooks/deliveries/{delivery['id']}/replay", headers=auth(key))
     assert replayed.status_code == 202 and replayed.json()["data"] == {"queued": 1}
     again = consumer.wait_for("/one", 2)
@@ -174,23 +219,40 @@ def test_replay_single_delivery_and_event(server: Server, client: httpx.Client, 
     assert missing.status_code == 404
     other = server.bootstrap()
     assert client.post(f"/v1/events/{event_id}/replay", headers=auth(other["api_key"])).status_code == 404
-    assert client.post(f"/v1/webhooks/deliveries/{delivery['id']}/replay", headers=auth(other["api_key"])).status_code == 404
+    assert (
+        client.post(
+            f"/v1/webhooks/deliveries/{delivery['id']}/replay", headers=auth(other["api_key"])
+        ).status_code
+        == 404
+    )
 
 
 def test_bulk_replay_of_failures_by_filter(server: Server, client: httpx.Client, consumer: Consumer) -> None:
     boot = server.bootstrap(plan="growth")
     key = boot["api_key"]
-    add_target(client, key, consumer.endpoint("/down", 500, 500, 500), max_attempts=1, events=["messages.received"])
+    add_target(
+        client, key, consumer.endpoint("/down", 500, 500, 500), max_attempts=1, events=["messages.received"]
+    )
     for i in range(3):
         inbound(client, boot, {"type": "text", "text": {"body": f"m{i}"}})
     assert wait_for(
-        lambda: client.get("/v1/webhooks/deliveries", params={"status": "failed"}, headers=auth(key)).json()["data"]["total"] == 3
+        lambda: (
+            client.get("/v1/webhooks/deliveries", params={"status": "failed"}, headers=auth(key)).json()[
+                "data"
+            ]["total"]
+            == 3
+        )
     )
     queued = client.post("/v1/webhooks/replay?is_success=false&event=messages.received", headers=auth(key))
     assert queued.status_code == 202 and queued.json()["data"]["queued"] == 3
     assert len(consumer.wait_for("/down", 6)) == 6
     assert wait_for(
-        lambda: client.get("/v1/webhooks/deliveries", params={"status": "succeeded"}, headers=auth(key)).json()["data"]["total"] == 3
+        lambda: (
+            client.get("/v1/webhooks/deliveries", params={"status": "succeeded"}, headers=auth(key)).json()[
+                "data"
+            ]["total"]
+            == 3
+        )
     )
     bad = client.post("/v1/webhooks/replay", json={"status": "lost", "colour": "red"}, headers=auth(key))
     assert bad.status_code == 400 and {"status", "colour"} <= set(bad.json()["errors"])
@@ -198,7 +260,9 @@ def test_bulk_replay_of_failures_by_filter(server: Server, client: httpx.Client,
 
 def meta_webhook_examples() -> list[tuple[str, dict[str, Any]]]:
     spec = yaml.safe_load(META_OPENAPI.read_text())
-    examples = spec["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    examples = spec["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]["content"]["application/json"][
+        "examples"
+    ]
     return [(name, example["value"]) for name, example in examples.items()]
 
 
@@ -211,7 +275,12 @@ def test_each_of_metas_16_webhook_examples_is_accepted_normalised_and_routed(
     client = httpx.Client(base_url=server.url, timeout=30)
     channel = client.post(
         f"/v1/manage/projects/{boot['project_id']}/channels",
-        json={"kind": "live", "phone_number_id": "106540352242922", "waba_id": "102290129340398", "access_token": "EAAG"},
+        json={
+            "kind": "live",
+            "phone_number_id": "106540352242922",
+            "waba_id": "102290129340398",
+            "access_token": "EAAG",
+        },
         headers=auth(boot["account_token"]),
     )
     assert channel.status_code == 201, channel.text
@@ -221,14 +290,20 @@ def test_each_of_metas_16_webhook_examples_is_accepted_normalised_and_routed(
             for message in change["value"].get("messages", []):
                 message["id"] = f"{message['id']}.{index}"  # Meta's examples reuse one wamid
         body = json.dumps(example).encode()
-        response = client.post("/webhooks/meta", content=body, headers={"X-Hub-Signature-256": sign(META_APP_SECRET, body), "Content-Type": "application/json"})
+        response = client.post(
+            "/webhooks/meta",
+            content=body,
+            headers={"X-Hub-Signature-256": sign(META_APP_SECRET, body), "Content-Type": "application/json"},
+        )
         assert response.status_code == 200, (name, response.text)
     received = consumer.wait_for("/meta-fidelity", 16)
     assert len(received) == 16
     types = [r.json()["event"] for r in received]
     assert types.count("messages.received") == 13 and types.count("account.update") == 3
     again = json.dumps(examples[0][1]).encode()
-    client.post("/webhooks/meta", content=again, headers={"X-Hub-Signature-256": sign(META_APP_SECRET, again)})
+    client.post(
+        "/webhooks/meta", content=again, headers={"X-Hub-Signature-256": sign(META_APP_SECRET, again)}
+    )
     events = client.get("/v1/events", params={"limit": 100}, headers=auth(boot["api_key"])).json()["data"]
     assert events["total"] == 16  # Meta's redelivery of the first example is recognised
 
@@ -244,7 +319,9 @@ def test_each_of_metas_16_webhook_examples_is_accepted_normalised_and_routed(
         (b'{"pad": "' + b"x" * (11 * 1024 * 1024) + b'"}', "sign", 413),
     ],
 )
-def test_bad_meta_webhooks_get_clear_errors(server: Server, body: bytes, signature: str | None, status: int) -> None:
+def test_bad_meta_webhooks_get_clear_errors(
+    server: Server, body: bytes, signature: str | None, status: int
+) -> None:
     headers = {"Content-Type": "application/json"}
     if signature == "sign":
         headers["X-Hub-Signature-256"] = sign(META_APP_SECRET, body)
@@ -263,12 +340,19 @@ def test_meta_verification_handshake(server: Server) -> None:
     assert wrong.status_code == 403
 
 
-def test_statuses_of_sends_reach_targets_and_update_logs(server: Server, client: httpx.Client, consumer: Consumer) -> None:
+def test_statuses_of_sends_reach_targets_and_update_logs(
+    server: Server, client: httpx.Client, consumer: Consumer
+) -> None:
     boot = server.bootstrap(plan="growth")
     key = boot["api_key"]
     add_target(client, key, consumer.endpoint("/statuses"), events=["messages.status"])
     customer_writes(client, boot)
-    hello = {"messaging_product": "whatsapp", "to": "99900000001", "type": "template", "template": {"name": "hello_world", "language": {"code": "en_US"}}}
+    hello = {
+        "messaging_product": "whatsapp",
+        "to": "99900000001",
+        "type": "template",
+        "template": {"name": "hello_world", "language": {"code": "en_US"}},
+    }
     sent = client.post("/v1/messages", json=hello, headers=auth(key))
     wamid = sent.json()["data"]["messages"][0]["id"]
     [failed] = consumer.wait_for("/statuses", 1)

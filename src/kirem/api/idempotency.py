@@ -2,7 +2,8 @@
 
 The same key and body answer the stored response (``Idempotent-Replayed: true``) and send nothing;
 the same key with another body is 422; a key whose first request is still running is 409. Answers
-that say "try again" (5xx, 429) are not stored, so a retry runs the request anew.
+that say "try again" (5xx, 429) are not stored, so a retry runs the request anew. Stored answers are
+sealed like every other secret at rest: some carry one (a rotated webhook secret, a new key).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ async def idempotent(
     fingerprint = await _fingerprint(request)
     record = await _claim(ctx, tenant.project_id, key, fingerprint)
     if record is not None:
-        return _replay(record, fingerprint)
+        return _replay(ctx, record, fingerprint)
     try:
         response = await _run(execute)
     except BaseException:
@@ -99,7 +100,7 @@ async def _claim(ctx: AppContext, project_id: str, key: str, fingerprint: str) -
     raise ApiError(409, "Idempotency key is busy, retry shortly", {"idempotency_key": key})
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+def _replay(ctx: AppContext, record: IdempotencyRecord, fingerprint: str) -> Response:
     if record.fingerprint != fingerprint:
         raise ApiError(
             422,
@@ -110,21 +111,23 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
         raise ApiError(
             409, "A request with this Idempotency-Key is still in progress", {"idempotency_key": record.key}
         )
+    body = ctx.sealer.open(record.response_body.decode(), record.project_id, "idempotency", record.key).encode()
     response = WrappedJSON(None, status_code=record.response_status, headers={"Idempotent-Replayed": "true"})
-    response.body = record.response_body
-    response.headers["content-length"] = str(len(record.response_body))
+    response.body = body
+    response.headers["content-length"] = str(len(body))
     return response
 
 
 async def _store(ctx: AppContext, project_id: str, key: str, response: Response) -> None:
     body = bytes(response.body) if hasattr(response, "body") else orjson.dumps(None)
+    sealed = ctx.sealer.seal(body.decode(), project_id, "idempotency", key).encode()
     async with ctx.db.session() as session:
         stmt = select(IdempotencyRecord).where(
             IdempotencyRecord.project_id == project_id, IdempotencyRecord.key == key
         )
         record = (await session.execute(stmt)).scalar_one()
         record.response_status = response.status_code
-        record.response_body = body
+        record.response_body = sealed
         await session.commit()
 
 

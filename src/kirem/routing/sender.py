@@ -148,6 +148,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _first_line(text: str) -> str:
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    return line.rstrip(":")[:200] or "unreadable"
+
+
 def describe_error(exc: BaseException, url: str) -> str:
     """A short, clear reason for a failed connection, whichever library raised it."""
     try:
@@ -186,9 +191,16 @@ def _describe(exc: BaseException, url: str) -> str:
             return f"connection to {parts.netloc or host} refused"
     for item in chain:
         if isinstance(
-            item, aiohttp.ServerDisconnectedError | httpx.RemoteProtocolError | ConnectionResetError
+            item, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionResetError
         ):
             return f"{host} closed the connection without a complete response"
+        if isinstance(item, httpx.RemoteProtocolError):
+            text = str(item)
+            if "disconnected" in text.lower() or "peer closed" in text.lower():
+                return f"{host} closed the connection without a complete response"
+            return f"invalid HTTP response from {host}: {_first_line(text)}"
+        if isinstance(item, aiohttp.ClientResponseError):
+            return f"invalid HTTP response from {host}: {_first_line(item.message)}"
     for item in chain:
         if isinstance(item, aiohttp.InvalidURL | httpx.InvalidURL | httpx.UnsupportedProtocol):
             return f"invalid target URL: {url}"
