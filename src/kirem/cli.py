@@ -130,7 +130,7 @@ def accounts_list(as_json: bool = JsonOpt) -> None:
 def accounts_create(name: str, plan: str = "developer", as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            account = await service.createaccount_named(session, name, plan)
+            account = await service.create_account(session, name, plan)
             token = await service.mint_account_token(session, account)
             return {**account_view(account), "account_token": token}
 
@@ -164,7 +164,7 @@ def projects_list(account: str, as_json: bool = JsonOpt) -> None:
 def projects_create(account: str, name: str, as_json: bool = JsonOpt) -> None:
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            project = await service.createproject_named(
+            project = await service.create_project(
                 session, ctx.sealer, await account_named(session, account), name
             )
             return project_view(project)
