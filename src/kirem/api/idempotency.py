@@ -111,7 +111,8 @@ def _replay(ctx: AppContext, record: IdempotencyRecord, fingerprint: str) -> Res
         raise ApiError(
             409, "A request with this Idempotency-Key is still in progress", {"idempotency_key": record.key}
         )
-    body = ctx.sealer.open(record.response_body.decode(), record.project_id, "idempotency", record.key).encode()
+    sealed = record.response_body.decode()
+    body = ctx.sealer.open(sealed, record.project_id, "idempotency", record.key).encode()
     response = WrappedJSON(None, status_code=record.response_status, headers={"Idempotent-Replayed": "true"})
     response.body = body
     response.headers["content-length"] = str(len(body))

@@ -1,0 +1,239 @@
+"""The delivery worker on a real database with a scripted sender: schedule, leases, disabling, breaker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from kirem.cli_support import context_for
+from kirem.config import Settings
+from kirem.context import AppContext
+from kirem.db.base import utcnow
+from kirem.db.engine import Database
+from kirem.inbound.events import record_event
+from kirem.inbound.models import Event
+from kirem.routing.fanout import fan_out
+from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
+from kirem.routing.sender import AttemptResult
+from kirem.routing.signing import verify_kirem_signature
+from kirem.routing.worker import BREAKER_THRESHOLD, DeliveryWorker
+from kirem.tenancy import service
+
+
+def result(status: int | None, *, retry_after: float | None = None) -> AttemptResult:
+    ok = status is not None and 200 <= status < 300
+    return AttemptResult(status, 5, ok, None if ok else f"HTTP {status}", "", retry_after, status == 410)
+
+
+@dataclass
+class ScriptedSender:
+    answers: list[AttemptResult] = field(default_factory=list)
+    sent: list[tuple[str, bytes, Mapping[str, str]]] = field(default_factory=list)
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> AttemptResult:
+        self.sent.append((url, body, dict(headers)))
+        return self.answers.pop(0) if self.answers else result(200)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class World:
+    ctx: AppContext
+    project_id: str
+    secret: str
+    sender: ScriptedSender
+    worker: DeliveryWorker
+
+    async def target(self, url: str = "http://127.0.0.1:9/hook", **fields: object) -> str:
+        async with self.ctx.db.transaction() as session:
+            target = WebhookTarget(project_id=self.project_id, url=url, **fields)
+            session.add(target)
+            await session.flush()
+            return target.id
+
+    async def event(self, text: str = "halo") -> str:
+        async with self.ctx.db.transaction() as session:
+            event = await record_event(
+                session,
+                project_id=self.project_id,
+                type="messages.received",
+                dedup_key=f"msg:{text}:{utcnow().timestamp()}",
+                data={"from": "62812345678", "type": "text", "text": {"body": text}},
+                facts={"message_type": "text", "sender": "62812345678", "texts": [text]},
+                now=utcnow(),
+            )
+            assert event is not None
+            await fan_out(session, event)
+            return event.id
+
+    async def deliveries(self) -> list[Delivery]:
+        async with self.ctx.db.session() as session:
+            return list((await session.execute(select(Delivery).order_by(Delivery.created_at))).scalars())
+
+    async def step(self) -> int:
+        started = await self.worker.run_once()
+        await self.worker.drain()
+        return started
+
+
+@pytest.fixture
+async def world(database: Database, settings: Settings) -> AsyncIterator[World]:
+    ctx = context_for(settings)
+    async with ctx.db.transaction() as session:
+        account = await service.create_account(session, "worker-co", "growth")
+        project = await service.create_project(session, ctx.sealer, account, "main")
+        secret = service.webhook_secret(ctx.sealer, project)
+    sender = ScriptedSender()
+    yield World(ctx, project.id, secret, sender, DeliveryWorker(ctx, sender))
+    await ctx.aclose()
+
+
+async def test_success_is_signed_logged_and_final(world: World) -> None:
+    await world.target()
+    event_id = await world.event()
+    assert await world.step() == 1
+    [(url, body, headers)] = world.sender.sent
+    assert verify_kirem_signature(world.secret, body, headers["X-Kirem-Signature"])
+    assert headers["webhook-id"] == event_id
+    [delivery] = await world.deliveries()
+    assert (delivery.status, delivery.attempts, delivery.leased_by) == ("succeeded", 1, None)
+    async with world.ctx.db.session() as session:
+        [attempt] = (await session.execute(select(DeliveryAttempt))).scalars()
+    assert attempt.is_success and attempt.status_code == 200 and attempt.url == url
+    assert await world.step() == 0
+
+
+async def test_failures_follow_the_schedule_then_give_up(world: World) -> None:
+    await world.target(max_attempts=3)
+    await world.event()
+    world.sender.answers = [result(500), result(503), result(500)]
+    before = utcnow()
+    await world.step()
+    [delivery] = await world.deliveries()
+    assert delivery.status == "pending" and delivery.attempts == 1
+    gap = (delivery.next_attempt_at - before).total_seconds()
+    assert 4 * 0.8 <= gap <= 5 * 1.2 + 1  # 5 s ±20 %
+    for _ in range(2):
+        async with world.ctx.db.transaction() as session:
+            await session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+        await world.step()
+    [delivery] = await world.deliveries()
+    assert delivery.status == "failed" and delivery.attempts == 3 and delivery.completed_at is not None
+
+
+async def test_retry_after_is_honoured(world: World) -> None:
+    await world.target()
+    await world.event()
+    world.sender.answers = [result(429, retry_after=120)]
+    before = utcnow()
+    await world.step()
+    [delivery] = await world.deliveries()
+    assert (delivery.next_attempt_at - before).total_seconds() >= 119
+
+
+async def test_410_disables_the_target_skips_its_queue_and_tells_the_others(world: World) -> None:
+    gone = await world.target("http://127.0.0.1:9/gone")
+    watcher = await world.target("http://127.0.0.1:9/watch", events=["targets.disabled"])
+    await world.event("satu")
+    world.sender.answers = [result(410)]
+    world.worker.per_target_concurrency = 1
+    world.worker.batch_size = 1
+    await world.step()
+    await world.event("dua")
+    async with world.ctx.db.session() as session:
+        target = await session.get(WebhookTarget, gone)
+        assert target is not None and not target.enabled and "410" in (target.disabled_reason or "")
+        notices = list(
+            (await session.execute(select(Event).where(Event.type == "targets.disabled"))).scalars()
+        )
+        assert len(notices) == 1 and notices[0].data["target_id"] == gone
+    statuses = {(d.target_id, d.status) for d in await world.deliveries()}
+    assert (gone, "failed") in statuses and (gone, "skipped") in statuses
+    assert (watcher, "pending") in statuses
+
+
+async def test_five_days_of_failure_disable_the_target(world: World) -> None:
+    target_id = await world.target(failing_since=utcnow() - timedelta(days=5, minutes=1))
+    await world.event()
+    world.sender.answers = [result(500)]
+    await world.step()
+    async with world.ctx.db.session() as session:
+        target = await session.get(WebhookTarget, target_id)
+    assert target is not None and not target.enabled and "5 days" in (target.disabled_reason or "")
+    deliveries = {d.event_type: d.status for d in await world.deliveries()}
+    assert deliveries == {"messages.received": "failed", "targets.disabled": "skipped"}
+
+
+async def test_a_success_clears_failing_since(world: World) -> None:
+    target_id = await world.target(failing_since=utcnow() - timedelta(days=1))
+    await world.event()
+    await world.step()
+    async with world.ctx.db.session() as session:
+        target = await session.get(WebhookTarget, target_id)
+    assert target is not None and target.failing_since is None and target.enabled
+
+
+async def test_rows_leased_by_another_worker_are_left_alone_until_the_lease_expires(world: World) -> None:
+    await world.target()
+    await world.event()
+    async with world.ctx.db.transaction() as session:
+        await session.execute(
+            update(Delivery).values(leased_by="wrk_other", lease_expires_at=utcnow() + timedelta(minutes=1))
+        )
+    assert await world.step() == 0
+    async with world.ctx.db.transaction() as session:
+        await session.execute(update(Delivery).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert await world.step() == 1
+    [delivery] = await world.deliveries()
+    assert delivery.status == "succeeded"
+
+
+async def test_an_attempt_whose_lease_was_lost_is_not_recorded(world: World) -> None:
+    await world.target()
+    await world.event()
+    async with world.ctx.db.session() as session:
+        [(delivery_id, _)] = await world.worker.claim(session, 10)
+    async with world.ctx.db.transaction() as session:
+        await session.execute(update(Delivery).values(leased_by="wrk_thief"))
+    await world.worker.record(delivery_id, "http://x", result(200))
+    [delivery] = await world.deliveries()
+    assert delivery.status == "pending" and delivery.attempts == 0
+
+
+async def test_breaker_opens_after_failures_in_a_row_and_other_targets_still_flow(world: World) -> None:
+    dead = await world.target("http://127.0.0.1:9/dead", retry_schedule=[0, 0, 0, 0, 0, 0, 0, 0])
+    await world.target("http://127.0.0.1:9/alive")
+    failing = ScriptedSender()
+
+    async def send(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> AttemptResult:
+        failing.sent.append((url, body, dict(headers)))
+        return result(500) if url.endswith("/dead") else result(200)
+
+    world.worker.sender.send = send  # type: ignore[method-assign]
+    for i in range(BREAKER_THRESHOLD + 3):
+        await world.event(f"m{i}")
+    for _ in range(4):
+        await world.step()
+    dead_attempts = [s for s in failing.sent if s[0].endswith("/dead")]
+    alive_attempts = [s for s in failing.sent if s[0].endswith("/alive")]
+    assert len(alive_attempts) == BREAKER_THRESHOLD + 3
+    assert dead in world.worker._blocked_targets()
+    assert len(dead_attempts) < 4 * (BREAKER_THRESHOLD + 3)
+
+
+async def test_disabled_target_rows_become_skipped_when_claimed(world: World) -> None:
+    target_id = await world.target()
+    await world.event()
+    async with world.ctx.db.transaction() as session:
+        await session.execute(
+            update(WebhookTarget).where(WebhookTarget.id == target_id).values(enabled=False)
+        )
+    await world.step()
+    [delivery] = await world.deliveries()
+    assert delivery.status == "skipped" and world.sender.sent == []
