@@ -8,7 +8,8 @@
 - 410 Gone sets ``gone`` (the caller disables the target);
 - ``timeout`` bounds the whole attempt: waiting for a pooled connection, connecting, TLS, sending,
   the response headers and reading the (truncated) body. On expiry the status is None, or the
-  status already received when only the body was late (still a failure: the attempt did not end);
+  status already received when only the body was late or cut short — still a failure, since the
+  attempt did not complete (delivery is at-least-once: a retry is safe, a loss is not);
 - at most ``MAX_RESPONSE_BODY`` (20 KB) of the response body is read and kept, decoded leniently;
   reading stops there, and the connection is then closed instead of being reused;
 - ``Retry-After`` on a response is parsed into seconds (``retry_after``);
@@ -49,8 +50,10 @@ DEFAULT_LIMIT = 1000
 DEFAULT_LIMIT_PER_HOST = 50
 """Open connections to one (scheme, host, port)."""
 
-DEFAULT_KEEPALIVE = 30.0
-"""Seconds an idle pooled connection is kept."""
+DEFAULT_KEEPALIVE = 4.0
+"""Seconds an idle pooled connection is kept: shorter than the usual server idle timeouts (5 s for
+Node.js and uvicorn), so a connection the consumer is about to close is not picked for a POST,
+which no client may retry on its own."""
 
 _READ_CHUNK = 8 * 1024
 
@@ -109,7 +112,7 @@ def _result(
         if 200 <= status < 300:
             pass
         elif 300 <= status < 400:
-            error = f"redirect to {location or '(no Location header)'} is not followed"
+            error = f"redirect to {(location or '(no Location header)')[:500]} is not followed"
         else:
             error = f"HTTP {status}"
     elif error is None:
