@@ -74,37 +74,47 @@ class DeliveryWorker:
         """Longer than the longest target timeout, so a live attempt never loses its row."""
         return timedelta(seconds=self.ctx.settings.delivery_lease_seconds)
 
+    def room(self, target_id: str) -> int:
+        """How many more attempts this target may have in flight now (0 while its circuit is open)."""
+        gate = self.gates.get(target_id)
+        if gate is None:
+            return self.per_target_concurrency
+        if gate.failures_in_row >= BREAKER_THRESHOLD:
+            half_open = self.clock() >= gate.open_until
+            return 1 - gate.in_flight if half_open and gate.in_flight == 0 else 0
+        return self.per_target_concurrency - gate.in_flight
+
     def _blocked_targets(self) -> list[str]:
-        now = self.clock()
-        blocked = []
-        for target_id, gate in self.gates.items():
-            if gate.in_flight >= self.per_target_concurrency:
-                blocked.append(target_id)
-            elif gate.failures_in_row >= BREAKER_THRESHOLD and (now < gate.open_until or gate.in_flight > 0):
-                blocked.append(target_id)  # open, or half-open with its one probe in flight
-        return blocked
+        return [target_id for target_id in self.gates if self.room(target_id) <= 0]
 
     async def claim(self, session: AsyncSession, limit: int) -> list[tuple[str, str]]:
+        """Lease up to ``limit`` due deliveries, no more per target than its gate has room for."""
         now = utcnow()
         due = (
-            select(Delivery.id)
+            select(Delivery.id, Delivery.target_id)
             .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
             .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
             .order_by(Delivery.next_attempt_at)
-            .limit(limit)
+            .limit(limit * 4)
         )
         blocked = self._blocked_targets()
         if blocked:
             due = due.where(Delivery.target_id.not_in(blocked))
         if session.bind.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
-        ids = list((await session.execute(due)).scalars())
-        if not ids:
+        room: dict[str, int] = {}
+        picked: list[str] = []
+        for delivery_id, target_id in (await session.execute(due)).all():
+            left = room.setdefault(target_id, self.room(target_id))
+            if left > 0 and len(picked) < limit:
+                picked.append(delivery_id)
+                room[target_id] = left - 1
+        if not picked:
             await session.commit()
             return []
         claimed = await session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.status == "pending")
+            .where(Delivery.id.in_(picked), Delivery.status == "pending")
             .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
             .values(lease_expires_at=now + self.lease, leased_by=self.worker_id)
             .returning(Delivery.id, Delivery.target_id)
@@ -120,20 +130,12 @@ class DeliveryWorker:
             return 0
         async with self.ctx.db.session() as session:
             claimed = await self.claim(session, min(room, self.batch_size))
-        started = 0
         for delivery_id, target_id in claimed:
-            gate = self.gates[target_id]
-            if gate.in_flight >= self.per_target_concurrency or (
-                gate.failures_in_row >= BREAKER_THRESHOLD and gate.in_flight > 0
-            ):
-                await self._release(delivery_id)
-                continue
-            gate.in_flight += 1
+            self.gates[target_id].in_flight += 1
             task = asyncio.create_task(self._attempt_guarded(delivery_id, target_id))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-            started += 1
-        return started
+        return len(claimed)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
