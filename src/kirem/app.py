@@ -16,6 +16,7 @@ from kirem.api.health import router as health_router
 from kirem.api.middleware import RequestContextMiddleware
 from kirem.config import Settings
 from kirem.context import AppContext, live_graph_client
+from kirem.conversations.routes import router as conversations_router
 from kirem.crypto import Sealer
 from kirem.db.engine import Database
 from kirem.inbound.routes import router as inbound_router
@@ -102,6 +103,7 @@ def create_app(
         analytics_router,
         webhooks_router,
         delivery_router,
+        conversations_router,
         manage,
         operator,
         inbound_router,

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     inbound_lease_seconds: float = 60.0
     """How long a claimed raw webhook is held before another processor may take it."""
 
+    handover_seconds: float = 300.0
+    """After the owner answers from the phone app, AI agents hold back this long (coexistence)."""
+
     rate_limit_per_second: float = 100.0
     max_body_bytes: int = 1_048_576
     max_webhook_bytes: int = 10_485_760

@@ -1,5 +1,6 @@
 """Every table of the application, gathered so ``metadata`` is complete (Alembic, tests)."""
 
+from kirem.conversations import models as conversation_models
 from kirem.db.base import Base
 from kirem.inbound import models as inbound_models
 from kirem.messaging import models as messaging_models
@@ -10,6 +11,7 @@ from kirem.tenancy import models as tenancy_models
 metadata = Base.metadata
 
 __all__ = [
+    "conversation_models",
     "inbound_models",
     "messaging_models",
     "metadata",

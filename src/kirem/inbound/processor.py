@@ -17,12 +17,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
+from kirem.conversations.inbound import apply_event
 from kirem.db.base import utcnow
 from kirem.inbound.events import record_event
 from kirem.inbound.models import RawEvent
 from kirem.inbound.normalize import NormalizedEvent, normalize
-from kirem.messaging.models import MessageLog
-from kirem.messaging.statuses import apply_status, format_error
 from kirem.routing.fanout import fan_out, project_routing, stored_facts
 from kirem.routing.matcher import facts_from
 from kirem.signals import DELIVERIES, notify
@@ -111,7 +110,7 @@ async def process_raw_event(ctx: AppContext, raw_id: int) -> None:
                 continue
             routed = True
             for channel in _one_per_project(channels):
-                await _apply_side_effects(session, channel, normalized)
+                await apply_event(session, channel, normalized, ctx.settings.handover_seconds)
                 event = await record_event(
                     session,
                     project_id=channel.project_id,
@@ -164,39 +163,3 @@ def _one_per_project(channels: list[Channel]) -> list[Channel]:
     for channel in channels:
         seen.setdefault(channel.project_id, channel)
     return list(seen.values())
-
-
-async def _apply_side_effects(session: AsyncSession, channel: Channel, event: NormalizedEvent) -> None:
-    """Keep the message log in step: statuses move outbound entries, inbound messages are logged."""
-    data = event.data
-    if event.type == "messages.status" and data.get("message_id"):
-        errors = data.get("errors") or [{}]
-        first = errors[0] if isinstance(errors[0], dict) else {}
-        code = first.get("code") if isinstance(first.get("code"), int) else None
-        failed = data.get("status") == "failed"
-        message = format_error(code, first.get("title") or first.get("message")) if failed else None
-        await apply_status(session, str(data["message_id"]), str(data.get("status", "")), code, message)
-    elif event.type == "messages.received" and data.get("message_id"):
-        seen = await session.scalar(
-            select(MessageLog.id).where(
-                MessageLog.project_id == channel.project_id,
-                MessageLog.message_id == str(data["message_id"]),
-                MessageLog.direction == "inbound",
-            )
-        )
-        if seen is None:
-            session.add(
-                MessageLog(
-                    project_id=channel.project_id,
-                    channel_id=channel.id,
-                    message_id=str(data["message_id"]),
-                    recipient=channel.display_phone_number,
-                    sender=str(data.get("from") or "")[:64],
-                    direction="inbound",
-                    type=str(event.message_type or data.get("type") or "unknown")[:32],
-                    status="received",
-                    request={
-                        k: v for k, v in data.items() if k not in ("phone_number_id", "display_phone_number")
-                    },
-                )
-            )

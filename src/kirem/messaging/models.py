@@ -17,6 +17,7 @@ class MessageLog(CreatedAt, Base):
         Index("ix_message_logs_project_created", "project_id", "created_at"),
         Index("ix_message_logs_project_status", "project_id", "status"),
         Index("ix_message_logs_wamid", "message_id"),
+        Index("ix_message_logs_conversation", "conversation_id", "occurred_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("msg"))
@@ -34,6 +35,15 @@ class MessageLog(CreatedAt, Base):
     error_code: Mapped[int | None] = mapped_column(Integer, default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     request: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), default=None
+    )
+    author: Mapped[str] = mapped_column(String(16), default="")
+    """Who wrote it: ``customer``, ``api`` (/v1/messages), ``business_app`` (the phone) or ``agent`` (MCP)."""
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    """A readable summary for timelines: the text, a caption, a button title, a template name."""
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """When it happened (Meta's timestamp for inbound, echoed and imported messages)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

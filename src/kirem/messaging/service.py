@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import invalid
 from kirem.context import AppContext
+from kirem.conversations.preview import preview
+from kirem.conversations.service import conversation_for, digits
 from kirem.messaging.message_rules import (
     is_read_receipt,
     message_type_of,
@@ -28,15 +30,26 @@ from kirem.tenancy.service import (
 
 
 async def send_message(
-    ctx: AppContext, session: AsyncSession, tenant: Tenant, body: Any, *, phone_number_id: str | None = None
+    ctx: AppContext,
+    session: AsyncSession,
+    tenant: Tenant,
+    body: Any,
+    *,
+    phone_number_id: str | None = None,
+    channel: Channel | None = None,
+    author: str = "api",
 ) -> tuple[dict[str, Any], bool]:
-    """Send ``body`` as Meta would; return Meta's answer and whether it was a read receipt."""
+    """Send ``body`` as Meta would; return Meta's answer and whether it was a read receipt.
+
+    An accepted message joins the conversation with its recipient (opened if there is none), as
+    written by ``author`` (``api`` for /v1/messages, ``agent`` for MCP).
+    """
     if is_read_receipt(body):
         return await mark_read(ctx, session, tenant, body, phone_number_id=phone_number_id), True
     errors = validate_message(body)
     if errors:
         raise invalid(errors)
-    channel = await resolve_channel(session, tenant, phone_number_id=phone_number_id)
+    channel = channel or await resolve_channel(session, tenant, phone_number_id=phone_number_id)
     await consume_outbound_quota(session, tenant)
     log = MessageLog(
         project_id=tenant.project_id,
@@ -47,6 +60,8 @@ async def send_message(
         type=str(message_type_of(body) or "text")[:32],
         status="pending",
         request=body,
+        author=author,
+        text=preview({**body, "type": message_type_of(body) or "text"}),
     )
     session.add(log)
     await session.commit()
@@ -63,6 +78,10 @@ async def send_message(
     messages = answer.get("messages") or [{}]
     log.message_id = messages[0].get("id")
     log.status = "accepted"
+    contacts = answer.get("contacts") or [{}]
+    wa_id = str(contacts[0].get("wa_id") or body["to"])
+    if digits(wa_id):
+        log.conversation_id = (await conversation_for(session, channel, wa_id)).id
     await apply_pending(session, log)
     await session.commit()
     return answer, False

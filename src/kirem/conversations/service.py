@@ -1,0 +1,298 @@
+"""Conversations: opened by customers, fed by every message both ways, answered by people and agents."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.analytics.params import iso
+from kirem.api.responses import ApiError, invalid, not_found
+from kirem.context import AppContext
+from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
+from kirem.conversations.preview import preview
+from kirem.db.base import utcnow
+from kirem.db.scope import for_project, get_owned
+from kirem.messaging.models import MessageLog
+from kirem.tenancy.models import Channel
+from kirem.tenancy.service import Tenant
+
+SERVICE_WINDOW = timedelta(hours=24)
+AUTHORS = ("customer", "api", "business_app", "agent")
+
+
+def digits(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+def window_open(conversation: Conversation, now: datetime | None = None) -> bool:
+    last = conversation.last_customer_message_at
+    return last is not None and (now or utcnow()) - last < SERVICE_WINDOW
+
+
+def human_active(conversation: Conversation, now: datetime | None = None) -> bool:
+    until = conversation.human_active_until
+    return until is not None and (now or utcnow()) < until
+
+
+def conversation_view(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "status": conversation.status,
+        "customer_phone": conversation.customer_wa_id,
+        "customer_name": conversation.customer_name,
+        "channel_id": conversation.channel_id,
+        "last_customer_message_at": iso(conversation.last_customer_message_at),
+        "window_open": window_open(conversation),
+        "human_active_until": iso(conversation.human_active_until) if human_active(conversation) else None,
+        "updated_at": iso(conversation.updated_at),
+        "created_at": iso(conversation.created_at),
+    }
+
+
+def timeline_entry_view(log: MessageLog) -> dict[str, Any]:
+    return {
+        "id": log.id,
+        "message_id": log.message_id,
+        "sender": log.author or ("customer" if log.direction == "inbound" else "api"),
+        "direction": log.direction,
+        "type": log.type,
+        "text": log.text,
+        "status": log.status,
+        "error_message": log.error_message,
+        "created_at": iso(log.occurred_at or log.created_at),
+    }
+
+
+def epoch(value: Any, default: datetime) -> datetime:
+    """Meta's string epoch seconds as a datetime (``default`` when absent or unreadable)."""
+    try:
+        return datetime.fromtimestamp(int(str(value)), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return default
+
+
+# Finding and opening conversations ---------------------------------------------------------
+
+
+async def conversation_for(
+    session: AsyncSession, channel: Channel, wa_id: str, *, name: str = "", now: datetime | None = None
+) -> Conversation:
+    """The channel's conversation with this customer, created (``open``) when there is none."""
+    wa_id = digits(wa_id)
+    stmt = select(Conversation).where(
+        Conversation.channel_id == channel.id, Conversation.customer_wa_id == wa_id
+    )
+    conversation = (await session.execute(stmt)).scalar_one_or_none()
+    if conversation is None:
+        now = now or utcnow()
+        conversation = Conversation(
+            project_id=channel.project_id,
+            channel_id=channel.id,
+            customer_wa_id=wa_id,
+            customer_name=name[:200],
+            status="open",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(conversation)
+        await session.flush()
+    elif name and not conversation.customer_name:
+        conversation.customer_name = name[:200]
+    return conversation
+
+
+async def customer_wrote(
+    session: AsyncSession, channel: Channel, wa_id: str, name: str, at: datetime
+) -> Conversation:
+    """A customer message: opens the conversation (or reopens a resolved one), refreshes the window."""
+    conversation = await conversation_for(session, channel, wa_id, name=name, now=at)
+    if name:
+        conversation.customer_name = name[:200]
+    if conversation.status == "resolved":
+        conversation.status = "open"
+    last = conversation.last_customer_message_at
+    conversation.last_customer_message_at = at if last is None or at > last else last
+    conversation.updated_at = utcnow()
+    return conversation
+
+
+async def owner_wrote(
+    session: AsyncSession, channel: Channel, wa_id: str, handover_seconds: float
+) -> Conversation:
+    """An echo from the phone app: a human is answering, so agents hold back for a while."""
+    conversation = await conversation_for(session, channel, wa_id)
+    now = utcnow()
+    conversation.human_active_until = now + timedelta(seconds=handover_seconds)
+    conversation.updated_at = now
+    return conversation
+
+
+def log_message(
+    session: AsyncSession,
+    channel: Channel,
+    conversation: Conversation | None,
+    message: dict[str, Any],
+    *,
+    direction: str,
+    author: str,
+    status: str,
+    occurred_at: datetime,
+    counterpart: str,
+) -> MessageLog:
+    """Add a timeline entry for a message Meta reported (inbound, echoed, or imported from history)."""
+    log = MessageLog(
+        project_id=channel.project_id,
+        channel_id=channel.id,
+        conversation_id=conversation.id if conversation else None,
+        message_id=str(message.get("id") or "") or None,
+        recipient=channel.display_phone_number if direction == "inbound" else counterpart[:64],
+        sender=counterpart[:64] if direction == "inbound" else channel.display_phone_number,
+        direction=direction,
+        type=str(message.get("type") or "unknown")[:32],
+        status=status,
+        author=author,
+        text=preview(message),
+        request=message,
+        occurred_at=occurred_at,
+    )
+    session.add(log)
+    return log
+
+
+async def seen_message(session: AsyncSession, project_id: str, message_id: str) -> bool:
+    stmt = select(MessageLog.id).where(
+        MessageLog.project_id == project_id, MessageLog.message_id == message_id
+    )
+    return (await session.scalar(stmt.limit(1))) is not None
+
+
+async def sync_contact(
+    session: AsyncSession, channel: Channel, wa_id: str, action: str, full_name: str, first_name: str
+) -> None:
+    wa_id = digits(wa_id)
+    stmt = select(ChannelContact).where(
+        ChannelContact.channel_id == channel.id, ChannelContact.wa_id == wa_id
+    )
+    contact = (await session.execute(stmt)).scalar_one_or_none()
+    if action == "remove":
+        if contact is not None:
+            await session.delete(contact)
+        return
+    if contact is None:
+        contact = ChannelContact(project_id=channel.project_id, channel_id=channel.id, wa_id=wa_id)
+        session.add(contact)
+    contact.full_name = full_name[:200]
+    contact.first_name = first_name[:200]
+    contact.updated_at = utcnow()
+
+
+# Reading -------------------------------------------------------------------------------------
+
+
+def parse_id(conversation_id: str) -> str:
+    """Conversation ids are UUIDs; anything else is simply not found (never a database error)."""
+    try:
+        return str(uuid.UUID(str(conversation_id)))
+    except ValueError as exc:
+        raise not_found("Conversation") from exc
+
+
+async def get_conversation(session: AsyncSession, project_id: str, conversation_id: str) -> Conversation:
+    conversation = await get_owned(session, Conversation, parse_id(conversation_id), project_id)
+    if conversation is None:
+        raise not_found("Conversation")
+    return conversation
+
+
+async def list_conversations(
+    session: AsyncSession, project_id: str, *, status: str | None, limit: int, offset: int
+) -> tuple[int, list[Conversation]]:
+    if status is not None and status not in CONVERSATION_STATUSES:
+        raise invalid({"status": f"must be one of {', '.join(CONVERSATION_STATUSES)}"})
+    stmt = for_project(Conversation, project_id)
+    if status:
+        stmt = stmt.where(Conversation.status == status)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = stmt.order_by(Conversation.updated_at.desc(), Conversation.id).limit(limit).offset(offset)
+    return total or 0, list((await session.execute(page)).scalars())
+
+
+async def timeline(
+    session: AsyncSession, project_id: str, conversation: Conversation, *, limit: int, offset: int
+) -> tuple[int, list[MessageLog]]:
+    """Every message of the conversation, oldest first."""
+    stmt = for_project(MessageLog, project_id).where(MessageLog.conversation_id == conversation.id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = (
+        stmt.order_by(MessageLog.occurred_at, MessageLog.created_at, MessageLog.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return total or 0, list((await session.execute(page)).scalars())
+
+
+async def set_status(
+    session: AsyncSession, project_id: str, conversation_id: str, status: Any
+) -> Conversation:
+    if status not in CONVERSATION_STATUSES:
+        raise invalid({"status": f"must be one of {', '.join(CONVERSATION_STATUSES)}"})
+    conversation = await get_conversation(session, project_id, conversation_id)
+    conversation.status = status
+    conversation.updated_at = utcnow()
+    return conversation
+
+
+# Replying ------------------------------------------------------------------------------------
+
+
+async def reply(
+    ctx: AppContext,
+    session: AsyncSession,
+    tenant: Tenant,
+    conversation_id: str,
+    body: Any,
+    *,
+    author: str,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Send ``body`` (a Meta message without ``to``) to the conversation's customer."""
+    from kirem.messaging.service import send_message  # the send path links conversations: import late
+
+    conversation = await get_conversation(session, tenant.project_id, conversation_id)
+    if not isinstance(body, dict):
+        raise invalid({"body": "must be a JSON object"})
+    message_type = body.get("type") or "text"
+    now = utcnow()
+    if message_type != "template" and not window_open(conversation, now):
+        raise ApiError(
+            409,
+            "The customer's 24-hour service window is closed: more than 24 hours have passed since the "
+            "customer last wrote (Meta refuses free-form messages then, error 131047). Send an approved "
+            "template instead (type 'template', see GET /v1/templates), or wait until the customer writes.",
+            {"code": 131047, "last_customer_message_at": iso(conversation.last_customer_message_at)},
+        )
+    if author == "agent" and human_active(conversation, now) and not force:
+        until = iso(conversation.human_active_until)
+        raise ApiError(
+            409,
+            "A person is answering this customer from the WhatsApp Business app (human handover until "
+            f"{until}). Wait until then so you do not talk over them, or send again with force: true.",
+            {"human_active_until": until},
+        )
+    channel = await session.get(Channel, conversation.channel_id)
+    if channel is None or channel.status != "active":
+        raise ApiError(
+            409, "The conversation's channel is disconnected", {"channel_id": conversation.channel_id}
+        )
+    message = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        **body,
+        "to": conversation.customer_wa_id,
+    }
+    answer, _ = await send_message(ctx, session, tenant, message, channel=channel, author=author)
+    return answer
