@@ -285,3 +285,97 @@ def sandbox_inbound(
     typer.echo(response.text)
     if response.status_code >= 400:
         raise typer.Exit(1)
+
+
+def _sandbox_post(url: str | None, path: str, body: dict[str, Any]) -> None:
+    """POST ``body`` to the running sandbox's simulator and print its answer; exit 1 on an error."""
+    base = (url or settings_from().base_url).rstrip("/")
+    try:
+        response = httpx.post(f"{base}/sandbox/v1/{path}", json=body, timeout=30)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]error:[/red] cannot reach {base}: {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo(response.text)
+    if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("echo")
+def sandbox_echo(
+    phone_number_id: str = typer.Option(..., help="The sandbox channel's phone number id."),
+    to: str = typer.Option("62812345678", help="The customer the owner writes to."),
+    text: str = typer.Option(None, help="A text message the owner sends from the phone app."),
+    message: str = typer.Option(None, help="Any message object as JSON (instead of --text)."),
+    url: str = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT)."),
+) -> None:
+    """Send a message as the owner on the WhatsApp Business app (coexistence `smb_message_echoes`)."""
+    if (text is None) == (message is None):
+        console.print("[red]error:[/red] give exactly one of --text or --message")
+        raise typer.Exit(2)
+    try:
+        payload = {"type": "text", "text": {"body": text}} if text is not None else json.loads(message)
+    except json.JSONDecodeError as exc:
+        console.print(f"[red]error:[/red] --message is not valid JSON: {exc.msg}")
+        raise typer.Exit(2) from exc
+    _sandbox_post(url, "echo", {"phone_number_id": phone_number_id, "to": to, "message": payload})
+
+
+@sandbox_app.command("history")
+def sandbox_history(
+    phone_number_id: str = typer.Option(..., help="The sandbox channel's phone number id."),
+    file: str = typer.Option(None, help="A JSON file with the chunk ('-' reads standard input)."),
+    chunk: str = typer.Option(None, "--json", help="The chunk as JSON (instead of --file)."),
+    url: str = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT)."),
+) -> None:
+    """Share one chunk of the phone app's chat history (coexistence `history` webhook).
+
+    The chunk is {"phase"?, "chunk_order"?, "progress"?, "threads": [...]} or just the list of threads.
+    """
+    import sys
+    from pathlib import Path
+
+    if (file is None) == (chunk is None):
+        console.print("[red]error:[/red] give exactly one of --file or --json")
+        raise typer.Exit(2)
+    source = "--json"
+    try:
+        if file is not None:
+            source = file
+            raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        else:
+            raw = chunk
+        parsed = json.loads(raw)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot read {file}: {exc.strerror or exc}")
+        raise typer.Exit(2) from exc
+    except json.JSONDecodeError as exc:
+        console.print(f"[red]error:[/red] {source} is not valid JSON: {exc.msg}")
+        raise typer.Exit(2) from exc
+    if isinstance(parsed, list):
+        parsed = {"threads": parsed}
+    if not isinstance(parsed, dict):
+        console.print(f"[red]error:[/red] {source} must hold a JSON object or a list of threads")
+        raise typer.Exit(2)
+    _sandbox_post(url, "history", {**parsed, "phone_number_id": phone_number_id})
+
+
+@sandbox_app.command("contacts")
+def sandbox_contacts(
+    phone_number_id: str = typer.Option(..., help="The sandbox channel's phone number id."),
+    add: list[str] = typer.Option([], help="NUMBER:Full Name of a contact the owner saves (repeatable)."),
+    remove: list[str] = typer.Option([], help="NUMBER of a contact the owner deletes (repeatable)."),
+    url: str = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT)."),
+) -> None:
+    """Change the phone app's contacts (coexistence `smb_app_state_sync` webhook)."""
+    contacts: list[dict[str, str]] = []
+    for item in add:
+        number, _, name = item.partition(":")
+        if not number.strip() or not name.strip():
+            console.print(f"[red]error:[/red] --add takes NUMBER:Full Name, got {item!r}")
+            raise typer.Exit(2)
+        contacts.append({"phone_number": number.strip(), "full_name": name.strip(), "action": "add"})
+    contacts += [{"phone_number": number.strip(), "action": "remove"} for number in remove]
+    if not contacts:
+        console.print("[red]error:[/red] give at least one --add or --remove")
+        raise typer.Exit(2)
+    _sandbox_post(url, "contacts", {"phone_number_id": phone_number_id, "contacts": contacts})

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from kirem.sandbox.auth import authenticate, authorize_number, authorize_waba
+from kirem.sandbox.coexistence import receive_contacts, receive_echo, receive_history
 from kirem.sandbox.errors import MetaError, invalid_parameter, json_response, required_parameter
 from kirem.sandbox.media import (
     check_download,
@@ -80,6 +81,39 @@ async def simulate_inbound(request: Request) -> Response:
         wamid, lane, payload = await receive_inbound(session, runtime, body)
     runtime.spawn(post_in_order(runtime, lane, payload), name=f"sandbox-inbound-{wamid}")
     return json_response({"wamid": wamid})
+
+
+@router.post("/v1/echo")
+async def simulate_echo(request: Request) -> Response:
+    """Act as the owner on the phone app (coexistence): post an ``smb_message_echoes`` webhook."""
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    async with runtime.database.transaction() as session:
+        answer, lane, payload = await receive_echo(session, runtime, body)
+    runtime.spawn(post_in_order(runtime, lane, payload), name=f"sandbox-echo-{answer['wamid']}")
+    return json_response(answer)
+
+
+@router.post("/v1/history")
+async def simulate_history(request: Request) -> Response:
+    """Share one chunk of the phone app's chat history (coexistence): post a ``history`` webhook."""
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    async with runtime.database.transaction() as session:
+        answer, lane, payload = await receive_history(session, runtime, body)
+    runtime.spawn(post_in_order(runtime, lane, payload), name=f"sandbox-history-{answer['chunk_order']}")
+    return json_response(answer)
+
+
+@router.post("/v1/contacts")
+async def simulate_contacts(request: Request) -> Response:
+    """Change the phone app's contacts (coexistence): post an ``smb_app_state_sync`` webhook."""
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    async with runtime.database.transaction() as session:
+        answer, lane, payload = await receive_contacts(session, runtime, body)
+    runtime.spawn(post_in_order(runtime, lane, payload), name="sandbox-contacts")
+    return json_response(answer)
 
 
 @router.get("/media/{media_id}/content")
