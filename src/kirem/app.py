@@ -16,10 +16,12 @@ from kirem.api.health import router as health_router
 from kirem.api.middleware import RequestContextMiddleware
 from kirem.config import Settings
 from kirem.context import AppContext, live_graph_client
+from kirem.conversations.routes import contacts_router
 from kirem.conversations.routes import router as conversations_router
 from kirem.crypto import Sealer
 from kirem.db.engine import Database
 from kirem.inbound.routes import router as inbound_router
+from kirem.mcp.transport import MCP_PATH, McpEndpoint
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
 from kirem.ratelimit import RateLimiter
@@ -73,13 +75,16 @@ def create_app(
         sandbox_app_secret=resolve_app_secret(settings) if settings.sandbox_enabled else None,
     )
 
+    mcp = McpEndpoint(ctx)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(ctx, webhook_sender) if settings.worker else None
         if runtime is not None:
             await runtime.start()
         try:
-            yield
+            async with mcp.run():  # the MCP SDK's task group: a mounted app's lifespan would never run
+                yield
         finally:
             if runtime is not None:
                 await runtime.stop()
@@ -96,7 +101,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.mcp = mcp
     install_error_handlers(app)
+    # a Route at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
+    app.add_route(MCP_PATH, mcp, methods=["POST"], include_in_schema=False)
     routers = (
         health_router,
         messaging_router,
@@ -104,6 +112,7 @@ def create_app(
         webhooks_router,
         delivery_router,
         conversations_router,
+        contacts_router,
         manage,
         operator,
         inbound_router,

@@ -104,3 +104,27 @@ async def reply(
         return ok(answer, "Message sent successfully", 201)
 
     return await idempotent(request, ctx, tenant, execute)
+
+
+contacts_router = APIRouter(prefix="/v1/contacts", tags=["conversations"])
+
+
+@contacts_router.get("", summary="Contacts synced from the WhatsApp Business app (coexistence)")
+async def list_contacts(
+    channel_id: str | None = Query(None),
+    limit: str | None = Query(None),
+    offset: str | None = Query(None),
+    session: AsyncSession = Depends(get_session),
+    tenant: Tenant = Depends(get_tenant),
+) -> Response:
+    size, start = _page(limit, offset)
+    total, contacts = await service.list_contacts(
+        session, tenant.project_id, channel_id=channel_id, limit=size, offset=start
+    )
+    data = {
+        "total": total,
+        "limit": size,
+        "offset": start,
+        "contacts": [service.contact_view(c) for c in contacts],
+    }
+    return ok(data, "Contacts retrieved successfully")

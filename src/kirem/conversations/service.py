@@ -246,6 +246,27 @@ async def set_status(
     return conversation
 
 
+async def list_contacts(
+    session: AsyncSession, project_id: str, *, channel_id: str | None, limit: int, offset: int
+) -> tuple[int, list[ChannelContact]]:
+    stmt = for_project(ChannelContact, project_id)
+    if channel_id:
+        stmt = stmt.where(ChannelContact.channel_id == channel_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = stmt.order_by(ChannelContact.full_name, ChannelContact.wa_id).limit(limit).offset(offset)
+    return total or 0, list((await session.execute(page)).scalars())
+
+
+def contact_view(contact: ChannelContact) -> dict[str, Any]:
+    return {
+        "wa_id": contact.wa_id,
+        "full_name": contact.full_name,
+        "first_name": contact.first_name,
+        "channel_id": contact.channel_id,
+        "updated_at": iso(contact.updated_at),
+    }
+
+
 # Replying ------------------------------------------------------------------------------------
 
 
