@@ -103,8 +103,9 @@ def create_app(
     app.state.ctx = ctx
     app.state.mcp = mcp
     install_error_handlers(app)
-    # a Route at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
-    app.add_route(MCP_PATH, mcp, methods=["POST"], include_in_schema=False)
+    # Routes at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
+    for path in (MCP_PATH, MCP_PATH + "/"):
+        app.add_route(path, mcp, methods=["POST"], include_in_schema=False)
     routers = (
         health_router,
         messaging_router,
