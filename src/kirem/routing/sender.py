@@ -81,7 +81,7 @@ class WebhookSender(Protocol):
         url: str,
         body: bytes,
         headers: Mapping[str, str],
-        timeout: float,  # noqa: ASYNC109 - bounds the whole attempt; expiry is reported in the result
+        timeout: float,
     ) -> AttemptResult:
         """Make one attempt; never raises."""
         ...
@@ -205,6 +205,11 @@ def _describe(exc: BaseException, url: str) -> str:
         if isinstance(item, aiohttp.ClientResponseError):
             return f"invalid HTTP response from {host}: {_first_line(item.message)}"
     for item in chain:
+        if isinstance(item, httpx.ReadError):
+            return f"connection to {parts.netloc or host} broke while reading the response"
+        if isinstance(item, httpx.WriteError):
+            return f"connection to {parts.netloc or host} broke while sending the request"
+    for item in chain:
         if isinstance(item, aiohttp.InvalidURL | httpx.InvalidURL | httpx.UnsupportedProtocol):
             return f"invalid target URL: {url}"
     for item in chain:
@@ -272,7 +277,7 @@ class AiohttpSender:
         url: str,
         body: bytes,
         headers: Mapping[str, str],
-        timeout: float,  # noqa: ASYNC109 - bounds the whole attempt; expiry is reported in the result
+        timeout: float,
     ) -> AttemptResult:
         started = time.perf_counter()
         bad = _bad_url(url)
@@ -399,7 +404,7 @@ class HttpxSender:
         url: str,
         body: bytes,
         headers: Mapping[str, str],
-        timeout: float,  # noqa: ASYNC109 - bounds the whole attempt; expiry is reported in the result
+        timeout: float,
     ) -> AttemptResult:
         started = time.perf_counter()
         bad = _bad_url(url)

@@ -12,6 +12,7 @@ from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
+from kirem.routing.signing import generate_secret
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import PLANS, PlanLimits, limits_for, plan_lifting
 from kirem.tenancy.tokens import display_prefix, hash_secret, random_secret
@@ -105,7 +106,7 @@ async def create_project(session: AsyncSession, sealer: Sealer, account: Account
     project = Project(account_id=account.id, name=name, webhook_secret_sealed="")
     session.add(project)
     await session.flush()
-    project.webhook_secret_sealed = sealer.seal(random_secret("whsec_"), project.id, "webhook_secret")
+    project.webhook_secret_sealed = sealer.seal(generate_secret(), project.id, "webhook_secret")
     await session.flush()
     return project
 
