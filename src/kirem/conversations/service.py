@@ -14,8 +14,8 @@ from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
 from kirem.conversations.preview import preview
-from kirem.db.base import utcnow
-from kirem.db.scope import for_project, get_owned
+from kirem.db.base import new_uuid, utcnow
+from kirem.db.scope import for_project, get_owned, insert_if_absent
 from kirem.messaging.models import MessageLog
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
@@ -81,7 +81,10 @@ def epoch(value: Any, default: datetime) -> datetime:
 async def conversation_for(
     session: AsyncSession, channel: Channel, wa_id: str, *, name: str = "", now: datetime | None = None
 ) -> Conversation:
-    """The channel's conversation with this customer, created (``open``) when there is none."""
+    """The channel's conversation with this customer, created (``open``) when there is none.
+
+    Creation is an insert-if-absent: a send and an inbound message for a new customer may race.
+    """
     wa_id = digits(wa_id)
     stmt = select(Conversation).where(
         Conversation.channel_id == channel.id, Conversation.customer_wa_id == wa_id
@@ -89,7 +92,10 @@ async def conversation_for(
     conversation = (await session.execute(stmt)).scalar_one_or_none()
     if conversation is None:
         now = now or utcnow()
-        conversation = Conversation(
+        await insert_if_absent(
+            session,
+            Conversation,
+            id=new_uuid(),
             project_id=channel.project_id,
             channel_id=channel.id,
             customer_wa_id=wa_id,
@@ -98,8 +104,7 @@ async def conversation_for(
             created_at=now,
             updated_at=now,
         )
-        session.add(conversation)
-        await session.flush()
+        conversation = (await session.execute(stmt)).scalar_one()
     elif name and not conversation.customer_name:
         conversation.customer_name = name[:200]
     return conversation
@@ -183,8 +188,9 @@ async def sync_contact(
             await session.delete(contact)
         return
     if contact is None:
-        contact = ChannelContact(project_id=channel.project_id, channel_id=channel.id, wa_id=wa_id)
-        session.add(contact)
+        values = {"project_id": channel.project_id, "channel_id": channel.id, "wa_id": wa_id}
+        await insert_if_absent(session, ChannelContact, **values)
+        contact = (await session.execute(stmt)).scalar_one()
     contact.full_name = full_name[:200]
     contact.first_name = first_name[:200]
     contact.updated_at = utcnow()
