@@ -82,12 +82,12 @@ def _host_logging_untouched() -> Iterator[None]:
     if root.handlers:
         yield
         return
-    placeholder = logging.NullHandler()
-    root.addHandler(placeholder)
+    silencer = logging.NullHandler()
+    root.addHandler(silencer)
     try:
         yield
     finally:
-        root.removeHandler(placeholder)
+        root.removeHandler(silencer)
 
 
 def create_mcp_server() -> KiremMCPServer:

@@ -3,7 +3,7 @@
 Bodies are Meta-compatible: anything Meta's ``/{phone_number_id}/messages`` accepts must pass here, so
 only obvious mistakes are rejected (missing ``to``, unknown ``type``, more than 3 reply buttons, more
 than 10 list rows, media with neither ``id`` nor ``link``, text over 4096 characters, ...). Values that
-only Meta can judge (media ids, template names, placeholder phone numbers) are left to Meta.
+only Meta can judge (media ids, template names, the sample numbers of Meta's examples) are left to Meta.
 
 Every function returns a field-level error dict: dotted paths such as ``"text.body"`` or
 ``"interactive.action.sections[0].rows"`` mapped to an English sentence. An empty dict means OK.

@@ -77,9 +77,14 @@ def template_variable_counts(components: list[Any]) -> dict[str, int]:
             continue
         kind = _upper(component.get("type")).lower()
         if kind in counts:
-            positional, named = _variables(component["text"])
-            counts[kind] = max(positional, default=0) or len(set(named))
+            counts[kind] = variable_count(component["text"])
     return counts
+
+
+def variable_count(text: str) -> int:
+    """Parameters one header or body text expects: the highest ``{{n}}``, or its distinct named ones."""
+    positional, named = _variables(text)
+    return max(positional, default=0) or len(set(named))
 
 
 def _check_components(components: object, named: bool, authentication: bool) -> Errors:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
+from kirem.messaging.template_rules import variable_count
 from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
 from kirem.sandbox.ids import numeric_id
 from kirem.sandbox.models import SandboxTemplate
@@ -40,7 +41,6 @@ MAX_PAGE_SIZE = 1000
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Za-z0-9]{2,4})?$")
-PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 HELLO_WORLD_NAME = "hello_world"
 HELLO_WORLD_LANGUAGE = "en_US"
@@ -368,15 +368,6 @@ async def find_for_send(session: AsyncSession, *, waba_id: str, name: str, langu
     return template
 
 
-def _placeholder_count(text: str) -> int:
-    names = PLACEHOLDER_RE.findall(text)
-    if not names:
-        return 0
-    if all(n.isdigit() for n in names):
-        return max(int(n) for n in names)
-    return len(set(names))
-
-
 def expected_parameters(template: SandboxTemplate) -> dict[str, int | None]:
     """Parameters a send must give per component; ``None`` where the sandbox does not check."""
     expected: dict[str, int | None] = {"header": 0, "body": 0}
@@ -386,13 +377,13 @@ def expected_parameters(template: SandboxTemplate) -> dict[str, int | None]:
             if str(component.get("format", "TEXT")).upper() in MEDIA_HEADER_FORMATS:
                 expected["header"] = None
             else:
-                expected["header"] = _placeholder_count(str(component.get("text", "")))
+                expected["header"] = variable_count(str(component.get("text", "")))
         elif kind == "BODY":
             text = component.get("text")
             if text is None and template.category == "AUTHENTICATION":
                 expected["body"] = 1  # the one-time code
             else:
-                expected["body"] = _placeholder_count(str(text or ""))
+                expected["body"] = variable_count(str(text or ""))
     return expected
 
 
