@@ -39,14 +39,14 @@ from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
 from kirem.sandbox.samples import SAMPLE_FILES, sample_bytes
 from kirem.sandbox.simulator import (
-    _PHONE_DIGITS,
-    _PHONE_NOISE,
     MEDIA_KINDS,
-    _bad,
-    _checked_body,
-    _media_body,
-    _obj,
-    _str,
+    PHONE_DIGITS,
+    PHONE_NOISE,
+    bad_field,
+    checked_body,
+    media_body,
+    object_field,
+    string_field,
 )
 from kirem.sandbox.webhooks import envelope, metadata
 
@@ -82,27 +82,29 @@ def _body_object(body: Any) -> dict[str, Any]:
 
 
 def _phone(container: dict[str, Any], key: str, field: str) -> str:
-    value = _str(container, key, field)
+    value = string_field(container, key, field)
     assert value is not None
-    digits = _PHONE_NOISE.sub("", value)
-    if not _PHONE_DIGITS.match(digits):
-        raise _bad(field, "must be a phone number of 5 to 15 digits")
+    digits = PHONE_NOISE.sub("", value)
+    if not PHONE_DIGITS.match(digits):
+        raise bad_field(field, "must be a phone number of 5 to 15 digits")
     return digits
 
 
 def _int(container: dict[str, Any], key: str, default: int, low: int, high: int | None) -> int:
     value = container.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(key, "must be an integer")
+        raise bad_field(key, "must be an integer")
     if value < low or (high is not None and value > high):
-        raise _bad(key, f"must be from {low} to {high}" if high is not None else f"must be at least {low}")
+        raise bad_field(
+            key, f"must be from {low} to {high}" if high is not None else f"must be at least {low}"
+        )
     return value
 
 
 def _objects(container: dict[str, Any], key: str, field: str) -> list[dict[str, Any]]:
     value = container.get(key)
     if not isinstance(value, list) or not value or not all(isinstance(item, dict) for item in value):
-        raise _bad(field, "required non-empty list of objects")
+        raise bad_field(field, "required non-empty list of objects")
     return value
 
 
@@ -120,9 +122,9 @@ async def _sandbox_number(session: AsyncSession, phone_number_id: str) -> Sandbo
 
 
 def _check_type(message: dict[str, Any], prefix: str) -> str:
-    kind = _str(message, "type", f"{prefix}.type")
+    kind = string_field(message, "type", f"{prefix}.type")
     if kind not in ECHO_TYPES:
-        raise _bad(f"{prefix}.type", f"must be one of {', '.join(ECHO_TYPES)}")
+        raise bad_field(f"{prefix}.type", f"must be one of {', '.join(ECHO_TYPES)}")
     return kind
 
 
@@ -165,8 +167,8 @@ async def _type_body(
                 sample_id = await _sample_media_id(session, number, kind)
                 if sample_id is not None:
                     message = {**message, kind: {**given, "id": sample_id}}
-            return kind, await _media_body(session, runtime, number, kind, message)
-        return kind, _checked_body(kind, message)
+            return kind, await media_body(session, runtime, number, kind, message)
+        return kind, checked_body(kind, message)
     except MetaError as exc:
         if prefix == "message" or not (exc.details or "").startswith("message."):
             raise
@@ -181,10 +183,10 @@ async def receive_echo(
 ) -> tuple[Answer, str, Payload]:
     """Record a message the owner sent from the phone app; returns the answer, lane and webhook."""
     body = _body_object(body)
-    phone_number_id = _str(body, "phone_number_id", "phone_number_id")
+    phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
     assert phone_number_id is not None
     wa_id = _phone(body, "to", "to")
-    message = _obj(body, "message", "message")
+    message = object_field(body, "message", "message")
     _check_type(message, "message")
     number = await _sandbox_number(session, phone_number_id)
     kind, type_body = await _type_body(session, runtime, number, message, "message")
@@ -231,15 +233,15 @@ def _history_sender(item: dict[str, Any], field: str, wa_id: str, number: Sandbo
     """True when the business sent the message, False when the customer did."""
     sender = item.get("from", CUSTOMER)
     if not isinstance(sender, str):
-        raise _bad(field, "must be a string")
+        raise bad_field(field, "must be a string")
     if sender in (CUSTOMER, BUSINESS):
         return sender == BUSINESS
-    digits = _PHONE_NOISE.sub("", sender)
+    digits = PHONE_NOISE.sub("", sender)
     if digits == number.display_phone_number:
         return True
     if digits == wa_id:
         return False
-    raise _bad(field, "must be 'customer', 'business', the thread's id or the business's display number")
+    raise bad_field(field, "must be 'customer', 'business', the thread's id or the business's display number")
 
 
 def _history_id(item: dict[str, Any], field: str) -> str | None:
@@ -247,7 +249,9 @@ def _history_id(item: dict[str, Any], field: str) -> str | None:
     if wamid is None:
         return None
     if not isinstance(wamid, str) or not wamid.startswith("wamid.") or len(wamid) > WAMID_MAX_LENGTH:
-        raise _bad(field, f"must be a message id starting with 'wamid.' (at most {WAMID_MAX_LENGTH} chars)")
+        raise bad_field(
+            field, f"must be a message id starting with 'wamid.' (at most {WAMID_MAX_LENGTH} chars)"
+        )
     return wamid
 
 
@@ -258,7 +262,7 @@ def _history_timestamp(item: dict[str, Any], field: str) -> str | None:
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _bad(field, "must be a Unix time in seconds")
+        raise bad_field(field, "must be a Unix time in seconds")
     return str(value)
 
 
@@ -266,14 +270,14 @@ def _history_status(item: dict[str, Any], field: str) -> str:
     context = item.get("history_context")
     if context is not None:
         if not isinstance(context, dict):
-            raise _bad(f"{field}.history_context", "must be an object")
+            raise bad_field(f"{field}.history_context", "must be an object")
         status, where = context.get("status"), f"{field}.history_context.status"
     else:
         status, where = item.get("status"), f"{field}.status"
     if status is None:
         return DEFAULT_HISTORY_STATUS
     if not isinstance(status, str) or status.upper() not in HISTORY_STATUSES:
-        raise _bad(where, f"must be one of {', '.join(HISTORY_STATUSES)}")
+        raise bad_field(where, f"must be one of {', '.join(HISTORY_STATUSES)}")
     return status.upper()
 
 
@@ -284,7 +288,7 @@ async def _history_content(
     if "type" not in item and isinstance(item.get("text"), str):
         return "text", {"body": item["text"]}
     if "type" not in item and "text" not in item:
-        raise _bad(f"{field}.text", "required (a string, or give a whole message object with its type)")
+        raise bad_field(f"{field}.text", "required (a string, or give a whole message object with its type)")
     return await _type_body(session, runtime, number, {"type": "text", **item}, field, reuse_sample=True)
 
 
@@ -328,7 +332,7 @@ async def receive_history(
 ) -> tuple[Answer, str, Payload]:
     """Build one ``history`` chunk; returns the answer, lane and webhook."""
     body = _body_object(body)
-    phone_number_id = _str(body, "phone_number_id", "phone_number_id")
+    phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
     assert phone_number_id is not None
     phase = _int(body, "phase", 0, PHASES[0], PHASES[-1])
     chunk_order = _int(body, "chunk_order", 1, 1, None)
@@ -352,7 +356,7 @@ async def receive_history(
             from_business = _history_sender(item, f"{field}.from", wa_id, number)
             wamid = _history_id(item, f"{field}.id") or new_wamid(wa_id, inbound=not from_business)
             if wamid in seen:
-                raise _bad(f"{field}.id", "appears twice in this chunk")
+                raise bad_field(f"{field}.id", "appears twice in this chunk")
             seen.add(wamid)
             timestamp = _history_timestamp(item, f"{field}.timestamp") or _epoch(
                 default_timestamp(number.created_at, phase, chunk_order, m_index)
@@ -393,15 +397,15 @@ async def receive_history(
 
 def _contact_entry(item: dict[str, Any], field: str, timestamp: str) -> dict[str, Any]:
     phone_number = _phone(item, "phone_number", f"{field}.phone_number")
-    action = _str(item, "action", f"{field}.action", required=False) or "add"
+    action = string_field(item, "action", f"{field}.action", required=False) or "add"
     if action not in CONTACT_ACTIONS:
-        raise _bad(f"{field}.action", f"must be one of {', '.join(CONTACT_ACTIONS)}")
+        raise bad_field(f"{field}.action", f"must be one of {', '.join(CONTACT_ACTIONS)}")
     contact: dict[str, str] = {}
     if action == "add":
-        full_name = (_str(item, "full_name", f"{field}.full_name", required=False) or "").strip()
-        first_name = (_str(item, "first_name", f"{field}.first_name", required=False) or "").strip()
+        full_name = (string_field(item, "full_name", f"{field}.full_name", required=False) or "").strip()
+        first_name = (string_field(item, "first_name", f"{field}.first_name", required=False) or "").strip()
         if not full_name and not first_name:
-            raise _bad(f"{field}.full_name", "required when adding a contact (or give first_name)")
+            raise bad_field(f"{field}.full_name", "required when adding a contact (or give first_name)")
         contact["full_name"] = full_name or first_name
         contact["first_name"] = first_name or full_name.split()[0]
     contact["phone_number"] = phone_number
@@ -413,7 +417,7 @@ async def receive_contacts(
 ) -> tuple[Answer, str, Payload]:
     """Build one ``smb_app_state_sync`` webhook for the phone's contact changes."""
     body = _body_object(body)
-    phone_number_id = _str(body, "phone_number_id", "phone_number_id")
+    phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
     assert phone_number_id is not None
     timestamp = _epoch(runtime.now())
     items = _objects(body, "contacts", "contacts")

@@ -54,38 +54,38 @@ UNSUPPORTED_ERROR = {
     "message": "Message type unknown",
     "error_data": {"details": "Message type is currently not supported."},
 }
-_PHONE_NOISE = re.compile(r"[\s+\-()]")
-_PHONE_DIGITS = re.compile(r"^\d{5,15}$")
+PHONE_NOISE = re.compile(r"[\s+\-()]")
+PHONE_DIGITS = re.compile(r"^\d{5,15}$")
 
 
-def _bad(field: str, problem: str) -> MetaError:
+def bad_field(field: str, problem: str) -> MetaError:
     return invalid_parameter(f"{field}: {problem}")
 
 
-def _obj(container: dict[str, Any], key: str, field: str, *, required: bool = True) -> dict[str, Any]:
+def object_field(container: dict[str, Any], key: str, field: str, *, required: bool = True) -> dict[str, Any]:
     value = container.get(key)
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
-        raise _bad(field, "required object" if value is None else "must be an object")
+        raise bad_field(field, "required object" if value is None else "must be an object")
     return value
 
 
-def _str(container: dict[str, Any], key: str, field: str, *, required: bool = True) -> str | None:
+def string_field(container: dict[str, Any], key: str, field: str, *, required: bool = True) -> str | None:
     value = container.get(key)
     if value is None:
         if required:
-            raise _bad(field, "required")
+            raise bad_field(field, "required")
         return None
     if not isinstance(value, str):
-        raise _bad(field, "must be a string")
+        raise bad_field(field, "must be a string")
     return value
 
 
 def _number(container: dict[str, Any], key: str, field: str) -> float:
     value = container.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(field, "required number")
+        raise bad_field(field, "required number")
     return float(value)
 
 
@@ -102,96 +102,96 @@ class InboundRequest:
 def parse_inbound(body: Any) -> InboundRequest:
     if not isinstance(body, dict):
         raise invalid_parameter("The request body must be a JSON object.")
-    phone_number_id = _str(body, "phone_number_id", "phone_number_id")
-    sender = _str(body, "from", "from")
+    phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
+    sender = string_field(body, "from", "from")
     assert phone_number_id is not None and sender is not None
-    wa_id = _PHONE_NOISE.sub("", sender)
-    if not _PHONE_DIGITS.match(wa_id):
-        raise _bad("from", "must be a phone number of 5 to 15 digits")
-    profile_name = _str(body, "profile_name", "profile_name", required=False) or DEFAULT_PROFILE_NAME
-    message = _obj(body, "message", "message")
-    kind = _str(message, "type", "message.type")
+    wa_id = PHONE_NOISE.sub("", sender)
+    if not PHONE_DIGITS.match(wa_id):
+        raise bad_field("from", "must be a phone number of 5 to 15 digits")
+    profile_name = string_field(body, "profile_name", "profile_name", required=False) or DEFAULT_PROFILE_NAME
+    message = object_field(body, "message", "message")
+    kind = string_field(message, "type", "message.type")
     if kind not in INBOUND_TYPES:
-        raise _bad("message.type", f"must be one of {', '.join(INBOUND_TYPES)}")
+        raise bad_field("message.type", f"must be one of {', '.join(INBOUND_TYPES)}")
     context = message.get("context", body.get("context"))
     if context is not None:
         if not isinstance(context, dict):
-            raise _bad("message.context", "must be an object")
-        _str(context, "id", "message.context.id")
+            raise bad_field("message.context", "must be an object")
+        string_field(context, "id", "message.context.id")
     return InboundRequest(phone_number_id, wa_id, profile_name, kind, message, context)
 
 
-def _checked_body(kind: str, message: dict[str, Any]) -> dict[str, Any] | list[Any] | None:
+def checked_body(kind: str, message: dict[str, Any]) -> dict[str, Any] | list[Any] | None:
     """Validate the type object of a non-media inbound message and return what the webhook carries."""
     field = f"message.{kind}"
     if kind == "text":
-        text = _obj(message, "text", field)
-        return {"body": _str(text, "body", f"{field}.body")}
+        text = object_field(message, "text", field)
+        return {"body": string_field(text, "body", f"{field}.body")}
     if kind == "location":
-        location = _obj(message, "location", field)
+        location = object_field(message, "location", field)
         result: dict[str, Any] = {
             "latitude": _number(location, "latitude", f"{field}.latitude"),
             "longitude": _number(location, "longitude", f"{field}.longitude"),
         }
         for key in ("name", "address", "url"):
-            if (value := _str(location, key, f"{field}.{key}", required=False)) is not None:
+            if (value := string_field(location, key, f"{field}.{key}", required=False)) is not None:
                 result[key] = value
         return result
     if kind == "contacts":
         contacts = message.get("contacts")
         if not isinstance(contacts, list) or not contacts or not all(isinstance(c, dict) for c in contacts):
-            raise _bad(field, "required non-empty list of contact objects")
+            raise bad_field(field, "required non-empty list of contact objects")
         return contacts
     if kind == "interactive":
-        interactive = _obj(message, "interactive", field)
-        reply_type = _str(interactive, "type", f"{field}.type")
+        interactive = object_field(message, "interactive", field)
+        reply_type = string_field(interactive, "type", f"{field}.type")
         if reply_type not in INTERACTIVE_REPLIES:
-            raise _bad(f"{field}.type", f"must be one of {', '.join(INTERACTIVE_REPLIES)}")
-        reply = _obj(interactive, reply_type, f"{field}.{reply_type}")
+            raise bad_field(f"{field}.type", f"must be one of {', '.join(INTERACTIVE_REPLIES)}")
+        reply = object_field(interactive, reply_type, f"{field}.{reply_type}")
         if reply_type == "nfm_reply":
-            _str(reply, "response_json", f"{field}.nfm_reply.response_json")
+            string_field(reply, "response_json", f"{field}.nfm_reply.response_json")
         else:
-            _str(reply, "id", f"{field}.{reply_type}.id")
-            _str(reply, "title", f"{field}.{reply_type}.title")
-            _str(reply, "description", f"{field}.{reply_type}.description", required=False)
+            string_field(reply, "id", f"{field}.{reply_type}.id")
+            string_field(reply, "title", f"{field}.{reply_type}.title")
+            string_field(reply, "description", f"{field}.{reply_type}.description", required=False)
         return {"type": reply_type, reply_type: reply}
     if kind == "button":
-        button = _obj(message, "button", field)
+        button = object_field(message, "button", field)
         return {
-            "payload": _str(button, "payload", f"{field}.payload"),
-            "text": _str(button, "text", f"{field}.text"),
+            "payload": string_field(button, "payload", f"{field}.payload"),
+            "text": string_field(button, "text", f"{field}.text"),
         }
     if kind == "reaction":
-        reaction = _obj(message, "reaction", field)
+        reaction = object_field(message, "reaction", field)
         return {
-            "message_id": _str(reaction, "message_id", f"{field}.message_id"),
-            "emoji": _str(reaction, "emoji", f"{field}.emoji"),
+            "message_id": string_field(reaction, "message_id", f"{field}.message_id"),
+            "emoji": string_field(reaction, "emoji", f"{field}.emoji"),
         }
     if kind == "order":
-        order = _obj(message, "order", field)
-        _str(order, "catalog_id", f"{field}.catalog_id")
+        order = object_field(message, "order", field)
+        string_field(order, "catalog_id", f"{field}.catalog_id")
         items = order.get("product_items")
         if not isinstance(items, list) or not items:
-            raise _bad(f"{field}.product_items", "required non-empty list")
+            raise bad_field(f"{field}.product_items", "required non-empty list")
         return order
     if kind == "system":
-        system = _obj(message, "system", field)
-        _str(system, "body", f"{field}.body")
-        _str(system, "type", f"{field}.type")
+        system = object_field(message, "system", field)
+        string_field(system, "body", f"{field}.body")
+        string_field(system, "type", f"{field}.type")
         return system
     return None  # unsupported: no type object
 
 
-async def _media_body(
+async def media_body(
     session: AsyncSession, runtime: SandboxRuntime, number: SandboxNumber, kind: str, message: dict[str, Any]
 ) -> dict[str, Any]:
     field = f"message.{kind}"
-    given = _obj(message, kind, field, required=False)
+    given = object_field(message, kind, field, required=False)
     media_id = given.get("id")
     if media_id is not None:
         media = await session.get(SandboxMedia, str(media_id))
         if media is None or media.phone_number_id != number.phone_number_id:
-            raise _bad(f"{field}.id", "no such media for this phone number")
+            raise bad_field(f"{field}.id", "no such media for this phone number")
     else:
         mime_type, filename = SAMPLE_FILES[kind]
         media = await store_media(
@@ -204,12 +204,14 @@ async def _media_body(
         )
     result: dict[str, Any] = {}
     if kind in ("image", "video", "document") and (
-        caption := _str(given, "caption", f"{field}.caption", required=False)
+        caption := string_field(given, "caption", f"{field}.caption", required=False)
     ):
         result["caption"] = caption
     if kind == "document":
         result["filename"] = (
-            _str(given, "filename", f"{field}.filename", required=False) or media.filename or "document"
+            string_field(given, "filename", f"{field}.filename", required=False)
+            or media.filename
+            or "document"
         )
     result["mime_type"] = media.mime_type
     result["sha256"] = base64.b64encode(bytes.fromhex(media.sha256)).decode()
@@ -247,9 +249,9 @@ async def receive_inbound(
         )
     now = runtime.now()
     if request.type in MEDIA_KINDS:
-        type_body: Any = await _media_body(session, runtime, number, request.type, request.message)
+        type_body: Any = await media_body(session, runtime, number, request.type, request.message)
     else:
-        type_body = _checked_body(request.type, request.message)
+        type_body = checked_body(request.type, request.message)
 
     wamid = new_wamid(request.wa_id, inbound=True)
     message: dict[str, Any] = {}
