@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     inbound_lease_seconds: float = 60.0
     """How long a claimed raw webhook is held before another processor may take it."""
 
+    purge_interval_seconds: float = 3600.0
+    """How often logs past the plan's retention are deleted (by every worker; deletes are idempotent)."""
     handover_seconds: float = 300.0
     """After the owner answers from the phone app, AI agents hold back this long (coexistence)."""
 

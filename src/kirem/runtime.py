@@ -7,10 +7,12 @@ against one PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from kirem.context import AppContext
 from kirem.inbound.processor import process_pending
+from kirem.retention import purge_expired
 from kirem.routing.sender import WebhookSender, default_sender
 from kirem.routing.worker import DeliveryWorker
 from kirem.signals import CHANNELS, RAW_EVENTS, listen
@@ -29,6 +31,7 @@ class Runtime:
     async def start(self) -> None:
         self.tasks.append(asyncio.create_task(self._inbound_loop(), name="kirem-inbound"))
         self.tasks.append(asyncio.create_task(self.worker.run(self.stop_event), name="kirem-deliveries"))
+        self.tasks.append(asyncio.create_task(self._purge_loop(), name="kirem-retention"))
         if not self.ctx.settings.is_sqlite:
             self.tasks.append(
                 asyncio.create_task(
@@ -54,3 +57,13 @@ class Runtime:
                 processed = 0
             if processed == 0:
                 await self.ctx.signals.wait(RAW_EVENTS, 1.0)
+
+    async def _purge_loop(self) -> None:
+        """Apply log retention now and then every ``purge_interval_seconds`` until stopped."""
+        while not self.stop_event.is_set():
+            try:
+                await purge_expired(self.ctx)
+            except Exception:
+                log.exception("retention purge failed; retrying at the next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), self.ctx.settings.purge_interval_seconds)

@@ -1,0 +1,66 @@
+"""Log retention by plan: message logs, events (with their deliveries and attempts) and raw webhooks
+older than the account's ``retention_days`` are deleted; so are expired idempotency records.
+
+Conversations stay (they are the inbox); their timeline keeps only what retention keeps. Raw webhooks
+are kept as long as the longest retention of any plan, since one body may concern several projects.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from kirem.context import AppContext
+from kirem.db.base import utcnow
+from kirem.inbound.models import Event, RawEvent
+from kirem.messaging.models import IdempotencyRecord, MessageLog
+from kirem.routing.models import Delivery, DeliveryAttempt
+from kirem.tenancy.models import Account, Project
+from kirem.tenancy.plans import PLANS
+from kirem.tenancy.service import account_limits
+
+log = logging.getLogger("kirem.retention")
+
+
+async def purge_expired(ctx: AppContext, now: datetime | None = None) -> dict[str, int]:
+    """Delete what every project's plan no longer keeps; return the number of rows per table."""
+    now = now or utcnow()
+    removed = {
+        "message_logs": 0,
+        "events": 0,
+        "delivery_attempts": 0,
+        "raw_events": 0,
+        "idempotency_records": 0,
+    }
+    async with ctx.db.session() as session:
+        accounts = list((await session.execute(select(Account))).scalars())
+    for account in accounts:
+        cutoff = now - timedelta(days=account_limits(account).retention_days)
+        projects = select(Project.id).where(Project.account_id == account.id).scalar_subquery()
+        async with ctx.db.transaction() as session:
+            for model, key in ((MessageLog, "message_logs"), (DeliveryAttempt, "delivery_attempts")):
+                result = await session.execute(
+                    delete(model).where(model.project_id.in_(projects), model.created_at < cutoff)
+                )
+                removed[key] += result.rowcount or 0
+            old_events = select(Event.id).where(Event.project_id.in_(projects), Event.created_at < cutoff)
+            await session.execute(delete(Delivery).where(Delivery.event_id.in_(old_events)))
+            result = await session.execute(
+                delete(Event).where(Event.project_id.in_(projects), Event.created_at < cutoff)
+            )
+            removed["events"] += result.rowcount or 0
+    longest = max(limits.retention_days for limits in PLANS.values())
+    async with ctx.db.transaction() as session:
+        result = await session.execute(
+            delete(RawEvent).where(
+                RawEvent.status != "pending", RawEvent.received_at < now - timedelta(days=longest)
+            )
+        )
+        removed["raw_events"] = result.rowcount or 0
+        result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < now))
+        removed["idempotency_records"] = result.rowcount or 0
+    if any(removed.values()):
+        log.info("retention purge removed %s", removed)
+    return removed
