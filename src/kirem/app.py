@@ -24,6 +24,7 @@ from kirem.inbound.routes import router as inbound_router
 from kirem.mcp.transport import MCP_PATH, McpEndpoint
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
+from kirem.metrics import Metrics
 from kirem.ratelimit import RateLimiter
 from kirem.routing.log_routes import router as delivery_router
 from kirem.routing.routes import router as webhooks_router
@@ -56,6 +57,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. ``meta_transport`` replaces the network to Meta (tests of live channels)."""
     database = Database(settings)
+    metrics = Metrics()
     sandbox_app = None
     sandbox_graph = None
     if settings.sandbox_enabled:
@@ -64,15 +66,17 @@ def create_app(
         sandbox_graph = GraphClient(
             httpx.AsyncClient(transport=transport, base_url=settings.base_url + SANDBOX_PREFIX, timeout=30),
             settings.meta_graph_version,
+            metrics,
         )
     ctx = AppContext(
         settings=settings,
         db=database,
         sealer=Sealer.from_settings(settings),
-        live_graph=live_graph_client(settings, meta_transport),
+        live_graph=live_graph_client(settings, meta_transport, metrics),
         sandbox_graph=sandbox_graph,
         limiter=RateLimiter(settings.rate_limit_per_second),
         sandbox_app_secret=resolve_app_secret(settings) if settings.sandbox_enabled else None,
+        metrics=metrics,
     )
 
     mcp = McpEndpoint(ctx)
@@ -122,5 +126,5 @@ def create_app(
         app.include_router(router)
     if sandbox_app is not None:
         app.mount(SANDBOX_PREFIX, sandbox_app)
-    app.add_middleware(RequestContextMiddleware, body_limit_for=_body_limit(settings))
+    app.add_middleware(RequestContextMiddleware, body_limit_for=_body_limit(settings), metrics=ctx.metrics)
     return app

@@ -11,6 +11,7 @@ from kirem.config import Settings
 from kirem.crypto import Sealer
 from kirem.db.engine import Database
 from kirem.meta.client import GraphClient
+from kirem.metrics import Metrics
 from kirem.ratelimit import RateLimiter
 from kirem.signals import Signals
 from kirem.tenancy.models import Channel
@@ -26,6 +27,7 @@ class AppContext:
     limiter: RateLimiter
     sandbox_app_secret: str | None = None
     signals: Signals = field(default_factory=Signals)
+    metrics: Metrics = field(default_factory=Metrics)
 
     def graph_for(self, channel: Channel) -> GraphClient:
         if channel.kind == "sandbox":
@@ -43,11 +45,13 @@ class AppContext:
         await self.db.dispose()
 
 
-def live_graph_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> GraphClient:
+def live_graph_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, metrics: Metrics | None = None
+) -> GraphClient:
     http = httpx.AsyncClient(
         base_url=settings.meta_graph_url,
         timeout=settings.meta_timeout_seconds,
         transport=transport,
         headers={"User-Agent": "Kirem"},
     )
-    return GraphClient(http, settings.meta_graph_version)
+    return GraphClient(http, settings.meta_graph_version, metrics)

@@ -358,3 +358,26 @@ def test_statuses_of_sends_reach_targets_and_update_logs(
     [failed] = consumer.wait_for("/statuses", 1)
     data = failed.json()["data"]
     assert data["message_id"] == wamid and data["status"] == "failed" and data["errors"][0]["code"] == 131026
+
+
+def test_metrics_count_requests_graph_calls_webhooks_and_deliveries(
+    server: Server, client: httpx.Client, consumer: Consumer
+) -> None:
+    boot = server.bootstrap(plan="growth")
+    add_target(client, boot["api_key"], consumer.endpoint("/metered"), events=["messages.received"])
+    inbound(client, boot, {"type": "text", "text": {"body": "hitung"}})
+    consumer.wait_for("/metered", 1)
+    hello = {
+        "messaging_product": "whatsapp",
+        "to": "628555",
+        "type": "template",
+        "template": {"name": "hello_world", "language": {"code": "en_US"}},
+    }
+    assert client.post("/v1/messages", json=hello, headers=auth(boot["api_key"])).status_code == 201
+    text = client.get("/metrics").text
+    assert 'kirem_http_requests_total{method="POST",route="/v1/messages",status="201"}' in text
+    assert 'kirem_meta_calls_total{operation="POST messages",outcome="ok"}' in text
+    assert 'kirem_inbound_webhooks_total{source="sandbox"}' in text
+    assert 'kirem_delivery_attempts_total{outcome="success"}' in text
+    assert "kirem_delivery_queue_depth" in text and "kirem_inbound_backlog" in text
+    assert boot["project_id"] not in text

@@ -9,6 +9,8 @@ from kirem import __version__
 from kirem.api.deps import get_context
 from kirem.api.responses import ApiError, ok
 from kirem.context import AppContext
+from kirem.db.base import utcnow
+from kirem.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
 
@@ -26,3 +28,10 @@ async def readyz(ctx: AppContext = Depends(get_context)) -> Response:
     except Exception as exc:
         raise ApiError(503, "Database unavailable", {"database": exc.__class__.__name__}) from exc
     return ok({"database": "ok", "sandbox": ctx.sandbox_graph is not None}, "ready")
+
+
+@router.get("/metrics", summary="Prometheus metrics of this process", include_in_schema=False)
+async def metrics(ctx: AppContext = Depends(get_context)) -> Response:
+    async with ctx.db.session() as session:
+        await ctx.metrics.refresh_queue(session, utcnow())
+    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)

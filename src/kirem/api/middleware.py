@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kirem.api.responses import error_body
+from kirem.metrics import Metrics
 
 log = logging.getLogger("kirem.api")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -21,9 +23,10 @@ class BodyTooLarge(Exception):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, body_limit_for: Callable[[str], int]) -> None:
+    def __init__(self, app: ASGIApp, body_limit_for: Callable[[str], int], metrics: Metrics) -> None:
         self.app = app
         self.body_limit_for = body_limit_for
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,13 +39,16 @@ class RequestContextMiddleware:
         limit = self.body_limit_for(scope["path"])
         started = False
         too_large = False
+        status = 500
+        began = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if too_large and not started and message["type"] == "http.response.start":
                 raise BodyTooLarge  # the app turned our error into its own answer; ours wins
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
@@ -87,3 +93,7 @@ class RequestContextMiddleware:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
                 await reply(500, "Internal server error")
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.http_requests.labels(scope.get("method", ""), route, str(status)).inc()
+            self.metrics.http_seconds.labels(route).observe(time.perf_counter() - began)

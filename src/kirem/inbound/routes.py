@@ -62,4 +62,5 @@ async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> R
         session.add(RawEvent(source=source, body=body))
         await notify(session, RAW_EVENTS)
     ctx.signals.wake(RAW_EVENTS)
+    ctx.metrics.inbound_webhooks.labels(source).inc()
     return ok({"received": True}, "Event received")

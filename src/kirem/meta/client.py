@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import orjson
 
+from kirem.metrics import Metrics
+
 
 @dataclass
 class MetaApiError(Exception):
@@ -33,9 +35,10 @@ class MetaUnavailable(Exception):
 class GraphClient:
     """Graph API calls for one base URL (Meta's, or the sandbox's), with a per-call access token."""
 
-    def __init__(self, http: httpx.AsyncClient, version: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, version: str, metrics: Metrics | None = None) -> None:
         self.http = http
         self.version = version
+        self.metrics = metrics or Metrics()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -44,6 +47,11 @@ class GraphClient:
         return "/" + "/".join([self.version, *parts])
 
     async def _call(self, method: str, path: str, token: str, **kwargs: Any) -> Any:
+        last = path.rsplit("/", 1)[-1]
+        with self.metrics.meta_call(f"{method} {'object' if last.isdigit() else last}"):
+            return await self._request(method, path, token, **kwargs)
+
+    async def _request(self, method: str, path: str, token: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"}
         try:
             response = await self.http.request(method, path, headers=headers, **kwargs)

@@ -232,6 +232,8 @@ class DeliveryWorker:
         else:
             result = await self.sender.send(url, body, headers, timeout)
         await self.record(delivery_id, url, result)
+        outcome = "success" if result.is_success else "gone" if result.gone else "failure"
+        self.ctx.metrics.delivery_attempts.labels(outcome).inc()
         return result.is_success
 
     async def record(self, delivery_id: str, url: str, result: AttemptResult) -> None:
