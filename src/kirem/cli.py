@@ -10,6 +10,7 @@ import httpx
 import typer
 from sqlalchemy import select
 
+from kirem.analytics.params import iso
 from kirem.cli_support import (
     JsonOpt,
     account_named,
@@ -21,10 +22,12 @@ from kirem.cli_support import (
     show,
 )
 from kirem.context import AppContext
+from kirem.db.base import utcnow
 from kirem.db.migrate import upgrade
 from kirem.db.scope import for_project
 from kirem.routing.cli import rules_app, targets_app
 from kirem.routing.delivery_cli import deliveries_app, replay_app
+from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
 from kirem.tenancy.bootstrap import bootstrap as run_bootstrap
 from kirem.tenancy.channels import create_channel
@@ -170,6 +173,22 @@ def projects_create(account: str, name: str, as_json: bool = JsonOpt) -> None:
             return project_view(project)
 
     show(run(settings_from(), work), as_json, ["id", "name", "created_at"])
+
+
+@projects_app.command("rotate-secret")
+def projects_rotate_secret(account: str, project: str, as_json: bool = JsonOpt) -> None:
+    """Issue a new webhook signing secret; the old one keeps signing alongside for 24 hours."""
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        async with ctx.db.transaction() as session:
+            _, owner = await project_named(session, account, project)
+            secret = await rotate_webhook_secret(session, ctx.sealer, owner, utcnow())
+            return {
+                "webhook_secret": secret,
+                "previous_secret_expires_at": iso(owner.previous_secret_expires_at),
+            }
+
+    show(run(settings_from(), work), as_json, ["webhook_secret", "previous_secret_expires_at"])
 
 
 @keys_app.command("list")

@@ -249,6 +249,11 @@ def test_management_and_operator_apis(server: Server, client: httpx.Client) -> N
     assert key.startswith("kirem_test_")
     refused = client.post("/v1/106540352242999/messages", json=seed_text(), headers=auth(key))
     assert refused.status_code == 403
+    before = client.get(f"/v1/manage/projects/{project['id']}/webhook-secret", headers=token).json()["data"]
+    rotated = client.post(f"/v1/manage/projects/{project['id']}/webhook-secret/rotate", headers=token)
+    assert rotated.status_code == 200 and rotated.json()["data"]["webhook_secret"] != before["webhook_secret"]
+    after = client.get(f"/v1/manage/projects/{project['id']}/webhook-secret", headers=token).json()["data"]
+    assert after["webhook_secret"] == rotated.json()["data"]["webhook_secret"]
     downgraded = client.patch(
         f"/v1/operator/accounts/{account['id']}", json={"plan": "developer"}, headers=operator
     )

@@ -654,6 +654,8 @@ def test_cli_manages_accounts_projects_keys_and_channels(server: Server) -> None
     channel = json.loads(server.cli("channels", "add", name, "web", "--kind", "sandbox", "--json").stdout)
     assert channel["kind"] == "sandbox" and channel["phone_number_id"]
     assert channel["phone_number_id"] in server.cli("channels", "list", name, "web").stdout
+    rotated = json.loads(server.cli("projects", "rotate-secret", name, "web", "--json").stdout)
+    assert rotated["webhook_secret"].startswith("whsec_") and rotated["previous_secret_expires_at"]
     revoked = json.loads(server.cli("keys", "revoke", name, "web", key["id"], "--json").stdout)
     assert revoked["revoked_at"]
     assert "growth" in server.cli("accounts", "list").stdout

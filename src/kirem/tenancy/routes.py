@@ -8,11 +8,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.analytics.params import iso
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_account, get_context, get_session, require_operator
 from kirem.api.responses import invalid, not_found, ok
 from kirem.context import AppContext
+from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
+from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
@@ -82,6 +85,23 @@ async def get_webhook_secret(
         {"webhook_secret": service.webhook_secret(ctx.sealer, project)},
         "Webhook secret retrieved successfully",
     )
+
+
+@manage.post(
+    "/projects/{project_id}/webhook-secret/rotate",
+    summary="Rotate the webhook signing secret (the old one keeps signing for 24 hours)",
+)
+async def rotate_project_webhook_secret(
+    project_id: str,
+    account: Account = Depends(get_account),
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    project = await service.account_project(session, account, project_id)
+    secret = await rotate_webhook_secret(session, ctx.sealer, project, utcnow())
+    await session.commit()
+    data = {"webhook_secret": secret, "previous_secret_expires_at": iso(project.previous_secret_expires_at)}
+    return ok(data, "Webhook secret rotated successfully")
 
 
 @manage.get("/projects/{project_id}/keys", summary="List API keys (never their secrets)")
