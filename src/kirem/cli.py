@@ -66,7 +66,14 @@ def serve(
     console.print(
         f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'})"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    # X-Forwarded-For is believed only from KIREM_TRUSTED_PROXIES (kirem.tenancy.allowlist), not by uvicorn
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+    )
 
 
 @app.command()

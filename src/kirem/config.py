@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     handover_seconds: float = 300.0
     """After the owner answers from the phone app, AI agents hold back this long (coexistence)."""
 
+    trusted_proxies: str = ""
+    """Comma-separated CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed (IP allowlists)."""
+
     rate_limit_per_second: float = 100.0
     max_body_bytes: int = 1_048_576
     max_webhook_bytes: int = 10_485_760
@@ -64,6 +68,10 @@ class Settings(BaseSettings):
     @property
     def sandbox_enabled(self) -> bool:
         return self.sandbox if self.sandbox is not None else self.env == "development"
+
+    @cached_property
+    def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return [ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def base_url(self) -> str:

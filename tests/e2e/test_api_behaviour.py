@@ -289,3 +289,27 @@ def test_status_webhooks_arrive_for_every_send(server: Server, client: httpx.Cli
         return {e["message_id"] for e in entries if e["status"] == "read"} == set(wamids)
 
     assert wait_for(all_read)
+
+
+def test_ip_allowlist_is_enforced_for_the_projects_keys(server: Server, client: httpx.Client) -> None:
+    boot = server.bootstrap(plan="growth")
+    manage = auth(boot["account_token"])
+    path = f"/v1/manage/projects/{boot['project_id']}/ip-allowlist"
+    assert client.put(path, json={"cidrs": ["10.0.0.0/8"]}, headers=manage).status_code == 200
+    refused = client.get("/v1/templates", headers=auth(boot["api_key"]))
+    assert refused.status_code == 403 and "allowlist" in refused.json()["message"]
+    spoofed = client.get("/v1/templates", headers={**auth(boot["api_key"]), "X-Forwarded-For": "10.1.2.3"})
+    assert spoofed.status_code == 403  # no trusted proxy configured: the header is not believed
+    assert client.put(path, json={"cidrs": ["127.0.0.1"]}, headers=manage).json()["data"] == {
+        "cidrs": ["127.0.0.1/32"]
+    }
+    assert client.get("/v1/templates", headers=auth(boot["api_key"])).status_code == 200
+    assert client.put(path, json={"cidrs": ["nope"]}, headers=manage).status_code == 400
+    assert client.put(path, json={"cidrs": []}, headers=manage).status_code == 200
+    developer = server.bootstrap(plan="developer")
+    gated = client.put(
+        f"/v1/manage/projects/{developer['project_id']}/ip-allowlist",
+        json={"cidrs": ["127.0.0.1"]},
+        headers=auth(developer["account_token"]),
+    )
+    assert gated.status_code == 403 and gated.json()["errors"]["plan"] == "growth"

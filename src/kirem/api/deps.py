@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import ApiError
 from kirem.context import AppContext
+from kirem.tenancy.allowlist import allowed, client_address
 from kirem.tenancy.models import Account
 from kirem.tenancy.service import Tenant, account_for_token, tenant_for_key
 
@@ -48,6 +49,17 @@ async def get_tenant(
             "Invalid or revoked API key",
             {"authorization": "the key is unknown or has been revoked"},
             headers={"WWW-Authenticate": "Bearer"},
+        )
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        ctx.settings.trusted_proxy_networks,
+    )
+    if tenant.limits.ip_allowlist and not allowed(address, tenant.project.ip_allowlist or []):
+        raise ApiError(
+            403,
+            f"Requests from {address or 'this address'} are not on this project's IP allowlist",
+            {"ip": address},
         )
     wait = ctx.limiter.acquire(tenant.api_key.id)
     if wait > 0:

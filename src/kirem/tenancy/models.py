@@ -41,6 +41,8 @@ class Project(CreatedAt, Base):
     webhook_secret_sealed: Mapped[str] = mapped_column(Text)
     previous_webhook_secret_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    ip_allowlist: Mapped[list[Any]] = mapped_column(default=list)
+    """CIDRs allowed to call with this project's keys; empty means any address."""
     """After a rotation the old secret keeps signing alongside the new one until this time."""
 
 

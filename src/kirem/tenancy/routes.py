@@ -17,6 +17,7 @@ from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
+from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 from kirem.tenancy.plans import PLANS, PlanLimits
@@ -102,6 +103,33 @@ async def rotate_project_webhook_secret(
     await session.commit()
     data = {"webhook_secret": secret, "previous_secret_expires_at": iso(project.previous_secret_expires_at)}
     return ok(data, "Webhook secret rotated successfully")
+
+
+@manage.get("/projects/{project_id}/ip-allowlist", summary="The project's IP allowlist")
+async def get_ip_allowlist(
+    project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
+) -> Response:
+    project = await service.account_project(session, account, project_id)
+    return ok({"cidrs": project.ip_allowlist or []}, "IP allowlist retrieved successfully")
+
+
+@manage.put("/projects/{project_id}/ip-allowlist", summary="Replace the IP allowlist (growth plan and up)")
+async def put_ip_allowlist(
+    project_id: str,
+    request: Request,
+    account: Account = Depends(get_account),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    project = await service.account_project(session, account, project_id)
+    body = await read_json_object(request)
+    cidrs, errors = parse_networks(body.get("cidrs"))
+    if errors:
+        raise invalid(errors)
+    if cidrs and not service.account_limits(account).ip_allowlist:
+        raise service.plan_error("ip_allowlist", f"IP allowlists are not part of the {account.plan} plan.")
+    project.ip_allowlist = cidrs
+    await session.commit()
+    return ok({"cidrs": cidrs}, "IP allowlist updated successfully")
 
 
 @manage.get("/projects/{project_id}/keys", summary="List API keys (never their secrets)")
