@@ -25,6 +25,7 @@ from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.migrate import upgrade
 from kirem.db.scope import for_project
+from kirem.logs import configure_logging
 from kirem.routing.cli import rules_app, targets_app
 from kirem.routing.delivery_cli import deliveries_app, replay_app
 from kirem.routing.secret import rotate_webhook_secret
@@ -62,6 +63,7 @@ def serve(
     from kirem.app import create_app
 
     settings = settings_from(host=host, port=port)
+    log_config = configure_logging(settings.log_level, settings.resolved_log_format)
     upgrade(settings)
     console.print(
         f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'})"
@@ -73,6 +75,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         proxy_headers=False,
+        log_config=log_config,
     )
 
 
@@ -84,6 +87,7 @@ def worker() -> None:
     from kirem.runtime import Runtime
 
     settings = settings_from()
+    configure_logging(settings.log_level, settings.resolved_log_format)
     upgrade(settings)
 
     async def main() -> None:

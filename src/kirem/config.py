@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = 86_400
 
     log_level: str = "info"
+    log_format: Literal["text", "json"] | None = None
+    """``json`` (one object per line, with request ids) by default in production, ``text`` in development."""
+
+    @property
+    def resolved_log_format(self) -> str:
+        return self.log_format or ("json" if self.env == "production" else "text")
 
     @property
     def sandbox_enabled(self) -> bool:

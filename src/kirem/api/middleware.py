@@ -12,6 +12,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kirem.api.responses import error_body
+from kirem.logs import request_id_var
 from kirem.metrics import Metrics
 
 log = logging.getLogger("kirem.api")
@@ -36,6 +37,7 @@ class RequestContextMiddleware:
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_ID.match(incoming) else "req_" + secrets.token_hex(12)
         scope.setdefault("state", {})["request_id"] = request_id
+        request_id_var.set(request_id)
         limit = self.body_limit_for(scope["path"])
         started = False
         too_large = False
