@@ -22,6 +22,7 @@ from kirem.crypto import Sealer
 from kirem.db.engine import Database
 from kirem.inbound.routes import router as inbound_router
 from kirem.mcp.transport import MCP_PATH, McpEndpoint
+from kirem.messaging.graph_routes import router as graph_router
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
 from kirem.metrics import Metrics
@@ -124,6 +125,7 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    app.include_router(graph_router)  # last: Meta's /v<major>.<minor>/… paths must not shadow Kirem's
     if sandbox_app is not None:
         app.mount(SANDBOX_PREFIX, sandbox_app)
     app.add_middleware(RequestContextMiddleware, body_limit_for=_body_limit(settings), metrics=ctx.metrics)

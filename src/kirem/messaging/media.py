@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -80,16 +81,24 @@ async def _media_channel(session: AsyncSession, tenant: Tenant, media_id: str) -
     return await resolve_channel(session, tenant)
 
 
-async def open_media(ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str) -> MediaDownload:
-    """Ask Meta where the media lives and open a stream of it; unknown ids are 404."""
+async def media_info(
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str
+) -> tuple[Channel, dict[str, Any]]:
+    """Meta's metadata of a media id (its temporary URL, type, size); unknown ids are 404."""
     channel = await _media_channel(session, tenant, media_id)
     graph, token = graph_and_token(ctx, channel)
     try:
-        info = await graph.media_info(media_id, token, channel.phone_number_id)
+        return channel, await graph.media_info(media_id, token, channel.phone_number_id)
     except MetaApiError as exc:
         if exc.http_status in (400, 404):
             raise not_found("Media") from exc
         raise
+
+
+async def open_media(ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str) -> MediaDownload:
+    """Ask Meta where the media lives and open a stream of it; unknown ids are 404."""
+    channel, info = await media_info(ctx, session, tenant, media_id)
+    graph, token = graph_and_token(ctx, channel)
     response = await graph.open_download(str(info["url"]), token)
     size = info.get("file_size")
     return MediaDownload(
