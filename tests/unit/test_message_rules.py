@@ -147,7 +147,7 @@ def without(body: dict[str, Any], *path: str | int) -> dict[str, Any]:
 VALID = {
     "type omitted means text": without(text(), "type"),
     "type inferred from the only message object": without(media("image", {"id": "1"}), "type"),
-    "placeholder recipient": text(to="{{Recipient-Phone-Number}}"),
+    "sample recipient from Meta": text(to="{{Recipient-Phone-Number}}"),
     "recipient with plus": text(to="+62 812-345-678"),
     "text at 4096": text("x" * 4096),
     "caption at 1024": media("image", {"link": "https://x.co/a.png", "caption": "c" * 1024}),

@@ -344,7 +344,7 @@ async def test_every_openapi_send_example_gets_200_or_a_meta_4xx(sandbox: Sandbo
             assert_meta_error(response, response.status_code, response.json()["error"]["code"])
     accepted = {name for name, status in outcomes.items() if status == 200}
     assert "Send Catalog Message" in accepted  # the one example with a real recipient and no template
-    # Meta's placeholder recipient is not a phone number; the read receipt names no inbound message.
+    # Meta's sample recipient is not a phone number; the read receipt names no inbound message.
     assert outcomes["Send Text Message"] == 400
     assert outcomes["Send typing indicator and read receipt"] == 400
     await sandbox.runtime.idle()

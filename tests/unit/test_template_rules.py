@@ -99,7 +99,7 @@ def test_seed_quick_reply_plus_url_template_passes_despite_the_2_button_note() -
 
 
 @pytest.mark.parametrize("name", sorted(META_TEMPLATES))
-def test_meta_template_examples_pass_except_for_placeholder_names(name: str) -> None:
+def test_meta_template_examples_pass_except_for_their_sample_names(name: str) -> None:
     example = META_TEMPLATES[name]
     expected = {"name"} if example["name"] == "<TEMPLATE_NAME>" else set()
     assert set(validate_template(example)) == expected
