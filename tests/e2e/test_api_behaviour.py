@@ -39,7 +39,7 @@ def test_each_of_metas_50_message_examples_is_forwarded(server: Server, client: 
         else:
             assert isinstance(answer["errors"].get("code"), int), f"{name} refused by Kirem itself: {answer}"
         outcomes[name] = response.status_code
-    assert outcomes["Send Text Message with Preview URL"] == 400  # Meta's sample recipient is not a phone number
+    assert outcomes["Send Text Message with Preview URL"] == 400  # Meta's sample recipient: no number
     real_recipient = {name: {**body, "to": CUSTOMER} for name, body in examples if body.get("to")}
     must_send = {
         "Send Text Message",
