@@ -26,7 +26,6 @@ from kirem.api.responses import ApiError, WrappedJSON, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
 from kirem.messaging import media, profile, service, templates
-from kirem.messaging.media import upload_mime_type
 from kirem.meta.client import MetaApiError, MetaUnavailable
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
@@ -119,15 +118,8 @@ async def upload(
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:
-    part = await read_upload(request)
-    media_id = await media.upload_media(
-        ctx,
-        session,
-        tenant,
-        filename=part.filename,
-        content=part.content,
-        mime_type=upload_mime_type(part.content_type, part.filename),
-        channel_id=phone_number_id,
+    media_id = await media.upload_part(
+        ctx, session, tenant, await read_upload(request), channel_id=phone_number_id
     )
     return meta({"id": media_id})
 

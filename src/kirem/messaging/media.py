@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.api.body import Upload
 from kirem.api.responses import ApiError, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
@@ -60,6 +61,22 @@ async def upload_media(
     )
     await session.commit()
     return media_id
+
+
+async def upload_part(
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, part: Upload, *, channel_id: str | None
+) -> str:
+    """Upload the ``file`` part of a multipart request (its type guessed from the name if undeclared)."""
+    mime_type = upload_mime_type(part.content_type, part.filename)
+    return await upload_media(
+        ctx,
+        session,
+        tenant,
+        filename=part.filename,
+        content=part.content,
+        mime_type=mime_type,
+        channel_id=channel_id,
+    )
 
 
 @dataclass

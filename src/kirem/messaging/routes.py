@@ -13,7 +13,6 @@ from kirem.api.idempotency import idempotent
 from kirem.api.responses import ok
 from kirem.context import AppContext
 from kirem.messaging import media, profile, service, templates
-from kirem.messaging.media import upload_mime_type
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1", tags=["messaging"])
@@ -79,15 +78,8 @@ async def upload_media(
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:
     async def execute() -> Response:
-        upload = await read_upload(request)
-        media_id = await media.upload_media(
-            ctx,
-            session,
-            tenant,
-            filename=upload.filename,
-            content=upload.content,
-            mime_type=upload_mime_type(upload.content_type, upload.filename),
-            channel_id=channel_id,
+        media_id = await media.upload_part(
+            ctx, session, tenant, await read_upload(request), channel_id=channel_id
         )
         return ok({"id": media_id}, "Media uploaded successfully")
 
