@@ -134,7 +134,7 @@ async def test_target_crud(world: World) -> None:
     data = changed.json()["data"]
     assert data["payload_format"] == "meta"
     assert data["events"] == ["messages.received", "messages.status"]
-    assert data["headers"] == {"Authorization": "Bearer abc", "X-Tenant": "42"}
+    assert data["headers"] == {"Authorization": "****", "X-Tenant": "****"}
     assert (data["timeout_seconds"], data["max_attempts"], data["retry_schedule"]) == (2.5, 3, [0, 10, 60])
     assert data["description"] == ""
     reset = await me.patch(f"/targets/{target['id']}", {"events": None, "retry_schedule": None})
@@ -561,7 +561,7 @@ def test_cli_manages_targets_and_rules(tmp_path: Path, encryption_key: str, monk
         "targets", "create", "cli-co", "main", "https://hooks.example.com/cli",
         "--event", "messages.received", "--header", "Authorization: Bearer t", "--json",
     )  # fmt: skip
-    assert target["events"] == ["messages.received"] and target["headers"] == {"Authorization": "Bearer t"}
+    assert target["events"] == ["messages.received"] and target["headers"] == {"Authorization": "****"}
     assert run("targets", "disable", "cli-co", "main", target["id"], "--json")["enabled"] is False
     assert run("targets", "enable", "cli-co", "main", target["id"], "--json")["disabled_reason"] is None
     updated = run(

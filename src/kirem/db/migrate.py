@@ -27,8 +27,8 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
     command.upgrade(alembic_config(settings), revision)
 
 
-async def upgrade_async(settings: Settings) -> None:
-    await asyncio.to_thread(upgrade, settings)
+async def upgrade_async(settings: Settings, revision: str = "head") -> None:
+    await asyncio.to_thread(upgrade, settings, revision)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -96,14 +96,18 @@ def _production(ctx: AppContext) -> bool:
 def targets_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
     """List the project's webhook targets."""
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> list[dict[str, Any]]:
-        return [targets.target_view(t) for t in await targets.list_targets(session, tenant.project_id)]
+    async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> list[dict[str, Any]]:
+        return [
+            targets.target_view(ctx.sealer, t) for t in await targets.list_targets(session, tenant.project_id)
+        ]
 
     _show(_project_work(account, project, work, write=False), as_json, TARGET_COLUMNS)
 
 
 EventOpt = typer.Option(None, "--event", help="Subscribe to this event type (repeat); none = every event.")
-HeaderOpt = typer.Option(None, "--header", help="Custom header 'Name: value' (repeat).")
+HeaderOpt = typer.Option(
+    None, "--header", help="Custom header 'Name: value' (repeat); on update 'Name: ****' keeps its value."
+)
 FormatOpt = typer.Option(None, "--format", help="Payload format: kirem or meta.")
 TimeoutOpt = typer.Option(None, "--timeout", help="Seconds to wait for an answer (1-30, default 10).")
 AttemptsOpt = typer.Option(None, "--max-attempts", help="Attempts before giving up (1-20, default 8).")
@@ -143,8 +147,10 @@ def targets_create(
         body["enabled"] = False
 
     async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
-        target = await targets.create_target(session, tenant, body, production=_production(ctx))
-        return targets.target_view(target)
+        target = await targets.create_target(
+            session, tenant, body, sealer=ctx.sealer, production=_production(ctx)
+        )
+        return targets.target_view(ctx.sealer, target)
 
     _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
 
@@ -192,15 +198,19 @@ def targets_update(
         body["retry_schedule"] = None
 
     async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
-        target = await targets.update_target(session, tenant, target_id, body, production=_production(ctx))
-        return targets.target_view(target)
+        target = await targets.update_target(
+            session, tenant, target_id, body, sealer=ctx.sealer, production=_production(ctx)
+        )
+        return targets.target_view(ctx.sealer, target)
 
     _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
 
 
 def _set_enabled(account: str, project: str, target_id: str, enabled: bool, as_json: bool) -> None:
-    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
-        return targets.target_view(await targets.set_target_enabled(session, tenant, target_id, enabled))
+    async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
+        return targets.target_view(
+            ctx.sealer, await targets.set_target_enabled(session, tenant, target_id, enabled)
+        )
 
     _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
 

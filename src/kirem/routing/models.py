@@ -25,7 +25,8 @@ class WebhookTarget(CreatedAt, Base):
     events: Mapped[list[Any]] = mapped_column(default=list)
     """Subscribed event types; empty means every type."""
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    headers_sealed: Mapped[str | None] = mapped_column(Text, default=None)
+    """The custom headers (often credentials) as sealed JSON; ``None`` when there are none."""
     timeout_seconds: Mapped[float] = mapped_column(Float, default=DEFAULT_TIMEOUT_SECONDS)
     max_attempts: Mapped[int] = mapped_column(Integer, default=DEFAULT_MAX_ATTEMPTS)
     retry_schedule: Mapped[list[Any] | None] = mapped_column(default=None)

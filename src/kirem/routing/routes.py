@@ -37,27 +37,34 @@ async def create_target(
 ) -> Response:
     async def execute() -> Response:
         body = await read_json_object(request)
-        target = await targets.create_target(session, tenant, body, production=_production(ctx))
+        target = await targets.create_target(
+            session, tenant, body, sealer=ctx.sealer, production=_production(ctx)
+        )
         await session.commit()
-        return ok(targets.target_view(target), "Webhook target created successfully", 201)
+        return ok(targets.target_view(ctx.sealer, target), "Webhook target created successfully", 201)
 
     return await idempotent(request, ctx, tenant, execute)
 
 
 @router.get("/targets", summary="List webhook targets")
 async def list_targets(
-    session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+    tenant: Tenant = Depends(get_tenant),
 ) -> Response:
     rows = await targets.list_targets(session, tenant.project_id)
-    return ok([targets.target_view(t) for t in rows], "Webhook targets retrieved successfully")
+    return ok([targets.target_view(ctx.sealer, t) for t in rows], "Webhook targets retrieved successfully")
 
 
 @router.get("/targets/{target_id}", summary="Get a webhook target")
 async def get_target(
-    target_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
+    target_id: str,
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+    tenant: Tenant = Depends(get_tenant),
 ) -> Response:
     target = await targets.get_target(session, tenant.project_id, target_id)
-    return ok(targets.target_view(target), "Webhook target retrieved successfully")
+    return ok(targets.target_view(ctx.sealer, target), "Webhook target retrieved successfully")
 
 
 @router.patch("/targets/{target_id}", summary="Change a webhook target (enabled: true re-enables it)")
@@ -69,9 +76,11 @@ async def update_target(
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:
     body = await read_json_object(request)
-    target = await targets.update_target(session, tenant, target_id, body, production=_production(ctx))
+    target = await targets.update_target(
+        session, tenant, target_id, body, sealer=ctx.sealer, production=_production(ctx)
+    )
     await session.commit()
-    return ok(targets.target_view(target), "Webhook target updated successfully")
+    return ok(targets.target_view(ctx.sealer, target), "Webhook target updated successfully")
 
 
 @router.delete(

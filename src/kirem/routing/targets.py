@@ -4,10 +4,15 @@ A target is a URL that receives the project's events (every type, or the ones in
 signed with the project's webhook secret, in the ``kirem`` or ``meta`` payload format, with the
 target's own custom headers, timeout and retry policy. Every field is checked before anything is
 stored, and all the problems of one request are reported together (400, ``errors`` by field).
+
+Custom headers usually carry credentials: they are sealed at rest (bound to the project and target
+ids) and every answer shows their names with the value :data:`HEADER_MASK`. Writing the mask back
+as a value keeps the stored one, so a target read and written back loses nothing.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.params import iso
 from kirem.api.responses import invalid, not_found
-from kirem.db.base import utcnow
+from kirem.crypto import Sealer
+from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, RoutingRule, WebhookTarget
@@ -34,6 +40,9 @@ HEADER_VALUE_MAX = 1000
 TIMEOUT_RANGE = (1.0, 30.0)
 MAX_ATTEMPTS_RANGE = (1, 20)
 USER_DISABLED_REASON = "disabled by the user"
+HEADER_MASK = "****"
+"""Shown for every custom header value; sent back as a value, it keeps the stored one."""
+HEADERS_AAD = "headers"
 
 RESERVED_HEADERS = frozenset(
     {
@@ -104,7 +113,23 @@ async def tenant_for_project(session: AsyncSession, project: Project) -> Project
     return ProjectTenant(account=account, project=project, limits=account_limits(account))
 
 
-def target_view(target: WebhookTarget) -> dict[str, Any]:
+def open_headers(sealer: Sealer, target: WebhookTarget) -> dict[str, str]:
+    """The target's custom headers in clear: for the delivery sender only, never for an answer."""
+    if not target.headers_sealed:
+        return {}
+    headers: dict[str, str] = json.loads(
+        sealer.open(target.headers_sealed, target.project_id, target.id, HEADERS_AAD)
+    )
+    return headers
+
+
+def _seal_headers(sealer: Sealer, target: WebhookTarget, headers: dict[str, str]) -> None:
+    target.headers_sealed = (
+        sealer.seal(json.dumps(headers), target.project_id, target.id, HEADERS_AAD) if headers else None
+    )
+
+
+def target_view(sealer: Sealer, target: WebhookTarget) -> dict[str, Any]:
     return {
         "id": target.id,
         "url": target.url,
@@ -112,7 +137,7 @@ def target_view(target: WebhookTarget) -> dict[str, Any]:
         "payload_format": target.payload_format,
         "events": list(target.events or []),
         "enabled": target.enabled,
-        "headers": dict(target.headers or {}),
+        "headers": {name: HEADER_MASK for name in open_headers(sealer, target)},
         "timeout_seconds": target.timeout_seconds,
         "max_attempts": target.max_attempts,
         "retry_schedule": list(target.retry_schedule) if target.retry_schedule is not None else None,
@@ -131,8 +156,11 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def check_headers(raw: object, errors: dict[str, str]) -> dict[str, str]:
-    """Custom headers: at most 20, token names, printable values, none of Kirem's own."""
+def check_headers(raw: object, errors: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
+    """Custom headers: at most 20, token names, printable values, none of Kirem's own.
+
+    A value equal to :data:`HEADER_MASK` keeps the value ``stored`` under that name (any case).
+    """
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -160,6 +188,12 @@ def check_headers(raw: object, errors: dict[str, str]) -> dict[str, str]:
             errors[path] = f"the value must be at most {HEADER_VALUE_MAX} characters"
         elif any(not (ch == "\t" or " " <= ch <= "~") for ch in value):
             errors[path] = "the value must be printable ASCII, without line breaks"
+        elif value == HEADER_MASK:
+            kept = next((v for k, v in stored.items() if k.lower() == lower), None)
+            if kept is None:
+                errors[path] = f"{HEADER_MASK!r} keeps a stored value, but this target has no header {name!r}"
+            else:
+                headers[name] = kept
         else:
             headers[name] = value
         seen.add(lower)
@@ -182,11 +216,17 @@ def _check_events(raw: object, errors: dict[str, str]) -> list[str]:
 
 
 async def _target_fields(
-    body: dict[str, Any], *, creating: bool, production: bool, resolve: Resolver | None
+    body: dict[str, Any],
+    *,
+    creating: bool,
+    production: bool,
+    resolve: Resolver | None,
+    stored_headers: dict[str, str],
 ) -> dict[str, Any]:
     """The columns to set from ``body``; raises 400 with every field's problem at once.
 
-    ``null`` resets an optional field to its default (``events`` null = every event).
+    ``null`` resets an optional field to its default (``events`` null = every event). ``headers``
+    comes back in clear, for the caller to seal.
     """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -224,7 +264,7 @@ async def _target_fields(
         else:
             values["enabled"] = body["enabled"]
     if "headers" in body:
-        values["headers"] = check_headers(body["headers"], errors)
+        values["headers"] = check_headers(body["headers"], errors, stored_headers)
     if "timeout_seconds" in body:
         timeout = body["timeout_seconds"]
         low, high = TIMEOUT_RANGE
@@ -275,6 +315,7 @@ async def create_target(
     tenant: TenantScope,
     body: dict[str, Any],
     *,
+    sealer: Sealer,
     production: bool,
     resolve: Resolver | None = None,
 ) -> WebhookTarget:
@@ -289,19 +330,22 @@ async def create_target(
                 f"The {tenant.account.plan} plan allows {limit} webhook target(s).",
                 count + 1,
             )
-    values = await _target_fields(body, creating=True, production=production, resolve=resolve)
+    values = await _target_fields(
+        body, creating=True, production=production, resolve=resolve, stored_headers={}
+    )
     target = WebhookTarget(
+        id=new_id("tgt"),
         project_id=tenant.project_id,
         description="",
         payload_format="kirem",
         events=[],
         enabled=True,
-        headers={},
+        headers_sealed=None,
         timeout_seconds=DEFAULT_TIMEOUT_SECONDS,
         max_attempts=DEFAULT_MAX_ATTEMPTS,
         retry_schedule=None,
     )
-    _apply(target, values)
+    _apply(target, values, sealer)
     session.add(target)
     await session.flush()
     return target
@@ -325,6 +369,7 @@ async def update_target(
     target_id: str,
     body: dict[str, Any],
     *,
+    sealer: Sealer,
     production: bool,
     resolve: Resolver | None = None,
 ) -> WebhookTarget:
@@ -335,14 +380,23 @@ async def update_target(
     as ``skipped`` while it was disabled are not sent by this; replay them.
     """
     target = await get_target(session, tenant.project_id, target_id)
-    values = await _target_fields(body, creating=False, production=production, resolve=resolve)
-    _apply(target, values)
+    stored = open_headers(sealer, target) if "headers" in body else {}
+    values = await _target_fields(
+        body, creating=False, production=production, resolve=resolve, stored_headers=stored
+    )
+    _apply(target, values, sealer)
     await session.flush()
     return target
 
 
-def _apply(target: WebhookTarget, values: dict[str, Any]) -> None:
+def _apply(target: WebhookTarget, values: dict[str, Any], sealer: Sealer | None = None) -> None:
+    """Set ``values`` on ``target``; custom headers (in clear) are sealed with ``sealer``."""
     enabled = values.pop("enabled", None)
+    headers = values.pop("headers", None)
+    if headers is not None:
+        if sealer is None:  # pragma: no cover - a programming error
+            raise TypeError("sealing custom headers needs the sealer")
+        _seal_headers(sealer, target, headers)
     for key, value in values.items():
         setattr(target, key, value)
     if enabled is True and not target.enabled:

@@ -36,6 +36,7 @@ from kirem.routing.schedule import next_delay
 from kirem.routing.secret import signing_secrets
 from kirem.routing.sender import AttemptResult, WebhookSender
 from kirem.routing.signing import sign_headers
+from kirem.routing.targets import open_headers
 from kirem.routing.urls import check_target_url
 from kirem.signals import DELIVERIES
 from kirem.tenancy.models import Project
@@ -212,7 +213,7 @@ class DeliveryWorker:
                 return None
             now = utcnow()
             body = event.meta_body if target.payload_format == "meta" else event.kirem_body
-            headers = {str(k): str(v) for k, v in (target.headers or {}).items()}
+            headers = open_headers(self.ctx.sealer, target)
             headers.update(
                 sign_headers(
                     body=body,
