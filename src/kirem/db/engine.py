@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from kirem.config import Settings
+
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+OWNER_ONLY = 0o600
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; ``None`` for an in-memory database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def secure_sqlite_files(path: Path) -> None:
+    """Create the database file owner-only if absent; make it and its companions owner-only.
+
+    SQLite creates its WAL and SHM files with the database file's permissions, so a 0600 database
+    keeps them private too; files left readable by an older version are tightened here.
+    """
+    if path.parent.is_dir() and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, OWNER_ONLY))
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_COMPANIONS)):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(OWNER_ONLY)
+        except FileNotFoundError:
+            continue
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -16,6 +46,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
+        path = sqlite_file(url)
+        if path is not None:
+            secure_sqlite_files(path)
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -26,6 +59,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            if path is not None:
+                secure_sqlite_files(path)  # the WAL and SHM files now exist
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
