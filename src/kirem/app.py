@@ -50,6 +50,26 @@ def _body_limit(settings: Settings):  # type: ignore[no-untyped-def]
     return limit_for
 
 
+def _warn_sandbox_in_production(settings: Settings) -> None:
+    """The emulator is a test tool: say loudly that it runs in production, and how it is guarded."""
+    if settings.env != "production":
+        return
+    if settings.operator_token:
+        log.warning(
+            "KIREM_SANDBOX is on in production: the Meta emulator is mounted at %s, and its customer "
+            "simulator (%s/v1/*) accepts only requests bearing the operator token (KIREM_OPERATOR_TOKEN)",
+            SANDBOX_PREFIX,
+            SANDBOX_PREFIX,
+        )
+    else:
+        log.warning(
+            "KIREM_SANDBOX is on in production without KIREM_OPERATOR_TOKEN: the Meta emulator is mounted "
+            "at %s and its customer simulator (%s/v1/*) is closed",
+            SANDBOX_PREFIX,
+            SANDBOX_PREFIX,
+        )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -62,6 +82,7 @@ def create_app(
     sandbox_app = None
     sandbox_graph = None
     if settings.sandbox_enabled:
+        _warn_sandbox_in_production(settings)
         sandbox_app = create_sandbox_app(settings, database)
         transport = httpx.ASGITransport(app=sandbox_app, root_path=SANDBOX_PREFIX)
         sandbox_graph = GraphClient(

@@ -306,22 +306,19 @@ def sandbox_inbound(
         "profile_name": profile_name,
         "message": payload,
     }
-    base = (url or settings_from().base_url).rstrip("/")
-    try:
-        response = httpx.post(f"{base}/sandbox/v1/inbound", json=body, timeout=30)
-    except httpx.HTTPError as exc:
-        console.print(f"[red]error:[/red] cannot reach {base}: {exc}")
-        raise typer.Exit(1) from exc
-    typer.echo(response.text)
-    if response.status_code >= 400:
-        raise typer.Exit(1)
+    _sandbox_post(url, "inbound", body)
 
 
 def _sandbox_post(url: str | None, path: str, body: dict[str, Any]) -> None:
-    """POST ``body`` to the running sandbox's simulator and print its answer; exit 1 on an error."""
-    base = (url or settings_from().base_url).rstrip("/")
+    """POST ``body`` to the running sandbox's simulator and print its answer; exit 1 on an error.
+
+    ``KIREM_OPERATOR_TOKEN``, when set, is sent: a production server's simulator requires it.
+    """
+    settings = settings_from()
+    base = (url or settings.base_url).rstrip("/")
+    headers = {"Authorization": f"Bearer {settings.operator_token}"} if settings.operator_token else {}
     try:
-        response = httpx.post(f"{base}/sandbox/v1/{path}", json=body, timeout=30)
+        response = httpx.post(f"{base}/sandbox/v1/{path}", json=body, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
         console.print(f"[red]error:[/red] cannot reach {base}: {exc}")
         raise typer.Exit(1) from exc

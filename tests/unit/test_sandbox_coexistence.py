@@ -553,7 +553,9 @@ class Captured:
         self.status_code = status_code
         self.calls: list[tuple[str, Any]] = []
 
-    def __call__(self, url: str, *, json: Any, timeout: float) -> httpx.Response:
+    def __call__(
+        self, url: str, *, json: Any, timeout: float, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         self.calls.append((url, json))
         return httpx.Response(self.status_code, json={"ok": True})
 

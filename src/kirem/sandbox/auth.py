@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from kirem.sandbox.errors import invalid_token, missing_token, unsupported_request
+from kirem.config import Settings
+from kirem.sandbox.errors import MetaError, invalid_token, missing_token, unsupported_request
 from kirem.sandbox.ids import hash_token
 from kirem.sandbox.models import SandboxNumber
 
@@ -48,3 +51,28 @@ async def authorize_waba(session: AsyncSession, request: Request, waba_id: str) 
     if number.waba_id != waba_id:
         raise unsupported_request(request.method, waba_id)
     return number
+
+
+def authorize_simulator(settings: Settings, request: Request) -> None:
+    """The simulator makes Kirem believe a customer (or the owner's phone) did something.
+
+    In development it is open. In production it needs ``Authorization: Bearer
+    <KIREM_OPERATOR_TOKEN>``, and without an operator token it is closed: a forged customer
+    message must never reach a production server.
+    """
+    if settings.env != "production":
+        return
+    expected = settings.operator_token
+    if not expected:
+        raise MetaError(
+            403,
+            10,
+            "(#10) The sandbox simulator is closed in production: set KIREM_OPERATOR_TOKEN to use it.",
+            type_="OAuthException",
+        )
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    if not token:
+        raise missing_token() if not header else invalid_token()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise invalid_token()

@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from kirem.sandbox.auth import authenticate, authorize_number, authorize_waba
+from kirem.sandbox.auth import authenticate, authorize_number, authorize_simulator, authorize_waba
 from kirem.sandbox.coexistence import receive_contacts, receive_echo, receive_history
 from kirem.sandbox.errors import MetaError, invalid_parameter, json_response, required_parameter
 from kirem.sandbox.media import (
@@ -69,10 +69,18 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+def _simulator_access(request: Request) -> None:
+    authorize_simulator(_runtime(request).settings, request)
+
+
+simulator = APIRouter(dependencies=[Depends(_simulator_access)])
+"""The customer and phone-app simulator: the operator token in production (see ``authorize_simulator``)."""
+
+
 # --- simulator and media content (declared first: they are not Graph paths) -----------------------
 
 
-@router.post("/v1/inbound")
+@simulator.post("/v1/inbound")
 async def simulate_inbound(request: Request) -> Response:
     """Act as the customer: send any inbound message type to a sandbox number."""
     runtime = _runtime(request)
@@ -83,7 +91,7 @@ async def simulate_inbound(request: Request) -> Response:
     return json_response({"wamid": wamid})
 
 
-@router.post("/v1/echo")
+@simulator.post("/v1/echo")
 async def simulate_echo(request: Request) -> Response:
     """Act as the owner on the phone app (coexistence): post an ``smb_message_echoes`` webhook."""
     runtime = _runtime(request)
@@ -94,7 +102,7 @@ async def simulate_echo(request: Request) -> Response:
     return json_response(answer)
 
 
-@router.post("/v1/history")
+@simulator.post("/v1/history")
 async def simulate_history(request: Request) -> Response:
     """Share one chunk of the phone app's chat history (coexistence): post a ``history`` webhook."""
     runtime = _runtime(request)
@@ -105,7 +113,7 @@ async def simulate_history(request: Request) -> Response:
     return json_response(answer)
 
 
-@router.post("/v1/contacts")
+@simulator.post("/v1/contacts")
 async def simulate_contacts(request: Request) -> Response:
     """Change the phone app's contacts (coexistence): post an ``smb_app_state_sync`` webhook."""
     runtime = _runtime(request)
@@ -114,6 +122,9 @@ async def simulate_contacts(request: Request) -> Response:
         answer, lane, payload = await receive_contacts(session, runtime, body)
     runtime.spawn(post_in_order(runtime, lane, payload), name="sandbox-contacts")
     return json_response(answer)
+
+
+router.include_router(simulator)
 
 
 @router.get("/media/{media_id}/content")
