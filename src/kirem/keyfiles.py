@@ -8,8 +8,13 @@ from pathlib import Path
 
 
 def load_or_create_secret(path: Path, generate: Callable[[], str]) -> str:
-    """Return the secret in ``path``, creating it (mode 0600) with ``generate()`` if absent."""
+    """Return the secret in ``path``, creating it (mode 0600) with ``generate()`` if absent.
+
+    An existing file readable by others (copied in, or left by an older version) is made 0600.
+    """
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = generate()
