@@ -270,11 +270,23 @@ async def resolve_channel(
         if channel_id is None and phone_number_id is None:
             raise ApiError(409, "This project has no active channel; connect a WhatsApp number first")
         raise not_found("Channel")
+    return channel
+
+
+def check_channel_use(tenant: Tenant, channel: Channel) -> None:
+    """The rules of the calling key and of the channel, for any call to Meta through ``channel``.
+
+    Checked by :func:`kirem.messaging.service.graph_and_token`, the one way to a channel's token,
+    so they hold however the channel was found (number, id, conversation, media id, WABA).
+    """
+    if channel.project_id != tenant.project_id:
+        raise not_found("Channel")
+    if channel.status != "active":
+        raise ApiError(409, "This channel is disconnected", {"channel_id": channel.id})
     if tenant.api_key.mode == "test" and channel.kind != "sandbox":
         raise ApiError(
             403, "Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id}
         )
-    return channel
 
 
 # Usage ---------------------------------------------------------------------------------------
