@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import func, select
 
 from kirem.api.responses import ApiError
-from kirem.tenancy.models import Account, ApiKey, Channel, Project
+from kirem.app import create_app
+from kirem.config import Settings
+from kirem.db.migrate import upgrade_async
+from kirem.messaging.models import MessageLog
+from kirem.tenancy.bootstrap import bootstrap
+from kirem.tenancy.models import Account, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import limits_for
 from kirem.tenancy.service import Tenant, check_channel_use
 
@@ -67,3 +74,22 @@ def test_only_the_gate_reaches_a_channels_token_or_graph_client() -> None:
     ]
     assert offenders == []
     assert len(reaching.findall(GATE.read_text())) == 2  # inside graph_and_token only
+
+
+async def test_a_send_refused_before_meta_counts_no_quota_and_leaves_no_log(settings: Settings) -> None:
+    """The gate runs before the quota and the log: a channel Kirem cannot use costs nothing."""
+    await upgrade_async(settings)
+    app = create_app(settings)
+    boot = await bootstrap(app.state.ctx, "acme", "main", "developer")
+    await app.state.ctx.aclose()
+    app = create_app(settings.model_copy(update={"sandbox": False}))
+    body = {"messaging_product": "whatsapp", "to": "62812345678", "type": "text", "text": {"body": "Halo"}}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kirem") as client:
+        answer = await client.post(
+            "/v1/messages", json=body, headers={"Authorization": f"Bearer {boot['api_key']}"}
+        )
+    assert answer.status_code == 409 and "sandbox is disabled" in answer.json()["message"]
+    async with app.state.ctx.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(MessageLog)) == 0
+        assert (await session.execute(select(DailyUsage.outbound_messages))).scalars().all() in ([], [0])
+    await app.state.ctx.aclose()
