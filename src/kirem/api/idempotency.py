@@ -28,8 +28,12 @@ from kirem.tenancy.service import Tenant
 MAX_KEY_LENGTH = 255
 
 
-async def _fingerprint(request: Request) -> str:
-    digest = hashlib.sha256(f"{request.method} {request.url.path}?{request.url.query}\n".encode())
+async def _fingerprint(request: Request, key_mode: str) -> str:
+    """The request a key stands for. A test key's differ from a live key's, so a test key never
+    replays a live send (live fingerprints keep their earlier form: records survive an upgrade)."""
+    mode = "" if key_mode == "live" else f"{key_mode} "
+    line = f"{mode}{request.method} {request.url.path}?{request.url.query}\n"
+    digest = hashlib.sha256(line.encode())
     digest.update(await request.body())
     return digest.hexdigest()
 
@@ -44,7 +48,7 @@ async def idempotent(
         raise ApiError(
             400, "Invalid Idempotency-Key", {"idempotency_key": f"1 to {MAX_KEY_LENGTH} characters"}
         )
-    fingerprint = await _fingerprint(request)
+    fingerprint = await _fingerprint(request, tenant.api_key.mode)
     record = await _claim(ctx, tenant.project_id, key, fingerprint)
     if record is not None:
         return _replay(ctx, record, fingerprint)
@@ -104,7 +108,7 @@ def _replay(ctx: AppContext, record: IdempotencyRecord, fingerprint: str) -> Res
     if record.fingerprint != fingerprint:
         raise ApiError(
             422,
-            "Idempotency-Key was already used with a different request body",
+            "Idempotency-Key was already used with a different request (body, path or key mode)",
             {"idempotency_key": "use a new key for a different request"},
         )
     if record.response_body is None or record.response_status is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
@@ -28,3 +29,16 @@ async def insert_if_absent(session: AsyncSession, model: type[Any], **values: An
     else:
         from sqlalchemy.dialects.sqlite import insert
     await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+async def flush_unique(session: AsyncSession, conflict: Exception) -> None:
+    """Flush new rows; losing a unique constraint to a concurrent insert raises ``conflict``, not a 500.
+
+    A name or number checked free just before can be taken by another transaction meanwhile; the
+    constraint is the real check. The session is rolled back: the request that raised is over.
+    """
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise conflict from exc

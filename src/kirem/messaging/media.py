@@ -44,7 +44,7 @@ async def upload_media(
     if rejection is not None:
         raise ApiError(rejection.status, rejection.message, {rejection.field: rejection.message})
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
-    graph, token = graph_and_token(ctx, channel)
+    graph, token = graph_and_token(ctx, tenant, channel)
     answer = await graph.upload_media(
         channel.phone_number_id, token, filename=filename, content=content, mime_type=mime_type
     )
@@ -103,7 +103,7 @@ async def media_info(
 ) -> tuple[Channel, dict[str, Any]]:
     """Meta's metadata of a media id (its temporary URL, type, size); unknown ids are 404."""
     channel = await _media_channel(session, tenant, media_id)
-    graph, token = graph_and_token(ctx, channel)
+    graph, token = graph_and_token(ctx, tenant, channel)
     try:
         return channel, await graph.media_info(media_id, token, channel.phone_number_id)
     except MetaApiError as exc:
@@ -115,7 +115,7 @@ async def media_info(
 async def open_media(ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str) -> MediaDownload:
     """Ask Meta where the media lives and open a stream of it; unknown ids are 404."""
     channel, info = await media_info(ctx, session, tenant, media_id)
-    graph, token = graph_and_token(ctx, channel)
+    graph, token = graph_and_token(ctx, tenant, channel)
     response = await graph.open_download(str(info["url"]), token)
     size = info.get("file_size")
     return MediaDownload(

@@ -19,7 +19,7 @@ async def get_profile(
     ctx: AppContext, session: AsyncSession, tenant: Tenant, *, channel_id: str | None
 ) -> dict[str, Any]:
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
-    graph, token = graph_and_token(ctx, channel)
+    graph, token = graph_and_token(ctx, tenant, channel)
     answer = await graph.get_profile(channel.phone_number_id, token, ",".join(PROFILE_FIELDS))
     entries = answer.get("data") or [{}]
     profile = entries[0].get("business_profile", entries[0])
@@ -33,6 +33,6 @@ async def update_profile(
     if errors:
         raise invalid(errors)
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
-    graph, token = graph_and_token(ctx, channel)
+    graph, token = graph_and_token(ctx, tenant, channel)
     update = {k: v for k, v in body.items() if k != "messaging_product"}
     await graph.update_profile(channel.phone_number_id, token, update)

@@ -1,4 +1,8 @@
-"""Sending through Meta: messages and read receipts, each one quota-checked and logged."""
+"""Sending through Meta: messages and read receipts, each one checked, quota-counted and logged.
+
+Every call to Meta on a key's behalf takes its channel's token from :func:`graph_and_token`, which
+checks the key's and the channel's rules first.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,12 @@ from kirem.messaging.message_rules import (
 )
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import apply_pending
-from kirem.meta.client import MetaApiError, MetaUnavailable
+from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import (
     Tenant,
     channel_token,
+    check_channel_use,
     consume_outbound_quota,
     release_outbound_quota,
     resolve_channel,
@@ -50,6 +55,7 @@ async def send_message(
     if errors:
         raise invalid(errors)
     channel = channel or await resolve_channel(session, tenant, phone_number_id=phone_number_id)
+    graph, token = graph_and_token(ctx, tenant, channel)
     await consume_outbound_quota(session, tenant)
     log = MessageLog(
         project_id=tenant.project_id,
@@ -66,9 +72,7 @@ async def send_message(
     session.add(log)
     await session.commit()
     try:
-        answer = await ctx.graph_for(channel).send_message(
-            channel.phone_number_id, channel_token(ctx.sealer, channel), body
-        )
+        answer = await graph.send_message(channel.phone_number_id, token, body)
     except MetaApiError as exc:
         await _record_refusal(session, tenant, log, exc.code, exc.message)
         raise
@@ -104,11 +108,18 @@ async def mark_read(
     if errors:
         raise invalid(errors)
     channel = await resolve_channel(session, tenant, phone_number_id=phone_number_id)
+    graph, token = graph_and_token(ctx, tenant, channel)
     payload = {"messaging_product": "whatsapp", "status": "read", **body}
-    return await ctx.graph_for(channel).send_message(
-        channel.phone_number_id, channel_token(ctx.sealer, channel), payload
-    )
+    return await graph.send_message(channel.phone_number_id, token, payload)
 
 
-def graph_and_token(ctx: AppContext, channel: Channel) -> tuple[Any, str]:
+def graph_and_token(ctx: AppContext, tenant: Tenant, channel: Channel) -> tuple[GraphClient, str]:
+    """The Graph client and access token for a call through ``channel`` on ``tenant``'s behalf.
+
+    The only way to a channel's token: every send, read receipt, media, template and profile call
+    gets it here, whichever route found the channel, so the key's and the channel's rules
+    (:func:`kirem.tenancy.service.check_channel_use`: test keys only on sandbox channels, active
+    channels of the key's own project) are checked before anything reaches Meta or is counted.
+    """
+    check_channel_use(tenant, channel)
     return ctx.graph_for(channel), channel_token(ctx.sealer, channel)

@@ -37,7 +37,7 @@ async def list_templates(
         if status not in TEMPLATE_STATUSES:
             raise invalid({"status": f"must be one of {', '.join(TEMPLATE_STATUSES)}"})
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
-    graph, token = graph_and_token(ctx, channel)
+    graph, token = graph_and_token(ctx, tenant, channel)
     templates = await graph.list_templates(channel.waba_id, token, status=status)
     return [_summary(t) for t in templates if status is None or t.get("status") == status]
 
@@ -49,7 +49,7 @@ async def create_template(
     if errors:
         raise invalid(errors)
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
-    graph, token = graph_and_token(ctx, channel)
+    graph, token = graph_and_token(ctx, tenant, channel)
     answer = await graph.create_template(channel.waba_id, token, body)
     return {"id": str(answer.get("id")), "status": answer.get("status"), "category": answer.get("category")}
 
@@ -60,7 +60,7 @@ async def delete_template(
     if not _NAME.match(name):
         raise not_found("Template")
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
-    graph, token = graph_and_token(ctx, channel)
+    graph, token = graph_and_token(ctx, tenant, channel)
     try:
         await graph.delete_template(channel.waba_id, token, name)
     except MetaApiError as exc:

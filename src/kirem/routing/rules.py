@@ -26,9 +26,9 @@ from kirem.inbound.normalize import message_texts
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
 from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route
 from kirem.routing.models import RoutingRule, WebhookTarget
-from kirem.routing.targets import TenantScope, list_targets, lock_project
-from kirem.tenancy.models import Channel
-from kirem.tenancy.service import plan_error
+from kirem.routing.targets import TenantScope, list_targets
+from kirem.tenancy.limits import enforce_count_limit
+from kirem.tenancy.models import Channel, Project
 
 log = logging.getLogger("kirem.routing")
 
@@ -149,22 +149,19 @@ async def _rule_fields(
 # Service -------------------------------------------------------------------------------------
 
 
-async def count_rules(session: AsyncSession, project_id: str) -> int:
-    stmt = for_project(RoutingRule, project_id).with_only_columns(func.count())
-    return int(await session.scalar(stmt) or 0)
-
-
 async def create_rule(session: AsyncSession, tenant: TenantScope, body: dict[str, Any]) -> RoutingRule:
     """A new rule (the caller commits); 403 past the plan's ``routing_rules``, 400 on bad fields."""
-    limit = tenant.limits.routing_rules
-    if limit is not None:
-        await lock_project(session, tenant.project_id)
-        count = await count_rules(session, tenant.project_id)
-        if count >= limit:
-            raise plan_error(
-                "routing_rules", f"The {tenant.account.plan} plan allows {limit} routing rule(s).", count + 1
-            )
     values = await _rule_fields(session, tenant.project_id, body, creating=True)
+    await enforce_count_limit(
+        session,
+        Project,
+        tenant.project_id,
+        for_project(RoutingRule, tenant.project_id).with_only_columns(func.count()),
+        limit=tenant.limits.routing_rules,
+        feature="routing_rules",
+        plan=tenant.account.plan,
+        noun="routing rule(s)",
+    )
     rule = RoutingRule(project_id=tenant.project_id, **{"enabled": True, "conditions": {}, **values})
     session.add(rule)
     await session.flush()

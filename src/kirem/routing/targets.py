@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.params import iso
@@ -29,9 +29,10 @@ from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, 
 from kirem.routing.schedule import validate_schedule
 from kirem.routing.signing import PAYLOAD_FORMATS
 from kirem.routing.urls import Resolver, check_target_url
+from kirem.tenancy.limits import enforce_count_limit
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import PlanLimits
-from kirem.tenancy.service import account_limits, plan_error
+from kirem.tenancy.service import account_limits
 
 DESCRIPTION_MAX = 500
 HEADERS_MAX = 20
@@ -300,16 +301,6 @@ async def _target_fields(
 # Service -------------------------------------------------------------------------------------
 
 
-async def lock_project(session: AsyncSession, project_id: str) -> None:
-    """Serialise plan-limit checks of one project (``FOR UPDATE`` on PostgreSQL; SQLite has one writer)."""
-    await session.execute(select(Project.id).where(Project.id == project_id).with_for_update())
-
-
-async def count_targets(session: AsyncSession, project_id: str) -> int:
-    stmt = for_project(WebhookTarget, project_id).with_only_columns(func.count())
-    return int(await session.scalar(stmt) or 0)
-
-
 async def create_target(
     session: AsyncSession,
     tenant: TenantScope,
@@ -320,18 +311,18 @@ async def create_target(
     resolve: Resolver | None = None,
 ) -> WebhookTarget:
     """A new target (the caller commits); 403 past the plan's ``webhook_targets``, 400 on bad fields."""
-    limit = tenant.limits.webhook_targets
-    if limit is not None:
-        await lock_project(session, tenant.project_id)
-        count = await count_targets(session, tenant.project_id)
-        if count >= limit:
-            raise plan_error(
-                "webhook_targets",
-                f"The {tenant.account.plan} plan allows {limit} webhook target(s).",
-                count + 1,
-            )
     values = await _target_fields(
         body, creating=True, production=production, resolve=resolve, stored_headers={}
+    )
+    await enforce_count_limit(
+        session,
+        Project,
+        tenant.project_id,
+        for_project(WebhookTarget, tenant.project_id).with_only_columns(func.count()),
+        limit=tenant.limits.webhook_targets,
+        feature="webhook_targets",
+        plan=tenant.account.plan,
+        noun="webhook target(s)",
     )
     target = WebhookTarget(
         id=new_id("tgt"),

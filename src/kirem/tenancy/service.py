@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import for_project, get_owned, insert_if_absent
+from kirem.db.scope import flush_unique, for_project, get_owned, insert_if_absent
 from kirem.routing.signing import generate_secret
+from kirem.tenancy.limits import enforce_count_limit, plan_error
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
-from kirem.tenancy.plans import PLANS, PlanLimits, limits_for, plan_lifting
+from kirem.tenancy.plans import PLANS, PlanLimits, limits_for
 from kirem.tenancy.tokens import display_prefix, hash_secret, random_secret
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -35,11 +36,6 @@ class Tenant:
         return self.project.id
 
 
-def plan_error(feature: str, message: str, needed: int | bool = True, status: int = 403) -> ApiError:
-    plan = plan_lifting(feature, needed)
-    return ApiError(status, f"{message} Upgrade to the {plan} plan to lift this limit.", {"plan": plan})
-
-
 def check_plan_name(plan: str) -> None:
     if plan not in PLANS:
         raise ApiError(400, "Unknown plan", {"plan": f"must be one of {', '.join(PLANS)}"})
@@ -50,11 +46,12 @@ def check_plan_name(plan: str) -> None:
 
 async def create_account(session: AsyncSession, name: str, plan: str = "developer") -> Account:
     check_plan_name(plan)
+    taken = ApiError(409, "An account with this name already exists", {"name": name})
     if await find_account(session, name):
-        raise ApiError(409, "An account with this name already exists", {"name": name})
+        raise taken
     account = Account(name=name, plan=plan, limit_overrides={})
     session.add(account)
-    await session.flush()
+    await flush_unique(session, taken)
     return account
 
 
@@ -93,19 +90,22 @@ def account_limits(account: Account) -> PlanLimits:
 
 
 async def create_project(session: AsyncSession, sealer: Sealer, account: Account, name: str) -> Project:
-    limits = account_limits(account)
-    count = await session.scalar(
-        select(func.count()).select_from(Project).where(Project.account_id == account.id)
+    await enforce_count_limit(
+        session,
+        Account,
+        account.id,
+        select(func.count()).select_from(Project).where(Project.account_id == account.id),
+        limit=account_limits(account).projects,
+        feature="projects",
+        plan=account.plan,
+        noun="project(s)",
     )
-    if limits.projects is not None and (count or 0) >= limits.projects:
-        raise plan_error(
-            "projects", f"The {account.plan} plan allows {limits.projects} project(s).", count + 1
-        )
+    taken = ApiError(409, "A project with this name already exists in the account", {"name": name})
     if await find_project(session, account, name):
-        raise ApiError(409, "A project with this name already exists in the account", {"name": name})
+        raise taken
     project = Project(account_id=account.id, name=name, webhook_secret_sealed="")
     session.add(project)
-    await session.flush()
+    await flush_unique(session, taken)
     project.webhook_secret_sealed = sealer.seal(generate_secret(), project.id, "webhook_secret")
     await session.flush()
     return project
@@ -188,20 +188,23 @@ async def _touch(
 
 
 async def check_channel_quota(session: AsyncSession, account: Account) -> None:
-    limits = account_limits(account)
-    if limits.channels is None:
-        return
-    stmt = (
+    """403 past the plan's active channels; the account stays locked until the caller commits."""
+    active = (
         select(func.count())
         .select_from(Channel)
         .join(Project, Project.id == Channel.project_id)
         .where(Project.account_id == account.id, Channel.status == "active")
     )
-    count = (await session.scalar(stmt)) or 0
-    if count >= limits.channels:
-        raise plan_error(
-            "channels", f"The {account.plan} plan allows {limits.channels} channel(s).", count + 1
-        )
+    await enforce_count_limit(
+        session,
+        Account,
+        account.id,
+        active,
+        limit=account_limits(account).channels,
+        feature="channels",
+        plan=account.plan,
+        noun="channel(s)",
+    )
 
 
 async def add_channel(
@@ -219,8 +222,9 @@ async def add_channel(
     taken = await session.scalar(
         select(func.count()).select_from(Channel).where(Channel.phone_number_id == phone_number_id)
     )
+    connected = ApiError(409, "This phone number is already connected", {"phone_number_id": phone_number_id})
     if taken:
-        raise ApiError(409, "This phone number is already connected", {"phone_number_id": phone_number_id})
+        raise connected
     channel = Channel(
         project_id=project.id,
         kind=kind,
@@ -231,7 +235,7 @@ async def add_channel(
         access_token_sealed="",
     )
     session.add(channel)
-    await session.flush()
+    await flush_unique(session, connected)
     channel.access_token_sealed = sealer.seal(access_token, project.id, channel.id, "access_token")
     await session.flush()
     return channel
@@ -266,11 +270,23 @@ async def resolve_channel(
         if channel_id is None and phone_number_id is None:
             raise ApiError(409, "This project has no active channel; connect a WhatsApp number first")
         raise not_found("Channel")
+    return channel
+
+
+def check_channel_use(tenant: Tenant, channel: Channel) -> None:
+    """The rules of the calling key and of the channel, for any call to Meta through ``channel``.
+
+    Checked by :func:`kirem.messaging.service.graph_and_token`, the one way to a channel's token,
+    so they hold however the channel was found (number, id, conversation, media id, WABA).
+    """
+    if channel.project_id != tenant.project_id:
+        raise not_found("Channel")
+    if channel.status != "active":
+        raise ApiError(409, "This channel is disconnected", {"channel_id": channel.id})
     if tenant.api_key.mode == "test" and channel.kind != "sandbox":
         raise ApiError(
             403, "Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id}
         )
-    return channel
 
 
 # Usage ---------------------------------------------------------------------------------------
