@@ -381,3 +381,13 @@ async def test_a_live_channel_needs_ascii_digit_ids(live) -> None:
                 headers=manage,
             )
             assert response.status_code == 400 and field in response.json()["errors"], response.text
+
+
+async def test_a_form_token_body_is_still_readable_by_the_route(live) -> None:
+    client, meta, boot = live
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=json"}  # "json" in the type
+    response = await client.post(
+        f"/v23.0/{PHONE_NUMBER_ID}/messages", content=f"access_token={boot['api_key']}", headers=form
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == 100, response.text
+    assert meta.requests == []

@@ -82,6 +82,12 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> WrappedJSON:
     return WrappedJSON(body, status_code=status, headers=getattr(exc, "headers", None))
 
 
+def _api_answer(request: Request, exc: ApiError) -> WrappedJSON:
+    if _graph(request):
+        return _meta_answer(request, graph_errors.from_api_error(exc))
+    return exc.response()
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GraphError)
     async def _graph_error(request: Request, exc: GraphError) -> WrappedJSON:
@@ -89,9 +95,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> WrappedJSON:
-        if _graph(request):
-            return _meta_answer(request, graph_errors.from_api_error(exc))
-        return exc.response()
+        return _api_answer(request, exc)
 
     @app.exception_handler(MetaApiError)
     async def _meta_error(request: Request, exc: MetaApiError) -> WrappedJSON:
@@ -107,8 +111,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidGraphId)
     async def _invalid_graph_id(request: Request, exc: InvalidGraphId) -> WrappedJSON:
-        error = ApiError(400, "Validation failed", {"id": str(exc)})
-        return await _api_error(request, error)
+        return _api_answer(request, ApiError(400, "Validation failed", {"id": str(exc)}))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> WrappedJSON:
@@ -118,9 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
             if errors.get("body") == "Request body is not valid JSON"
             else "Validation failed"
         )
-        if _graph(request):
-            return _meta_answer(request, GraphError(400, 100, "(#100) Invalid parameter", details=errors))
-        return WrappedJSON(error_body(400, message, errors), status_code=400)
+        return _api_answer(request, ApiError(400, message, errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> WrappedJSON:

@@ -52,8 +52,9 @@ async def graph_token(request: Request) -> str | None:
         return request.query_params["access_token"]
     content_type = request.headers.get("content-type", "").lower()
     if request.method == "POST" and content_type.startswith(_FORMS):
+        await request.body()  # kept by the request, so the route can still read the body itself
         try:
-            form = await request.form()  # kept by the request: the route reads the same parsed form
+            form = await request.form()
         except MultiPartException as exc:
             raise ApiError(400, "Malformed multipart body", {"body": exc.message}) from exc
         value = form.get("access_token")
