@@ -1,9 +1,10 @@
 """Graph-compatible mode: Meta's own paths and bodies, authenticated with a Kirem API key.
 
 An existing Meta SDK works through Kirem by changing only its base URL (and using a Kirem key as
-its token): answers are Meta's (no wrapper) and errors are Meta's error body — while quotas, logs,
-idempotency and routing still apply. Only ``/v<major>.<minor>/…`` paths are served here; anything
-else falls through to Kirem's own 404.
+its token, in any of the places Meta takes one): answers are Meta's (no wrapper) and every error
+under a ``/v<major>.<minor>/`` prefix — unknown paths included — is Meta's error body
+(:mod:`kirem.api.graph_errors`), while quotas, logs and routing still apply. Object ids in these
+paths must be Meta's (digits) before anything else happens.
 """
 
 from __future__ import annotations
