@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.e2e.conftest import Server, auth, wait_for
@@ -60,3 +62,92 @@ def test_a_meta_sdk_works_by_changing_only_its_base_url(server: Server, client: 
     )  # Kirem's own paths keep the wrapper
     other = server.bootstrap()
     assert client.get(f"/v23.0/{waba}/message_templates", headers=auth(other["api_key"])).status_code == 404
+
+
+def assert_meta_error(response: httpx.Response, status: int, code: int) -> dict[str, Any]:
+    """Meta's error body, not Kirem's wrapper: ``{"error": {message, type, code, fbtrace_id}}``."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert error["code"] == code, body
+    assert isinstance(error["message"], str) and error["message"] and error["type"], body
+    assert error["fbtrace_id"] == response.headers["x-request-id"], body
+    return dict(error)
+
+
+def test_every_error_on_a_graph_path_is_metas_error_body(server: Server, client: httpx.Client) -> None:
+    boot = server.bootstrap()
+    key = auth(boot["api_key"])
+    number = boot["phone_number_id"]
+    unknown = assert_meta_error(client.get(f"/v23.0/{number}/no_such_edge", headers=key), 400, 2500)
+    assert unknown["message"] == f"Unknown path components: /{number}/no_such_edge"
+    assert_meta_error(client.get("/v23.0/1/2/3", headers=key), 400, 2500)
+    assert_meta_error(client.get("/v23.0", headers=key), 400, 2500)
+    assert_meta_error(client.get("/v23.0/", headers=key), 400, 2500)
+    method = assert_meta_error(client.put(f"/v23.0/{number}/messages", headers=key), 400, 100)
+    assert method["type"] == "GraphMethodException" and method["error_subcode"] == 33
+    assert method["message"].startswith(f"Unsupported put request. Object with ID '{number}'")
+    assert_meta_error(client.get(f"/v23.0/{number}/messages", headers=key), 400, 100)
+    assert_meta_error(client.post(f"/v23.0/{number}/messages", json={}), 401, 104)
+    assert_meta_error(
+        client.post(f"/v23.0/{number}/messages", json={}, headers={"Authorization": "Basic abc"}), 401, 104
+    )
+    assert_meta_error(client.post(f"/v23.0/{number}/messages", json={}, headers=auth("kirem_x")), 401, 190)
+    too_large = client.post(
+        f"/v23.0/{number}/messages",
+        content=b"x" * 2_000_000,
+        headers={**key, "Content-Type": "application/json"},
+    )
+    assert_meta_error(too_large, 413, 100)
+    malformed = client.post(
+        f"/v23.0/{number}/messages", content=b"{no", headers={**key, "Content-Type": "application/json"}
+    )
+    assert_meta_error(malformed, 400, 100)
+    assert_meta_error(client.post(f"/v23.0/{number}/messages", content=b"to=1", headers=key), 415, 100)
+    assert_meta_error(client.delete(f"/v23.0/{boot['waba_id']}/message_templates", headers=key), 400, 100)
+    assert_meta_error(client.get("/v23.0/123456789", headers=key), 404, 100)
+    # Kirem's own paths keep Kirem's wrapper, whatever the version-like prefix looks like
+    for path in ("/v1/no_such_path", "/v1.x/abc", "/vx/1"):
+        assert client.get(path, headers=key).json()["status"] == 404
+
+
+def test_the_key_is_also_accepted_as_metas_access_token_parameter(
+    server: Server, client: httpx.Client
+) -> None:
+    boot = server.bootstrap()
+    key = boot["api_key"]
+    number, waba = boot["phone_number_id"], boot["waba_id"]
+    customer_writes(client, boot)
+
+    listed = client.get(f"/v23.0/{waba}/message_templates", params={"access_token": key})
+    assert listed.status_code == 200 and listed.json()["data"], listed.text
+    text = {"messaging_product": "whatsapp", "to": "62812345678", "type": "text", "text": {"body": "q"}}
+    sent = client.post(f"/v23.0/{number}/messages", params={"access_token": key}, json=text)
+    assert sent.status_code == 200 and sent.json()["messages"][0]["id"].startswith("wamid."), sent.text
+    uploaded = client.post(
+        f"/v23.0/{number}/media",
+        data={"messaging_product": "whatsapp", "access_token": key},
+        files={"file": ("a.png", png_bytes(), "image/png")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    form = client.post(
+        f"/v23.0/{number}/whatsapp_business_profile",
+        data={"access_token": key, "about": "form"},
+    )
+    assert_meta_error(form, 415, 100)  # authenticated by the form field, then refused: not JSON
+    # Kirem's own API still takes the key only as a Bearer header
+    assert client.get("/v1/templates", params={"access_token": key}).status_code == 401
+
+    assert_meta_error(client.get(f"/v23.0/{waba}/message_templates", params={"access_token": ""}), 401, 104)
+    assert_meta_error(
+        client.get(f"/v23.0/{waba}/message_templates", params={"access_token": "kirem_live_nope"}), 401, 190
+    )
+    other = server.bootstrap()
+    # the same rules as the header: another project's key does not see this WABA, a revoked key is refused
+    assert_meta_error(
+        client.get(f"/v23.0/{waba}/message_templates", params={"access_token": other["api_key"]}), 404, 100
+    )
+    manage = auth(boot["account_token"])
+    client.delete(f"/v1/manage/projects/{boot['project_id']}/keys/{boot['api_key_id']}", headers=manage)
+    assert_meta_error(client.get(f"/v23.0/{waba}/message_templates", params={"access_token": key}), 401, 190)

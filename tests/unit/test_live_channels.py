@@ -12,6 +12,8 @@ import pytest
 from kirem.app import create_app
 from kirem.config import Settings
 from kirem.db.migrate import upgrade_async
+from kirem.messaging import profile
+from kirem.meta.client import GraphClient, InvalidGraphId
 from kirem.tenancy.bootstrap import bootstrap
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.service import find_account, find_project
@@ -179,3 +181,213 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(
     limited = [r for r in codes if r.status_code == 429]
     assert limited and int(limited[0].headers["retry-after"]) >= 1
     assert limited[0].json()["errors"]["retry_after"] >= 1
+
+
+def _headers(boot: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {boot['api_key']}"}
+
+
+@pytest.mark.parametrize(
+    "object_id",
+    ["..", "../x", "1/2", "1?fields=id", "1#x", "\x00", "\x01", "1\r\n", "١٢٣", "１２", "12 ", ""],
+)
+async def test_the_client_refuses_an_object_id_that_is_not_metas(object_id: str) -> None:
+    meta = FakeMeta()
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(meta.handler), base_url="https://graph.facebook.com"
+    )
+    graph = GraphClient(http, "v23.0")
+    calls = (
+        graph.media_info(object_id, "t"),
+        graph.send_message(object_id, "t", {}),
+        graph.upload_media(object_id, "t", filename="a", content=b"", mime_type="image/png"),
+        graph.list_templates(object_id, "t"),
+        graph.create_template(object_id, "t", {}),
+        graph.delete_template(object_id, "t", "x"),
+        graph.get_profile(object_id, "t", "about"),
+        graph.update_profile(object_id, "t", {}),
+    )
+    for call in calls:
+        with pytest.raises(InvalidGraphId):
+            await call
+    assert meta.requests == []
+    await graph.aclose()
+
+
+@pytest.mark.parametrize("media_id", ["%2E%2E", "1%3Ffields%3Did", "%00", "%0A", "%D9%A1", "1" * 65])
+async def test_a_hostile_media_id_is_a_400_before_any_graph_call(live, media_id: str) -> None:
+    client, meta, boot = live
+    response = await client.get(f"/v1/media/{media_id}/download", headers=_headers(boot))
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"] == {"media_id": "must be Meta's numeric media id"}
+    graph = await client.get(f"/v23.0/{media_id}", headers=_headers(boot))
+    assert graph.status_code == 400 and graph.json()["error"]["error_subcode"] == 33
+    assert meta.requests == []
+
+
+async def test_an_escaped_slash_in_a_media_id_is_another_path_that_reaches_no_graph_call(live) -> None:
+    client, meta, boot = live
+    response = await client.get("/v1/media/a%2Fb/download", headers=_headers(boot))
+    assert response.status_code == 404 and response.json()["message"] == "Route not found"
+    graph = await client.get("/v23.0/a%2Fb", headers=_headers(boot))
+    assert graph.status_code == 400 and graph.json()["error"]["code"] == 2500
+    assert meta.requests == []
+
+
+async def _live_media(client: httpx.AsyncClient, meta: FakeMeta, boot: dict[str, Any], media_id: str) -> None:
+    """Upload through the live channel, so that ``media_id`` is known to belong to it."""
+    meta.reply = httpx.Response(200, json={"id": media_id})
+    uploaded = await client.post(
+        f"/v1/media?channel_id={PHONE_NUMBER_ID}",
+        files={"file": ("a.png", b"\x89PNG", "image/png")},
+        headers=_headers(boot),
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    meta.requests.clear()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": "1", "mime_type": "image/png"},  # a node that is not media (e.g. a phone number id)
+        {"id": "1", "url": None},
+        {"id": "1", "url": 12},
+        {"id": "1", "url": "file:///etc/passwd"},
+        {"id": "1", "url": "/relative"},
+    ],
+)
+async def test_media_metadata_without_a_download_url_is_a_404(live, answer: dict[str, Any]) -> None:
+    client, meta, boot = live
+    await _live_media(client, meta, boot, "123")
+    meta.reply = httpx.Response(200, json=answer)
+    download = await client.get("/v1/media/123/download", headers=_headers(boot))
+    assert download.status_code == 404 and download.json()["message"] == "Media not found", download.text
+    graph = await client.get("/v23.0/123", headers=_headers(boot))
+    assert graph.status_code == 404 and graph.json()["error"]["code"] == 100, graph.text
+    assert len(meta.requests) == 2  # metadata asked twice, nothing downloaded
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"text"', b"12", b"null"])
+async def test_a_graph_answer_that_is_not_an_object_is_a_502(live, body: bytes) -> None:
+    client, meta, boot = live
+    await _live_media(client, meta, boot, "123")
+    meta.reply = httpx.Response(200, content=body, headers={"content-type": "application/json"})
+    headers = _headers(boot)
+    text = {"messaging_product": "whatsapp", "to": "62812345678", "type": "text", "text": {"body": "Halo"}}
+    for response in (
+        await client.get("/v1/media/123/download", headers=headers),
+        await client.post(f"/v1/{PHONE_NUMBER_ID}/messages", json=text, headers=headers),
+        await client.get(f"/v1/templates?channel_id={PHONE_NUMBER_ID}", headers=headers),
+        await client.get(f"/v1/profile?channel_id={PHONE_NUMBER_ID}", headers=headers),
+    ):
+        assert response.status_code == 502 and response.json()["status"] == 502, response.text
+    graph = await client.get("/v23.0/123", headers=headers)
+    assert graph.status_code == 502 and graph.json()["error"]["code"] == 2
+
+
+async def test_graph_answers_missing_expected_fields_never_give_a_500(live) -> None:
+    client, meta, boot = live
+    headers = _headers(boot)
+    meta.reply = httpx.Response(200, json={"success": True})
+    upload = await client.post(
+        f"/v1/media?channel_id={PHONE_NUMBER_ID}",
+        files={"file": ("a.png", b"\x89PNG", "image/png")},
+        headers=headers,
+    )
+    assert upload.status_code == 502 and "id" in upload.json()["errors"]["meta"], upload.text
+    meta.reply = httpx.Response(200, json={"id": {"nested": 1}})
+    assert (
+        await client.post(
+            f"/v1/media?channel_id={PHONE_NUMBER_ID}",
+            files={"file": ("a.png", b"\x89PNG", "image/png")},
+            headers=headers,
+        )
+    ).status_code == 502
+
+    text = {"messaging_product": "whatsapp", "to": "62812345678", "type": "text", "text": {"body": "Halo"}}
+    for answer in ({}, {"messages": "x", "contacts": 1}, {"messages": [1], "contacts": ["x"]}):
+        meta.reply = httpx.Response(200, json=answer)
+        sent = await client.post(f"/v1/{PHONE_NUMBER_ID}/messages", json=text, headers=headers)
+        assert sent.status_code == 201, (answer, sent.text)
+
+    for answer in ({}, {"data": "abc"}, {"data": [1, "x", None]}, {"data": [], "paging": "x"}):
+        meta.reply = httpx.Response(200, json=answer)
+        listed = await client.get(f"/v1/templates?channel_id={PHONE_NUMBER_ID}", headers=headers)
+        assert listed.status_code == 200 and listed.json()["data"] == [], (answer, listed.text)
+    meta.reply = httpx.Response(200, json={"data": [{"name": "a"}], "paging": {"cursors": "x", "next": 1}})
+    assert (await client.get(f"/v1/templates?channel_id={PHONE_NUMBER_ID}", headers=headers)).json()["data"][
+        0
+    ]["name"] == "a"
+
+    template = {
+        "name": "promo",
+        "category": "MARKETING",
+        "language": "en_US",
+        "components": [{"type": "BODY", "text": "Hi"}],
+    }
+    meta.reply = httpx.Response(200, json={})
+    created = await client.post(f"/v1/templates?channel_id={PHONE_NUMBER_ID}", json=template, headers=headers)
+    assert created.status_code == 502, created.text
+
+    for answer in ({}, {"data": "x"}, {"data": [1]}, {"data": [{"business_profile": "x"}]}):
+        meta.reply = httpx.Response(200, json=answer)
+        profile = await client.get(f"/v1/profile?channel_id={PHONE_NUMBER_ID}", headers=headers)
+        assert profile.status_code == 200 and profile.json()["data"]["about"] == "", (answer, profile.text)
+
+
+async def test_an_unexpected_failure_on_a_graph_path_is_metas_transient_error(live, monkeypatch) -> None:
+    client, _, boot = live
+
+    async def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(profile, "get_profile", broken)
+    response = await client.get(f"/v23.0/{PHONE_NUMBER_ID}/whatsapp_business_profile", headers=_headers(boot))
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == 2 and error["is_transient"] is True and "boom" not in response.text
+
+
+async def test_access_token_parameter_follows_the_same_rules_as_the_header(live) -> None:
+    client, meta, boot = live
+    minted = await client.post(
+        f"/v1/manage/projects/{boot['project_id']}/keys",
+        json={"name": "t", "mode": "test"},
+        headers={"Authorization": f"Bearer {boot['account_token']}"},
+    )
+    test_key = minted.json()["data"]["key"]
+    body = {"messaging_product": "whatsapp", "to": "62812345678", "type": "text", "text": {"body": "Halo"}}
+    refused = await client.post(
+        f"/v23.0/{PHONE_NUMBER_ID}/messages", params={"access_token": test_key}, json=body
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == 200, refused.text
+    sent = await client.post(
+        f"/v23.0/{PHONE_NUMBER_ID}/messages", params={"access_token": boot["api_key"]}, json=body
+    )
+    assert sent.status_code == 200 and sent.json()["messages"] == [{"id": "wamid.LIVE1"}]
+    assert meta.requests[-1].headers["authorization"] == "Bearer EAAG-real"
+    assert "access_token" not in str(meta.requests[-1].url)
+
+
+async def test_a_live_channel_needs_ascii_digit_ids(live) -> None:
+    client, _, boot = live
+    manage = {"Authorization": f"Bearer {boot['account_token']}"}
+    for field in ("phone_number_id", "waba_id"):
+        body = {"kind": "live", "phone_number_id": "1065", "waba_id": "1022", "access_token": "EAAG"}
+        for bad in ("١٢٣", "１２", "12\n", "1/2"):
+            response = await client.post(
+                f"/v1/manage/projects/{boot['project_id']}/channels",
+                json={**body, field: bad},
+                headers=manage,
+            )
+            assert response.status_code == 400 and field in response.json()["errors"], response.text
+
+
+async def test_a_form_token_body_is_still_readable_by_the_route(live) -> None:
+    client, meta, boot = live
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=json"}  # "json" in the type
+    response = await client.post(
+        f"/v23.0/{PHONE_NUMBER_ID}/messages", content=f"access_token={boot['api_key']}", headers=form
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == 100, response.text
+    assert meta.requests == []

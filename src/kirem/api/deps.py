@@ -41,7 +41,11 @@ def bearer_token(request: Request) -> str:
 async def get_tenant(
     request: Request, ctx: AppContext = Depends(get_context), session: AsyncSession = Depends(get_session)
 ) -> Tenant:
-    token = bearer_token(request)
+    return await tenant_for_request(request, ctx, session, bearer_token(request))
+
+
+async def tenant_for_request(request: Request, ctx: AppContext, session: AsyncSession, token: str) -> Tenant:
+    """The project an API key speaks for, once its allowlist and rate limit let this request in."""
     tenant = await tenant_for_key(session, token) if token.startswith("kirem_") else None
     if tenant is None:
         raise ApiError(

@@ -1,4 +1,7 @@
-"""Outermost ASGI layer: request ids, body size limits, and a last-resort 500 in the wrapper."""
+"""Outermost ASGI layer: request ids, body size limits, and a last-resort 500 in the wrapper.
+
+On Graph-compatible paths (``/v<major>.<minor>/…``) its own answers are in Meta's error body instead.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from collections.abc import Callable
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kirem.api import graph_errors
 from kirem.api.responses import error_body
 from kirem.logs import request_id_var
 from kirem.metrics import Metrics
@@ -54,8 +58,9 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
-        async def reply(status: int, message: str) -> None:
-            body = orjson.dumps(error_body(status, message))
+        async def reply(status: int, message: str, graph_error: graph_errors.GraphError) -> None:
+            graph = graph_errors.is_graph_path(scope["path"])
+            body = orjson.dumps(graph_error.body(request_id) if graph else error_body(status, message))
             await send_with_id(
                 {
                     "type": "http.response.start",
@@ -70,7 +75,7 @@ class RequestContextMiddleware:
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await reply(413, f"Request body too large (limit {limit} bytes)")
+            await reply(413, f"Request body too large (limit {limit} bytes)", graph_errors.too_large(limit))
             return
 
         received = 0
@@ -90,11 +95,13 @@ class RequestContextMiddleware:
         except BodyTooLarge:
             if not started:
                 too_large = False
-                await reply(413, f"Request body too large (limit {limit} bytes)")
+                await reply(
+                    413, f"Request body too large (limit {limit} bytes)", graph_errors.too_large(limit)
+                )
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
-                await reply(500, "Internal server error")
+                await reply(500, "Internal server error", graph_errors.unexpected())
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.http_requests.labels(scope.get("method", ""), route, str(status)).inc()

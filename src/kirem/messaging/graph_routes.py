@@ -1,54 +1,41 @@
 """Graph-compatible mode: Meta's own paths and bodies, authenticated with a Kirem API key.
 
 An existing Meta SDK works through Kirem by changing only its base URL (and using a Kirem key as
-its token): answers are Meta's (no wrapper) and errors are Meta's error body — while quotas, logs,
-idempotency and routing still apply. Only ``/v<major>.<minor>/…`` paths are served here; anything
-else falls through to Kirem's own 404.
+its token, in any of the places Meta takes one): answers are Meta's (no wrapper) and every error
+under a ``/v<major>.<minor>/`` prefix — unknown paths included — is Meta's error body
+(:mod:`kirem.api.graph_errors`), while quotas, logs and routing still apply. Object ids in these
+paths must be Meta's (digits) before anything else happens.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.formparsers import MultiPartException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from kirem.api import graph_errors
 from kirem.api.body import read_json, read_upload
-from kirem.api.deps import get_context, get_session, get_tenant
-from kirem.api.errors import validation_errors
+from kirem.api.deps import get_context, get_session, tenant_for_request
+from kirem.api.graph_errors import VERSION
 from kirem.api.responses import ApiError, WrappedJSON, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
 from kirem.messaging import media, profile, service, templates
-from kirem.meta.client import MetaApiError, MetaUnavailable
+from kirem.meta.ids import is_graph_id
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
 
-VERSION = re.compile(r"^\d+\.\d+$")
-_CODES = {401: 190, 403: 200, 429: 4}
-
-
-def meta_body(status: int, message: str, details: Any, request_id: str | None) -> dict[str, Any]:
-    """A Kirem-side refusal in Meta's error shape (190 auth, 200 permission, 4 rate, 100 otherwise)."""
-    code = _CODES.get(status, 100)
-    error: dict[str, Any] = {
-        "message": f"(#{code}) {message}",
-        "type": "OAuthException",
-        "code": code,
-        "error_data": {"messaging_product": "whatsapp", "details": details},
-        "fbtrace_id": request_id or "",
-    }
-    return {"error": error}
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class GraphRoute(APIRoute):
-    """Matches only ``/v<major>.<minor>/…`` and renders every failure as Meta would."""
+    """Matches only ``/v<major>.<minor>/…``; every failure there is rendered as Meta's error body
+    (by :mod:`kirem.api.errors`, which knows these paths by their prefix)."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -56,28 +43,42 @@ class GraphRoute(APIRoute):
             return Match.NONE, {}
         return match, child
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
 
-        async def graph_handler(request: Request) -> Response:
-            request_id = request.scope.get("state", {}).get("request_id")
-            try:
-                return await handler(request)
-            except MetaApiError as exc:
-                return WrappedJSON({"error": exc.error}, status_code=exc.http_status)
-            except MetaUnavailable as exc:
-                return WrappedJSON(
-                    meta_body(502, "Meta API is unavailable", str(exc), request_id), status_code=502
-                )
-            except RequestValidationError as exc:
-                return WrappedJSON(
-                    meta_body(400, "Invalid parameter", validation_errors(exc), request_id), 400
-                )
-            except ApiError as exc:
-                body = meta_body(exc.status, exc.message, exc.errors, request_id)
-                return WrappedJSON(body, status_code=exc.status, headers=exc.headers)
+async def graph_token(request: Request) -> str | None:
+    """The token as Meta takes it: a Bearer header, else ``?access_token=``, else a form field."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if request.query_params.get("access_token"):
+        return request.query_params["access_token"]
+    content_type = request.headers.get("content-type", "").lower()
+    if request.method == "POST" and content_type.startswith(_FORMS):
+        await request.body()  # kept by the request, so the route can still read the body itself
+        try:
+            form = await request.form()
+        except MultiPartException as exc:
+            raise ApiError(400, "Malformed multipart body", {"body": exc.message}) from exc
+        value = form.get("access_token")
+        if isinstance(value, str) and value:
+            return value
+    return None
 
-        return graph_handler
+
+async def get_graph_tenant(
+    request: Request, ctx: AppContext = Depends(get_context), session: AsyncSession = Depends(get_session)
+) -> Tenant:
+    """A Kirem API key in any of Meta's token places, under the same rules as the Bearer header."""
+    token = await graph_token(request)
+    if token is None:
+        raise graph_errors.missing_token()
+    return await tenant_for_request(request, ctx, session, token)
+
+
+def graph_id(request: Request, object_id: str) -> str:
+    """The path's object id, if it is Meta's (digits); anything else is an object Meta does not have."""
+    if not is_graph_id(object_id):
+        raise graph_errors.unsupported_request(request.method, object_id)
+    return object_id
 
 
 router = APIRouter(prefix="/v{version}", tags=["graph-compatible"], route_class=GraphRoute)
@@ -103,8 +104,9 @@ async def send(
     request: Request,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    graph_id(request, phone_number_id)
     body = await read_json(request)
     answer, _ = await service.send_message(ctx, session, tenant, body, phone_number_id=phone_number_id)
     return meta(answer)
@@ -116,8 +118,9 @@ async def upload(
     request: Request,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    graph_id(request, phone_number_id)
     media_id = await media.upload_part(
         ctx, session, tenant, await read_upload(request), channel_id=phone_number_id
     )
@@ -127,10 +130,12 @@ async def upload(
 @router.get("/{media_id}", summary="Meta's media metadata; the URL downloads through Kirem with the same key")
 async def media_metadata(
     media_id: str,
+    request: Request,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    graph_id(request, media_id)
     _, info = await media.media_info(ctx, session, tenant, media_id)
     return meta({**info, "url": f"{ctx.settings.base_url}/v1/media/{media_id}/download"})
 
@@ -138,11 +143,13 @@ async def media_metadata(
 @router.get("/{waba_id}/message_templates", summary="Meta's template list, through Kirem")
 async def list_templates(
     waba_id: str,
+    request: Request,
     status: str | None = Query(None),
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    graph_id(request, waba_id)
     channel_id = await _waba_channel(session, tenant, waba_id)
     data = await templates.list_templates(ctx, session, tenant, status=status, channel_id=channel_id)
     return meta({"data": data})
@@ -154,8 +161,9 @@ async def create_template(
     request: Request,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    graph_id(request, waba_id)
     channel_id = await _waba_channel(session, tenant, waba_id)
     body = await read_json(request)
     return meta(await templates.create_template(ctx, session, tenant, body, channel_id=channel_id))
@@ -164,11 +172,13 @@ async def create_template(
 @router.delete("/{waba_id}/message_templates", summary="Meta's template deletion by name, through Kirem")
 async def delete_template(
     waba_id: str,
+    request: Request,
     name: str = Query(...),
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    graph_id(request, waba_id)
     channel_id = await _waba_channel(session, tenant, waba_id)
     await templates.delete_template(ctx, session, tenant, name, channel_id=channel_id)
     return meta({"success": True})
@@ -177,10 +187,12 @@ async def delete_template(
 @router.get("/{phone_number_id}/whatsapp_business_profile", summary="Meta's business profile, through Kirem")
 async def get_business_profile(
     phone_number_id: str,
+    request: Request,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    graph_id(request, phone_number_id)
     data = await profile.get_profile(ctx, session, tenant, channel_id=phone_number_id)
     return meta({"data": [{**data, "messaging_product": "whatsapp"}]})
 
@@ -191,8 +203,9 @@ async def update_business_profile(
     request: Request,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    graph_id(request, phone_number_id)
     body = await read_json(request)
     await profile.update_profile(ctx, session, tenant, body, channel_id=phone_number_id)
     return meta({"success": True})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,15 +12,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.body import Upload
-from kirem.api.responses import ApiError, not_found
+from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
 from kirem.messaging.media_rules import check_upload
 from kirem.messaging.models import MediaRef
 from kirem.messaging.service import graph_and_token
-from kirem.meta.client import MetaApiError
+from kirem.meta.client import MetaApiError, media_url
+from kirem.meta.ids import is_graph_id
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant, resolve_channel
+
+DEFAULT_MIME = "application/octet-stream"
+_MIME = re.compile(r"^[\w.+-]+/[\w.+-]+( *;[ \w.+=\"-]*)*$", re.ASCII)
+"""A media type fit for a Content-Type header (Meta's answer is not trusted with raw header bytes)."""
 
 
 def upload_mime_type(declared: str | None, filename: str) -> str:
@@ -48,7 +54,7 @@ async def upload_media(
     answer = await graph.upload_media(
         channel.phone_number_id, token, filename=filename, content=content, mime_type=mime_type
     )
-    media_id = str(answer["id"])
+    media_id = answer["id"]  # the client checked it is Meta's id
     session.add(
         MediaRef(
             project_id=tenant.project_id,
@@ -98,30 +104,38 @@ async def _media_channel(session: AsyncSession, tenant: Tenant, media_id: str) -
     return await resolve_channel(session, tenant)
 
 
+def check_media_id(media_id: str) -> None:
+    if not is_graph_id(media_id):
+        raise invalid({"media_id": "must be Meta's numeric media id"})
+
+
 async def media_info(
     ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str
 ) -> tuple[Channel, dict[str, Any]]:
-    """Meta's metadata of a media id (its temporary URL, type, size); unknown ids are 404."""
+    """Meta's metadata of a media id (its temporary URL, type, size); ids of anything else are 404."""
+    check_media_id(media_id)
     channel = await _media_channel(session, tenant, media_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     try:
-        return channel, await graph.media_info(media_id, token, channel.phone_number_id)
+        info = await graph.media_info(media_id, token, channel.phone_number_id)
     except MetaApiError as exc:
         if exc.http_status in (400, 404):
             raise not_found("Media") from exc
         raise
+    if not media_url(info.get("url")):  # another kind of node (a phone number, a WABA…)
+        raise not_found("Media")
+    return channel, info
 
 
 async def open_media(ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str) -> MediaDownload:
     """Ask Meta where the media lives and open a stream of it; unknown ids are 404."""
     channel, info = await media_info(ctx, session, tenant, media_id)
     graph, token = graph_and_token(ctx, tenant, channel)
-    response = await graph.open_download(str(info["url"]), token)
-    size = info.get("file_size")
+    response = await graph.open_download(info["url"], token)
+    declared = [info.get("mime_type"), response.headers.get("content-type")]
+    size = str(info.get("file_size"))
     return MediaDownload(
         response=response,
-        mime_type=str(
-            info.get("mime_type") or response.headers.get("content-type") or "application/octet-stream"
-        ),
-        file_size=int(size) if str(size or "").isdigit() else None,
+        mime_type=next((t for t in declared if isinstance(t, str) and _MIME.match(t)), DEFAULT_MIME),
+        file_size=int(size) if size.isascii() and size.isdigit() else None,
     )

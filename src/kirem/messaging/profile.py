@@ -10,6 +10,7 @@ from kirem.api.responses import invalid
 from kirem.context import AppContext
 from kirem.messaging.profile_rules import validate_profile_update
 from kirem.messaging.service import graph_and_token
+from kirem.meta.client import first_object
 from kirem.tenancy.service import Tenant, resolve_channel
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites", "profile_picture_url")
@@ -21,8 +22,9 @@ async def get_profile(
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     answer = await graph.get_profile(channel.phone_number_id, token, ",".join(PROFILE_FIELDS))
-    entries = answer.get("data") or [{}]
-    profile = entries[0].get("business_profile", entries[0])
+    entry = first_object(answer, "data")
+    nested = entry.get("business_profile")
+    profile = nested if isinstance(nested, dict) else entry
     return {name: profile.get(name, [] if name == "websites" else "") for name in PROFILE_FIELDS}
 
 

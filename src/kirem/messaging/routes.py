@@ -10,9 +10,10 @@ from starlette.background import BackgroundTask
 from kirem.api.body import read_json, read_json_object, read_upload
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
-from kirem.api.responses import ok
+from kirem.api.responses import invalid, ok
 from kirem.context import AppContext
 from kirem.messaging import media, profile, service, templates
+from kirem.meta.ids import is_graph_id
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1", tags=["messaging"])
@@ -66,6 +67,8 @@ async def send_message_from(
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:
+    if not is_graph_id(phone_number_id):
+        raise invalid({"phone_number_id": "must be Meta's numeric phone number id"})
     return await _send(request, ctx, session, tenant, phone_number_id)
 
 

@@ -22,7 +22,7 @@ from kirem.messaging.message_rules import (
 )
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import apply_pending
-from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
+from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable, first_object
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import (
     Tenant,
@@ -79,11 +79,10 @@ async def send_message(
     except MetaUnavailable as exc:
         await _record_refusal(session, tenant, log, None, str(exc))
         raise
-    messages = answer.get("messages") or [{}]
-    log.message_id = messages[0].get("id")
+    message_id = first_object(answer, "messages").get("id")
+    log.message_id = message_id if isinstance(message_id, str) and len(message_id) <= 255 else None
     log.status = "accepted"
-    contacts = answer.get("contacts") or [{}]
-    wa_id = str(contacts[0].get("wa_id") or body["to"])
+    wa_id = str(first_object(answer, "contacts").get("wa_id") or body["to"])
     if digits(wa_id):
         log.conversation_id = (await conversation_for(session, channel, wa_id)).id
     await apply_pending(session, log)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import invalid, not_found
 from kirem.context import AppContext
 from kirem.messaging.service import graph_and_token
-from kirem.messaging.template_rules import validate_template
-from kirem.meta.client import MetaApiError
+from kirem.messaging.template_rules import NAME_PATTERN, validate_template
+from kirem.meta.client import MetaApiError, MetaUnavailable
+from kirem.meta.ids import is_graph_id
 from kirem.tenancy.service import Tenant, resolve_channel
 
 TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "PENDING_DELETION")
-_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 
 
 def _summary(template: dict[str, Any]) -> dict[str, Any]:
@@ -51,14 +50,21 @@ async def create_template(
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     answer = await graph.create_template(channel.waba_id, token, body)
-    return {"id": str(answer.get("id")), "status": answer.get("status"), "category": answer.get("category")}
+    template_id = str(answer.get("id"))
+    if not is_graph_id(template_id):
+        raise MetaUnavailable("Meta API answered the template creation without a template id")
+    return {"id": template_id, "status": answer.get("status"), "category": answer.get("category")}
+
+
+def check_template_name(name: str) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise invalid({"name": "must be a template name: 1 to 512 of a-z, 0-9 and _"})
 
 
 async def delete_template(
     ctx: AppContext, session: AsyncSession, tenant: Tenant, name: str, *, channel_id: str | None
 ) -> None:
-    if not _NAME.match(name):
-        raise not_found("Template")
+    check_template_name(name)
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
 
+from kirem.meta.ids import is_graph_id
 from kirem.metrics import Metrics
 
 
@@ -32,6 +34,32 @@ class MetaUnavailable(Exception):
     """Meta could not be reached, timed out, or answered something that is not its API."""
 
 
+def media_url(value: object) -> bool:
+    """Whether a media metadata ``url`` is one Kirem may download from (absolute http or https)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
+class InvalidGraphId(ValueError):
+    """An object id that is not Meta's (ASCII digits): refused before any request is built."""
+
+
+def objects(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The objects of the list ``body[key]``; whatever else Meta (or the sandbox) put there is ignored."""
+    value = body.get(key)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def first_object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    found = objects(body, key)
+    return found[0] if found else {}
+
+
 class GraphClient:
     """Graph API calls for one base URL (Meta's, or the sandbox's), with a per-call access token."""
 
@@ -43,15 +71,19 @@ class GraphClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    def _path(self, *parts: str) -> str:
-        return "/" + "/".join([self.version, *parts])
+    def _path(self, object_id: str, edge: str | None = None) -> str:
+        """``/<version>/<object_id>[/<edge>]``; the id must be Meta's, and is escaped all the same."""
+        if not is_graph_id(object_id):
+            raise InvalidGraphId(f"not a Graph object id: {object_id!r}")
+        parts = [self.version, quote(object_id, safe=""), *([edge] if edge else [])]
+        return "/" + "/".join(parts)
 
-    async def _call(self, method: str, path: str, token: str, **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, token: str, **kwargs: Any) -> dict[str, Any]:
         last = path.rsplit("/", 1)[-1]
         with self.metrics.meta_call(f"{method} {'object' if last.isdigit() else last}"):
             return await self._request(method, path, token, **kwargs)
 
-    async def _request(self, method: str, path: str, token: str, **kwargs: Any) -> Any:
+    async def _request(self, method: str, path: str, token: str, **kwargs: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"}
         try:
             response = await self.http.request(method, path, headers=headers, **kwargs)
@@ -68,6 +100,8 @@ class GraphClient:
             if not isinstance(error, dict):
                 raise MetaUnavailable(f"Meta API answered HTTP {response.status_code} without an error body")
             raise MetaApiError(response.status_code if response.status_code >= 400 else 400, error)
+        if not isinstance(body, dict):
+            raise MetaUnavailable(f"Meta API answered HTTP {response.status_code} with a non-object body")
         return body
 
     async def send_message(self, phone_number_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +112,11 @@ class GraphClient:
     ) -> dict[str, Any]:
         files = {"file": (filename, content, mime_type)}
         data = {"messaging_product": "whatsapp", "type": mime_type}
-        return await self._call("POST", self._path(phone_number_id, "media"), token, files=files, data=data)
+        answer = await self._call("POST", self._path(phone_number_id, "media"), token, files=files, data=data)
+        media_id = str(answer.get("id"))
+        if not is_graph_id(media_id):
+            raise MetaUnavailable("Meta API answered the upload without a media id")
+        return {**answer, "id": media_id}
 
     async def media_info(
         self, media_id: str, token: str, phone_number_id: str | None = None
@@ -87,7 +125,12 @@ class GraphClient:
         return await self._call("GET", self._path(media_id), token, params=params)
 
     async def open_download(self, url: str, token: str) -> httpx.Response:
-        """Open a streamed GET of a media URL from :meth:`media_info`; the caller closes it."""
+        """Open a streamed GET of a media URL from :meth:`media_info`; the caller closes it.
+
+        The URL is Meta's own answer, so the channel's token goes with it — only to http(s) URLs.
+        """
+        if not media_url(url):
+            raise MetaUnavailable("Meta API answered a media URL that is not http(s)")
         request = self.http.build_request("GET", url, headers={"Authorization": f"Bearer {token}"})
         try:
             response = await self.http.send(request, stream=True)
@@ -103,11 +146,15 @@ class GraphClient:
         params = {k: v for k, v in filters.items() if v is not None}
         params.setdefault("limit", 100)
         templates: list[dict[str, Any]] = []
+        path = self._path(waba_id, "message_templates")
         while True:
-            page = await self._call("GET", self._path(waba_id, "message_templates"), token, params=params)
-            templates.extend(page.get("data") or [])
-            after = ((page.get("paging") or {}).get("cursors") or {}).get("after")
-            if not after or not (page.get("paging") or {}).get("next") or not page.get("data"):
+            page = await self._call("GET", path, token, params=params)
+            data = objects(page, "data")
+            templates.extend(data)
+            paging = page.get("paging") if isinstance(page.get("paging"), dict) else {}
+            cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+            after = cursors.get("after")
+            if not isinstance(after, str) or not after or not paging.get("next") or not data:
                 return templates
             params["after"] = after
 

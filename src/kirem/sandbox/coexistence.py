@@ -259,7 +259,7 @@ def _history_timestamp(item: dict[str, Any], field: str) -> str | None:
     value = item.get("timestamp")
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise bad_field(field, "must be a Unix time in seconds")

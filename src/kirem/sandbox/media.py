@@ -146,7 +146,7 @@ def download_url(settings: Settings, secret: str, media_id: str, now: datetime) 
 
 
 def check_download(secret: str, media_id: str, ext: str | None, signature: str | None, now: datetime) -> bool:
-    if not ext or not signature or not ext.isdigit():
+    if not ext or not signature or not (ext.isascii() and ext.isdigit()) or len(ext) > 12:
         return False
     if int(ext) < now.timestamp():
         return False

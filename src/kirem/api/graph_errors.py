@@ -1,0 +1,102 @@
+"""Meta's error body for every failure on a Graph-compatible path (``/v<major>.<minor>/…``).
+
+``{"error": {"message", "type", "code", "error_subcode"?, "error_data"?, "fbtrace_id"}}`` with
+Meta's codes: 104 missing token, 190 bad token, 200 permission, 4 rate, 100 bad parameter or an
+object that cannot be used, 2500 unknown path, 2 unexpected. ``fbtrace_id`` is the request id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from kirem.api.responses import ApiError, WrappedJSON
+
+VERSION = re.compile(r"^\d+\.\d+$")
+_GRAPH_PATH = re.compile(r"^/v\d+\.\d+(/|$)")
+_CODES = {401: 190, 403: 200, 429: 4}
+GRAPH_DOCS = "Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
+
+
+def is_graph_path(path: str) -> bool:
+    """Graph-compatible mode answers every path under a Meta version prefix, known or not."""
+    return _GRAPH_PATH.match(path) is not None
+
+
+@dataclass
+class GraphError(Exception):
+    status: int
+    code: int
+    message: str
+    type: str = "OAuthException"
+    subcode: int | None = None
+    details: Any = None
+    is_transient: bool | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self, request_id: str | None) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        if self.is_transient is not None:
+            error["is_transient"] = self.is_transient
+        if self.details is not None:
+            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
+        error["fbtrace_id"] = request_id or ""
+        return {"error": error}
+
+    def response(self, request_id: str | None) -> WrappedJSON:
+        return WrappedJSON(self.body(request_id), status_code=self.status, headers=self.headers or None)
+
+
+def from_api_error(exc: ApiError) -> GraphError:
+    """A Kirem refusal in Meta's terms, its field-level errors kept as ``error_data.details``."""
+    code = _CODES.get(exc.status, 100)
+    return GraphError(exc.status, code, f"(#{code}) {exc.message}", details=exc.errors, headers=exc.headers)
+
+
+def missing_token() -> GraphError:
+    return GraphError(
+        401,
+        104,
+        "An access token is required to request this resource.",
+        headers={
+            "WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_request" "An access token is required"'
+        },
+    )
+
+
+def unsupported_request(method: str, object_id: str) -> GraphError:
+    """Meta's answer for an object id that does not exist, is not reachable, or lacks the method."""
+    return GraphError(
+        400,
+        100,
+        f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not exist, cannot be "
+        f"loaded due to missing permissions, or does not support this operation. {GRAPH_DOCS}",
+        type="GraphMethodException",
+        subcode=33,
+    )
+
+
+def unknown_path(path: str) -> GraphError:
+    return GraphError(400, 2500, f"Unknown path components: {path}")
+
+
+def unexpected() -> GraphError:
+    return GraphError(
+        500, 2, "An unexpected error has occurred. Please retry your request later.", is_transient=True
+    )
+
+
+def meta_unavailable(reason: str) -> GraphError:
+    return GraphError(502, 2, "(#2) Meta API is unavailable, try again", details=reason, is_transient=True)
+
+
+def too_large(limit: int) -> GraphError:
+    return GraphError(413, 100, f"(#100) Request body too large (limit {limit} bytes)")
+
+
+def object_path(path: str) -> str:
+    """``/v23.0/123/messages`` → ``/123/messages``: the part Meta names in its errors."""
+    return "/" + path.lstrip("/").partition("/")[2]
