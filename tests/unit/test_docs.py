@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer.main
 from starlette.routing import Match, Mount, Router
 
 from kirem.app import create_app
+from kirem.cli import app as cli_app
 from kirem.config import Settings
 from tests.doc_blocks import PLACEHOLDERS, ROOT, RUNNABLE, blocks, doc_files, fill, not_run_markers
 
@@ -114,3 +117,89 @@ def test_every_path_the_docs_name_exists(tmp_path: Path) -> None:
             if (methods and found != wanted) or not found:
                 missing.append(f"{_name(doc)}: {methods or 'GET or POST'} {path}")
     assert not missing, f"the docs name paths the app does not serve: {missing}"
+
+
+def _cli_mentions(doc: Path) -> list[list[str]]:
+    """The words of every ``kirem …`` command line in the doc's inline code and shell blocks."""
+    text = doc.read_text(encoding="utf-8")
+    lines = re.findall(r"`([^`\n]+)`", text)
+    for block in blocks(doc):
+        if block.language == "bash":
+            lines += block.code.replace("\\\n", " ").splitlines()
+    mentions = []
+    for line in lines:
+        found = re.match(r"\s*(?:\.venv/bin/)?kirem ([^#]*)", line)
+        if found:
+            mentions.append(found.group(1).split())
+    return mentions
+
+
+def _unknown_cli_words(root: Any, words: list[str]) -> list[str]:
+    """The commands and options of one ``kirem …`` line that do not exist.
+
+    ``a|b`` and a lone ``|`` separate alternatives, as in the docs' synopses.
+    """
+    context = root.context_class(root)
+    first = [root.get_command(context, name) for name in words[0].split("|")]
+    if None in first:
+        return [words[0]]
+    group = first[0]
+    if len(first) > 1 or not hasattr(group, "list_commands"):  # commands, not a group
+        segments, group = [words], root
+    else:
+        segments = [[]]
+        for word in words[1:]:
+            if word == "|":
+                segments.append([])
+            else:
+                segments[-1].append(word)
+    unknown = []
+    for segment in segments:
+        if not segment:
+            continue
+        commands = [group.get_command(context, name) for name in segment[0].split("|")]
+        if None in commands:
+            unknown.append(segment[0])
+            continue
+        known = {opt for command in commands for param in command.params for opt in param.opts}
+        options = {word.strip("[]").split("=")[0] for word in segment if word.strip("[").startswith("--")}
+        unknown += sorted(options - known - {"--help"})
+    return unknown
+
+
+def test_every_cli_command_and_option_the_docs_name_exists() -> None:
+    root = typer.main.get_command(cli_app)
+    wrong = [
+        f"{_name(doc)}: kirem {' '.join(words)}: {unknown}"
+        for doc in DOCS
+        for words in _cli_mentions(doc)
+        if (unknown := _unknown_cli_words(root, words))
+    ]
+    assert not wrong, f"the docs name CLI commands or options that do not exist: {wrong}"
+
+
+def test_the_cli_check_finds_unknown_commands_and_options() -> None:
+    root = typer.main.get_command(cli_app)
+    assert _unknown_cli_words(root, ["nope"]) == ["nope"]
+    assert _unknown_cli_words(root, ["serve|nope"]) == ["serve|nope"]
+    assert _unknown_cli_words(root, ["sandbox", "inbound", "--phone", "1", "--text", "x"]) == ["--phone"]
+    assert _unknown_cli_words(root, ["rules", "list|tset", "A", "P"]) == ["list|tset"]
+    synopsis = ["keys", "list", "A", "P", "|", "create", "A", "P", "[--mode", "live|test]"]
+    synopsis += ["|", "revoke", "A", "P", "K"]
+    assert _unknown_cli_words(root, synopsis) == []
+    assert _unknown_cli_words(root, [*synopsis, "|", "create", "[--mood]"]) == ["--mood"]
+
+
+def test_every_setting_the_docs_name_exists_and_every_setting_is_documented() -> None:
+    settings = {f"KIREM_{name.upper()}" for name in Settings.model_fields}
+    named = {
+        variable: _name(doc)
+        for doc in DOCS
+        for variable in re.findall(r"KIREM_[A-Z0-9_]*[A-Z0-9]", doc.read_text(encoding="utf-8"))
+    }
+    unknown = {variable: doc for variable, doc in named.items() if variable not in settings}
+    unknown.pop("KIREM_TEST_POSTGRES_URL", None)  # the test suite's own, not the server's
+    assert not unknown, f"the docs name settings that do not exist: {unknown}"
+    configuration = (ROOT / "docs/configuration.md").read_text(encoding="utf-8")
+    undocumented = sorted(name for name in settings if name not in configuration)
+    assert not undocumented, f"settings docs/configuration.md does not describe: {undocumented}"
