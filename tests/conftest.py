@@ -23,8 +23,6 @@ POSTGRES_URL = os.environ.get("KIREM_TEST_POSTGRES_URL")
 if os.environ.get("CI") and not POSTGRES_URL:
     raise RuntimeError("CI must run the PostgreSQL half of the suite: set KIREM_TEST_POSTGRES_URL")
 ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
-META_OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "meta" / "business-messaging-api_v23.0.yaml"
-"""Meta's OpenAPI description, kept in shared/ beside the repository (not copied into it)."""
 
 
 def _postgres_admin_url() -> str:

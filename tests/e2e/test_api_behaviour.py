@@ -9,19 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tests.conftest import META_OPENAPI
 from tests.e2e.conftest import Server, auth, wait_for
 from tests.e2e.test_seed_examples import CUSTOMER, assert_sent, customer_writes, logs, seed_text
+from tests.fixtures import meta_examples
 
 
 def meta_message_examples() -> list[tuple[str, dict[str, Any]]]:
-    spec = yaml.safe_load(META_OPENAPI.read_text())
-    examples = spec["paths"]["/{Version}/{Phone-Number-ID}/messages"]["post"]["requestBody"]["content"][
-        "application/json"
-    ]["examples"]
-    return [(name, example["value"]) for name, example in examples.items()]
+    return list(meta_examples()["send_message"].items())
 
 
 def test_each_of_metas_50_message_examples_is_forwarded(server: Server, client: httpx.Client) -> None:

@@ -11,14 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from standardwebhooks.webhooks import Webhook
 
 from kirem.meta.signatures import sign
-from tests.conftest import META_OPENAPI
 from tests.e2e.conftest import Server, auth, wait_for
 from tests.e2e.consumers import Consumer, consumer_server
 from tests.e2e.test_seed_examples import customer_writes
+from tests.fixtures import meta_examples
 
 META_APP_SECRET = "meta-app-secret-e2e"
 
@@ -259,11 +258,7 @@ def test_bulk_replay_of_failures_by_filter(server: Server, client: httpx.Client,
 
 
 def meta_webhook_examples() -> list[tuple[str, dict[str, Any]]]:
-    spec = yaml.safe_load(META_OPENAPI.read_text())
-    examples = spec["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]["content"]["application/json"][
-        "examples"
-    ]
-    return [(name, example["value"]) for name, example in examples.items()]
+    return list(meta_examples()["webhook"].items())
 
 
 def test_each_of_metas_16_webhook_examples_is_accepted_normalised_and_routed(

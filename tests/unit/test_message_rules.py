@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kirem.messaging.message_rules import (
     INTERACTIVE_TYPES,
@@ -18,32 +13,10 @@ from kirem.messaging.message_rules import (
     validate_message,
     validate_read_receipt,
 )
+from tests.fixtures import meta_examples, seed_examples
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-META_YAML = Path(os.environ.get("KIREM_META_OPENAPI", SHARED / "meta/business-messaging-api_v23.0.yaml"))
-SEED = SHARED / "seed/seed-readable.md"
-
-
-def _meta_examples() -> dict[str, Any]:
-    with META_YAML.open(encoding="utf-8") as handle:
-        spec = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    operation = spec["paths"]["/{Version}/{Phone-Number-ID}/messages"]["post"]
-    examples = operation["requestBody"]["content"]["application/json"]["examples"]
-    return {name: example["value"] for name, example in examples.items()}
-
-
-def _seed_json_blocks() -> list[Any]:
-    blocks = []
-    for raw in re.findall(r"```json(.*?)```", SEED.read_text(encoding="utf-8"), re.S):
-        try:
-            blocks.append(json.loads(raw))
-        except json.JSONDecodeError:
-            continue  # response samples with // comments, not request bodies
-    return blocks
-
-
-META_EXAMPLES = _meta_examples()
-SEED_SEND_BODIES = [b for b in _seed_json_blocks() if isinstance(b, dict) and "to" in b and "status" not in b]
+META_EXAMPLES = meta_examples()["send_message"]
+SEED_SEND_BODIES = seed_examples()["send_message"]
 
 TO = "6282360419136"
 
@@ -74,14 +47,13 @@ def test_every_seed_send_example_passes(body: dict[str, Any]) -> None:
 
 
 def test_seed_n8n_button_snippet_passes_once_to_is_filled_in() -> None:
-    snippets = [b for b in _seed_json_blocks() if isinstance(b, dict) and b.get("type") == "interactive"]
-    snippet = next(b for b in snippets if "to" not in b)
+    (snippet,) = seed_examples()["send_message_without_to"]
     assert set(validate_message(snippet)) == {"to"}
     assert validate_message({**snippet, "to": TO}) == {}
 
 
 def test_seed_read_receipt_passes() -> None:
-    receipts = [b for b in _seed_json_blocks() if isinstance(b, dict) and "message_id" in b and "to" not in b]
+    receipts = seed_examples()["read_receipt"]
     assert receipts
     assert all(validate_read_receipt(body) == {} for body in receipts)
 

@@ -5,32 +5,24 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from kirem.inbound.normalize import NormalizedEvent, normalize
 from kirem.sandbox.messages import REENGAGEMENT_ERROR, UNDELIVERABLE_ERROR, DeliveryPlan, status_payload
 from kirem.sandbox.models import SandboxTemplate
 from kirem.sandbox.templates import status_update_payload
+from tests.fixtures import meta_examples as fixture_examples
 
-META_YAML = Path(__file__).resolve().parents[3] / "shared/meta/business-messaging-api_v23.0.yaml"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 PHONE_ID = "106540352242922"
 WABA = "419561257915477"
 
 
-@cache
 def meta_examples() -> dict[str, dict[str, Any]]:
-    spec = yaml.safe_load(META_YAML.read_text())
-    examples = spec["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]["content"]["application/json"][
-        "examples"
-    ]
-    return {name: example["value"] for name, example in examples.items()}
+    return fixture_examples()["webhook"]
 
 
 def run(envelope: dict[str, Any]) -> list[NormalizedEvent]:

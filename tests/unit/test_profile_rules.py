@@ -2,54 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kirem.messaging.profile_rules import VERTICALS, validate_profile_update
+from tests.fixtures import meta_examples, seed_examples
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-META_YAML = Path(os.environ.get("KIREM_META_OPENAPI", SHARED / "meta/business-messaging-api_v23.0.yaml"))
-SEED = SHARED / "seed/seed-readable.md"
 SEED_VERTICALS = (
     "AUTO", "BEAUTY", "APPAREL", "EDU", "ENTERTAIN", "FINANCE", "GROCERY", "GOVT", "HOTEL", "HEALTH",
     "NONPROFIT", "PROF_SERVICES", "RETAIL", "TRAVEL", "RESTAURANT", "OTHER",
 )  # fmt: skip
 
-
-def _meta_spec() -> dict[str, Any]:
-    with META_YAML.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
-
-def _seed_update_bodies() -> list[dict[str, Any]]:
-    bodies = []
-    for raw in re.findall(r"```json(.*?)```", SEED.read_text(encoding="utf-8"), re.S):
-        try:
-            block = json.loads(raw)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(block, dict) and "about" in block:
-            bodies.append(block)
-    return bodies
-
-
-SPEC = _meta_spec()
-_UPDATE = SPEC["paths"]["/{Version}/{Phone-Number-ID}/whatsapp_business_profile"]["post"]
-META_UPDATES = {
-    name: example["value"]
-    for name, example in _UPDATE["requestBody"]["content"]["application/json"]["examples"].items()
-}
-SEED_UPDATES = _seed_update_bodies()
+META_UPDATES = meta_examples()["business_profile_update"]
+SEED_UPDATES = seed_examples()["business_profile_update"]
 
 
 def test_verticals_are_metas_enum_and_include_the_seed_list() -> None:
-    assert set(VERTICALS) == set(SPEC["components"]["schemas"]["WhatsAppBusinessVertical"]["enum"])
+    assert set(VERTICALS) == set(meta_examples()["business_verticals"])
     assert set(SEED_VERTICALS) <= set(VERTICALS)
     assert "EVENT_PLAN" in VERTICALS
     assert len(set(VERTICALS)) == len(VERTICALS)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from kirem.config import Settings
 from kirem.db.engine import Database
@@ -18,9 +16,9 @@ from kirem.sandbox.errors import MetaError
 from kirem.sandbox.messages import parse_send
 from kirem.sandbox.models import SandboxTemplate
 from kirem.sandbox.templates import check_send_parameters
+from tests.fixtures import meta_examples
 from tests.unit.sandbox_support import FakeClock, SandboxHarness, bearer, mutations, running_sandbox
 
-META_YAML = Path(__file__).resolve().parents[3] / "shared/meta/business-messaging-api_v23.0.yaml"
 CUSTOMER = "62812345678"
 ORDER_COMPONENTS = [{"type": "HEADER", "format": "TEXT", "text": "{{1}}"}, {"type": "BODY"}]
 TEXT = {"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "Halo"}}
@@ -315,14 +313,7 @@ async def test_malformed_requests_answer_in_metas_error_body(sandbox: SandboxHar
     assert_meta_error(bad_version, 400, 100)
 
 
-def _yaml_send_examples() -> list[tuple[str, dict[str, Any]]]:
-    document = yaml.safe_load(META_YAML.read_text(encoding="utf-8"))
-    operation = document["paths"]["/{Version}/{Phone-Number-ID}/messages"]["post"]
-    examples = operation["requestBody"]["content"]["application/json"]["examples"]
-    return [(name, example["value"]) for name, example in examples.items()]
-
-
-EXAMPLES = _yaml_send_examples()
+EXAMPLES = list(meta_examples()["send_message"].items())
 
 
 def test_the_openapi_document_has_fifty_send_examples() -> None:

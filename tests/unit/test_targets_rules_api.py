@@ -501,6 +501,28 @@ async def test_rule_tester_explains_who_gets_an_event(world: World) -> None:
         assert refused.status_code == 400 and key in refused.json()["errors"], (body, refused.text)
 
 
+async def test_rule_tester_takes_the_documented_short_form_as_the_body(world: World) -> None:
+    """routing.md shows the short form as the whole body, not wrapped in {"event": …}."""
+    me = await world.caller("acme", "growth")
+    sales = await me.target("https://sales.example.com/")
+    price = await me.rule("price questions", [sales["id"]], conditions={"keywords": ["harga"]})
+    body = {"type": "messages.received", "message_type": "text", "from": "628111", "text": "Berapa harga?"}
+    answer = await me.post("/rules/test", body)
+    assert answer.status_code == 200, answer.text
+    data = answer.json()["data"]
+    assert data["facts"]["sender"] == "628111" and data["facts"]["texts"] == ["Berapa harga?"]
+    assert data["targets"][0]["selected"] is True and data["targets"][0]["rule_ids"] == [price["id"]]
+    wrapped = await me.post("/rules/test", {"event": body})
+    assert wrapped.json()["data"] == data
+
+    typo = await me.post("/rules/test", {"type": "messages.received", "form": "628111"})
+    assert typo.status_code == 400 and set(typo.json()["errors"]) == {"form"}, typo.text
+    wrapped_typo = await me.post("/rules/test", {"event": {"text": "halo", "txet": "halo"}})
+    assert wrapped_typo.status_code == 400 and set(wrapped_typo.json()["errors"]) == {"event.txet"}
+    bad_text = await me.post("/rules/test", {"from": "628111", "text": 5})
+    assert bad_text.status_code == 400 and set(bad_text.json()["errors"]) == {"text"}, bad_text.text
+
+
 # Secret rotation -----------------------------------------------------------------------------
 
 

@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kirem.messaging.template_rules import template_variable_counts, validate_template
+from tests.fixtures import meta_examples, seed_examples
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-META_YAML = Path(os.environ.get("KIREM_META_OPENAPI", SHARED / "meta/business-messaging-api_v23.0.yaml"))
-SEED = SHARED / "seed/seed-readable.md"
-
-
-def _seed_json_blocks() -> list[Any]:
-    blocks = []
-    for raw in re.findall(r"```json(.*?)```", SEED.read_text(encoding="utf-8"), re.S):
-        try:
-            blocks.append(json.loads(raw))
-        except json.JSONDecodeError:
-            continue
-    return blocks
-
-
-def _meta_template_examples() -> dict[str, Any]:
-    with META_YAML.open(encoding="utf-8") as handle:
-        spec = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    content = spec["paths"]["/{Version}/{WABA-ID}/message_templates"]["post"]["requestBody"]["content"]
-    return {name: ex["value"] for media in content.values() for name, ex in media.get("examples", {}).items()}
-
-
-SEED_BLOCKS = [block for block in _seed_json_blocks() if isinstance(block, dict)]
-SEED_TEMPLATES = [b for b in SEED_BLOCKS if "category" in b and "components" in b]
-SEED_COMPONENTS = [b for b in SEED_BLOCKS if b.get("type") in ("HEADER", "BODY", "FOOTER", "BUTTONS")]
-META_TEMPLATES = _meta_template_examples()
+SEED_TEMPLATES = seed_examples()["message_template_create"]
+SEED_COMPONENTS = seed_examples()["template_component"]
+META_TEMPLATES = meta_examples()["message_template_create"]
 
 BODY = {"type": "BODY", "text": "Halo {{1}}, pesanan Anda #{{2}} sedang diproses."}
 

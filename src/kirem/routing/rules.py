@@ -240,11 +240,22 @@ def _kirem_form(sample: dict[str, Any], errors: dict[str, str]) -> tuple[dict[st
     return facts, channel or _text(data.get("phone_number_id"))
 
 
-def _short_form(sample: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, Any], str | None]:
-    """Facts of ``{"type", "message_type", "from", "text", "channel_id"}`` (all optional)."""
+SHORT_FORM_KEYS = ("type", "message_type", "from", "text", "channel_id", "phone_number_id")
+
+
+def _short_form(
+    sample: dict[str, Any], errors: dict[str, str], prefix: str
+) -> tuple[dict[str, Any], str | None]:
+    """Facts of ``{"type", "message_type", "from", "text", "channel_id"}`` (all optional).
+
+    Unknown keys are refused, so a misspelt condition field does not silently match everything.
+    """
+    for key in sample:
+        if key not in SHORT_FORM_KEYS:
+            errors[f"{prefix}{key}"] = f"unknown field; the short form takes {', '.join(SHORT_FORM_KEYS)}"
     event_type = sample.get("type", "messages.received")
     if event_type not in EVENT_TYPES:
-        errors["event.type"] = f"must be one of {', '.join(EVENT_TYPES)}"
+        errors[f"{prefix}type"] = f"must be one of {', '.join(EVENT_TYPES)}"
     raw_texts = sample.get("text")
     if raw_texts is None:
         texts: tuple[str, ...] = ()
@@ -254,12 +265,12 @@ def _short_form(sample: dict[str, Any], errors: dict[str, str]) -> tuple[dict[st
         texts = tuple(t for t in raw_texts if t)
     else:
         texts = ()
-        errors["event.text"] = "must be a string or a list of strings"
+        errors[f"{prefix}text"] = "must be a string or a list of strings"
     message_type = sample.get("message_type")
     if message_type is None and texts and event_type in ("messages.received", "messages.echo"):
         message_type = "text"
     if message_type is not None and not isinstance(message_type, str):
-        errors["event.message_type"] = "must be a string"
+        errors[f"{prefix}message_type"] = "must be a string"
         message_type = None
     voice = message_type == "voice"
     facts = {
@@ -275,24 +286,27 @@ def _short_form(sample: dict[str, Any], errors: dict[str, str]) -> tuple[dict[st
 async def sample_facts(session: AsyncSession, project_id: str, body: dict[str, Any]) -> EventFacts:
     """The facts of the ``event`` in a rule-test body; 400 when it cannot be read.
 
-    ``event`` is a Kirem envelope as targets receive it (``{"event": type, "data": {…}}``; the
-    envelope may also be the body itself) or the short form ``{"type", "message_type", "from",
-    "text", "channel_id"}`` where every key is optional (type defaults to ``messages.received``,
-    message_type to ``text`` when there is text).
+    ``event`` is a Kirem envelope as targets receive it (``{"event": type, "data": {…}}``) or the
+    short form ``{"type", "message_type", "from", "text", "channel_id"}`` where every key is
+    optional (type defaults to ``messages.received``, message_type to ``text`` when there is
+    text). Either may also be the body itself, unwrapped.
 
     The channel may be given by Kirem channel id or phone number id: it is resolved to the
     project's channel id, as for real events.
     """
     sample = body.get("event")
+    prefix = "event."
     if isinstance(sample, str) and "data" in body:
         sample = body  # the envelope itself was sent, not wrapped in {"event": …}
+    elif "event" not in body and any(key in body for key in SHORT_FORM_KEYS):
+        sample, prefix = body, ""  # the short form itself was sent
     if not isinstance(sample, dict):
         raise invalid({"event": "must be an object: a Kirem event {event, data} or {type, from, text, …}"})
     errors: dict[str, str] = {}
     if "event" in sample or "data" in sample:
         facts, channel = _kirem_form(sample, errors)
     else:
-        facts, channel = _short_form(sample, errors)
+        facts, channel = _short_form(sample, errors, prefix)
     if errors:
         raise invalid(errors)
     if channel is not None:
