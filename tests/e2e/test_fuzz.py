@@ -6,7 +6,9 @@ from the server's ``/openapi.json`` completed with the documented request bodies
 the management API (account token), the operator API (operator token) and the Graph-compatible
 paths (API key). Per operation it sends:
 
-1. the documented request, with the bootstrap's real ids — it must succeed;
+1. the documented request, with the bootstrap's real ids — it must succeed (on Graph-compatible
+   GETs also with the key as ``?access_token=``, as Meta accepts it); a method the path does not
+   have;
 2. that request with each hostile probe (NUL byte, huge number, Unicode digits, path traversal,
    long text) swapped into each of its path, query and body values, one at a time;
 3. ``KIREM_FUZZ_EXAMPLES`` (default 5) generated valid requests and as many that break the schema
@@ -228,6 +230,11 @@ class Planned:
     name: str
     case: Any
     documented: bool
+    token_in_query: bool = False
+    """The API key as ``?access_token=`` (as Meta's SDKs may send it) instead of the header."""
+
+
+UNDECLARED_METHODS = ("PUT", "PATCH", "DELETE", "POST", "GET")
 
 
 def _has_something_to_break(document: dict[str, Any], method: str, path: str) -> bool:
@@ -327,7 +334,17 @@ def plan(served: dict[str, Any]) -> list[Planned]:
     for result in schema.get_all_operations():
         operation = result.ok()
         name = f"{operation.method.upper()} {operation.path}"
-        _PLAN.append(Planned(name, operation.Case(**_documented_fields(operation)), documented=True))
+        fields = _documented_fields(operation)
+        _PLAN.append(Planned(name, operation.Case(**fields), documented=True))
+        declared = {method.upper() for method in document["paths"][operation.path]}
+        if operation.method.upper() == sorted(declared)[0]:  # once per path: a method it does not have
+            method = next(m for m in UNDECLARED_METHODS if m not in declared)
+            case = operation.Case(method=method, path_parameters=fields["path_parameters"])
+            _PLAN.append(Planned(f"{method} {operation.path}", case, documented=False))
+        if operation.method == "get" and GRAPH_PATH.match(operation.path.replace("{version}", "1.0")):
+            query = {**fields["query"], "access_token": fuzz_schemas.real("api_key")}
+            case = operation.Case(**{**fields, "query": query})
+            _PLAN.append(Planned(name + " ?access_token=", case, documented=True, token_in_query=True))
         _PLAN.extend(Planned(name, case, documented=False) for case in _hostile_cases(operation))
         modes = [GenerationMode.POSITIVE]
         if _has_something_to_break(document, operation.method.lower(), operation.path):
@@ -409,7 +426,7 @@ def test_fuzzing_finds_no_server_error_and_every_error_in_its_documented_body(fu
     for item in planned:
         findings.requests += 1
         case = for_server(item.case, ids)
-        headers = credential(ids, case.path)
+        headers = {} if item.token_in_query else credential(ids, case.path)
         example = case.as_curl_command(
             headers={k: "Bearer <credential>" for k in headers}, base_url=fuzz_server.url
         )
