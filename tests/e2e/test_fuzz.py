@@ -281,8 +281,9 @@ def _replace(value: Any, at: tuple[Any, ...], new: Any) -> Any:
 
 
 def _hostile_cases(operation: Any) -> Iterator[Any]:
-    """The documented request with one value at a time swapped for each of the hostile probes:
-    every path and query parameter, and every leaf of the documented body."""
+    """The documented request with one value at a time swapped for each of the hostile probes
+    (every path and query parameter, every leaf of the documented body), and its JSON body sent
+    as another content type."""
     fields = _documented_fields(operation)
     slots = [("path_parameters", (p.name,)) for p in operation.path_parameters]
     slots += [("query", (p.name,)) for p in operation.query]
@@ -292,6 +293,8 @@ def _hostile_cases(operation: Any) -> Iterator[Any]:
             if container != "body" and not isinstance(probe, str):
                 continue  # a URL carries text only: the number is already probed as digits
             yield operation.Case(**{**fields, container: _replace(fields[container], at, probe)})
+    if fields.get("media_type") == "application/json":
+        yield operation.Case(**{**fields, "media_type": "text/plain", "body": '{"not": "declared as JSON"}'})
 
 
 def _generated(operation: Any, mode: GenerationMode) -> list[Any]:
