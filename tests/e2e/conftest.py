@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,22 +98,28 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session", params=ENGINES)
-async def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Server]:
-    tmp = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    if request.param == "sqlite":
+@asynccontextmanager
+async def serving(engine: str, tmp: Path, **extra_env: str) -> AsyncIterator[Server]:
+    """``kirem serve`` on a fresh database of ``engine``, stopped (and its database dropped) after."""
+    if engine == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'kirem.db'}"
     else:
         url = await create_postgres_database()
-    process, srv = start_server(tmp, url)
+    process, srv = start_server(tmp, url, **extra_env)
     try:
         yield srv
     finally:
         stop_server(process)
-        if request.param != "sqlite":
+        if engine != "sqlite":
             await drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+async def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Server]:
+    async with serving(request.param, tmp_path_factory.mktemp(f"e2e-{request.param}")) as srv:
+        yield srv
 
 
 @pytest.fixture

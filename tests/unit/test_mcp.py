@@ -514,6 +514,18 @@ async def test_jsonrpc_errors(kirem: Kirem) -> None:
     assert ping.json() == {"jsonrpc": "2.0", "id": 5, "result": {}}
 
 
+async def test_a_body_declared_as_another_content_type_is_a_jsonrpc_error(kirem: Kirem) -> None:
+    key = (await kirem.project())["api_key"]
+    body = {"jsonrpc": "2.0", "method": "tools/list", "id": 1}
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/jsonx"):
+        refused = await kirem.rpc(key, body, **{"Content-Type": content_type})
+        assert refused.status_code == 415, (content_type, refused.text)
+        assert refused.json()["jsonrpc"] == "2.0" and refused.json()["error"]["code"] == -32600
+        assert "application/json" in refused.json()["error"]["message"]
+    charset = await kirem.rpc(key, body, **{"Content-Type": "application/json; charset=utf-8"})
+    assert charset.status_code == 200 and len(charset.json()["result"]["tools"]) == 7
+
+
 async def test_initialize_then_tools_over_raw_posts(kirem: Kirem) -> None:
     key = (await kirem.project())["api_key"]
     init = await kirem.rpc(

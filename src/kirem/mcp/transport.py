@@ -10,7 +10,8 @@ Before the SDK sees a request:
   (:func:`kirem.api.deps.get_tenant`: 401 in the error wrapper with ``WWW-Authenticate``, 429 from
   the per-key rate limit);
 - a POST without ``Accept`` (Go's ``net/http`` sends none) or without ``Content-Type`` is taken as
-  JSON, so the seed's curl calls and bare clients are not refused with 406/415;
+  JSON, so the seed's curl calls and bare clients are not refused with 406/415; a ``Content-Type``
+  naming another media type is a 415 JSON-RPC error (the SDK would answer a plain-text 400);
 - a JSON array (a JSON-RPC batch, which MCP does not carry) gets a JSON-RPC "invalid request";
 - the seed's shorthand ``{"method": "tools/call", "tool": "list_conversations", "status": "open"}``
   is read as ``params: {"name": "list_conversations", "arguments": {"status": "open"}}``.
@@ -82,6 +83,12 @@ def prepare_body(body: bytes) -> bytes | Response:
     return body
 
 
+def declared_non_json(content_type: str | None) -> bool:
+    """A ``Content-Type`` that names another media type (an absent or blank one is taken as JSON)."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return bool(media_type) and media_type != JSON.decode()
+
+
 def _headers(scope: Scope, body_length: int) -> list[tuple[bytes, bytes]]:
     headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
     names = {k for k, v in headers if v.strip()}
@@ -136,6 +143,14 @@ class McpEndpoint:
             await exc.response()(scope, receive, send)
             return
 
+        if declared_non_json(request.headers.get("content-type")):
+            refused = jsonrpc_error(
+                INVALID_REQUEST,
+                "Unsupported content type: send the JSON-RPC request as Content-Type: application/json",
+                status=415,
+            )
+            await refused(scope, receive, send)
+            return
         prepared = prepare_body(await request.body())
         if isinstance(prepared, Response):
             await prepared(scope, receive, send)
