@@ -72,9 +72,12 @@ def http_failure(response: httpx.Response) -> NoReturn:
     except ValueError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        error = body["error"]
-        details = (error.get("error_data") or {}).get("details") if isinstance(error, dict) else None
-        message = describe(str(error.get("message", "")), details or None, response.status_code)
+        error, text = body["error"], str(body["error"].get("message", ""))
+        data = error.get("error_data")
+        details = data.get("details") if isinstance(data, dict) else None
+        if isinstance(details, str) and details and details not in text:
+            text = f"{text}: {details}"
+        message = f"{text} ({response.status_code})"
     elif isinstance(body, dict) and "message" in body:
         message = describe(str(body["message"]), body.get("errors"), response.status_code)
     else:
