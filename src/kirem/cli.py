@@ -22,6 +22,7 @@ from kirem.cli_support import (
     context_for,
     fail,
     http_failure,
+    migrate_schema,
     project_named,
     run,
     settings_from,
@@ -33,7 +34,11 @@ from kirem.routing.delivery_cli import deliveries_app, replay_app
 if TYPE_CHECKING:
     from kirem.context import AppContext
 
-app = typer.Typer(help="Kirem: WhatsApp Business API gateway and webhook router.", no_args_is_help=True)
+app = typer.Typer(
+    help="Kirem: WhatsApp Business API gateway and webhook router.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a crash must not print settings, tokens or keys
+)
 accounts_app = typer.Typer(help="Accounts and plans.", no_args_is_help=True)
 projects_app = typer.Typer(help="Projects of an account.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of a project.", no_args_is_help=True)
@@ -59,12 +64,11 @@ def serve(
     import uvicorn
 
     from kirem.app import create_app
-    from kirem.db.migrate import upgrade
     from kirem.logs import configure_logging
 
     settings = settings_from(host=host, port=port)
     log_config = configure_logging(settings.log_level, settings.resolved_log_format)
-    upgrade(settings)
+    migrate_schema(settings)
     console.print(
         f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'})"
     )
@@ -84,13 +88,12 @@ def worker() -> None:
     """Run inbound processing and webhook delivery alone (scale out beside `kirem serve`)."""
     import signal
 
-    from kirem.db.migrate import upgrade
     from kirem.logs import configure_logging
     from kirem.runtime import Runtime
 
     settings = settings_from()
     configure_logging(settings.log_level, settings.resolved_log_format)
-    upgrade(settings)
+    migrate_schema(settings)
 
     async def main() -> None:
         ctx = context_for(settings)
@@ -114,9 +117,7 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations (`serve`, `worker` and every changing command do it too)."""
-    from kirem.db.migrate import upgrade
-
-    upgrade(settings_from())
+    migrate_schema(settings_from())
     console.print("database is up to date")
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -131,16 +132,12 @@ def run(
     Commands that change something migrate first (a fresh install works at once). Read-only commands
     do not: they must not write, and Alembic is the slowest part of a short command.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from kirem.api.responses import ApiError
 
     if read_only:
         _require_sqlite_file(settings)
     else:
-        from kirem.db.migrate import upgrade
-
-        upgrade(settings)
+        migrate_schema(settings)
 
     async def main() -> T:
         ctx = context_for(settings)
@@ -149,14 +146,32 @@ def run(
         finally:
             await ctx.aclose()
 
+    with database_errors(hint=read_only):
+        try:
+            return asyncio.run(main())
+        except ApiError as exc:
+            api_failure(exc, as_json)
+
+
+def migrate_schema(settings: Settings) -> None:
+    """Bring the schema up to date; a database that cannot be reached is one error line."""
+    from kirem.db.migrate import upgrade
+
+    with database_errors():
+        upgrade(settings)
+
+
+@contextmanager
+def database_errors(*, hint: bool = False) -> Iterator[None]:
+    """Database failures as one ``error:`` line; ``hint`` says to migrate when the schema lags."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
-        return asyncio.run(main())
-    except ApiError as exc:
-        api_failure(exc, as_json)
+        yield
     except SQLAlchemyError as exc:
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        hint = " (is the schema up to date? run `kirem migrate`)" if read_only and _schema_gap(cause) else ""
-        fail(f"database error: {cause}{hint}")
+        advice = " (is the schema up to date? run `kirem migrate`)" if hint and _schema_gap(cause) else ""
+        fail(f"database error: {cause}{advice}")
     except OSError as exc:
         fail(f"cannot reach the database: {exc.strerror or exc}")
 

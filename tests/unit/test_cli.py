@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from kirem.cli import app
-from tests.e2e.conftest import KIREM
+from tests.e2e.conftest import KIREM, free_port
 
 HEAVY_MODULES = ("fastapi", "starlette", "sqlalchemy", "alembic", "mcp", "uvicorn", "httpx", "kirem.app")
 
@@ -209,3 +209,11 @@ def test_bulk_replay_without_a_filter_asks_at_a_terminal(
     declined = invoke("replay", "bulk", "acme", "main", input="n\n", code=1)
     assert "successful ones included?" in declined.stderr and "nothing replayed" in declined.stderr
     assert invoke("replay", "bulk", "acme", "main", input="y\n").stdout.endswith("2 queued\n")
+
+
+def test_an_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIREM_DATABASE_URL", f"postgresql+asyncpg://kirem@127.0.0.1:{free_port()}/kirem")
+    for words in (["migrate"], ["accounts", "create", "acme"], ["accounts", "list"]):
+        result = invoke(*words, code=1)
+        assert result.stdout == "" and result.stderr.startswith("error: cannot reach the database: ")
+        assert len(result.stderr.splitlines()) == 1
