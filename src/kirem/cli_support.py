@@ -31,7 +31,7 @@ console = Console(width=None if sys.stdout.isatty() else 240)
 T = TypeVar("T")
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 AccountArg = typer.Argument(..., help="The account's name.", show_default=False)
-ProjectArg = typer.Argument(..., help="The project's name within ACCOUNT.", show_default=False)
+ProjectArg = typer.Argument(..., help="The project's name within the account.", show_default=False)
 UrlOpt = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT).")
 
 
