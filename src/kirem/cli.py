@@ -1,41 +1,44 @@
-"""The ``kirem`` command: run the server, migrate, bootstrap, and manage tenants from a shell."""
+"""The ``kirem`` command: run the server, migrate, bootstrap, and manage tenants from a shell.
+
+Only typer and the light ``kirem.cli_support`` are imported here; each command imports what it
+needs, so ``kirem --help`` stays fast (docs/performance.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import typer
-from sqlalchemy import select
 
-from kirem.analytics.params import iso
 from kirem.cli_support import (
+    AccountArg,
     JsonOpt,
+    ProjectArg,
+    UrlOpt,
     account_named,
     console,
     context_for,
+    fail,
+    http_failure,
+    migrate_schema,
     project_named,
     run,
     settings_from,
     show,
 )
-from kirem.context import AppContext
-from kirem.db.base import utcnow
-from kirem.db.migrate import upgrade
-from kirem.db.scope import for_project
-from kirem.logs import configure_logging
 from kirem.routing.cli import rules_app, targets_app
 from kirem.routing.delivery_cli import deliveries_app, replay_app
-from kirem.routing.secret import rotate_webhook_secret
-from kirem.tenancy import service
-from kirem.tenancy.bootstrap import bootstrap as run_bootstrap
-from kirem.tenancy.channels import create_channel
-from kirem.tenancy.models import Account, ApiKey, Project
-from kirem.tenancy.views import account_view, channel_view, key_view, project_view
 
-app = typer.Typer(help="Kirem: WhatsApp Business API gateway and webhook router.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from kirem.context import AppContext
+
+app = typer.Typer(
+    help="Kirem: WhatsApp Business API gateway and webhook router.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a crash must not print settings, tokens or keys
+)
 accounts_app = typer.Typer(help="Accounts and plans.", no_args_is_help=True)
 projects_app = typer.Typer(help="Projects of an account.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of a project.", no_args_is_help=True)
@@ -61,10 +64,11 @@ def serve(
     import uvicorn
 
     from kirem.app import create_app
+    from kirem.logs import configure_logging
 
     settings = settings_from(host=host, port=port)
     log_config = configure_logging(settings.log_level, settings.resolved_log_format)
-    upgrade(settings)
+    migrate_schema(settings)
     console.print(
         f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'})"
     )
@@ -84,11 +88,12 @@ def worker() -> None:
     """Run inbound processing and webhook delivery alone (scale out beside `kirem serve`)."""
     import signal
 
+    from kirem.logs import configure_logging
     from kirem.runtime import Runtime
 
     settings = settings_from()
     configure_logging(settings.log_level, settings.resolved_log_format)
-    upgrade(settings)
+    migrate_schema(settings)
 
     async def main() -> None:
         ctx = context_for(settings)
@@ -111,8 +116,8 @@ def worker() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations."""
-    upgrade(settings_from())
+    """Apply database migrations (`serve`, `worker` and every changing command do it too)."""
+    migrate_schema(settings_from())
     console.print("database is up to date")
 
 
@@ -124,7 +129,9 @@ def bootstrap(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create account, project and sandbox channel if absent; always mint a new API key."""
-    result = run(settings_from(), lambda ctx: run_bootstrap(ctx, account, project, plan))
+    from kirem.tenancy.bootstrap import bootstrap as run_bootstrap
+
+    result = run(settings_from(), lambda ctx: run_bootstrap(ctx, account, project, plan), as_json=as_json)
     if as_json:
         typer.echo(json.dumps(result))
     else:
@@ -133,26 +140,52 @@ def bootstrap(
 
 @accounts_app.command("list")
 def accounts_list(as_json: bool = JsonOpt) -> None:
+    """List every account with its plan."""
+    from sqlalchemy import select
+
+    from kirem.tenancy.models import Account
+    from kirem.tenancy.views import account_view
+
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         async with ctx.db.session() as session:
             return [account_view(a) for a in (await session.execute(select(Account))).scalars()]
 
-    show(run(settings_from(), work), as_json, ["id", "name", "plan", "created_at"])
+    show(
+        run(settings_from(), work, read_only=True, as_json=as_json),
+        as_json,
+        ["id", "name", "plan", "created_at"],
+    )
 
 
 @accounts_app.command("create")
-def accounts_create(name: str, plan: str = "developer", as_json: bool = JsonOpt) -> None:
+def accounts_create(
+    name: str = typer.Argument(..., help="A unique name for the account.", show_default=False),
+    plan: str = typer.Option("developer", help="developer, growth, scale or enterprise."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create an account and print its account token (shown once)."""
+    from kirem.tenancy import service
+    from kirem.tenancy.views import account_view
+
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             account = await service.create_account(session, name, plan)
             token = await service.mint_account_token(session, account)
             return {**account_view(account), "account_token": token}
 
-    show(run(settings_from(), work), as_json, ["id", "name", "plan", "account_token"])
+    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "plan", "account_token"])
 
 
 @accounts_app.command("set-plan")
-def accounts_set_plan(name: str, plan: str, as_json: bool = JsonOpt) -> None:
+def accounts_set_plan(
+    name: str = AccountArg,
+    plan: str = typer.Argument(..., help="developer, growth, scale or enterprise.", show_default=False),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Move an account to another plan (limits apply at once)."""
+    from kirem.tenancy import service
+    from kirem.tenancy.views import account_view
+
     async def work(ctx: AppContext) -> dict[str, Any]:
         service.check_plan_name(plan)
         async with ctx.db.transaction() as session:
@@ -160,22 +193,38 @@ def accounts_set_plan(name: str, plan: str, as_json: bool = JsonOpt) -> None:
             account.plan = plan
             return account_view(account)
 
-    show(run(settings_from(), work), as_json, ["id", "name", "plan"])
+    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "plan"])
 
 
 @projects_app.command("list")
-def projects_list(account: str, as_json: bool = JsonOpt) -> None:
+def projects_list(account: str = AccountArg, as_json: bool = JsonOpt) -> None:
+    """List an account's projects."""
+    from sqlalchemy import select
+
+    from kirem.tenancy.models import Project
+    from kirem.tenancy.views import project_view
+
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         async with ctx.db.session() as session:
             owner = await account_named(session, account)
             rows = await session.execute(select(Project).where(Project.account_id == owner.id))
             return [project_view(p) for p in rows.scalars()]
 
-    show(run(settings_from(), work), as_json, ["id", "name", "created_at"])
+    show(run(settings_from(), work, read_only=True, as_json=as_json), as_json, ["id", "name", "created_at"])
 
 
 @projects_app.command("create")
-def projects_create(account: str, name: str, as_json: bool = JsonOpt) -> None:
+def projects_create(
+    account: str = AccountArg,
+    name: str = typer.Argument(
+        ..., help="A name for the project, unique in the account.", show_default=False
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a project (with its own webhook signing secret)."""
+    from kirem.tenancy import service
+    from kirem.tenancy.views import project_view
+
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             project = await service.create_project(
@@ -183,12 +232,17 @@ def projects_create(account: str, name: str, as_json: bool = JsonOpt) -> None:
             )
             return project_view(project)
 
-    show(run(settings_from(), work), as_json, ["id", "name", "created_at"])
+    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "created_at"])
 
 
 @projects_app.command("rotate-secret")
-def projects_rotate_secret(account: str, project: str, as_json: bool = JsonOpt) -> None:
+def projects_rotate_secret(
+    account: str = AccountArg, project: str = ProjectArg, as_json: bool = JsonOpt
+) -> None:
     """Issue a new webhook signing secret; the old one keeps signing alongside for 24 hours."""
+    from kirem.analytics.params import iso
+    from kirem.db.base import utcnow
+    from kirem.routing.secret import rotate_webhook_secret
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
@@ -199,51 +253,83 @@ def projects_rotate_secret(account: str, project: str, as_json: bool = JsonOpt) 
                 "previous_secret_expires_at": iso(owner.previous_secret_expires_at),
             }
 
-    show(run(settings_from(), work), as_json, ["webhook_secret", "previous_secret_expires_at"])
+    show(
+        run(settings_from(), work, as_json=as_json), as_json, ["webhook_secret", "previous_secret_expires_at"]
+    )
 
 
 @keys_app.command("list")
-def keys_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
+def keys_list(account: str = AccountArg, project: str = ProjectArg, as_json: bool = JsonOpt) -> None:
+    """List a project's API keys (their prefixes; a key is shown only when it is created)."""
+    from kirem.db.scope import for_project
+    from kirem.tenancy.models import ApiKey
+    from kirem.tenancy.views import key_view
+
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         async with ctx.db.session() as session:
             _, owner = await project_named(session, account, project)
             return [key_view(k) for k in (await session.execute(for_project(ApiKey, owner.id))).scalars()]
 
-    show(run(settings_from(), work), as_json, ["id", "name", "mode", "prefix", "last_used_at", "revoked_at"])
+    show(
+        run(settings_from(), work, read_only=True, as_json=as_json),
+        as_json,
+        ["id", "name", "mode", "prefix", "last_used_at", "revoked_at"],
+    )
 
 
 @keys_app.command("create")
 def keys_create(
-    account: str, project: str, mode: str = "live", name: str = "default", as_json: bool = JsonOpt
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    mode: str = typer.Option("live", help="live, or test (sends only through sandbox channels)."),
+    name: str = typer.Option("default", help="A label for the key."),
+    as_json: bool = JsonOpt,
 ) -> None:
+    """Mint an API key and print it (shown once)."""
+    from kirem.tenancy import service
+    from kirem.tenancy.views import key_view
+
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             _, owner = await project_named(session, account, project)
             key, secret = await service.mint_api_key(session, owner, mode, name)
             return key_view(key, secret)
 
-    show(run(settings_from(), work), as_json, ["id", "name", "mode", "key"])
+    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "mode", "key"])
 
 
 @keys_app.command("revoke")
-def keys_revoke(account: str, project: str, key_id: str, as_json: bool = JsonOpt) -> None:
+def keys_revoke(
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    key_id: str = typer.Argument(..., help="The key's id (from `kirem keys list`).", show_default=False),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Revoke an API key; it stops working at once."""
+    from kirem.tenancy import service
+    from kirem.tenancy.views import key_view
+
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             _, owner = await project_named(session, account, project)
             return key_view(await service.revoke_api_key(session, owner, key_id))
 
-    show(run(settings_from(), work), as_json, ["id", "name", "revoked_at"])
+    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "revoked_at"])
 
 
 @channels_app.command("list")
-def channels_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
+def channels_list(account: str = AccountArg, project: str = ProjectArg, as_json: bool = JsonOpt) -> None:
+    """List a project's channels."""
+    from kirem.tenancy import service
+    from kirem.tenancy.views import channel_view
+
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         async with ctx.db.session() as session:
             _, owner = await project_named(session, account, project)
             return [channel_view(c) for c in await service.list_channels(session, owner.id)]
 
     show(
-        run(settings_from(), work),
+        run(settings_from(), work, read_only=True, as_json=as_json),
         as_json,
         ["id", "kind", "phone_number_id", "waba_id", "display_phone_number", "status"],
     )
@@ -251,8 +337,8 @@ def channels_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
 
 @channels_app.command("add")
 def channels_add(
-    account: str,
-    project: str,
+    account: str = AccountArg,
+    project: str = ProjectArg,
     kind: str = typer.Option("sandbox", help="sandbox or live"),
     name: str = typer.Option("", help="A label for the channel."),
     phone_number_id: str = typer.Option(None, help="Meta phone number id (live)."),
@@ -261,6 +347,10 @@ def channels_add(
     display_phone_number: str = typer.Option("", help="The number as shown to customers (live)."),
     as_json: bool = JsonOpt,
 ) -> None:
+    """Add a sandbox channel (a new emulated number) or a live one (your Meta number and token)."""
+    from kirem.tenancy.channels import create_channel
+    from kirem.tenancy.views import channel_view
+
     body = {
         "kind": kind,
         "name": name,
@@ -276,7 +366,7 @@ def channels_add(
             return channel_view(await create_channel(ctx, session, owner_account, owner, body))
 
     show(
-        run(settings_from(), work),
+        run(settings_from(), work, as_json=as_json),
         as_json,
         ["id", "kind", "phone_number_id", "waba_id", "display_phone_number"],
     )
@@ -289,17 +379,15 @@ def sandbox_inbound(
     profile_name: str = typer.Option("Budi", help="The customer's profile name."),
     text: str = typer.Option(None, help="A text message to send."),
     message: str = typer.Option(None, help="Any inbound message object as JSON (instead of --text)."),
-    url: str = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT)."),
+    url: str = UrlOpt,
 ) -> None:
     """Send a message to a sandbox number as a customer would (needs `kirem serve` running)."""
     if (text is None) == (message is None):
-        console.print("[red]error:[/red] give exactly one of --text or --message")
-        raise typer.Exit(2)
+        fail("give exactly one of --text or --message", 2)
     try:
         payload = {"type": "text", "text": {"body": text}} if text is not None else json.loads(message)
     except json.JSONDecodeError as exc:
-        console.print(f"[red]error:[/red] --message is not valid JSON: {exc.msg}")
-        raise typer.Exit(2) from exc
+        fail(f"--message is not valid JSON: {exc.msg}", 2)
     body = {
         "phone_number_id": phone_number_id,
         "from": sender,
@@ -314,17 +402,18 @@ def _sandbox_post(url: str | None, path: str, body: dict[str, Any]) -> None:
 
     ``KIREM_OPERATOR_TOKEN``, when set, is sent: a production server's simulator requires it.
     """
+    import httpx
+
     settings = settings_from()
     base = (url or settings.base_url).rstrip("/")
     headers = {"Authorization": f"Bearer {settings.operator_token}"} if settings.operator_token else {}
     try:
         response = httpx.post(f"{base}/sandbox/v1/{path}", json=body, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
-        console.print(f"[red]error:[/red] cannot reach {base}: {exc}")
-        raise typer.Exit(1) from exc
-    typer.echo(response.text)
+        fail(f"cannot reach {base}: {exc}")
     if response.status_code >= 400:
-        raise typer.Exit(1)
+        http_failure(response)
+    typer.echo(response.text)
 
 
 @sandbox_app.command("echo")
@@ -333,17 +422,15 @@ def sandbox_echo(
     to: str = typer.Option("62812345678", help="The customer the owner writes to."),
     text: str = typer.Option(None, help="A text message the owner sends from the phone app."),
     message: str = typer.Option(None, help="Any message object as JSON (instead of --text)."),
-    url: str = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT)."),
+    url: str = UrlOpt,
 ) -> None:
     """Send a message as the owner on the WhatsApp Business app (coexistence `smb_message_echoes`)."""
     if (text is None) == (message is None):
-        console.print("[red]error:[/red] give exactly one of --text or --message")
-        raise typer.Exit(2)
+        fail("give exactly one of --text or --message", 2)
     try:
         payload = {"type": "text", "text": {"body": text}} if text is not None else json.loads(message)
     except json.JSONDecodeError as exc:
-        console.print(f"[red]error:[/red] --message is not valid JSON: {exc.msg}")
-        raise typer.Exit(2) from exc
+        fail(f"--message is not valid JSON: {exc.msg}", 2)
     _sandbox_post(url, "echo", {"phone_number_id": phone_number_id, "to": to, "message": payload})
 
 
@@ -352,7 +439,7 @@ def sandbox_history(
     phone_number_id: str = typer.Option(..., help="The sandbox channel's phone number id."),
     file: str = typer.Option(None, help="A JSON file with the chunk ('-' reads standard input)."),
     chunk: str = typer.Option(None, "--json", help="The chunk as JSON (instead of --file)."),
-    url: str = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT)."),
+    url: str = UrlOpt,
 ) -> None:
     """Share one chunk of the phone app's chat history (coexistence `history` webhook).
 
@@ -362,8 +449,7 @@ def sandbox_history(
     from pathlib import Path
 
     if (file is None) == (chunk is None):
-        console.print("[red]error:[/red] give exactly one of --file or --json")
-        raise typer.Exit(2)
+        fail("give exactly one of --file or --json", 2)
     source = "--json"
     try:
         if file is not None:
@@ -373,16 +459,13 @@ def sandbox_history(
             raw = chunk
         parsed = json.loads(raw)
     except OSError as exc:
-        console.print(f"[red]error:[/red] cannot read {file}: {exc.strerror or exc}")
-        raise typer.Exit(2) from exc
+        fail(f"cannot read {file}: {exc.strerror or exc}", 2)
     except json.JSONDecodeError as exc:
-        console.print(f"[red]error:[/red] {source} is not valid JSON: {exc.msg}")
-        raise typer.Exit(2) from exc
+        fail(f"{source} is not valid JSON: {exc.msg}", 2)
     if isinstance(parsed, list):
         parsed = {"threads": parsed}
     if not isinstance(parsed, dict):
-        console.print(f"[red]error:[/red] {source} must hold a JSON object or a list of threads")
-        raise typer.Exit(2)
+        fail(f"{source} must hold a JSON object or a list of threads", 2)
     _sandbox_post(url, "history", {**parsed, "phone_number_id": phone_number_id})
 
 
@@ -391,18 +474,16 @@ def sandbox_contacts(
     phone_number_id: str = typer.Option(..., help="The sandbox channel's phone number id."),
     add: list[str] = typer.Option([], help="NUMBER:Full Name of a contact the owner saves (repeatable)."),
     remove: list[str] = typer.Option([], help="NUMBER of a contact the owner deletes (repeatable)."),
-    url: str = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT)."),
+    url: str = UrlOpt,
 ) -> None:
     """Change the phone app's contacts (coexistence `smb_app_state_sync` webhook)."""
     contacts: list[dict[str, str]] = []
     for item in add:
         number, _, name = item.partition(":")
         if not number.strip() or not name.strip():
-            console.print(f"[red]error:[/red] --add takes NUMBER:Full Name, got {item!r}")
-            raise typer.Exit(2)
+            fail(f"--add takes NUMBER:Full Name, got {item!r}", 2)
         contacts.append({"phone_number": number.strip(), "full_name": name.strip(), "action": "add"})
     contacts += [{"phone_number": number.strip(), "action": "remove"} for number in remove]
     if not contacts:
-        console.print("[red]error:[/red] give at least one --add or --remove")
-        raise typer.Exit(2)
+        fail("give at least one --add or --remove", 2)
     _sandbox_post(url, "contacts", {"phone_number_id": phone_number_id, "contacts": contacts})

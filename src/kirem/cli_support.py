@@ -1,40 +1,115 @@
-"""Shared pieces of the ``kirem`` commands: settings, a context, tables, and tenant look-ups."""
+"""Shared pieces of the ``kirem`` commands: settings, a context, tables, errors, and tenant look-ups.
+
+Importing the command modules must stay cheap: ``kirem --help`` never loads the web app, SQLAlchemy
+or Alembic. Everything heavy is imported inside the function that needs it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import ApiError
-from kirem.config import Settings
-from kirem.context import AppContext, live_graph_client
-from kirem.crypto import Sealer
-from kirem.db.engine import Database
-from kirem.db.migrate import upgrade
-from kirem.ratelimit import RateLimiter
-from kirem.tenancy import service
-from kirem.tenancy.models import Account, Project
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from kirem.api.responses import ApiError
+    from kirem.config import Settings
+    from kirem.context import AppContext
+    from kirem.tenancy.models import Account, Project
 
 console = Console(width=None if sys.stdout.isatty() else 240)
 """Piped output is not cut to 80 columns: ids and keys stay whole for scripts and logs."""
 T = TypeVar("T")
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+AccountArg = typer.Argument(..., help="The account's name.", show_default=False)
+ProjectArg = typer.Argument(..., help="The project's name within the account.", show_default=False)
+UrlOpt = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT).")
+
+
+def fail(message: str, code: int = 1, body: dict[str, Any] | None = None) -> NoReturn:
+    """End the command: one ``error: …`` line on stderr, or ``body`` as one JSON line when given."""
+    typer.echo(f"error: {message}" if body is None else json.dumps(body), err=True)
+    raise typer.Exit(code)
+
+
+def describe(message: str, errors: Any, status: int | None = None) -> str:
+    """One readable line: the message, the field errors it does not already say, and the status."""
+    details = [f"{field}: {text}" for field, text in _flatten(errors) if text not in message]
+    line = message.rstrip() + (f" — {'; '.join(details)}" if details else "")
+    return f"{line} ({status})" if status is not None else line
+
+
+def _flatten(errors: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(errors, dict):
+        return [pair for key, value in errors.items() for pair in _flatten(value, f"{prefix}{key}.")]
+    if isinstance(errors, list):
+        return [pair for i, value in enumerate(errors) for pair in _flatten(value, f"{prefix}{i}.")]
+    if errors is None or errors == "":
+        return []
+    return [(prefix.rstrip(".") or "error", str(errors))]
+
+
+def api_failure(exc: ApiError, as_json: bool = False) -> NoReturn:
+    """An API error as one line, or under ``--json`` as the API's error wrapper on one line."""
+    from kirem.api.responses import error_body
+
+    body = error_body(exc.status, exc.message, exc.errors) if as_json else None
+    fail(describe(exc.message, exc.errors, exc.status), 1, body)
+
+
+def http_failure(response: httpx.Response) -> NoReturn:
+    """A server's error answer (Kirem's wrapper or Meta's error body) as one line; exit 1."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error, text = body["error"], str(body["error"].get("message", ""))
+        data = error.get("error_data")
+        details = data.get("details") if isinstance(data, dict) else None
+        if isinstance(details, str) and details and details not in text:
+            text = f"{text}: {details}"
+        message = f"{text} ({response.status_code})"
+    elif isinstance(body, dict) and "message" in body:
+        message = describe(str(body["message"]), body.get("errors"), response.status_code)
+    else:
+        first = (
+            response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason_phrase
+        )
+        message = f"{first} ({response.status_code})"
+    fail(message)
 
 
 def settings_from(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    from pydantic import ValidationError
+
+    from kirem.config import Settings
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"invalid configuration: {problems}")
 
 
 def context_for(settings: Settings) -> AppContext:
     """A context without the sandbox: CLI commands and the worker reach Graph only for live channels."""
+    from kirem.context import AppContext, live_graph_client
+    from kirem.crypto import Sealer
+    from kirem.db.engine import Database
+    from kirem.ratelimit import RateLimiter
+
     return AppContext(
         settings=settings,
         db=Database(settings),
@@ -45,9 +120,24 @@ def context_for(settings: Settings) -> AppContext:
     )
 
 
-def run(settings: Settings, work: Callable[[AppContext], Awaitable[T]]) -> T:
-    """Migrate, then run ``work`` with a context on the configured database; API errors exit 1."""
-    upgrade(settings)
+def run(
+    settings: Settings,
+    work: Callable[[AppContext], Awaitable[T]],
+    *,
+    read_only: bool = False,
+    as_json: bool = False,
+) -> T:
+    """Run ``work`` with a context on the configured database; every failure ends in one error line.
+
+    Commands that change something migrate first (a fresh install works at once). Read-only commands
+    do not: they must not write, and Alembic is the slowest part of a short command.
+    """
+    from kirem.api.responses import ApiError
+
+    if read_only:
+        _require_sqlite_file(settings)
+    else:
+        migrate_schema(settings)
 
     async def main() -> T:
         ctx = context_for(settings)
@@ -56,13 +146,47 @@ def run(settings: Settings, work: Callable[[AppContext], Awaitable[T]]) -> T:
         finally:
             await ctx.aclose()
 
+    with database_errors(hint=read_only):
+        try:
+            return asyncio.run(main())
+        except ApiError as exc:
+            api_failure(exc, as_json)
+
+
+def migrate_schema(settings: Settings) -> None:
+    """Bring the schema up to date; a database that cannot be reached is one error line."""
+    from kirem.db.migrate import upgrade
+
+    with database_errors():
+        upgrade(settings)
+
+
+@contextmanager
+def database_errors(*, hint: bool = False) -> Iterator[None]:
+    """Database failures as one ``error:`` line; ``hint`` says to migrate when the schema lags."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
-        return asyncio.run(main())
-    except ApiError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
-        if exc.errors:
-            console.print(json.dumps(exc.errors))
-        raise typer.Exit(1) from exc
+        yield
+    except SQLAlchemyError as exc:
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        advice = " (is the schema up to date? run `kirem migrate`)" if hint and _schema_gap(cause) else ""
+        fail(f"database error: {cause}{advice}")
+    except OSError as exc:
+        fail(f"cannot reach the database: {exc.strerror or exc}")
+
+
+def _schema_gap(cause: str) -> bool:
+    return any(s in cause for s in ("no such table", "no such column", "does not exist"))
+
+
+def _require_sqlite_file(settings: Settings) -> None:
+    """A read-only command never creates an empty SQLite file where the database should be."""
+    if not settings.is_sqlite:
+        return
+    path = settings.database_url.split(":///", 1)[-1]
+    if path and path != ":memory:" and not Path(path).expanduser().exists():
+        fail(f"no database at {path}: run `kirem migrate` (or `kirem serve`) first")
 
 
 def show(
@@ -71,6 +195,8 @@ def show(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     items = rows if isinstance(rows, list) else [rows]
     columns = columns or (list(items[0]) if items else [])
     table = Table()
@@ -82,6 +208,9 @@ def show(
 
 
 async def account_named(session: AsyncSession, name: str) -> Account:
+    from kirem.api.responses import ApiError
+    from kirem.tenancy import service
+
     account = await service.find_account(session, name)
     if account is None:
         raise ApiError(404, f"Account {name!r} not found")
@@ -91,6 +220,9 @@ async def account_named(session: AsyncSession, name: str) -> Account:
 async def project_named(
     session: AsyncSession, account_name: str, project_name: str
 ) -> tuple[Account, Project]:
+    from kirem.api.responses import ApiError
+    from kirem.tenancy import service
+
     account = await account_named(session, account_name)
     project = await service.find_project(session, account, project_name)
     if project is None:

@@ -639,7 +639,15 @@ def test_cli_wraps_the_sandbox_simulator(server: Server, client: httpx.Client) -
     bad = server.cli(
         "sandbox", "inbound", "--phone-number-id", boot["phone_number_id"], "--message", "{", check=False
     )
-    assert bad.returncode == 2 and "not valid JSON" in bad.stdout
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --message is not valid JSON")
+    unknown = server.cli(
+        "sandbox", "inbound", "--phone-number-id", "1", "--text", "Halo", "--url", server.url, check=False
+    )
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert (
+        unknown.stderr
+        == "error: (#100) Invalid parameter: phone_number_id: no sandbox phone number '1' (404)\n"
+    )
 
 
 def test_cli_manages_accounts_projects_keys_and_channels(server: Server) -> None:
@@ -660,4 +668,4 @@ def test_cli_manages_accounts_projects_keys_and_channels(server: Server) -> None
     assert revoked["revoked_at"]
     assert "growth" in server.cli("accounts", "list").stdout
     missing = server.cli("projects", "list", "no-such-account", check=False)
-    assert missing.returncode == 1 and "not found" in missing.stdout
+    assert missing.returncode == 1 and missing.stderr == "error: Account 'no-such-account' not found (404)\n"

@@ -551,30 +551,29 @@ async def test_mutated_bodies_never_get_a_500(sandbox: SandboxHarness) -> None:
 class Captured:
     def __init__(self, status_code: int = 200) -> None:
         self.status_code = status_code
+        self.body: dict[str, Any] = {"ok": True}
         self.calls: list[tuple[str, Any]] = []
 
     def __call__(
         self, url: str, *, json: Any, timeout: float, headers: dict[str, str] | None = None
     ) -> httpx.Response:
         self.calls.append((url, json))
-        return httpx.Response(self.status_code, json={"ok": True})
+        return httpx.Response(self.status_code, json=self.body)
 
 
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> Captured:
-    import kirem.cli
-
     capture = Captured()
-    monkeypatch.setattr(kirem.cli.httpx, "post", capture)
+    monkeypatch.setattr(httpx, "post", capture)
     return capture
 
 
-def invoke(*args: str, code: int = 0) -> str:
+def invoke(*args: str, code: int = 0) -> Any:
     from kirem.cli import app
 
     result = CliRunner().invoke(app, ["sandbox", *args, "--url", "http://kirem.test/"])
     assert result.exit_code == code, result.output
-    return result.output
+    return result
 
 
 def test_cli_echo(captured: Captured) -> None:
@@ -635,5 +634,11 @@ def test_cli_contacts(captured: Captured) -> None:
 
 def test_cli_reports_an_error_answer(captured: Captured) -> None:
     captured.status_code = 404
-    output = invoke("echo", "--phone-number-id", "1", "--text", "x", code=1)
-    assert '"ok"' in output
+    captured.body = {"error": {"message": "phone_number_id: no sandbox phone number '1'", "code": 100}}
+    result = invoke("echo", "--phone-number-id", "1", "--text", "x", code=1)
+    assert result.stdout == ""
+    assert result.stderr == "error: phone_number_id: no sandbox phone number '1' (404)\n"
+    captured.status_code, captured.body = 200, {"ok": True}
+    assert json.loads(invoke("echo", "--phone-number-id", "1", "--text", "x").stdout) == {"ok": True}
+    bad = invoke("echo", "--phone-number-id", "1", "--message", "{", code=2)
+    assert bad.stdout == "" and bad.stderr.startswith("error: --message is not valid JSON")

@@ -63,6 +63,17 @@ def parse_window(
     return window
 
 
+def parse_bool(name: str, value: str | None, errors: dict[str, str]) -> bool | None:
+    if value is None or value == "":
+        return None
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    errors[name] = "must be true or false"
+    return None
+
+
 def raise_if(errors: dict[str, str]) -> None:
     if errors:
         raise invalid(errors, "Invalid query parameters")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.cli_support import JsonOpt, project_named, run, settings_from, show
-from kirem.context import AppContext
-from kirem.routing import rules, targets
-from kirem.routing.targets import ProjectTenant, tenant_for_project
+from kirem.cli_support import AccountArg, JsonOpt, ProjectArg, fail, project_named, run, settings_from, show
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from kirem.context import AppContext
+    from kirem.routing.targets import ProjectTenant
 
 targets_app = typer.Typer(help="Webhook targets of a project.", no_args_is_help=True)
 rules_app = typer.Typer(help="Routing rules of a project.", no_args_is_help=True)
@@ -25,11 +27,13 @@ rules_app = typer.Typer(help="Routing rules of a project.", no_args_is_help=True
 TARGET_COLUMNS = ["id", "url", "payload_format", "events", "enabled", "disabled_reason", "description"]
 RULE_COLUMNS = ["id", "name", "enabled", "target_ids", "conditions"]
 
-Work = Callable[[AsyncSession, ProjectTenant, AppContext], Awaitable[Any]]
+Work = Callable[["AsyncSession", "ProjectTenant", "AppContext"], Awaitable[Any]]
+TargetIdArg = typer.Argument(..., help="The target's id (from `kirem targets list`).", show_default=False)
 
 
-def _project_work(account: str, project: str, work: Work, *, write: bool) -> Any:
+def _project_work(account: str, project: str, work: Work, *, write: bool, as_json: bool) -> Any:
     """Run ``work`` on the named project (in a transaction when ``write``); API errors exit 1."""
+    from kirem.routing.targets import tenant_for_project
 
     async def main(ctx: AppContext) -> Any:
         opener = ctx.db.transaction if write else ctx.db.session
@@ -37,7 +41,7 @@ def _project_work(account: str, project: str, work: Work, *, write: bool) -> Any
             _, owner = await project_named(session, account, project)
             return await work(session, await tenant_for_project(session, owner), ctx)
 
-    return run(settings_from(), main)
+    return run(settings_from(), main, read_only=not write, as_json=as_json)
 
 
 def _show(rows: Any, as_json: bool, columns: list[str]) -> None:
@@ -49,18 +53,13 @@ def _show(rows: Any, as_json: bool, columns: list[str]) -> None:
     show(rows, as_json, columns)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _json_option(value: str | None, name: str) -> Any:
     if value is None:
         return None
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
-        _fail(f"{name} is not valid JSON: {exc.msg}")
+        fail(f"{name} is not valid JSON: {exc.msg}", 2)
 
 
 def _headers(values: list[str] | None) -> dict[str, str] | None:
@@ -70,7 +69,7 @@ def _headers(values: list[str] | None) -> dict[str, str] | None:
     for item in values:
         name, sep, value = item.partition(":")
         if not sep:
-            _fail(f"--header {item!r}: expected 'Name: value'")
+            fail(f"--header {item!r}: expected 'Name: value'", 2)
         headers[name.strip()] = value.strip()
     return headers
 
@@ -81,8 +80,7 @@ def _schedule(value: str | None) -> list[float] | None:
     try:
         return [float(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        _fail("--retry-schedule: expected seconds separated by commas, e.g. 0,5,300,1800")
-    return None
+        fail("--retry-schedule: expected seconds separated by commas, e.g. 0,5,300,1800", 2)
 
 
 def _production(ctx: AppContext) -> bool:
@@ -93,15 +91,16 @@ def _production(ctx: AppContext) -> bool:
 
 
 @targets_app.command("list")
-def targets_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
+def targets_list(account: str = AccountArg, project: str = ProjectArg, as_json: bool = JsonOpt) -> None:
     """List the project's webhook targets."""
+    from kirem.routing import targets
 
     async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> list[dict[str, Any]]:
         return [
             targets.target_view(ctx.sealer, t) for t in await targets.list_targets(session, tenant.project_id)
         ]
 
-    _show(_project_work(account, project, work, write=False), as_json, TARGET_COLUMNS)
+    _show(_project_work(account, project, work, write=False, as_json=as_json), as_json, TARGET_COLUMNS)
 
 
 EventOpt = typer.Option(None, "--event", help="Subscribe to this event type (repeat); none = every event.")
@@ -118,9 +117,11 @@ ScheduleOpt = typer.Option(
 
 @targets_app.command("create")
 def targets_create(
-    account: str,
-    project: str,
-    url: str,
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    url: str = typer.Argument(
+        ..., help="Where deliveries are POSTed (https in production).", show_default=False
+    ),
     description: str = typer.Option(None, help="What the target is for (at most 500 characters)."),
     payload_format: str = FormatOpt,
     event: list[str] = EventOpt,
@@ -132,6 +133,8 @@ def targets_create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a webhook target."""
+    from kirem.routing import targets
+
     body: dict[str, Any] = {"url": url}
     optional = {
         "description": description,
@@ -152,14 +155,14 @@ def targets_create(
         )
         return targets.target_view(ctx.sealer, target)
 
-    _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
+    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
 
 
 @targets_app.command("update")
 def targets_update(
-    account: str,
-    project: str,
-    target_id: str,
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    target_id: str = TargetIdArg,
     url: str = typer.Option(None, help="A new URL."),
     description: str = typer.Option(None, help="A new description."),
     payload_format: str = FormatOpt,
@@ -176,6 +179,8 @@ def targets_update(
     as_json: bool = JsonOpt,
 ) -> None:
     """Change a webhook target: only the options given change (headers are replaced as a whole)."""
+    from kirem.routing import targets
+
     body: dict[str, Any] = {
         k: v
         for k, v in {
@@ -203,59 +208,78 @@ def targets_update(
         )
         return targets.target_view(ctx.sealer, target)
 
-    _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
+    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
 
 
 def _set_enabled(account: str, project: str, target_id: str, enabled: bool, as_json: bool) -> None:
+    from kirem.routing import targets
+
     async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
         return targets.target_view(
             ctx.sealer, await targets.set_target_enabled(session, tenant, target_id, enabled)
         )
 
-    _show(_project_work(account, project, work, write=True), as_json, TARGET_COLUMNS)
+    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
 
 
 @targets_app.command("disable")
-def targets_disable(account: str, project: str, target_id: str, as_json: bool = JsonOpt) -> None:
+def targets_disable(
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    target_id: str = TargetIdArg,
+    as_json: bool = JsonOpt,
+) -> None:
     """Stop deliveries to a target (its events are kept as skipped deliveries, replayable)."""
     _set_enabled(account, project, target_id, False, as_json)
 
 
 @targets_app.command("enable")
-def targets_enable(account: str, project: str, target_id: str, as_json: bool = JsonOpt) -> None:
+def targets_enable(
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    target_id: str = TargetIdArg,
+    as_json: bool = JsonOpt,
+) -> None:
     """Enable a target again (clears why and since when it was disabled or failing)."""
     _set_enabled(account, project, target_id, True, as_json)
 
 
 @targets_app.command("delete")
-def targets_delete(account: str, project: str, target_id: str, as_json: bool = JsonOpt) -> None:
+def targets_delete(
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    target_id: str = TargetIdArg,
+    as_json: bool = JsonOpt,
+) -> None:
     """Delete a target, its deliveries, and its id from every rule."""
+    from kirem.routing import targets
 
     async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
         await targets.delete_target(session, tenant, target_id)
         return {"id": target_id, "deleted": True}
 
-    _show(_project_work(account, project, work, write=True), as_json, ["id", "deleted"])
+    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, ["id", "deleted"])
 
 
 # Rules ---------------------------------------------------------------------------------------
 
 
 @rules_app.command("list")
-def rules_list(account: str, project: str, as_json: bool = JsonOpt) -> None:
+def rules_list(account: str = AccountArg, project: str = ProjectArg, as_json: bool = JsonOpt) -> None:
     """List the project's routing rules."""
+    from kirem.routing import rules
 
     async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> list[dict[str, Any]]:
         return [rules.rule_view(r) for r in await rules.list_rules(session, tenant.project_id)]
 
-    _show(_project_work(account, project, work, write=False), as_json, RULE_COLUMNS)
+    _show(_project_work(account, project, work, write=False, as_json=as_json), as_json, RULE_COLUMNS)
 
 
 @rules_app.command("create")
 def rules_create(
-    account: str,
-    project: str,
-    name: str,
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    name: str = typer.Argument(..., help="A name for the rule.", show_default=False),
     target: list[str] = typer.Option(..., "--target", help="A target id the rule sends to (repeat)."),
     conditions: str = typer.Option(
         None,
@@ -265,6 +289,8 @@ def rules_create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a routing rule."""
+    from kirem.routing import rules
+
     body: dict[str, Any] = {"name": name, "target_ids": list(target)}
     if conditions is not None:
         body["conditions"] = _json_option(conditions, "--conditions")
@@ -274,24 +300,30 @@ def rules_create(
     async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
         return rules.rule_view(await rules.create_rule(session, tenant, body))
 
-    _show(_project_work(account, project, work, write=True), as_json, RULE_COLUMNS)
+    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, RULE_COLUMNS)
 
 
 @rules_app.command("delete")
-def rules_delete(account: str, project: str, rule_id: str, as_json: bool = JsonOpt) -> None:
+def rules_delete(
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    rule_id: str = typer.Argument(..., help="The rule's id (from `kirem rules list`).", show_default=False),
+    as_json: bool = JsonOpt,
+) -> None:
     """Delete a routing rule."""
+    from kirem.routing import rules
 
     async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
         await rules.delete_rule(session, tenant, rule_id)
         return {"id": rule_id, "deleted": True}
 
-    _show(_project_work(account, project, work, write=True), as_json, ["id", "deleted"])
+    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, ["id", "deleted"])
 
 
 @rules_app.command("test")
 def rules_test(
-    account: str,
-    project: str,
+    account: str = AccountArg,
+    project: str = ProjectArg,
     event: str = typer.Option(
         None, help='A Kirem event as JSON: {"event": "messages.received", "data": {…}}.'
     ),
@@ -303,6 +335,8 @@ def rules_test(
     as_json: bool = JsonOpt,
 ) -> None:
     """Show which targets an event would reach and why; nothing is sent."""
+    from kirem.routing import rules
+
     if event is not None:
         sample = _json_option(event, "--event")
     else:
@@ -318,7 +352,7 @@ def rules_test(
     async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
         return await rules.run_rule_test(session, tenant, {"event": sample})
 
-    answer = _project_work(account, project, work, write=False)
+    answer = _project_work(account, project, work, write=False, as_json=as_json)
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import Window, iso
+from kirem.analytics.params import Window, iso, parse_bool
 from kirem.api.responses import ApiError, not_found
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.inbound.models import Event
+from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.fanout import replay_event, requeue
 from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
 
@@ -73,6 +74,21 @@ class DeliveryFilter:
     target_id: str | None = None
     event: str | None = None
     event_id: str | None = None
+
+
+def parse_filter(params: dict[str, str | None], errors: dict[str, str]) -> DeliveryFilter:
+    status, event = params.get("status"), params.get("event")
+    if status and status not in DELIVERY_STATUSES:
+        errors["status"] = f"must be one of {', '.join(DELIVERY_STATUSES)}"
+    if event and event not in EVENT_TYPES:
+        errors["event"] = f"must be one of {', '.join(EVENT_TYPES)}"
+    return DeliveryFilter(
+        status=status or None,
+        is_success=parse_bool("is_success", params.get("is_success"), errors),
+        target_id=params.get("target_id") or None,
+        event=event or None,
+        event_id=params.get("event_id") or None,
+    )
 
 
 def _filtered(project_id: str, flt: DeliveryFilter, window: Window) -> Select[tuple[Delivery]]:

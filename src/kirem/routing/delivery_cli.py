@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kirem.analytics.params import Window, parse_window
-from kirem.api.responses import invalid
-from kirem.cli_support import JsonOpt, project_named, run, settings_from, show
-from kirem.context import AppContext
-from kirem.routing import deliveries as service
-from kirem.routing.deliveries import DeliveryFilter
-from kirem.routing.log_routes import parse_filter
-from kirem.tenancy.service import account_limits
+from kirem.cli_support import AccountArg, JsonOpt, ProjectArg, fail, project_named, run, settings_from, show
+
+if TYPE_CHECKING:
+    from kirem.analytics.params import Window
+    from kirem.context import AppContext
+    from kirem.routing.deliveries import DeliveryFilter
 
 deliveries_app = typer.Typer(help="Webhook deliveries of a project.", no_args_is_help=True)
 replay_app = typer.Typer(help="Send deliveries again.", no_args_is_help=True)
 ATTEMPT_COLUMNS = ["attempt", "status_code", "duration_ms", "is_success", "error", "created_at"]
 COLUMNS = ["id", "event", "target_id", "status", "attempts", "last_status_code", "last_error", "created_at"]
+
+StatusOpt = typer.Option(None, help="pending, succeeded, failed or skipped.")
+TargetOpt = typer.Option(None, help="Only deliveries to this target id.")
+EventOpt = typer.Option(None, help="Only this event type, e.g. messages.received.")
+SinceOpt = typer.Option(
+    None, help="Created at or after this time (ISO 8601, e.g. 2026-11-01 or …T08:00:00Z)."
+)
+UntilOpt = typer.Option(None, help="Created before this time (ISO 8601).")
 
 
 def _filters(
@@ -29,6 +37,10 @@ def _filters(
     until: str | None,
     limit: int = 50,
 ) -> tuple[DeliveryFilter, Window]:
+    from kirem.analytics.params import parse_window
+    from kirem.api.responses import invalid
+    from kirem.routing.deliveries import parse_filter
+
     errors: dict[str, str] = {}
     window = parse_window(since, until, str(limit), None, errors)
     flt = parse_filter({"status": status, "target_id": target_id, "event": event}, errors)
@@ -39,35 +51,44 @@ def _filters(
 
 @deliveries_app.command("list")
 def list_deliveries(
-    account: str,
-    project: str,
-    status: str = typer.Option(None, help="pending, succeeded, failed or skipped"),
-    target_id: str = typer.Option(None),
-    event: str = typer.Option(None, help="an event type, e.g. messages.received"),
-    since: str = typer.Option(None),
-    until: str = typer.Option(None),
-    limit: int = typer.Option(50),
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    status: str = StatusOpt,
+    target_id: str = TargetOpt,
+    event: str = EventOpt,
+    since: str = SinceOpt,
+    until: str = UntilOpt,
+    limit: int = typer.Option(50, help="At most this many, newest first (1-500)."),
     as_json: bool = JsonOpt,
 ) -> None:
+    """List a project's deliveries, newest first."""
+    from kirem.routing import deliveries as service
+
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         flt, window = _filters(status, target_id, event, since, until, limit)
         async with ctx.db.session() as session:
             _, owner = await project_named(session, account, project)
             return (await service.list_deliveries(session, owner.id, flt, window))["deliveries"]
 
-    show(run(settings_from(), work), as_json, COLUMNS)
+    show(run(settings_from(), work, read_only=True, as_json=as_json), as_json, COLUMNS)
 
 
 @deliveries_app.command("show")
-def show_delivery(account: str, project: str, delivery_id: str, as_json: bool = JsonOpt) -> None:
+def show_delivery(
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    delivery_id: str = typer.Argument(..., help="The delivery's id.", show_default=False),
+    as_json: bool = JsonOpt,
+) -> None:
     """A delivery and each of its attempts."""
+    from kirem.routing import deliveries as service
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.session() as session:
             _, owner = await project_named(session, account, project)
             return await service.get_delivery(session, owner.id, delivery_id)
 
-    result = run(settings_from(), work)
+    result = run(settings_from(), work, read_only=True, as_json=as_json)
     if as_json:
         show(result, True)
         return
@@ -75,49 +96,95 @@ def show_delivery(account: str, project: str, delivery_id: str, as_json: bool = 
     show(result["attempts"], False, ATTEMPT_COLUMNS)
 
 
-def _replay(account: str, project: str, action: Any) -> None:
+def _replay(account: str, project: str, action: Any, as_json: bool) -> None:
+    from kirem.tenancy.service import account_limits
+
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             owner_account, owner = await project_named(session, account, project)
             return {"queued": await action(session, owner.id, account_limits(owner_account).retention_days)}
 
-    result = run(settings_from(), work)
-    typer.echo(f"{result['queued']} queued")
+    result = run(settings_from(), work, as_json=as_json)
+    typer.echo(json.dumps(result) if as_json else f"{result['queued']} queued")
 
 
 @replay_app.command("delivery")
-def replay_delivery(account: str, project: str, delivery_id: str) -> None:
+def replay_delivery(
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    delivery_id: str = typer.Argument(..., help="The delivery's id.", show_default=False),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Send one delivery again to its target."""
+    from kirem.routing import deliveries as service
+
     _replay(
         account,
         project,
         lambda session, project_id, _days: service.replay_delivery(session, project_id, delivery_id),
+        as_json,
     )
 
 
 @replay_app.command("event")
-def replay_event(account: str, project: str, event_id: str) -> None:
+def replay_event(
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    event_id: str = typer.Argument(..., help="The event's id.", show_default=False),
+    as_json: bool = JsonOpt,
+) -> None:
     """Send an event again to every target it should reach now."""
+    from kirem.routing import deliveries as service
+
     _replay(
         account,
         project,
         lambda session, project_id, _days: service.replay_event_by_id(session, project_id, event_id),
+        as_json,
     )
+
+
+def interactive() -> bool:
+    """Whether someone at a terminal can answer a question."""
+    return sys.stdin.isatty()
 
 
 @replay_app.command("bulk")
 def replay_bulk(
-    account: str,
-    project: str,
-    status: str = typer.Option(None, help="e.g. failed or skipped"),
+    account: str = AccountArg,
+    project: str = ProjectArg,
+    status: str = typer.Option(None, help="Only deliveries in this status, e.g. failed or skipped."),
     failed: bool = typer.Option(
-        False, "--failed", help="every delivery that did not succeed (is_success=false)"
+        False, "--failed", help="Only deliveries that did not succeed (is_success=false)."
     ),
-    target_id: str = typer.Option(None),
-    event: str = typer.Option(None),
-    since: str = typer.Option(None),
-    until: str = typer.Option(None),
+    target_id: str = TargetOpt,
+    event: str = EventOpt,
+    since: str = SinceOpt,
+    until: str = UntilOpt,
+    everything: bool = typer.Option(
+        False, "--all", help="With no filter, replay every delivery (successful ones too) without asking."
+    ),
+    as_json: bool = JsonOpt,
 ) -> None:
-    """Replay every delivery matching the filters, within the plan's retention."""
+    """Replay every delivery matching the filters, within the plan's retention.
+
+    With no filter this re-sends every delivery, successful ones included: it asks first at a
+    terminal, and needs --all otherwise.
+    """
+    from kirem.routing import deliveries as service
+    from kirem.routing.deliveries import DeliveryFilter
+
+    unfiltered = not failed and all(v is None for v in (status, target_id, event, since, until))
+    if unfiltered and not everything:
+        if not interactive():
+            fail(
+                "no filter given: this would re-send every delivery, successful ones included; "
+                "add a filter (e.g. --failed) or --all",
+                2,
+            )
+        question = f"Re-send every delivery of {account}/{project}, successful ones included?"
+        if not typer.confirm(question, default=False, err=True):
+            fail("aborted: nothing replayed")
 
     async def action(session: Any, project_id: str, days: int) -> int:
         flt, window = _filters(status, target_id, event, since, until)
@@ -125,4 +192,4 @@ def replay_bulk(
             flt = DeliveryFilter(flt.status, False, flt.target_id, flt.event, flt.event_id)
         return await service.bulk_replay(session, project_id, days, flt, window)
 
-    _replay(account, project, action)
+    _replay(account, project, action, as_json)

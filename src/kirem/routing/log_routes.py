@@ -13,22 +13,11 @@ from kirem.api.responses import ok
 from kirem.context import AppContext
 from kirem.routing import deliveries as service
 from kirem.routing.conditions import EVENT_TYPES
-from kirem.routing.deliveries import DELIVERY_STATUSES, DeliveryFilter
+from kirem.routing.deliveries import parse_filter
 from kirem.signals import DELIVERIES
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
-
-
-def parse_bool(name: str, value: str | None, errors: dict[str, str]) -> bool | None:
-    if value is None or value == "":
-        return None
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    errors[name] = "must be true or false"
-    return None
 
 
 def _as_param(value: object) -> str | None:
@@ -36,21 +25,6 @@ def _as_param(value: object) -> str | None:
     if value is None:
         return None
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def parse_filter(params: dict[str, str | None], errors: dict[str, str]) -> DeliveryFilter:
-    status, event = params.get("status"), params.get("event")
-    if status and status not in DELIVERY_STATUSES:
-        errors["status"] = f"must be one of {', '.join(DELIVERY_STATUSES)}"
-    if event and event not in EVENT_TYPES:
-        errors["event"] = f"must be one of {', '.join(EVENT_TYPES)}"
-    return DeliveryFilter(
-        status=status or None,
-        is_success=parse_bool("is_success", params.get("is_success"), errors),
-        target_id=params.get("target_id") or None,
-        event=event or None,
-        event_id=params.get("event_id") or None,
-    )
 
 
 @router.get("/webhooks/deliveries", summary="Deliveries (one per event and target), newest first")
