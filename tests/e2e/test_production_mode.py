@@ -87,7 +87,8 @@ def test_the_simulator_needs_the_operator_token_in_production(production: tuple[
     refused = Server(server.url, no_token, server.log_path).cli(
         "sandbox", "echo", "--phone-number-id", phone, "--text", "x", "--url", server.url, check=False
     )
-    assert refused.returncode == 1 and '"code":104' in refused.stdout
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("error: ") and refused.stderr.rstrip().endswith("(401)")
     assert "sandbox" in server.log() and "KIREM_OPERATOR_TOKEN" in server.log()
 
 
