@@ -66,7 +66,7 @@ def _message_of(data: dict[str, Any]) -> dict[str, Any]:
     """The Meta message object back from an event's ``data`` (id, type and the type's object)."""
     kind = data.get("type")
     message: dict[str, Any] = {"id": data.get("message_id"), "type": kind}
-    if kind in data:
+    if isinstance(kind, str) and kind in data:
         message[kind] = data[kind]
     if kind == "contacts" and isinstance(data.get("contacts"), list):
         message["contacts"] = data["contacts"]
@@ -95,7 +95,7 @@ async def _received(session: AsyncSession, channel: Channel, event: NormalizedEv
         occurred_at=at,
         counterpart=sender,
     )
-    log.type = str(event.message_type or data.get("type") or "unknown")[:32]
+    log.type = (event.message_type or "unknown")[:32]
 
 
 async def _echo(

@@ -21,6 +21,8 @@ from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
 
 SERVICE_WINDOW = timedelta(hours=24)
+MESSAGE_ID_LENGTH = 255
+"""The length of ``message_logs.message_id``: longer ids (never Meta's) are kept cut, consistently."""
 AUTHORS = ("customer", "api", "business_app", "agent")
 
 
@@ -153,7 +155,7 @@ def log_message(
         project_id=channel.project_id,
         channel_id=channel.id,
         conversation_id=conversation.id if conversation else None,
-        message_id=str(message.get("id") or "") or None,
+        message_id=str(message.get("id") or "")[:MESSAGE_ID_LENGTH] or None,
         recipient=channel.display_phone_number if direction == "inbound" else counterpart[:64],
         sender=counterpart[:64] if direction == "inbound" else channel.display_phone_number,
         direction=direction,
@@ -170,7 +172,7 @@ def log_message(
 
 async def seen_message(session: AsyncSession, project_id: str, message_id: str) -> bool:
     stmt = select(MessageLog.id).where(
-        MessageLog.project_id == project_id, MessageLog.message_id == message_id
+        MessageLog.project_id == project_id, MessageLog.message_id == message_id[:MESSAGE_ID_LENGTH]
     )
     return (await session.scalar(stmt.limit(1))) is not None
 
