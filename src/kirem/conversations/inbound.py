@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.conversations.service import (
     conversation_for,
     customer_wrote,
-    digits,
     epoch,
     log_message,
     owner_wrote,
@@ -25,6 +24,7 @@ from kirem.conversations.service import (
 from kirem.db.base import utcnow
 from kirem.inbound.normalize import NormalizedEvent
 from kirem.messaging.statuses import apply_status, format_error
+from kirem.phones import digits
 from kirem.tenancy.models import Channel
 
 HISTORY_STATUS = {

@@ -31,6 +31,7 @@ def _page(limit: str | None, offset: str | None) -> tuple[int, int]:
 @router.get("", summary="Conversations, most recently active first")
 async def list_conversations(
     status: str | None = Query(None),
+    customer: str | None = Query(None, description="The customer's phone number, in any notation"),
     limit: str | None = Query(None),
     offset: str | None = Query(None),
     session: AsyncSession = Depends(get_session),
@@ -38,7 +39,7 @@ async def list_conversations(
 ) -> Response:
     size, start = _page(limit, offset)
     total, rows = await service.list_conversations(
-        session, tenant.project_id, status=status, limit=size, offset=start
+        session, tenant.project_id, status=status, customer=customer, limit=size, offset=start
     )
     data = {
         "total": total,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import ApiError, invalid
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.phones import is_ascii_number
 from kirem.sandbox.provisioning import provision_number
 from kirem.tenancy.models import Account, Channel, Project
 from kirem.tenancy.service import add_channel, check_channel_quota
@@ -50,7 +51,7 @@ async def create_channel(
     errors = {f: "is required" for f in LIVE_FIELDS if not isinstance(body.get(f), str) or not body.get(f)}
     for field in ("phone_number_id", "waba_id"):
         value = body.get(field)
-        if field not in errors and not str(value).isdigit():
+        if field not in errors and not is_ascii_number(str(value)):
             errors[field] = "must be Meta's numeric id"
     if errors:
         raise invalid(errors)
