@@ -30,7 +30,7 @@ NUL_ESCAPE = b"\\u0000"
 """The only way a JSON text can carry a NUL (a raw control character is not valid JSON)."""
 REASON = "must not contain NUL characters (\\u0000)"
 EXEMPT = frozenset({"/webhooks/meta"})
-_GRAPH_PATH = re.compile(r"^/v\d+\.\d+/")
+_GRAPH_PATH = re.compile(r"^/v[0-9]+\.[0-9]+/")
 _SANDBOX_PREFIX = "/sandbox/"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
