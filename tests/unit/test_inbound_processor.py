@@ -52,8 +52,8 @@ async def world(database: Database, settings: Settings) -> AsyncIterator[World]:
 
 def webhook(*wamids: str) -> bytes:
     messages = [
-        {"from": f"62811{i}", "id": wamid, "timestamp": "1767225600", "type": "text", "text": {"body": wamid}}
-        for i, wamid in enumerate(wamids)
+        {"from": "6281100", "id": wamid, "timestamp": "1767225600", "type": "text", "text": {"body": wamid}}
+        for wamid in wamids
     ]
     value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "8001"}, "messages": messages}
     entry = {"id": "8002", "changes": [{"field": "messages", "value": value}]}
