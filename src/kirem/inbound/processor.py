@@ -7,7 +7,9 @@ and redeliveries are recognised by each event's dedup key, so processing twice c
 Each event of a webhook (one message, status or notice, for one project) is applied in its own
 savepoint: when one fails — bad data, a database refusal — only its own writes are undone, it is
 kept as an event marked with the error (not routed; replayable once the cause is fixed), counted in
-``kirem_inbound_item_failures_total``, and its neighbours are routed as usual.
+``kirem_inbound_item_failures_total``, and its neighbours are routed as usual. A passing database
+trouble (locked, connection lost, serialization) is not the item's fault: the whole webhook is
+taken again later instead, and its items already routed are recognised then.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
@@ -34,6 +37,8 @@ from kirem.tenancy.models import Channel
 
 log = logging.getLogger("kirem.inbound")
 MAX_ATTEMPTS = 5
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+"""PostgreSQL: connection, transaction rollback (serialization, deadlock), resources, operator, system."""
 
 
 async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
@@ -94,6 +99,8 @@ async def process_raw_event(ctx: AppContext, raw_id: int) -> None:
         if raw is None or raw.status != "pending":
             return
         now = utcnow()
+        raw.processed_at = now
+        await session.flush()  # write first: SQLite's savepoints below then nest in a write transaction
         try:
             envelope = orjson.loads(raw.body)
         except orjson.JSONDecodeError:
@@ -120,6 +127,8 @@ async def process_raw_event(ctx: AppContext, raw_id: int) -> None:
                     async with session.begin_nested():
                         await _route_one(ctx, session, raw, channel, normalized, routing_cache, now)
                 except Exception as exc:
+                    if _transient(exc):
+                        raise
                     reason = _reason(exc)
                     log.exception("raw event %s: %s %s failed", raw.id, normalized.type, normalized.dedup_key)
                     ctx.metrics.inbound_item_failures.labels(normalized.type).inc()
@@ -205,6 +214,16 @@ async def _kept_failed(session: AsyncSession, project_id: str, dedup_key: str) -
         Event.project_id == project_id, Event.dedup_key == dedup_key, Event.error.is_not(None)
     )
     return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+def _transient(exc: Exception) -> bool:
+    """A database trouble that passes (retry the webhook), not one this item causes."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
 
 
 def _reason(exc: Exception) -> str:
