@@ -14,6 +14,7 @@ from kirem.analytics.routes import router as analytics_router
 from kirem.api.errors import install_error_handlers
 from kirem.api.health import router as health_router
 from kirem.api.middleware import RequestContextMiddleware
+from kirem.api.nul_guard import NulGuardMiddleware
 from kirem.config import Settings
 from kirem.context import AppContext, live_graph_client
 from kirem.conversations.routes import contacts_router
@@ -149,5 +150,6 @@ def create_app(
     app.include_router(graph_router)  # last: Meta's /v<major>.<minor>/… paths must not shadow Kirem's
     if sandbox_app is not None:
         app.mount(SANDBOX_PREFIX, sandbox_app)
+    app.add_middleware(NulGuardMiddleware)  # inside the request context: ids, size limits
     app.add_middleware(RequestContextMiddleware, body_limit_for=_body_limit(settings), metrics=ctx.metrics)
     return app

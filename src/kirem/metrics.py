@@ -45,6 +45,12 @@ class Metrics:
         self.inbound_webhooks = Counter(
             "kirem_inbound_webhooks", "Signed Meta webhooks stored", ["source"], registry=self.registry
         )
+        self.inbound_item_failures = Counter(
+            "kirem_inbound_item_failures",
+            "Events of Meta webhooks that could not be applied (kept with their error, not routed)",
+            ["event"],
+            registry=self.registry,
+        )
         self.delivery_attempts = Counter(
             "kirem_delivery_attempts",
             "Webhook delivery attempts by outcome",

@@ -194,6 +194,10 @@ INVALID: dict[str, tuple[object, set[str]]] = {
         {"location.latitude"},
     ),
     "latitude boolean": (media("location", {"latitude": True, "longitude": 1}), {"location.latitude"}),
+    "latitude in Arabic-Indic digits": (
+        media("location", {"latitude": "\u0666", "longitude": "1_0"}),
+        {"location.latitude", "location.longitude"},
+    ),
     "latitude out of range": (media("location", {"latitude": 91, "longitude": 1}), {"location.latitude"}),
     "longitude out of range": (media("location", {"latitude": 1, "longitude": -181}), {"location.longitude"}),
     "location without coordinates": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -316,6 +317,23 @@ async def test_listing_pages_and_filters(sandbox: SandboxHarness) -> None:
     assert empty == {"data": []}
     bad = await listing(sandbox, number, limit="many")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == 100
+
+
+async def test_listing_takes_only_ascii_numbers_in_range(sandbox: SandboxHarness) -> None:
+    number = await sandbox.provision()
+    huge_cursor = base64.urlsafe_b64encode(b"9" * 30).decode()
+    arabic_cursor = base64.urlsafe_b64encode("٣".encode()).decode()
+    for params in (
+        {"limit": "٣"},
+        {"limit": "２"},
+        {"limit": "9" * 30},
+        {"limit": "+3"},
+        {"after": huge_cursor},
+        {"before": arabic_cursor},
+    ):
+        response = await listing(sandbox, number, **params)
+        assert response.status_code == 400, (params, response.text)
+        assert response.json()["error"]["code"] == 100
 
 
 async def test_delete_by_name_removes_every_language(sandbox: SandboxHarness) -> None:

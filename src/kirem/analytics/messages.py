@@ -11,6 +11,7 @@ from kirem.analytics.params import Window, iso
 from kirem.db.scope import for_project
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
+from kirem.phones import digits
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (*RANK, "received")
@@ -40,6 +41,7 @@ async def query_message_logs(
     for column in ("status", "direction", "recipient", "type"):
         value = filters.get(column)
         if value:
+            value = (digits(value) or value) if column == "recipient" else value
             stmt = stmt.where(getattr(MessageLog, column) == value)
     if window.since:
         stmt = stmt.where(MessageLog.created_at >= window.since)

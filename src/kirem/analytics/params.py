@@ -1,7 +1,13 @@
-"""Query parameters shared by the log endpoints: time range and pagination, checked field by field."""
+"""Query parameters of every list endpoint: time range and pagination, checked field by field.
+
+Every number read from a query string goes through :func:`parse_int` (or :func:`parse_time`):
+ASCII digits only (``int()`` would take Arabic-Indic or full-width digits, ``+5``, ``1_0`` and
+4,000-digit strings) and always bounded, so nothing beyond a database's integer range reaches a query.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -9,34 +15,39 @@ from kirem.api.responses import invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_OFFSET = 2**31 - 1
+MAX_UNIX_SECONDS = 253402300799
+"""9999-12-31T23:59:59Z, the last second an ISO 8601 date-time can name."""
+_INTEGER = re.compile(r"-?[0-9]{1,19}", re.ASCII)
+TIME_FORMAT = "an ISO 8601 date-time (2026-06-26T00:20:00Z) or Unix seconds between 0 and 253402300799"
 
 
 def parse_time(name: str, value: str | None, errors: dict[str, str]) -> datetime | None:
-    """ISO 8601 (``2026-06-26``, ``2026-06-26T00:20:00Z``) or Unix seconds."""
+    """ISO 8601 (``2026-06-26``, ``2026-06-26T00:20:00Z``) or Unix seconds, up to the year 9999."""
     if value is None or value == "":
         return None
     try:
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), UTC)
+        if _INTEGER.fullmatch(value):
+            seconds = int(value)
+            if not 0 <= seconds <= MAX_UNIX_SECONDS:
+                raise ValueError(value)
+            return datetime.fromtimestamp(seconds, UTC)
+        if not value.isascii():
+            raise ValueError(value)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        errors[name] = "must be an ISO 8601 date-time (2026-06-26T00:20:00Z) or Unix seconds"
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):  # an offset may push year 1 or 9999 out of range
+        errors[name] = f"must be {TIME_FORMAT}"
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def parse_int(
-    name: str, value: str | None, default: int, low: int, high: int | None, errors: dict[str, str]
-) -> int:
+def parse_int(name: str, value: str | None, default: int, low: int, high: int, errors: dict[str, str]) -> int:
+    """``value`` as an integer in ``[low, high]``; else ``default`` and an error naming the range."""
     if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        errors[name] = "must be an integer"
-        return default
-    if number < low or (high is not None and number > high):
-        errors[name] = f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
+    number = int(value) if _INTEGER.fullmatch(value) else None
+    if number is None or not low <= number <= high:
+        errors[name] = f"must be an integer between {low} and {high}"
         return default
     return number
 
@@ -56,7 +67,7 @@ def parse_window(
         since=parse_time("since", since, errors),
         until=parse_time("until", until, errors),
         limit=parse_int("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT, errors),
-        offset=parse_int("offset", offset, 0, 0, None, errors),
+        offset=parse_int("offset", offset, 0, 0, MAX_OFFSET, errors),
     )
     if window.since and window.until and window.since > window.until:
         errors["until"] = "must not be before since"

@@ -62,4 +62,8 @@ async def read_upload(request: Request) -> Upload:
     if not isinstance(part, UploadFile):
         raise ApiError(400, "Validation failed", {"file": "a file part named 'file' is required"})
     filename = part.filename or "upload"
+    if "\x00" in filename or "\x00" in (part.content_type or ""):
+        raise ApiError(
+            400, "Validation failed", {"file": "its filename and type must not contain NUL characters"}
+        )
     return Upload(filename=filename, content_type=part.content_type, content=await part.read())

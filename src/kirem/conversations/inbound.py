@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.conversations.service import (
     conversation_for,
     customer_wrote,
-    digits,
     epoch,
     log_message,
     owner_wrote,
@@ -25,6 +24,7 @@ from kirem.conversations.service import (
 from kirem.db.base import utcnow
 from kirem.inbound.normalize import NormalizedEvent
 from kirem.messaging.statuses import apply_status, format_error
+from kirem.phones import digits
 from kirem.tenancy.models import Channel
 
 HISTORY_STATUS = {
@@ -66,7 +66,7 @@ def _message_of(data: dict[str, Any]) -> dict[str, Any]:
     """The Meta message object back from an event's ``data`` (id, type and the type's object)."""
     kind = data.get("type")
     message: dict[str, Any] = {"id": data.get("message_id"), "type": kind}
-    if kind in data:
+    if isinstance(kind, str) and kind in data:
         message[kind] = data[kind]
     if kind == "contacts" and isinstance(data.get("contacts"), list):
         message["contacts"] = data["contacts"]
@@ -95,7 +95,7 @@ async def _received(session: AsyncSession, channel: Channel, event: NormalizedEv
         occurred_at=at,
         counterpart=sender,
     )
-    log.type = str(event.message_type or data.get("type") or "unknown")[:32]
+    log.type = (event.message_type or "unknown")[:32]
 
 
 async def _echo(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import DEFAULT_LIMIT, MAX_LIMIT, parse_int, raise_if
+from kirem.analytics.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_int, raise_if
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
@@ -22,7 +22,7 @@ def _page(limit: str | None, offset: str | None) -> tuple[int, int]:
     errors: dict[str, str] = {}
     page = (
         parse_int("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT, errors),
-        parse_int("offset", offset, 0, 0, None, errors),
+        parse_int("offset", offset, 0, 0, MAX_OFFSET, errors),
     )
     raise_if(errors)
     return page
@@ -31,6 +31,7 @@ def _page(limit: str | None, offset: str | None) -> tuple[int, int]:
 @router.get("", summary="Conversations, most recently active first")
 async def list_conversations(
     status: str | None = Query(None),
+    customer: str | None = Query(None, description="The customer's phone number, in any notation"),
     limit: str | None = Query(None),
     offset: str | None = Query(None),
     session: AsyncSession = Depends(get_session),
@@ -38,7 +39,7 @@ async def list_conversations(
 ) -> Response:
     size, start = _page(limit, offset)
     total, rows = await service.list_conversations(
-        session, tenant.project_id, status=status, limit=size, offset=start
+        session, tenant.project_id, status=status, customer=customer, limit=size, offset=start
     )
     data = {
         "total": total,

@@ -17,15 +17,14 @@ from kirem.conversations.preview import preview
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
 from kirem.messaging.models import MessageLog
+from kirem.phones import digits
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
 
 SERVICE_WINDOW = timedelta(hours=24)
+MESSAGE_ID_LENGTH = 255
+"""The length of ``message_logs.message_id``: longer ids (never Meta's) are kept cut, consistently."""
 AUTHORS = ("customer", "api", "business_app", "agent")
-
-
-def digits(number: str) -> str:
-    return "".join(ch for ch in number if ch.isdigit())
 
 
 def window_open(conversation: Conversation, now: datetime | None = None) -> bool:
@@ -153,7 +152,7 @@ def log_message(
         project_id=channel.project_id,
         channel_id=channel.id,
         conversation_id=conversation.id if conversation else None,
-        message_id=str(message.get("id") or "") or None,
+        message_id=str(message.get("id") or "")[:MESSAGE_ID_LENGTH] or None,
         recipient=channel.display_phone_number if direction == "inbound" else counterpart[:64],
         sender=counterpart[:64] if direction == "inbound" else channel.display_phone_number,
         direction=direction,
@@ -170,7 +169,7 @@ def log_message(
 
 async def seen_message(session: AsyncSession, project_id: str, message_id: str) -> bool:
     stmt = select(MessageLog.id).where(
-        MessageLog.project_id == project_id, MessageLog.message_id == message_id
+        MessageLog.project_id == project_id, MessageLog.message_id == message_id[:MESSAGE_ID_LENGTH]
     )
     return (await session.scalar(stmt.limit(1))) is not None
 
@@ -215,13 +214,25 @@ async def get_conversation(session: AsyncSession, project_id: str, conversation_
 
 
 async def list_conversations(
-    session: AsyncSession, project_id: str, *, status: str | None, limit: int, offset: int
+    session: AsyncSession,
+    project_id: str,
+    *,
+    status: str | None,
+    limit: int,
+    offset: int,
+    customer: str | None = None,
 ) -> tuple[int, list[Conversation]]:
     if status is not None and status not in CONVERSATION_STATUSES:
         raise invalid({"status": f"must be one of {', '.join(CONVERSATION_STATUSES)}"})
+    if customer and not digits(customer):
+        raise invalid(
+            {"customer": "must be a phone number (its digits, in any script)"}, "Invalid query parameters"
+        )
     stmt = for_project(Conversation, project_id)
     if status:
         stmt = stmt.where(Conversation.status == status)
+    if customer:
+        stmt = stmt.where(Conversation.customer_wa_id == digits(customer))
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     page = stmt.order_by(Conversation.updated_at.desc(), Conversation.id).limit(limit).offset(offset)
     return total or 0, list((await session.execute(page)).scalars())

@@ -38,6 +38,7 @@ async def record_event(
     raw_event_id: int | None = None,
     facts: dict[str, Any] | None = None,
     meta_body: bytes | None = None,
+    error: str | None = None,
 ) -> Event | None:
     """Insert the event; ``None`` when this project already has one with the same ``dedup_key``."""
     seen = await session.scalar(
@@ -58,6 +59,7 @@ async def record_event(
         facts=facts or {},
         kirem_body=kirem_body,
         meta_body=meta_body if meta_body is not None else kirem_body,
+        error=error,
         created_at=now,
     )
     session.add(event)

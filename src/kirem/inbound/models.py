@@ -58,3 +58,5 @@ class Event(CreatedAt, Base):
     """The ``kirem``-format envelope, serialised once so every attempt sends the same bytes."""
     meta_body: Mapped[bytes] = mapped_column(LargeBinary)
     """The Meta-format body for this project: Meta's own bytes when they held only this event."""
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    """Why this event could not be applied (it is kept, not routed, and can be replayed); else None."""

@@ -24,6 +24,10 @@ Each event carries a ``dedup_key`` that is equal for Meta's redeliveries of the 
 
 Malformed pieces (entries, changes or items that are not objects, messages or statuses without an
 id) are skipped; :func:`normalize` never raises on a JSON object.
+
+NUL characters (``\\u0000``), which PostgreSQL cannot store in text or JSON, are replaced by U+FFFD
+in every string of the events (the raw body keeps Meta's bytes); a dedup key longer than
+:data:`MAX_DEDUP_KEY` characters (an absurd id) keeps its prefix and hashes the rest.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ TEMPLATES_STATUS = "templates.status"
 ACCOUNT_UPDATE = "account.update"
 
 DEFAULT_OBJECT = "whatsapp_business_account"
+MAX_DEDUP_KEY = 300
+"""The length of ``events.dedup_key``."""
+NUL = "\x00"
+NUL_STANDIN = "\ufffd"
 _ITEM_LISTS = ("messages", "statuses", "message_echoes")
 _MESSAGE_KEYS = frozenset(
     {
@@ -110,6 +118,8 @@ def normalize(raw_body: bytes, envelope: dict[str, Any]) -> list[NormalizedEvent
     """All Kirem events of one Meta webhook envelope, in the order Meta listed them."""
     if not isinstance(envelope, dict):
         return []
+    if b"\\u0000" in raw_body:
+        envelope = _without_nul(envelope)
     entries = envelope.get("entry")
     if not isinstance(entries, list):
         return []
@@ -140,7 +150,7 @@ def normalize(raw_body: bytes, envelope: dict[str, Any]) -> list[NormalizedEvent
                 waba_id=d.waba_id,
                 type=d.type,
                 data=d.data,
-                dedup_key=d.dedup_key,
+                dedup_key=_bounded_key(d.dedup_key),
                 meta_body=meta_body,
                 message_type=d.message_type,
                 sender=d.sender,
@@ -394,6 +404,31 @@ def _narrowed_body(envelope: dict[str, Any], draft: _Draft) -> bytes:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def _bounded_key(key: str) -> str:
+    if len(key) <= MAX_DEDUP_KEY:
+        return key
+    prefix = key.split(":", 1)[0]
+    return f"{prefix}:sha256:{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
+
+
+def _without_nul(obj: Any) -> Any:
+    """``obj`` with every NUL in its strings and keys replaced (as deep as Python can recurse)."""
+    try:
+        return _replace_nul(obj)
+    except RecursionError:
+        return obj
+
+
+def _replace_nul(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return obj.replace(NUL, NUL_STANDIN)
+    if isinstance(obj, list):
+        return [_replace_nul(item) for item in obj]
+    if isinstance(obj, dict):
+        return {_replace_nul(key): _replace_nul(value) for key, value in obj.items()}
+    return obj
 
 
 def _change_key(entry: dict[str, Any], change: dict[str, Any]) -> str:

@@ -3,6 +3,13 @@
 Raw events are claimed with a lease, so a processor that dies mid-way leaves its rows to be taken
 again; everything a raw event produces is written in one transaction with its ``processed`` mark,
 and redeliveries are recognised by each event's dedup key, so processing twice changes nothing.
+
+Each event of a webhook (one message, status or notice, for one project) is applied in its own
+savepoint: when one fails — bad data, a database refusal — only its own writes are undone, it is
+kept as an event marked with the error (not routed; replayable once the cause is fixed), counted in
+``kirem_inbound_item_failures_total``, and its neighbours are routed as usual. A passing database
+trouble (locked, connection lost, serialization) is not the item's fault: the whole webhook is
+taken again later instead, and its items already routed are recognised then.
 """
 
 from __future__ import annotations
@@ -14,13 +21,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_event
 from kirem.db.base import utcnow
 from kirem.inbound.events import record_event
-from kirem.inbound.models import RawEvent
+from kirem.inbound.models import Event, RawEvent
 from kirem.inbound.normalize import NormalizedEvent, normalize
 from kirem.routing.fanout import fan_out, project_routing, stored_facts
 from kirem.routing.matcher import facts_from
@@ -29,6 +37,8 @@ from kirem.tenancy.models import Channel
 
 log = logging.getLogger("kirem.inbound")
 MAX_ATTEMPTS = 5
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+"""PostgreSQL: connection, transaction rollback (serialization, deadlock), resources, operator, system."""
 
 
 async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
@@ -89,6 +99,8 @@ async def process_raw_event(ctx: AppContext, raw_id: int) -> None:
         if raw is None or raw.status != "pending":
             return
         now = utcnow()
+        raw.processed_at = now
+        await session.flush()  # write first: SQLite's savepoints below then nest in a write transaction
         try:
             envelope = orjson.loads(raw.body)
         except orjson.JSONDecodeError:
@@ -101,6 +113,7 @@ async def process_raw_event(ctx: AppContext, raw_id: int) -> None:
         unknown: set[str] = set()
         routed = False
         routing_cache: dict[str, Any] = {}
+        failures: list[str] = []
         for normalized in events:
             channels = (
                 owners.get(normalized.phone_number_id or "") or owners.get(f"waba:{normalized.waba_id}") or []
@@ -110,27 +123,114 @@ async def process_raw_event(ctx: AppContext, raw_id: int) -> None:
                 continue
             routed = True
             for channel in _one_per_project(channels):
-                await apply_event(session, channel, normalized, ctx.settings.handover_seconds)
-                event = await record_event(
+                try:
+                    async with session.begin_nested():
+                        await _route_one(ctx, session, raw, channel, normalized, routing_cache, now)
+                except Exception as exc:
+                    if _transient(exc):
+                        raise
+                    reason = _reason(exc)
+                    log.exception("raw event %s: %s %s failed", raw.id, normalized.type, normalized.dedup_key)
+                    ctx.metrics.inbound_item_failures.labels(normalized.type).inc()
+                    failures.append(f"{normalized.dedup_key}: {reason}")
+                    await _keep_failed(session, raw, channel, normalized, reason, now)
+        notes = [f"no channel for phone_number_id {', '.join(sorted(unknown))}"] if unknown else []
+        if failures:
+            notes.append(f"{len(failures)} item(s) failed: " + "; ".join(failures))
+        _finish(raw, "processed" if routed or not events else "unrouted", now, "\n".join(notes) or None)
+        await notify(session, DELIVERIES)
+
+
+async def _route_one(
+    ctx: AppContext,
+    session: AsyncSession,
+    raw: RawEvent,
+    channel: Channel,
+    normalized: NormalizedEvent,
+    routing_cache: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Apply one event to conversations and logs, record it once, and fan it out to the targets."""
+    await apply_event(session, channel, normalized, ctx.settings.handover_seconds)
+    facts = stored_facts(facts_from(normalized, channel.id))
+    event = await record_event(
+        session,
+        project_id=channel.project_id,
+        channel_id=channel.id,
+        raw_event_id=raw.id,
+        type=normalized.type,
+        dedup_key=normalized.dedup_key,
+        data=normalized.data,
+        facts=facts,
+        meta_body=normalized.meta_body,
+        now=now,
+    )
+    if event is None:
+        event = await _kept_failed(session, channel.project_id, normalized.dedup_key)
+        if event is None:
+            return  # a redelivery of an event already routed
+        event.data, event.facts, event.error = normalized.data, facts, None
+    if channel.project_id not in routing_cache:
+        routing_cache[channel.project_id] = await project_routing(session, channel.project_id)
+    await fan_out(session, event, routing_cache[channel.project_id], now)
+
+
+async def _keep_failed(
+    session: AsyncSession,
+    raw: RawEvent,
+    channel: Channel,
+    normalized: NormalizedEvent,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Keep an event that could not be applied, marked with why; its data too when it can be stored."""
+    data = dict(normalized.data)
+    if "conversation_id" in data:
+        data["conversation_id"] = None  # the conversation it may have opened was undone with it
+    for kept in (data, {"unstorable": True}):
+        try:
+            async with session.begin_nested():
+                await record_event(
                     session,
                     project_id=channel.project_id,
                     channel_id=channel.id,
                     raw_event_id=raw.id,
                     type=normalized.type,
                     dedup_key=normalized.dedup_key,
-                    data=normalized.data,
-                    facts=stored_facts(facts_from(normalized, channel.id)),
+                    data=kept,
                     meta_body=normalized.meta_body,
                     now=now,
+                    error=reason,
                 )
-                if event is None:
-                    continue
-                if channel.project_id not in routing_cache:
-                    routing_cache[channel.project_id] = await project_routing(session, channel.project_id)
-                await fan_out(session, event, routing_cache[channel.project_id], now)
-        missing = f"no channel for phone_number_id {', '.join(sorted(unknown))}" if unknown else None
-        _finish(raw, "processed" if routed or not events else "unrouted", now, missing)
-        await notify(session, DELIVERIES)
+            return
+        except Exception:
+            log.exception("raw event %s: keeping failed item %s", raw.id, normalized.dedup_key)
+    raise RuntimeError(f"could not keep failed item {normalized.dedup_key}")
+
+
+async def _kept_failed(session: AsyncSession, project_id: str, dedup_key: str) -> Event | None:
+    """The event kept earlier for this item because it failed then (applied now: retry it)."""
+    stmt = select(Event).where(
+        Event.project_id == project_id, Event.dedup_key == dedup_key, Event.error.is_not(None)
+    )
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+def _transient(exc: Exception) -> bool:
+    """A database trouble that passes (retry the webhook), not one this item causes."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+
+
+def _reason(exc: Exception) -> str:
+    """A short, single-line cause for the event and the raw row (driver errors are long)."""
+    cause = getattr(exc, "orig", None) or exc
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{cause.__class__.__name__}: {first}"[:500]
 
 
 def _finish(raw: RawEvent, status: str, now: datetime, error: str | None) -> None:

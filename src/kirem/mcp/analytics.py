@@ -16,7 +16,7 @@ from kirem.mcp.results import ToolInputError
 from kirem.messaging.models import MessageLog
 
 DEFAULT_DAYS = 7
-_RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dh])\s*$", re.IGNORECASE)
+_RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dh])\s*$", re.IGNORECASE | re.ASCII)
 _REACHED = {
     # an outbound message whose latest status is the key has also been counted under these
     "sent": ("sent",),

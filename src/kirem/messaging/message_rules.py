@@ -12,6 +12,7 @@ Every function returns a field-level error dict: dotted paths such as ``"text.bo
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ INTERACTIVE_TYPES = (
 )  # fmt: skip
 
 MAX_TEXT_BODY = 4096
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 MAX_CAPTION = 1024
 MAX_INTERACTIVE_BODY = 1024
 MAX_HEADER_TEXT = 60
@@ -358,6 +360,8 @@ def _as_number(value: object) -> float | None:
     """A finite float from a JSON number or a numeric string (Meta's schema types coordinates as strings)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        return None  # float() would take other scripts' digits and "1_0"; Meta reads plain decimals
     try:
         number = float(value)
     except ValueError:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import invalid
 from kirem.context import AppContext
 from kirem.conversations.preview import preview
-from kirem.conversations.service import conversation_for, digits
+from kirem.conversations.service import conversation_for
 from kirem.messaging.message_rules import (
     is_read_receipt,
     message_type_of,
@@ -23,6 +23,7 @@ from kirem.messaging.message_rules import (
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import apply_pending
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable, first_object
+from kirem.phones import digits, with_ascii_recipient
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import (
     Tenant,
@@ -51,6 +52,7 @@ async def send_message(
     """
     if is_read_receipt(body):
         return await mark_read(ctx, session, tenant, body, phone_number_id=phone_number_id), True
+    body = with_ascii_recipient(body)
     errors = validate_message(body)
     if errors:
         raise invalid(errors)
@@ -60,7 +62,7 @@ async def send_message(
     log = MessageLog(
         project_id=tenant.project_id,
         channel_id=channel.id,
-        recipient=str(body["to"])[:64],
+        recipient=(digits(body["to"]) or body["to"])[:64],
         sender=channel.display_phone_number,
         direction="outbound",
         type=str(message_type_of(body) or "text")[:32],

@@ -25,6 +25,8 @@ from typing import Any
 
 import re2
 
+from kirem.phones import ascii_digits
+
 EVENT_TYPES: tuple[str, ...] = (
     "messages.received",
     "messages.status",
@@ -173,7 +175,7 @@ def _message_type(item: str) -> tuple[str | None, str | None]:
 
 
 def _sender(item: str) -> tuple[str | None, str | None]:
-    value = _SENDER_NOISE.sub("", item)
+    value = ascii_digits(_SENDER_NOISE.sub("", item))
     if _SENDER.match(value):
         return value, None
     return None, (

@@ -63,6 +63,7 @@ def event_view(event: Event) -> dict[str, Any]:
         "event": event.type,
         "channel_id": event.channel_id,
         "created_at": iso(event.created_at),
+        "error": event.error,
         "data": event.data,
     }
 

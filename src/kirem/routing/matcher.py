@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kirem.phones import digits
 from kirem.routing.conditions import VOICE, Conditions
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ def _message_type_matches(wanted: tuple[str, ...], facts: EventFacts) -> bool:
 
 
 def _sender_matches(pattern: str, sender: str) -> bool:
-    sender = sender.lstrip("+")
+    sender = digits(sender)
     if pattern.endswith("*"):
         return sender.startswith(pattern[:-1])
     return sender == pattern

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.phones import ascii_digits, is_ascii_number
 from kirem.sandbox.errors import MetaError, invalid_parameter
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
@@ -84,7 +85,7 @@ def _body_object(body: Any) -> dict[str, Any]:
 def _phone(container: dict[str, Any], key: str, field: str) -> str:
     value = string_field(container, key, field)
     assert value is not None
-    digits = PHONE_NOISE.sub("", value)
+    digits = ascii_digits(PHONE_NOISE.sub("", value))
     if not PHONE_DIGITS.match(digits):
         raise bad_field(field, "must be a phone number of 5 to 15 digits")
     return digits
@@ -259,7 +260,7 @@ def _history_timestamp(item: dict[str, Any], field: str) -> str | None:
     value = item.get("timestamp")
     if value is None:
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+    if isinstance(value, str) and is_ascii_number(value) and len(value) <= 12:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise bad_field(field, "must be a Unix time in seconds")

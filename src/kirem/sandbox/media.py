@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.config import Settings
+from kirem.phones import is_ascii_number
 from kirem.sandbox.errors import MetaError, invalid_parameter, unsupported_request
 from kirem.sandbox.ids import numeric_id
 from kirem.sandbox.models import SandboxMedia, SandboxNumber
@@ -146,7 +147,7 @@ def download_url(settings: Settings, secret: str, media_id: str, now: datetime) 
 
 
 def check_download(secret: str, media_id: str, ext: str | None, signature: str | None, now: datetime) -> bool:
-    if not ext or not signature or not (ext.isascii() and ext.isdigit()) or len(ext) > 12:
+    if not ext or not signature or not is_ascii_number(ext) or len(ext) > 12:
         return False
     if int(ext) < now.timestamp():
         return False

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.phones import ascii_digits
 from kirem.sandbox.errors import (
     ERROR_CODES_DOCS,
     MetaError,
@@ -62,7 +63,7 @@ SEND_TYPES = (
 MEDIA_TYPES = ("audio", "document", "image", "sticker", "video")
 TEXT_MAX_LENGTH = 4096
 _PHONE_NOISE = re.compile(r"[\s+\-()]")
-_PHONE_DIGITS = re.compile(r"^\d{5,15}$")
+_PHONE_DIGITS = re.compile(r"^[0-9]{5,15}$")
 
 UNDELIVERABLE_ERROR = {
     "code": 131026,
@@ -89,7 +90,7 @@ def is_undeliverable(wa_id: str) -> bool:
 
 def recipient_wa_id(to: Any) -> str:
     """The digits of ``to`` (5 to 15 after dropping ``+``, spaces, dashes and parentheses)."""
-    digits = _PHONE_NOISE.sub("", to) if isinstance(to, str) else ""
+    digits = ascii_digits(_PHONE_NOISE.sub("", to)) if isinstance(to, str) else ""
     if not _PHONE_DIGITS.match(digits):
         raise invalid_parameter(
             f"Invalid parameter 'to': {to!r} is not a phone number (5 to 15 digits, optionally with +, "

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.phones import ascii_digits
 from kirem.sandbox.errors import MetaError, invalid_parameter
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.media import store_media
@@ -55,7 +56,7 @@ UNSUPPORTED_ERROR = {
     "error_data": {"details": "Message type is currently not supported."},
 }
 PHONE_NOISE = re.compile(r"[\s+\-()]")
-PHONE_DIGITS = re.compile(r"^\d{5,15}$")
+PHONE_DIGITS = re.compile(r"^[0-9]{5,15}$")
 
 
 def bad_field(field: str, problem: str) -> MetaError:
@@ -105,7 +106,7 @@ def parse_inbound(body: Any) -> InboundRequest:
     phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
     sender = string_field(body, "from", "from")
     assert phone_number_id is not None and sender is not None
-    wa_id = PHONE_NOISE.sub("", sender)
+    wa_id = ascii_digits(PHONE_NOISE.sub("", sender))
     if not PHONE_DIGITS.match(wa_id):
         raise bad_field("from", "must be a phone number of 5 to 15 digits")
     profile_name = string_field(body, "profile_name", "profile_name", required=False) or DEFAULT_PROFILE_NAME

@@ -38,6 +38,8 @@ STATUS_UPDATE_FIELD = "message_template_status_update"
 MEDIA_HEADER_FORMATS = {"IMAGE", "VIDEO", "DOCUMENT", "LOCATION"}
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
+_DIGITS = re.compile(r"[0-9]{1,9}", re.ASCII)
+"""Limits and cursors: ASCII digits only (``int()`` would take ``٣``), never beyond a page index."""
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Za-z0-9]{2,4})?$")
@@ -255,12 +257,12 @@ def _encode_cursor(offset: int) -> str:
 
 def _decode_cursor(cursor: str) -> int:
     try:
-        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid_parameter(f"Invalid cursor: {cursor!r}") from None
-    if value < 0:
+    if not _DIGITS.fullmatch(decoded):
         raise invalid_parameter(f"Invalid cursor: {cursor!r}")
-    return value
+    return int(decoded)
 
 
 def _split(value: str | None) -> list[str]:
@@ -275,10 +277,10 @@ async def list_templates(
     ``name`` matches part of a name (case-insensitive); ``status``, ``category`` and ``language``
     take one value or a comma-separated list.
     """
-    try:
-        limit = int(params.get("limit", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        raise invalid_parameter("limit must be an integer.") from None
+    raw_limit = params.get("limit", str(DEFAULT_PAGE_SIZE))
+    if not _DIGITS.fullmatch(raw_limit):
+        raise invalid_parameter("limit must be an integer.")
+    limit = int(raw_limit)
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise invalid_parameter(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
     query = select(SandboxTemplate).where(SandboxTemplate.waba_id == waba_id)

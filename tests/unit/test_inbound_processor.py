@@ -1,0 +1,168 @@
+"""The processor applies each item of a webhook on its own: a database error costs only its own item."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.cli_support import context_for
+from kirem.config import Settings
+from kirem.context import AppContext
+from kirem.db.engine import Database
+from kirem.inbound import processor
+from kirem.inbound.models import Event, RawEvent
+from kirem.inbound.normalize import NormalizedEvent
+from kirem.messaging.models import MessageLog
+from kirem.routing.models import Delivery, WebhookTarget
+from kirem.tenancy import service
+from kirem.tenancy.models import Channel
+
+
+@dataclass
+class World:
+    ctx: AppContext
+    project_id: str
+
+
+@pytest.fixture
+async def world(database: Database, settings: Settings) -> AsyncIterator[World]:
+    ctx = context_for(settings)
+    async with ctx.db.transaction() as session:
+        account = await service.create_account(session, "inbound-co", "growth")
+        project = await service.create_project(session, ctx.sealer, account, "main")
+        await service.add_channel(
+            session,
+            ctx.sealer,
+            project,
+            kind="live",
+            phone_number_id="8001",
+            waba_id="8002",
+            access_token="t",
+        )
+        session.add(WebhookTarget(project_id=project.id, url="http://127.0.0.1:9/hook"))
+    yield World(ctx, project.id)
+    await ctx.aclose()
+
+
+def webhook(*wamids: str) -> bytes:
+    messages = [
+        {"from": "6281100", "id": wamid, "timestamp": "1767225600", "type": "text", "text": {"body": wamid}}
+        for wamid in wamids
+    ]
+    value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "8001"}, "messages": messages}
+    entry = {"id": "8002", "changes": [{"field": "messages", "value": value}]}
+    return orjson.dumps({"object": "whatsapp_business_account", "entry": [entry]})
+
+
+async def store_raw(ctx: AppContext, body: bytes) -> int:
+    async with ctx.db.transaction() as session:
+        raw = RawEvent(source="meta", body=body)
+        session.add(raw)
+        await session.flush()
+        return raw.id
+
+
+async def count(ctx: AppContext, model: Any, *where: Any) -> int:
+    async with ctx.db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def test_a_database_error_in_one_item_keeps_it_marked_and_routes_the_others(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_apply = processor.apply_event
+
+    async def apply_failing_on_bad(
+        session: AsyncSession, channel: Channel, event: NormalizedEvent, handover: float
+    ) -> None:
+        await real_apply(session, channel, event, handover)
+        if event.data.get("message_id") == "wamid.bad":
+            await session.flush()  # its message log is written ...
+            await session.execute(text("INSERT INTO events (id) VALUES ('evt_broken')"))  # ... then a refusal
+
+    monkeypatch.setattr(processor, "apply_event", apply_failing_on_bad)
+    ctx = world.ctx
+    raw_id = await store_raw(ctx, webhook("wamid.good1", "wamid.bad", "wamid.good2"))
+    assert await processor.process_pending(ctx) == 1
+
+    async with ctx.db.session() as session:
+        raw = await session.get(RawEvent, raw_id)
+        assert raw is not None and raw.status == "processed"
+        assert raw.error is not None and "msg:wamid.bad" in raw.error and "1 item(s) failed" in raw.error
+        events = {e.dedup_key: e for e in (await session.execute(select(Event))).scalars()}
+    assert set(events) == {"msg:wamid.good1", "msg:wamid.bad", "msg:wamid.good2"}
+    assert events["msg:wamid.good1"].error is None and events["msg:wamid.good2"].error is None
+    bad = events["msg:wamid.bad"]
+    assert bad.error is not None and "null" in bad.error.lower()  # the database's own reason
+    assert bad.data["text"] == {"body": "wamid.bad"} and bad.data["conversation_id"] is None
+    assert await count(ctx, Delivery, Delivery.event_id == bad.id) == 0
+    assert await count(ctx, Delivery) == 2
+    assert await count(ctx, MessageLog, MessageLog.message_id == "wamid.bad") == 0  # its writes undone
+    assert await count(ctx, MessageLog) == 2
+    assert ctx.metrics.inbound_item_failures.labels("messages.received")._value.get() == 1
+
+    # The raw webhook taken again once the cause is gone: the kept item is applied and routed,
+    # the others are recognised and nothing is doubled
+    async with ctx.db.transaction() as session:
+        await session.execute(update(RawEvent).where(RawEvent.id == raw_id).values(status="pending"))
+    monkeypatch.setattr(processor, "apply_event", real_apply)
+    assert await processor.process_pending(ctx) == 1
+    assert await count(ctx, Event) == 3 and await count(ctx, Event, Event.error.is_not(None)) == 0
+    assert await count(ctx, Delivery) == 3 and await count(ctx, Delivery, Delivery.event_id == bad.id) == 1
+    assert await count(ctx, MessageLog) == 3
+    async with ctx.db.session() as session:
+        raw = await session.get(RawEvent, raw_id)
+        assert raw is not None and raw.status == "processed" and raw.error is None
+
+
+async def test_a_passing_database_trouble_retries_the_whole_webhook_and_marks_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_apply = processor.apply_event
+    trouble = OperationalError("UPDATE conversations", {}, Exception("database is locked"))
+
+    async def locked_once(
+        session: AsyncSession, channel: Channel, event: NormalizedEvent, handover: float
+    ) -> None:
+        if event.data.get("message_id") == "wamid.second":
+            raise trouble
+        await real_apply(session, channel, event, handover)
+
+    monkeypatch.setattr(processor, "apply_event", locked_once)
+    ctx = world.ctx
+    raw_id = await store_raw(ctx, webhook("wamid.first", "wamid.second"))
+    await processor.process_pending(ctx)
+    async with ctx.db.session() as session:
+        raw = await session.get(RawEvent, raw_id)
+        assert raw is not None and raw.status == "pending" and raw.error is not None
+    assert await count(ctx, Event) == 0 and await count(ctx, MessageLog) == 0
+    assert ctx.metrics.inbound_item_failures.labels("messages.received")._value.get() == 0
+
+    monkeypatch.setattr(processor, "apply_event", real_apply)
+    async with ctx.db.transaction() as session:  # the lease is over: take it again
+        await session.execute(update(RawEvent).where(RawEvent.id == raw_id).values(lease_expires_at=None))
+    await processor.process_pending(ctx)
+    assert await count(ctx, Event, Event.error.is_(None)) == 2 and await count(ctx, Delivery) == 2
+
+
+async def test_nul_characters_and_absurd_ids_are_stored_not_failed(world: World) -> None:
+    ctx = world.ctx
+    long_id = "wamid." + "x" * 400
+    body = webhook("wamid.nul", long_id).replace(b'"body":"wamid.nul"', b'"body":"a\\u0000b"')
+    await store_raw(ctx, body)
+    await processor.process_pending(ctx)
+    async with ctx.db.session() as session:
+        events = list((await session.execute(select(Event).order_by(Event.dedup_key))).scalars())
+        logs = list((await session.execute(select(MessageLog).order_by(MessageLog.message_id))).scalars())
+    assert [e.error for e in events] == [None, None]
+    texts = {e.data["message_id"][:10]: e.data["text"]["body"] for e in events}
+    assert texts["wamid.nul"] == "a\ufffdb"
+    assert all(len(e.dedup_key) <= 300 for e in events)
+    assert "a\ufffdb" in [log.text for log in logs]
