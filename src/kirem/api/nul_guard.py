@@ -13,7 +13,6 @@ stored body is normalised (:mod:`kirem.inbound.normalize`). Multipart uploads ar
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,8 +20,8 @@ import orjson
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kirem.api.graph_errors import GraphError, is_graph_path
 from kirem.api.responses import WrappedJSON, error_body
-from kirem.messaging.graph_routes import meta_body
 from kirem.sandbox.errors import invalid_parameter
 
 NUL = "\x00"
@@ -30,7 +29,6 @@ NUL_ESCAPE = b"\\u0000"
 """The only way a JSON text can carry a NUL (a raw control character is not valid JSON)."""
 REASON = "must not contain NUL characters (\\u0000)"
 EXEMPT = frozenset({"/webhooks/meta"})
-_GRAPH_PATH = re.compile(r"^/v[0-9]+\.[0-9]+/")
 _SANDBOX_PREFIX = "/sandbox/"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -80,9 +78,9 @@ def refusal(scope: Scope, field: str, *, in_query: bool) -> Response:
     path = scope["path"]
     if path.startswith(_SANDBOX_PREFIX):
         return invalid_parameter(f"{field} {REASON}").response()
-    if _GRAPH_PATH.match(path):
+    if is_graph_path(path):
         request_id = (scope.get("state") or {}).get("request_id")
-        return WrappedJSON(meta_body(400, "Invalid parameter", {field: REASON}, request_id), status_code=400)
+        return GraphError(400, 100, "(#100) Invalid parameter", details={field: REASON}).response(request_id)
     message = "Invalid query parameters" if in_query else "Validation failed"
     return WrappedJSON(error_body(400, message, {field: REASON}), status_code=400)
 
