@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -107,7 +107,7 @@ class WebhookOutbox:
         """Look for due rows now (called after a transaction that enqueued some committed)."""
         self._wakeup.set()
 
-    def _head_of_lane(self) -> Any:
+    def _head_of_lane(self) -> list[ColumnElement[bool]]:
         """Rows no earlier row of their lane is waiting before, and that no live lease holds."""
         earlier = aliased(SandboxOutbox)
         now = self.clock()

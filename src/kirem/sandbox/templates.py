@@ -166,14 +166,13 @@ def review_outcome(name: str) -> tuple[str, str | None]:
 
 async def apply_due_reviews(
     session: AsyncSession, now: datetime, *, waba_id: str | None = None, template_id: str | None = None
-) -> list[SandboxTemplate]:
-    """Finish every review due by ``now``, owing Kirem a webhook for each; returns what this call changed."""
+) -> None:
+    """Finish every review due by ``now``, owing Kirem a ``message_template_status_update`` for each."""
     query = select(SandboxTemplate).where(SandboxTemplate.status == PENDING, SandboxTemplate.review_at <= now)
     if waba_id is not None:
         query = query.where(SandboxTemplate.waba_id == waba_id)
     if template_id is not None:
         query = query.where(SandboxTemplate.id == template_id)
-    changed = []
     for template in (await session.scalars(query)).all():
         status, reason = review_outcome(template.name)
         # The status condition makes the review happen once even if a timer and a read race.
@@ -186,11 +185,9 @@ async def apply_due_reviews(
         if getattr(result, "rowcount", 0) == 1:
             template.status = status
             template.rejected_reason = reason
-            changed.append(template)
             enqueue(
                 session, lane=f"template:{template.id}", payload=status_update_payload(template, now), now=now
             )
-    return changed
 
 
 def status_update_payload(template: SandboxTemplate, now: datetime) -> dict[str, Any]:
