@@ -109,6 +109,8 @@ def create_app(
         runtime = Runtime(ctx, webhook_sender) if settings.worker else None
         if runtime is not None:
             await runtime.start()
+        if sandbox_app is not None:
+            sandbox_app.state.sandbox.ensure_started()  # posts webhooks a previous run still owes
         try:
             async with mcp.run():  # the MCP SDK's task group: a mounted app's lifespan would never run
                 yield

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     sandbox_review_seconds: float = 5.0
     sandbox_status_delay_seconds: float = 0.2
     sandbox_throughput_per_second: int = 80
+    sandbox_webhook_lease_seconds: float = 30.0
+    """How long a sandbox webhook being posted is held from other processes; exceeds its 10 s timeout."""
 
     meta_graph_url: str = "https://graph.facebook.com"
     meta_graph_version: str = "v23.0"

@@ -148,7 +148,7 @@ async def running_sandbox(
     recorder = WebhookRecorder(resolve_app_secret(settings), fail_first=fail_first)
     async with httpx.AsyncClient(transport=recorder.transport) as http:
         app = create_sandbox_app(settings, database, http_client=http, clock=clock)
-        app.state.sandbox.webhooks.retry_delays = (0.0, 0.0, 0.0)
+        app.state.sandbox.outbox.retry_delays = (0.0,)
         transport = httpx.ASGITransport(app=app)
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:

@@ -1,7 +1,7 @@
 """The owner's side under coexistence: the WhatsApp Business app still in use on a Cloud API number.
 
 A number onboarded with Meta's coexistence makes Meta post three more webhook fields; the sandbox
-posts them in Meta's format, signed and ordered like every other sandbox webhook:
+posts them in Meta's format, signed, ordered and durable like every other sandbox webhook:
 
 * ``POST /v1/echo`` → ``smb_message_echoes``: a message the owner sent from the phone app.
   ``{"phone_number_id", "to", "message": {"type", <type object>}}``; ``message`` takes the types
@@ -21,7 +21,7 @@ posts them in Meta's format, signed and ordered like every other sandbox webhook
   "add" | "remove"}]}``; an ``add`` needs a name, a ``remove`` carries only the number (as Meta's).
 
 Each function validates the body (HTTP 400, Meta's error body naming the field), finds the number
-(404 when unknown) and returns the answer, the ordering lane and the webhook payload.
+(404 when unknown), writes the webhook to the outbox in the caller's transaction and returns the answer.
 """
 
 from __future__ import annotations
@@ -31,13 +31,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.db.scope import insert_if_absent
 from kirem.phones import ascii_digits, is_ascii_number
 from kirem.sandbox.errors import MetaError, invalid_parameter
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
+from kirem.sandbox.outbox import enqueue
 from kirem.sandbox.samples import SAMPLE_FILES, sample_bytes
 from kirem.sandbox.simulator import (
     MEDIA_KINDS,
@@ -45,6 +46,7 @@ from kirem.sandbox.simulator import (
     PHONE_NOISE,
     bad_field,
     checked_body,
+    conversation_lane,
     media_body,
     object_field,
     string_field,
@@ -70,7 +72,6 @@ CUSTOMER, BUSINESS = "customer", "business"
 WAMID_MAX_LENGTH = 128
 
 Answer = dict[str, Any]
-Payload = dict[str, Any]
 
 
 # --- validation helpers -----------------------------------------------------------------------------
@@ -179,10 +180,8 @@ async def _type_body(
 # --- smb_message_echoes -------------------------------------------------------------------------------
 
 
-async def receive_echo(
-    session: AsyncSession, runtime: SandboxRuntime, body: Any
-) -> tuple[Answer, str, Payload]:
-    """Record a message the owner sent from the phone app; returns the answer, lane and webhook."""
+async def receive_echo(session: AsyncSession, runtime: SandboxRuntime, body: Any) -> Answer:
+    """Record a message the owner sent from the phone app and owe Kirem its webhook."""
     body = _body_object(body)
     phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
     assert phone_number_id is not None
@@ -214,8 +213,13 @@ async def receive_echo(
         )
     )
     # Same lane as the customer's messages: a conversation's webhooks keep their order.
-    lane = f"{number.phone_number_id}:{wa_id}"
-    return {"wamid": wamid}, lane, envelope(number.waba_id, value, field=ECHO_FIELD)
+    enqueue(
+        session,
+        lane=conversation_lane(number.phone_number_id, wa_id),
+        payload=envelope(number.waba_id, value, field=ECHO_FIELD),
+        now=now,
+    )
+    return {"wamid": wamid}
 
 
 # --- history ------------------------------------------------------------------------------------------
@@ -294,44 +298,25 @@ async def _history_content(
 
 
 async def _record_history(session: AsyncSession, rows: list[SandboxMessage]) -> None:
-    """Remember the chunk's wamids (read receipts for them are accepted); known ids stay as they are."""
-    if not rows:
-        return
-    known: set[str] = set()
-    ids = [row.wamid for row in rows]
-    for start in range(0, len(ids), 500):
-        found = await session.scalars(
-            select(SandboxMessage.wamid).where(SandboxMessage.wamid.in_(ids[start : start + 500]))
+    """Remember the chunk's wamids (read receipts for them are accepted); known ids stay as they are.
+
+    ``ON CONFLICT DO NOTHING`` rather than a savepoint, which on SQLite would commit on its own.
+    """
+    for row in rows:
+        await insert_if_absent(
+            session,
+            SandboxMessage,
+            wamid=row.wamid,
+            phone_number_id=row.phone_number_id,
+            direction=row.direction,
+            wa_id=row.wa_id,
+            type=row.type,
+            created_at=row.created_at,
         )
-        known.update(found)
-    fresh = [row for row in rows if row.wamid not in known]
-    try:
-        async with session.begin_nested():
-            session.add_all(fresh)
-    except IntegrityError:  # the same chunk posted at the same moment recorded some of them
-        for row in fresh:
-            if await session.get(SandboxMessage, row.wamid) is not None:
-                continue
-            try:
-                async with session.begin_nested():
-                    session.add(
-                        SandboxMessage(
-                            wamid=row.wamid,
-                            phone_number_id=row.phone_number_id,
-                            direction=row.direction,
-                            wa_id=row.wa_id,
-                            type=row.type,
-                            created_at=row.created_at,
-                        )
-                    )
-            except IntegrityError:
-                continue
 
 
-async def receive_history(
-    session: AsyncSession, runtime: SandboxRuntime, body: Any
-) -> tuple[Answer, str, Payload]:
-    """Build one ``history`` chunk; returns the answer, lane and webhook."""
+async def receive_history(session: AsyncSession, runtime: SandboxRuntime, body: Any) -> Answer:
+    """Build one ``history`` chunk and owe Kirem its webhook."""
     body = _body_object(body)
     phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
     assert phone_number_id is not None
@@ -388,9 +373,13 @@ async def receive_history(
         "threads": out_threads,
     }
     value = {"messaging_product": "whatsapp", "metadata": metadata(number), "history": [chunk]}
-    answer = {"chunk_order": chunk_order, "messages": len(wamids), "wamids": wamids}
-    lane = f"{number.phone_number_id}:{HISTORY_FIELD}"
-    return answer, lane, envelope(number.waba_id, value, field=HISTORY_FIELD)
+    enqueue(
+        session,
+        lane=f"{number.phone_number_id}:{HISTORY_FIELD}",
+        payload=envelope(number.waba_id, value, field=HISTORY_FIELD),
+        now=now,
+    )
+    return {"chunk_order": chunk_order, "messages": len(wamids), "wamids": wamids}
 
 
 # --- smb_app_state_sync -------------------------------------------------------------------------------
@@ -413,17 +402,21 @@ def _contact_entry(item: dict[str, Any], field: str, timestamp: str) -> dict[str
     return {"type": "contact", "contact": contact, "action": action, "metadata": {"timestamp": timestamp}}
 
 
-async def receive_contacts(
-    session: AsyncSession, runtime: SandboxRuntime, body: Any
-) -> tuple[Answer, str, Payload]:
-    """Build one ``smb_app_state_sync`` webhook for the phone's contact changes."""
+async def receive_contacts(session: AsyncSession, runtime: SandboxRuntime, body: Any) -> Answer:
+    """Owe Kirem one ``smb_app_state_sync`` webhook for the phone's contact changes."""
     body = _body_object(body)
     phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
     assert phone_number_id is not None
-    timestamp = _epoch(runtime.now())
+    now = runtime.now()
+    timestamp = _epoch(now)
     items = _objects(body, "contacts", "contacts")
     state_sync = [_contact_entry(item, f"contacts[{index}]", timestamp) for index, item in enumerate(items)]
     number = await _sandbox_number(session, phone_number_id)
     value = {"messaging_product": "whatsapp", "metadata": metadata(number), "state_sync": state_sync}
-    lane = f"{number.phone_number_id}:{STATE_SYNC_FIELD}"
-    return {"contacts": len(state_sync)}, lane, envelope(number.waba_id, value, field=STATE_SYNC_FIELD)
+    enqueue(
+        session,
+        lane=f"{number.phone_number_id}:{STATE_SYNC_FIELD}",
+        payload=envelope(number.waba_id, value, field=STATE_SYNC_FIELD),
+        now=now,
+    )
+    return {"contacts": len(state_sync)}

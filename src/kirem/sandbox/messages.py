@@ -1,7 +1,9 @@
 """Sending messages: Meta's synchronous checks, then the asynchronous ``statuses`` webhooks.
 
-An accepted message gets ``sent``, ``delivered`` and ``read`` status webhooks, each
-``sandbox_status_delay_seconds`` after the previous one, or a single ``failed`` status:
+An accepted message gets ``sent``, ``delivered`` and ``read`` status webhooks, due
+``sandbox_status_delay_seconds`` after the send and after each other, or a single ``failed`` status
+due after one delay. They are written to the outbox with the message (:mod:`kirem.sandbox.outbox`),
+in one lane per message, so they reach Kirem in that order even across retries and restarts:
 
 * **131026 Message undeliverable** when the recipient is a documented undeliverable test number:
   every number whose digits start with ``999`` (:data:`UNDELIVERABLE_PREFIX`), e.g. ``99900000001``.
@@ -15,7 +17,6 @@ as Meta's required fields are present.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections.abc import Callable
@@ -37,7 +38,8 @@ from kirem.sandbox.errors import (
     required_parameter,
 )
 from kirem.sandbox.ids import new_wamid
-from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxTemplate, SandboxWindow
+from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxWindow
+from kirem.sandbox.outbox import enqueue
 from kirem.sandbox.templates import apply_due_reviews, check_send_parameters, find_for_send
 from kirem.sandbox.webhooks import envelope, metadata
 
@@ -303,17 +305,16 @@ async def window_open(session: AsyncSession, phone_number_id: str, wa_id: str, n
 
 async def accept_send(
     session: AsyncSession, runtime: SandboxRuntime, number: SandboxNumber, body: dict[str, Any]
-) -> tuple[dict[str, Any], DeliveryPlan, list[SandboxTemplate]]:
-    """Validate and record a send. Returns Meta's answer, the delivery plan and reviews it finished."""
+) -> dict[str, Any]:
+    """Validate and record a send and owe Kirem its status webhooks. Returns Meta's answer."""
     now = runtime.now()
     if not runtime.throughput.allow(number.phone_number_id, now.timestamp()):
         raise rate_limit_hit()
     request = parse_send(body)
-    reviewed: list[SandboxTemplate] = []
     category = "service"
     if request.type == "template":
         template_body = body["template"]
-        reviewed = await apply_due_reviews(session, now, waba_id=number.waba_id)
+        await apply_due_reviews(session, now, waba_id=number.waba_id)
         template = await find_for_send(
             session,
             waba_id=number.waba_id,
@@ -361,7 +362,8 @@ async def accept_send(
         error=error,
         conversation_id=secrets.token_hex(16),
     )
-    return answer, plan, reviewed
+    enqueue_statuses(session, plan, now, runtime.settings.sandbox_status_delay_seconds)
+    return answer
 
 
 async def mark_read(session: AsyncSession, number: SandboxNumber, body: dict[str, Any]) -> dict[str, Any]:
@@ -405,10 +407,15 @@ def status_payload(plan: DeliveryPlan, status: str, now: datetime) -> dict[str, 
     return envelope(plan.waba_id, value)
 
 
-async def deliver(runtime: SandboxRuntime, plan: DeliveryPlan) -> None:
-    """Post the message's statuses in order, each after the configured delay."""
-    delay = runtime.settings.sandbox_status_delay_seconds
+def enqueue_statuses(session: AsyncSession, plan: DeliveryPlan, now: datetime, delay: float) -> None:
+    """Owe Kirem the message's statuses, the k-th due ``k * delay`` seconds after ``now``."""
     statuses = ("failed",) if plan.error else ("sent", "delivered", "read")
-    for status in statuses:
-        await asyncio.sleep(delay)
-        await runtime.webhooks.post(status_payload(plan, status, runtime.now()))
+    for step, status in enumerate(statuses, start=1):
+        due_at = now + timedelta(seconds=step * delay)
+        enqueue(
+            session,
+            lane=f"status:{plan.wamid}",
+            payload=status_payload(plan, status, due_at),
+            now=now,
+            due_at=due_at,
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, UTCDateTime, utcnow
@@ -84,4 +84,31 @@ class SandboxMessage(Base):
     """``in`` (customer to business) or ``out`` (business to customer)."""
     wa_id: Mapped[str] = mapped_column(String(20))
     type: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SandboxOutbox(Base):
+    """A webhook the sandbox owes Kirem, written in the transaction of the change it reports.
+
+    The outbox loop (:mod:`kirem.sandbox.outbox`) posts due rows and deletes them once Kirem answers
+    2xx; a failed post is retried with backoff. Rows of one ``lane`` are posted one at a time in
+    ``id`` order, so one message's statuses (or one conversation's messages) keep their order.
+    """
+
+    __tablename__ = "sandbox_outbox"
+    __table_args__ = (
+        Index("ix_sandbox_outbox_due_at", "due_at"),
+        Index("ix_sandbox_outbox_lane_id", "lane", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lane: Mapped[str] = mapped_column(String(160))
+    body: Mapped[str] = mapped_column(Text)
+    """The exact JSON that is signed and posted."""
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """Not posted before this (a status's configured delay, then the retry backoff)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    leased_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

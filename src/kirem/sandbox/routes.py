@@ -26,17 +26,15 @@ from kirem.sandbox.media import (
     store_media,
     upload_mime,
 )
-from kirem.sandbox.messages import DeliveryPlan, accept_send, deliver, mark_read
-from kirem.sandbox.models import SandboxTemplate
+from kirem.sandbox.messages import accept_send, mark_read
 from kirem.sandbox.profile import get_phone_number, get_profile, update_profile
 from kirem.sandbox.runtime import SandboxRuntime
-from kirem.sandbox.simulator import post_in_order, receive_inbound
+from kirem.sandbox.simulator import receive_inbound
 from kirem.sandbox.templates import (
     apply_due_reviews,
     create_template,
     delete_templates,
     list_templates,
-    post_status_updates,
     schedule_review,
 )
 
@@ -86,8 +84,8 @@ async def simulate_inbound(request: Request) -> Response:
     runtime = _runtime(request)
     body = await _json_body(request)
     async with runtime.database.transaction() as session:
-        wamid, lane, payload = await receive_inbound(session, runtime, body)
-    runtime.spawn(post_in_order(runtime, lane, payload), name=f"sandbox-inbound-{wamid}")
+        wamid = await receive_inbound(session, runtime, body)
+    runtime.outbox.wake()
     return json_response({"wamid": wamid})
 
 
@@ -97,8 +95,8 @@ async def simulate_echo(request: Request) -> Response:
     runtime = _runtime(request)
     body = await _json_body(request)
     async with runtime.database.transaction() as session:
-        answer, lane, payload = await receive_echo(session, runtime, body)
-    runtime.spawn(post_in_order(runtime, lane, payload), name=f"sandbox-echo-{answer['wamid']}")
+        answer = await receive_echo(session, runtime, body)
+    runtime.outbox.wake()
     return json_response(answer)
 
 
@@ -108,8 +106,8 @@ async def simulate_history(request: Request) -> Response:
     runtime = _runtime(request)
     body = await _json_body(request)
     async with runtime.database.transaction() as session:
-        answer, lane, payload = await receive_history(session, runtime, body)
-    runtime.spawn(post_in_order(runtime, lane, payload), name=f"sandbox-history-{answer['chunk_order']}")
+        answer = await receive_history(session, runtime, body)
+    runtime.outbox.wake()
     return json_response(answer)
 
 
@@ -119,8 +117,8 @@ async def simulate_contacts(request: Request) -> Response:
     runtime = _runtime(request)
     body = await _json_body(request)
     async with runtime.database.transaction() as session:
-        answer, lane, payload = await receive_contacts(session, runtime, body)
-    runtime.spawn(post_in_order(runtime, lane, payload), name="sandbox-contacts")
+        answer = await receive_contacts(session, runtime, body)
+    runtime.outbox.wake()
     return json_response(answer)
 
 
@@ -150,18 +148,14 @@ async def media_content(request: Request, media_id: str) -> Response:
 async def send_message(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
-    plan: DeliveryPlan | None = None
-    reviewed: list[SandboxTemplate] = []
     async with runtime.database.transaction() as session:
         number = await authorize_number(session, request, phone_number_id)
         body = await _json_body(request)
         if body.get("status") == "read":
             answer = await mark_read(session, number, body)
         else:
-            answer, plan, reviewed = await accept_send(session, runtime, number, body)
-    post_status_updates(runtime, reviewed)
-    if plan is not None:
-        runtime.spawn(deliver(runtime, plan), name=f"sandbox-statuses-{plan.wamid}")
+            answer = await accept_send(session, runtime, number, body)
+    runtime.outbox.wake()
     return json_response(answer)
 
 
@@ -227,9 +221,9 @@ async def read_templates(request: Request, version: str, waba_id: str) -> Respon
     runtime = _runtime(request)
     async with runtime.database.transaction() as session:
         await authorize_waba(session, request, waba_id)
-        reviewed = await apply_due_reviews(session, runtime.now(), waba_id=waba_id)
+        await apply_due_reviews(session, runtime.now(), waba_id=waba_id)
         page = await list_templates(session, waba_id=waba_id, params=request.query_params, url=request.url)
-    post_status_updates(runtime, reviewed)
+    runtime.outbox.wake()
     return json_response(page)
 
 

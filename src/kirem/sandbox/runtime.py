@@ -1,10 +1,9 @@
-"""What one sandbox app holds while it runs: clock, background tasks, webhook sender, throughput."""
+"""What one sandbox app holds while it runs: clock, background tasks, the webhook outbox, throughput."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -14,12 +13,14 @@ import httpx
 
 from kirem.config import Settings
 from kirem.db.engine import Database
+from kirem.sandbox.outbox import WebhookOutbox
 from kirem.sandbox.webhooks import WebhookSender
 
 log = logging.getLogger("kirem.sandbox")
 
 Clock = Callable[[], datetime]
 
+IDLE_POLL_SECONDS = 0.01
 MOUNT_PATH = "/sandbox"
 """Where the host app mounts the sandbox; media download URLs point below it."""
 
@@ -45,9 +46,11 @@ class ThroughputLimiter:
 class SandboxRuntime:
     """State shared by the sandbox's routes and the tasks they schedule.
 
-    Webhook posts and template reviews run as tasks tracked here: :meth:`idle` waits for all of
-    them (tests use it), :meth:`aclose` cancels what is left and closes the HTTP client it created.
-    The host app calls :meth:`aclose` from its lifespan, since a mounted app's lifespan never runs.
+    Webhooks go through the durable :class:`WebhookOutbox`, whose loop starts with the runtime;
+    template reviews run as tasks tracked here. :meth:`idle` waits until the tasks are done and the
+    outbox is empty (tests use it), :meth:`aclose` stops the loop, cancels what is left and closes
+    the HTTP client it created. The host app calls :meth:`ensure_started` and :meth:`aclose` from its
+    lifespan, since a mounted app's lifespan never runs.
     """
 
     def __init__(
@@ -67,10 +70,13 @@ class SandboxRuntime:
         self.http_client = http_client
         self.clock = clock
         self.webhooks = webhooks
+        self.outbox = WebhookOutbox(
+            database, webhooks, clock, lease_seconds=settings.sandbox_webhook_lease_seconds
+        )
+        self._outbox_loop: asyncio.Task[None] | None = None
         self.throughput = ThroughputLimiter(settings.sandbox_throughput_per_second)
         self._owns_client = owns_client
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._lanes: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._started = False
         self._closed = False
         self.on_start: list[Callable[[SandboxRuntime], None]] = []
@@ -97,29 +103,31 @@ class SandboxRuntime:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("sandbox background task %s failed", task.get_name(), exc_info=exc)
 
-    def lane(self, key: str) -> asyncio.Lock:
-        """A lock per key, so posts that must keep their order (one conversation) run one at a time."""
-        lock = self._lanes.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._lanes[key] = lock
-        return lock
-
     def ensure_started(self) -> None:
-        """Runs the start hooks once, on the first request (a mounted app gets no startup event)."""
-        if self._started:
+        """Start the outbox loop and run the start hooks, once (the host's startup, or a first request)."""
+        if self._started or self._closed:
             return
         self._started = True
+        self._outbox_loop = asyncio.get_running_loop().create_task(self.outbox.run(), name="sandbox-outbox")
         for hook in self.on_start:
             hook(self)
 
     async def idle(self) -> None:
-        """Wait until every scheduled webhook post and template review has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every template review has finished and Kirem has accepted every webhook."""
+        self.ensure_started()
+        while True:
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            if await self.outbox.waiting() == 0 and not self._tasks:
+                return
+            self.outbox.wake()
+            await asyncio.sleep(IDLE_POLL_SECONDS)
 
     async def aclose(self) -> None:
+        """Stop; webhooks not yet accepted stay in the outbox for the next start."""
         self._closed = True
+        if self._outbox_loop is not None:
+            await self.outbox.stop(self._outbox_loop)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

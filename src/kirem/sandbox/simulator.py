@@ -2,9 +2,10 @@
 
 ``POST /v1/inbound`` takes ``{"phone_number_id", "from", "profile_name"?, "message": {"type", <type
 object>, "context"?: {"id"}, "referral"?}}``. It opens (or refreshes) that customer's 24 h service
-window, records the message id so read receipts for it are accepted, and posts the ``messages``
-webhook in Meta's format. Media sent without an ``id`` gets a small generated sample file of the
-right kind (see :mod:`kirem.sandbox.samples`), so the business can download it like real media.
+window, records the message id so read receipts for it are accepted, and writes the ``messages``
+webhook in Meta's format to the outbox in the same transaction (see :mod:`kirem.sandbox.outbox`).
+Media sent without an ``id`` gets a small generated sample file of the right kind (see
+:mod:`kirem.sandbox.samples`), so the business can download it like real media.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.db.scope import insert_if_absent
 from kirem.phones import ascii_digits
 from kirem.sandbox.errors import MetaError, invalid_parameter
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.media import store_media
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxWindow
+from kirem.sandbox.outbox import enqueue
 from kirem.sandbox.samples import SAMPLE_FILES, sample_bytes
 from kirem.sandbox.webhooks import envelope, metadata
 
@@ -225,23 +228,29 @@ async def media_body(
 
 
 async def _open_window(session: AsyncSession, phone_number_id: str, wa_id: str, now: datetime) -> None:
-    window = await session.get(SandboxWindow, (phone_number_id, wa_id))
-    if window is not None:
-        window.last_inbound_at = now
-        return
-    try:
-        async with session.begin_nested():
-            session.add(SandboxWindow(phone_number_id=phone_number_id, wa_id=wa_id, last_inbound_at=now))
-    except IntegrityError:  # another inbound message opened it meanwhile
-        window = await session.get(SandboxWindow, (phone_number_id, wa_id), populate_existing=True)
-        if window is not None:
-            window.last_inbound_at = now
+    """Open or refresh the window without a savepoint (which on SQLite would commit it on its own)."""
+    await insert_if_absent(
+        session, SandboxWindow, phone_number_id=phone_number_id, wa_id=wa_id, last_inbound_at=now
+    )
+    await session.execute(
+        update(SandboxWindow)
+        .where(
+            SandboxWindow.phone_number_id == phone_number_id,
+            SandboxWindow.wa_id == wa_id,
+            SandboxWindow.last_inbound_at < now,
+        )
+        .values(last_inbound_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
-async def receive_inbound(
-    session: AsyncSession, runtime: SandboxRuntime, body: Any
-) -> tuple[str, str, dict[str, Any]]:
-    """Record a simulated inbound message; returns its wamid, its ordering key and the webhook payload."""
+def conversation_lane(phone_number_id: str, wa_id: str) -> str:
+    """The outbox lane of one conversation's messages and echoes: they reach Kirem in order."""
+    return f"{phone_number_id}:{wa_id}"
+
+
+async def receive_inbound(session: AsyncSession, runtime: SandboxRuntime, body: Any) -> str:
+    """Record a simulated inbound message and owe Kirem its webhook; returns its wamid."""
     request = parse_inbound(body)
     number = await session.get(SandboxNumber, request.phone_number_id)
     if number is None:
@@ -287,10 +296,10 @@ async def receive_inbound(
             created_at=now,
         )
     )
-    return wamid, f"{number.phone_number_id}:{request.wa_id}", envelope(number.waba_id, value)
-
-
-async def post_in_order(runtime: SandboxRuntime, lane: str, payload: dict[str, Any]) -> None:
-    """Posts one conversation's inbound webhooks one at a time, in the order they were received."""
-    async with runtime.lane(lane):
-        await runtime.webhooks.post(payload)
+    enqueue(
+        session,
+        lane=conversation_lane(number.phone_number_id, request.wa_id),
+        payload=envelope(number.waba_id, value),
+        now=now,
+    )
+    return wamid

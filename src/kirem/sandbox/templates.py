@@ -2,8 +2,9 @@
 
 Review: a new template is PENDING; ``sandbox_review_seconds`` later it becomes REJECTED when its
 name starts with ``reject_`` and APPROVED otherwise, and a ``message_template_status_update``
-webhook is posted. Reviews that fell due while nobody was watching (a restart) are applied when
-the templates are next read, and the start of the app schedules the ones still pending.
+webhook is written to the outbox in the same transaction. Reviews that fell due while nobody was
+watching (a restart) are applied when the templates are next read, and the start of the app
+schedules the ones still pending.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kirem.messaging.template_rules import variable_count
 from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
 from kirem.sandbox.ids import numeric_id
 from kirem.sandbox.models import SandboxTemplate
+from kirem.sandbox.outbox import enqueue
 from kirem.sandbox.webhooks import envelope
 
 if TYPE_CHECKING:
@@ -166,14 +168,13 @@ def review_outcome(name: str) -> tuple[str, str | None]:
 
 async def apply_due_reviews(
     session: AsyncSession, now: datetime, *, waba_id: str | None = None, template_id: str | None = None
-) -> list[SandboxTemplate]:
-    """Finish every review due by ``now``; returns the templates this call changed (post their webhooks)."""
+) -> None:
+    """Finish every review due by ``now``, owing Kirem a ``message_template_status_update`` for each."""
     query = select(SandboxTemplate).where(SandboxTemplate.status == PENDING, SandboxTemplate.review_at <= now)
     if waba_id is not None:
         query = query.where(SandboxTemplate.waba_id == waba_id)
     if template_id is not None:
         query = query.where(SandboxTemplate.id == template_id)
-    changed = []
     for template in (await session.scalars(query)).all():
         status, reason = review_outcome(template.name)
         # The status condition makes the review happen once even if a timer and a read race.
@@ -186,8 +187,9 @@ async def apply_due_reviews(
         if getattr(result, "rowcount", 0) == 1:
             template.status = status
             template.rejected_reason = reason
-            changed.append(template)
-    return changed
+            enqueue(
+                session, lane=f"template:{template.id}", payload=status_update_payload(template, now), now=now
+            )
 
 
 def status_update_payload(template: SandboxTemplate, now: datetime) -> dict[str, Any]:
@@ -202,11 +204,6 @@ def status_update_payload(template: SandboxTemplate, now: datetime) -> dict[str,
     return envelope(template.waba_id, value, STATUS_UPDATE_FIELD, time=int(now.timestamp()))
 
 
-def post_status_updates(runtime: SandboxRuntime, templates: list[SandboxTemplate]) -> None:
-    for template in templates:
-        runtime.spawn(runtime.webhooks.post(status_update_payload(template, runtime.now())))
-
-
 def schedule_review(runtime: SandboxRuntime, template_id: str, review_at: datetime) -> None:
     runtime.spawn(_review_when_due(runtime, template_id, review_at), name=f"sandbox-review-{template_id}")
 
@@ -215,8 +212,8 @@ async def _review_when_due(runtime: SandboxRuntime, template_id: str, review_at:
     delay = (review_at - runtime.now()).total_seconds()
     await asyncio.sleep(max(delay, 0.0))
     async with runtime.database.transaction() as session:
-        changed = await apply_due_reviews(session, max(runtime.now(), review_at), template_id=template_id)
-    post_status_updates(runtime, changed)
+        await apply_due_reviews(session, max(runtime.now(), review_at), template_id=template_id)
+    runtime.outbox.wake()
 
 
 def resume_pending_reviews(runtime: SandboxRuntime) -> None:

@@ -3,32 +3,25 @@
 The body is compact JSON; ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, exact body)>``.
 The app secret is ``KIREM_SANDBOX_APP_SECRET`` or one generated on first run and kept in
 ``<data_dir>/sandbox_app_secret``: Kirem verifies sandbox webhooks with :func:`resolve_app_secret`.
-A failed post (connection error or non-2xx answer) is retried with growing delays, as Meta does.
+Every webhook is posted from the outbox (:mod:`kirem.sandbox.outbox`), which retries failed posts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import logging
 import secrets
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
-import orjson
 
 from kirem.config import Settings
 from kirem.keyfiles import load_or_create_secret
 from kirem.sandbox.models import SandboxNumber
 
-log = logging.getLogger("kirem.sandbox")
-
 APP_SECRET_FILE = "sandbox_app_secret"
 WEBHOOK_PATH = "/webhooks/meta"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 def resolve_app_secret(settings: Settings) -> str:
@@ -62,35 +55,18 @@ def envelope(
 
 
 class WebhookSender:
-    """Posts payloads to one URL, signed, retrying until a 2xx or the delays run out. Never raises."""
+    """Posts signed bodies to one URL, one attempt at a time (the outbox retries). Never raises."""
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        url: str,
-        secret: str,
-        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
-    ) -> None:
+    def __init__(self, client: httpx.AsyncClient, url: str, secret: str) -> None:
         self.client = client
         self.url = url
         self.secret = secret
-        self.retry_delays = tuple(retry_delays)
 
-    async def post(self, payload: dict[str, Any]) -> bool:
-        body = orjson.dumps(payload)
+    async def attempt(self, body: bytes) -> str | None:
+        """Post ``body`` once: ``None`` when Kirem answered 2xx, else why the post failed."""
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)}
-        delays = (*self.retry_delays, None)
-        for attempt, delay in enumerate(delays, start=1):
-            try:
-                response = await self.client.post(self.url, content=body, headers=headers)
-                if 200 <= response.status_code < 300:
-                    return True
-                reason = f"HTTP {response.status_code}"
-            except (httpx.HTTPError, OSError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            if delay is None:
-                log.warning("sandbox webhook to %s dropped after %d attempts (%s)", self.url, attempt, reason)
-                return False
-            log.info("sandbox webhook to %s failed (%s); retry in %.1fs", self.url, reason, delay)
-            await asyncio.sleep(delay)
-        return False
+        try:
+            response = await self.client.post(self.url, content=body, headers=headers)
+        except (httpx.HTTPError, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
