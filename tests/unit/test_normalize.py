@@ -247,6 +247,9 @@ def test_sandbox_statuses() -> None:
         "status": "sent",
         "timestamp": str(int(NOW.timestamp())),
         "recipient_id": "6281234567",
+        "recipient_user_id": None,
+        "recipient_parent_user_id": None,
+        "username": None,
         "phone_number_id": PHONE_ID,
         "display_phone_number": "15550783881",
         "conversation": {
@@ -454,7 +457,7 @@ def test_mixed_messages_and_statuses_are_narrowed() -> None:
     assert "statuses" not in message_value
     assert message_value["messages"][0]["id"] == "wamid.in"
     assert "messages" not in status_value
-    assert "contacts" not in status_value
+    assert status_value["contacts"] == [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}]
     assert status_value["statuses"][0]["id"] == "wamid.out"
 
 

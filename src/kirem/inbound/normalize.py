@@ -12,6 +12,13 @@ One envelope (``{"object": "whatsapp_business_account", "entry": [...]}``) may h
 * ``account.update``: everything else, and a ``messages`` change holding neither messages nor
   statuses (e.g. only ``errors``); ``data`` is ``{"field": ..., "value": ...}``.
 
+Message, status and echo events name their customer as Meta does, phone number or not: a customer
+with a username may come with no ``from``/``wa_id`` and only a business-scoped user id. ``data``
+then holds ``from``/``to``/``recipient_id`` (None without a number) next to ``user_id``,
+``parent_user_id`` and ``username`` (``recipient_user_id``, ``recipient_parent_user_id`` on
+statuses), taken from the item and else from its matching ``contacts`` entry; the event's
+``customer`` holds the well-formed ones.
+
 Each event carries a ``dedup_key`` that is equal for Meta's redeliveries of the same thing:
 
 * ``msg:<wamid>`` (messages.received), ``echo:<wamid>`` (messages.echo),
@@ -34,10 +41,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from kirem.customers import CustomerIds, customer_ids
 
 MESSAGES_RECEIVED = "messages.received"
 MESSAGES_STATUS = "messages.status"
@@ -57,6 +66,10 @@ _MESSAGE_KEYS = frozenset(
     {
         "from",
         "to",
+        "to_user_id",
+        "user_id",
+        "parent_user_id",
+        "username",
         "message_id",
         "timestamp",
         "type",
@@ -92,6 +105,8 @@ class NormalizedEvent:
     """The customer's wa_id: ``from`` of a message, ``recipient_id`` of a status, ``to`` of an echo."""
     texts: tuple[str, ...]
     """What routing keywords and regexes are matched against: text body, captions, reply titles and ids."""
+    customer: CustomerIds = field(default_factory=CustomerIds)
+    """Every identifier of the customer the event shows (phone, BSUID, parent BSUID, username)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class _Draft:
     """Which list of the value (``messages``, ``statuses``, ``message_echoes``) the event's item is in."""
     item: dict[str, Any] | None = None
     contact: dict[str, Any] | None = None
+    customer: CustomerIds = field(default_factory=CustomerIds)
 
 
 def normalize(raw_body: bytes, envelope: dict[str, Any]) -> list[NormalizedEvent]:
@@ -155,6 +171,7 @@ def normalize(raw_body: bytes, envelope: dict[str, Any]) -> list[NormalizedEvent
                 message_type=d.message_type,
                 sender=d.sender,
                 texts=d.texts,
+                customer=d.customer,
             )
         )
     return events
@@ -220,18 +237,23 @@ def _message_draft(value: dict[str, Any], message: Any, common: dict[str, Any]) 
     wamid = _id(message.get("id"))
     if wamid is None:
         return None
-    sender = _id(message.get("from"))
-    contact = _contact(value, sender)
+    user_id = _id(message.get("from_user_id"))
+    contact = _contact(value, _id(message.get("from")), user_id)
+    customer = _customer(contact, message.get("from"), user_id, message.get("from_parent_user_id"))
+    data = _message_data(value, message, contact)
+    data["from"] = message.get("from") or customer.phone
+    _add_identity(data, customer, contact)
     return _Draft(
         type=MESSAGES_RECEIVED,
-        data=_message_data(value, message, contact),
+        data=data,
         dedup_key=f"msg:{wamid}",
         message_type=_str(message.get("type")),
-        sender=sender,
+        sender=customer.phone,
         texts=message_texts(message),
         item_list="messages",
         item=message,
         contact=contact,
+        customer=customer,
         **common,
     )
 
@@ -242,16 +264,24 @@ def _echo_draft(value: dict[str, Any], message: Any, common: dict[str, Any]) -> 
     wamid = _id(message.get("id"))
     if wamid is None:
         return None
-    customer = _id(message.get("to"))
+    user_id = _id(message.get("to_user_id"))
+    contact = _contact(value, _id(message.get("to")), user_id, fallback=False)
+    customer = _customer(contact, message.get("to"), user_id, message.get("to_parent_user_id"))
+    data = _message_data(value, message, contact)
+    if "to_user_id" in message:
+        data["to_user_id"] = message["to_user_id"]
+    _add_identity(data, customer, contact)
     return _Draft(
         type=MESSAGES_ECHO,
-        data=_message_data(value, message, _contact(value, customer, fallback=False)),
+        data=data,
         dedup_key=f"echo:{wamid}",
         message_type=_str(message.get("type")),
-        sender=customer,
+        sender=customer.phone,
         texts=message_texts(message),
         item_list="message_echoes",
         item=message,
+        contact=contact,
+        customer=customer,
         **common,
     )
 
@@ -289,11 +319,17 @@ def _status_draft(value: dict[str, Any], status: Any, common: dict[str, Any]) ->
     if wamid is None or state is None:
         return None
     metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    user_id = _id(status.get("recipient_user_id"))
+    contact = _contact(value, _id(status.get("recipient_id")), user_id, fallback=False)
+    customer = _customer(contact, status.get("recipient_id"), user_id, status.get("recipient_parent_user_id"))
     data: dict[str, Any] = {
         "message_id": status.get("id"),
         "status": state,
         "timestamp": status.get("timestamp"),
-        "recipient_id": status.get("recipient_id"),
+        "recipient_id": status.get("recipient_id") or customer.phone,
+        "recipient_user_id": status.get("recipient_user_id") or customer.user_id,
+        "recipient_parent_user_id": status.get("recipient_parent_user_id") or customer.parent_user_id,
+        "username": customer.username,
         "phone_number_id": metadata.get("phone_number_id"),
         "display_phone_number": metadata.get("display_phone_number"),
         "conversation": status.get("conversation"),
@@ -308,10 +344,12 @@ def _status_draft(value: dict[str, Any], status: Any, common: dict[str, Any]) ->
         data=data,
         dedup_key=f"status:{wamid}:{state}",
         message_type=None,
-        sender=_id(status.get("recipient_id")),
+        sender=customer.phone,
         texts=(),
         item_list="statuses",
         item=status,
+        contact=contact,
+        customer=customer,
         **common,
     )
 
@@ -352,13 +390,37 @@ def _whole_change_draft(
     )
 
 
-def _contact(value: dict[str, Any], wa_id: str | None, *, fallback: bool = True) -> dict[str, Any] | None:
-    """The ``contacts`` entry of ``wa_id``, else (with ``fallback``) the first one, else None."""
+def _contact(
+    value: dict[str, Any], wa_id: str | None, user_id: str | None, *, fallback: bool = True
+) -> dict[str, Any] | None:
+    """The ``contacts`` entry of ``wa_id`` or ``user_id``, else (with ``fallback``) the first one."""
     contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
     for contact in contacts:
         if wa_id is not None and _id(contact.get("wa_id")) == wa_id:
             return contact
+        if user_id is not None and _id(contact.get("user_id")) == user_id:
+            return contact
     return contacts[0] if contacts and fallback else None
+
+
+def _customer(contact: dict[str, Any] | None, phone: Any, user_id: Any, parent_user_id: Any) -> CustomerIds:
+    """The customer's identifiers: the item's own first, the matching ``contacts`` entry's otherwise."""
+    contact = contact or {}
+    profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+    return customer_ids(
+        phone=phone or contact.get("wa_id"),
+        user_id=user_id or contact.get("user_id"),
+        parent_user_id=parent_user_id or contact.get("parent_user_id"),
+        username=profile.get("username"),
+    )
+
+
+def _add_identity(data: dict[str, Any], customer: CustomerIds, contact: dict[str, Any] | None) -> None:
+    """The customer's BSUIDs and username on a message event's ``data``, as Meta sent them."""
+    contact = contact or {}
+    data["user_id"] = customer.user_id or _str(contact.get("user_id"))
+    data["parent_user_id"] = customer.parent_user_id or _str(contact.get("parent_user_id"))
+    data["username"] = customer.username
 
 
 # --- meta_body ------------------------------------------------------------------------------------
@@ -388,11 +450,8 @@ def _narrowed_body(envelope: dict[str, Any], draft: _Draft) -> bytes:
     change = draft.change
     if draft.item_list is not None and isinstance(change.get("value"), dict):
         value = {k: v for k, v in change["value"].items() if k not in _ITEM_LISTS}
-        if draft.item_list == "messages":
-            if "contacts" in value:
-                value["contacts"] = [draft.contact] if draft.contact is not None else []
-        else:
-            value.pop("contacts", None)
+        if "contacts" in value:
+            value["contacts"] = [draft.contact] if draft.contact is not None else []
         value[draft.item_list] = [draft.item]
         change = {**change, "value": value}
     entry: dict[str, Any] = {"id": draft.entry.get("id")}
