@@ -14,6 +14,8 @@ from typing import Any
 from kirem.bsuid import is_bsuid, is_parent_bsuid
 from kirem.phones import digits
 
+BSUID_LENGTH = 140
+"""Room for the longest BSUID or parent BSUID (``US.ENT.`` and 128 letters or digits)."""
 USERNAME_LENGTH = 100
 """Usernames are short (Meta: like business usernames); longer values are kept cut."""
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.params import Window, iso
+from kirem.conversations.models import Conversation
+from kirem.customers import identifier
 from kirem.db.scope import for_project
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
-from kirem.phones import digits
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (*RANK, "received")
@@ -34,15 +35,29 @@ def log_view(log: MessageLog) -> dict[str, Any]:
     }
 
 
+def _to_recipient(project_id: str, value: str) -> Any:
+    """Messages to this customer, named by phone number or BSUID: logged to that address, or sent
+    into the conversation of the customer who holds it (the same person under their other identifier)."""
+    ids = identifier(value)
+    address = ids.address or value
+    column = Conversation.customer_user_id if ids.user_id else Conversation.customer_wa_id
+    theirs = select(Conversation.id).where(Conversation.project_id == project_id, column == address)
+    return or_(
+        MessageLog.recipient == address,
+        and_(MessageLog.direction == "outbound", MessageLog.conversation_id.in_(theirs)),
+    )
+
+
 async def query_message_logs(
     session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None]
 ) -> dict[str, Any]:
     stmt = for_project(MessageLog, project_id)
-    for column in ("status", "direction", "recipient", "type"):
+    for column in ("status", "direction", "type"):
         value = filters.get(column)
         if value:
-            value = (digits(value) or value) if column == "recipient" else value
             stmt = stmt.where(getattr(MessageLog, column) == value)
+    if filters.get("recipient"):
+        stmt = stmt.where(_to_recipient(project_id, str(filters["recipient"])))
     if window.since:
         stmt = stmt.where(MessageLog.created_at >= window.since)
     if window.until:

@@ -16,11 +16,13 @@ from kirem.conversations.service import (
     conversation_for,
     customer_wrote,
     epoch,
+    known_conversation,
     log_message,
     owner_wrote,
     seen_message,
     sync_contact,
 )
+from kirem.customers import CustomerIds, customer_ids, identifier
 from kirem.db.base import utcnow
 from kirem.inbound.normalize import NormalizedEvent
 from kirem.messaging.statuses import apply_status, format_error
@@ -43,6 +45,7 @@ async def apply_event(
     data = event.data
     if event.type == "messages.status" and data.get("message_id"):
         await _status(session, data)
+        await known_conversation(session, channel, event.customer)
     elif event.type == "messages.received" and data.get("message_id"):
         await _received(session, channel, event)
     elif event.type == "messages.echo" and data.get("message_id"):
@@ -75,11 +78,12 @@ def _message_of(data: dict[str, Any]) -> dict[str, Any]:
 
 async def _received(session: AsyncSession, channel: Channel, event: NormalizedEvent) -> None:
     data = event.data
-    sender = str(data.get("from") or "")
+    customer = event.customer
     contact = data.get("contact") if isinstance(data.get("contact"), dict) else {}
-    name = str((contact.get("profile") or {}).get("name") or "")
+    profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+    name = str(profile.get("name") or "")
     at = epoch(data.get("timestamp"), utcnow())
-    conversation = await customer_wrote(session, channel, sender, name, at) if digits(sender) else None
+    conversation = await customer_wrote(session, channel, customer, name, at) if customer.known else None
     if conversation is not None:
         data["conversation_id"] = conversation.id
     if await seen_message(session, channel.project_id, str(data["message_id"])):
@@ -93,7 +97,7 @@ async def _received(session: AsyncSession, channel: Channel, event: NormalizedEv
         author="customer",
         status="received",
         occurred_at=at,
-        counterpart=sender,
+        counterpart=customer.address,
     )
     log.type = (event.message_type or "unknown")[:32]
 
@@ -102,8 +106,8 @@ async def _echo(
     session: AsyncSession, channel: Channel, event: NormalizedEvent, handover_seconds: float
 ) -> None:
     data = event.data
-    customer = str(data.get("to") or "")
-    if not digits(customer):
+    customer = event.customer
+    if not customer.known:
         return
     conversation = await owner_wrote(session, channel, customer, handover_seconds)
     data["conversation_id"] = conversation.id
@@ -118,7 +122,7 @@ async def _echo(
         author="business_app",
         status="sent",
         occurred_at=epoch(data.get("timestamp"), utcnow()),
-        counterpart=customer,
+        counterpart=customer.address,
     )
 
 
@@ -129,23 +133,48 @@ async def _history(session: AsyncSession, channel: Channel, value: dict[str, Any
         if not isinstance(chunk, dict):
             continue
         for thread in chunk.get("threads") or []:
-            if not isinstance(thread, dict) or not digits(str(thread.get("id") or "")):
+            customer = _thread_customer(thread)
+            if not customer.known:
                 continue
-            customer = digits(str(thread["id"]))
             messages = [m for m in thread.get("messages") or [] if isinstance(m, dict) and m.get("id")]
             messages.sort(key=lambda m: epoch(m.get("timestamp"), utcnow()))
             for message in messages:
                 await _import(session, channel, customer, business, message)
 
 
+def _thread_customer(thread: Any) -> CustomerIds:
+    """A history thread's customer: its ``id`` (a phone number or a BSUID) and any ``user_id`` it names."""
+    if not isinstance(thread, dict):
+        return CustomerIds()
+    named = identifier(str(thread.get("id") or ""))
+    context = thread.get("context") if isinstance(thread.get("context"), dict) else {}
+    found = customer_ids(
+        phone=named.phone or context.get("wa_id") or thread.get("wa_id"),
+        user_id=named.user_id or thread.get("user_id") or context.get("user_id"),
+        parent_user_id=thread.get("parent_user_id") or context.get("parent_user_id"),
+        username=thread.get("username") or context.get("username"),
+    )
+    return found
+
+
+def _from_customer(message: dict[str, Any], customer: CustomerIds, business: str) -> bool:
+    """Whether a history message was the customer's (by number or by BSUID), not the business's."""
+    sender = customer_ids(phone=message.get("from"), user_id=message.get("from_user_id"))
+    if sender.phone and sender.phone == business:
+        return False
+    return bool(
+        (sender.phone and sender.phone == customer.phone)
+        or (sender.user_id and sender.user_id == customer.user_id)
+    )
+
+
 async def _import(
-    session: AsyncSession, channel: Channel, customer: str, business: str, message: dict[str, Any]
+    session: AsyncSession, channel: Channel, customer: CustomerIds, business: str, message: dict[str, Any]
 ) -> None:
     if await seen_message(session, channel.project_id, str(message["id"])):
         return
     at = epoch(message.get("timestamp"), utcnow())
-    sender = digits(str(message.get("from") or ""))
-    from_customer = sender == customer and sender != business
+    from_customer = _from_customer(message, customer, business)
     if from_customer:
         conversation = await customer_wrote(session, channel, customer, "", at)
     else:
@@ -161,7 +190,7 @@ async def _import(
         author="customer" if from_customer else "business_app",
         status="received" if from_customer else status,
         occurred_at=at,
-        counterpart=customer,
+        counterpart=customer.address,
     )
     await session.flush()
 
@@ -171,12 +200,16 @@ async def _contacts(session: AsyncSession, channel: Channel, value: dict[str, An
         if not isinstance(item, dict) or item.get("type") != "contact":
             continue
         contact = item.get("contact") if isinstance(item.get("contact"), dict) else {}
-        number = str(contact.get("phone_number") or "")
-        if digits(number):
+        customer = customer_ids(
+            phone=contact.get("phone_number") or contact.get("wa_id"),
+            user_id=contact.get("user_id"),
+            username=contact.get("username"),
+        )
+        if customer.known:
             await sync_contact(
                 session,
                 channel,
-                number,
+                customer,
                 str(item.get("action") or "add"),
                 str(contact.get("full_name") or ""),
                 str(contact.get("first_name") or ""),

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.params import iso
@@ -14,10 +14,10 @@ from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
 from kirem.conversations.preview import preview
+from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
 from kirem.messaging.models import MessageLog
-from kirem.phones import digits
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
 
@@ -42,6 +42,9 @@ def conversation_view(conversation: Conversation) -> dict[str, Any]:
         "id": conversation.id,
         "status": conversation.status,
         "customer_phone": conversation.customer_wa_id,
+        "customer_user_id": conversation.customer_user_id,
+        "customer_parent_user_id": conversation.customer_parent_user_id,
+        "customer_username": conversation.customer_username,
         "customer_name": conversation.customer_name,
         "channel_id": conversation.channel_id,
         "last_customer_message_at": iso(conversation.last_customer_message_at),
@@ -78,18 +81,25 @@ def epoch(value: Any, default: datetime) -> datetime:
 
 
 async def conversation_for(
-    session: AsyncSession, channel: Channel, wa_id: str, *, name: str = "", now: datetime | None = None
+    session: AsyncSession,
+    channel: Channel,
+    customer: CustomerIds | str,
+    *,
+    name: str = "",
+    now: datetime | None = None,
 ) -> Conversation:
     """The channel's conversation with this customer, created (``open``) when there is none.
 
+    ``customer`` is every identifier known (or one string: a BSUID, else a phone number). The
+    conversation is found by phone number or BSUID and learns the ones it lacked; when the two
+    name two conversations (the customer wrote by username, and later by number) they become one.
     Creation is an insert-if-absent: a send and an inbound message for a new customer may race.
     """
-    wa_id = digits(wa_id)
-    stmt = select(Conversation).where(
-        Conversation.channel_id == channel.id, Conversation.customer_wa_id == wa_id
-    )
-    conversation = (await session.execute(stmt)).scalar_one_or_none()
-    if conversation is None:
+    ids = identifier(customer) if isinstance(customer, str) else customer
+    if not ids.known:
+        raise ValueError("a conversation needs the customer's phone number or BSUID")
+    found = await _conversations_of(session, channel, ids)
+    if not found:
         now = now or utcnow()
         await insert_if_absent(
             session,
@@ -97,23 +107,100 @@ async def conversation_for(
             id=new_uuid(),
             project_id=channel.project_id,
             channel_id=channel.id,
-            customer_wa_id=wa_id,
+            customer_wa_id=ids.phone,
+            customer_user_id=ids.user_id,
+            customer_parent_user_id=ids.parent_user_id,
+            customer_username=ids.username,
             customer_name=name[:200],
             status="open",
             created_at=now,
             updated_at=now,
         )
-        conversation = (await session.execute(stmt)).scalar_one()
-    elif name and not conversation.customer_name:
+        found = await _conversations_of(session, channel, ids)
+    conversation = await _merged(session, found)
+    _learn(conversation, ids)
+    if name and not conversation.customer_name:
         conversation.customer_name = name[:200]
     return conversation
 
 
+async def known_conversation(
+    session: AsyncSession, channel: Channel, ids: CustomerIds
+) -> Conversation | None:
+    """The customer's conversation when there is one (merged and taught ``ids``); never creates one."""
+    found = await _conversations_of(session, channel, ids) if ids.known else []
+    if not found:
+        return None
+    conversation = await _merged(session, found)
+    _learn(conversation, ids)
+    return conversation
+
+
+async def _conversations_of(session: AsyncSession, channel: Channel, ids: CustomerIds) -> list[Conversation]:
+    """The channel's conversations holding the phone number or the BSUID of ``ids``, oldest first."""
+    keys = []
+    if ids.phone:
+        keys.append(Conversation.customer_wa_id == ids.phone)
+    if ids.user_id:
+        keys.append(Conversation.customer_user_id == ids.user_id)
+    stmt = (
+        select(Conversation)
+        .where(Conversation.channel_id == channel.id, or_(*keys))
+        .order_by(Conversation.created_at, Conversation.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _merged(session: AsyncSession, found: list[Conversation]) -> Conversation:
+    """One conversation out of the (one or two) found: the younger one's timeline joins the older."""
+    keep, *others = found
+    for other in others:
+        await session.flush()
+        await session.execute(
+            update(MessageLog)
+            .where(MessageLog.conversation_id == other.id)
+            .values(conversation_id=keep.id)
+            .execution_options(synchronize_session="fetch")
+        )
+        keep.last_customer_message_at = _latest(keep.last_customer_message_at, other.last_customer_message_at)
+        keep.human_active_until = _latest(keep.human_active_until, other.human_active_until)
+        keep.updated_at = _latest(keep.updated_at, other.updated_at) or utcnow()
+        keep.customer_name = keep.customer_name or other.customer_name
+        if keep.status == "resolved":
+            keep.status = other.status
+        learned = CustomerIds(
+            phone=other.customer_wa_id,
+            user_id=other.customer_user_id,
+            parent_user_id=other.customer_parent_user_id,
+            username=other.customer_username,
+        )
+        await session.delete(other)
+        await session.flush()  # frees the other's phone number / BSUID before ``keep`` takes them
+        _learn(keep, learned, overwrite=False)
+    return keep
+
+
+def _learn(conversation: Conversation, ids: CustomerIds, *, overwrite: bool = True) -> None:
+    """Identifiers the conversation did not hold (or, with ``overwrite``, newer ones Meta showed)."""
+    for column, value in (
+        ("customer_wa_id", ids.phone),
+        ("customer_user_id", ids.user_id),
+        ("customer_parent_user_id", ids.parent_user_id),
+        ("customer_username", ids.username),
+    ):
+        if value and (overwrite or not getattr(conversation, column)):
+            setattr(conversation, column, value)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(a, b) if a is not None and b is not None else a or b
+
+
 async def customer_wrote(
-    session: AsyncSession, channel: Channel, wa_id: str, name: str, at: datetime
+    session: AsyncSession, channel: Channel, customer: CustomerIds | str, name: str, at: datetime
 ) -> Conversation:
     """A customer message: opens the conversation (or reopens a resolved one), refreshes the window."""
-    conversation = await conversation_for(session, channel, wa_id, name=name, now=at)
+    conversation = await conversation_for(session, channel, customer, name=name, now=at)
     if name:
         conversation.customer_name = name[:200]
     if conversation.status == "resolved":
@@ -125,10 +212,10 @@ async def customer_wrote(
 
 
 async def owner_wrote(
-    session: AsyncSession, channel: Channel, wa_id: str, handover_seconds: float
+    session: AsyncSession, channel: Channel, customer: CustomerIds | str, handover_seconds: float
 ) -> Conversation:
     """An echo from the phone app: a human is answering, so agents hold back for a while."""
-    conversation = await conversation_for(session, channel, wa_id)
+    conversation = await conversation_for(session, channel, customer)
     now = utcnow()
     conversation.human_active_until = now + timedelta(seconds=handover_seconds)
     conversation.updated_at = now
@@ -153,8 +240,8 @@ def log_message(
         channel_id=channel.id,
         conversation_id=conversation.id if conversation else None,
         message_id=str(message.get("id") or "")[:MESSAGE_ID_LENGTH] or None,
-        recipient=channel.display_phone_number if direction == "inbound" else counterpart[:64],
-        sender=counterpart[:64] if direction == "inbound" else channel.display_phone_number,
+        recipient=channel.display_phone_number if direction == "inbound" else counterpart,
+        sender=counterpart if direction == "inbound" else channel.display_phone_number,
         direction=direction,
         type=str(message.get("type") or "unknown")[:32],
         status=status,
@@ -175,24 +262,58 @@ async def seen_message(session: AsyncSession, project_id: str, message_id: str) 
 
 
 async def sync_contact(
-    session: AsyncSession, channel: Channel, wa_id: str, action: str, full_name: str, first_name: str
+    session: AsyncSession,
+    channel: Channel,
+    customer: CustomerIds | str,
+    action: str,
+    full_name: str,
+    first_name: str,
 ) -> None:
-    wa_id = digits(wa_id)
-    stmt = select(ChannelContact).where(
-        ChannelContact.channel_id == channel.id, ChannelContact.wa_id == wa_id
-    )
-    contact = (await session.execute(stmt)).scalar_one_or_none()
+    """A contact added, changed or removed on the phone, found by phone number or BSUID."""
+    ids = identifier(customer) if isinstance(customer, str) else customer
+    if not ids.known:
+        return
+    found = await _contacts_of(session, channel, ids)
     if action == "remove":
-        if contact is not None:
+        for contact in found:
             await session.delete(contact)
         return
-    if contact is None:
-        values = {"project_id": channel.project_id, "channel_id": channel.id, "wa_id": wa_id}
-        await insert_if_absent(session, ChannelContact, **values)
-        contact = (await session.execute(stmt)).scalar_one()
+    if not found:
+        values = {"project_id": channel.project_id, "channel_id": channel.id}
+        await insert_if_absent(session, ChannelContact, **values, wa_id=ids.phone, user_id=ids.user_id)
+        found = await _contacts_of(session, channel, ids)
+    contact, *others = found
+    for other in others:  # the same person seen by number and by BSUID: one contact
+        await session.delete(other)
+    if others:
+        await session.flush()
+    contact.wa_id = ids.phone or contact.wa_id
+    contact.user_id = ids.user_id or contact.user_id
+    contact.username = ids.username or contact.username
     contact.full_name = full_name[:200]
     contact.first_name = first_name[:200]
     contact.updated_at = utcnow()
+
+
+async def _contacts_of(session: AsyncSession, channel: Channel, ids: CustomerIds) -> list[ChannelContact]:
+    keys = []
+    if ids.phone:
+        keys.append(ChannelContact.wa_id == ids.phone)
+    if ids.user_id:
+        keys.append(ChannelContact.user_id == ids.user_id)
+    stmt = (
+        select(ChannelContact)
+        .where(ChannelContact.channel_id == channel.id, or_(*keys))
+        .order_by(ChannelContact.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def address_of(conversation: Conversation) -> dict[str, str]:
+    """Where a reply goes: ``{"to": phone}``, or ``{"recipient": BSUID}`` when no number is known."""
+    if conversation.customer_wa_id:
+        return {"to": conversation.customer_wa_id}
+    return {"recipient": conversation.customer_user_id or ""}
 
 
 # Reading -------------------------------------------------------------------------------------
@@ -224,15 +345,19 @@ async def list_conversations(
 ) -> tuple[int, list[Conversation]]:
     if status is not None and status not in CONVERSATION_STATUSES:
         raise invalid({"status": f"must be one of {', '.join(CONVERSATION_STATUSES)}"})
-    if customer and not digits(customer):
+    ids = identifier(customer) if customer else CustomerIds()
+    if customer and not ids.known:
         raise invalid(
-            {"customer": "must be a phone number (its digits, in any script)"}, "Invalid query parameters"
+            {"customer": "must be a phone number (its digits, in any script) or a BSUID such as US.1349…"},
+            "Invalid query parameters",
         )
     stmt = for_project(Conversation, project_id)
     if status:
         stmt = stmt.where(Conversation.status == status)
-    if customer:
-        stmt = stmt.where(Conversation.customer_wa_id == digits(customer))
+    if ids.user_id:
+        stmt = stmt.where(Conversation.customer_user_id == ids.user_id)
+    elif ids.phone:
+        stmt = stmt.where(Conversation.customer_wa_id == ids.phone)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     page = stmt.order_by(Conversation.updated_at.desc(), Conversation.id).limit(limit).offset(offset)
     return total or 0, list((await session.execute(page)).scalars())
@@ -277,6 +402,8 @@ async def list_contacts(
 def contact_view(contact: ChannelContact) -> dict[str, Any]:
     return {
         "wa_id": contact.wa_id,
+        "user_id": contact.user_id,
+        "username": contact.username,
         "full_name": contact.full_name,
         "first_name": contact.first_name,
         "channel_id": contact.channel_id,
@@ -297,7 +424,11 @@ async def reply(
     author: str,
     force: bool = False,
 ) -> dict[str, Any]:
-    """Send ``body`` (a Meta message without ``to``) to the conversation's customer."""
+    """Send ``body`` (a Meta message without ``to``) to the conversation's customer.
+
+    The message goes to the customer's phone number when it is known, else to their BSUID in
+    Meta's ``recipient`` field (a customer who wrote by username only).
+    """
     from kirem.messaging.service import send_message  # the send path links conversations: import late
 
     conversation = await get_conversation(session, tenant.project_id, conversation_id)
@@ -329,8 +460,8 @@ async def reply(
     message = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        **body,
-        "to": conversation.customer_wa_id,
+        **{key: value for key, value in body.items() if key not in ("to", "recipient")},
+        **address_of(conversation),
     }
     answer, _ = await send_message(ctx, session, tenant, message, channel=channel, author=author)
     return answer

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kirem.customers import BSUID_LENGTH
 from kirem.db.base import Base, CreatedAt, UTCDateTime, new_id, utcnow
 
 
@@ -27,8 +28,9 @@ class MessageLog(CreatedAt, Base):
     )
     message_id: Mapped[str | None] = mapped_column(String(255), default=None)
     """Meta's ``wamid.…``; empty when Meta refused the message."""
-    recipient: Mapped[str] = mapped_column(String(64), default="")
-    sender: Mapped[str] = mapped_column(String(64), default="")
+    recipient: Mapped[str] = mapped_column(String(BSUID_LENGTH), default="")
+    """The business number (inbound) or the customer's number, else BSUID (outbound)."""
+    sender: Mapped[str] = mapped_column(String(BSUID_LENGTH), default="")
     direction: Mapped[str] = mapped_column(String(8))
     type: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))

@@ -14,6 +14,7 @@ from kirem.api.responses import invalid
 from kirem.context import AppContext
 from kirem.conversations.preview import preview
 from kirem.conversations.service import conversation_for
+from kirem.customers import CustomerIds, customer_ids
 from kirem.messaging.message_rules import (
     is_read_receipt,
     message_type_of,
@@ -23,7 +24,7 @@ from kirem.messaging.message_rules import (
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import apply_pending
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable, first_object
-from kirem.phones import digits, with_ascii_recipient
+from kirem.phones import with_ascii_recipient
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import (
     Tenant,
@@ -62,7 +63,7 @@ async def send_message(
     log = MessageLog(
         project_id=tenant.project_id,
         channel_id=channel.id,
-        recipient=(digits(body["to"]) or body["to"])[:64],
+        recipient=(addressee(body).address or str(body.get("to") or body.get("recipient") or ""))[:140],
         sender=channel.display_phone_number,
         direction="outbound",
         type=str(message_type_of(body) or "text")[:32],
@@ -84,12 +85,22 @@ async def send_message(
     message_id = first_object(answer, "messages").get("id")
     log.message_id = message_id if isinstance(message_id, str) and len(message_id) <= 255 else None
     log.status = "accepted"
-    wa_id = str(first_object(answer, "contacts").get("wa_id") or body["to"])
-    if digits(wa_id):
-        log.conversation_id = (await conversation_for(session, channel, wa_id)).id
+    contact = first_object(answer, "contacts")
+    customer = addressee(body, contact)
+    if customer.known:
+        log.conversation_id = (await conversation_for(session, channel, customer)).id
     await apply_pending(session, log)
     await session.commit()
     return answer, False
+
+
+def addressee(body: dict[str, Any], contact: dict[str, Any] | None = None) -> CustomerIds:
+    """Who a send went to: ``to`` (a number) or ``recipient`` (a BSUID), with what Meta's answer adds."""
+    contact = contact or {}
+    return customer_ids(
+        phone=contact.get("wa_id") or body.get("to"),
+        user_id=contact.get("user_id") or body.get("recipient"),
+    )
 
 
 async def _record_refusal(
