@@ -450,6 +450,7 @@ async def test_rule_tester_explains_who_gets_an_event(world: World) -> None:
         "texts": ["Ya, bersedia", "btn_yes"],
         "channel_id": me.boot["channel_id"],
         "voice": False,
+        "sender_user_ids": [],
     }
     by_id = {t["target_id"]: t for t in data["targets"]}
     assert [t["target_id"] for t in data["targets"]] == [everything["id"], sales["id"], statuses["id"]]

@@ -5,8 +5,9 @@ The ``conditions`` object of a rule may hold any of these keys (an absent key ma
 * ``event_types``: Kirem event types (:data:`EVENT_TYPES`);
 * ``message_types``: Meta message types (:data:`MESSAGE_TYPES`); ``voice`` means an ``audio``
   message recorded with the voice-note button (Meta's ``audio.voice: true``);
-* ``senders``: customer numbers, exact (``"6281234567"``) or a prefix ending in ``*`` (``"628*"``);
-  ``+``, spaces and dashes are ignored;
+* ``senders``: customer numbers, exact (``"6281234567"``) or a prefix ending in ``*`` (``"628*"``),
+  ``+``, spaces and dashes ignored; or business-scoped user ids, exact (``"US.13491208655302741918"``)
+  or a prefix ending in ``*`` (``"US.*"``: every customer whose BSUID is from the US);
 * ``keywords``: case-insensitive "contains", any of the list;
 * ``regex``: one RE2 pattern (linear-time matching, no backreferences or lookaround), at most
   :data:`REGEX_MAX_LENGTH` characters; case-sensitive unless it starts with ``(?i)``;
@@ -25,6 +26,7 @@ from typing import Any
 
 import re2
 
+from kirem.bsuid import is_bsuid, is_parent_bsuid
 from kirem.phones import ascii_digits
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -64,6 +66,7 @@ KEYS = ("event_types", "message_types", "senders", "keywords", "regex", "channel
 
 _SENDER_NOISE = re.compile(r"[\s+\-]")
 _SENDER = re.compile(r"^[0-9]{1,15}\*?$")
+_BSUID_PREFIX = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{0,128}\*", re.ASCII)
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # invalid user patterns are reported to the user, not logged to stderr
 
@@ -80,7 +83,7 @@ class Conditions:
     event_types: tuple[str, ...] | None = None
     message_types: tuple[str, ...] | None = None
     senders: tuple[str, ...] | None = None
-    """Digits, optionally ending in ``*`` (prefix)."""
+    """Digits, or a (parent) BSUID, optionally ending in ``*`` (prefix)."""
     keywords: tuple[str, ...] | None = None
     """As the user wrote them; matching uses :attr:`folded_keywords`."""
     regex: str | None = None
@@ -175,13 +178,21 @@ def _message_type(item: str) -> tuple[str | None, str | None]:
 
 
 def _sender(item: str) -> tuple[str | None, str | None]:
+    if is_bsuid(item) or is_parent_bsuid(item) or _BSUID_PREFIX.fullmatch(item):
+        return item, None
     value = ascii_digits(_SENDER_NOISE.sub("", item))
     if _SENDER.match(value):
         return value, None
     return None, (
-        f"{item!r} is not a phone number: expected 1 to 15 digits (country code first), "
-        "optionally ending in * for a prefix, e.g. 6281234567 or 628*"
+        f"{item!r} is neither a phone number nor a business-scoped user id: expected 1 to 15 digits "
+        "(country code first) or a BSUID (two capital letters, a dot, letters or digits), either "
+        "optionally ending in * for a prefix, e.g. 6281234567, 628*, US.13491208655302741918 or US.*"
     )
+
+
+def is_bsuid_pattern(pattern: str) -> bool:
+    """Whether a parsed ``senders`` item names BSUIDs (``US.…``) rather than phone numbers."""
+    return "." in pattern
 
 
 def _keyword(item: str) -> tuple[str | None, str | None]:

@@ -22,6 +22,7 @@ def stored_facts(facts: EventFacts) -> dict[str, Any]:
     return {
         "message_type": facts.message_type,
         "sender": facts.sender,
+        "sender_user_ids": list(facts.sender_user_ids),
         "texts": list(facts.texts),
         "voice": facts.voice,
     }
@@ -36,6 +37,7 @@ def event_facts(event: Event) -> EventFacts:
         texts=tuple(facts.get("texts") or ()),
         channel_id=event.channel_id,
         voice=bool(facts.get("voice")),
+        sender_user_ids=tuple(facts.get("sender_user_ids") or ()),
     )
 
 

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kirem.bsuid import is_bsuid, is_parent_bsuid
 from kirem.phones import digits
-from kirem.routing.conditions import VOICE, Conditions
+from kirem.routing.conditions import VOICE, Conditions, is_bsuid_pattern
 
 if TYPE_CHECKING:
     from kirem.inbound.normalize import NormalizedEvent
@@ -41,6 +42,8 @@ class EventFacts:
     channel_id: str | None
     voice: bool = False
     """An ``audio`` message that is a voice note (Meta's ``audio.voice: true``): matches ``voice``."""
+    sender_user_ids: tuple[str, ...] = ()
+    """The customer's BSUID and parent BSUID, when the event shows them: ``senders`` BSUIDs match these."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,13 @@ def facts_from(event: NormalizedEvent, channel_id: str | None) -> EventFacts:
         texts=event.texts,
         channel_id=channel_id,
         voice=isinstance(audio, dict) and audio.get("voice") is True,
+        sender_user_ids=user_ids_of(event.customer.user_id, event.customer.parent_user_id),
     )
+
+
+def user_ids_of(*values: object) -> tuple[str, ...]:
+    """The well-formed BSUIDs and parent BSUIDs among ``values``."""
+    return tuple(v for v in values if isinstance(v, str) and (is_bsuid(v) or is_parent_bsuid(v)))
 
 
 def rule_matches(conditions: Conditions, facts: EventFacts) -> tuple[bool, str]:
@@ -97,10 +106,11 @@ def rule_matches(conditions: Conditions, facts: EventFacts) -> tuple[bool, str]:
         if not _message_type_matches(conditions.message_types, facts):
             return False, f"message_types: {facts.message_type!r} not in {_show(conditions.message_types)}"
     if conditions.senders is not None:
-        if facts.sender is None:
+        if facts.sender is None and not facts.sender_user_ids:
             return False, "senders: the event has no sender"
-        if not any(_sender_matches(pattern, facts.sender) for pattern in conditions.senders):
-            return False, f"senders: {facts.sender!r} matches none of {_show(conditions.senders)}"
+        if not any(_sender_matches(pattern, facts) for pattern in conditions.senders):
+            shown = " / ".join(repr(s) for s in (facts.sender, *facts.sender_user_ids) if s)
+            return False, f"senders: {shown} matches none of {_show(conditions.senders)}"
     if conditions.keywords is not None:
         if not facts.texts:
             return False, "keywords: the event has no text"
@@ -167,11 +177,15 @@ def _message_type_matches(wanted: tuple[str, ...], facts: EventFacts) -> bool:
     return VOICE in wanted and facts.message_type == "audio" and facts.voice
 
 
-def _sender_matches(pattern: str, sender: str) -> bool:
-    sender = digits(sender)
+def _sender_matches(pattern: str, facts: EventFacts) -> bool:
+    """A number pattern against the customer's phone, a BSUID pattern against their BSUIDs."""
+    if is_bsuid_pattern(pattern):
+        candidates: tuple[str, ...] = facts.sender_user_ids
+    else:
+        candidates = (digits(facts.sender),) if facts.sender else ()
     if pattern.endswith("*"):
-        return sender.startswith(pattern[:-1])
-    return sender == pattern
+        return any(c.startswith(pattern[:-1]) for c in candidates)
+    return pattern in candidates
 
 
 def _search(compiled: Any, text: str) -> bool:

@@ -24,7 +24,7 @@ from kirem.api.responses import invalid, not_found
 from kirem.db.scope import for_project, get_owned
 from kirem.inbound.normalize import message_texts
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
-from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route
+from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route, user_ids_of
 from kirem.routing.models import RoutingRule, WebhookTarget
 from kirem.routing.targets import TenantScope, list_targets
 from kirem.tenancy.limits import enforce_count_limit
@@ -219,20 +219,24 @@ def _kirem_form(sample: dict[str, Any], errors: dict[str, str]) -> tuple[dict[st
         errors["event.data"] = "must be an object"
         data = {}
     message_type = sender = None
+    user_ids: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     voice = False
     if event_type in ("messages.received", "messages.echo"):
         message_type = _text(data.get("type"))
         sender = _text(data.get("from" if event_type == "messages.received" else "to"))
+        user_ids = user_ids_of(data.get("user_id"), data.get("parent_user_id"))
         texts = message_texts(data)
         audio = data.get("audio")
         voice = message_type == "audio" and isinstance(audio, dict) and audio.get("voice") is True
     elif event_type == "messages.status":
         sender = _text(data.get("recipient_id"))
+        user_ids = user_ids_of(data.get("recipient_user_id"), data.get("recipient_parent_user_id"))
     facts = {
         "type": event_type,
         "message_type": message_type,
         "sender": sender,
+        "sender_user_ids": user_ids,
         "texts": texts,
         "voice": voice,
     }
@@ -240,13 +244,15 @@ def _kirem_form(sample: dict[str, Any], errors: dict[str, str]) -> tuple[dict[st
     return facts, channel or _text(data.get("phone_number_id"))
 
 
-SHORT_FORM_KEYS = ("type", "message_type", "from", "text", "channel_id", "phone_number_id")
+SHORT_FORM_KEYS = ("type", "message_type", "from", "user_id", "text", "channel_id", "phone_number_id")
 
 
 def _short_form(
     sample: dict[str, Any], errors: dict[str, str], prefix: str
 ) -> tuple[dict[str, Any], str | None]:
-    """Facts of ``{"type", "message_type", "from", "text", "channel_id"}`` (all optional).
+    """Facts of ``{"type", "message_type", "from", "user_id", "text", "channel_id"}`` (all optional).
+
+    ``from`` is the customer's number (or their BSUID), ``user_id`` their BSUID.
 
     Unknown keys are refused, so a misspelt condition field does not silently match everything.
     """
@@ -273,10 +279,13 @@ def _short_form(
         errors[f"{prefix}message_type"] = "must be a string"
         message_type = None
     voice = message_type == "voice"
+    sender = _text(sample.get("from"))
+    user_ids = user_ids_of(sample.get("user_id"), sender)
     facts = {
         "type": event_type,
         "message_type": "audio" if voice else message_type,
-        "sender": _text(sample.get("from")),
+        "sender": None if sender in user_ids else sender,
+        "sender_user_ids": user_ids,
         "texts": texts,
         "voice": voice,
     }
