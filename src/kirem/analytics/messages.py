@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.params import Window, iso
+from kirem.bsuid import is_bsuid, is_parent_bsuid
 from kirem.db.scope import for_project
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
@@ -23,6 +24,7 @@ def log_view(log: MessageLog) -> dict[str, Any]:
         "message_id": log.message_id,
         "channel_id": log.channel_id,
         "recipient": log.recipient,
+        "recipient_user_id": log.recipient_user_id,
         "sender": log.sender,
         "direction": log.direction,
         "type": log.type,
@@ -40,7 +42,9 @@ async def query_message_logs(
     stmt = for_project(MessageLog, project_id)
     for column in ("status", "direction", "recipient", "type"):
         value = filters.get(column)
-        if value:
+        if value and column == "recipient" and (is_bsuid(value) or is_parent_bsuid(value)):
+            stmt = stmt.where(MessageLog.recipient_user_id == value)
+        elif value:
             value = (digits(value) or value) if column == "recipient" else value
             stmt = stmt.where(getattr(MessageLog, column) == value)
     if window.since:

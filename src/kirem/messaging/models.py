@@ -28,6 +28,9 @@ class MessageLog(CreatedAt, Base):
     message_id: Mapped[str | None] = mapped_column(String(255), default=None)
     """Meta's ``wamid.…``; empty when Meta refused the message."""
     recipient: Mapped[str] = mapped_column(String(64), default="")
+    """Outbound: the customer's phone number (empty when sent to a BSUID). Inbound: the channel's."""
+    recipient_user_id: Mapped[str | None] = mapped_column(String(160), default=None)
+    """The business-scoped user id (``US.1349…``) an outbound message was sent to with ``recipient``."""
     sender: Mapped[str] = mapped_column(String(64), default="")
     direction: Mapped[str] = mapped_column(String(8))
     type: Mapped[str] = mapped_column(String(32))

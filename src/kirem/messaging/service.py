@@ -62,7 +62,8 @@ async def send_message(
     log = MessageLog(
         project_id=tenant.project_id,
         channel_id=channel.id,
-        recipient=(digits(body["to"]) or body["to"])[:64],
+        recipient=_phone_of(body)[:64],
+        recipient_user_id=body.get("recipient"),
         sender=channel.display_phone_number,
         direction="outbound",
         type=str(message_type_of(body) or "text")[:32],
@@ -84,12 +85,18 @@ async def send_message(
     message_id = first_object(answer, "messages").get("id")
     log.message_id = message_id if isinstance(message_id, str) and len(message_id) <= 255 else None
     log.status = "accepted"
-    wa_id = str(first_object(answer, "contacts").get("wa_id") or body["to"])
+    wa_id = str(first_object(answer, "contacts").get("wa_id") or _phone_of(body))
     if digits(wa_id):
         log.conversation_id = (await conversation_for(session, channel, wa_id)).id
     await apply_pending(session, log)
     await session.commit()
     return answer, False
+
+
+def _phone_of(body: dict[str, Any]) -> str:
+    """The customer's number a send names in ``to``; empty for a send to a BSUID (``recipient``)."""
+    to = body.get("to")
+    return (digits(to) or to) if isinstance(to, str) else ""
 
 
 async def _record_refusal(
