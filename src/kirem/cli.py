@@ -375,22 +375,35 @@ def channels_add(
 @sandbox_app.command("inbound")
 def sandbox_inbound(
     phone_number_id: str = typer.Option(..., help="The sandbox channel's phone number id."),
-    sender: str = typer.Option("62812345678", "--from", help="The customer's WhatsApp number."),
+    sender: str = typer.Option(
+        None,
+        "--from",
+        help="The customer's WhatsApp number (default 62812345678 unless --username or --user-id is given).",
+    ),
+    username: str = typer.Option(None, help="The customer's WhatsApp username (@sheena); alone: no phone."),
+    user_id: str = typer.Option(None, help="The customer's business-scoped user id (US.1349…)."),
     profile_name: str = typer.Option("Budi", help="The customer's profile name."),
     text: str = typer.Option(None, help="A text message to send."),
     message: str = typer.Option(None, help="Any inbound message object as JSON (instead of --text)."),
     url: str = UrlOpt,
 ) -> None:
-    """Send a message to a sandbox number as a customer would (needs `kirem serve` running)."""
+    """Send a message to a sandbox number as a customer would (needs `kirem serve` running).
+
+    A customer given only --username (or --user-id) writes without a phone number, as Meta delivers
+    such customers.
+    """
     if (text is None) == (message is None):
         fail("give exactly one of --text or --message", 2)
     try:
         payload = {"type": "text", "text": {"body": text}} if text is not None else json.loads(message)
     except json.JSONDecodeError as exc:
         fail(f"--message is not valid JSON: {exc.msg}", 2)
+    if sender is None and username is None and user_id is None:
+        sender = "62812345678"
+    customer = {"from": sender, "username": username, "user_id": user_id}
     body = {
         "phone_number_id": phone_number_id,
-        "from": sender,
+        **{key: value for key, value in customer.items() if value is not None},
         "profile_name": profile_name,
         "message": payload,
     }

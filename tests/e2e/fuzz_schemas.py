@@ -84,6 +84,8 @@ BOOL: Schema = {"type": "boolean"}
 INT: Schema = {"anyOf": [{"type": "integer"}, {"enum": HUGE_INTEGERS}]}
 PHONE: Schema = {"anyOf": [{"type": "string", "pattern": "^\\+?[0-9]{8,15}$"}, TEXT]}
 """A WhatsApp number: digits (optionally ``+``), and sometimes anything at all."""
+BSUID: Schema = {"anyOf": [{"type": "string", "pattern": "^[A-Z]{2}\\.(ENT\\.)?[A-Za-z0-9]{1,128}$"}, TEXT]}
+"""A business-scoped user id (``US.1349…``, a parent ``US.ENT.1181…``), and sometimes anything at all."""
 LIST_OF_TEXT: Schema = {"type": "array", "items": TEXT}
 NUMERIC: Schema = {"anyOf": [INT, {"enum": HOSTILE_NUMBERS}, TEXT]}
 """A numeric parameter: integers of any size, and strings that are not plain numbers."""
@@ -97,6 +99,7 @@ _ENVELOPE: Schema = {
     "messaging_product": strings("whatsapp"),
     "recipient_type": strings("individual", "group"),
     "to": PHONE,
+    "recipient": BSUID,
     "context": obj({"message_id": TEXT}),
     "biz_opaque_callback_data": TEXT,
 }
@@ -167,11 +170,13 @@ _TYPE_BODIES: dict[str, Schema] = {
 }
 
 
-def _typed(message_type: str, with_to: bool) -> Schema:
+def _typed(message_type: str, addressee: str | None) -> Schema:
+    """A message of one type sent ``to`` a number, to a ``recipient`` BSUID, or (None) to nobody."""
     properties = {**_ENVELOPE, "type": strings(message_type), message_type: _TYPE_BODIES[message_type]}
-    if not with_to:
-        properties.pop("to")
-    required = ["type", message_type] + (["messaging_product", "to"] if with_to else [])
+    for name in ("to", "recipient"):
+        if name != addressee:
+            properties.pop(name)
+    required = ["type", message_type] + (["messaging_product", addressee] if addressee else [])
     return obj(properties, required)
 
 
@@ -186,7 +191,8 @@ READ_RECEIPT = obj(
 )
 SEND: Schema = {
     "anyOf": [
-        *(_typed(t, with_to=True) for t in MESSAGE_TYPES),
+        *(_typed(t, "to") for t in MESSAGE_TYPES),
+        *(_typed(t, "recipient") for t in MESSAGE_TYPES),
         {**READ_RECEIPT, "required": ["messaging_product", "status", "message_id"]},
         obj({**_ENVELOPE, "type": TEXT}),
     ]
@@ -301,7 +307,7 @@ REPLAY_FILTER = obj(
 # Conversations ------------------------------------------------------------------------------
 
 CONVERSATION_UPDATE = obj({"status": {"anyOf": [strings(*CONVERSATION_STATUSES), TEXT]}}, ["status"])
-REPLY: Schema = {"anyOf": [obj({"text": TEXT}, ["text"]), *(_typed(t, with_to=False) for t in MESSAGE_TYPES)]}
+REPLY: Schema = {"anyOf": [obj({"text": TEXT}, ["text"]), *(_typed(t, None) for t in MESSAGE_TYPES)]}
 
 # Management and operator --------------------------------------------------------------------
 
@@ -357,6 +363,7 @@ _TOOL_ARGUMENTS: dict[str, Schema] = {
             "language": TEXT,
             "session_id": _SESSION_ID,
             "to": PHONE,
+            "recipient": BSUID,
             "parameters": LIST_OF_TEXT,
             "force": BOOL,
         },

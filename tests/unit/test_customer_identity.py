@@ -198,7 +198,8 @@ async def test_an_echo_without_a_phone_joins_the_customers_conversation(
     assert chat.customer_wa_id == phone
     async with database.transaction() as session:
         _, logs = await timeline(session, channel.project_id, chat, limit=10, offset=0)
-        assert ("business_app", phone or BSUID) in [(log.author, log.recipient) for log in logs]
+        echoed = [(log.recipient, log.recipient_user_id) for log in logs if log.author == "business_app"]
+        assert echoed == [(phone or "", BSUID)]
 
 
 async def test_history_threads_named_by_bsuid_are_imported(database: Database, settings: Any) -> None:
@@ -274,14 +275,15 @@ async def test_the_recipient_filter_finds_a_customer_by_either_identifier(
     await _apply(database, channel, _message("wamid.1", phone=PHONE, user_id=BSUID))
     [chat] = await _conversations(database, channel)
     async with database.transaction() as session:
-        for recipient, wamid in ((PHONE, "wamid.o1"), (BSUID, "wamid.o2")):
+        for phone, user_id, wamid in ((PHONE, None, "wamid.o1"), ("", BSUID, "wamid.o2")):
             session.add(
                 MessageLog(
                     project_id=channel.project_id,
                     channel_id=channel.id,
                     conversation_id=chat.id,
                     message_id=wamid,
-                    recipient=recipient,
+                    recipient=phone,
+                    recipient_user_id=user_id,
                     sender=BUSINESS,
                     direction="outbound",
                     type="text",

@@ -368,3 +368,55 @@ def test_send_endpoint_checks_read_receipts_as_read_receipts() -> None:
         "typing_indicator": {},
     }
     assert set(validate_message(body)) == {"typing_indicator"}
+
+
+# --- recipient: a business-scoped user id instead of a phone number ---------------------------------
+
+BSUID = "US.13491208655302741918"
+
+
+def to_bsuid(**extra: Any) -> dict[str, Any]:
+    body = {"messaging_product": "whatsapp", "recipient": BSUID, "type": "text", "text": {"body": "Hi"}}
+    return {**body, **extra}
+
+
+def test_a_bsuid_recipient_replaces_to() -> None:
+    assert validate_message(to_bsuid()) == {}
+    assert validate_message(to_bsuid(recipient="US.ENT.11815799212886844830")) == {}
+    assert validate_message(to_bsuid(recipient="ID." + "a" * 128)) == {}
+
+
+def test_to_and_recipient_together_is_a_field_error() -> None:
+    errors = validate_message(to_bsuid(to=TO))
+    assert set(errors) == {"recipient"}
+    assert "not both" in errors["recipient"]
+
+
+def test_neither_to_nor_recipient_names_both() -> None:
+    body = to_bsuid()
+    del body["recipient"]
+    errors = validate_message(body)
+    assert set(errors) == {"to"}
+    assert "recipient" in errors["to"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "6282360419136",
+        "us.1349",
+        "US.",
+        "US.13 49",
+        "US.١٣٤",
+        "US." + "9" * 129,
+        "x" * 10_000,
+        "",
+        42,
+        None,
+        ["US.1"],
+    ],
+)
+def test_a_malformed_or_over_long_recipient_is_a_field_error(value: object) -> None:
+    errors = validate_message(to_bsuid(recipient=value))
+    assert set(errors) == {"recipient"}
+    assert "business-scoped user id" in errors["recipient"]

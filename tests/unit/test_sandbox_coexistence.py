@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from kirem.config import Settings
 from kirem.db.engine import Database
+from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.models import SandboxMessage
 from kirem.sandbox.provisioning import ProvisionedNumber
 from tests.unit.sandbox_support import FakeClock, SandboxHarness, bearer, mutations, running_sandbox
@@ -88,6 +89,7 @@ async def test_echo_arrives_as_smb_message_echoes(sandbox: SandboxHarness, clock
                 {
                     "from": number.display_phone_number,
                     "to": CUSTOMER,
+                    "to_user_id": derived_user_id(number.waba_id, wa_id=CUSTOMER),
                     "id": wamid,
                     "timestamp": epoch(clock),
                     "type": "text",
@@ -218,6 +220,7 @@ async def test_history_chunk_in_metas_format(sandbox: SandboxHarness) -> None:
                             "messages": [
                                 {
                                     "from": CUSTOMER,
+                                    "from_user_id": derived_user_id(number.waba_id, wa_id=CUSTOMER),
                                     "id": "wamid.h1",
                                     "timestamp": "1748700000",
                                     "type": "text",
@@ -227,6 +230,7 @@ async def test_history_chunk_in_metas_format(sandbox: SandboxHarness) -> None:
                                 {
                                     "from": number.display_phone_number,
                                     "to": CUSTOMER,
+                                    "to_user_id": derived_user_id(number.waba_id, wa_id=CUSTOMER),
                                     "id": "wamid.h2",
                                     "timestamp": "1748700060",
                                     "type": "text",
@@ -241,6 +245,7 @@ async def test_history_chunk_in_metas_format(sandbox: SandboxHarness) -> None:
                                 {
                                     "from": number.display_phone_number,
                                     "to": "6281111111",
+                                    "to_user_id": derived_user_id(number.waba_id, wa_id="6281111111"),
                                     "id": "wamid.h3",
                                     "timestamp": "1748600000",
                                     "type": "location",
@@ -249,6 +254,7 @@ async def test_history_chunk_in_metas_format(sandbox: SandboxHarness) -> None:
                                 },
                                 {
                                     "from": "6281111111",
+                                    "from_user_id": derived_user_id(number.waba_id, wa_id="6281111111"),
                                     "id": "wamid.h4",
                                     "timestamp": "1748600100",
                                     "type": "audio",
@@ -362,6 +368,10 @@ async def test_contacts_arrive_as_smb_app_state_sync(sandbox: SandboxHarness, cl
     [post] = sandbox.recorder.posts
     assert post.signature_valid
     stamp = {"timestamp": epoch(clock)}
+
+    def user_id(phone: str) -> str:
+        return derived_user_id(number.waba_id, wa_id=phone)
+
     assert post.payload == whole(
         number,
         "smb_app_state_sync",
@@ -371,19 +381,29 @@ async def test_contacts_arrive_as_smb_app_state_sync(sandbox: SandboxHarness, cl
             "state_sync": [
                 {
                     "type": "contact",
-                    "contact": {"full_name": "Budi Santoso", "first_name": "Budi", "phone_number": CUSTOMER},
+                    "contact": {
+                        "full_name": "Budi Santoso",
+                        "first_name": "Budi",
+                        "phone_number": CUSTOMER,
+                        "user_id": user_id(CUSTOMER),
+                    },
                     "action": "add",
                     "metadata": stamp,
                 },
                 {
                     "type": "contact",
-                    "contact": {"full_name": "Ani W", "first_name": "Ani", "phone_number": "6281111111"},
+                    "contact": {
+                        "full_name": "Ani W",
+                        "first_name": "Ani",
+                        "phone_number": "6281111111",
+                        "user_id": user_id("6281111111"),
+                    },
                     "action": "add",
                     "metadata": stamp,
                 },
                 {
                     "type": "contact",
-                    "contact": {"phone_number": "6282222222"},
+                    "contact": {"phone_number": "6282222222", "user_id": user_id("6282222222")},
                     "action": "remove",
                     "metadata": stamp,
                 },

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from kirem.bsuid import is_bsuid
 from kirem.config import Settings
 from kirem.db.engine import Database
 from tests.unit.sandbox_support import SandboxHarness, bearer, mutations, running_sandbox
@@ -32,6 +33,8 @@ async def test_text_arrives_in_metas_format(sandbox: SandboxHarness) -> None:
     [post] = sandbox.recorder.posts
     assert post.signature_valid
     assert post.headers["content-type"] == "application/json"
+    user_id = post.value["contacts"][0]["user_id"]
+    assert is_bsuid(user_id) and user_id.startswith("ID.")
     assert post.payload == {
         "object": "whatsapp_business_account",
         "entry": [
@@ -45,10 +48,13 @@ async def test_text_arrives_in_metas_format(sandbox: SandboxHarness) -> None:
                                 "display_phone_number": number.display_phone_number,
                                 "phone_number_id": number.phone_number_id,
                             },
-                            "contacts": [{"profile": {"name": "Budi"}, "wa_id": "62812345678"}],
+                            "contacts": [
+                                {"profile": {"name": "Budi"}, "wa_id": "62812345678", "user_id": user_id}
+                            ],
                             "messages": [
                                 {
                                     "from": "62812345678",
+                                    "from_user_id": user_id,
                                     "id": wamid,
                                     "timestamp": post.value["messages"][0]["timestamp"],
                                     "text": {"body": "Halo"},

@@ -45,9 +45,7 @@ def test_a_username_only_customer_matches_bsuid_patterns(pattern: str) -> None:
     assert matched, reason
 
 
-@pytest.mark.parametrize(
-    "pattern", ["GB.*", "US.9*", "US.13491208655302741919", "1*", "134912086553"]
-)
+@pytest.mark.parametrize("pattern", ["GB.*", "US.9*", "US.13491208655302741919", "1*", "134912086553"])
 def test_other_patterns_do_not_match_a_username_only_customer(pattern: str) -> None:
     matched, reason = rule_matches(cond(pattern), received(phone=None, user_id=BSUID))
     assert not matched and reason.startswith("senders: 'US.13491208655302741918'")

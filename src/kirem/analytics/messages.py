@@ -24,6 +24,7 @@ def log_view(log: MessageLog) -> dict[str, Any]:
         "message_id": log.message_id,
         "channel_id": log.channel_id,
         "recipient": log.recipient,
+        "recipient_user_id": log.recipient_user_id,
         "sender": log.sender,
         "direction": log.direction,
         "type": log.type,
@@ -42,8 +43,9 @@ def _to_recipient(project_id: str, value: str) -> Any:
     address = ids.address or value
     column = Conversation.customer_user_id if ids.user_id else Conversation.customer_wa_id
     theirs = select(Conversation.id).where(Conversation.project_id == project_id, column == address)
+    logged = MessageLog.recipient_user_id if ids.user_id else MessageLog.recipient
     return or_(
-        MessageLog.recipient == address,
+        logged == address,
         and_(MessageLog.direction == "outbound", MessageLog.conversation_id.in_(theirs)),
     )
 

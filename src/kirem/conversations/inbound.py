@@ -97,7 +97,7 @@ async def _received(session: AsyncSession, channel: Channel, event: NormalizedEv
         author="customer",
         status="received",
         occurred_at=at,
-        counterpart=customer.address,
+        customer=customer,
     )
     log.type = (event.message_type or "unknown")[:32]
 
@@ -122,7 +122,7 @@ async def _echo(
         author="business_app",
         status="sent",
         occurred_at=epoch(data.get("timestamp"), utcnow()),
-        counterpart=customer.address,
+        customer=customer,
     )
 
 
@@ -190,7 +190,7 @@ async def _import(
         author="customer" if from_customer else "business_app",
         status="received" if from_customer else status,
         occurred_at=at,
-        counterpart=customer.address,
+        customer=customer,
     )
     await session.flush()
 

@@ -232,7 +232,7 @@ def log_message(
     author: str,
     status: str,
     occurred_at: datetime,
-    counterpart: str,
+    customer: CustomerIds,
 ) -> MessageLog:
     """Add a timeline entry for a message Meta reported (inbound, echoed, or imported from history)."""
     log = MessageLog(
@@ -240,8 +240,9 @@ def log_message(
         channel_id=channel.id,
         conversation_id=conversation.id if conversation else None,
         message_id=str(message.get("id") or "")[:MESSAGE_ID_LENGTH] or None,
-        recipient=channel.display_phone_number if direction == "inbound" else counterpart,
-        sender=counterpart if direction == "inbound" else channel.display_phone_number,
+        recipient=channel.display_phone_number if direction == "inbound" else customer.phone or "",
+        recipient_user_id=customer.user_id if direction == "outbound" else None,
+        sender=customer.address if direction == "inbound" else channel.display_phone_number,
         direction=direction,
         type=str(message.get("type") or "unknown")[:32],
         status=status,

@@ -233,20 +233,33 @@ async def send_template(
             description="Nomor WhatsApp tujuan dalam format internasional (628…). Isi ini atau session_id."
         ),
     ] = None,
+    recipient: Annotated[
+        str | None,
+        Field(
+            description=(
+                "User ID WhatsApp pelanggan (BSUID, misalnya US.13491208655302741918), untuk pelanggan "
+                "tanpa nomor telepon. Isi ini, to, atau session_id."
+            )
+        ),
+    ] = None,
     parameters: Annotated[
         list[str] | None,
         Field(description="Nilai variabel body {{1}}, {{2}}, … sesuai urutan. Opsional."),
     ] = None,
     force: Force = False,
 ) -> CallToolResult:
-    """Kirim templat pesan WhatsApp yang sudah disetujui, ke sebuah percakapan (session_id) atau nomor (to).
+    """Kirim templat pesan WhatsApp yang sudah disetujui, ke sebuah percakapan (session_id), nomor (to)
+    atau user ID (recipient).
 
     Templat boleh dikirim di luar jendela layanan 24 jam.
     """
-    has_session = bool(session_id and session_id.strip())
-    has_to = bool(to and to.strip())
-    if has_session == has_to:
-        raise ToolInputError("Give exactly one of session_id (a conversation UUID) or to (a phone number)")
+    given = [bool(value and value.strip()) for value in (session_id, to, recipient)]
+    if sum(given) != 1:
+        raise ToolInputError(
+            "Give exactly one of session_id (a conversation UUID), to (a phone number) or recipient "
+            "(a business-scoped user id such as US.13491208655302741918)"
+        )
+    has_session, has_to, _ = given
     body = template_body(name, language, parameters)
     caller = current_caller()
     async with caller.ctx.db.session() as session:
@@ -257,12 +270,8 @@ async def send_template(
                     caller.ctx, session, caller.tenant, conversation_id, body, author="agent", force=force
                 )
         else:
-            message = {
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": str(to).strip(),
-                **body,
-            }
+            addressee = {"to": str(to).strip()} if has_to else {"recipient": str(recipient).strip()}
+            message = {"messaging_product": "whatsapp", "recipient_type": "individual", **addressee, **body}
             answer, _ = await messaging.send_message(
                 caller.ctx, session, caller.tenant, message, author="agent"
             )

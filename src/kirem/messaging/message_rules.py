@@ -1,9 +1,10 @@
 """Local checks for ``POST /v1/messages`` bodies before they are forwarded to Meta.
 
 Bodies are Meta-compatible: anything Meta's ``/{phone_number_id}/messages`` accepts must pass here, so
-only obvious mistakes are rejected (missing ``to``, unknown ``type``, more than 3 reply buttons, more
-than 10 list rows, media with neither ``id`` nor ``link``, text over 4096 characters, ...). Values that
-only Meta can judge (media ids, template names, the sample numbers of Meta's examples) are left to Meta.
+only obvious mistakes are rejected (neither or both of ``to`` and ``recipient``, a ``recipient`` that is
+not a BSUID, unknown ``type``, more than 3 reply buttons, more than 10 list rows, media with neither
+``id`` nor ``link``, text over 4096 characters, ...). Values that only Meta can judge (media ids,
+template names, the sample numbers of Meta's examples) are left to Meta.
 
 Every function returns a field-level error dict: dotted paths such as ``"text.body"`` or
 ``"interactive.action.sections[0].rows"`` mapped to an English sentence. An empty dict means OK.
@@ -15,6 +16,9 @@ import math
 import re
 from typing import Any
 from urllib.parse import urlsplit
+
+from kirem.bsuid import PROBLEM as BSUID_PROBLEM
+from kirem.bsuid import is_bsuid, is_parent_bsuid
 
 Errors = dict[str, str]
 
@@ -84,8 +88,7 @@ def validate_message(body: object) -> Errors:
     if is_read_receipt(body):
         return validate_read_receipt(body)
     errors = _check_messaging_product(body)
-    if not _nonempty_str(body.get("to")):
-        errors["to"] = "to is required and must be a non-empty string (the recipient's phone number)"
+    errors.update(check_addressee(body))
     if "context" in body:
         errors.update(_check_context(body["context"]))
     message_type = message_type_of(body)
@@ -94,6 +97,22 @@ def validate_message(body: object) -> Errors:
         return errors
     errors.update(_check_payload(message_type, body.get(message_type)))
     return errors
+
+
+def check_addressee(body: dict[str, Any]) -> Errors:
+    """Exactly one of ``to`` (a phone number) or ``recipient`` (a customer's BSUID, as Meta takes it)."""
+    if "recipient" in body:
+        if "to" in body:
+            return {"recipient": "give either to (a phone number) or recipient (a user id), not both"}
+        if not (is_bsuid(body["recipient"]) or is_parent_bsuid(body["recipient"])):
+            return {"recipient": f"recipient {BSUID_PROBLEM}"}
+        return {}
+    if not _nonempty_str(body.get("to")):
+        return {
+            "to": "to (the customer's phone number) or recipient (their business-scoped user id) is "
+            "required and must be a non-empty string"
+        }
+    return {}
 
 
 def message_type_of(body: dict[str, Any]) -> object:

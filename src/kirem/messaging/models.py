@@ -28,9 +28,14 @@ class MessageLog(CreatedAt, Base):
     )
     message_id: Mapped[str | None] = mapped_column(String(255), default=None)
     """Meta's ``wamid.…``; empty when Meta refused the message."""
-    recipient: Mapped[str] = mapped_column(String(BSUID_LENGTH), default="")
-    """The business number (inbound) or the customer's number, else BSUID (outbound)."""
+    recipient: Mapped[str] = mapped_column(String(64), default="")
+    """Outbound: the customer's phone number (empty when sent to a BSUID). Inbound: the channel's."""
+    recipient_user_id: Mapped[str | None] = mapped_column(String(160), default=None)
+    """The business-scoped user id (``US.1349…``) an outbound message was sent to with ``recipient``,
+    or (echoes, history) the BSUID of the customer it went to."""
     sender: Mapped[str] = mapped_column(String(BSUID_LENGTH), default="")
+    """Inbound: the customer's phone number, else their BSUID (a customer without a number). Outbound:
+    the channel's."""
     direction: Mapped[str] = mapped_column(String(8))
     type: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))

@@ -24,7 +24,7 @@ from kirem.messaging.message_rules import (
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import apply_pending
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable, first_object
-from kirem.phones import with_ascii_recipient
+from kirem.phones import digits, with_ascii_recipient
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import (
     Tenant,
@@ -63,7 +63,8 @@ async def send_message(
     log = MessageLog(
         project_id=tenant.project_id,
         channel_id=channel.id,
-        recipient=(addressee(body).address or str(body.get("to") or body.get("recipient") or ""))[:140],
+        recipient=_phone_of(body)[:64],
+        recipient_user_id=body.get("recipient"),
         sender=channel.display_phone_number,
         direction="outbound",
         type=str(message_type_of(body) or "text")[:32],
@@ -101,6 +102,12 @@ def addressee(body: dict[str, Any], contact: dict[str, Any] | None = None) -> Cu
         phone=contact.get("wa_id") or body.get("to"),
         user_id=contact.get("user_id") or body.get("recipient"),
     )
+
+
+def _phone_of(body: dict[str, Any]) -> str:
+    """The customer's number a send names in ``to``; empty for a send to a BSUID (``recipient``)."""
+    to = body.get("to")
+    return (digits(to) or to) if isinstance(to, str) else ""
 
 
 async def _record_refusal(

@@ -20,6 +20,10 @@ posts them in Meta's format, signed, ordered and durable like every other sandbo
   ``{"phone_number_id", "contacts": [{"phone_number", "full_name"?, "first_name"?, "action"?:
   "add" | "remove"}]}``; an ``add`` needs a name, a ``remove`` carries only the number (as Meta's).
 
+Every customer in them carries their BSUID (:mod:`kirem.sandbox.customers`): an echo's
+``to_user_id``, a history message's ``from_user_id`` (or ``to_user_id`` when the business sent it),
+a synced contact's ``user_id``.
+
 Each function validates the body (HTTP 400, Meta's error body naming the field), finds the number
 (404 when unknown), writes the webhook to the outbox in the caller's transaction and returns the answer.
 """
@@ -35,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.scope import insert_if_absent
 from kirem.phones import ascii_digits, is_ascii_number
+from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import MetaError, invalid_parameter
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
@@ -196,6 +201,7 @@ async def receive_echo(session: AsyncSession, runtime: SandboxRuntime, body: Any
     echo = {
         "from": number.display_phone_number,
         "to": wa_id,
+        "to_user_id": derived_user_id(number.waba_id, wa_id=wa_id),
         "id": wamid,
         "timestamp": _epoch(now),
         "type": kind,
@@ -336,6 +342,7 @@ async def receive_history(session: AsyncSession, runtime: SandboxRuntime, body: 
     out_threads = []
     for t_index, thread in enumerate(threads):
         wa_id = _phone(thread, "id", f"threads[{t_index}].id")
+        user_id = derived_user_id(number.waba_id, wa_id=wa_id)
         messages = []
         for m_index, item in enumerate(thread["messages"]):
             field = f"threads[{t_index}].messages[{m_index}]"
@@ -351,6 +358,9 @@ async def receive_history(session: AsyncSession, runtime: SandboxRuntime, body: 
             message: dict[str, Any] = {"from": number.display_phone_number if from_business else wa_id}
             if from_business:
                 message["to"] = wa_id  # Meta names the recipient only on messages the business sent
+                message["to_user_id"] = user_id
+            else:
+                message["from_user_id"] = user_id
             message.update({"id": wamid, "timestamp": timestamp, "type": kind, kind: type_body})
             message["history_context"] = {"status": _history_status(item, field)}
             messages.append(message)
@@ -412,6 +422,8 @@ async def receive_contacts(session: AsyncSession, runtime: SandboxRuntime, body:
     items = _objects(body, "contacts", "contacts")
     state_sync = [_contact_entry(item, f"contacts[{index}]", timestamp) for index, item in enumerate(items)]
     number = await _sandbox_number(session, phone_number_id)
+    for entry in state_sync:
+        entry["contact"]["user_id"] = derived_user_id(number.waba_id, wa_id=entry["contact"]["phone_number"])
     value = {"messaging_product": "whatsapp", "metadata": metadata(number), "state_sync": state_sync}
     enqueue(
         session,

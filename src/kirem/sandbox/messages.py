@@ -9,7 +9,12 @@ in one lane per message, so they reach Kirem in that order even across retries a
   every number whose digits start with ``999`` (:data:`UNDELIVERABLE_PREFIX`), e.g. ``99900000001``.
   ``999`` is not a country calling code, so no real number is affected.
 * **131047 Re-engagement message** when the message is free-form (any type but ``template``) and
-  the customer has not written to this number in the last 24 hours (see the simulator).
+  the customer has not written to this number in the last 24 hours (see the simulator); a send to a
+  BSUID (``recipient``) is in the window when the customer with that BSUID wrote.
+
+A send names the customer by phone number (``to``) or by business-scoped user id (``recipient``);
+every status carries the customer's ``recipient_user_id``, and ``recipient_id`` only when the send
+named a phone number.
 
 Bodies the sandbox does not model in depth (flows, catalogs, order details, …) are accepted as long
 as Meta's required fields are present.
@@ -28,7 +33,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.bsuid import PROBLEM as BSUID_PROBLEM
+from kirem.bsuid import is_bsuid, is_parent_bsuid
 from kirem.phones import ascii_digits
+from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import (
     ERROR_CODES_DOCS,
     MetaError,
@@ -136,8 +144,11 @@ class MediaRef:
 
 @dataclass(frozen=True)
 class SendRequest:
-    to: str
-    wa_id: str
+    to: str | None
+    """The phone number as given, or None for a send to a BSUID (``recipient``)."""
+    wa_id: str | None
+    user_id: str | None
+    """The ``recipient`` BSUID as given; None for a send to a phone number."""
     type: str
     body: dict[str, Any]
     media: tuple[MediaRef, ...]
@@ -245,15 +256,21 @@ def parse_send(body: dict[str, Any]) -> SendRequest:
         raise invalid_parameter("The sandbox has no groups: recipient_type 'group' cannot be delivered.")
     if recipient_type != "individual":
         raise not_one_of("recipient_type", ["INDIVIDUAL", "GROUP"], recipient_type)
-    to = body.get("to")
-    if to is None or to == "":
+    to, user_id, wa_id = body.get("to"), body.get("recipient"), None
+    if to is not None and user_id is not None:
+        raise invalid_parameter("Invalid parameter: give either 'to' or 'recipient', not both.")
+    if user_id is not None:
+        if not (is_bsuid(user_id) or is_parent_bsuid(user_id)):
+            raise invalid_parameter(f"Invalid parameter 'recipient': {BSUID_PROBLEM}.")
+    elif to is None or to == "":
         raise required_parameter("to")
-    wa_id = recipient_wa_id(to)
+    else:
+        wa_id = recipient_wa_id(to)
     kind = body.get("type", "text")
     if not isinstance(kind, str) or kind not in SEND_TYPES:
         raise not_one_of("type", [t.upper() for t in SEND_TYPES], kind)
     media = _CHECKS[kind](body)
-    return SendRequest(to=to, wa_id=wa_id, type=kind, body=body, media=tuple(media))
+    return SendRequest(to=to, wa_id=wa_id, user_id=user_id, type=kind, body=body, media=tuple(media))
 
 
 def _valid_link(link: Any) -> bool:
@@ -290,12 +307,15 @@ class DeliveryPlan:
     waba_id: str
     metadata: dict[str, str]
     wamid: str
-    wa_id: str
+    wa_id: str | None
+    """The customer's phone number; None for a send to a BSUID (its statuses carry no ``recipient_id``)."""
     category: str
     """``service`` for free-form messages, else the template's category in lower case."""
     billable: bool
     error: dict[str, Any] | None
     conversation_id: str
+    user_id: str | None = None
+    """The customer's BSUID, carried by every status as ``recipient_user_id``."""
 
 
 async def window_open(session: AsyncSession, phone_number_id: str, wa_id: str, now: datetime) -> bool:
@@ -325,21 +345,24 @@ async def accept_send(
         category = template.category.lower()
     await _check_media(session, number, request.media)
 
-    in_window = await window_open(session, number.phone_number_id, request.wa_id, now)
+    customer = request.wa_id or request.user_id
+    assert customer is not None
+    user_id = request.user_id or derived_user_id(number.waba_id, wa_id=request.wa_id)
+    in_window = await window_open(session, number.phone_number_id, customer, now)
     error: dict[str, Any] | None = None
-    if is_undeliverable(request.wa_id):
+    if request.wa_id and is_undeliverable(request.wa_id):
         error = UNDELIVERABLE_ERROR
     elif request.type != "template" and not in_window:
         error = REENGAGEMENT_ERROR
     billable = category in ("marketing", "authentication") or (category == "utility" and not in_window)
 
-    wamid = new_wamid(request.wa_id, inbound=False)
+    wamid = new_wamid(customer, inbound=False)
     session.add(
         SandboxMessage(
             wamid=wamid,
             phone_number_id=number.phone_number_id,
             direction="out",
-            wa_id=request.wa_id,
+            wa_id=customer,
             type=request.type,
             created_at=now,
         )
@@ -349,7 +372,11 @@ async def accept_send(
         message["message_status"] = "accepted"
     answer = {
         "messaging_product": "whatsapp",
-        "contacts": [{"input": request.to, "wa_id": request.wa_id}],
+        "contacts": [
+            {"input": request.to, "wa_id": request.wa_id}
+            if request.wa_id
+            else {"input": request.user_id, "user_id": request.user_id}
+        ],
         "messages": [message],
     }
     plan = DeliveryPlan(
@@ -357,6 +384,7 @@ async def accept_send(
         metadata=metadata(number),
         wamid=wamid,
         wa_id=request.wa_id,
+        user_id=user_id,
         category=category,
         billable=billable,
         error=error,
@@ -392,8 +420,11 @@ def status_payload(plan: DeliveryPlan, status: str, now: datetime) -> dict[str, 
         "id": plan.wamid,
         "status": status,
         "timestamp": str(int(now.timestamp())),
-        "recipient_id": plan.wa_id,
     }
+    if plan.wa_id:
+        entry["recipient_id"] = plan.wa_id
+    if plan.user_id:
+        entry["recipient_user_id"] = plan.user_id
     if status == "failed":
         entry["errors"] = [plan.error]
     else:

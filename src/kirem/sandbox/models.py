@@ -68,7 +68,8 @@ class SandboxWindow(Base):
     __tablename__ = "sandbox_windows"
 
     phone_number_id: Mapped[str] = mapped_column(String(20), primary_key=True)
-    wa_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    wa_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    """The customer as a send names them: their phone number's digits, or their BSUID (one row each)."""
     last_inbound_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -82,7 +83,8 @@ class SandboxMessage(Base):
     phone_number_id: Mapped[str] = mapped_column(String(20))
     direction: Mapped[str] = mapped_column(String(3))
     """``in`` (customer to business) or ``out`` (business to customer)."""
-    wa_id: Mapped[str] = mapped_column(String(20))
+    wa_id: Mapped[str] = mapped_column(String(160))
+    """The customer's phone number, or their BSUID when the message has no phone number."""
     type: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

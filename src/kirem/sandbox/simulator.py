@@ -1,9 +1,14 @@
 """The customer's side: a simulated person sends any inbound message type to a sandbox number.
 
-``POST /v1/inbound`` takes ``{"phone_number_id", "from", "profile_name"?, "message": {"type", <type
-object>, "context"?: {"id"}, "referral"?}}``. It opens (or refreshes) that customer's 24 h service
-window, records the message id so read receipts for it are accepted, and writes the ``messages``
-webhook in Meta's format to the outbox in the same transaction (see :mod:`kirem.sandbox.outbox`).
+``POST /v1/inbound`` takes ``{"phone_number_id", "from"?, "user_id"?, "username"?, "profile_name"?,
+"message": {"type", <type object>, "context"?: {"id"}, "referral"?}}``. ``from`` is the customer's
+phone number; a customer with a ``username`` (or a ``user_id``) and no ``from`` writes phone-less, as
+Meta delivers such customers: no ``from`` and no ``wa_id``, only ``from_user_id`` and
+``contacts[].user_id`` (and ``contacts[].profile.username``). Every customer has a BSUID: the
+``user_id`` given, or the one :mod:`kirem.sandbox.customers` derives. It opens (or refreshes) that
+customer's 24 h service window (by number and by BSUID), records the message id so read receipts
+for it are accepted, and writes the ``messages`` webhook in Meta's format to the outbox in the same
+transaction (see :mod:`kirem.sandbox.outbox`).
 Media sent without an ``id`` gets a small generated sample file of the right kind (see
 :mod:`kirem.sandbox.samples`), so the business can download it like real media.
 """
@@ -18,8 +23,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.bsuid import PROBLEM as BSUID_PROBLEM
+from kirem.bsuid import is_bsuid
 from kirem.db.scope import insert_if_absent
 from kirem.phones import ascii_digits
+from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import MetaError, invalid_parameter
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.media import store_media
@@ -60,6 +68,7 @@ UNSUPPORTED_ERROR = {
 }
 PHONE_NOISE = re.compile(r"[\s+\-()]")
 PHONE_DIGITS = re.compile(r"^[0-9]{5,15}$")
+USERNAME = re.compile(r"@?[A-Za-z0-9._]{1,35}", re.ASCII)
 
 
 def bad_field(field: str, problem: str) -> MetaError:
@@ -96,7 +105,11 @@ def _number(container: dict[str, Any], key: str, field: str) -> float:
 @dataclass(frozen=True)
 class InboundRequest:
     phone_number_id: str
-    wa_id: str
+    wa_id: str | None
+    """The customer's phone number; None for a customer who writes with a username and no number."""
+    user_id: str | None
+    """The BSUID the simulator was given; None: the customer's own (:mod:`kirem.sandbox.customers`)."""
+    username: str | None
     profile_name: str
     type: str
     message: dict[str, Any]
@@ -107,11 +120,21 @@ def parse_inbound(body: Any) -> InboundRequest:
     if not isinstance(body, dict):
         raise invalid_parameter("The request body must be a JSON object.")
     phone_number_id = string_field(body, "phone_number_id", "phone_number_id")
-    sender = string_field(body, "from", "from")
-    assert phone_number_id is not None and sender is not None
-    wa_id = ascii_digits(PHONE_NOISE.sub("", sender))
-    if not PHONE_DIGITS.match(wa_id):
-        raise bad_field("from", "must be a phone number of 5 to 15 digits")
+    assert phone_number_id is not None
+    sender = string_field(body, "from", "from", required=False)
+    user_id = string_field(body, "user_id", "user_id", required=False)
+    username = string_field(body, "username", "username", required=False)
+    wa_id = None
+    if sender is not None:
+        wa_id = ascii_digits(PHONE_NOISE.sub("", sender))
+        if not PHONE_DIGITS.match(wa_id):
+            raise bad_field("from", "must be a phone number of 5 to 15 digits")
+    elif user_id is None and username is None:
+        raise bad_field("from", "required (or username, or user_id, for a customer without a phone number)")
+    if user_id is not None and not is_bsuid(user_id):
+        raise bad_field("user_id", BSUID_PROBLEM)
+    if username is not None and not USERNAME.fullmatch(username):
+        raise bad_field("username", "must be a username: 1 to 35 letters, digits, dots or underscores")
     profile_name = string_field(body, "profile_name", "profile_name", required=False) or DEFAULT_PROFILE_NAME
     message = object_field(body, "message", "message")
     kind = string_field(message, "type", "message.type")
@@ -122,7 +145,7 @@ def parse_inbound(body: Any) -> InboundRequest:
         if not isinstance(context, dict):
             raise bad_field("message.context", "must be an object")
         string_field(context, "id", "message.context.id")
-    return InboundRequest(phone_number_id, wa_id, profile_name, kind, message, context)
+    return InboundRequest(phone_number_id, wa_id, user_id, username, profile_name, kind, message, context)
 
 
 def checked_body(kind: str, message: dict[str, Any]) -> dict[str, Any] | list[Any] | None:
@@ -244,6 +267,18 @@ async def _open_window(session: AsyncSession, phone_number_id: str, wa_id: str, 
     )
 
 
+def contact_entry(request: InboundRequest, user_id: str) -> dict[str, Any]:
+    """``contacts[]`` as Meta sends it: ``wa_id`` only when the customer's number is known."""
+    profile: dict[str, Any] = {"name": request.profile_name}
+    if request.username:
+        profile["username"] = request.username
+    contact: dict[str, Any] = {"profile": profile}
+    if request.wa_id:
+        contact["wa_id"] = request.wa_id
+    contact["user_id"] = user_id
+    return contact
+
+
 def conversation_lane(phone_number_id: str, wa_id: str) -> str:
     """The outbox lane of one conversation's messages and echoes: they reach Kirem in order."""
     return f"{phone_number_id}:{wa_id}"
@@ -258,19 +293,25 @@ async def receive_inbound(session: AsyncSession, runtime: SandboxRuntime, body: 
             f"phone_number_id: no sandbox phone number {request.phone_number_id!r}", status_code=404
         )
     now = runtime.now()
+    user_id = request.user_id or derived_user_id(
+        number.waba_id, wa_id=request.wa_id, username=request.username
+    )
+    customer = request.wa_id or user_id
     if request.type in MEDIA_KINDS:
         type_body: Any = await media_body(session, runtime, number, request.type, request.message)
     else:
         type_body = checked_body(request.type, request.message)
 
-    wamid = new_wamid(request.wa_id, inbound=True)
+    wamid = new_wamid(customer, inbound=True)
     message: dict[str, Any] = {}
     if request.context is not None:
         context = {"from": number.display_phone_number, "id": request.context["id"]}
         if isinstance(request.context.get("referred_product"), dict):
             context["referred_product"] = request.context["referred_product"]
         message["context"] = context
-    message.update({"from": request.wa_id, "id": wamid, "timestamp": str(int(now.timestamp()))})
+    if request.wa_id:
+        message["from"] = request.wa_id
+    message.update({"from_user_id": user_id, "id": wamid, "timestamp": str(int(now.timestamp()))})
     if request.type == "text" and isinstance(request.message.get("referral"), dict):
         message["referral"] = request.message["referral"]
     if request.type == "unsupported":
@@ -281,24 +322,26 @@ async def receive_inbound(session: AsyncSession, runtime: SandboxRuntime, body: 
 
     value: dict[str, Any] = {"messaging_product": "whatsapp", "metadata": metadata(number)}
     if request.type != "system":
-        value["contacts"] = [{"profile": {"name": request.profile_name}, "wa_id": request.wa_id}]
+        value["contacts"] = [contact_entry(request, user_id)]
     value["messages"] = [message]
 
     if request.type != "system":  # a system notice is not the customer writing
-        await _open_window(session, number.phone_number_id, request.wa_id, now)
+        for key in (request.wa_id, user_id):  # a send may name the customer either way
+            if key:
+                await _open_window(session, number.phone_number_id, key, now)
     session.add(
         SandboxMessage(
             wamid=wamid,
             phone_number_id=number.phone_number_id,
             direction="in",
-            wa_id=request.wa_id,
+            wa_id=customer,
             type=request.type,
             created_at=now,
         )
     )
     enqueue(
         session,
-        lane=conversation_lane(number.phone_number_id, request.wa_id),
+        lane=conversation_lane(number.phone_number_id, customer),
         payload=envelope(number.waba_id, value),
         now=now,
     )

@@ -2,10 +2,10 @@
 
 Conversations and synced contacts keep the customer's BSUID, parent BSUID and username next to
 the phone number, which becomes optional (a customer with a username may have none). Existing
-rows keep their number and stay valid. Message log addresses widen to hold a BSUID.
+rows keep their number and stay valid. The message log's sender widens to hold a customer's BSUID.
 
-Revision ID: 0008_customer_identity
-Revises: 0007
+Revision ID: 0009_customer_identity
+Revises: 0008_bsuid_sending
 Create Date: 2026-11-29 15:30:00.000000
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_customer_identity"
-down_revision = "0007"
+revision = "0009_customer_identity"
+down_revision = "0008_bsuid_sending"
 branch_labels = None
 depends_on = None
 
@@ -35,13 +35,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("username", sa.String(length=100), nullable=True))
         batch_op.create_unique_constraint("uq_channel_contacts_channel_user_id", ["channel_id", "user_id"])
     with op.batch_alter_table("message_logs", schema=None) as batch_op:
-        for column in ("recipient", "sender"):
-            batch_op.alter_column(
-                column,
-                existing_type=sa.String(length=64),
-                type_=sa.String(length=140),
-                existing_nullable=False,
-            )
+        batch_op.alter_column(
+            "sender", existing_type=sa.String(length=64), type_=sa.String(length=140), existing_nullable=False
+        )
 
 
 def downgrade() -> None:
@@ -49,13 +45,9 @@ def downgrade() -> None:
     op.execute("DELETE FROM conversations WHERE customer_wa_id IS NULL")
     op.execute("DELETE FROM channel_contacts WHERE wa_id IS NULL")
     with op.batch_alter_table("message_logs", schema=None) as batch_op:
-        for column in ("recipient", "sender"):
-            batch_op.alter_column(
-                column,
-                existing_type=sa.String(length=140),
-                type_=sa.String(length=64),
-                existing_nullable=False,
-            )
+        batch_op.alter_column(
+            "sender", existing_type=sa.String(length=140), type_=sa.String(length=64), existing_nullable=False
+        )
     with op.batch_alter_table("channel_contacts", schema=None) as batch_op:
         batch_op.drop_constraint("uq_channel_contacts_channel_user_id", type_="unique")
         batch_op.drop_column("username")
