@@ -21,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from kirem.app import create_app
 from kirem.config import Settings
 from kirem.conversations import service as conversations
+from kirem.customers import CustomerIds, identifier
 from kirem.db.base import utcnow
 from kirem.db.migrate import upgrade_async
 from kirem.ratelimit import RateLimiter
@@ -138,7 +139,7 @@ class Kirem:
                 author="customer",
                 status="received",
                 occurred_at=at,
-                counterpart=sender,
+                customer=identifier(sender),
             )
             return str(chat.id)
 
@@ -259,6 +260,46 @@ async def test_the_seed_flow_list_read_reply(kirem: Kirem) -> None:
         ("agent", text),
     ]
     assert detail["messages"][-1]["message_id"] == wamid and detail["total_messages"] == 2
+
+
+async def test_a_username_only_customer_is_shown_and_answered(kirem: Kirem) -> None:
+    """A customer known by BSUID and username only: agents see both and reach them by session."""
+    boot = await kirem.project()
+    key = boot["api_key"]
+    bsuid = "US.13491208655302741918"
+    chat_id = await kirem.customer_writes(boot, sender=bsuid)
+    async with kirem.ctx.db.transaction() as session:
+        channel = await session.get(Channel, boot["channel_id"])
+        await conversations.conversation_for(session, channel, CustomerIds(user_id=bsuid, username="@sheena"))
+
+    [chat] = orjson.loads(await kirem.ok(key, "list_conversations"))
+    assert chat["id"] == chat_id and chat["customer_phone"] is None
+    assert (chat["customer_user_id"], chat["customer_username"]) == (bsuid, "@sheena")
+    detail = orjson.loads(await kirem.ok(key, "get_conversation", {"session_id": chat_id}))
+    assert detail["session"]["customer_user_id"] == bsuid
+    assert detail["session"]["customer_username"] == "@sheena"
+
+    sent = await kirem.ok(key, "send_message", {"session_id": chat_id, "text": "Halo Sheena"})
+    assert sent.startswith("Pesan berhasil dikirim. Message ID: wamid.")
+    template = {"name": "hello_world", "language": "en_US", "session_id": chat_id}
+    assert "wamid." in await kirem.ok(key, "send_template", template)
+    detail = orjson.loads(await kirem.ok(key, "get_conversation", {"session_id": chat_id}))
+    assert [m["sender"] for m in detail["messages"]] == ["customer", "agent", "agent"]
+    async with kirem.ctx.db.transaction() as session:
+        logs = [
+            log
+            for log in (
+                await conversations.timeline(
+                    session,
+                    boot["project_id"],
+                    await conversations.get_conversation(session, boot["project_id"], chat_id),
+                    limit=10,
+                    offset=0,
+                )
+            )[1]
+            if log.direction == "outbound"
+        ]
+        assert [(log.recipient, log.recipient_user_id) for log in logs] == [("", bsuid), ("", bsuid)]
 
 
 async def test_get_conversation_shows_the_last_hundred_messages_oldest_first(kirem: Kirem) -> None:
