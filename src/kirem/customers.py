@@ -61,6 +61,13 @@ def customer_ids(
 
 
 def identifier(value: str) -> CustomerIds:
-    """A customer named by one string, as filters and sends take it: a BSUID, else a phone number."""
+    """A customer named by one string, as filters and sends take it: a BSUID, else a phone number.
+
+    Letters make a value neither (``us.123`` is a mistyped BSUID, not the number 123): nothing known.
+    """
     value = value.strip()
-    return CustomerIds(user_id=value) if is_bsuid(value) else customer_ids(phone=value)
+    if is_bsuid(value):
+        return CustomerIds(user_id=value)
+    if any(ch.isalpha() for ch in value):
+        return CustomerIds()
+    return customer_ids(phone=value)
