@@ -7,6 +7,7 @@ processor applies them (``apply_event`` over ``normalize``), on a real database.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from kirem.conversations.inbound import apply_event
 from kirem.conversations.models import ChannelContact, Conversation
 from kirem.conversations.service import (
     address_of,
+    conversation_for,
     conversation_view,
     list_contacts,
     list_conversations,
@@ -28,6 +30,7 @@ from kirem.conversations.service import (
     window_open,
 )
 from kirem.crypto import Sealer
+from kirem.customers import CustomerIds
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.inbound.normalize import normalize
@@ -295,3 +298,19 @@ async def test_the_recipient_filter_finds_a_customer_by_either_identifier(
         for value in (BSUID, PHONE):
             found = await query_message_logs(session, channel.project_id, window, {"recipient": value})
             assert {log["message_id"] for log in found["logs"]} == {"wamid.o1", "wamid.o2"}, value
+
+
+async def test_concurrent_first_contacts_by_bsuid_make_one_conversation(
+    database: Database, settings: Any
+) -> None:
+    channel = await _channel(database, settings)
+
+    async def touch(ids: CustomerIds) -> str:
+        async with database.transaction() as session:
+            return (await conversation_for(session, channel, ids)).id
+
+    both = CustomerIds(phone=PHONE, user_id=BSUID)
+    found = await asyncio.gather(*(touch(CustomerIds(user_id=BSUID) if n % 2 else both) for n in range(8)))
+    assert len(set(found)) == 1
+    [chat] = await _conversations(database, channel)
+    assert (chat.customer_wa_id, chat.customer_user_id) == (PHONE, BSUID)
