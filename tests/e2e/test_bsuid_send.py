@@ -3,6 +3,7 @@ sandbox, and Kirem answers them with ``recipient`` on every send path, its statu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -118,3 +119,18 @@ def test_bad_addressees_are_field_errors_on_every_send_path(server: Server, clie
         error = graph.json()["error"]
         assert error["code"] == 100 and set(error["error_data"]["details"]) == {field}, error
     assert logged(client, key, direction="outbound") == []  # nothing was counted or sent
+
+
+def test_the_cli_simulates_a_username_only_customer(server: Server, client: httpx.Client) -> None:
+    boot = server.bootstrap()
+    key = boot["api_key"]
+    out = server.cli(
+        "sandbox", "inbound", "--phone-number-id", boot["phone_number_id"], "--username", "@sheena",
+        "--text", "Halo dari CLI", "--url", server.url,
+    )  # fmt: skip
+    wamid = json.loads(out.stdout)["wamid"]
+    event = wait_for(lambda: event_of(client, key, wamid))
+    assert event is not None and not event["data"].get("from")
+    user_id = derived_user_id(boot["waba_id"], username="@sheena")
+    response = client.post("/v1/messages", json=to_bsuid(user_id), headers=auth(key))
+    assert response.status_code == 201, response.text

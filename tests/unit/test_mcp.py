@@ -426,6 +426,27 @@ async def test_templates_list_and_send(kirem: Kirem) -> None:
     assert "Meta" in extra
 
 
+async def test_send_template_to_a_bsuid_recipient(kirem: Kirem) -> None:
+    boot = await kirem.project()
+    key = boot["api_key"]
+    bsuid = "US.13491208655302741918"
+    hello = {"name": "hello_world", "language": "en_US"}
+    sent = await kirem.ok(key, "send_template", {**hello, "recipient": bsuid})
+    assert sent.startswith("Pesan berhasil dikirim. Message ID: wamid.")
+    logs = (await kirem.http.get("/v1/analytics/messages", headers={"Authorization": f"Bearer {key}"})).json()
+    [log] = logs["data"]["logs"]
+    assert (log["recipient"], log["recipient_user_id"], log["type"]) == ("", bsuid, "template")
+
+    both = await kirem.fails(
+        key, "send_template", {"name": "hello_world", "language": "en_US", "to": "628999", "recipient": bsuid}
+    )
+    assert "exactly one of session_id" in both and "recipient" in both
+    malformed = await kirem.fails(
+        key, "send_template", {"name": "hello_world", "language": "en_US", "recipient": "US.12 34"}
+    )
+    assert "recipient" in malformed and "business-scoped user id" in malformed
+
+
 async def test_view_analytics_counts_and_is_plan_gated(kirem: Kirem) -> None:
     boot = await kirem.project(plan="growth")
     key = boot["api_key"]
