@@ -148,13 +148,12 @@ def _thread_customer(thread: Any) -> CustomerIds:
         return CustomerIds()
     named = identifier(str(thread.get("id") or ""))
     context = thread.get("context") if isinstance(thread.get("context"), dict) else {}
-    found = customer_ids(
+    return customer_ids(
         phone=named.phone or context.get("wa_id") or thread.get("wa_id"),
         user_id=named.user_id or thread.get("user_id") or context.get("user_id"),
         parent_user_id=thread.get("parent_user_id") or context.get("parent_user_id"),
         username=thread.get("username") or context.get("username"),
     )
-    return found
 
 
 def _from_customer(message: dict[str, Any], customer: CustomerIds, business: str) -> bool:
