@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
+from kirem.messaging.nulls import without_nulls
 from kirem.messaging.template_rules import variable_count
 from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
 from kirem.sandbox.ids import numeric_id
@@ -87,6 +88,7 @@ def _normalise_components(components: list[Any]) -> list[dict[str, Any]]:
 
 
 def _parse_create(body: Mapping[str, Any]) -> tuple[str, str, str, list[dict[str, Any]]]:
+    body = without_nulls(dict(body))
     name = body.get("name")
     if name is None:
         raise required_parameter("name")
