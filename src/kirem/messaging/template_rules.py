@@ -84,6 +84,17 @@ def template_variable_counts(components: list[Any]) -> dict[str, int]:
     return counts
 
 
+def parameter_format_of(components: object) -> str:
+    """``NAMED`` when a header or body text uses named variables (``{{first_name}}``), else
+    ``POSITIONAL``: the ``parameter_format`` Meta reports for a template that did not state one."""
+    for component in components if isinstance(components, list) else []:
+        if not isinstance(component, dict) or _upper(component.get("type")) not in ("HEADER", "BODY"):
+            continue
+        if isinstance(component.get("text"), str) and _variables(component["text"])[1]:
+            return "NAMED"
+    return "POSITIONAL"
+
+
 def variable_count(text: str) -> int:
     """Parameters one header or body text expects: the highest ``{{n}}``, or its distinct named ones."""
     positional, named = _variables(text)
