@@ -10,6 +10,7 @@ import pytest
 from kirem.messaging.message_rules import (
     INTERACTIVE_TYPES,
     is_read_receipt,
+    message_type_of,
     meta_error_code,
     validate_message,
     validate_read_receipt,
@@ -404,3 +405,8 @@ def test_chatwoot_text_with_null_context_passes() -> None:
 def test_refusals_carry_metas_code(body: dict[str, Any], code: int) -> None:
     errors = validate_message(body)
     assert errors and meta_error_code(errors) == code, errors
+
+
+def test_a_null_type_is_the_type_of_the_one_message_object() -> None:
+    body = {"to": TO, "type": None, "image": {"link": "https://example.com/a.png"}, "text": None}
+    assert message_type_of(body) == "image" and validate_message(body) == {}

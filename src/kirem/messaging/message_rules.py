@@ -126,11 +126,12 @@ def message_type_of(body: dict[str, Any]) -> object:
     """The message type: ``type`` when given, else the one message object present, else "text".
 
     Meta defaults a missing ``type`` to "text"; its own "Send Reply to List Message" example omits
-    ``type`` next to an ``interactive`` object, so a lone message object decides the type.
+    ``type`` next to an ``interactive`` object, so a lone message object decides the type. A
+    ``null`` is an absent field here too.
     """
-    if "type" in body:
+    if body.get("type") is not None:
         return body["type"]
-    present = [name for name in MESSAGE_TYPES if name in body]
+    present = [name for name in MESSAGE_TYPES if body.get(name) is not None]
     return present[0] if len(present) == 1 else "text"
 
 
