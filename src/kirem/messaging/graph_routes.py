@@ -137,7 +137,8 @@ async def media_metadata(
 ) -> Response:
     graph_id(request, media_id)
     _, info = await media.media_info(ctx, session, tenant, media_id)
-    return meta({**info, "url": f"{ctx.settings.base_url}/v1/media/{media_id}/download"})
+    url = f"{ctx.settings.base_url}/v1/media/{media_id}/download"
+    return meta({"messaging_product": "whatsapp", **info, "id": str(info.get("id") or media_id), "url": url})
 
 
 @router.get("/{waba_id}/message_templates", summary="Meta's template list, through Kirem")

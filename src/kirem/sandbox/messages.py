@@ -17,7 +17,8 @@ every status carries the customer's ``recipient_user_id``, and ``recipient_id`` 
 named a phone number.
 
 Bodies the sandbox does not model in depth (flows, catalogs, order details, …) are accepted as long
-as Meta's required fields are present.
+as Meta's required fields are present. As at Meta, an explicit ``null`` is an absent field and fields
+the sandbox does not know are ignored.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid, is_parent_bsuid
+from kirem.messaging.nulls import without_nulls
 from kirem.phones import ascii_digits
 from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import (
@@ -327,6 +329,7 @@ async def accept_send(
     session: AsyncSession, runtime: SandboxRuntime, number: SandboxNumber, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Validate and record a send and owe Kirem its status webhooks. Returns Meta's answer."""
+    body = without_nulls(body)
     now = runtime.now()
     if not runtime.throughput.allow(number.phone_number_id, now.timestamp()):
         raise rate_limit_hit()
@@ -396,6 +399,7 @@ async def accept_send(
 
 async def mark_read(session: AsyncSession, number: SandboxNumber, body: dict[str, Any]) -> dict[str, Any]:
     """A read receipt (with an optional typing indicator) for a message the customer sent."""
+    body = without_nulls(body)
     _check_messaging_product(body)
     message_id = body.get("message_id")
     if not message_id:
