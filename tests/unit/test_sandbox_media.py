@@ -68,6 +68,9 @@ async def test_upload_metadata_download_delete(sandbox: SandboxHarness) -> None:
     assert meta["url"].startswith(f"{base}/sandbox/media/{media_id}/content?")
     assert parse_qs(urlsplit(meta["url"]).query)["hash"][0]
 
+    chosen = await sandbox.client.get(f"/v23.0/{media_id}", params={"fields": "url,mime_type"}, headers=auth)
+    assert set(chosen.json()) == {"url", "mime_type", "id"}  # Graph's field selection; id always
+
     checked = await sandbox.client.get(
         f"/v23.0/{media_id}", params={"phone_number_id": number.phone_number_id}, headers=auth
     )
