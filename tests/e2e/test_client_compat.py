@@ -216,17 +216,19 @@ def test_pywa_sends_reads_templates_and_media_through_kirem(world: World) -> Non
     sent = wa.send_message(to=CUSTOMER, text="Hello from pywa")
     assert sent.id.startswith("wamid.") and sent.input == CUSTOMER
 
-    templates = wa.get_templates()
-    assert {"hello_world", TEMPLATE_NAME} <= {t.name for t in templates}
-    assert templates.total_count >= 2 and templates.message_template_limit > 0
-
     media_id = wa.upload_media(media=png_bytes(), mime_type="image/png", filename="photo.png").id
     url = wa.get_media_url(media_id)
     assert url.mime_type == "image/png" and url.url.startswith(world.server.url)
-    assert wa.download_media(url.url, in_memory=True) == png_bytes()
+    assert wa.get_media_bytes(url=url.url) == png_bytes()
 
-    assert wa.mark_message_as_read(world.values["inbound_wamid"]) is True
+    assert wa.mark_message_as_read(world.values["inbound_wamid"]).success is True
     assert wa.get_business_profile().about is not None
+    phone = wa.get_business_phone_number()
+    assert phone.id == world.values["phone_number_id"] and phone.verified_name
+
+    templates = wa.get_templates()
+    assert {"hello_world", TEMPLATE_NAME} <= {t.name for t in templates}
+    assert templates.total_count >= 2 and templates.message_template_limit > 0
 
 
 def test_heyoo_sends_and_reads_media_through_kirem(world: World, tmp_path: Path) -> None:

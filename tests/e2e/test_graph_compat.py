@@ -277,3 +277,16 @@ def test_media_and_profile_reads_answer_only_the_requested_fields(
         f"/v23.0/{number}/whatsapp_business_profile", params={"fields": "about,email"}, headers=key
     ).json()
     assert set(profile["data"][0]) == {"about", "email", "messaging_product"}, profile
+
+
+def test_a_channels_phone_number_node_is_read_as_on_meta(server: Server, client: httpx.Client) -> None:
+    boot = server.bootstrap()
+    key = auth(boot["api_key"])
+    number = boot["phone_number_id"]
+    node = client.get(f"/v23.0/{number}", headers=key)
+    assert node.status_code == 200, node.text
+    assert node.json()["id"] == number and node.json()["display_phone_number"] and node.json()["verified_name"]
+    chosen = client.get(f"/v23.0/{number}", params={"fields": "verified_name"}, headers=key).json()
+    assert set(chosen) == {"verified_name", "id"}, chosen
+    other = server.bootstrap()
+    assert client.get(f"/v23.0/{number}", headers=auth(other["api_key"])).status_code == 404

@@ -227,3 +227,10 @@ async def test_phone_number_node(sandbox: SandboxHarness) -> None:
         f"/v23.0/{number.phone_number_id}", params={"fields": "nope"}, headers=auth
     )
     assert unknown.status_code == 400 and "nonexisting field (nope)" in unknown.json()["error"]["message"]
+    # Meta's fields the sandbox has no value for are left out, not refused (pywa asks for them all)
+    everything = await sandbox.client.get(
+        f"/v23.0/{number.phone_number_id}",
+        params={"fields": "id,verified_name,conversational_automation,is_on_biz_app,health_status"},
+        headers=auth,
+    )
+    assert everything.json() == {"id": number.phone_number_id, "verified_name": "Toko Budi"}

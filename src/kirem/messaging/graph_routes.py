@@ -145,7 +145,11 @@ async def upload(
     return meta({"id": media_id})
 
 
-@router.get("/{media_id}", summary="Meta's media metadata; the URL downloads through Kirem with the same key")
+@router.get(
+    "/{media_id}",
+    summary="Meta's media metadata (the URL downloads through Kirem with the same key), or a channel's "
+    "phone number node",
+)
 async def media_metadata(
     media_id: str,
     request: Request,
@@ -154,6 +158,9 @@ async def media_metadata(
     tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
     graph_id(request, media_id)
+    number = await profile.project_number(session, tenant, media_id)
+    if number is not None:
+        return meta(await profile.phone_number(ctx, session, tenant, request.query_params, channel=number))
     _, info = await media.media_info(ctx, session, tenant, media_id)
     answer = {**info, "url": f"{ctx.settings.base_url}/v1/media/{media_id}/download"}
     return meta(select_fields(answer, requested_fields(request.query_params.get("fields"))))
