@@ -33,7 +33,7 @@ def test_a_meta_sdk_works_by_changing_only_its_base_url(server: Server, client: 
     refused = client.post(f"/v23.0/{number}/messages", json=unknown, headers=key)
     assert refused.status_code == 404 and refused.json()["error"]["code"] == 132001
     invalid = client.post(f"/v23.0/{number}/messages", json={"type": "text"}, headers=key)
-    assert invalid.status_code == 400 and invalid.json()["error"]["code"] == 100
+    assert invalid.status_code == 400 and invalid.json()["error"]["code"] == 131008  # to is missing
     assert "to" in invalid.json()["error"]["error_data"]["details"]
     bad_key = client.post(f"/v23.0/{number}/messages", json=text, headers=auth("kirem_live_nope"))
     assert bad_key.status_code == 401 and bad_key.json()["error"]["code"] == 190

@@ -17,9 +17,12 @@ from kirem.meta.client import GraphClient, InvalidGraphId
 from kirem.tenancy.bootstrap import bootstrap
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.service import find_account, find_project
+from tests.fixtures import meta_examples
+from tests.fixtures.lenient import with_nulls, with_unknown_fields
 
 PHONE_NUMBER_ID = "106540352242922"
 WABA_ID = "102290129340398"
+META_SENDS = meta_examples()["send_message"]
 
 
 class FakeMeta:
@@ -391,3 +394,75 @@ async def test_a_form_token_body_is_still_readable_by_the_route(live) -> None:
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == 100, response.text
     assert meta.requests == []
+
+
+@pytest.mark.parametrize("path", ["/v1/{pn}/messages", "/v23.0/{pn}/messages"])
+@pytest.mark.parametrize("variant", [with_nulls, with_unknown_fields], ids=["nulls", "unknown"])
+async def test_a_send_reaches_meta_exactly_as_the_client_wrote_it(live, path: str, variant: Any) -> None:
+    """No field dropped, renamed or added: nulls, recent and unknown fields reach Meta as sent."""
+    client, meta, boot = live
+    body = variant({**META_SENDS["Send Reply to Text Message"], "to": "62812345678"})
+    response = await client.post(path.format(pn=PHONE_NUMBER_ID), json=body, headers=_headers(boot))
+    assert response.status_code in (200, 201), response.text
+    assert json.loads(meta.requests[-1].content) == body
+
+
+async def test_a_profile_update_reaches_meta_with_unknown_and_null_fields(live) -> None:
+    client, meta, boot = live
+    meta.reply = httpx.Response(200, json={"success": True})
+    body = {"messaging_product": "whatsapp", "about": "Hi", "email": None, "future_field": {"x": 1}}
+    response = await client.post(
+        f"/v23.0/{PHONE_NUMBER_ID}/whatsapp_business_profile", json=body, headers=_headers(boot)
+    )
+    assert response.status_code == 200 and response.json() == {"success": True}, response.text
+    assert json.loads(meta.requests[-1].content) == body
+
+
+TEMPLATE_FROM_META = {
+    "name": "order_update",
+    "status": "APPROVED",
+    "category": "UTILITY",
+    "sub_category": "ORDER_DETAILS",
+    "previous_category": "MARKETING",
+    "language": "id",
+    "components": [{"type": "BODY", "text": "Pesanan {{order_id}} dikirim"}],
+    "id": "1192339204654487",
+}
+
+
+@pytest.mark.parametrize("given", [{}, {"parameter_format": "POSITIONAL"}], ids=["derived", "meta's"])
+async def test_template_objects_carry_every_field_meta_always_returns(live, given: dict[str, Any]) -> None:
+    """pywa indexes ``parameter_format``; Meta's other fields (``sub_category``…) are kept."""
+    client, meta, boot = live
+    template = {**TEMPLATE_FROM_META, **given}
+    meta.reply = httpx.Response(200, json={"data": [template, {"id": 7, "name": "bare"}]})
+    v1 = await client.get(f"/v1/templates?channel_id={PHONE_NUMBER_ID}", headers=_headers(boot))
+    graph = await client.get(f"/v23.0/{WABA_ID}/message_templates", headers=_headers(boot))
+    for listed in (v1.json()["data"], graph.json()["data"]):
+        first, bare = listed
+        assert first == {**template, "parameter_format": given.get("parameter_format", "NAMED")}
+        assert bare["id"] == "7" and bare["parameter_format"] == "POSITIONAL" and bare["components"] == []
+        assert {"id", "name", "language", "status", "category", "components", "parameter_format"} <= set(bare)
+
+
+async def test_graph_media_metadata_carries_every_field_meta_always_returns(live) -> None:
+    client, meta, boot = live
+    await _live_media(client, meta, boot, "123")
+    meta.reply = httpx.Response(
+        200,
+        json={
+            "url": "https://lookaside.fbsbx.com/x",
+            "mime_type": "image/png",
+            "sha256": "ab",
+            "file_size": "4",
+        },
+    )
+    answer = (await client.get("/v23.0/123", headers=_headers(boot))).json()
+    assert answer.pop("url").endswith("/v1/media/123/download")  # the download goes through Kirem
+    assert answer == {
+        "messaging_product": "whatsapp",
+        "mime_type": "image/png",
+        "sha256": "ab",
+        "file_size": "4",
+        "id": "123",
+    }

@@ -93,7 +93,17 @@ def test_files_over_the_limit_are_413(mime: str, limit: int, named: str) -> None
 
 def test_too_large_message_gives_the_size() -> None:
     rejection = check_upload("image/jpeg", 6 * MB + MB // 2)
-    assert rejection == MediaRejection(413, "file", "image files may be at most 5 MB, this one is 6.5 MB")
+    assert rejection == MediaRejection(
+        413,
+        "file",
+        "image files may be at most 5 MB, this one is 6.5 MB (Meta's media size limit: "
+        "Meta fails a larger file when the message is sent, error 131053 Media upload error)",
+    )
+
+
+def test_the_sticker_limit_names_the_meta_rule_it_anticipates() -> None:
+    rejection = check_upload("image/webp", 500 * KB + 1)
+    assert rejection is not None and "Meta's animated sticker limit" in rejection.message
 
 
 def test_unsupported_image_type_lists_the_image_types() -> None:

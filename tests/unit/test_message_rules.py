@@ -10,10 +10,13 @@ import pytest
 from kirem.messaging.message_rules import (
     INTERACTIVE_TYPES,
     is_read_receipt,
+    message_type_of,
+    meta_error_code,
     validate_message,
     validate_read_receipt,
 )
 from tests.fixtures import meta_examples, seed_examples
+from tests.fixtures.lenient import with_nulls, with_unknown_fields
 
 META_EXAMPLES = meta_examples()["send_message"]
 SEED_SEND_BODIES = seed_examples()["send_message"]
@@ -368,3 +371,42 @@ def test_send_endpoint_checks_read_receipts_as_read_receipts() -> None:
         "typing_indicator": {},
     }
     assert set(validate_message(body)) == {"typing_indicator"}
+
+
+@pytest.mark.parametrize("name", sorted(META_EXAMPLES))
+@pytest.mark.parametrize("variant", [with_nulls, with_unknown_fields], ids=["nulls", "unknown"])
+def test_meta_examples_with_null_optionals_or_unknown_fields_pass(name: str, variant: Any) -> None:
+    """Meta reads ``null`` as absent and ignores fields it does not know; so does Kirem."""
+    assert validate_message(variant(META_EXAMPLES[name])) == {}
+
+
+def test_chatwoot_text_with_null_context_passes() -> None:
+    chatwoot = {
+        "messaging_product": "whatsapp",
+        "to": TO,
+        "text": {"body": "hi"},
+        "type": "text",
+        "context": None,
+    }
+    assert validate_message(chatwoot) == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"messaging_product": "whatsapp", "type": "text"}, 131008),
+        ({"to": TO, "type": "text", "text": {"body": None}}, 131008),
+        ({"to": TO, "type": "text", "text": {"body": "x" * 4097}}, 131009),
+        ({"to": TO, "type": "text", "text": {"body": 42}}, 100),
+        ({"to": TO, "type": "text", "text": "hello"}, 100),
+        ({"to": TO, "type": "fax"}, 100),
+    ],
+)
+def test_refusals_carry_metas_code(body: dict[str, Any], code: int) -> None:
+    errors = validate_message(body)
+    assert errors and meta_error_code(errors) == code, errors
+
+
+def test_a_null_type_is_the_type_of_the_one_message_object() -> None:
+    body = {"to": TO, "type": None, "image": {"link": "https://example.com/a.png"}, "text": None}
+    assert message_type_of(body) == "image" and validate_message(body) == {}

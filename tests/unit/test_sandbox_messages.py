@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -17,6 +17,7 @@ from kirem.sandbox.messages import parse_send
 from kirem.sandbox.models import SandboxTemplate
 from kirem.sandbox.templates import check_send_parameters
 from tests.fixtures import meta_examples
+from tests.fixtures.lenient import with_nulls, with_unknown_fields
 from tests.unit.sandbox_support import FakeClock, SandboxHarness, bearer, mutations, running_sandbox
 
 CUSTOMER = "62812345678"
@@ -341,7 +342,13 @@ async def test_every_openapi_send_example_gets_200_or_a_meta_4xx(sandbox: Sandbo
     await sandbox.runtime.idle()
 
 
-async def test_openapi_examples_with_real_recipients_and_ids_are_accepted(sandbox: SandboxHarness) -> None:
+@pytest.mark.parametrize(
+    "variant", [None, with_nulls, with_unknown_fields], ids=["as-is", "nulls", "unknown"]
+)
+async def test_openapi_examples_with_real_recipients_and_ids_are_accepted(
+    sandbox: SandboxHarness, variant: Callable[[dict[str, Any]], dict[str, Any]] | None
+) -> None:
+    """As Meta does, the sandbox reads ``null`` as absent and ignores fields it does not know."""
     number = await sandbox.provision()
     inbound = (await sandbox.inbound(number, {"type": "text", "text": {"body": "Halo"}})).json()["wamid"]
     upload = await sandbox.client.post(
@@ -368,7 +375,7 @@ async def test_openapi_examples_with_real_recipients_and_ids_are_accepted(sandbo
             body[kind] = media
         if kind == "template":
             body["template"] = {"name": "hello_world", "language": {"code": "en_US"}}
-        response = await sandbox.send(number, body)
+        response = await sandbox.send(number, variant(body) if variant else body)
         if response.status_code != 200:
             failures[name] = response.json()["error"]
     # Only the example without a type (Meta then assumes text) is refused, as Meta refuses it.

@@ -131,3 +131,21 @@ async def test_an_unexpected_failure_answers_metas_transient_error(
     error = response.json()["error"]
     assert error["code"] == 2 and error["is_transient"] is True
     assert "boom" not in response.text and "Traceback" not in response.text
+
+
+async def test_profile_update_reads_null_as_absent_and_ignores_unknown_fields(
+    sandbox: SandboxHarness,
+) -> None:
+    number = await sandbox.provision()
+    path = f"/v23.0/{number.phone_number_id}/whatsapp_business_profile"
+    auth = bearer(number.access_token)
+    update = {
+        "messaging_product": "whatsapp",
+        "about": "Buka 24 jam",
+        "email": None,
+        "future_field": {"x": 1},
+    }
+    saved = await sandbox.client.post(path, json=update, headers=auth)
+    assert saved.status_code == 200 and saved.json() == {"success": True}, saved.text
+    profile = (await sandbox.client.get(path, headers=auth)).json()["data"][0]["business_profile"]
+    assert profile["about"] == "Buka 24 jam" and "email" not in profile and "future_field" not in profile

@@ -402,3 +402,35 @@ async def test_listing_answers_only_the_requested_fields_and_metas_summary(sandb
     }
     assert (await listing(sandbox, number, summary="true")).json()["summary"] == {"total_count": 2}
     assert "summary" not in (await listing(sandbox, number)).json()
+
+
+TEMPLATE_FIELDS = {
+    "id": str,
+    "name": str,
+    "language": str,
+    "status": str,
+    "category": str,
+    "components": list,
+    "parameter_format": str,
+}
+"""What Meta returns for every template, and its type (clients such as pywa index each one)."""
+
+
+async def test_listed_templates_carry_every_field_meta_always_returns(sandbox: SandboxHarness) -> None:
+    number = await sandbox.provision()
+    named = {
+        "name": "named_vars",
+        "language": "en_US",
+        "category": "MARKETING",
+        "parameter_format": "NAMED",
+        "components": [{"type": "BODY", "text": "Hi {{first_name}}"}],
+        "sub_category": None,
+        "future_field": {"x": 1},
+    }
+    assert (await create(sandbox, number, named)).status_code == 200
+    listed = {t["name"]: t for t in (await listing(sandbox, number)).json()["data"]}
+    for template in listed.values():
+        assert {field: type(template.get(field)) for field in TEMPLATE_FIELDS} == TEMPLATE_FIELDS, template
+    assert listed["named_vars"]["parameter_format"] == "NAMED"
+    assert listed["hello_world"]["parameter_format"] == "POSITIONAL"
+    await sandbox.runtime.idle()

@@ -255,3 +255,17 @@ def test_template_variable_counts(components: Any, expected: dict[str, int]) -> 
 def test_variable_counts_of_the_seed_promo_template() -> None:
     promo = next(t for t in SEED_TEMPLATES if t["name"] == "promo_diskon_baru")
     assert template_variable_counts(promo["components"]) == {"header": 0, "body": 3}
+
+
+@pytest.mark.parametrize("body", [*SEED_TEMPLATES, *META_TEMPLATES.values()], ids=lambda t: t["name"])
+def test_null_optionals_and_unknown_fields_pass(body: dict[str, Any]) -> None:
+    """``null`` is an absent field and unknown fields are Meta's to judge, at any level."""
+    lenient = copy.deepcopy({**body, "name": "meta_example"})
+    lenient.update(parameter_format=None, allow_category_change=None, future_field={"a": 1})
+    for component in lenient["components"]:
+        component["future_field"] = None
+        for button in component.get("buttons") or []:
+            button["future_field"] = "x"
+            if button["type"].upper() not in ("QUICK_REPLY", "URL", "PHONE_NUMBER"):
+                button.setdefault("text", None)
+    assert validate_template(lenient) == {}

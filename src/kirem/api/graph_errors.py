@@ -16,6 +16,12 @@ from kirem.api.responses import ApiError, WrappedJSON
 VERSION = re.compile(r"^\d+\.\d+$")
 _GRAPH_PATH = re.compile(r"^/v\d+\.\d+(/|$)")
 _CODES = {401: 190, 403: 200, 429: 4}
+_TITLES = {
+    100: "Invalid parameter",
+    131008: "Required parameter is missing",
+    131009: "Parameter value is not valid",
+}
+"""Meta's titles for the codes of Kirem's own send checks (its error codes reference)."""
 GRAPH_DOCS = "Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
 
 
@@ -51,9 +57,19 @@ class GraphError(Exception):
 
 
 def from_api_error(exc: ApiError) -> GraphError:
-    """A Kirem refusal in Meta's terms, its field-level errors kept as ``error_data.details``."""
-    code = _CODES.get(exc.status, 100)
-    return GraphError(exc.status, code, f"(#{code}) {exc.message}", details=exc.errors, headers=exc.headers)
+    """A Kirem refusal in Meta's terms: Meta's code and title, the field-level errors as
+    ``error_data.details`` in Meta's form (one string, ``"field: sentence; …"``)."""
+    code = exc.meta_code or _CODES.get(exc.status, 100)
+    message = _TITLES.get(exc.meta_code or 0, exc.message)
+    return GraphError(
+        exc.status, code, f"(#{code}) {message}", details=_details(exc.errors), headers=exc.headers
+    )
+
+
+def _details(errors: Any) -> Any:
+    if isinstance(errors, dict) and all(isinstance(v, str) for v in errors.values()):
+        return "; ".join(f"{field}: {sentence}" for field, sentence in errors.items()) or None
+    return errors
 
 
 def missing_token() -> GraphError:

@@ -43,12 +43,15 @@ class ApiError(Exception):
         message: str,
         errors: Any = None,
         headers: dict[str, str] | None = None,
+        meta_code: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors
         self.headers = headers or {}
+        self.meta_code = meta_code
+        """Meta's error code for this refusal on Graph-compatible paths (else one per HTTP status)."""
 
     def response(self) -> WrappedJSON:
         return WrappedJSON(error_body(self.status, self.message, self.errors), self.status, self.headers)
@@ -58,5 +61,7 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
 
 
-def invalid(errors: dict[str, str], message: str = "Validation failed") -> ApiError:
-    return ApiError(400, message, errors)
+def invalid(
+    errors: dict[str, str], message: str = "Validation failed", meta_code: int | None = None
+) -> ApiError:
+    return ApiError(400, message, errors, meta_code=meta_code)

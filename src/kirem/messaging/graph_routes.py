@@ -162,7 +162,8 @@ async def media_metadata(
     if number is not None:
         return meta(await profile.phone_number(ctx, session, tenant, request.query_params, channel=number))
     _, info = await media.media_info(ctx, session, tenant, media_id)
-    answer = {**info, "url": f"{ctx.settings.base_url}/v1/media/{media_id}/download"}
+    url = f"{ctx.settings.base_url}/v1/media/{media_id}/download"
+    answer = {"messaging_product": "whatsapp", **info, "id": str(info.get("id") or media_id), "url": url}
     return meta(select_fields(answer, requested_fields(request.query_params.get("fields"))))
 
 

@@ -5,7 +5,8 @@ Supported types and sizes are those of Meta's Cloud API media reference (the Ope
 aac/amr/mpeg/mp4/ogg 16 MB; documents (plain text, PDF, Microsoft Office) 100 MB; stickers webp.
 Meta caps animated stickers at 500 KB and static ones at 100 KB; telling them apart would mean parsing
 the WebP file, so the 500 KB limit is applied to every sticker and Meta judges static ones itself.
-MB and KB are binary (1 MB = 1024 * 1024 bytes).
+MB and KB are binary (1 MB = 1024 * 1024 bytes). Meta itself takes a larger upload and fails the
+message that uses it (error 131053), so a size refusal names the Meta rule it anticipates.
 """
 
 from __future__ import annotations
@@ -77,9 +78,18 @@ def check_upload(mime_type: str, size: int) -> MediaRejection | None:
         return MediaRejection(
             413,
             "file",
-            f"{limit.kind} files may be at most {_human(limit.max_bytes)}, this one is {_human(size)}",
+            f"{limit.kind} files may be at most {_human(limit.max_bytes)}, this one is {_human(size)} "
+            f"({_anticipated_rule(limit.kind)})",
         )
     return None
+
+
+def _anticipated_rule(kind: str) -> str:
+    """Which of Meta's rules a size refusal anticipates: Meta takes the upload and fails the send."""
+    consequence = "Meta fails a larger file when the message is sent, error 131053 Media upload error"
+    if kind == "sticker":
+        return f"Meta's animated sticker limit, static stickers 100 KB: {consequence}"
+    return f"Meta's media size limit: {consequence}"
 
 
 def _unsupported_message(mime: str) -> str:

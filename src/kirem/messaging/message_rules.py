@@ -1,12 +1,15 @@
 """Local checks for ``POST /v1/messages`` bodies before they are forwarded to Meta.
 
 Bodies are Meta-compatible: anything Meta's ``/{phone_number_id}/messages`` accepts must pass here, so
-only obvious mistakes are rejected (missing ``to``, unknown ``type``, more than 3 reply buttons, more
-than 10 list rows, media with neither ``id`` nor ``link``, text over 4096 characters, ...). Values that
-only Meta can judge (media ids, template names, the sample numbers of Meta's examples) are left to Meta.
+only what Meta itself refuses at request time is rejected (missing ``to``, unknown ``type``, more than 3
+reply buttons, more than 10 list rows, media with neither ``id`` nor ``link``, text over 4096
+characters, ...). Values that only Meta can judge (media ids, template names, the sample numbers of
+Meta's examples) are left to Meta. An explicit ``null`` is an absent field (:mod:`kirem.messaging.nulls`)
+and fields Kirem does not know are not looked at; the body is forwarded as the client wrote it.
 
 Every function returns a field-level error dict: dotted paths such as ``"text.body"`` or
 ``"interactive.action.sections[0].rows"`` mapped to an English sentence. An empty dict means OK.
+:func:`meta_error_code` tells which of Meta's codes a refusal is answered with.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import math
 import re
 from typing import Any
 from urllib.parse import urlsplit
+
+from kirem.messaging.nulls import without_nulls
 
 Errors = dict[str, str]
 
@@ -47,6 +52,25 @@ MAX_ROW_TITLE = 24
 MAX_ROW_DESCRIPTION = 72
 MAX_CTA_DISPLAY_TEXT = 20
 
+MISSING_PARAMETER = 131008
+"""Meta's "Required parameter is missing"."""
+INVALID_VALUE = 131009
+"""Meta's "Parameter value is not valid": a value outside Meta's limits."""
+INVALID_PARAMETER = 100
+"""Meta's "Invalid parameter": a value of the wrong kind."""
+_REQUIRED = " is required"
+_OUT_OF_LIMITS = re.compile(r"at most|must be between|must be unique|must not be empty")
+
+
+def meta_error_code(errors: Errors) -> int:
+    """Meta's code for a local refusal: a missing parameter first, then a value out of limits."""
+    messages = list(errors.values())
+    if any(_REQUIRED in message for message in messages):
+        return MISSING_PARAMETER
+    if messages and all(_OUT_OF_LIMITS.search(message) for message in messages):
+        return INVALID_VALUE
+    return INVALID_PARAMETER
+
 
 def is_http_url(value: object) -> bool:
     """True for an absolute ``http``/``https`` URL with a host and no whitespace."""
@@ -65,6 +89,7 @@ def validate_read_receipt(body: object) -> Errors:
     """Check a mark-as-read body: ``message_id``, optional ``status`` "read" and ``typing_indicator``."""
     if not isinstance(body, dict):
         return {"body": "the request body must be a JSON object"}
+    body = without_nulls(body)
     errors = _check_messaging_product(body)
     if not _nonempty_str(body.get("message_id")):
         errors["message_id"] = "message_id is required and must be a non-empty string"
@@ -83,6 +108,7 @@ def validate_message(body: object) -> Errors:
         return {"body": "the request body must be a JSON object"}
     if is_read_receipt(body):
         return validate_read_receipt(body)
+    body = without_nulls(body)
     errors = _check_messaging_product(body)
     if not _nonempty_str(body.get("to")):
         errors["to"] = "to is required and must be a non-empty string (the recipient's phone number)"
@@ -100,19 +126,22 @@ def message_type_of(body: dict[str, Any]) -> object:
     """The message type: ``type`` when given, else the one message object present, else "text".
 
     Meta defaults a missing ``type`` to "text"; its own "Send Reply to List Message" example omits
-    ``type`` next to an ``interactive`` object, so a lone message object decides the type.
+    ``type`` next to an ``interactive`` object, so a lone message object decides the type. A
+    ``null`` is an absent field here too.
     """
-    if "type" in body:
+    if body.get("type") is not None:
         return body["type"]
-    present = [name for name in MESSAGE_TYPES if name in body]
+    present = [name for name in MESSAGE_TYPES if body.get(name) is not None]
     return present[0] if len(present) == 1 else "text"
 
 
 def _check_payload(message_type: str, payload: object) -> Errors:
     if message_type == "contacts":
         return _check_contacts(payload)
-    if not isinstance(payload, dict):
+    if payload is None:
         return {message_type: f'a "{message_type}" object is required for a {message_type} message'}
+    if not isinstance(payload, dict):
+        return {message_type: f'"{message_type}" must be an object'}
     if message_type == "text":
         return _check_text(payload)
     if message_type in MEDIA_TYPES:
@@ -334,8 +363,10 @@ def _check_cta_url_action(action: dict[str, Any]) -> Errors:
 
 
 def _check_length(path: str, value: object, minimum: int, maximum: int) -> Errors:
-    if not isinstance(value, str):
+    if value is None:
         return {path: f"{path} is required and must be a string"}
+    if not isinstance(value, str):
+        return {path: f"{path} must be a string, got {type(value).__name__}"}
     if len(value) < minimum or (minimum and not value.strip()):
         return {path: f"{path} must not be empty"}
     if len(value) > maximum:

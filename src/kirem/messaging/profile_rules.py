@@ -2,7 +2,8 @@
 
 Limits follow Meta's schema and the seed: about 1 to 139 characters, address and description up to 256,
 email up to 128, at most 2 websites of up to 256 characters, vertical from Meta's list. An empty
-address, description or email, or an empty websites list, clears that field and is accepted.
+address, description or email, or an empty websites list, clears that field and is accepted. As Meta
+does, an explicit ``null`` is an absent field and fields Kirem does not know are forwarded unchecked.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from typing import Any
 
 from kirem.messaging.message_rules import is_http_url
+from kirem.messaging.nulls import without_nulls
 
 Errors = dict[str, str]
 
@@ -20,10 +22,6 @@ VERTICALS = (
     "HOTEL", "HEALTH", "NONPROFIT", "PROF_SERVICES", "RETAIL", "TRAVEL", "RESTAURANT", "OTHER",
     "ALCOHOL", "ONLINE_GAMBLING", "PHYSICAL_GAMBLING", "OTC_DRUGS",
 )  # fmt: skip
-UPDATABLE_FIELDS = (
-    "about", "address", "description", "email", "vertical", "websites", "profile_picture_handle",
-)  # fmt: skip
-KNOWN_FIELDS = (*UPDATABLE_FIELDS, "messaging_product")
 
 MAX_ABOUT = 139
 MAX_ADDRESS = 256
@@ -36,18 +34,13 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def validate_profile_update(body: object) -> Errors:
-    """Check a profile update body; unknown fields are errors named after the field."""
+    """Check the profile fields Kirem knows; the others are Meta's to judge."""
     if not isinstance(body, dict):
         return {"body": "the request body must be a JSON object"}
-    errors: Errors = {
-        str(field): f"unknown field {field!r}; the profile fields are {', '.join(UPDATABLE_FIELDS)}"
-        for field in body
-        if field not in KNOWN_FIELDS
-    }
+    body = without_nulls(body)
+    errors: Errors = {}
     if "messaging_product" in body and body["messaging_product"] != "whatsapp":
         errors["messaging_product"] = 'messaging_product must be "whatsapp"'
-    if not any(field in body for field in UPDATABLE_FIELDS):
-        errors["body"] = f"nothing to update: give at least one of {', '.join(UPDATABLE_FIELDS)}"
     errors.update(_check_fields(body))
     return errors
 

@@ -17,6 +17,7 @@ from kirem.conversations.service import conversation_for
 from kirem.messaging.message_rules import (
     is_read_receipt,
     message_type_of,
+    meta_error_code,
     validate_message,
     validate_read_receipt,
 )
@@ -55,7 +56,7 @@ async def send_message(
     body = with_ascii_recipient(body)
     errors = validate_message(body)
     if errors:
-        raise invalid(errors)
+        raise invalid(errors, meta_code=meta_error_code(errors))
     channel = channel or await resolve_channel(session, tenant, phone_number_id=phone_number_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     await consume_outbound_quota(session, tenant)
@@ -107,7 +108,7 @@ async def mark_read(
 ) -> dict[str, Any]:
     errors = validate_read_receipt(body)
     if errors:
-        raise invalid(errors)
+        raise invalid(errors, meta_code=meta_error_code(errors))
     channel = await resolve_channel(session, tenant, phone_number_id=phone_number_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     payload = {"messaging_product": "whatsapp", "status": "read", **body}

@@ -3,7 +3,8 @@
 Meta's limits are applied, not stricter ones. In particular the seed's "Maksimal 2 tombol per
 template" is not enforced: the seed itself shows QUICK_REPLY + URL templates and Meta allows up to 10
 buttons (at most 2 URL buttons and 1 PHONE_NUMBER button). Component and button types, categories and
-formats are accepted in any case, as Meta does (its own examples use ``"type": "body"``).
+formats are accepted in any case, as Meta does (its own examples use ``"type": "body"``). An explicit
+``null`` is an absent field and unknown fields are left to Meta, as in send bodies.
 
 ``validate_template`` returns a field-level error dict (``"components[1].text"`` → sentence); empty
 means OK. ``template_variable_counts`` tells how many header/body parameters a template expects.
@@ -15,6 +16,7 @@ import re
 from typing import Any
 
 from kirem.messaging.message_rules import is_http_url
+from kirem.messaging.nulls import without_nulls
 
 Errors = dict[str, str]
 
@@ -47,6 +49,7 @@ def validate_template(body: object) -> Errors:
     """Check a create-template body: name, category, language, components and Meta's limits."""
     if not isinstance(body, dict):
         return {"body": "the request body must be a JSON object"}
+    body = without_nulls(body)
     errors: Errors = {}
     name = body.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
@@ -79,6 +82,17 @@ def template_variable_counts(components: list[Any]) -> dict[str, int]:
         if kind in counts:
             counts[kind] = variable_count(component["text"])
     return counts
+
+
+def parameter_format_of(components: object) -> str:
+    """``NAMED`` when a header or body text uses named variables (``{{first_name}}``), else
+    ``POSITIONAL``: the ``parameter_format`` Meta reports for a template that did not state one."""
+    for component in components if isinstance(components, list) else []:
+        if not isinstance(component, dict) or _upper(component.get("type")) not in ("HEADER", "BODY"):
+            continue
+        if isinstance(component.get("text"), str) and _variables(component["text"])[1]:
+            return "NAMED"
+    return "POSITIONAL"
 
 
 def variable_count(text: str) -> int:

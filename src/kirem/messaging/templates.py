@@ -12,7 +12,7 @@ from kirem.analytics.params import parse_int, raise_if
 from kirem.api.responses import invalid, not_found
 from kirem.context import AppContext
 from kirem.messaging.service import graph_and_token
-from kirem.messaging.template_rules import NAME_PATTERN, validate_template
+from kirem.messaging.template_rules import NAME_PATTERN, parameter_format_of, validate_template
 from kirem.meta.client import MetaApiError, MetaUnavailable, objects
 from kirem.meta.ids import is_graph_id
 from kirem.tenancy.service import Tenant, resolve_channel
@@ -26,12 +26,18 @@ TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "I
 
 
 def _summary(template: dict[str, Any]) -> dict[str, Any]:
+    """Meta's template object as Meta gave it (``sub_category``, ``previous_category``,
+    ``rejected_reason``… kept), with the fields Meta always returns present, so that clients
+    which index them strictly (pywa reads ``parameter_format``) get them even from an older answer."""
+    components = template.get("components") or []
     return {
+        **template,
         "name": template.get("name"),
+        "parameter_format": template.get("parameter_format") or parameter_format_of(components),
+        "components": components,
+        "language": template.get("language"),
         "status": template.get("status"),
         "category": template.get("category"),
-        "language": template.get("language"),
-        "components": template.get("components") or [],
         "id": str(template.get("id")),
     }
 

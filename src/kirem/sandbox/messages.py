@@ -12,7 +12,8 @@ in one lane per message, so they reach Kirem in that order even across retries a
   the customer has not written to this number in the last 24 hours (see the simulator).
 
 Bodies the sandbox does not model in depth (flows, catalogs, order details, …) are accepted as long
-as Meta's required fields are present.
+as Meta's required fields are present. As at Meta, an explicit ``null`` is an absent field and fields
+the sandbox does not know are ignored.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.messaging.nulls import without_nulls
 from kirem.phones import ascii_digits
 from kirem.sandbox.errors import (
     ERROR_CODES_DOCS,
@@ -307,6 +309,7 @@ async def accept_send(
     session: AsyncSession, runtime: SandboxRuntime, number: SandboxNumber, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Validate and record a send and owe Kirem its status webhooks. Returns Meta's answer."""
+    body = without_nulls(body)
     now = runtime.now()
     if not runtime.throughput.allow(number.phone_number_id, now.timestamp()):
         raise rate_limit_hit()
@@ -368,6 +371,7 @@ async def accept_send(
 
 async def mark_read(session: AsyncSession, number: SandboxNumber, body: dict[str, Any]) -> dict[str, Any]:
     """A read receipt (with an optional typing indicator) for a message the customer sent."""
+    body = without_nulls(body)
     _check_messaging_product(body)
     message_id = body.get("message_id")
     if not message_id:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from kirem.messaging.nulls import without_nulls
 from kirem.sandbox.errors import invalid_parameter, nonexisting_field, not_one_of, required_parameter
 from kirem.sandbox.models import SandboxNumber
 
@@ -63,6 +64,7 @@ def get_profile(number: SandboxNumber, fields: str | None) -> dict[str, Any]:
 
 
 def update_profile(number: SandboxNumber, body: Mapping[str, Any]) -> None:
+    body = without_nulls(dict(body))
     product = body.get("messaging_product")
     if product is None:
         raise required_parameter("messaging_product")

@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
-from kirem.messaging.template_rules import variable_count
+from kirem.messaging.nulls import without_nulls
+from kirem.messaging.template_rules import parameter_format_of, variable_count
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
 from kirem.sandbox.ids import numeric_id
@@ -90,6 +91,7 @@ def _normalise_components(components: list[Any]) -> list[dict[str, Any]]:
 
 
 def _parse_create(body: Mapping[str, Any]) -> tuple[str, str, str, list[dict[str, Any]]]:
+    body = without_nulls(dict(body))
     name = body.get("name")
     if name is None:
         raise required_parameter("name")
@@ -238,8 +240,10 @@ def resume_pending_reviews(runtime: SandboxRuntime) -> None:
 
 
 def graph_template(template: SandboxTemplate) -> dict[str, Any]:
+    """A template as Meta lists it, with every field Meta always returns (clients index them)."""
     data: dict[str, Any] = {
         "name": template.name,
+        "parameter_format": parameter_format_of(template.components),
         "components": template.components,
         "language": template.language,
         "status": template.status,

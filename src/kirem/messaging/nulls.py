@@ -1,0 +1,22 @@
+"""Explicit ``null`` read as an absent field, the way Meta reads request bodies.
+
+Clients such as Chatwoot send ``"context": null`` or ``"caption": null`` for every optional field
+they leave out; Meta treats those as not given. Local checks (Kirem's and the sandbox's) look at
+:func:`without_nulls` of a body, while the body itself is forwarded untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` with every object member whose value is ``null`` left out, at any depth.
+
+    List items are kept as they are (a ``null`` inside a list is a value, not an absent field).
+    """
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
