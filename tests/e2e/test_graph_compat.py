@@ -285,7 +285,8 @@ def test_a_channels_phone_number_node_is_read_as_on_meta(server: Server, client:
     number = boot["phone_number_id"]
     node = client.get(f"/v23.0/{number}", headers=key)
     assert node.status_code == 200, node.text
-    assert node.json()["id"] == number and node.json()["display_phone_number"] and node.json()["verified_name"]
+    found = node.json()
+    assert found["id"] == number and found["display_phone_number"] and found["verified_name"]
     chosen = client.get(f"/v23.0/{number}", params={"fields": "verified_name"}, headers=key).json()
     assert set(chosen) == {"verified_name", "id"}, chosen
     other = server.bootstrap()
