@@ -14,6 +14,7 @@ from kirem.context import AppContext
 from kirem.messaging.service import graph_and_token
 from kirem.messaging.template_rules import NAME_PATTERN, parameter_format_of, validate_template
 from kirem.meta.client import MetaApiError, MetaUnavailable, objects
+from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id
 from kirem.tenancy.service import Tenant, resolve_channel
 
@@ -72,11 +73,14 @@ def _statuses(status: str | None) -> list[str]:
 async def template_page(
     ctx: AppContext, session: AsyncSession, tenant: Tenant, params: Mapping[str, str], *, channel_id: str
 ) -> dict[str, Any]:
-    """One page of templates as Meta answers it; every query parameter but the token goes to Meta."""
+    """One page of templates as Meta answers it (every query parameter but the token goes to Meta),
+    each template with the fields Meta always returns — or only those ``fields`` asks for."""
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     forwarded = {k: v for k, v in params.items() if k != "access_token"}
-    return await graph.template_page(channel.waba_id, token, forwarded)
+    page = await graph.template_page(channel.waba_id, token, forwarded)
+    fields = requested_fields(params.get("fields"))
+    return {**page, "data": [select_fields(_summary(t), fields) for t in objects(page, "data")]}
 
 
 async def summary_page(
