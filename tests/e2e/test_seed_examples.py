@@ -200,7 +200,7 @@ def test_seed_template_flow_create_approve_send(server: Server, client: httpx.Cl
     listing = client.get("/v1/templates", headers=key).json()
     assert listing["message"] == "Templates retrieved successfully"
     otp_row = next(t for t in listing["data"] if t["name"] == "otp_verification")
-    assert set(otp_row) == {"name", "status", "category", "language", "components", "id"}
+    assert set(otp_row) == {"name", "status", "category", "language", "components", "id", "parameter_format"}
     assert otp_row["category"] == "AUTHENTICATION" and otp_row["language"] == "id"
     assert_sent(client.post("/v1/messages", json=seed_send, headers=key), "6282360419136")
 

@@ -20,7 +20,7 @@ from tests.doc_blocks import PLACEHOLDERS, ROOT, RUNNABLE, blocks, doc_files, fi
 
 DOCS = doc_files()
 METHOD = r"(?:GET|POST|PUT|PATCH|DELETE)"
-PATH_MENTION = re.compile(rf"`((?:{METHOD}(?:, |/))*{METHOD})? ?(/[^`\s]*)`")
+PATH_MENTION = re.compile(rf"(?<!\w)`((?:{METHOD}(?:, |/))*{METHOD})? ?(/[^`\s]*)`")
 """`` `POST /v1/messages` ``, `` `GET, POST /v1/manage/projects` ``, `` `/sandbox/v1/inbound` ``."""
 
 
