@@ -68,6 +68,9 @@ async def test_upload_metadata_download_delete(sandbox: SandboxHarness) -> None:
     assert meta["url"].startswith(f"{base}/sandbox/media/{media_id}/content?")
     assert parse_qs(urlsplit(meta["url"]).query)["hash"][0]
 
+    chosen = await sandbox.client.get(f"/v23.0/{media_id}", params={"fields": "url,mime_type"}, headers=auth)
+    assert set(chosen.json()) == {"url", "mime_type", "id"}  # Graph's field selection; id always
+
     checked = await sandbox.client.get(
         f"/v23.0/{media_id}", params={"phone_number_id": number.phone_number_id}, headers=auth
     )
@@ -224,3 +227,10 @@ async def test_phone_number_node(sandbox: SandboxHarness) -> None:
         f"/v23.0/{number.phone_number_id}", params={"fields": "nope"}, headers=auth
     )
     assert unknown.status_code == 400 and "nonexisting field (nope)" in unknown.json()["error"]["message"]
+    # Meta's fields the sandbox has no value for are left out, not refused (pywa asks for them all)
+    everything = await sandbox.client.get(
+        f"/v23.0/{number.phone_number_id}",
+        params={"fields": "id,verified_name,conversational_automation,is_on_biz_app,health_status"},
+        headers=auth,
+    )
+    assert everything.json() == {"id": number.phone_number_id, "verified_name": "Toko Budi"}

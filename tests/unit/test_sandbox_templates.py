@@ -384,6 +384,26 @@ async def test_revoked_number_loses_its_token_and_templates(sandbox: SandboxHarn
     assert response.status_code == 401 and response.json()["error"]["code"] == 190
 
 
+async def test_listing_answers_only_the_requested_fields_and_metas_summary(sandbox: SandboxHarness) -> None:
+    number = await sandbox.provision()
+    assert (await create(sandbox, number, ORDER_UPDATE)).status_code == 200
+    await sandbox.runtime.idle()
+
+    chosen = (await listing(sandbox, number, fields="name,status,quality_score{score}")).json()
+    assert [set(t) for t in chosen["data"]] == [{"name", "status", "id"}] * 2  # id always comes along
+
+    summary = "total_count,message_template_count,message_template_limit,are_translations_complete"
+    counted = (await listing(sandbox, number, status="APPROVED", name="order", summary=summary)).json()
+    assert counted["summary"] == {
+        "total_count": 1,
+        "message_template_count": 2,
+        "message_template_limit": 250,
+        "are_translations_complete": True,
+    }
+    assert (await listing(sandbox, number, summary="true")).json()["summary"] == {"total_count": 2}
+    assert "summary" not in (await listing(sandbox, number)).json()
+
+
 TEMPLATE_FIELDS = {
     "id": str,
     "name": str,

@@ -95,6 +95,16 @@ def unsupported_request(method: str, object_id: str) -> GraphError:
     )
 
 
+def unsupported_version(version: str) -> GraphError:
+    """Meta's answer to a Graph version the WhatsApp Cloud API does not serve (older than v13.0)."""
+    return GraphError(
+        400,
+        2635,
+        f"(#2635) You are calling a deprecated version of the Graph API (v{version}). "
+        "Please update to v13.0 or later.",
+    )
+
+
 def unknown_path(path: str) -> GraphError:
     return GraphError(400, 2500, f"Unknown path components: {path}")
 

@@ -15,9 +15,18 @@ class WrappedJSON(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
-def ok(data: Any, message: str, status: int = 200, headers: dict[str, str] | None = None) -> WrappedJSON:
+def ok(
+    data: Any,
+    message: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> WrappedJSON:
+    """The seed's wrapper; ``extra`` adds keys beside ``data`` (a list's ``paging``)."""
     return WrappedJSON(
-        {"status": status, "message": message, "data": data}, status_code=status, headers=headers
+        {"status": status, "message": message, "data": data, **(extra or {})},
+        status_code=status,
+        headers=headers,
     )
 
 

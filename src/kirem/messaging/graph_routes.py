@@ -26,6 +26,7 @@ from kirem.api.responses import ApiError, WrappedJSON, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
 from kirem.messaging import media, profile, service, templates
+from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
@@ -81,7 +82,24 @@ def graph_id(request: Request, object_id: str) -> str:
     return object_id
 
 
-router = APIRouter(prefix="/v{version}", tags=["graph-compatible"], route_class=GraphRoute)
+OLDEST_MAJOR = 13
+"""The oldest Graph version a WhatsApp Cloud API client may call (Cloud API began with v13.0)."""
+
+
+def supported_version(version: str) -> None:
+    """Every version from v13.0 up is served alike (Kirem itself calls Meta at
+    ``KIREM_META_GRAPH_VERSION``); an older one is refused as Meta refuses a retired version."""
+    major = version.partition(".")[0].lstrip("0")
+    if len(major) < len(str(OLDEST_MAJOR)) or (len(major) == 2 and int(major) < OLDEST_MAJOR):
+        raise graph_errors.unsupported_version(version)
+
+
+router = APIRouter(
+    prefix="/v{version}",
+    tags=["graph-compatible"],
+    route_class=GraphRoute,
+    dependencies=[Depends(supported_version)],
+)
 
 
 def meta(data: Any) -> WrappedJSON:
@@ -127,7 +145,11 @@ async def upload(
     return meta({"id": media_id})
 
 
-@router.get("/{media_id}", summary="Meta's media metadata; the URL downloads through Kirem with the same key")
+@router.get(
+    "/{media_id}",
+    summary="Meta's media metadata (the URL downloads through Kirem with the same key), or a channel's "
+    "phone number node",
+)
 async def media_metadata(
     media_id: str,
     request: Request,
@@ -136,24 +158,31 @@ async def media_metadata(
     tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
     graph_id(request, media_id)
+    number = await profile.project_number(session, tenant, media_id)
+    if number is not None:
+        return meta(await profile.phone_number(ctx, session, tenant, request.query_params, channel=number))
     _, info = await media.media_info(ctx, session, tenant, media_id)
     url = f"{ctx.settings.base_url}/v1/media/{media_id}/download"
-    return meta({"messaging_product": "whatsapp", **info, "id": str(info.get("id") or media_id), "url": url})
+    answer = {"messaging_product": "whatsapp", **info, "id": str(info.get("id") or media_id), "url": url}
+    return meta(select_fields(answer, requested_fields(request.query_params.get("fields"))))
 
 
 @router.get("/{waba_id}/message_templates", summary="Meta's template list, through Kirem")
 async def list_templates(
     waba_id: str,
     request: Request,
-    status: str | None = Query(None),
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
+    """Meta's page as Meta answers it (``fields``, filters, cursors and ``summary`` go to Meta),
+    its ``paging`` links pointing back at Kirem."""
     graph_id(request, waba_id)
     channel_id = await _waba_channel(session, tenant, waba_id)
-    data = await templates.list_templates(ctx, session, tenant, status=status, channel_id=channel_id)
-    return meta({"data": data})
+    page = await templates.template_page(ctx, session, tenant, request.query_params, channel_id=channel_id)
+    if "paging" in page:
+        page = {**page, "paging": templates.own_paging(page["paging"], ctx.settings.base_url, request.url)}
+    return meta(page)
 
 
 @router.post("/{waba_id}/message_templates", summary="Meta's template creation, through Kirem")
@@ -195,7 +224,8 @@ async def get_business_profile(
 ) -> Response:
     graph_id(request, phone_number_id)
     data = await profile.get_profile(ctx, session, tenant, channel_id=phone_number_id)
-    return meta({"data": [{**data, "messaging_product": "whatsapp"}]})
+    fields = requested_fields(request.query_params.get("fields"))
+    return meta({"data": [{**select_fields(data, fields), "messaging_product": "whatsapp"}]})
 
 
 @router.post("/{phone_number_id}/whatsapp_business_profile", summary="Meta's profile update, through Kirem")

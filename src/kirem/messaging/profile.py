@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import invalid
 from kirem.context import AppContext
+from kirem.db.scope import for_project
 from kirem.messaging.profile_rules import validate_profile_update
 from kirem.messaging.service import graph_and_token
 from kirem.meta.client import first_object
+from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant, resolve_channel
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites", "profile_picture_url")
@@ -26,6 +29,23 @@ async def get_profile(
     nested = entry.get("business_profile")
     profile = nested if isinstance(nested, dict) else entry
     return {name: profile.get(name, [] if name == "websites" else "") for name in PROFILE_FIELDS}
+
+
+async def phone_number(
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, params: Mapping[str, str], *, channel: Channel
+) -> dict[str, Any]:
+    """The channel's phone number node as Meta answers it (``fields`` and all go to Meta)."""
+    graph, token = graph_and_token(ctx, tenant, channel)
+    forwarded = {k: v for k, v in params.items() if k != "access_token"}
+    return await graph.phone_number(channel.phone_number_id, token, forwarded)
+
+
+async def project_number(session: AsyncSession, tenant: Tenant, object_id: str) -> Channel | None:
+    """The project's active channel whose phone number id is ``object_id``, if there is one."""
+    stmt = for_project(Channel, tenant.project_id).where(
+        Channel.status == "active", Channel.phone_number_id == object_id
+    )
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
 
 
 async def update_profile(

@@ -106,16 +106,28 @@ async def download_media(
     )
 
 
-@router.get("/templates", summary="List message templates (optionally by status)")
+@router.get("/templates", summary="List message templates (filters, and Meta's cursors with limit)")
 async def list_templates(
+    request: Request,
     status: str | None = Query(None),
+    name: str | None = Query(None),
+    category: str | None = Query(None),
+    language: str | None = Query(None),
+    limit: str | None = Query(None),
+    after: str | None = Query(None),
+    before: str | None = Query(None),
     channel_id: str | None = Query(None),
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:
-    data = await templates.list_templates(ctx, session, tenant, status=status, channel_id=channel_id)
-    return ok(data, "Templates retrieved successfully")
+    data, paging = await templates.summary_page(
+        ctx, session, tenant, request.query_params, channel_id=channel_id
+    )
+    extra = None
+    if paging is not None:
+        extra = {"paging": templates.own_paging(paging, ctx.settings.base_url, request.url)}
+    return ok(data, "Templates retrieved successfully", extra=extra)
 
 
 @router.post("/templates", summary="Create a message template and submit it for review")

@@ -158,6 +158,14 @@ class GraphClient:
                 return templates
             params["after"] = after
 
+    async def phone_number(self, phone_number_id: str, token: str, params: dict[str, str]) -> dict[str, Any]:
+        """The phone number node (``display_phone_number``, ``verified_name``, … or ``fields``)."""
+        return await self._call("GET", self._path(phone_number_id), token, params=params)
+
+    async def template_page(self, waba_id: str, token: str, params: dict[str, str]) -> dict[str, Any]:
+        """One page of the WABA's templates as Meta answers it (``data``, ``paging``, ``summary``)."""
+        return await self._call("GET", self._path(waba_id, "message_templates"), token, params=params)
+
     async def create_template(self, waba_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", self._path(waba_id, "message_templates"), token, json=body)
 

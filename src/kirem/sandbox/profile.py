@@ -112,6 +112,28 @@ PHONE_NUMBER_FIELDS: dict[str, Any] = {
     "status": "CONNECTED",
 }
 DEFAULT_PHONE_NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating")
+UNEMULATED_PHONE_NUMBER_FIELDS = (
+    "account_mode",
+    "certificate",
+    "conversational_automation",
+    "country_code",
+    "country_dial_code",
+    "eligibility_for_api_business_global_search",
+    "health_status",
+    "is_official_business_account",
+    "is_on_biz_app",
+    "is_pin_enabled",
+    "is_preverified_number",
+    "last_onboarded_time",
+    "new_certificate",
+    "new_name_status",
+    "quality_score",
+    "search_visibility",
+    "webhook_configuration",
+    "whatsapp_business_manager_messaging_limit",
+)
+"""Fields Meta's phone number node has and the sandbox has no value for: asked for (clients such as
+pywa ask for every field they know), they are left out as Graph leaves out an unset field."""
 
 
 def formatted_display_number(digits: str) -> str:
@@ -122,8 +144,9 @@ def formatted_display_number(digits: str) -> str:
 
 
 def get_phone_number(number: SandboxNumber, fields: str | None) -> dict[str, Any]:
+    known = (*PHONE_NUMBER_FIELDS, *UNEMULATED_PHONE_NUMBER_FIELDS)
     wanted = (
-        _fields(fields, tuple(PHONE_NUMBER_FIELDS), "WhatsAppBusinessPhoneNumber")
+        [f for f in _fields(fields, known, "WhatsAppBusinessPhoneNumber") if f in PHONE_NUMBER_FIELDS]
         if fields
         else list(DEFAULT_PHONE_NUMBER_FIELDS)
     )

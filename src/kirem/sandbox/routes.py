@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from kirem.meta.fields import requested_fields, select_fields
 from kirem.sandbox.auth import authenticate, authorize_number, authorize_simulator, authorize_waba
 from kirem.sandbox.coexistence import receive_contacts, receive_echo, receive_history
 from kirem.sandbox.errors import MetaError, invalid_parameter, json_response, required_parameter
@@ -276,7 +277,8 @@ async def read_object(request: Request, version: str, object_id: str) -> Respons
             phone_number_id=request.query_params.get("phone_number_id"),
         )
     url = download_url(runtime.settings, runtime.app_secret, media.id, runtime.now())
-    return json_response(media_metadata(media, url))
+    fields = requested_fields(request.query_params.get("fields"))
+    return json_response(select_fields(media_metadata(media, url), fields))
 
 
 @router.delete("/{version}/{object_id}")

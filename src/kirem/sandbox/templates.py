@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
 from kirem.messaging.nulls import without_nulls
 from kirem.messaging.template_rules import parameter_format_of, variable_count
+from kirem.meta.fields import requested_fields, select_fields
 from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
 from kirem.sandbox.ids import numeric_id
 from kirem.sandbox.models import SandboxTemplate
@@ -40,6 +41,8 @@ REJECTED_REASON = "INVALID_FORMAT"
 STATUS_UPDATE_FIELD = "message_template_status_update"
 MEDIA_HEADER_FORMATS = {"IMAGE", "VIDEO", "DOCUMENT", "LOCATION"}
 DEFAULT_PAGE_SIZE = 25
+TEMPLATE_LIMIT = 250
+"""Meta's ``message_template_limit`` of an unverified business."""
 MAX_PAGE_SIZE = 1000
 _DIGITS = re.compile(r"[0-9]{1,9}", re.ASCII)
 """Limits and cursors: ASCII digits only (``int()`` would take ``٣``), never beyond a page index."""
@@ -276,7 +279,8 @@ async def list_templates(
     """One page of the WABA's templates, newest first, in Graph's ``{data, paging}`` shape.
 
     ``name`` matches part of a name (case-insensitive); ``status``, ``category`` and ``language``
-    take one value or a comma-separated list.
+    take one value or a comma-separated list; ``fields`` selects the fields of each template and
+    ``summary`` (``true`` or a list of its fields) adds Meta's counts.
     """
     raw_limit = params.get("limit", str(DEFAULT_PAGE_SIZE))
     if not _DIGITS.fullmatch(raw_limit):
@@ -305,7 +309,8 @@ async def list_templates(
     else:
         start, end = 0, min(limit, len(rows))
     page = rows[start:end]
-    result: dict[str, Any] = {"data": [graph_template(t) for t in page]}
+    fields = requested_fields(params.get("fields"))
+    result: dict[str, Any] = {"data": [select_fields(graph_template(t), fields) for t in page]}
     if page:
         paging: dict[str, Any] = {
             "cursors": {"before": _encode_cursor(start), "after": _encode_cursor(start + len(page) - 1)}
@@ -319,7 +324,24 @@ async def list_templates(
                 url.remove_query_params("after").include_query_params(before=_encode_cursor(start))
             )
         result["paging"] = paging
+    if summary := params.get("summary"):
+        result["summary"] = await _summary(session, waba_id, summary, total=len(rows))
     return result
+
+
+async def _summary(session: AsyncSession, waba_id: str, wanted: str, *, total: int) -> dict[str, Any]:
+    """Meta's ``summary`` of a template list: ``summary=true`` is the total count alone."""
+    count = await session.scalar(
+        select(func.count()).select_from(SandboxTemplate).where(SandboxTemplate.waba_id == waba_id)
+    )
+    known = {
+        "total_count": total,
+        "message_template_count": count or 0,
+        "message_template_limit": TEMPLATE_LIMIT,
+        "are_translations_complete": True,
+    }
+    names = ["total_count"] if wanted.strip().lower() == "true" else _split(wanted)
+    return {name: known[name] for name in names if name in known}
 
 
 async def delete_templates(
