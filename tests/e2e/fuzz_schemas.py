@@ -584,15 +584,16 @@ def path_values(method: str, path: str) -> dict[str, str]:
     """The bootstrapped id to offer (as a placeholder) for each path parameter of an operation.
 
     Operations that would end the run's meaning (revoking the key in use, disabling the channel
-    that sends, an IP allowlist that locks the key out, deleting the target the rules name) get
-    spare objects made for them.
+    that sends, an IP allowlist that locks the key out, deleting the target the rules name or the
+    media the downloads use) get spare objects made for them.
     """
     spare = method == "delete" or path.endswith("/ip-allowlist")
+    spare_media = "spare_graph_media_id" if path.startswith("/v{version}") else "spare_media_id"
     return {
         "version": GRAPH_VERSION,
         "phone_number_id": real("phone_number_id"),
         "waba_id": real("waba_id"),
-        "media_id": real("media_id"),
+        "media_id": real(spare_media if spare else "media_id"),
         "name": real("template_name"),
         "target_id": real("spare_target_id" if spare else "target_id"),
         "rule_id": real("spare_rule_id" if spare else "rule_id"),

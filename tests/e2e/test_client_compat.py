@@ -231,7 +231,7 @@ def test_pywa_sends_reads_templates_and_media_through_kirem(world: World) -> Non
     assert templates.total_count >= 2 and templates.message_template_limit > 0
 
 
-def test_heyoo_sends_and_reads_media_through_kirem(world: World, tmp_path: Path) -> None:
+def test_heyoo_sends_reads_and_deletes_media_through_kirem(world: World, tmp_path: Path) -> None:
     from heyoo import WhatsApp
 
     wa = WhatsApp(world.key, world.values["phone_number_id"])
@@ -250,5 +250,7 @@ def test_heyoo_sends_and_reads_media_through_kirem(world: World, tmp_path: Path)
     assert url is not None and url.startswith(world.server.url)
     saved = wa.download_media(url, "image/png", str(tmp_path / "copy"))
     assert saved is not None and Path(saved).read_bytes() == png_bytes()
+    assert wa.delete_media(uploaded["id"]) == {"success": True}
+    assert wa.query_media_url(uploaded["id"]) is None  # gone
 
     assert wa.mark_as_read(world.values["inbound_wamid"]) == {"success": True}

@@ -108,11 +108,14 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
     assert delivery, "the customer's message made no delivery"
     conversations = http.get("/v1/conversations", headers=key).json()["data"]["conversations"]
 
-    upload = http.post(
-        "/v1/media",
-        files={"file": ("pixel.png", fuzz_schemas.PNG, "image/png")},
-        data={"messaging_product": "whatsapp"},
-        headers=key,
+    upload, spare_upload, spare_graph_upload = (
+        http.post(
+            "/v1/media",
+            files={"file": ("pixel.png", fuzz_schemas.PNG, "image/png")},
+            data={"messaging_product": "whatsapp"},
+            headers=key,
+        )
+        for _ in range(3)
     )
     template = {
         "name": "fuzz_order_ready",
@@ -129,6 +132,8 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
         "phone_number_id": boot["phone_number_id"],
         "waba_id": boot["waba_id"],
         "media_id": _created(upload)["id"],
+        "spare_media_id": _created(spare_upload)["id"],
+        "spare_graph_media_id": _created(spare_graph_upload)["id"],
         "template_name": template["name"],
         "target_id": target,
         "spare_target_id": spare_target,

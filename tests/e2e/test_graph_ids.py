@@ -116,3 +116,39 @@ def test_graph_object_ids_in_the_path_are_checked_before_anything_else(
         status, body = raw_request(server, "DELETE", f"/v1/templates/{name}", key)
         assert status == 400 and "name" in body["errors"], (name, body)
     assert graph_calls(client) == before
+
+
+def test_media_is_deleted_through_both_apis_and_a_deleted_id_is_gone(
+    server: Server, client: httpx.Client
+) -> None:
+    boot = server.bootstrap()
+    key = auth(boot["api_key"])
+
+    def upload() -> str:
+        answer = client.post("/v1/media", files={"file": ("a.png", png_bytes(), "image/png")}, headers=key)
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["data"]["id"])
+
+    first, second = upload(), upload()
+    deleted = client.delete(f"/v1/media/{first}", headers=key)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {
+        "status": 200,
+        "message": "Media deleted successfully",
+        "data": {"success": True},
+    }
+    assert client.get(f"/v1/media/{first}/download", headers=key).status_code == 404
+    again = client.delete(f"/v1/media/{first}", headers=key)
+    assert again.status_code == 404 and again.json()["message"] == "Media not found", again.text
+
+    graph = client.delete(f"/v23.0/{second}", headers=key)
+    assert graph.status_code == 200 and graph.json() == {"success": True}, graph.text
+    gone = client.delete(f"/v23.0/{second}", headers=key)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == 100, gone.text
+
+    before = graph_calls(client)
+    status, body = raw_request(server, "DELETE", "/v1/media/..", boot["api_key"])
+    assert status == 400 and "media_id" in body["errors"], body
+    status, body = raw_request(server, "DELETE", "/v23.0/%D9%A1", boot["api_key"])
+    assert status == 400 and body["error"]["code"] == 100, body
+    assert graph_calls(client) == before

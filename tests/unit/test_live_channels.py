@@ -475,3 +475,25 @@ async def test_graph_media_metadata_carries_every_field_meta_always_returns(live
         "file_size": "4",
         "id": "123",
     }
+
+
+async def test_deleting_media_asks_meta_with_the_channel_token_and_number(live) -> None:
+    client, meta, boot = live
+    headers = {"Authorization": f"Bearer {boot['api_key']}"}
+    for media_id in ("1037543291543636", "1037543291543637", "1037543291543638"):
+        await _live_media(client, meta, boot, media_id)
+    meta.reply = httpx.Response(200, json={"success": True})
+    deleted = await client.delete("/v1/media/1037543291543636", headers=headers)
+    assert deleted.status_code == 200 and deleted.json()["data"] == {"success": True}, deleted.text
+    graph = await client.delete("/v23.0/1037543291543637", headers=headers)
+    assert graph.status_code == 200 and graph.json() == {"success": True}, graph.text
+    first, second = meta.requests
+    assert (first.method, first.url.path) == ("DELETE", "/v23.0/1037543291543636")
+    assert first.url.params["phone_number_id"] == PHONE_NUMBER_ID
+    assert first.headers["authorization"] == "Bearer EAAG-real"
+    assert (second.method, second.url.path) == ("DELETE", "/v23.0/1037543291543637")
+    meta.reply = httpx.Response(
+        400, json={"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}}
+    )
+    unknown = await client.delete("/v1/media/1037543291543638", headers=headers)
+    assert unknown.status_code == 404 and unknown.json()["message"] == "Media not found"

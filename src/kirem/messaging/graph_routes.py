@@ -167,6 +167,19 @@ async def media_metadata(
     return meta(select_fields(answer, requested_fields(request.query_params.get("fields"))))
 
 
+@router.delete("/{media_id}", summary="Meta's media deletion, through Kirem")
+async def delete_media(
+    media_id: str,
+    request: Request,
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+    tenant: Tenant = Depends(get_graph_tenant),
+) -> Response:
+    graph_id(request, media_id)
+    await media.delete_media(ctx, session, tenant, media_id)
+    return meta({"success": True})
+
+
 @router.get("/{waba_id}/message_templates", summary="Meta's template list, through Kirem")
 async def list_templates(
     waba_id: str,

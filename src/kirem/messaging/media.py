@@ -127,6 +127,23 @@ async def media_info(
     return channel, info
 
 
+async def delete_media(ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str) -> None:
+    """Delete a media id at Meta (and Kirem's note of its channel); ids Meta does not know are 404."""
+    check_media_id(media_id)
+    channel = await _media_channel(session, tenant, media_id)
+    graph, token = graph_and_token(ctx, tenant, channel)
+    try:
+        await graph.delete_media(media_id, token, channel.phone_number_id)
+    except MetaApiError as exc:
+        if exc.http_status in (400, 404):
+            raise not_found("Media") from exc
+        raise
+    stmt = for_project(MediaRef, tenant.project_id).where(MediaRef.media_id == media_id)
+    for ref in (await session.execute(stmt)).scalars():
+        await session.delete(ref)
+    await session.commit()
+
+
 async def open_media(ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str) -> MediaDownload:
     """Ask Meta where the media lives and open a stream of it; unknown ids are 404."""
     channel, info = await media_info(ctx, session, tenant, media_id)

@@ -106,6 +106,17 @@ async def download_media(
     )
 
 
+@router.delete("/media/{media_id}", summary="Delete a media file at Meta")
+async def delete_media(
+    media_id: str,
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+    tenant: Tenant = Depends(get_tenant),
+) -> Response:
+    await media.delete_media(ctx, session, tenant, media_id)
+    return ok({"success": True}, "Media deleted successfully")
+
+
 @router.get("/templates", summary="List message templates (filters, and Meta's cursors with limit)")
 async def list_templates(
     request: Request,

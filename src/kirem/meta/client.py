@@ -124,6 +124,12 @@ class GraphClient:
         params = {"phone_number_id": phone_number_id} if phone_number_id else None
         return await self._call("GET", self._path(media_id), token, params=params)
 
+    async def delete_media(
+        self, media_id: str, token: str, phone_number_id: str | None = None
+    ) -> dict[str, Any]:
+        params = {"phone_number_id": phone_number_id} if phone_number_id else None
+        return await self._call("DELETE", self._path(media_id), token, params=params)
+
     async def open_download(self, url: str, token: str) -> httpx.Response:
         """Open a streamed GET of a media URL from :meth:`media_info`; the caller closes it.
 
