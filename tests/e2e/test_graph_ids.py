@@ -88,9 +88,13 @@ def test_an_id_that_is_not_media_is_a_404_not_a_500(server: Server, client: http
         download = client.get(f"/v1/media/{other_object}/download", headers=key)
         assert download.status_code == 404, download.text
         assert download.json() == {"status": 404, "message": "Media not found", "errors": {}}
-        metadata = client.get(f"/v23.0/{other_object}", headers=key)
-        assert metadata.status_code == 404, metadata.text
-        assert metadata.json()["error"]["code"] == 100 and "url" not in metadata.json()
+    # on Graph paths a channel's phone number id is its phone number node, as at Meta; a WABA id is no media
+    node = client.get(f"/v23.0/{boot['phone_number_id']}", headers=key)
+    assert node.status_code == 200 and node.json()["id"] == boot["phone_number_id"], node.text
+    assert "url" not in node.json()
+    metadata = client.get(f"/v23.0/{boot['waba_id']}", headers=key)
+    assert metadata.status_code == 404, metadata.text
+    assert metadata.json()["error"]["code"] == 100 and "url" not in metadata.json()
 
 
 def test_graph_object_ids_in_the_path_are_checked_before_anything_else(
