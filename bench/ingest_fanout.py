@@ -9,7 +9,8 @@ answers 200 at once, creates ``--targets`` targets, then posts ``--events`` sign
 - fan-out: deliveries received by the consumer per second, from the first POST to the last delivery;
 - the server's resident memory idle, after ingest, and after fan-out.
 
-Run: ``.venv/bin/python bench/ingest_fanout.py [--events 2000] [--targets 3] [--concurrency 32] [--database-url URL]``
+Run: ``.venv/bin/python bench/ingest_fanout.py [--events 2000] [--targets 3] [--concurrency 32]
+[--database-url URL]``
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.send_path import hammer, report, rss_mb  # noqa: E402
-from kirem.meta.signatures import sign  # noqa: E402
-from tests.e2e.conftest import start_server, stop_server  # noqa: E402
+from bench.send_path import hammer, report, rss_mb
+from tests.e2e.conftest import start_server, stop_server
+
+from kirem.meta.signatures import sign
 
 APP_SECRET = "bench-app-secret"
 
@@ -40,10 +42,19 @@ def envelope(phone_number_id: str, waba_id: str, index: int) -> bytes:
         "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
         "contacts": [{"profile": {"name": "Budi"}, "wa_id": "62812345678"}],
         "messages": [
-            {"from": "62812345678", "id": f"wamid.BENCH{index}", "timestamp": "1750000000", "type": "text", "text": {"body": f"pesan {index}"}}
+            {
+                "from": "62812345678",
+                "id": f"wamid.BENCH{index}",
+                "timestamp": "1750000000",
+                "type": "text",
+                "text": {"body": f"pesan {index}"},
+            }
         ],
     }
-    body = {"object": "whatsapp_business_account", "entry": [{"id": waba_id, "changes": [{"field": "messages", "value": value}]}]}
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba_id, "changes": [{"field": "messages", "value": value}]}],
+    }
     return json.dumps(body).encode()
 
 
@@ -76,12 +87,19 @@ async def run(args: argparse.Namespace, server, process) -> None:  # type: ignor
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         channel = await client.post(
             f"/v1/manage/projects/{boot['project_id']}/channels",
-            json={"kind": "live", "phone_number_id": "109999999999999", "waba_id": "209999999999999", "access_token": "x"},
+            json={
+                "kind": "live",
+                "phone_number_id": "109999999999999",
+                "waba_id": "209999999999999",
+                "access_token": "x",
+            },
             headers={"Authorization": f"Bearer {boot['account_token']}"},
         )
         channel.raise_for_status()
         for i in range(args.targets):
-            (await client.post("/v1/webhooks/targets", json={"url": f"{url}/t{i}"}, headers=headers)).raise_for_status()
+            (
+                await client.post("/v1/webhooks/targets", json={"url": f"{url}/t{i}"}, headers=headers)
+            ).raise_for_status()
     idle = rss_mb(process.pid)
     base_elapsed, base_lat = await hammer(server.url, args.events, args.concurrency, "GET", "/healthz")
     bodies = [envelope("109999999999999", "209999999999999", i) for i in range(args.events)]
@@ -96,7 +114,9 @@ async def run(args: argparse.Namespace, server, process) -> None:  # type: ignor
             while not queue.empty():
                 body = queue.get_nowait()
                 started = time.perf_counter()
-                response = await client.post("/webhooks/meta", content=body, headers={"X-Hub-Signature-256": sign(APP_SECRET, body)})
+                response = await client.post(
+                    "/webhooks/meta", content=body, headers={"X-Hub-Signature-256": sign(APP_SECRET, body)}
+                )
                 latencies.append(time.perf_counter() - started)
                 response.raise_for_status()
 
@@ -112,9 +132,15 @@ async def run(args: argparse.Namespace, server, process) -> None:  # type: ignor
     print(f"{engine}: events {args.events}, targets {args.targets}, concurrency {args.concurrency}")
     base = report("healthz", args.events, base_elapsed, base_lat)
     ingest = report("ingest", args.events, ingest_elapsed, latencies)
-    print(f"fan-out    {expected / fanout_elapsed:8.1f} deliveries/s ({expected} deliveries in {fanout_elapsed:.1f} s)")
+    print(
+        f"fan-out    {expected / fanout_elapsed:8.1f} deliveries/s "
+        f"({expected} deliveries in {fanout_elapsed:.1f} s)"
+    )
     print(f"ingest / healthz throughput ratio: {ingest / base:.3f}")
-    print(f"server RSS: idle {idle:.0f} MB, after ingest {after_ingest:.0f} MB, after fan-out {after_fanout:.0f} MB")
+    print(
+        f"server RSS: idle {idle:.0f} MB, after ingest {after_ingest:.0f} MB, "
+        f"after fan-out {after_fanout:.0f} MB"
+    )
 
 
 def main() -> None:
@@ -122,7 +148,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--targets", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file; or an empty PostgreSQL database")
+    parser.add_argument(
+        "--database-url", help="default: a fresh SQLite file; or an empty PostgreSQL database"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-"))
     process, server = start_server(

@@ -25,7 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.conftest import start_server, stop_server  # noqa: E402
+from tests.e2e.conftest import start_server, stop_server
 
 
 def rss_mb(pid: int) -> float:
@@ -35,7 +35,9 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def hammer(url: str, total: int, concurrency: int, method: str, path: str, **kwargs) -> tuple[float, list[float]]:
+async def hammer(
+    url: str, total: int, concurrency: int, method: str, path: str, **kwargs
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(total):
@@ -68,7 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file; or an empty PostgreSQL database")
+    parser.add_argument(
+        "--database-url", help="default: a fresh SQLite file; or an empty PostgreSQL database"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-"))
     process, server = start_server(
@@ -81,11 +85,26 @@ def main() -> None:
     try:
         boot = server.bootstrap(plan="scale")
         headers = {"Authorization": f"Bearer {boot['api_key']}"}
-        body = {"messaging_product": "whatsapp", "to": "6281234", "type": "template", "template": {"name": "hello_world", "language": {"code": "en_US"}}}
+        body = {
+            "messaging_product": "whatsapp",
+            "to": "6281234",
+            "type": "template",
+            "template": {"name": "hello_world", "language": {"code": "en_US"}},
+        }
         idle = rss_mb(process.pid)
-        base_elapsed, base_lat = asyncio.run(hammer(server.url, args.requests, args.concurrency, "GET", "/healthz"))
+        base_elapsed, base_lat = asyncio.run(
+            hammer(server.url, args.requests, args.concurrency, "GET", "/healthz")
+        )
         send_elapsed, send_lat = asyncio.run(
-            hammer(server.url, args.requests, args.concurrency, "POST", "/v1/messages", json=body, headers=headers)
+            hammer(
+                server.url,
+                args.requests,
+                args.concurrency,
+                "POST",
+                "/v1/messages",
+                json=body,
+                headers=headers,
+            )
         )
         time.sleep(2)
         after = rss_mb(process.pid)
