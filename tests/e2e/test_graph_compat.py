@@ -291,3 +291,24 @@ def test_a_channels_phone_number_node_is_read_as_on_meta(server: Server, client:
     assert set(chosen) == {"verified_name", "id"}, chosen
     other = server.bootstrap()
     assert client.get(f"/v23.0/{number}", headers=auth(other["api_key"])).status_code == 404
+
+
+def test_idempotency_key_works_on_metas_send_path(server: Server, client: httpx.Client) -> None:
+    boot = server.bootstrap()
+    headers = {**auth(boot["api_key"]), "Idempotency-Key": "graph-order-1"}
+    path = f"/v23.0/{boot['phone_number_id']}/messages"
+    body = {
+        "messaging_product": "whatsapp",
+        "to": "62812345678",
+        "type": "template",
+        "template": {"name": "hello_world", "language": {"code": "en_US"}},
+    }
+    first = client.post(path, json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    again = client.post(path, json=body, headers=headers)
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true", again.text
+    assert again.json() == first.json()
+    other = client.post(path, json={**body, "to": "62812345679"}, headers=headers)
+    assert other.status_code == 422 and other.json()["error"]["code"] == 100, other.text
+    sent = logs(client, boot["api_key"], direction="outbound")["logs"]
+    assert [entry["message_id"] for entry in sent] == [first.json()["messages"][0]["id"]]

@@ -22,6 +22,7 @@ from kirem.api import graph_errors
 from kirem.api.body import read_json, read_upload
 from kirem.api.deps import get_context, get_session, tenant_for_request
 from kirem.api.graph_errors import VERSION
+from kirem.api.idempotency import idempotent
 from kirem.api.responses import ApiError, WrappedJSON, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
@@ -125,9 +126,13 @@ async def send(
     tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
     graph_id(request, phone_number_id)
-    body = await read_json(request)
-    answer, _ = await service.send_message(ctx, session, tenant, body, phone_number_id=phone_number_id)
-    return meta(answer)
+
+    async def execute() -> Response:
+        body = await read_json(request)
+        answer, _ = await service.send_message(ctx, session, tenant, body, phone_number_id=phone_number_id)
+        return meta(answer)
+
+    return await idempotent(request, ctx, tenant, execute)
 
 
 @router.post("/{phone_number_id}/media", summary="Meta's media upload, through Kirem")
