@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +22,6 @@ from tests.e2e.consumers import Consumer, consumer_server
 from tests.e2e.test_routing import add_target, inbound
 
 FAST_LEASES = {"KIREM_DELIVERY_LEASE_SECONDS": "4", "KIREM_INBOUND_LEASE_SECONDS": "2"}
-
-
-@pytest.fixture(params=ENGINES)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'kirem.db'}"
-        return
-    url = await create_postgres_database()
-    try:
-        yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 @pytest.fixture

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import ENGINES, create_postgres_database, drop_postgres_database
 from tests.e2e.conftest import Server, auth, free_port, start_server, stop_server
 from tests.e2e.test_routing import inbound
 
 MESSAGES = 40
 FAST_LEASES = {"KIREM_SANDBOX_WEBHOOK_LEASE_SECONDS": "3", "KIREM_INBOUND_LEASE_SECONDS": "2"}
-
-
-@pytest.fixture(params=ENGINES)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'kirem.db'}"
-        return
-    url = await create_postgres_database()
-    try:
-        yield url
-    finally:
-        await drop_postgres_database(url)
 
 
 def received_wamids(server: Server, key: str) -> set[str]:
