@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from kirem.db.scope import for_project
 from kirem.messaging.media_rules import check_upload
 from kirem.messaging.models import MediaRef
 from kirem.messaging.service import graph_and_token
-from kirem.meta.client import MetaApiError, media_url
+from kirem.meta.client import GraphClient, MetaApiError, media_url
 from kirem.meta.ids import is_graph_id
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant, resolve_channel
@@ -104,6 +105,25 @@ async def _media_channel(session: AsyncSession, tenant: Tenant, media_id: str) -
     return await resolve_channel(session, tenant)
 
 
+async def _ask_meta(
+    ctx: AppContext,
+    session: AsyncSession,
+    tenant: Tenant,
+    media_id: str,
+    call: Callable[[GraphClient, str, str], Awaitable[dict[str, Any]]],
+) -> tuple[Channel, dict[str, Any]]:
+    """``call(graph, token, phone_number_id)`` on the media's channel; ids Meta does not know are 404."""
+    check_media_id(media_id)
+    channel = await _media_channel(session, tenant, media_id)
+    graph, token = graph_and_token(ctx, tenant, channel)
+    try:
+        return channel, await call(graph, token, channel.phone_number_id)
+    except MetaApiError as exc:
+        if exc.http_status in (400, 404):
+            raise not_found("Media") from exc
+        raise
+
+
 def check_media_id(media_id: str) -> None:
     if not is_graph_id(media_id):
         raise invalid({"media_id": "must be Meta's numeric media id"})
@@ -113,15 +133,9 @@ async def media_info(
     ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str
 ) -> tuple[Channel, dict[str, Any]]:
     """Meta's metadata of a media id (its temporary URL, type, size); ids of anything else are 404."""
-    check_media_id(media_id)
-    channel = await _media_channel(session, tenant, media_id)
-    graph, token = graph_and_token(ctx, tenant, channel)
-    try:
-        info = await graph.media_info(media_id, token, channel.phone_number_id)
-    except MetaApiError as exc:
-        if exc.http_status in (400, 404):
-            raise not_found("Media") from exc
-        raise
+    channel, info = await _ask_meta(
+        ctx, session, tenant, media_id, lambda graph, token, number: graph.media_info(media_id, token, number)
+    )
     if not media_url(info.get("url")):  # another kind of node (a phone number, a WABA…)
         raise not_found("Media")
     return channel, info
@@ -129,15 +143,13 @@ async def media_info(
 
 async def delete_media(ctx: AppContext, session: AsyncSession, tenant: Tenant, media_id: str) -> None:
     """Delete a media id at Meta (and Kirem's note of its channel); ids Meta does not know are 404."""
-    check_media_id(media_id)
-    channel = await _media_channel(session, tenant, media_id)
-    graph, token = graph_and_token(ctx, tenant, channel)
-    try:
-        await graph.delete_media(media_id, token, channel.phone_number_id)
-    except MetaApiError as exc:
-        if exc.http_status in (400, 404):
-            raise not_found("Media") from exc
-        raise
+    await _ask_meta(
+        ctx,
+        session,
+        tenant,
+        media_id,
+        lambda graph, token, number: graph.delete_media(media_id, token, number),
+    )
     stmt = for_project(MediaRef, tenant.project_id).where(MediaRef.media_id == media_id)
     for ref in (await session.execute(stmt)).scalars():
         await session.delete(ref)
