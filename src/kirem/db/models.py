@@ -2,6 +2,7 @@
 
 from kirem.conversations import models as conversation_models
 from kirem.db.base import Base
+from kirem.enterprise import models as enterprise_models
 from kirem.inbound import models as inbound_models
 from kirem.messaging import models as messaging_models
 from kirem.routing import models as routing_models
@@ -12,6 +13,7 @@ metadata = Base.metadata
 
 __all__ = [
     "conversation_models",
+    "enterprise_models",
     "inbound_models",
     "messaging_models",
     "metadata",
