@@ -1,4 +1,4 @@
-"""A project's dedicated MCP endpoint, its SLA policy, and the heartbeats of worker processes."""
+"""A project's dedicated MCP endpoint and its SLA policy."""
 
 from __future__ import annotations
 
@@ -43,15 +43,3 @@ class SlaPolicy(CreatedAt, Base):
     success_rate: Mapped[float | None] = mapped_column(Float, default=None)
     p95_latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class WorkerHeartbeat(Base):
-    """A process running background work (``kirem serve`` with the worker, or ``kirem worker``)."""
-
-    __tablename__ = "worker_heartbeats"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    hostname: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
