@@ -122,6 +122,26 @@ def migrate() -> None:
 
 
 @app.command()
+def reseal(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be re-sealed; change nothing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Seal every stored secret again with the first KIREM_ENCRYPTION_KEY (after adding a new key)."""
+    from kirem.reseal import reseal_all
+
+    settings = settings_from()
+    report = run(settings, lambda ctx: reseal_all(ctx, dry_run), as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps({"rows": report.rows(), "unreadable": report.unreadable}))
+    else:
+        show(report.rows(), False)
+    for problem in report.unreadable:
+        console.print(f"[red]unreadable[/red] {problem}")
+    if report.unreadable:
+        fail(f"{len(report.unreadable)} value(s) open with no configured key: keep the old keys")
+
+
+@app.command()
 def bootstrap(
     account: str = typer.Option("default", help="Account name (created if absent)."),
     project: str = typer.Option("default", help="Project name (created if absent)."),
