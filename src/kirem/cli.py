@@ -122,6 +122,37 @@ def migrate() -> None:
 
 
 @app.command()
+def status(
+    this_host: bool = typer.Option(
+        False, "--this-host", help="Fail unless a process on this host has a fresh heartbeat."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Worker heartbeats and queue lag from the database (what /readyz reports); a health check."""
+    from kirem.db.base import utcnow
+    from kirem.heartbeat import host_report
+
+    settings = settings_from()
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        async with ctx.db.session() as session:
+            return await host_report(session, utcnow(), settings.heartbeat_seconds)
+
+    report = run(settings, work, read_only=True, as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        rows = [
+            {"field": f"{group}.{name}", "value": value}
+            for group, values in report.items()
+            for name, value in values.items()
+        ]
+        show(rows, False)
+    if this_host and not report["this_host"]["live"]:
+        fail(f"no process on {report['this_host']['hostname']} has a fresh heartbeat")
+
+
+@app.command()
 def reseal(
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be re-sealed; change nothing."),
     as_json: bool = JsonOpt,

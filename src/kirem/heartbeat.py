@@ -114,3 +114,15 @@ async def backlog(session: AsyncSession, now: datetime, heartbeat_seconds: float
         oldest_delivery_seconds=_age(now, oldest_due),
         oldest_inbound_seconds=_age(now, oldest_raw),
     )
+
+
+async def host_report(session: AsyncSession, now: datetime, heartbeat_seconds: float) -> dict[str, Any]:
+    """The backlog, and whether a process on this host beats (a worker container's health)."""
+    stale_before = now - timedelta(seconds=STALE_INTERVALS * heartbeat_seconds)
+    here = await session.scalar(
+        select(func.count()).where(
+            WorkerHeartbeat.hostname == socket.gethostname()[:255], WorkerHeartbeat.seen_at >= stale_before
+        )
+    )
+    report = (await backlog(session, now, heartbeat_seconds)).view()
+    return {**report, "this_host": {"hostname": socket.gethostname(), "live": here or 0}}
