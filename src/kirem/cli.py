@@ -334,19 +334,25 @@ def keys_create(
     project: str = ProjectArg,
     mode: str = typer.Option("live", help="live, or test (sends only through sandbox channels)."),
     name: str = typer.Option("default", help="A label for the key."),
+    scope: str = typer.Option(
+        "api", help="api, or mcp (only the project's dedicated MCP endpoint; enterprise plan)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Mint an API key and print it (shown once)."""
+    from kirem.enterprise.mcp_endpoints import require_plan
     from kirem.tenancy import service
     from kirem.tenancy.views import key_view
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            _, owner = await project_named(session, account, project)
-            key, secret = await service.mint_api_key(session, owner, mode, name)
+            owner_account, owner = await project_named(session, account, project)
+            if scope == "mcp":
+                require_plan(owner_account, service.account_limits(owner_account))
+            key, secret = await service.mint_api_key(session, owner, mode, name, scope)
             return key_view(key, secret)
 
-    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "mode", "key"])
+    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "mode", "scope", "key"])
 
 
 @keys_app.command("revoke")

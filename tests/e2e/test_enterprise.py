@@ -180,3 +180,22 @@ def breach_and_recover(srv: Server) -> None:
         )
         assert f'kirem_sla_breached{{project_id="{boot["project_id"]}"}} 0.0' in metrics
         assert len(consumer.at("/watch")) == 2  # each transition once
+
+
+def test_the_cli_mints_keys_for_the_dedicated_endpoint_on_enterprise_only(
+    server: Server, client: httpx.Client
+) -> None:
+    name = f"acct-{uuid.uuid4().hex[:8]}"
+    boot = server.bootstrap(plan="enterprise", account=name)
+    path, _ = dedicated(client, boot)
+    minted = server.cli("keys", "create", name, "main", "--scope", "mcp", "--json")
+    key = orjson.loads(minted.stdout)
+    assert key["scope"] == "mcp" and key["key"].startswith("kirem_mcp_live_")
+    assert post_rpc(client, path, key["key"]).status_code == 200
+
+    growth = f"acct-{uuid.uuid4().hex[:8]}"
+    server.bootstrap(plan="growth", account=growth)
+    refused = server.cli("keys", "create", growth, "main", "--scope", "mcp", check=False)
+    assert refused.returncode == 1 and "enterprise plan" in refused.stderr
+    wrong = server.cli("keys", "create", name, "main", "--scope", "everything", check=False)
+    assert wrong.returncode == 1 and "scope" in wrong.stderr
