@@ -133,6 +133,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.mcp = mcp
+    app.state.runtime = None  # set by the lifespan when this process runs the worker
     install_error_handlers(app)
     # Routes at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
     for path in (MCP_PATH, MCP_PATH + "/", DEDICATED_MCP_PATH):
