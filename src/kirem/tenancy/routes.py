@@ -21,7 +21,7 @@ from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 from kirem.tenancy.plans import PLANS, PlanLimits
-from kirem.tenancy.views import account_view, channel_view, key_view, project_view
+from kirem.tenancy.views import account_view, channel_view, connected_view, key_view, project_view
 
 manage = APIRouter(prefix="/v1/manage", tags=["management"])
 operator = APIRouter(prefix="/v1/operator", tags=["operator"], dependencies=[Depends(require_operator)])
@@ -194,9 +194,9 @@ async def add_channel(
 ) -> Response:
     project = await service.account_project(session, account, project_id)
     body = await read_json_object(request)
-    channel = await create_channel(ctx, session, account, project, body)
+    connected = await create_channel(ctx, session, account, project, body)
     await session.commit()
-    return ok(channel_view(channel), "Channel created successfully", 201)
+    return ok(connected_view(connected.channel, connected.check), "Channel created successfully", 201)
 
 
 async def _channel(session: AsyncSession, account: Account, project_id: str, channel_id: str) -> Channel:

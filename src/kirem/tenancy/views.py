@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kirem.analytics.params import iso
+from kirem.tenancy.live_checks import LiveCheck
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 
 
@@ -55,3 +56,8 @@ def channel_view(channel: Channel) -> dict[str, Any]:
         "status": channel.status,
         "created_at": iso(channel.created_at),
     }
+
+
+def connected_view(channel: Channel, check: LiveCheck | None) -> dict[str, Any]:
+    """A channel just connected, with what Graph said about a live one (``verification``)."""
+    return {**channel_view(channel), "verification": check.view() if check else None}
