@@ -20,7 +20,7 @@ GRAPH_VERSION = "23.0"  # the ``{version}`` of ``/v{version}/…`` (Meta's ``v<m
 
 EVENT_TYPES = [
     "messages.received", "messages.status", "messages.echo", "history.sync", "contacts.sync",
-    "templates.status", "account.update", "targets.disabled",
+    "templates.status", "account.update", "targets.disabled", "channels.connected",
 ]  # fmt: skip
 MESSAGE_TYPES = [
     "text", "template", "image", "video", "audio", "document", "sticker",

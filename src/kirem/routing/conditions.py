@@ -38,6 +38,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "templates.status",
     "account.update",
     "targets.disabled",
+    "channels.connected",
 )
 MESSAGE_TYPES: tuple[str, ...] = (
     "text",
