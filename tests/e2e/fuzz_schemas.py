@@ -323,11 +323,24 @@ CHANNEL_CREATE: Schema = {
                 "waba_id": TEXT,
                 "access_token": TEXT,
                 "display_phone_number": PHONE,
+                "verify": BOOL,
+                "subscribe_app": BOOL,
             },
             ["kind", "phone_number_id", "waba_id", "access_token"],
         ),
     ]
 }
+SETUP_LINK_CREATE = obj(
+    {
+        "client_name": TEXT,
+        "redirect_url": {"anyOf": [{"type": "string", "format": "uri"}, TEXT]},
+        "expires_in_seconds": NUMERIC,
+        "coexistence": BOOL,
+        "sandbox": BOOL,
+        "pin": {"anyOf": [{"type": "string", "pattern": "^[0-9]{6}$"}, TEXT]},
+    },
+    ["client_name", "redirect_url"],
+)
 IP_ALLOWLIST = obj(
     {
         "cidrs": {
@@ -479,6 +492,9 @@ DOCUMENTED: dict[tuple[str, str], Schema] = {
     ("patch", "/v1/conversations/{conversation_id}"): {"body": {"status": "open"}},
     ("post", "/v1/conversations/{conversation_id}/messages"): {"body": {"text": "Ready kak!"}},
     ("post", "/v1/mcp"): {"body": _tool("list_conversations", {"status": "open"})},
+    ("post", "/v1/setup-links"): {
+        "body": {"client_name": "Toko Fuzz", "redirect_url": "https://agency.example/done", "sandbox": True}
+    },
     ("post", "/v1/manage/projects"): {"body": {"name": "fuzzed"}},
     ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): {"body": {"cidrs": []}},
     ("post", "/v1/manage/projects/{project_id}/keys"): {"body": {"name": "ci", "mode": "test"}},
@@ -529,6 +545,7 @@ def request_bodies() -> dict[tuple[str, str], Schema]:
         ("patch", "/v1/conversations/{conversation_id}"): json_body(CONVERSATION_UPDATE),
         ("post", "/v1/conversations/{conversation_id}/messages"): json_body(REPLY),
         ("post", "/v1/mcp"): json_body(MCP),
+        ("post", "/v1/setup-links"): json_body(SETUP_LINK_CREATE),
         ("post", "/v1/manage/projects"): json_body(NAMED),
         ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): json_body(IP_ALLOWLIST),
         ("post", "/v1/manage/projects/{project_id}/keys"): json_body(KEY_CREATE, required=False),
@@ -604,6 +621,7 @@ def path_values(method: str, path: str) -> dict[str, str]:
         "key_id": real("spare_key_id"),
         "channel_id": real("spare_channel_id"),
         "account_id": real("spare_account_id"),
+        "link_id": real("spare_link_id" if spare else "link_id"),
     }
 
 

@@ -90,6 +90,8 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
     rule = {"name": "fuzz", "conditions": {"keywords": ["halo"]}, "target_ids": [target]}
     rule_id = post("/v1/webhooks/rules", rule, key)["id"]
     spare_rule = post("/v1/webhooks/rules", {**rule, "name": "spare"}, key)["id"]
+    link = {"client_name": "Fuzz client", "redirect_url": "https://agency.example/done"}
+    link_id, spare_link = (post("/v1/setup-links", link, key)["id"] for _ in range(2))
 
     inbound = {
         "phone_number_id": boot["phone_number_id"],
@@ -146,6 +148,8 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
         "spare_key_id": spare_key["id"],
         "spare_channel_id": spare_channel["id"],
         "spare_account_id": spare_account["id"],
+        "link_id": link_id,
+        "spare_link_id": spare_link,
     }
 
 
