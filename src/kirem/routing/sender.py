@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
+import yarl
 
 from kirem.routing.schedule import parse_retry_after
 
@@ -246,12 +247,21 @@ class AiohttpSender:
         keepalive: float = DEFAULT_KEEPALIVE,
         ssl_context: ssl.SSLContext | None = None,
         trust_env: bool = False,
+        local_address: str | None = None,
+        proxy: str | None = None,
     ) -> None:
+        """``local_address`` binds every connection to that source address; ``proxy`` sends every
+        request through that HTTP(S) proxy (``CONNECT`` for https targets) — a project's egress."""
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._keepalive = keepalive
         self._ssl = ssl_context if ssl_context is not None else True
         self._trust_env = trust_env
+        self._local_addr = (local_address, 0) if local_address else None
+        proxy_url = yarl.URL(proxy) if proxy else None
+        self._proxy = proxy_url.with_user(None) if proxy_url else None
+        user = proxy_url.user if proxy_url else None
+        self._proxy_auth = aiohttp.BasicAuth(user, proxy_url.password or "") if proxy_url and user else None
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -261,6 +271,7 @@ class AiohttpSender:
                 limit_per_host=self._limit_per_host,
                 keepalive_timeout=self._keepalive,
                 ssl=self._ssl,
+                local_addr=self._local_addr,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -296,6 +307,8 @@ class AiohttpSender:
                     headers={"Accept-Encoding": "identity", **headers},
                     allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=timeout),
+                    proxy=self._proxy,
+                    proxy_auth=self._proxy_auth,
                 ) as response:
                     status = response.status
                     location = response.headers.get("Location")

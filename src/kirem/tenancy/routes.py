@@ -15,6 +15,7 @@ from kirem.api.responses import invalid, not_found, ok
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
+from kirem.routing.egress import egress_view, parse_egress, stored
 from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
@@ -130,6 +131,41 @@ async def put_ip_allowlist(
     project.ip_allowlist = cidrs
     await session.commit()
     return ok({"cidrs": cidrs}, "IP allowlist updated successfully")
+
+
+@manage.get("/projects/{project_id}/egress", summary="Where the project's webhook deliveries leave from")
+async def get_egress(
+    project_id: str,
+    account: Account = Depends(get_account),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    project = await service.account_project(session, account, project_id)
+    return ok(egress_view(project), "Outbound settings retrieved successfully")
+
+
+@manage.put(
+    "/projects/{project_id}/egress",
+    summary="Set a dedicated source address and/or proxy for webhook deliveries (scale plan and up)",
+)
+async def put_egress(
+    project_id: str,
+    request: Request,
+    account: Account = Depends(get_account),
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    project = await service.account_project(session, account, project_id)
+    egress, errors = parse_egress(await read_json_object(request))
+    if errors:
+        raise invalid(errors)
+    kept = stored(ctx.sealer, project, egress)
+    if kept and not service.account_limits(account).dedicated_outbound_ip:
+        raise service.plan_error(
+            "dedicated_outbound_ip", f"Dedicated outbound IPs are not part of the {account.plan} plan."
+        )
+    project.egress = kept
+    await session.commit()
+    return ok(egress_view(project), "Outbound settings updated successfully")
 
 
 @manage.get("/projects/{project_id}/keys", summary="List API keys (never their secrets)")

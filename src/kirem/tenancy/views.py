@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kirem.analytics.params import iso
+from kirem.routing.egress import egress_view
 from kirem.tenancy.live_checks import LiveCheck
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 
@@ -24,6 +25,7 @@ def project_view(project: Project) -> dict[str, Any]:
         "id": project.id,
         "account_id": project.account_id,
         "name": project.name,
+        "egress": egress_view(project),
         "created_at": iso(project.created_at),
     }
 

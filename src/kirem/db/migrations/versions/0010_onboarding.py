@@ -1,6 +1,7 @@
-"""onboarding: Customer Setup Links, and the sandbox's Embedded Signup state
+"""onboarding: Customer Setup Links, dedicated outbound addresses, the sandbox's Embedded Signup state
 
-Setup links are a new table. Sandbox numbers record whether the sandbox app is subscribed to their
+Setup links are a new table. Projects get ``egress`` (where webhook deliveries leave from; empty for
+existing projects: the default way). Sandbox numbers record whether the sandbox app is subscribed to their
 WABA and whether they are registered; numbers that exist already were provisioned for Kirem, so
 they are both.
 
@@ -67,6 +68,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_setup_links")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_setup_links_token_hash")),
     )
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("egress", sa.JSON(), nullable=False, server_default="{}"))
     op.create_index(op.f("ix_setup_links_account_id"), "setup_links", ["account_id"], unique=False)
     op.create_index(
         "ix_setup_links_project_created", "setup_links", ["project_id", "created_at"], unique=False
@@ -82,6 +85,8 @@ def downgrade() -> None:
     op.drop_index("ix_setup_links_project_created", table_name="setup_links")
     op.drop_index(op.f("ix_setup_links_account_id"), table_name="setup_links")
     op.drop_table("setup_links")
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("egress")
     with op.batch_alter_table("sandbox_numbers", schema=None) as batch_op:
         batch_op.drop_column("registered")
         batch_op.drop_column("app_subscribed")
