@@ -261,8 +261,16 @@ class AiohttpSender:
         proxy_url = yarl.URL(proxy) if proxy else None
         self._proxy = proxy_url.with_user(None) if proxy_url else None
         user = proxy_url.user if proxy_url else None
-        self._proxy_auth = aiohttp.BasicAuth(user, proxy_url.password or "") if proxy_url and user else None
+        password = (proxy_url.password if proxy_url else None) or ""
+        self._proxy_headers = (
+            {"Proxy-Authorization": aiohttp.encode_basic_auth(user, password)} if user else None
+        )
         self._session: aiohttp.ClientSession | None = None
+
+    def _forward_proxy_headers(self, url: str) -> dict[str, str]:
+        """A plain-http request goes to the proxy itself, so it carries the proxy's credentials;
+        an https one is tunnelled and must not (``proxy_headers`` go on the ``CONNECT``)."""
+        return (self._proxy_headers or {}) if url.startswith("http:") else {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -304,11 +312,11 @@ class AiohttpSender:
                 async with session.post(
                     url,
                     data=body,
-                    headers={"Accept-Encoding": "identity", **headers},
+                    headers={"Accept-Encoding": "identity", **headers, **self._forward_proxy_headers(url)},
                     allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=timeout),
                     proxy=self._proxy,
-                    proxy_auth=self._proxy_auth,
+                    proxy_headers=self._proxy_headers,
                 ) as response:
                     status = response.status
                     location = response.headers.get("Location")
