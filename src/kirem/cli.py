@@ -345,8 +345,8 @@ def channels_add(
     waba_id: str = typer.Option(None, help="WhatsApp Business Account id (live)."),
     access_token: str = typer.Option(None, help="Meta access token (live); stored encrypted."),
     display_phone_number: str = typer.Option("", help="The number as shown to customers (live)."),
-    verify: bool = typer.Option(
-        True, help="Check the token, number and WABA with Meta before saving (live)."
+    no_verify: bool = typer.Option(
+        False, "--no-verify", help="Save a live channel without checking it with Meta first."
     ),
     subscribe_app: bool = typer.Option(
         False, "--subscribe-app", help="Subscribe the app to the WABA's webhooks if it is not (live)."
@@ -364,7 +364,7 @@ def channels_add(
         "waba_id": waba_id,
         "access_token": access_token,
         "display_phone_number": display_phone_number,
-        "verify": verify,
+        "verify": not no_verify,
         "subscribe_app": subscribe_app,
     }
 
