@@ -341,6 +341,19 @@ SETUP_LINK_CREATE = obj(
     },
     ["client_name", "redirect_url"],
 )
+EGRESS = obj(
+    {
+        "bind_address": {
+            "anyOf": [
+                {"type": "string", "format": "ipv4"},
+                {"type": "string", "format": "ipv6"},
+                TEXT,
+                {"type": "null"},
+            ]
+        },
+        "proxy_url": {"anyOf": [{"type": "string", "format": "uri"}, TEXT, {"type": "null"}]},
+    }
+)
 IP_ALLOWLIST = obj(
     {
         "cidrs": {
@@ -497,6 +510,7 @@ DOCUMENTED: dict[tuple[str, str], Schema] = {
     },
     ("post", "/v1/manage/projects"): {"body": {"name": "fuzzed"}},
     ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): {"body": {"cidrs": []}},
+    ("put", "/v1/manage/projects/{project_id}/egress"): {"body": {"bind_address": "127.0.0.1"}},
     ("post", "/v1/manage/projects/{project_id}/keys"): {"body": {"name": "ci", "mode": "test"}},
     ("post", "/v1/manage/projects/{project_id}/channels"): {"body": {"kind": "sandbox"}},
     ("post", "/v1/operator/accounts"): {"body": {"name": "fuzzed", "plan": "growth"}},
@@ -548,6 +562,7 @@ def request_bodies() -> dict[tuple[str, str], Schema]:
         ("post", "/v1/setup-links"): json_body(SETUP_LINK_CREATE),
         ("post", "/v1/manage/projects"): json_body(NAMED),
         ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): json_body(IP_ALLOWLIST),
+        ("put", "/v1/manage/projects/{project_id}/egress"): json_body(EGRESS),
         ("post", "/v1/manage/projects/{project_id}/keys"): json_body(KEY_CREATE, required=False),
         ("post", "/v1/manage/projects/{project_id}/channels"): json_body(CHANNEL_CREATE),
         ("post", "/v1/operator/accounts"): json_body(ACCOUNT_CREATE),
