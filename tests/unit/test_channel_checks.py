@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from kirem.api.responses import ApiError
 from kirem.app import create_app
+from kirem.cli import app as cli
 from kirem.config import Settings
 from kirem.db.base import utcnow
 from kirem.db.migrate import upgrade_async
@@ -208,3 +213,28 @@ async def test_the_sandbox_answers_the_checks_as_graph_does(graph) -> None:
             sandbox, **{**ids, "waba_id": console.waba_id}, app_id=SANDBOX_APP_ID, subscribe=False
         )
     assert refused.value.status == 400 and "waba_id" in refused.value.errors
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_cli_checks_a_live_channel_too(
+    tmp_path: Path, database_url: str, encryption_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIREM_DATABASE_URL", database_url)
+    monkeypatch.setenv("KIREM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KIREM_ENCRYPTION_KEY", encryption_key)
+    monkeypatch.setenv("KIREM_META_GRAPH_URL", f"http://127.0.0.1:{_closed_port()}")  # nothing listens
+    runner = CliRunner()
+    boot = runner.invoke(cli, ["bootstrap", "--account", "a", "--project", "p", "--plan", "growth", "--json"])
+    assert boot.exit_code == 0, boot.stderr
+    live = ["channels", "add", "a", "p", "--kind", "live", "--phone-number-id", PHONE_NUMBER_ID]
+    live += ["--waba-id", WABA_ID, "--access-token", "EAAG"]
+    refused = runner.invoke(cli, live)
+    assert refused.exit_code == 1 and "Could not reach Meta" in refused.stderr and "(424)" in refused.stderr
+    unchecked = runner.invoke(cli, [*live, "--no-verify", "--json"])
+    assert unchecked.exit_code == 0, unchecked.stderr
+    assert json.loads(unchecked.stdout)["verification"] is None
