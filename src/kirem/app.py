@@ -28,6 +28,8 @@ from kirem.messaging.graph_routes import router as graph_router
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
 from kirem.metrics import Metrics
+from kirem.onboarding.routes import pages as setup_pages
+from kirem.onboarding.routes import router as setup_links_router
 from kirem.ratelimit import RateLimiter
 from kirem.routing.log_routes import router as delivery_router
 from kirem.routing.routes import router as webhooks_router
@@ -150,6 +152,8 @@ def create_app(
         enterprise_router,
         operator,
         inbound_router,
+        setup_links_router,
+        setup_pages,
     )
     for router in routers:
         app.include_router(router)

@@ -402,11 +402,17 @@ def channels_add(
     waba_id: str = typer.Option(None, help="WhatsApp Business Account id (live)."),
     access_token: str = typer.Option(None, help="Meta access token (live); stored encrypted."),
     display_phone_number: str = typer.Option("", help="The number as shown to customers (live)."),
+    no_verify: bool = typer.Option(
+        False, "--no-verify", help="Save a live channel without checking it with Meta first."
+    ),
+    subscribe_app: bool = typer.Option(
+        False, "--subscribe-app", help="Subscribe the app to the WABA's webhooks if it is not (live)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Add a sandbox channel (a new emulated number) or a live one (your Meta number and token)."""
     from kirem.tenancy.channels import create_channel
-    from kirem.tenancy.views import channel_view
+    from kirem.tenancy.views import connected_view
 
     body = {
         "kind": kind,
@@ -415,12 +421,15 @@ def channels_add(
         "waba_id": waba_id,
         "access_token": access_token,
         "display_phone_number": display_phone_number,
+        "verify": not no_verify,
+        "subscribe_app": subscribe_app,
     }
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             owner_account, owner = await project_named(session, account, project)
-            return channel_view(await create_channel(ctx, session, owner_account, owner, body))
+            connected = await create_channel(ctx, session, owner_account, owner, body)
+            return connected_view(connected.channel, connected.check)
 
     show(
         run(settings_from(), work, as_json=as_json),

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     meta_app_secret: str | None = None
     meta_verify_token: str | None = None
     meta_timeout_seconds: float = 30.0
+    meta_app_id: str | None = None
+    """The Meta app's id: Embedded Signup (setup links) and the app subscription check of live channels."""
+    meta_config_id: str | None = None
+    """The Embedded Signup configuration id (Facebook Login for Business) the setup-link page runs."""
 
     worker: bool = True
     """Run inbound processing and webhook delivery inside ``kirem serve`` (off: ``kirem worker`` does)."""

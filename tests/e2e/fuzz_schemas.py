@@ -21,6 +21,7 @@ GRAPH_VERSION = "23.0"  # the ``{version}`` of ``/v{version}/…`` (Meta's ``v<m
 EVENT_TYPES = [
     "messages.received", "messages.status", "messages.echo", "history.sync", "contacts.sync",
     "templates.status", "account.update", "targets.disabled", "sla.breached", "sla.recovered",
+    "templates.status", "account.update", "targets.disabled", "channels.connected",
 ]  # fmt: skip
 MESSAGE_TYPES = [
     "text", "template", "image", "video", "audio", "document", "sticker",
@@ -340,11 +341,37 @@ CHANNEL_CREATE: Schema = {
                 "waba_id": TEXT,
                 "access_token": TEXT,
                 "display_phone_number": PHONE,
+                "verify": BOOL,
+                "subscribe_app": BOOL,
             },
             ["kind", "phone_number_id", "waba_id", "access_token"],
         ),
     ]
 }
+SETUP_LINK_CREATE = obj(
+    {
+        "client_name": TEXT,
+        "redirect_url": {"anyOf": [{"type": "string", "format": "uri"}, TEXT]},
+        "expires_in_seconds": NUMERIC,
+        "coexistence": BOOL,
+        "sandbox": BOOL,
+        "pin": {"anyOf": [{"type": "string", "pattern": "^[0-9]{6}$"}, TEXT]},
+    },
+    ["client_name", "redirect_url"],
+)
+EGRESS = obj(
+    {
+        "bind_address": {
+            "anyOf": [
+                {"type": "string", "format": "ipv4"},
+                {"type": "string", "format": "ipv6"},
+                TEXT,
+                {"type": "null"},
+            ]
+        },
+        "proxy_url": {"anyOf": [{"type": "string", "format": "uri"}, TEXT, {"type": "null"}]},
+    }
+)
 IP_ALLOWLIST = obj(
     {
         "cidrs": {
@@ -503,8 +530,12 @@ DOCUMENTED: dict[tuple[str, str], Schema] = {
     ("put", "/v1/manage/projects/{project_id}/sla"): {
         "body": {"window_seconds": 3600, "min_success_rate": 0.99, "max_p95_latency_ms": 5000}
     },
+    ("post", "/v1/setup-links"): {
+        "body": {"client_name": "Toko Fuzz", "redirect_url": "https://agency.example/done", "sandbox": True}
+    },
     ("post", "/v1/manage/projects"): {"body": {"name": "fuzzed"}},
     ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): {"body": {"cidrs": []}},
+    ("put", "/v1/manage/projects/{project_id}/egress"): {"body": {"bind_address": "127.0.0.1"}},
     ("post", "/v1/manage/projects/{project_id}/keys"): {"body": {"name": "ci", "mode": "test"}},
     ("post", "/v1/manage/projects/{project_id}/channels"): {"body": {"kind": "sandbox"}},
     ("post", "/v1/operator/accounts"): {"body": {"name": "fuzzed", "plan": "growth"}},
@@ -556,8 +587,10 @@ def request_bodies() -> dict[tuple[str, str], Schema]:
         ("post", "/v1/mcp/{project_slug}"): json_body(MCP),
         ("put", "/v1/manage/projects/{project_id}/mcp-endpoint"): json_body(MCP_ENDPOINT),
         ("put", "/v1/manage/projects/{project_id}/sla"): json_body(SLA_POLICY),
+        ("post", "/v1/setup-links"): json_body(SETUP_LINK_CREATE),
         ("post", "/v1/manage/projects"): json_body(NAMED),
         ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): json_body(IP_ALLOWLIST),
+        ("put", "/v1/manage/projects/{project_id}/egress"): json_body(EGRESS),
         ("post", "/v1/manage/projects/{project_id}/keys"): json_body(KEY_CREATE, required=False),
         ("post", "/v1/manage/projects/{project_id}/channels"): json_body(CHANNEL_CREATE),
         ("post", "/v1/operator/accounts"): json_body(ACCOUNT_CREATE),
@@ -632,6 +665,7 @@ def path_values(method: str, path: str) -> dict[str, str]:
         "channel_id": real("spare_channel_id"),
         "account_id": real("spare_account_id"),
         "project_slug": real("mcp_slug"),
+        "link_id": real("spare_link_id" if spare else "link_id"),
     }
 
 

@@ -96,6 +96,8 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
     rule = {"name": "fuzz", "conditions": {"keywords": ["halo"]}, "target_ids": [target]}
     rule_id = post("/v1/webhooks/rules", rule, key)["id"]
     spare_rule = post("/v1/webhooks/rules", {**rule, "name": "spare"}, key)["id"]
+    link = {"client_name": "Fuzz client", "redirect_url": "https://agency.example/done"}
+    link_id, spare_link = (post("/v1/setup-links", link, key)["id"] for _ in range(2))
 
     inbound = {
         "phone_number_id": boot["phone_number_id"],
@@ -155,6 +157,8 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
         "mcp_slug": "fuzz-main",
         "spare_mcp_slug": "fuzz-spare",
         "mcp_key": mcp_key,
+        "link_id": link_id,
+        "spare_link_id": spare_link,
     }
 
 

@@ -36,6 +36,7 @@ def test_constants() -> None:
         "targets.disabled",
         "sla.breached",
         "sla.recovered",
+        "channels.connected",
     )
     for kind in (
         "text",

@@ -6,6 +6,7 @@ from kirem.enterprise import models as enterprise_models
 from kirem.heartbeat import WorkerHeartbeat
 from kirem.inbound import models as inbound_models
 from kirem.messaging import models as messaging_models
+from kirem.onboarding import models as onboarding_models
 from kirem.routing import models as routing_models
 from kirem.sandbox import models as sandbox_models
 from kirem.tenancy import models as tenancy_models
@@ -19,6 +20,7 @@ __all__ = [
     "inbound_models",
     "messaging_models",
     "metadata",
+    "onboarding_models",
     "routing_models",
     "sandbox_models",
     "tenancy_models",

@@ -40,6 +40,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "targets.disabled",
     "sla.breached",
     "sla.recovered",
+    "channels.connected",
 )
 MESSAGE_TYPES: tuple[str, ...] = (
     "text",

@@ -43,6 +43,8 @@ class Project(CreatedAt, Base):
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     ip_allowlist: Mapped[list[Any]] = mapped_column(default=list)
     """CIDRs allowed to call with this project's keys; empty means any address."""
+    egress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Where webhook deliveries leave from: ``bind_address`` and/or ``proxy_sealed`` (scale plan and up)."""
     """After a rotation the old secret keeps signing alongside the new one until this time."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kirem.analytics.params import iso
+from kirem.routing.egress import egress_view
+from kirem.tenancy.live_checks import LiveCheck
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 
 
@@ -23,6 +25,7 @@ def project_view(project: Project) -> dict[str, Any]:
         "id": project.id,
         "account_id": project.account_id,
         "name": project.name,
+        "egress": egress_view(project),
         "created_at": iso(project.created_at),
     }
 
@@ -56,3 +59,8 @@ def channel_view(channel: Channel) -> dict[str, Any]:
         "status": channel.status,
         "created_at": iso(channel.created_at),
     }
+
+
+def connected_view(channel: Channel, check: LiveCheck | None) -> dict[str, Any]:
+    """A channel just connected, with what Graph said about a live one (``verification``)."""
+    return {**channel_view(channel), "verification": check.view() if check else None}
