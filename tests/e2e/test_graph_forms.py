@@ -110,3 +110,25 @@ def test_form_fields_meet_the_same_checks_as_json(server: Server, client: httpx.
     # Kirem's own API keeps to JSON, as the seed shows
     v1 = client.post("/v1/messages", data={"to": CUSTOMER, "type": "text"}, headers=key)
     assert v1.status_code == 415 and v1.json()["status"] == 415, v1.text
+
+
+def test_a_nul_in_a_form_field_is_refused_naming_the_field(server: Server, client: httpx.Client) -> None:
+    """PostgreSQL cannot store U+0000: a form field holding one (raw, or escaped in its JSON text)
+    is refused as in a JSON body, before anything is stored or sent."""
+    boot = server.bootstrap()
+    key = auth(boot["api_key"])
+    customer_writes(client, boot)
+    path = f"/v23.0/{boot['phone_number_id']}/messages"
+    text = fields(messaging_product="whatsapp", to=CUSTOMER, type="text", text={"body": "Halo"})
+    cases = [
+        ({**text, "biz_opaque_callback_data": "x\x00y"}, "biz_opaque_callback_data"),
+        ({**text, "text": json.dumps({"body": "a\x00b"})}, "text.body"),
+    ]
+    for body, field in cases:
+        for sent_as in ({"data": body}, {"files": multipart(body)}):
+            refused = client.post(path, headers=key, **sent_as)  # type: ignore[arg-type]
+            assert refused.status_code == 400, refused.text
+            error = refused.json()["error"]
+            assert error["message"] == "(#100) Invalid parameter", error
+            assert error["code"] == 100 and field in error["error_data"]["details"], error
+    assert logs(client, boot["api_key"], direction="outbound")["total"] == 0

@@ -11,6 +11,8 @@ from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
+from kirem.api.nul_guard import REASON as NUL_REASON
+from kirem.api.nul_guard import nul_field
 from kirem.api.responses import ApiError
 
 
@@ -56,7 +58,8 @@ async def read_graph_body(request: Request) -> Any:
     """A Graph POST body as Graph takes it: JSON, or form fields (url-encoded or multipart) with
     the JSON-valued ones (``text``, ``template``, ``components``, ``websites``…) given as JSON
     text and ``true``/``false`` as booleans. The ``access_token`` field is the credential, not part
-    of the body; every other field is kept, for the same checks as a JSON body."""
+    of the body; every other field is kept, for the same checks as a JSON body (a NUL included,
+    which the NUL guard cannot see in a form)."""
     if not is_form(request):
         if "json" not in request.headers.get("content-type", "").lower():
             raise ApiError(
@@ -71,8 +74,12 @@ async def read_graph_body(request: Request) -> Any:
         if name == TOKEN_FIELD:
             continue
         if not isinstance(value, str):
-            raise ApiError(400, "Validation failed", {name: "must be a form field, not a file"})
+            raise ApiError(
+                400, "Validation failed", {name: "must be a form field, not a file"}, meta_code=100
+            )
         body[name] = form_value(value)
+    if (field := nul_field(body)) is not None:
+        raise ApiError(400, "Validation failed", {field: NUL_REASON}, meta_code=100)
     return body
 
 
