@@ -20,7 +20,7 @@ GRAPH_VERSION = "23.0"  # the ``{version}`` of ``/v{version}/…`` (Meta's ``v<m
 
 EVENT_TYPES = [
     "messages.received", "messages.status", "messages.echo", "history.sync", "contacts.sync",
-    "templates.status", "account.update", "targets.disabled",
+    "templates.status", "account.update", "targets.disabled", "sla.breached", "sla.recovered",
 ]  # fmt: skip
 MESSAGE_TYPES = [
     "text", "template", "image", "video", "audio", "document", "sticker",
@@ -312,7 +312,24 @@ REPLY: Schema = {"anyOf": [obj({"text": TEXT}, ["text"]), *(_typed(t, None) for 
 # Management and operator --------------------------------------------------------------------
 
 NAMED = obj({"name": TEXT}, ["name"])
-KEY_CREATE = obj({"name": TEXT, "mode": {"anyOf": [strings("live", "test"), TEXT]}})
+KEY_CREATE = obj(
+    {
+        "name": TEXT,
+        "mode": {"anyOf": [strings("live", "test"), TEXT]},
+        "scope": {"anyOf": [strings("api", "mcp"), TEXT]},
+    }
+)
+FRACTION: Schema = {"anyOf": [{"type": "number"}, {"enum": HOSTILE_NUMBERS}, TEXT]}
+MCP_ENDPOINT = obj({"slug": TEXT, "rate_limit_per_second": FRACTION}, ["slug"])
+SLA_POLICY = obj(
+    {
+        "window_seconds": NUMERIC,
+        "min_success_rate": FRACTION,
+        "max_p95_latency_ms": NUMERIC,
+        "min_deliveries": NUMERIC,
+    },
+    ["window_seconds"],
+)
 CHANNEL_CREATE: Schema = {
     "anyOf": [
         obj({"kind": strings("sandbox"), "display_phone_number": PHONE}, ["kind"]),
@@ -479,6 +496,13 @@ DOCUMENTED: dict[tuple[str, str], Schema] = {
     ("patch", "/v1/conversations/{conversation_id}"): {"body": {"status": "open"}},
     ("post", "/v1/conversations/{conversation_id}/messages"): {"body": {"text": "Ready kak!"}},
     ("post", "/v1/mcp"): {"body": _tool("list_conversations", {"status": "open"})},
+    ("post", "/v1/mcp/{project_slug}"): {"body": _tool("list_conversations", {"status": "open"})},
+    ("put", "/v1/manage/projects/{project_id}/mcp-endpoint"): {
+        "body": {"slug": real("spare_mcp_slug"), "rate_limit_per_second": 1000}
+    },
+    ("put", "/v1/manage/projects/{project_id}/sla"): {
+        "body": {"window_seconds": 3600, "min_success_rate": 0.99, "max_p95_latency_ms": 5000}
+    },
     ("post", "/v1/manage/projects"): {"body": {"name": "fuzzed"}},
     ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): {"body": {"cidrs": []}},
     ("post", "/v1/manage/projects/{project_id}/keys"): {"body": {"name": "ci", "mode": "test"}},
@@ -529,6 +553,9 @@ def request_bodies() -> dict[tuple[str, str], Schema]:
         ("patch", "/v1/conversations/{conversation_id}"): json_body(CONVERSATION_UPDATE),
         ("post", "/v1/conversations/{conversation_id}/messages"): json_body(REPLY),
         ("post", "/v1/mcp"): json_body(MCP),
+        ("post", "/v1/mcp/{project_slug}"): json_body(MCP),
+        ("put", "/v1/manage/projects/{project_id}/mcp-endpoint"): json_body(MCP_ENDPOINT),
+        ("put", "/v1/manage/projects/{project_id}/sla"): json_body(SLA_POLICY),
         ("post", "/v1/manage/projects"): json_body(NAMED),
         ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): json_body(IP_ALLOWLIST),
         ("post", "/v1/manage/projects/{project_id}/keys"): json_body(KEY_CREATE, required=False),
@@ -604,6 +631,7 @@ def path_values(method: str, path: str) -> dict[str, str]:
         "key_id": real("spare_key_id"),
         "channel_id": real("spare_channel_id"),
         "account_id": real("spare_account_id"),
+        "project_slug": real("mcp_slug"),
     }
 
 
@@ -612,6 +640,14 @@ def augment(served: Schema) -> Schema:
     document = copy.deepcopy(served)
     paths = document["paths"]
     paths["/v1/mcp"] = {"post": {"operationId": "mcp", "summary": "MCP (JSON-RPC)", "responses": {}}}
+    paths["/v1/mcp/{project_slug}"] = {
+        "post": {
+            "operationId": "dedicated_mcp",
+            "summary": "A project's dedicated MCP endpoint (JSON-RPC)",
+            "parameters": [{"name": "project_slug", "in": "path", "required": True}],
+            "responses": {},
+        }
+    }
     for (method, path), body in request_bodies().items():
         paths[path][method]["requestBody"] = body
     for (method, path), parameters in query_parameters().items():

@@ -34,6 +34,8 @@ def test_constants() -> None:
         "templates.status",
         "account.update",
         "targets.disabled",
+        "sla.breached",
+        "sla.recovered",
     )
     for kind in (
         "text",

@@ -2,6 +2,8 @@
 
 from kirem.conversations import models as conversation_models
 from kirem.db.base import Base
+from kirem.enterprise import models as enterprise_models
+from kirem.heartbeat import WorkerHeartbeat
 from kirem.inbound import models as inbound_models
 from kirem.messaging import models as messaging_models
 from kirem.routing import models as routing_models
@@ -11,7 +13,9 @@ from kirem.tenancy import models as tenancy_models
 metadata = Base.metadata
 
 __all__ = [
+    "WorkerHeartbeat",
     "conversation_models",
+    "enterprise_models",
     "inbound_models",
     "messaging_models",
     "metadata",

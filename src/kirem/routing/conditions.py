@@ -38,6 +38,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "templates.status",
     "account.update",
     "targets.disabled",
+    "sla.breached",
+    "sla.recovered",
 )
 MESSAGE_TYPES: tuple[str, ...] = (
     "text",

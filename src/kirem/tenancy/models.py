@@ -54,6 +54,8 @@ class ApiKey(CreatedAt, Base):
     name: Mapped[str] = mapped_column(String(200), default="default")
     mode: Mapped[str] = mapped_column(String(8))
     """``live`` keys reach every channel; ``test`` keys reach sandbox channels only."""
+    scope: Mapped[str] = mapped_column(String(8), default="api")
+    """``api``: the REST API and ``/v1/mcp``; ``mcp``: only the project's dedicated MCP endpoint."""
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(32))
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -20,13 +20,15 @@ class PlanLimits:
     analytics_api: bool
     ip_allowlist: bool
     customer_setup_links: bool
+    dedicated_mcp: bool
+    sla_thresholds: bool
 
 
 PLANS: dict[str, PlanLimits] = {
-    "developer": PlanLimits(1, 1, 20, 7, 1, 0, False, False, False),
-    "growth": PlanLimits(None, None, None, 30, 5, 5, True, True, False),
-    "scale": PlanLimits(None, None, None, 90, None, None, True, True, True),
-    "enterprise": PlanLimits(None, None, None, 365, None, None, True, True, True),
+    "developer": PlanLimits(1, 1, 20, 7, 1, 0, False, False, False, False, False),
+    "growth": PlanLimits(None, None, None, 30, 5, 5, True, True, False, False, False),
+    "scale": PlanLimits(None, None, None, 90, None, None, True, True, True, False, False),
+    "enterprise": PlanLimits(None, None, None, 365, None, None, True, True, True, True, True),
 }
 
 

@@ -15,6 +15,7 @@ from kirem.api.responses import invalid, not_found, ok
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
+from kirem.enterprise.mcp_endpoints import require_plan
 from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
@@ -155,7 +156,10 @@ async def create_key(
     name = body.get("name", "default")
     if not isinstance(name, str) or not name or len(name) > 200:
         raise invalid({"name": "must be a string of 1 to 200 characters"})
-    key, secret = await service.mint_api_key(session, project, str(body.get("mode", "live")), name)
+    scope = str(body.get("scope", "api"))
+    if scope == "mcp":
+        require_plan(account, service.account_limits(account))
+    key, secret = await service.mint_api_key(session, project, str(body.get("mode", "live")), name, scope)
     await session.commit()
     return ok(key_view(key, secret), "API key created successfully", 201)
 

@@ -33,6 +33,7 @@ def key_view(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
         "project_id": key.project_id,
         "name": key.name,
         "mode": key.mode,
+        "scope": key.scope,
         "prefix": key.prefix,
         "created_at": iso(key.created_at),
         "last_used_at": iso(key.last_used_at),
