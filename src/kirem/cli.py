@@ -196,6 +196,31 @@ def accounts_set_plan(
     show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "plan"])
 
 
+@app.command()
+def usage(
+    account: str = AccountArg,
+    month: str = typer.Option(
+        "", help="A UTC month, YYYY-MM (default: the current month).", show_default=False
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """An account's metered usage per project for a month, and its estimated bill in IDR."""
+    from kirem.usage.report import account_usage, parse_month
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        async with ctx.db.session() as session:
+            owner = await account_named(session, account)
+            return await account_usage(session, owner, parse_month(month), ctx.settings.price_table)
+
+    report = run(settings_from(), work, read_only=True, as_json=as_json)
+    if as_json:
+        show(report, True)
+        return
+    from kirem.cli_support import usage_table
+
+    console.print(usage_table(report))
+
+
 @projects_app.command("list")
 def projects_list(account: str = AccountArg, as_json: bool = JsonOpt) -> None:
     """List an account's projects."""

@@ -479,6 +479,8 @@ DOCUMENTED: dict[tuple[str, str], Schema] = {
     ("patch", "/v1/conversations/{conversation_id}"): {"body": {"status": "open"}},
     ("post", "/v1/conversations/{conversation_id}/messages"): {"body": {"text": "Ready kak!"}},
     ("post", "/v1/mcp"): {"body": _tool("list_conversations", {"status": "open"})},
+    ("get", "/v1/usage"): {"query": {"month": "2026-11"}},
+    ("get", "/v1/manage/usage"): {"query": {"month": "2026-11"}},
     ("post", "/v1/manage/projects"): {"body": {"name": "fuzzed"}},
     ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): {"body": {"cidrs": []}},
     ("post", "/v1/manage/projects/{project_id}/keys"): {"body": {"name": "ci", "mode": "test"}},

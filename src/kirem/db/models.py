@@ -7,6 +7,7 @@ from kirem.messaging import models as messaging_models
 from kirem.routing import models as routing_models
 from kirem.sandbox import models as sandbox_models
 from kirem.tenancy import models as tenancy_models
+from kirem.usage import models as usage_models
 
 metadata = Base.metadata
 
@@ -18,4 +19,5 @@ __all__ = [
     "routing_models",
     "sandbox_models",
     "tenancy_models",
+    "usage_models",
 ]

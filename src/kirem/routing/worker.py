@@ -40,6 +40,7 @@ from kirem.routing.targets import open_headers
 from kirem.routing.urls import check_target_url
 from kirem.signals import DELIVERIES
 from kirem.tenancy.models import Project
+from kirem.usage import meter as usage
 
 log = logging.getLogger("kirem.worker")
 
@@ -269,6 +270,7 @@ class DeliveryWorker:
                     created_at=now,
                 )
             )
+            await usage.count(session, delivery.project_id, {usage.ATTEMPTS: 1}, now)
             delivery.last_status_code = result.status_code
             delivery.last_error = result.error
             delivery.lease_expires_at = None

@@ -30,6 +30,22 @@ PLANS: dict[str, PlanLimits] = {
 }
 
 
+@dataclass(frozen=True)
+class PlanFee:
+    """What a plan costs a month in IDR, and whether metered usage is billed on top."""
+
+    monthly_idr: int
+    bills_usage: bool
+
+
+PLAN_FEES: dict[str, PlanFee] = {
+    "developer": PlanFee(0, False),
+    "growth": PlanFee(25_000, True),
+    "scale": PlanFee(100_000, True),
+    "enterprise": PlanFee(1_000_000, False),
+}
+
+
 def limits_for(plan: str, overrides: dict[str, Any] | None = None) -> PlanLimits:
     """The plan's limits with the operator's per-account overrides applied."""
     base = PLANS[plan]
