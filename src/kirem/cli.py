@@ -182,18 +182,29 @@ def accounts_set_plan(
     plan: str = typer.Argument(..., help="developer, growth, scale or enterprise.", show_default=False),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Move an account to another plan (limits apply at once)."""
-    from kirem.tenancy import service
+    """Move an account to another plan: limits apply at once; what is over them is disabled, not deleted."""
+    from kirem.tenancy.plan_changes import change_plan
     from kirem.tenancy.views import account_view
 
     async def work(ctx: AppContext) -> dict[str, Any]:
-        service.check_plan_name(plan)
         async with ctx.db.transaction() as session:
             account = await account_named(session, name)
-            account.plan = plan
-            return account_view(account)
+            changes = await change_plan(session, account, plan=plan)
+            return {**account_view(account), "changes": changes}
 
-    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "plan"])
+    result = run(settings_from(), work, as_json=as_json)
+    if as_json:
+        show(result, True)
+        return
+    counts = {
+        verb: ", ".join(f"{len(ids[verb])} {kind}" for kind, ids in result["changes"].items() if ids[verb])
+        for verb in ("disabled", "enabled")
+    }
+    show(
+        {**result, **{verb: text or "-" for verb, text in counts.items()}},
+        False,
+        ["id", "name", "plan", "disabled", "enabled"],
+    )
 
 
 @app.command()

@@ -20,6 +20,7 @@ from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
+from kirem.tenancy.plan_changes import change_plan
 from kirem.tenancy.plans import PLANS, PlanLimits
 from kirem.tenancy.views import account_view, channel_view, key_view, project_view
 
@@ -269,17 +270,15 @@ async def update_account(
 ) -> Response:
     account = await _account(session, account_id)
     body = await read_json_object(request)
-    if "plan" in body:
-        service.check_plan_name(str(body["plan"]))
-        account.plan = str(body["plan"])
+    plan = str(body["plan"]) if "plan" in body else None
+    overrides = body.get("limit_overrides") if "limit_overrides" in body else None
     if "limit_overrides" in body:
-        overrides = body["limit_overrides"]
         known = set(PlanLimits.__dataclass_fields__)
         if not isinstance(overrides, dict) or not set(overrides) <= known:
             raise invalid({"limit_overrides": f"an object with keys among {', '.join(sorted(known))}"})
-        account.limit_overrides = overrides
+    changes = await change_plan(session, account, plan=plan, overrides=overrides)
     await session.commit()
-    return ok(account_view(account), "Account updated successfully")
+    return ok({**account_view(account), "changes": changes}, "Account updated successfully")
 
 
 @operator.post("/accounts/{account_id}/tokens", summary="Mint another account token (shown once)")

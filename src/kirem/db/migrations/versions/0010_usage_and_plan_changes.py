@@ -1,4 +1,8 @@
-"""usage counters per project, month and metric
+"""usage counters per project, month and metric; plan changes that disable and re-enable
+
+Over-limit projects, channels, targets and rules after a downgrade keep a reason (and, where the
+user can disable them too, a flag saying the plan did it); a downgrade keeps the longer retention
+for what was stored before it.
 
 Revision ID: 0010_usage_and_plan_changes
 Revises: 0009_customer_identity
@@ -9,6 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import kirem.db.base
 
 revision = "0010_usage_and_plan_changes"
 down_revision = "0009_customer_identity"
@@ -32,6 +38,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("project_id", "month", "metric", name=op.f("pk_usage_counters")),
     )
 
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("retention_days_before", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("retention_changed_at", kirem.db.base.UTCDateTime(timezone=True), nullable=True)
+        )
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("disabled_reason", sa.Text(), nullable=True))
+    for table, reason in (("channels", True), ("webhook_targets", False), ("routing_rules", True)):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            if reason:
+                batch_op.add_column(sa.Column("disabled_reason", sa.Text(), nullable=True))
+            batch_op.add_column(
+                sa.Column("disabled_by_plan", sa.Boolean(), nullable=False, server_default=sa.false())
+            )
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column("disabled_by_plan", existing_type=sa.Boolean(), server_default=None)
+
 
 def downgrade() -> None:
+    for table, reason in (("channels", True), ("webhook_targets", False), ("routing_rules", True)):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("disabled_by_plan")
+            if reason:
+                batch_op.drop_column("disabled_reason")
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("disabled_reason")
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_column("retention_changed_at")
+        batch_op.drop_column("retention_days_before")
     op.drop_table("usage_counters")
