@@ -124,3 +124,27 @@ def test_a_plan_change_takes_the_daily_quota_with_it(server: Server, client: htt
     assert client.post("/v1/messages", json=TEXT, headers=key).status_code == 201
     set_plan(client, boot, "developer")
     assert client.post("/v1/messages", json=TEXT, headers=key).status_code == 429
+
+
+def test_limit_overrides_apply_at_once_and_bad_ones_are_a_400(
+    server: Server, client: httpx.Client, consumer: Consumer
+) -> None:
+    boot = server.bootstrap(plan="growth")
+    made = [add_target(client, boot["api_key"], consumer.endpoint(f"/o{i}")) for i in range(3)]
+    path = f"/v1/operator/accounts/{boot['account_id']}"
+    tight = client.patch(path, json={"limit_overrides": {"webhook_targets": 1}}, headers=OPERATOR)
+    assert tight.status_code == 200, tight.text
+    assert tight.json()["data"]["changes"]["targets"]["disabled"] == [t["id"] for t in made[1:]]
+    wider = client.patch(path, json={"limit_overrides": {"webhook_targets": 2}}, headers=OPERATOR)
+    assert wider.json()["data"]["changes"]["targets"] == {"disabled": [], "enabled": [made[1]["id"]]}
+    for overrides, field in (
+        ({"retention_days": None}, "retention_days"),
+        ({"projects": -1}, "projects"),
+        ({"webhook_targets": "5"}, "webhook_targets"),
+        ({"analytics_api": 1}, "analytics_api"),
+    ):
+        response = client.patch(path, json={"limit_overrides": overrides}, headers=OPERATOR)
+        assert response.status_code == 400, response.text
+        assert list(response.json()["errors"]) == [f"limit_overrides.{field}"]
+    account = client.get(path, headers=OPERATOR).json()["data"]
+    assert account["limit_overrides"] == {"webhook_targets": 2}

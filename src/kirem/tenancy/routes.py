@@ -21,7 +21,7 @@ from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 from kirem.tenancy.plan_changes import change_plan
-from kirem.tenancy.plans import PLANS, PlanLimits
+from kirem.tenancy.plans import PLANS, PlanLimits, override_errors
 from kirem.tenancy.views import account_view, channel_view, key_view, project_view
 
 manage = APIRouter(prefix="/v1/manage", tags=["management"])
@@ -276,6 +276,9 @@ async def update_account(
         known = set(PlanLimits.__dataclass_fields__)
         if not isinstance(overrides, dict) or not set(overrides) <= known:
             raise invalid({"limit_overrides": f"an object with keys among {', '.join(sorted(known))}"})
+        errors = override_errors(overrides)
+        if errors:
+            raise invalid({f"limit_overrides.{name}": text for name, text in errors.items()})
     changes = await change_plan(session, account, plan=plan, overrides=overrides)
     await session.commit()
     return ok({**account_view(account), "changes": changes}, "Account updated successfully")
