@@ -24,7 +24,7 @@ from kirem.routing.worker import disable_target
 from kirem.tenancy.limits import lock_owner
 from kirem.tenancy.models import Account, Channel, Project
 from kirem.tenancy.plans import PlanLimits, plan_lifting
-from kirem.tenancy.service import account_limits, check_plan_name
+from kirem.tenancy.service import account_limits, account_projects, check_plan_name
 
 
 def over_limit(plan: str, feature: str, limit: int, noun: str, needed: int) -> str:
@@ -87,15 +87,7 @@ async def apply_limits(
     changes: dict[str, dict[str, list[str]]] = {
         kind: {"disabled": [], "enabled": []} for kind in ("projects", "channels", "targets", "rules")
     }
-    projects = list(
-        (
-            await session.execute(
-                select(Project)
-                .where(Project.account_id == account.id)
-                .order_by(Project.created_at, Project.id)
-            )
-        ).scalars()
-    )
+    projects = await account_projects(session, account)
     kept, over = _split(projects, limits.projects)
     for project in kept:
         if project.disabled_reason is not None:

@@ -19,7 +19,7 @@ from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
-from kirem.tenancy.models import Account, ApiKey, Channel, Project
+from kirem.tenancy.models import Account, ApiKey, Channel
 from kirem.tenancy.plan_changes import change_plan
 from kirem.tenancy.plans import PLANS, PlanLimits, override_errors
 from kirem.tenancy.views import account_view, channel_view, key_view, project_view
@@ -48,10 +48,8 @@ async def get_own_account(account: Account = Depends(get_account)) -> Response:
 async def list_projects(
     account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
-    rows = await session.execute(
-        select(Project).where(Project.account_id == account.id).order_by(Project.created_at)
-    )
-    return ok([project_view(p) for p in rows.scalars()], "Projects retrieved successfully")
+    projects = await service.account_projects(session, account)
+    return ok([project_view(p) for p in projects], "Projects retrieved successfully")
 
 
 @manage.post("/projects", summary="Create a project")

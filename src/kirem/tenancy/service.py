@@ -111,6 +111,12 @@ async def create_project(session: AsyncSession, sealer: Sealer, account: Account
     return project
 
 
+async def account_projects(session: AsyncSession, account: Account) -> list[Project]:
+    """The account's projects, oldest first."""
+    stmt = select(Project).where(Project.account_id == account.id).order_by(Project.created_at, Project.id)
+    return list((await session.execute(stmt)).scalars())
+
+
 async def find_project(session: AsyncSession, account: Account, name: str) -> Project | None:
     stmt = select(Project).where(Project.account_id == account.id, Project.name == name)
     return (await session.execute(stmt)).scalar_one_or_none()

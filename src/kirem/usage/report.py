@@ -13,6 +13,7 @@ from kirem.api.responses import invalid
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project
 from kirem.tenancy.models import Account, Project
+from kirem.tenancy.service import account_projects
 from kirem.usage.meter import ATTEMPTS, CATEGORY_PREFIX, DELIVERIES, INBOUND, OUTBOUND_PREFIX, month_of
 from kirem.usage.models import UsageCounter
 from kirem.usage.prices import bill, charges
@@ -64,15 +65,7 @@ async def account_usage(
     session: AsyncSession, account: Account, month: str, prices: dict[str, int]
 ) -> dict[str, Any]:
     """Every project of the account for ``month``, and the account's estimated bill."""
-    projects = list(
-        (
-            await session.execute(
-                select(Project)
-                .where(Project.account_id == account.id)
-                .order_by(Project.created_at, Project.id)
-            )
-        ).scalars()
-    )
+    projects = await account_projects(session, account)
     rows = await session.execute(
         select(UsageCounter)
         .join(Project, Project.id == UsageCounter.project_id)
