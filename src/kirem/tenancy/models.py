@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, CreatedAt, new_id
@@ -79,7 +79,7 @@ class Channel(CreatedAt, Base):
     access_token_sealed: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="active")
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
-    disabled_by_plan: Mapped[bool] = mapped_column(default=False)
+    disabled_by_plan: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Disabled by a plan change (re-enabled by an upgrade), not disconnected by the user."""
 
 

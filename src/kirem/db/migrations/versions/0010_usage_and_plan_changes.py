@@ -21,6 +21,9 @@ down_revision = "0009_customer_identity"
 branch_labels = None
 depends_on = None
 
+PLAN_DISABLED = (("channels", True), ("webhook_targets", False), ("routing_rules", True))
+"""Tables that gain ``disabled_by_plan``, and whether they gain ``disabled_reason`` too."""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -38,33 +41,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("project_id", "month", "metric", name=op.f("pk_usage_counters")),
     )
 
-    with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("retention_days_before", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("retention_changed_at", kirem.db.base.UTCDateTime(timezone=True), nullable=True)
+    # Plain ADD/DROP COLUMN, never a batch table copy: on SQLite a copy drops the old table, and
+    # with foreign keys on that deletes every child row whose foreign key cascades.
+    op.add_column("accounts", sa.Column("retention_days_before", sa.Integer(), nullable=True))
+    op.add_column(
+        "accounts", sa.Column("retention_changed_at", kirem.db.base.UTCDateTime(timezone=True), nullable=True)
+    )
+    op.add_column("projects", sa.Column("disabled_reason", sa.Text(), nullable=True))
+    for table, reason in PLAN_DISABLED:
+        if reason:
+            op.add_column(table, sa.Column("disabled_reason", sa.Text(), nullable=True))
+        op.add_column(
+            table, sa.Column("disabled_by_plan", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-    with op.batch_alter_table("projects", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("disabled_reason", sa.Text(), nullable=True))
-    for table, reason in (("channels", True), ("webhook_targets", False), ("routing_rules", True)):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            if reason:
-                batch_op.add_column(sa.Column("disabled_reason", sa.Text(), nullable=True))
-            batch_op.add_column(
-                sa.Column("disabled_by_plan", sa.Boolean(), nullable=False, server_default=sa.false())
-            )
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column("disabled_by_plan", existing_type=sa.Boolean(), server_default=None)
 
 
 def downgrade() -> None:
-    for table, reason in (("channels", True), ("webhook_targets", False), ("routing_rules", True)):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("disabled_by_plan")
-            if reason:
-                batch_op.drop_column("disabled_reason")
-    with op.batch_alter_table("projects", schema=None) as batch_op:
-        batch_op.drop_column("disabled_reason")
-    with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.drop_column("retention_changed_at")
-        batch_op.drop_column("retention_days_before")
+    for table, reason in PLAN_DISABLED:
+        op.drop_column(table, "disabled_by_plan")
+        if reason:
+            op.drop_column(table, "disabled_reason")
+    op.drop_column("projects", "disabled_reason")
+    op.drop_column("accounts", "retention_changed_at")
+    op.drop_column("accounts", "retention_days_before")
     op.drop_table("usage_counters")
