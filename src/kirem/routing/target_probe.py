@@ -1,8 +1,9 @@
 """``POST /v1/webhooks/targets/{id}/test``: a signed sample event sent now, and what the consumer said.
 
-The sample is signed and sent exactly like a real delivery (same headers, signatures and URL
-rules), with the event type ``webhooks.test`` so a consumer can tell it apart. Nothing is stored,
-queued, retried or counted as usage; a consumer that is down or slow is an answer, not an error.
+The sample is signed and sent exactly like a real delivery (same headers, signatures, URL rules
+and the project's dedicated egress when it has one), with the event type ``webhooks.test`` so a
+consumer can tell it apart. Nothing is stored, queued, retried or counted as usage; a consumer
+that is down or slow is an answer, not an error.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kirem.context import AppContext
 from kirem.db.base import new_id, utcnow
 from kirem.inbound.events import kirem_envelope
 from kirem.routing.attempts import attempt, signed_request
+from kirem.routing.egress import EgressSenders, project_egress
 from kirem.routing.sender import default_sender
 from kirem.routing.targets import TenantScope, get_target
 
@@ -49,14 +51,17 @@ async def send_test_event(
         now=now,
     )
     url, timeout = target.url, target.timeout_seconds
+    egress = project_egress(ctx.sealer, tenant.project)
     await session.commit()  # nothing to write: end the read before waiting on the consumer
-    sender = default_sender()
+    senders = EgressSenders()
+    sender = default_sender() if egress is None else senders.sender(egress)
     try:
         result = await attempt(
             sender, url, body, headers, timeout, production=ctx.settings.env == "production"
         )
     finally:
         await sender.aclose()
+        await senders.aclose()
     return {
         "target_id": target_id,
         "url": url,

@@ -30,6 +30,7 @@ from kirem.db.base import utcnow
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
 from kirem.routing.attempts import attempt, signed_request
+from kirem.routing.egress import EgressSenders, project_egress
 from kirem.routing.fanout import fan_out
 from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
 from kirem.routing.schedule import next_delay
@@ -66,6 +67,8 @@ class DeliveryWorker:
     worker_id: str = field(default_factory=lambda: "wrk_" + secrets.token_hex(6))
     gates: dict[str, TargetGate] = field(default_factory=lambda: defaultdict(TargetGate))
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    egress_senders: EgressSenders = field(default_factory=EgressSenders)
+    """Senders of projects whose deliveries leave from a dedicated address or proxy."""
 
     @property
     def lease(self) -> timedelta:
@@ -145,6 +148,7 @@ class DeliveryWorker:
             if started == 0:
                 await self.ctx.signals.wait(DELIVERIES, POLL_SECONDS)
         await self.drain()
+        await self.egress_senders.aclose()
 
     async def drain(self, grace: float = 35.0) -> None:
         """Let in-flight attempts finish; past ``grace`` cancel them and give their rows back."""
@@ -220,8 +224,10 @@ class DeliveryWorker:
                 now=utcnow(),
             )
             url, timeout = target.url, target.timeout_seconds
+            egress = project_egress(self.ctx.sealer, project)
+        sender = self.sender if egress is None else self.egress_senders.sender(egress)
         production = self.ctx.settings.env == "production"
-        result = await attempt(self.sender, url, body, headers, timeout, production=production)
+        result = await attempt(sender, url, body, headers, timeout, production=production)
         await self.record(delivery_id, url, result)
         outcome = "success" if result.is_success else "gone" if result.gone else "failure"
         self.ctx.metrics.delivery_attempts.labels(outcome).inc()

@@ -4,8 +4,8 @@ Over-limit projects, channels, targets and rules after a downgrade keep a reason
 user can disable them too, a flag saying the plan did it); a downgrade keeps the longer retention
 for what was stored before it.
 
-Revision ID: 0010_usage_and_plan_changes
-Revises: 0009_customer_identity
+Revision ID: 0012_usage_and_plan_changes
+Revises: 0011_onboarding
 Create Date: 2026-11-29 17:45:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import kirem.db.base
 
-revision = "0010_usage_and_plan_changes"
-down_revision = "0009_customer_identity"
+revision = "0012_usage_and_plan_changes"
+down_revision = "0011_onboarding"
 branch_labels = None
 depends_on = None
 
