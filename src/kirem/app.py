@@ -38,6 +38,7 @@ from kirem.runtime import Runtime
 from kirem.sandbox.app import create_sandbox_app
 from kirem.sandbox.webhooks import resolve_app_secret
 from kirem.tenancy.routes import manage, operator
+from kirem.usage.routes import router as usage_router
 
 log = logging.getLogger("kirem")
 SANDBOX_PREFIX = "/sandbox"
@@ -148,6 +149,7 @@ def create_app(
         delivery_router,
         conversations_router,
         contacts_router,
+        usage_router,
         manage,
         enterprise_router,
         operator,

@@ -233,18 +233,54 @@ def accounts_set_plan(
     plan: str = typer.Argument(..., help="developer, growth, scale or enterprise.", show_default=False),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Move an account to another plan (limits apply at once)."""
-    from kirem.tenancy import service
+    """Move an account to another plan: limits apply at once; what is over them is disabled, not deleted."""
+    from kirem.tenancy.plan_changes import change_plan
     from kirem.tenancy.views import account_view
 
     async def work(ctx: AppContext) -> dict[str, Any]:
-        service.check_plan_name(plan)
         async with ctx.db.transaction() as session:
             account = await account_named(session, name)
-            account.plan = plan
-            return account_view(account)
+            changes = await change_plan(session, account, plan=plan)
+            return {**account_view(account), "changes": changes}
 
-    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "plan"])
+    result = run(settings_from(), work, as_json=as_json)
+    if as_json:
+        show(result, True)
+        return
+    counts = {
+        verb: ", ".join(f"{len(ids[verb])} {kind}" for kind, ids in result["changes"].items() if ids[verb])
+        for verb in ("disabled", "enabled")
+    }
+    show(
+        {**result, **{verb: text or "-" for verb, text in counts.items()}},
+        False,
+        ["id", "name", "plan", "disabled", "enabled"],
+    )
+
+
+@app.command()
+def usage(
+    account: str = AccountArg,
+    month: str = typer.Option(
+        "", help="A UTC month, YYYY-MM (default: the current month).", show_default=False
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """An account's metered usage per project for a month, and its estimated bill in IDR."""
+    from kirem.usage.report import account_usage, parse_month
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        async with ctx.db.session() as session:
+            owner = await account_named(session, account)
+            return await account_usage(session, owner, parse_month(month), ctx.settings.price_table)
+
+    report = run(settings_from(), work, read_only=True, as_json=as_json)
+    if as_json:
+        show(report, True)
+        return
+    from kirem.cli_support import usage_table
+
+    console.print(usage_table(report))
 
 
 @projects_app.command("list")

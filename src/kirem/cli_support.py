@@ -207,6 +207,50 @@ def show(
     console.print(table)
 
 
+def usage_table(report: dict[str, Any]) -> Any:
+    """``kirem usage``: one row per project, a total row, and the bill as the caption."""
+    from rich.table import Table
+
+    columns = (
+        "outbound",
+        "marketing",
+        "utility",
+        "authentication",
+        "service",
+        "inbound",
+        "deliveries",
+        "attempts",
+    )
+    bill = report["bill"]
+    table = Table(
+        title=f"Usage {report['month']} ({bill['plan']} plan)",
+        caption=(
+            f"plan fee {bill['plan_fee']:,} + usage {bill['usage_amount']:,} = "
+            f"{bill['total']:,} {bill['currency']} (estimate)"
+            + ("" if bill["usage_billed"] else f"; usage is not billed on the {bill['plan']} plan")
+        ),
+    )
+    table.add_column("project", overflow="fold")
+    for column in (*columns, "charges (IDR)"):
+        table.add_column(column, justify="right")
+    totals = [0] * (len(columns) + 1)
+    for project in report["projects"]:
+        messages, webhooks = project["messages"], project["webhooks"]
+        values = [
+            messages["outbound"],
+            *(messages["by_category"].get(c, 0) for c in columns[1:5]),
+            messages["inbound"],
+            webhooks["deliveries"],
+            webhooks["attempts"],
+            project["charges"]["amount"],
+        ]
+        totals = [a + b for a, b in zip(totals, values, strict=True)]
+        table.add_row(project["name"], *(f"{v:,}" for v in values))
+    table.add_section()
+    table.add_row("total", *(f"{v:,}" for v in totals))
+    return table
+
+
 async def account_named(session: AsyncSession, name: str) -> Account:
     from kirem.api.responses import ApiError
     from kirem.tenancy import service

@@ -7,6 +7,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,9 +74,26 @@ class Settings(BaseSettings):
     """Largest multipart upload accepted (Meta's 100 MB document limit plus form overhead)."""
     idempotency_ttl_seconds: int = 86_400
 
+    usage_prices: str = ""
+    """``name=idr,…`` per-unit prices over the defaults of :data:`kirem.usage.prices.DEFAULT_PRICES`."""
+
     log_level: str = "info"
     log_format: Literal["text", "json"] | None = None
     """``json`` (one object per line, with request ids) by default in production, ``text`` in development."""
+
+    @field_validator("usage_prices")
+    @classmethod
+    def _check_usage_prices(cls, value: str) -> str:
+        from kirem.usage.prices import parse_prices
+
+        parse_prices(value)
+        return value
+
+    @cached_property
+    def price_table(self) -> dict[str, int]:
+        from kirem.usage.prices import parse_prices
+
+        return parse_prices(self.usage_prices)
 
     @property
     def resolved_log_format(self) -> str:

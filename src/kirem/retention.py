@@ -1,5 +1,6 @@
 """Log retention by plan: message logs, events (with their deliveries and attempts) and raw webhooks
-older than the account's ``retention_days`` are deleted; so are expired idempotency records.
+older than the account's ``retention_days`` are deleted; so are expired idempotency records. A
+downgrade shortens retention only forward: what was stored before it keeps the longer retention.
 
 Conversations stay (they are the inbox); their timeline keeps only what retention keeps. Raw webhooks
 are kept as long as the longest retention of any plan, since one body may concern several projects.
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 
 from kirem.context import AppContext
 from kirem.db.base import utcnow
@@ -22,6 +24,15 @@ from kirem.tenancy.plans import PLANS
 from kirem.tenancy.service import account_limits
 
 log = logging.getLogger("kirem.retention")
+
+
+def expired(account: Account, created_at: Any, now: datetime) -> ColumnElement[bool]:
+    """Rows past the account's retention; after a downgrade, rows stored before it keep the longer one."""
+    cutoff = now - timedelta(days=account_limits(account).retention_days)
+    owed, since = account.retention_days_before, account.retention_changed_at
+    if owed is None or since is None:
+        return created_at < cutoff  # type: ignore[no-any-return]
+    return and_(created_at < cutoff, or_(created_at >= since, created_at < now - timedelta(days=owed)))
 
 
 async def purge_expired(ctx: AppContext, now: datetime | None = None) -> dict[str, int]:
@@ -37,18 +48,21 @@ async def purge_expired(ctx: AppContext, now: datetime | None = None) -> dict[st
     async with ctx.db.session() as session:
         accounts = list((await session.execute(select(Account))).scalars())
     for account in accounts:
-        cutoff = now - timedelta(days=account_limits(account).retention_days)
         projects = select(Project.id).where(Project.account_id == account.id).scalar_subquery()
         async with ctx.db.transaction() as session:
             for model, key in ((MessageLog, "message_logs"), (DeliveryAttempt, "delivery_attempts")):
                 result = await session.execute(
-                    delete(model).where(model.project_id.in_(projects), model.created_at < cutoff)
+                    delete(model).where(
+                        model.project_id.in_(projects), expired(account, model.created_at, now)
+                    )
                 )
                 removed[key] += result.rowcount or 0
-            old_events = select(Event.id).where(Event.project_id.in_(projects), Event.created_at < cutoff)
+            old_events = select(Event.id).where(
+                Event.project_id.in_(projects), expired(account, Event.created_at, now)
+            )
             await session.execute(delete(Delivery).where(Delivery.event_id.in_(old_events)))
             result = await session.execute(
-                delete(Event).where(Event.project_id.in_(projects), Event.created_at < cutoff)
+                delete(Event).where(Event.project_id.in_(projects), expired(account, Event.created_at, now))
             )
             removed["events"] += result.rowcount or 0
     longest = max(limits.retention_days for limits in PLANS.values())

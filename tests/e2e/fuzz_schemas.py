@@ -523,6 +523,8 @@ DOCUMENTED: dict[tuple[str, str], Schema] = {
     ("patch", "/v1/conversations/{conversation_id}"): {"body": {"status": "open"}},
     ("post", "/v1/conversations/{conversation_id}/messages"): {"body": {"text": "Ready kak!"}},
     ("post", "/v1/mcp"): {"body": _tool("list_conversations", {"status": "open"})},
+    ("get", "/v1/usage"): {"query": {"month": "2026-11"}},
+    ("get", "/v1/manage/usage"): {"query": {"month": "2026-11"}},
     ("post", "/v1/mcp/{project_slug}"): {"body": _tool("list_conversations", {"status": "open"})},
     ("put", "/v1/manage/projects/{project_id}/mcp-endpoint"): {
         "body": {"slug": real("spare_mcp_slug"), "rate_limit_per_second": 1000}

@@ -10,6 +10,7 @@ from kirem.onboarding import models as onboarding_models
 from kirem.routing import models as routing_models
 from kirem.sandbox import models as sandbox_models
 from kirem.tenancy import models as tenancy_models
+from kirem.usage import models as usage_models
 
 metadata = Base.metadata
 
@@ -24,4 +25,5 @@ __all__ = [
     "routing_models",
     "sandbox_models",
     "tenancy_models",
+    "usage_models",
 ]

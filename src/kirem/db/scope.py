@@ -22,13 +22,17 @@ async def get_owned(session: AsyncSession, model: type[T], row_id: Any, project_
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> None:
-    """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects."""
+async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects.
+
+    True when the row was inserted, False when it was already there.
+    """
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

@@ -34,6 +34,7 @@ from kirem.routing.fanout import fan_out, project_routing, stored_facts
 from kirem.routing.matcher import facts_from
 from kirem.signals import DELIVERIES, notify
 from kirem.tenancy.models import Channel
+from kirem.usage import meter as usage
 
 log = logging.getLogger("kirem.inbound")
 MAX_ATTEMPTS = 5
@@ -170,6 +171,7 @@ async def _route_one(
         if event is None:
             return  # a redelivery of an event already routed
         event.data, event.facts, event.error = normalized.data, facts, None
+    await usage.count(session, channel.project_id, usage.event_amounts(event.type, event.data), now)
     if channel.project_id not in routing_cache:
         routing_cache[channel.project_id] = await project_routing(session, channel.project_id)
     await fan_out(session, event, routing_cache[channel.project_id], now)

@@ -35,6 +35,7 @@ from kirem.tenancy.service import (
     release_outbound_quota,
     resolve_channel,
 )
+from kirem.usage import meter as usage
 
 
 async def send_message(
@@ -92,6 +93,7 @@ async def send_message(
     if customer.known:
         log.conversation_id = (await conversation_for(session, channel, customer)).id
     await apply_pending(session, log)
+    await usage.count(session, tenant.project_id, {usage.outbound(log.type): 1})
     await session.commit()
     return answer, False
 

@@ -15,6 +15,7 @@ from kirem.inbound.models import Event
 from kirem.routing.matcher import Decision, EventFacts, route
 from kirem.routing.models import Delivery, RoutingRule, WebhookTarget
 from kirem.routing.rules import rule_specs, target_specs
+from kirem.usage import meter as usage
 
 
 def stored_facts(facts: EventFacts) -> dict[str, Any]:
@@ -69,9 +70,10 @@ async def fan_out(
     by_id = {t.id: t for t in targets}
     now = now or utcnow()
     decisions = decide(event, targets, rules)
+    created = 0
     for decision in decisions:
         target = by_id[decision.target_id]
-        await insert_if_absent(
+        inserted = await insert_if_absent(
             session,
             Delivery,
             id=new_id("dlv"),
@@ -85,6 +87,9 @@ async def fan_out(
             created_at=now,
             updated_at=now,
         )
+        if inserted and target.enabled:
+            created += 1
+    await usage.count(session, event.project_id, {usage.DELIVERIES: created}, now)
     return len(decisions)
 
 
@@ -132,4 +137,5 @@ async def replay_event(session: AsyncSession, event: Event, now: datetime | None
                 next_attempt_at=now,
             )
         )
+    await usage.count(session, event.project_id, {usage.DELIVERIES: len(fresh)}, now)
     return queued + len(fresh)

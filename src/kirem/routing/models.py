@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, CreatedAt, UTCDateTime, new_id, utcnow
@@ -32,6 +32,8 @@ class WebhookTarget(CreatedAt, Base):
     retry_schedule: Mapped[list[Any] | None] = mapped_column(default=None)
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    disabled_by_plan: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Disabled by a plan change (re-enabled by an upgrade), not by the user or by failures."""
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     """First failure since the last success; 5 days of it disables the target."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -46,6 +48,8 @@ class RoutingRule(CreatedAt, Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     target_ids: Mapped[list[Any]] = mapped_column(default=list)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    disabled_by_plan: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

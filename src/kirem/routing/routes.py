@@ -14,6 +14,7 @@ from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.routing import rules, targets
 from kirem.routing.secret import rotate_webhook_secret
+from kirem.routing.target_probe import send_test_event
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -81,6 +82,21 @@ async def update_target(
     )
     await session.commit()
     return ok(targets.target_view(ctx.sealer, target), "Webhook target updated successfully")
+
+
+@router.post(
+    "/targets/{target_id}/test",
+    summary="Send a signed sample event (webhooks.test) now; answer the consumer's status, latency and body",
+)
+async def test_target(
+    target_id: str,
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+    tenant: Tenant = Depends(get_tenant),
+) -> Response:
+    result = await send_test_event(ctx, session, tenant, target_id)
+    message = "Test event delivered" if result["success"] else "Test event not delivered"
+    return ok(result, message)
 
 
 @router.delete(

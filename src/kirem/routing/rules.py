@@ -27,7 +27,7 @@ from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
 from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route, user_ids_of
 from kirem.routing.models import RoutingRule, WebhookTarget
 from kirem.routing.targets import TenantScope, list_targets
-from kirem.tenancy.limits import enforce_count_limit
+from kirem.tenancy.limits import enforce_count_limit, enforce_enabling_limit
 from kirem.tenancy.models import Channel, Project
 
 log = logging.getLogger("kirem.routing")
@@ -44,6 +44,7 @@ def rule_view(rule: RoutingRule) -> dict[str, Any]:
         "id": rule.id,
         "name": rule.name,
         "enabled": rule.enabled,
+        "disabled_reason": rule.disabled_reason,
         "conditions": dict(rule.conditions or {}),
         "target_ids": list(rule.target_ids or []),
         "created_at": iso(rule.created_at),
@@ -186,6 +187,18 @@ async def update_rule(
     """Change the fields in ``body`` (the caller commits); ``conditions`` is replaced as a whole."""
     rule = await get_rule(session, tenant.project_id, rule_id)
     values = await _rule_fields(session, tenant.project_id, body, creating=False)
+    if values.get("enabled") is True and not rule.enabled:
+        await enforce_enabling_limit(
+            session,
+            RoutingRule,
+            tenant.project_id,
+            limit=tenant.limits.routing_rules,
+            feature="routing_rules",
+            plan=tenant.account.plan,
+            noun="enabled routing rule(s)",
+        )
+    if "enabled" in values:
+        rule.disabled_by_plan, rule.disabled_reason = False, None
     for key, value in values.items():
         setattr(rule, key, value)
     await session.flush()

@@ -29,7 +29,7 @@ from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, 
 from kirem.routing.schedule import validate_schedule
 from kirem.routing.signing import PAYLOAD_FORMATS
 from kirem.routing.urls import Resolver, check_target_url
-from kirem.tenancy.limits import enforce_count_limit
+from kirem.tenancy.limits import enforce_count_limit, enforce_enabling_limit
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import PlanLimits
 from kirem.tenancy.service import account_limits
@@ -375,9 +375,25 @@ async def update_target(
     values = await _target_fields(
         body, creating=False, production=production, resolve=resolve, stored_headers=stored
     )
+    await _check_enabling(session, tenant, target, values.get("enabled"))
     _apply(target, values, sealer)
     await session.flush()
     return target
+
+
+async def _check_enabling(
+    session: AsyncSession, tenant: TenantScope, target: WebhookTarget, enabled: object
+) -> None:
+    if enabled is True and not target.enabled:
+        await enforce_enabling_limit(
+            session,
+            WebhookTarget,
+            tenant.project_id,
+            limit=tenant.limits.webhook_targets,
+            feature="webhook_targets",
+            plan=tenant.account.plan,
+            noun="enabled webhook target(s)",
+        )
 
 
 def _apply(target: WebhookTarget, values: dict[str, Any], sealer: Sealer | None = None) -> None:
@@ -390,6 +406,8 @@ def _apply(target: WebhookTarget, values: dict[str, Any], sealer: Sealer | None 
         _seal_headers(sealer, target, headers)
     for key, value in values.items():
         setattr(target, key, value)
+    if enabled is not None:
+        target.disabled_by_plan = False
     if enabled is True and not target.enabled:
         target.enabled = True
         target.disabled_reason = None
@@ -405,6 +423,7 @@ async def set_target_enabled(
     session: AsyncSession, tenant: TenantScope, target_id: str, enabled: bool
 ) -> WebhookTarget:
     target = await get_target(session, tenant.project_id, target_id)
+    await _check_enabling(session, tenant, target, enabled)
     _apply(target, {"enabled": enabled})
     await session.flush()
     return target

@@ -25,22 +25,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem import __version__
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
+from kirem.routing.attempts import attempt, signed_request
 from kirem.routing.egress import EgressSenders, project_egress
 from kirem.routing.fanout import fan_out
 from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
 from kirem.routing.schedule import next_delay
-from kirem.routing.secret import signing_secrets
 from kirem.routing.sender import AttemptResult, WebhookSender
-from kirem.routing.signing import sign_headers
-from kirem.routing.targets import open_headers
-from kirem.routing.urls import check_target_url
 from kirem.signals import DELIVERIES
 from kirem.tenancy.models import Project
+from kirem.usage import meter as usage
 
 log = logging.getLogger("kirem.worker")
 
@@ -215,29 +212,22 @@ class DeliveryWorker:
                 delivery.leased_by = None
                 await session.commit()
                 return None
-            now = utcnow()
-            body = event.meta_body if target.payload_format == "meta" else event.kirem_body
-            headers = open_headers(self.ctx.sealer, target)
-            headers.update(
-                sign_headers(
-                    body=body,
-                    event_id=event.id,
-                    delivery_id=delivery.id,
-                    event_type=event.type,
-                    secrets=signing_secrets(self.ctx.sealer, project, now),
-                    timestamp=int(now.timestamp()),
-                    payload_format=target.payload_format,
-                    version=__version__,
-                )
+            body, headers = signed_request(
+                self.ctx.sealer,
+                target,
+                project,
+                event_id=event.id,
+                delivery_id=delivery.id,
+                event_type=event.type,
+                kirem_body=event.kirem_body,
+                meta_body=event.meta_body,
+                now=utcnow(),
             )
             url, timeout = target.url, target.timeout_seconds
             egress = project_egress(self.ctx.sealer, project)
-        refusal = await check_target_url(url, production=self.ctx.settings.env == "production")
-        if refusal is not None:
-            result = AttemptResult(None, 0, False, f"refused: {refusal}", "", None, False)
-        else:
-            sender = self.sender if egress is None else self.egress_senders.sender(egress)
-            result = await sender.send(url, body, headers, timeout)
+        sender = self.sender if egress is None else self.egress_senders.sender(egress)
+        production = self.ctx.settings.env == "production"
+        result = await attempt(sender, url, body, headers, timeout, production=production)
         await self.record(delivery_id, url, result)
         outcome = "success" if result.is_success else "gone" if result.gone else "failure"
         self.ctx.metrics.delivery_attempts.labels(outcome).inc()
@@ -275,6 +265,7 @@ class DeliveryWorker:
                     created_at=now,
                 )
             )
+            await usage.count(session, delivery.project_id, {usage.ATTEMPTS: 1}, now)
             delivery.last_status_code = result.status_code
             delivery.last_error = result.error
             delivery.lease_expires_at = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import ApiError
@@ -39,6 +39,29 @@ async def lock_owner(session: AsyncSession, owner: Owner, owner_id: str) -> None
         await session.execute(stmt)
     else:
         await session.execute(update(owner).where(owner.id == owner_id).values(name=owner.name))
+
+
+async def enforce_enabling_limit(
+    session: AsyncSession,
+    model: Any,
+    project_id: str,
+    *,
+    limit: int | None,
+    feature: str,
+    plan: str,
+    noun: str,
+) -> None:
+    """403 when the project's enabled ``model`` rows (targets, rules) already reach ``limit``.
+
+    Turning one back on counts against the plan like creating one, so a target or rule a
+    downgrade disabled cannot simply be switched on again.
+    """
+    count = (
+        select(func.count()).select_from(model).where(model.project_id == project_id, model.enabled.is_(True))
+    )
+    await enforce_count_limit(
+        session, Project, project_id, count, limit=limit, feature=feature, plan=plan, noun=noun
+    )
 
 
 async def enforce_count_limit(

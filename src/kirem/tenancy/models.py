@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, CreatedAt, new_id
@@ -18,6 +18,9 @@ class Account(CreatedAt, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     plan: Mapped[str] = mapped_column(String(32), default="developer")
     limit_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    retention_days_before: Mapped[int | None] = mapped_column(default=None)
+    """After a downgrade: the longer retention that what was stored before ``retention_changed_at`` keeps."""
+    retention_changed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AccountToken(CreatedAt, Base):
@@ -42,6 +45,8 @@ class Project(CreatedAt, Base):
     previous_webhook_secret_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     ip_allowlist: Mapped[list[Any]] = mapped_column(default=list)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    """Set while the account's plan allows fewer projects: its keys are refused, its channels disabled."""
     """CIDRs allowed to call with this project's keys; empty means any address."""
     egress: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Where webhook deliveries leave from: ``bind_address`` and/or ``proxy_sealed`` (scale plan and up)."""
@@ -77,6 +82,9 @@ class Channel(CreatedAt, Base):
     display_phone_number: Mapped[str] = mapped_column(String(32), default="")
     access_token_sealed: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    disabled_by_plan: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Disabled by a plan change (re-enabled by an upgrade), not disconnected by the user."""
 
 
 class DailyUsage(Base):

@@ -85,11 +85,48 @@ PLANS: dict[str, PlanLimits] = {
 }
 
 
+@dataclass(frozen=True)
+class PlanFee:
+    """What a plan costs a month in IDR, and whether metered usage is billed on top."""
+
+    monthly_idr: int
+    bills_usage: bool
+
+
+PLAN_FEES: dict[str, PlanFee] = {
+    "developer": PlanFee(0, False),
+    "growth": PlanFee(25_000, True),
+    "scale": PlanFee(100_000, True),
+    "enterprise": PlanFee(1_000_000, False),
+}
+
+
 def limits_for(plan: str, overrides: dict[str, Any] | None = None) -> PlanLimits:
     """The plan's limits with the operator's per-account overrides applied."""
     base = PLANS[plan]
     known = {f.name for f in fields(PlanLimits)}
     return replace(base, **{k: v for k, v in (overrides or {}).items() if k in known})
+
+
+MAX_RETENTION_DAYS = 36_500
+
+
+def override_errors(overrides: dict[str, Any]) -> dict[str, str]:
+    """Why each override value does not fit its limit: counts are whole numbers or null, flags booleans."""
+    errors: dict[str, str] = {}
+    for item in fields(PlanLimits):
+        if item.name not in overrides:
+            continue
+        value = overrides[item.name]
+        if item.name == "retention_days":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RETENTION_DAYS:
+                errors[item.name] = f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS}"
+        elif item.type in ("bool", bool):
+            if not isinstance(value, bool):
+                errors[item.name] = "must be true or false"
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            errors[item.name] = "must be a whole number of 0 or more, or null for unlimited"
+    return errors
 
 
 def plan_lifting(feature: str, needed: int | bool = True) -> str:

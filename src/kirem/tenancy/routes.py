@@ -21,8 +21,9 @@ from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
-from kirem.tenancy.models import Account, ApiKey, Channel, Project
-from kirem.tenancy.plans import PLANS, PlanLimits
+from kirem.tenancy.models import Account, ApiKey, Channel
+from kirem.tenancy.plan_changes import change_plan
+from kirem.tenancy.plans import PLANS, PlanLimits, override_errors
 from kirem.tenancy.views import account_view, channel_view, connected_view, key_view, project_view
 
 manage = APIRouter(prefix="/v1/manage", tags=["management"])
@@ -49,10 +50,8 @@ async def get_own_account(account: Account = Depends(get_account)) -> Response:
 async def list_projects(
     account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
-    rows = await session.execute(
-        select(Project).where(Project.account_id == account.id).order_by(Project.created_at)
-    )
-    return ok([project_view(p) for p in rows.scalars()], "Projects retrieved successfully")
+    projects = await service.account_projects(session, account)
+    return ok([project_view(p) for p in projects], "Projects retrieved successfully")
 
 
 @manage.post("/projects", summary="Create a project")
@@ -309,17 +308,18 @@ async def update_account(
 ) -> Response:
     account = await _account(session, account_id)
     body = await read_json_object(request)
-    if "plan" in body:
-        service.check_plan_name(str(body["plan"]))
-        account.plan = str(body["plan"])
+    plan = str(body["plan"]) if "plan" in body else None
+    overrides = body.get("limit_overrides") if "limit_overrides" in body else None
     if "limit_overrides" in body:
-        overrides = body["limit_overrides"]
         known = set(PlanLimits.__dataclass_fields__)
         if not isinstance(overrides, dict) or not set(overrides) <= known:
             raise invalid({"limit_overrides": f"an object with keys among {', '.join(sorted(known))}"})
-        account.limit_overrides = overrides
+        errors = override_errors(overrides)
+        if errors:
+            raise invalid({f"limit_overrides.{name}": text for name, text in errors.items()})
+    changes = await change_plan(session, account, plan=plan, overrides=overrides)
     await session.commit()
-    return ok(account_view(account), "Account updated successfully")
+    return ok({**account_view(account), "changes": changes}, "Account updated successfully")
 
 
 @operator.post("/accounts/{account_id}/tokens", summary="Mint another account token (shown once)")

@@ -114,6 +114,12 @@ async def create_project(session: AsyncSession, sealer: Sealer, account: Account
     return project
 
 
+async def account_projects(session: AsyncSession, account: Account) -> list[Project]:
+    """The account's projects, oldest first."""
+    stmt = select(Project).where(Project.account_id == account.id).order_by(Project.created_at, Project.id)
+    return list((await session.execute(stmt)).scalars())
+
+
 async def find_project(session: AsyncSession, account: Account, name: str) -> Project | None:
     stmt = select(Project).where(Project.account_id == account.id, Project.name == name)
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -176,6 +182,10 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
     if row is None:
         return None
     key, project, account = row
+    if project.disabled_reason is not None:
+        raise ApiError(
+            403, f"This project is disabled. {project.disabled_reason}", {"project_id": project.id}
+        )
     await _touch(session, ApiKey, key.id, key.last_used_at)
     for loaded in (key, project, account):
         session.expunge(loaded)  # detached: later rollbacks in this session cannot expire them
@@ -264,8 +274,14 @@ async def resolve_channel(
     phone_number_id: str | None = None,
     channel_id: str | None = None,
 ) -> Channel:
-    """The channel a request speaks through: named by id or number, else the project's first active one."""
-    stmt = for_project(Channel, tenant.project_id).where(Channel.status == "active")
+    """The channel a request speaks through: named by id or number, else the project's first active one.
+
+    A named channel that is not active (disconnected, or disabled by the plan) is a 409 saying why.
+    """
+    stmt = for_project(Channel, tenant.project_id)
+    named = channel_id is not None or phone_number_id is not None
+    if not named:
+        stmt = stmt.where(Channel.status == "active")
     if channel_id is not None:
         stmt = stmt.where(or_(Channel.id == channel_id, Channel.phone_number_id == channel_id))
     if phone_number_id is not None:
@@ -274,9 +290,11 @@ async def resolve_channel(
         await session.execute(stmt.order_by(Channel.created_at, Channel.id).limit(1))
     ).scalar_one_or_none()
     if channel is None:
-        if channel_id is None and phone_number_id is None:
+        if not named:
             raise ApiError(409, "This project has no active channel; connect a WhatsApp number first")
         raise not_found("Channel")
+    if channel.status != "active":
+        check_channel_use(tenant, channel)
     return channel
 
 
@@ -289,7 +307,8 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
     if channel.project_id != tenant.project_id:
         raise not_found("Channel")
     if channel.status != "active":
-        raise ApiError(409, "This channel is disconnected", {"channel_id": channel.id})
+        reason = f"This channel is disabled. {channel.disabled_reason}" if channel.disabled_reason else None
+        raise ApiError(409, reason or "This channel is disconnected", {"channel_id": channel.id})
     if tenant.api_key.mode == "test" and channel.kind != "sandbox":
         raise ApiError(
             403, "Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id}

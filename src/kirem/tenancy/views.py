@@ -25,6 +25,7 @@ def project_view(project: Project) -> dict[str, Any]:
         "id": project.id,
         "account_id": project.account_id,
         "name": project.name,
+        "disabled_reason": project.disabled_reason,
         "egress": egress_view(project),
         "created_at": iso(project.created_at),
     }
@@ -57,6 +58,7 @@ def channel_view(channel: Channel) -> dict[str, Any]:
         "waba_id": channel.waba_id,
         "display_phone_number": channel.display_phone_number,
         "status": channel.status,
+        "disabled_reason": channel.disabled_reason,
         "created_at": iso(channel.created_at),
     }
 

@@ -85,8 +85,9 @@ def downgrade() -> None:
     op.drop_index("ix_setup_links_project_created", table_name="setup_links")
     op.drop_index(op.f("ix_setup_links_account_id"), table_name="setup_links")
     op.drop_table("setup_links")
-    with op.batch_alter_table("projects", schema=None) as batch_op:
-        batch_op.drop_column("egress")
+    # In place, not a batch table copy: on SQLite dropping the copied projects table would delete
+    # every row whose foreign key cascades from it (targets, rules, keys, channels…).
+    op.drop_column("projects", "egress")
     with op.batch_alter_table("sandbox_numbers", schema=None) as batch_op:
         batch_op.drop_column("registered")
         batch_op.drop_column("app_subscribed")

@@ -1,0 +1,59 @@
+"""One signed webhook request to a target: its body and headers, the URL check, the HTTP attempt.
+
+Shared by the delivery worker and the target test, so a test event is signed and sent exactly as a
+real delivery is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kirem import __version__
+from kirem.crypto import Sealer
+from kirem.routing.models import WebhookTarget
+from kirem.routing.secret import signing_secrets
+from kirem.routing.sender import AttemptResult, WebhookSender
+from kirem.routing.signing import sign_headers
+from kirem.routing.targets import open_headers
+from kirem.routing.urls import check_target_url
+from kirem.tenancy.models import Project
+
+
+def signed_request(
+    sealer: Sealer,
+    target: WebhookTarget,
+    project: Project,
+    *,
+    event_id: str,
+    delivery_id: str,
+    event_type: str,
+    kirem_body: bytes,
+    meta_body: bytes,
+    now: datetime,
+) -> tuple[bytes, dict[str, str]]:
+    """The body in the target's format and its headers: the target's own, then the signatures."""
+    body = meta_body if target.payload_format == "meta" else kirem_body
+    headers = open_headers(sealer, target)
+    headers.update(
+        sign_headers(
+            body=body,
+            event_id=event_id,
+            delivery_id=delivery_id,
+            event_type=event_type,
+            secrets=signing_secrets(sealer, project, now),
+            timestamp=int(now.timestamp()),
+            payload_format=target.payload_format,
+            version=__version__,
+        )
+    )
+    return body, headers
+
+
+async def attempt(
+    sender: WebhookSender, url: str, body: bytes, headers: dict[str, str], timeout: float, *, production: bool
+) -> AttemptResult:
+    """Post once, unless the URL is refused now (a production host that resolves to a private address)."""
+    refusal = await check_target_url(url, production=production)
+    if refusal is not None:
+        return AttemptResult(None, 0, False, f"refused: {refusal}", "", None, False)
+    return await sender.send(url, body, headers, timeout)

@@ -1,0 +1,1 @@
+"""Metered usage per project per month, and the estimated bill."""
