@@ -157,7 +157,7 @@ def run_wrk(
             find_wrk(),
             f"-t{threads}",
             f"-c{connections}",
-            f"-d{seconds}s",
+            f"-d{max(1, round(seconds))}s",
             "--timeout",
             "30s",
             "--latency",
@@ -301,8 +301,10 @@ class Kirem:
         return result.stdout
 
     def bootstrap(self, plan: str = "scale") -> dict[str, str]:
+        """A new account and project (``account`` and ``project`` name them) with a sandbox channel."""
         account = f"bench-{secrets.token_hex(4)}"
-        return json.loads(self.cli("bootstrap", "--account", account, "--plan", plan, "--json"))
+        out = self.cli("bootstrap", "--account", account, "--project", "bench", "--plan", plan, "--json")
+        return {**json.loads(out), "account": account, "project": "bench"}
 
     def stop(self) -> None:
         stop_process(self.process)
