@@ -24,11 +24,18 @@ async def get_owned(session: AsyncSession, model: type[T], row_id: Any, project_
 
 async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> None:
     """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects."""
+    await insert_all_if_absent(session, model, [values])
+
+
+async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """``insert_if_absent`` of several rows in one multi-row ``INSERT``."""
+    if not rows:
+        return
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    await session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:
