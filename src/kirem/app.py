@@ -128,6 +128,9 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Kirem's metrics are its own (/metrics); FastAPI's OpenTelemetry hooks would only look up
+        # the (unconfigured) global providers, reading the environment, on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     app.state.mcp = mcp
