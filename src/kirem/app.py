@@ -21,12 +21,15 @@ from kirem.conversations.routes import contacts_router
 from kirem.conversations.routes import router as conversations_router
 from kirem.crypto import Sealer
 from kirem.db.engine import Database
+from kirem.enterprise.routes import router as enterprise_router
 from kirem.inbound.routes import router as inbound_router
-from kirem.mcp.transport import MCP_PATH, McpEndpoint
+from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
 from kirem.messaging.graph_routes import router as graph_router
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
 from kirem.metrics import Metrics
+from kirem.onboarding.routes import pages as setup_pages
+from kirem.onboarding.routes import router as setup_links_router
 from kirem.ratelimit import RateLimiter
 from kirem.routing.log_routes import router as delivery_router
 from kirem.routing.routes import router as webhooks_router
@@ -105,8 +108,9 @@ def create_app(
     mcp = McpEndpoint(ctx)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(ctx, webhook_sender) if settings.worker else None
+        app.state.runtime = runtime
         if runtime is not None:
             await runtime.start()
         if sandbox_app is not None:
@@ -134,9 +138,10 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.mcp = mcp
+    app.state.runtime = None  # set by the lifespan when this process runs the worker
     install_error_handlers(app)
     # Routes at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
-    for path in (MCP_PATH, MCP_PATH + "/"):
+    for path in (MCP_PATH, MCP_PATH + "/", DEDICATED_MCP_PATH):
         app.add_route(path, mcp, methods=["POST"], include_in_schema=False)
     routers = (
         inbound_router,  # first: Meta's webhooks are the busiest path, matched before any other route
@@ -148,7 +153,10 @@ def create_app(
         conversations_router,
         contacts_router,
         manage,
+        enterprise_router,
         operator,
+        setup_links_router,
+        setup_pages,
     )
     for router in routers:
         app.include_router(router)

@@ -122,6 +122,57 @@ def migrate() -> None:
 
 
 @app.command()
+def status(
+    this_host: bool = typer.Option(
+        False, "--this-host", help="Fail unless a process on this host has a fresh heartbeat."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Worker heartbeats and queue lag from the database (what /readyz reports); a health check."""
+    from kirem.db.base import utcnow
+    from kirem.heartbeat import host_report
+
+    settings = settings_from()
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        async with ctx.db.session() as session:
+            return await host_report(session, utcnow(), settings.heartbeat_seconds)
+
+    report = run(settings, work, read_only=True, as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        rows = [
+            {"field": f"{group}.{name}", "value": value}
+            for group, values in report.items()
+            for name, value in values.items()
+        ]
+        show(rows, False)
+    if this_host and not report["this_host"]["live"]:
+        fail(f"no process on {report['this_host']['hostname']} has a fresh heartbeat")
+
+
+@app.command()
+def reseal(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be re-sealed; change nothing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Seal every stored secret again with the first KIREM_ENCRYPTION_KEY (after adding a new key)."""
+    from kirem.reseal import reseal_all
+
+    settings = settings_from()
+    report = run(settings, lambda ctx: reseal_all(ctx, dry_run), as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps({"rows": report.rows(), "unreadable": report.unreadable}))
+    else:
+        show(report.rows(), False)
+    for problem in report.unreadable:
+        console.print(f"[red]unreadable[/red] {problem}")
+    if report.unreadable:
+        fail(f"{len(report.unreadable)} value(s) open with no configured key: keep the old keys")
+
+
+@app.command()
 def bootstrap(
     account: str = typer.Option("default", help="Account name (created if absent)."),
     project: str = typer.Option("default", help="Project name (created if absent)."),
@@ -283,19 +334,25 @@ def keys_create(
     project: str = ProjectArg,
     mode: str = typer.Option("live", help="live, or test (sends only through sandbox channels)."),
     name: str = typer.Option("default", help="A label for the key."),
+    scope: str = typer.Option(
+        "api", help="api, or mcp (only the project's dedicated MCP endpoint; enterprise plan)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Mint an API key and print it (shown once)."""
+    from kirem.enterprise.mcp_endpoints import require_plan
     from kirem.tenancy import service
     from kirem.tenancy.views import key_view
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            _, owner = await project_named(session, account, project)
-            key, secret = await service.mint_api_key(session, owner, mode, name)
+            owner_account, owner = await project_named(session, account, project)
+            if scope == "mcp":
+                require_plan(owner_account, service.account_limits(owner_account))
+            key, secret = await service.mint_api_key(session, owner, mode, name, scope)
             return key_view(key, secret)
 
-    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "mode", "key"])
+    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "mode", "scope", "key"])
 
 
 @keys_app.command("revoke")
@@ -345,11 +402,17 @@ def channels_add(
     waba_id: str = typer.Option(None, help="WhatsApp Business Account id (live)."),
     access_token: str = typer.Option(None, help="Meta access token (live); stored encrypted."),
     display_phone_number: str = typer.Option("", help="The number as shown to customers (live)."),
+    no_verify: bool = typer.Option(
+        False, "--no-verify", help="Save a live channel without checking it with Meta first."
+    ),
+    subscribe_app: bool = typer.Option(
+        False, "--subscribe-app", help="Subscribe the app to the WABA's webhooks if it is not (live)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Add a sandbox channel (a new emulated number) or a live one (your Meta number and token)."""
     from kirem.tenancy.channels import create_channel
-    from kirem.tenancy.views import channel_view
+    from kirem.tenancy.views import connected_view
 
     body = {
         "kind": kind,
@@ -358,12 +421,15 @@ def channels_add(
         "waba_id": waba_id,
         "access_token": access_token,
         "display_phone_number": display_phone_number,
+        "verify": not no_verify,
+        "subscribe_app": subscribe_app,
     }
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
             owner_account, owner = await project_named(session, account, project)
-            return channel_view(await create_channel(ctx, session, owner_account, owner, body))
+            connected = await create_channel(ctx, session, owner_account, owner, body)
+            return connected_view(connected.channel, connected.check)
 
     show(
         run(settings_from(), work, as_json=as_json),

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     meta_app_secret: str | None = None
     meta_verify_token: str | None = None
     meta_timeout_seconds: float = 30.0
+    meta_app_id: str | None = None
+    """The Meta app's id: Embedded Signup (setup links) and the app subscription check of live channels."""
+    meta_config_id: str | None = None
+    """The Embedded Signup configuration id (Facebook Login for Business) the setup-link page runs."""
 
     worker: bool = True
     """Run inbound processing and webhook delivery inside ``kirem serve`` (off: ``kirem worker`` does)."""
@@ -51,6 +55,10 @@ class Settings(BaseSettings):
 
     purge_interval_seconds: float = 3600.0
     """How often logs past the plan's retention are deleted (by every worker; deletes are idempotent)."""
+    sla_interval_seconds: float = 30.0
+    """How often SLA policies are evaluated (each by one process, however many run)."""
+    heartbeat_seconds: float = 10.0
+    """How often a process running background work records its heartbeat (shown by ``/readyz``)."""
     handover_seconds: float = 300.0
     """After the owner answers from the phone app, AI agents hold back this long (coexistence)."""
 
@@ -92,7 +100,3 @@ class Settings(BaseSettings):
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.data_dir
-
-
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]

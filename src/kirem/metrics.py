@@ -1,7 +1,9 @@
 """Prometheus metrics of one process: HTTP, Graph calls, inbound webhooks, deliveries, queue depth.
 
 Each app has its own registry (tests build many apps in one process). Labels never carry tenant
-data: routes are templates (``/v1/conversations/{conversation_id}``), not paths.
+data: routes are templates (``/v1/conversations/{conversation_id}``), not paths. The one exception
+is the SLA gauges, labelled with the project id (an opaque id, and only for projects with an SLA
+policy); like the queue gauges they are read from the database, so every process shows the same.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.enterprise.models import SlaPolicy
+from kirem.heartbeat import backlog
 from kirem.inbound.models import RawEvent
 from kirem.routing.models import Delivery
 
@@ -66,6 +70,43 @@ class Metrics:
         self.raw_backlog = Gauge(
             "kirem_inbound_backlog", "Raw webhooks stored and not yet processed", registry=self.registry
         )
+        self.inbound_age = Gauge(
+            "kirem_inbound_oldest_seconds",
+            "Age of the oldest unprocessed raw webhook",
+            registry=self.registry,
+        )
+        self.heartbeat_age = Gauge(
+            "kirem_worker_heartbeat_age_seconds",
+            "Age of the freshest worker heartbeat (-1 when no worker has ever beaten)",
+            registry=self.registry,
+        )
+        self.live_workers = Gauge(
+            "kirem_workers_live",
+            "Processes running background work with a recent heartbeat",
+            registry=self.registry,
+        )
+        sla = ["project_id"]
+        self.sla_breached = Gauge(
+            "kirem_sla_breached", "1 while the project's SLA is breached, else 0", sla, registry=self.registry
+        )
+        self.sla_success = Gauge(
+            "kirem_sla_delivery_success_ratio",
+            "Webhook delivery success rate over the SLA window (last evaluation)",
+            sla,
+            registry=self.registry,
+        )
+        self.sla_latency = Gauge(
+            "kirem_sla_delivery_p95_latency_seconds",
+            "p95 webhook delivery latency over the SLA window (last evaluation)",
+            sla,
+            registry=self.registry,
+        )
+        self.sla_deliveries = Gauge(
+            "kirem_sla_window_deliveries",
+            "Deliveries finished in the SLA window (last evaluation)",
+            sla,
+            registry=self.registry,
+        )
 
     @contextmanager
     def meta_call(self, operation: str) -> Iterator[None]:
@@ -90,6 +131,28 @@ class Metrics:
             select(func.count()).select_from(RawEvent).where(RawEvent.status == "pending")
         )
         self.raw_backlog.set(backlog or 0)
+
+    async def refresh_enterprise(
+        self, session: AsyncSession, now: datetime, heartbeat_seconds: float
+    ) -> None:
+        """Worker heartbeats, inbound lag and the SLA policies' last evaluations."""
+        report = await backlog(session, now, heartbeat_seconds)
+        age = report.heartbeat_age_seconds
+        self.heartbeat_age.set(-1 if age is None else age)
+        self.live_workers.set(report.live_workers)
+        self.inbound_age.set(report.oldest_inbound_seconds)
+        gauges = (self.sla_breached, self.sla_success, self.sla_latency, self.sla_deliveries)
+        for gauge in gauges:
+            gauge.clear()
+        for policy in (await session.execute(select(SlaPolicy))).scalars():
+            project = policy.project_id
+            self.sla_breached.labels(project).set(1 if policy.state == "breached" else 0)
+            if policy.success_rate is not None:
+                self.sla_success.labels(project).set(policy.success_rate)
+            if policy.p95_latency_ms is not None:
+                self.sla_latency.labels(project).set(policy.p95_latency_ms / 1000)
+            if policy.deliveries is not None:
+                self.sla_deliveries.labels(project).set(policy.deliveries)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

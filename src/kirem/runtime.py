@@ -1,4 +1,5 @@
-"""Background work of a process: inbound processing, webhook delivery, and PostgreSQL wake-ups.
+"""Background work of a process: inbound processing, webhook delivery, retention, SLA evaluation,
+its heartbeat, and PostgreSQL wake-ups.
 
 ``kirem serve`` runs it beside the API; ``kirem worker`` runs it alone, any number of times
 against one PostgreSQL.
@@ -11,6 +12,9 @@ import contextlib
 import logging
 
 from kirem.context import AppContext
+from kirem.db.base import utcnow
+from kirem.enterprise.sla import evaluate_due
+from kirem.heartbeat import STALE_INTERVALS, beat, forget
 from kirem.inbound.processor import process_pending
 from kirem.retention import purge_expired
 from kirem.routing.sender import WebhookSender, default_sender
@@ -27,11 +31,16 @@ class Runtime:
         self.worker = DeliveryWorker(ctx, self.sender)
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self.started_at = utcnow()
+        self.heartbeat: asyncio.Task[None] | None = None
+        self.last_beat: float | None = None
+        """Event-loop time of this process's last recorded heartbeat (``/readyz`` checks it)."""
 
     async def start(self) -> None:
         self.tasks.append(asyncio.create_task(self._inbound_loop(), name="kirem-inbound"))
         self.tasks.append(asyncio.create_task(self.worker.run(self.stop_event), name="kirem-deliveries"))
         self.tasks.append(asyncio.create_task(self._purge_loop(), name="kirem-retention"))
+        self.tasks.append(asyncio.create_task(self._sla_loop(), name="kirem-sla"))
         if not self.ctx.settings.is_sqlite:
             self.tasks.append(
                 asyncio.create_task(
@@ -39,13 +48,17 @@ class Runtime:
                     name="kirem-listen",
                 )
             )
+        self.heartbeat = asyncio.create_task(self._heartbeat_loop(), name="kirem-heartbeat")
 
     async def stop(self) -> None:
         """Stop claiming, let in-flight deliveries finish (or give their rows back), close the sender."""
         self.stop_event.set()
         for channel in CHANNELS:
             self.ctx.signals.wake(channel)
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*self.tasks, *filter(None, [self.heartbeat]), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            async with self.ctx.db.transaction() as session:
+                await forget(session, self.worker.worker_id)
         await self.sender.aclose()
 
     async def _inbound_loop(self) -> None:
@@ -67,3 +80,36 @@ class Runtime:
                 log.exception("retention purge failed; retrying at the next interval")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), self.ctx.settings.purge_interval_seconds)
+
+    async def _sla_loop(self) -> None:
+        """Evaluate due SLA policies every ``sla_interval_seconds`` (each policy by one process)."""
+        while not self.stop_event.is_set():
+            try:
+                await evaluate_due(self.ctx, utcnow())
+            except Exception:
+                log.exception("SLA evaluation failed; retrying at the next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), self.ctx.settings.sla_interval_seconds)
+
+    async def _heartbeat_loop(self) -> None:
+        """Beat while every background loop runs: a crashed loop stops the beat, and readiness."""
+        loop = asyncio.get_running_loop()
+        while not self.stop_event.is_set():
+            if all(not task.done() for task in self.tasks):
+                try:
+                    async with self.ctx.db.transaction() as session:
+                        await beat(session, self.worker.worker_id, self.started_at, utcnow())
+                    self.last_beat = loop.time()
+                except Exception:
+                    log.exception("recording the worker heartbeat failed; retrying")
+            else:
+                log.error("a background loop has stopped: no heartbeat until the process restarts")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), self.ctx.settings.heartbeat_seconds)
+
+    def beating(self) -> bool:
+        """Whether this process's heartbeat is recent (within three intervals)."""
+        if self.last_beat is None:
+            return False
+        age = asyncio.get_running_loop().time() - self.last_beat
+        return age <= STALE_INTERVALS * self.ctx.settings.heartbeat_seconds

@@ -75,7 +75,7 @@ def start_server(tmp: Path, database_url: str, **extra_env: str) -> tuple[subpro
         [KIREM, "serve"], env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, cwd=tmp
     )
     server = Server(url=f"http://127.0.0.1:{port}", env=env, log_path=log_path)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # generous: parallel workers start servers at once
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"kirem serve exited early:\n{server.log()}")

@@ -20,7 +20,8 @@ GRAPH_VERSION = "23.0"  # the ``{version}`` of ``/v{version}/…`` (Meta's ``v<m
 
 EVENT_TYPES = [
     "messages.received", "messages.status", "messages.echo", "history.sync", "contacts.sync",
-    "templates.status", "account.update", "targets.disabled",
+    "templates.status", "account.update", "targets.disabled", "sla.breached", "sla.recovered",
+    "templates.status", "account.update", "targets.disabled", "channels.connected",
 ]  # fmt: skip
 MESSAGE_TYPES = [
     "text", "template", "image", "video", "audio", "document", "sticker",
@@ -312,7 +313,24 @@ REPLY: Schema = {"anyOf": [obj({"text": TEXT}, ["text"]), *(_typed(t, None) for 
 # Management and operator --------------------------------------------------------------------
 
 NAMED = obj({"name": TEXT}, ["name"])
-KEY_CREATE = obj({"name": TEXT, "mode": {"anyOf": [strings("live", "test"), TEXT]}})
+KEY_CREATE = obj(
+    {
+        "name": TEXT,
+        "mode": {"anyOf": [strings("live", "test"), TEXT]},
+        "scope": {"anyOf": [strings("api", "mcp"), TEXT]},
+    }
+)
+FRACTION: Schema = {"anyOf": [{"type": "number"}, {"enum": HOSTILE_NUMBERS}, TEXT]}
+MCP_ENDPOINT = obj({"slug": TEXT, "rate_limit_per_second": FRACTION}, ["slug"])
+SLA_POLICY = obj(
+    {
+        "window_seconds": NUMERIC,
+        "min_success_rate": FRACTION,
+        "max_p95_latency_ms": NUMERIC,
+        "min_deliveries": NUMERIC,
+    },
+    ["window_seconds"],
+)
 CHANNEL_CREATE: Schema = {
     "anyOf": [
         obj({"kind": strings("sandbox"), "display_phone_number": PHONE}, ["kind"]),
@@ -323,11 +341,37 @@ CHANNEL_CREATE: Schema = {
                 "waba_id": TEXT,
                 "access_token": TEXT,
                 "display_phone_number": PHONE,
+                "verify": BOOL,
+                "subscribe_app": BOOL,
             },
             ["kind", "phone_number_id", "waba_id", "access_token"],
         ),
     ]
 }
+SETUP_LINK_CREATE = obj(
+    {
+        "client_name": TEXT,
+        "redirect_url": {"anyOf": [{"type": "string", "format": "uri"}, TEXT]},
+        "expires_in_seconds": NUMERIC,
+        "coexistence": BOOL,
+        "sandbox": BOOL,
+        "pin": {"anyOf": [{"type": "string", "pattern": "^[0-9]{6}$"}, TEXT]},
+    },
+    ["client_name", "redirect_url"],
+)
+EGRESS = obj(
+    {
+        "bind_address": {
+            "anyOf": [
+                {"type": "string", "format": "ipv4"},
+                {"type": "string", "format": "ipv6"},
+                TEXT,
+                {"type": "null"},
+            ]
+        },
+        "proxy_url": {"anyOf": [{"type": "string", "format": "uri"}, TEXT, {"type": "null"}]},
+    }
+)
 IP_ALLOWLIST = obj(
     {
         "cidrs": {
@@ -479,8 +523,19 @@ DOCUMENTED: dict[tuple[str, str], Schema] = {
     ("patch", "/v1/conversations/{conversation_id}"): {"body": {"status": "open"}},
     ("post", "/v1/conversations/{conversation_id}/messages"): {"body": {"text": "Ready kak!"}},
     ("post", "/v1/mcp"): {"body": _tool("list_conversations", {"status": "open"})},
+    ("post", "/v1/mcp/{project_slug}"): {"body": _tool("list_conversations", {"status": "open"})},
+    ("put", "/v1/manage/projects/{project_id}/mcp-endpoint"): {
+        "body": {"slug": real("spare_mcp_slug"), "rate_limit_per_second": 1000}
+    },
+    ("put", "/v1/manage/projects/{project_id}/sla"): {
+        "body": {"window_seconds": 3600, "min_success_rate": 0.99, "max_p95_latency_ms": 5000}
+    },
+    ("post", "/v1/setup-links"): {
+        "body": {"client_name": "Toko Fuzz", "redirect_url": "https://agency.example/done", "sandbox": True}
+    },
     ("post", "/v1/manage/projects"): {"body": {"name": "fuzzed"}},
     ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): {"body": {"cidrs": []}},
+    ("put", "/v1/manage/projects/{project_id}/egress"): {"body": {"bind_address": "127.0.0.1"}},
     ("post", "/v1/manage/projects/{project_id}/keys"): {"body": {"name": "ci", "mode": "test"}},
     ("post", "/v1/manage/projects/{project_id}/channels"): {"body": {"kind": "sandbox"}},
     ("post", "/v1/operator/accounts"): {"body": {"name": "fuzzed", "plan": "growth"}},
@@ -529,8 +584,13 @@ def request_bodies() -> dict[tuple[str, str], Schema]:
         ("patch", "/v1/conversations/{conversation_id}"): json_body(CONVERSATION_UPDATE),
         ("post", "/v1/conversations/{conversation_id}/messages"): json_body(REPLY),
         ("post", "/v1/mcp"): json_body(MCP),
+        ("post", "/v1/mcp/{project_slug}"): json_body(MCP),
+        ("put", "/v1/manage/projects/{project_id}/mcp-endpoint"): json_body(MCP_ENDPOINT),
+        ("put", "/v1/manage/projects/{project_id}/sla"): json_body(SLA_POLICY),
+        ("post", "/v1/setup-links"): json_body(SETUP_LINK_CREATE),
         ("post", "/v1/manage/projects"): json_body(NAMED),
         ("put", "/v1/manage/projects/{project_id}/ip-allowlist"): json_body(IP_ALLOWLIST),
+        ("put", "/v1/manage/projects/{project_id}/egress"): json_body(EGRESS),
         ("post", "/v1/manage/projects/{project_id}/keys"): json_body(KEY_CREATE, required=False),
         ("post", "/v1/manage/projects/{project_id}/channels"): json_body(CHANNEL_CREATE),
         ("post", "/v1/operator/accounts"): json_body(ACCOUNT_CREATE),
@@ -604,6 +664,8 @@ def path_values(method: str, path: str) -> dict[str, str]:
         "key_id": real("spare_key_id"),
         "channel_id": real("spare_channel_id"),
         "account_id": real("spare_account_id"),
+        "project_slug": real("mcp_slug"),
+        "link_id": real("spare_link_id" if spare else "link_id"),
     }
 
 
@@ -612,6 +674,14 @@ def augment(served: Schema) -> Schema:
     document = copy.deepcopy(served)
     paths = document["paths"]
     paths["/v1/mcp"] = {"post": {"operationId": "mcp", "summary": "MCP (JSON-RPC)", "responses": {}}}
+    paths["/v1/mcp/{project_slug}"] = {
+        "post": {
+            "operationId": "dedicated_mcp",
+            "summary": "A project's dedicated MCP endpoint (JSON-RPC)",
+            "parameters": [{"name": "project_slug", "in": "path", "required": True}],
+            "responses": {},
+        }
+    }
     for (method, path), body in request_bodies().items():
         paths[path][method]["requestBody"] = body
     for (method, path), parameters in query_parameters().items():

@@ -226,6 +226,7 @@ def test_management_and_operator_apis(server: Server, client: httpx.Client) -> N
             "waba_id": "102290129340398",
             "access_token": "EAAG-live",
             "display_phone_number": "+62 811",
+            "verify": False,
         },
         headers=token,
     )

@@ -105,6 +105,8 @@ def request(http: httpx.Client, world: World, row: dict[str, Any], mode: str) ->
     if spec.get("file"):
         kwargs["files"] = {"file": ("photo.png", png_bytes(), "image/png")}
         kwargs["data"] = world.fill(spec.get("form", {}))
+    elif "form" in spec:
+        kwargs["data"] = world.fill(spec["form"])
     return http.request(spec["method"], world.fill(spec["path"]), **kwargs)
 
 

@@ -71,7 +71,7 @@ def _created(response: httpx.Response) -> dict[str, Any]:
 def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
     """A project with a customer conversation, targets, rules, a delivery, media and a template,
     plus spare objects for operations that destroy what they are given."""
-    boot = server.bootstrap(plan="scale")
+    boot = server.bootstrap(plan="enterprise")
     key, account = auth(boot["api_key"]), auth(boot["account_token"])
 
     def post(path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
@@ -83,6 +83,12 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
     spare_project = post("/v1/manage/projects", {"name": "fuzz-spare"}, account)["id"]
     spare_key = post(f"/v1/manage/projects/{spare_project}/keys", {"name": "spare"}, account)
     spare_channel = post(f"/v1/manage/projects/{spare_project}/channels", {"kind": "sandbox"}, account)
+    for project_id, slug in ((boot["project_id"], "fuzz-main"), (spare_project, "fuzz-spare")):
+        endpoint = {"slug": slug, "rate_limit_per_second": 1000}
+        _created(http.put(f"/v1/manage/projects/{project_id}/mcp-endpoint", json=endpoint, headers=account))
+    mcp_key = post(f"/v1/manage/projects/{boot['project_id']}/keys", {"scope": "mcp"}, account)["key"]
+    sla = {"window_seconds": 3600, "min_success_rate": 0.99}
+    _created(http.put(f"/v1/manage/projects/{spare_project}/sla", json=sla, headers=account))
 
     nowhere = f"http://127.0.0.1:{free_port()}/hook"  # refused at once: deliveries fail and wait
     target = post("/v1/webhooks/targets", {"url": nowhere}, key)["id"]
@@ -90,6 +96,8 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
     rule = {"name": "fuzz", "conditions": {"keywords": ["halo"]}, "target_ids": [target]}
     rule_id = post("/v1/webhooks/rules", rule, key)["id"]
     spare_rule = post("/v1/webhooks/rules", {**rule, "name": "spare"}, key)["id"]
+    link = {"client_name": "Fuzz client", "redirect_url": "https://agency.example/done"}
+    link_id, spare_link = (post("/v1/setup-links", link, key)["id"] for _ in range(2))
 
     inbound = {
         "phone_number_id": boot["phone_number_id"],
@@ -146,6 +154,11 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
         "spare_key_id": spare_key["id"],
         "spare_channel_id": spare_channel["id"],
         "spare_account_id": spare_account["id"],
+        "mcp_slug": "fuzz-main",
+        "spare_mcp_slug": "fuzz-spare",
+        "mcp_key": mcp_key,
+        "link_id": link_id,
+        "spare_link_id": spare_link,
     }
 
 
@@ -157,6 +170,8 @@ def credential(ids: dict[str, Any], path: str) -> dict[str, str]:
         return auth(OPERATOR_TOKEN)
     if path.startswith("/webhooks/meta"):
         return {}
+    if path.startswith("/v1/mcp/"):
+        return auth(ids["mcp_key"])
     return auth(ids["api_key"])
 
 
@@ -219,7 +234,7 @@ def problems(response: Any) -> list[str]:
             if not is_meta_error(body):
                 kind = "Kirem's wrapper" if is_kirem_error(body, status) else "no error body"
                 found.append(f"{status} with {kind} instead of Meta's error body")
-        elif path.rstrip("/") == "/v1/mcp":
+        elif path.rstrip("/") == "/v1/mcp" or path.startswith("/v1/mcp/"):
             if not (is_kirem_error(body, status) or is_jsonrpc_error(body)):
                 found.append(f"{status} in neither the wrapper nor a JSON-RPC error")
         elif not is_kirem_error(body, status):

@@ -103,3 +103,52 @@ def test_kirems_refusals_carry_metas_code_and_the_field(server: Server, client: 
         assert isinstance(error["error_data"]["details"], str) and field in error["error_data"]["details"]
         v1 = client.post("/v1/messages", json=body, headers=key)
         assert v1.status_code == 400 and field in v1.json()["errors"], v1.text
+
+
+def test_template_and_profile_refusals_carry_metas_message_and_title(
+    server: Server, client: httpx.Client
+) -> None:
+    """On Graph paths a refused template or profile reads as Meta's (code, title, subcode and the
+    field); ``/v1`` keeps the seed's ``Validation failed`` with its field errors."""
+    boot = server.bootstrap()
+    key = auth(boot["api_key"])
+    template = {
+        "name": "order_update",
+        "language": "en_US",
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": "Order {{1}} is on its way"}],
+    }
+    body = template["components"][0]
+    cases: list[tuple[dict[str, Any], int | None, str, str]] = [
+        ({**template, "name": "Order-Update"}, 2388046, "Name Format is Incorrect", "name"),
+        ({**template, "components": [{**body, "text": "x" * 1025}]}, 2388040, "Character Limit Exceeded",
+         "components[0].text"),
+        ({**template, "category": "NEWS"}, None, "Invalid parameter", "category"),
+    ]  # fmt: skip
+    for refused, subcode, title, field in cases:
+        graph = client.post(f"/v23.0/{boot['waba_id']}/message_templates", json=refused, headers=key)
+        assert graph.status_code == 400, graph.text
+        error = graph.json()["error"]
+        assert error["message"] == "(#100) Invalid parameter" and error["code"] == 100, error
+        assert error.get("error_subcode") == subcode and error["error_user_title"] == title, error
+        assert error["is_transient"] is False and field in error["error_user_msg"], error
+        assert field in error["error_data"]["details"], error
+        v1 = client.post("/v1/templates", json=refused, headers=key)
+        assert v1.status_code == 400 and v1.json()["message"] == "Validation failed", v1.text
+        assert field in v1.json()["errors"], v1.text
+
+    profiles = [
+        ({"about": "x" * 140}, 131009, "Parameter value is not valid", "about"),
+        ({"vertical": "SPACESHIPS"}, 100, "Invalid parameter", "vertical"),
+    ]
+    for refused, code, message, field in profiles:
+        graph = client.post(
+            f"/v23.0/{boot['phone_number_id']}/whatsapp_business_profile", json=refused, headers=key
+        )
+        assert graph.status_code == 400, graph.text
+        error = graph.json()["error"]
+        assert error["code"] == code and error["message"] == f"(#{code}) {message}", error
+        assert field in error["error_data"]["details"], error
+        v1 = client.post("/v1/profile", json=refused, headers=key)
+        assert v1.status_code == 400 and v1.json()["message"] == "Validation failed", v1.text
+        assert field in v1.json()["errors"], v1.text

@@ -72,6 +72,7 @@ def test_parallel_live_channel_creates_stop_at_the_plan_limit(server: Server, cl
             "phone_number_id": str(base + i),
             "waba_id": "102290129340398",
             "access_token": "EAAG",
+            "verify": False,
         }
         for i in range(PARALLEL)
     ]
@@ -126,7 +127,13 @@ def test_parallel_connects_of_one_number_are_one_channel_and_409s(
     projects = [client.post("/v1/manage/projects", json={"name": "m"}, headers=t).json() for t in tokens]
     paths = [f"/v1/manage/projects/{p['data']['id']}/channels" for p in projects]
     number = str(106540353000000 + uuid.uuid4().int % 10**9)
-    body = {"kind": "live", "phone_number_id": number, "waba_id": "102290129340398", "access_token": "EAAG"}
+    body = {
+        "kind": "live",
+        "phone_number_id": number,
+        "waba_id": "102290129340398",
+        "access_token": "EAAG",
+        "verify": False,
+    }
 
     async def run() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=PARALLEL, max_keepalive_connections=0)

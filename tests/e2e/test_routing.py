@@ -275,6 +275,7 @@ def test_each_of_metas_16_webhook_examples_is_accepted_normalised_and_routed(
             "phone_number_id": "106540352242922",
             "waba_id": "102290129340398",
             "access_token": "EAAG",
+            "verify": False,
         },
         headers=auth(boot["account_token"]),
     )

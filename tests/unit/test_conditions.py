@@ -34,6 +34,9 @@ def test_constants() -> None:
         "templates.status",
         "account.update",
         "targets.disabled",
+        "sla.breached",
+        "sla.recovered",
+        "channels.connected",
     )
     for kind in (
         "text",

@@ -68,6 +68,7 @@ async def live(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Fak
                 "access_token": "EAAG-real",
             },
         )
+    meta.requests.clear()  # the channel's checks; tests/unit/test_channel_checks.py covers them
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kirem") as client:
         yield client, meta, boot
     await ctx.aclose()

@@ -461,6 +461,17 @@ def test_mixed_messages_and_statuses_are_narrowed() -> None:
     assert status_value["statuses"][0]["id"] == "wamid.out"
 
 
+def test_a_narrowed_body_is_written_as_meta_writes_it() -> None:
+    """One event of several gets its own body: ASCII with ``\\uXXXX`` escapes, as Meta's bodies are,
+    so a consumer that re-creates Meta's escaping before checking the signature agrees with it."""
+    envelope = message_envelope(text_message("wamid.a", "café 👋"), text_message("wamid.b", "hi"))
+    first, _ = run(envelope)
+    assert first.meta_body.isascii() and b"caf\\u00e9 \\ud83d\\udc4b" in first.meta_body
+    assert orjson.loads(first.meta_body)["entry"][0]["changes"][0]["value"]["messages"][0]["text"] == {
+        "body": "café 👋"
+    }
+
+
 def test_single_event_keeps_raw_bytes_exactly() -> None:
     envelope = meta_examples()["Text Message"]
     raw = b'\n  {"object" :"whatsapp_business_account",\t"entry":[ {"id":"419561257915477",  "changes": ['

@@ -31,6 +31,9 @@ def test_developer_plan_matches_the_price_list() -> None:
         ("channels", 2, "growth"),
         ("webhook_targets", 6, "scale"),
         ("customer_setup_links", True, "scale"),
+        ("dedicated_mcp", True, "enterprise"),
+        ("sla_thresholds", True, "enterprise"),
+        ("dedicated_outbound_ip", True, "scale"),
     ],
 )
 def test_plan_lifting_names_the_cheapest_plan(feature: str, needed: int | bool, plan: str) -> None:

@@ -217,6 +217,22 @@ async def test_a_failing_receiver_gets_the_webhook_later_with_backoff(
     assert post.signature_valid and post.payload == {"lane": "lane", "n": 0}
 
 
+async def test_a_webhook_body_escapes_non_ascii_as_metas_does(
+    database: Database, http: tuple[httpx.AsyncClient, WebhookRecorder]
+) -> None:
+    """Meta's webhook bodies are ASCII (``\\uXXXX`` escapes), and consumers re-create that escaping
+    before they check the signature (whatsapp-api-js does): a raw UTF-8 body would fail there."""
+    client, recorder = http
+    clock = FakeClock()
+    outbox = outbox_for(database, client, clock, "a")
+    async with database.transaction() as session:
+        enqueue(session, lane="lane", payload={"text": "Halo café 👋"}, now=clock())
+    assert await outbox.run_once() == 1
+    [post] = recorder.posts
+    assert post.body == b'{"text":"Halo caf\\u00e9 \\ud83d\\udc4b"}'
+    assert post.signature_valid and post.payload == {"text": "Halo café 👋"}
+
+
 async def test_unreachable_kirem_is_retried_and_given_up_after_seven_days(database: Database) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)

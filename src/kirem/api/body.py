@@ -1,4 +1,5 @@
-"""Reading a JSON request body with clear errors (415 wrong type, 400 malformed)."""
+"""Reading a request body with clear errors (415 wrong type, 400 malformed): JSON, a multipart
+upload, or — on Graph-compatible paths, as Graph takes them — form fields."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
+from kirem.api.nul_guard import REASON as NUL_REASON
+from kirem.api.nul_guard import nul_field
 from kirem.api.responses import ApiError
 
 
@@ -35,6 +38,64 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+TOKEN_FIELD = "access_token"
+
+
+def is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith(FORM_TYPES)
+
+
+async def read_form(request: Request) -> FormData:
+    """The form of a url-encoded or multipart body (parsed once, kept by the request)."""
+    try:
+        return await request.form()
+    except MultiPartException as exc:
+        raise ApiError(400, "Malformed multipart body", {"body": exc.message}) from exc
+
+
+async def read_graph_body(request: Request) -> Any:
+    """A Graph POST body as Graph takes it: JSON, or form fields (url-encoded or multipart) with
+    the JSON-valued ones (``text``, ``template``, ``components``, ``websites``…) given as JSON
+    text and ``true``/``false`` as booleans. The ``access_token`` field is the credential, not part
+    of the body; every other field is kept, for the same checks as a JSON body (a NUL included,
+    which the NUL guard cannot see in a form)."""
+    if not is_form(request):
+        if "json" not in request.headers.get("content-type", "").lower():
+            raise ApiError(
+                415,
+                "Unsupported content type: send JSON ('Content-Type: application/json') or form fields "
+                "(application/x-www-form-urlencoded or multipart/form-data)",
+                {"content_type": request.headers.get("content-type") or "missing"},
+            )
+        return await read_json(request)
+    body: dict[str, Any] = {}
+    for name, value in (await read_form(request)).multi_items():
+        if name == TOKEN_FIELD:
+            continue
+        if not isinstance(value, str):
+            raise ApiError(
+                400, "Validation failed", {name: "must be a form field, not a file"}, meta_code=100
+            )
+        body[name] = form_value(value)
+    if (field := nul_field(body)) is not None:
+        raise ApiError(400, "Validation failed", {field: NUL_REASON}, meta_code=100)
+    return body
+
+
+def form_value(value: str) -> Any:
+    """A form field's value as Graph reads it: a JSON object or array, a boolean, else the text."""
+    text = value.strip()
+    if text in ("true", "false"):
+        return text == "true"
+    if text[:1] in ("{", "["):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
 @dataclass
 class Upload:
     filename: str
@@ -51,10 +112,7 @@ async def read_upload(request: Request) -> Upload:
             "Unsupported content type: upload multipart/form-data with fields 'file' and 'messaging_product'",
             {"content_type": content_type or "missing"},
         )
-    try:
-        form = await request.form()
-    except MultiPartException as exc:
-        raise ApiError(400, "Malformed multipart body", {"body": exc.message}) from exc
+    form = await read_form(request)
     product = form.get("messaging_product", "whatsapp")
     if product != "whatsapp":
         raise ApiError(400, "Validation failed", {"messaging_product": "must be 'whatsapp'"})

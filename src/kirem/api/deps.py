@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import ApiError
 from kirem.context import AppContext
+from kirem.ratelimit import RateLimiter
 from kirem.tenancy.allowlist import allowed, client_address
 from kirem.tenancy.models import Account
 from kirem.tenancy.service import Tenant, account_for_token, tenant_for_key
@@ -44,8 +45,16 @@ async def get_tenant(
     return await tenant_for_request(request, ctx, session, bearer_token(request))
 
 
-async def tenant_for_request(request: Request, ctx: AppContext, session: AsyncSession, token: str) -> Tenant:
-    """The project an API key speaks for, once its allowlist and rate limit let this request in."""
+async def tenant_for_request(
+    request: Request,
+    ctx: AppContext,
+    session: AsyncSession,
+    token: str,
+    scope: str = "api",
+    limit: tuple[RateLimiter, str] | None = None,
+) -> Tenant:
+    """The project an API key of ``scope`` speaks for, once its allowlist and rate limit let this
+    request in. ``limit`` is the bucket to draw from (default: the key's own, at the API's rate)."""
     tenant = await tenant_for_key(session, token) if token.startswith("kirem_") else None
     if tenant is None:
         raise ApiError(
@@ -53,6 +62,15 @@ async def tenant_for_request(request: Request, ctx: AppContext, session: AsyncSe
             "Invalid or revoked API key",
             {"authorization": "the key is unknown or has been revoked"},
             headers={"WWW-Authenticate": "Bearer"},
+        )
+    if tenant.api_key.scope != scope:
+        where = (
+            "the project's dedicated MCP endpoint (/v1/mcp/{slug})"
+            if tenant.api_key.scope == "mcp"
+            else "the REST API and /v1/mcp"
+        )
+        raise ApiError(
+            403, f"This API key works only on {where}", {"authorization": f"scope {tenant.api_key.scope}"}
         )
     address = client_address(
         request.client.host if request.client else None,
@@ -65,12 +83,14 @@ async def tenant_for_request(request: Request, ctx: AppContext, session: AsyncSe
             f"Requests from {address or 'this address'} are not on this project's IP allowlist",
             {"ip": address},
         )
-    wait = ctx.limiter.acquire(tenant.api_key.id)
+    limiter, bucket = limit or (ctx.limiter, tenant.api_key.id)
+    wait = limiter.acquire(bucket)
     if wait > 0:
-        retry = ctx.limiter.retry_after_header(wait)
+        retry = limiter.retry_after_header(wait)
+        per = "per key" if limit is None else "on this endpoint"
         raise ApiError(
             429,
-            f"Rate limit exceeded: at most {ctx.settings.rate_limit_per_second:g} requests/s per key",
+            f"Rate limit exceeded: at most {limiter.rate:g} requests/s {per}",
             {"retry_after": int(retry)},
             headers={"Retry-After": retry},
         )

@@ -40,6 +40,8 @@ class GraphError(Exception):
     details: Any = None
     is_transient: bool | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    user_title: str | None = None
+    user_msg: str | None = None
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
@@ -47,6 +49,10 @@ class GraphError(Exception):
             error["error_subcode"] = self.subcode
         if self.is_transient is not None:
             error["is_transient"] = self.is_transient
+        if self.user_title is not None:
+            error["error_user_title"] = self.user_title
+        if self.user_msg is not None:
+            error["error_user_msg"] = self.user_msg
         if self.details is not None:
             error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
         error["fbtrace_id"] = request_id or ""
@@ -58,12 +64,27 @@ class GraphError(Exception):
 
 def from_api_error(exc: ApiError) -> GraphError:
     """A Kirem refusal in Meta's terms: Meta's code and title, the field-level errors as
-    ``error_data.details`` in Meta's form (one string, ``"field: sentence; …"``)."""
+    ``error_data.details`` in Meta's form (one string, ``"field: sentence; …"``). A refusal Meta
+    answers with a user-facing title (template creation does) also carries ``error_subcode`` where
+    Meta has one, ``is_transient``, ``error_user_title`` and, as ``error_user_msg``, the first field's
+    sentence."""
     code = exc.meta_code or _CODES.get(exc.status, 100)
     message = _TITLES.get(exc.meta_code or 0, exc.message)
-    return GraphError(
+    error = GraphError(
         exc.status, code, f"(#{code}) {message}", details=_details(exc.errors), headers=exc.headers
     )
+    if exc.meta_title is not None:
+        error.subcode = exc.meta_subcode
+        error.is_transient = False
+        error.user_title = exc.meta_title
+        error.user_msg = _first_sentence(exc.errors)
+    return error
+
+
+def _first_sentence(errors: Any) -> str | None:
+    if isinstance(errors, dict):
+        return next((v for v in errors.values() if isinstance(v, str)), None)
+    return None
 
 
 def _details(errors: Any) -> Any:

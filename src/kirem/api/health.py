@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
-from sqlalchemy import text
+from fastapi import APIRouter, Depends, Request, Response
 
 from kirem import __version__
 from kirem.api.deps import get_context
 from kirem.api.responses import ApiError, ok
 from kirem.context import AppContext
 from kirem.db.base import utcnow
+from kirem.heartbeat import backlog
 from kirem.metrics import CONTENT_TYPE
+from kirem.runtime import Runtime
 
 router = APIRouter(tags=["health"])
 
@@ -20,18 +21,29 @@ async def healthz() -> Response:
     return ok({"version": __version__}, "ok")
 
 
-@router.get("/readyz", summary="The process can serve: the database answers")
-async def readyz(ctx: AppContext = Depends(get_context)) -> Response:
+@router.get("/readyz", summary="The process can serve: the database answers, its worker beats")
+async def readyz(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
+    """503 when the database does not answer, or when this process runs the worker and its
+    heartbeat is stale (a background loop stopped). Other processes' heartbeats and the queues'
+    lag are reported, never a reason to take this process out of a load balancer."""
     try:
         async with ctx.db.session() as session:
-            await session.execute(text("SELECT 1"))
+            report = await backlog(session, utcnow(), ctx.settings.heartbeat_seconds)
     except Exception as exc:
         raise ApiError(503, "Database unavailable", {"database": exc.__class__.__name__}) from exc
-    return ok({"database": "ok", "sandbox": ctx.sandbox_graph is not None}, "ready")
+    runtime: Runtime | None = request.app.state.runtime
+    worker = "off" if runtime is None else "ok" if runtime.beating() else "stale"
+    if worker == "stale":
+        raise ApiError(
+            503, "This process's worker has no recent heartbeat", {"worker": "stale", **report.view()}
+        )
+    data = {"database": "ok", "sandbox": ctx.sandbox_graph is not None, "worker": worker, **report.view()}
+    return ok(data, "ready")
 
 
 @router.get("/metrics", summary="Prometheus metrics of this process", include_in_schema=False)
 async def metrics(ctx: AppContext = Depends(get_context)) -> Response:
     async with ctx.db.session() as session:
         await ctx.metrics.refresh_queue(session, utcnow())
+        await ctx.metrics.refresh_enterprise(session, utcnow(), ctx.settings.heartbeat_seconds)
     return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)

@@ -8,7 +8,8 @@ before any route runs. Kirem's own paths answer in the error wrapper; Graph-comp
 
 Meta's own webhooks (``POST /webhooks/meta``) are never refused: their NULs are replaced when the
 stored body is normalised (:mod:`kirem.inbound.normalize`). Multipart uploads are checked by
-:func:`kirem.api.body.read_upload`.
+:func:`kirem.api.body.read_upload`, and form bodies on Graph-compatible paths, once decoded, by
+:func:`kirem.api.body.read_graph_body`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def json_field(body: bytes) -> str | None:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None  # the route answers malformed JSON itself
+    return nul_field(document)
+
+
+def nul_field(document: Any) -> str | None:
+    """Where the first NUL of a decoded body is (a string or a key), in the same terms."""
     try:
         return _find(document, "")
     except RecursionError:

@@ -44,6 +44,8 @@ class ApiError(Exception):
         errors: Any = None,
         headers: dict[str, str] | None = None,
         meta_code: int | None = None,
+        meta_subcode: int | None = None,
+        meta_title: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -52,6 +54,9 @@ class ApiError(Exception):
         self.headers = headers or {}
         self.meta_code = meta_code
         """Meta's error code for this refusal on Graph-compatible paths (else one per HTTP status)."""
+        self.meta_subcode = meta_subcode
+        self.meta_title = meta_title
+        """Meta's ``error_subcode`` and ``error_user_title`` for this refusal, where Meta gives them."""
 
     def response(self) -> WrappedJSON:
         return WrappedJSON(error_body(self.status, self.message, self.errors), self.status, self.headers)
@@ -62,6 +67,12 @@ def not_found(what: str) -> ApiError:
 
 
 def invalid(
-    errors: dict[str, str], message: str = "Validation failed", meta_code: int | None = None
+    errors: dict[str, str],
+    message: str = "Validation failed",
+    meta_code: int | None = None,
+    meta_subcode: int | None = None,
+    meta_title: str | None = None,
 ) -> ApiError:
-    return ApiError(400, message, errors, meta_code=meta_code)
+    return ApiError(
+        400, message, errors, meta_code=meta_code, meta_subcode=meta_subcode, meta_title=meta_title
+    )

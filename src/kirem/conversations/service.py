@@ -24,7 +24,6 @@ from kirem.tenancy.service import Tenant
 SERVICE_WINDOW = timedelta(hours=24)
 MESSAGE_ID_LENGTH = 255
 """The length of ``message_logs.message_id``: longer ids (never Meta's) are kept cut, consistently."""
-AUTHORS = ("customer", "api", "business_app", "agent")
 
 
 def window_open(conversation: Conversation, now: datetime | None = None) -> bool:

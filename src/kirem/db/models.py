@@ -2,8 +2,11 @@
 
 from kirem.conversations import models as conversation_models
 from kirem.db.base import Base
+from kirem.enterprise import models as enterprise_models
+from kirem.heartbeat import WorkerHeartbeat
 from kirem.inbound import models as inbound_models
 from kirem.messaging import models as messaging_models
+from kirem.onboarding import models as onboarding_models
 from kirem.routing import models as routing_models
 from kirem.sandbox import models as sandbox_models
 from kirem.tenancy import models as tenancy_models
@@ -11,10 +14,13 @@ from kirem.tenancy import models as tenancy_models
 metadata = Base.metadata
 
 __all__ = [
+    "WorkerHeartbeat",
     "conversation_models",
+    "enterprise_models",
     "inbound_models",
     "messaging_models",
     "metadata",
+    "onboarding_models",
     "routing_models",
     "sandbox_models",
     "tenancy_models",

@@ -47,6 +47,7 @@ from typing import Any
 import orjson
 
 from kirem.customers import CustomerIds, customer_ids
+from kirem.meta.signatures import webhook_body
 
 MESSAGES_RECEIVED = "messages.received"
 MESSAGES_STATUS = "messages.status"
@@ -446,7 +447,8 @@ def _is_alone(envelope: dict[str, Any], draft: _Draft) -> bool:
 
 
 def _narrowed_body(envelope: dict[str, Any], draft: _Draft) -> bytes:
-    """The envelope reduced to this one event: one entry, one change, one item."""
+    """The envelope reduced to this one event: one entry, one change, one item, written as Meta
+    writes its bodies (non-ASCII escaped)."""
     change = draft.change
     if draft.item_list is not None and isinstance(change.get("value"), dict):
         value = {k: v for k, v in change["value"].items() if k not in _ITEM_LISTS}
@@ -459,7 +461,10 @@ def _narrowed_body(envelope: dict[str, Any], draft: _Draft) -> bytes:
         entry["time"] = draft.entry["time"]
     entry["changes"] = [change]
     obj = envelope.get("object")
-    return _dumps({"object": obj if isinstance(obj, str) else DEFAULT_OBJECT, "entry": [entry]})
+    try:
+        return webhook_body({"object": obj if isinstance(obj, str) else DEFAULT_OBJECT, "entry": [entry]})
+    except (ValueError, RecursionError) as exc:
+        raise _Unserialisable from exc
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """``POST /v1/mcp``: the API key checked, then the SDK's Streamable HTTP transport (stateless, JSON).
 
+``POST /v1/mcp/{project_slug}`` (a project's dedicated endpoint, enterprise plan) is the same
+endpoint with another check of the caller: :func:`kirem.enterprise.mcp_endpoints.dedicated_tenant`.
+
 The host app routes exactly ``/v1/mcp`` here (a ``Route``, not a ``Mount``: no redirect to
 ``/v1/mcp/``) and runs :meth:`McpEndpoint.run` in its own lifespan, since the SDK's session manager
 needs a task group and a mounted app's lifespan never runs.
@@ -35,10 +38,12 @@ from starlette.types import Message, Receive, Scope, Send
 from kirem.api.deps import get_tenant
 from kirem.api.responses import ApiError
 from kirem.context import AppContext
+from kirem.enterprise.mcp_endpoints import EndpointLimiters, dedicated_tenant
 from kirem.mcp.caller import Caller, reset_caller, set_caller
 from kirem.mcp.server import KiremMCPServer, create_mcp_server
 
 MCP_PATH = "/v1/mcp"
+DEDICATED_MCP_PATH = MCP_PATH + "/{project_slug}"
 JSON = b"application/json"
 INVALID_REQUEST = -32600
 _ENVELOPE_KEYS = frozenset({"jsonrpc", "method", "tool", "id", "params", "arguments"})
@@ -102,7 +107,8 @@ def _headers(scope: Scope, body_length: int) -> list[tuple[bytes, bytes]]:
 
 
 class McpEndpoint:
-    """The ASGI endpoint of ``/v1/mcp`` for one app (one SDK session manager, run once)."""
+    """The ASGI endpoint of ``/v1/mcp`` and ``/v1/mcp/{project_slug}`` for one app (one SDK session
+    manager, run once)."""
 
     def __init__(self, ctx: AppContext, server: KiremMCPServer | None = None) -> None:
         self.ctx = ctx
@@ -116,6 +122,7 @@ class McpEndpoint:
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         self.sessions = self.server.session_manager
+        self.limiters = EndpointLimiters()
         self.running = False
 
     @asynccontextmanager
@@ -136,9 +143,13 @@ class McpEndpoint:
             )
             await error.response()(scope, receive, send)
             return
+        slug = request.path_params.get("project_slug")
         try:
             async with self.ctx.db.session() as session:
-                tenant = await get_tenant(request, self.ctx, session)
+                if slug is None:
+                    tenant = await get_tenant(request, self.ctx, session)
+                else:
+                    tenant = await dedicated_tenant(request, self.ctx, session, slug, self.limiters)
         except ApiError as exc:
             await exc.response()(scope, receive, send)
             return

@@ -14,16 +14,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.formparsers import MultiPartException
 from starlette.routing import Match
 from starlette.types import Scope
 
 from kirem.api import graph_errors
-from kirem.api.body import read_json, read_upload
+from kirem.api.body import TOKEN_FIELD, is_form, read_form, read_graph_body, read_upload
 from kirem.api.deps import get_context, get_session, tenant_for_request
 from kirem.api.graph_errors import VERSION
 from kirem.api.idempotency import idempotent
-from kirem.api.responses import ApiError, WrappedJSON, not_found
+from kirem.api.responses import WrappedJSON, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
 from kirem.messaging import media, profile, service, templates
@@ -31,8 +30,6 @@ from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
-
-_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class GraphRoute(APIRoute):
@@ -53,14 +50,9 @@ async def graph_token(request: Request) -> str | None:
         return token.strip()
     if request.query_params.get("access_token"):
         return request.query_params["access_token"]
-    content_type = request.headers.get("content-type", "").lower()
-    if request.method == "POST" and content_type.startswith(_FORMS):
+    if request.method == "POST" and is_form(request):
         await request.body()  # kept by the request, so the route can still read the body itself
-        try:
-            form = await request.form()
-        except MultiPartException as exc:
-            raise ApiError(400, "Malformed multipart body", {"body": exc.message}) from exc
-        value = form.get("access_token")
+        value = (await read_form(request)).get(TOKEN_FIELD)
         if isinstance(value, str) and value:
             return value
     return None
@@ -128,7 +120,7 @@ async def send(
     graph_id(request, phone_number_id)
 
     async def execute() -> Response:
-        body = await read_json(request)
+        body = await read_graph_body(request)
         answer, _ = await service.send_message(ctx, session, tenant, body, phone_number_id=phone_number_id)
         return meta(answer)
 
@@ -213,7 +205,7 @@ async def create_template(
 ) -> Response:
     graph_id(request, waba_id)
     channel_id = await _waba_channel(session, tenant, waba_id)
-    body = await read_json(request)
+    body = await read_graph_body(request)
     return meta(await templates.create_template(ctx, session, tenant, body, channel_id=channel_id))
 
 
@@ -255,6 +247,6 @@ async def update_business_profile(
     tenant: Tenant = Depends(get_graph_tenant),
 ) -> Response:
     graph_id(request, phone_number_id)
-    body = await read_json(request)
+    body = await read_graph_body(request)
     await profile.update_profile(ctx, session, tenant, body, channel_id=phone_number_id)
     return meta({"success": True})

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import invalid
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.messaging.message_rules import meta_error_code
 from kirem.messaging.profile_rules import validate_profile_update
 from kirem.messaging.service import graph_and_token
 from kirem.meta.client import first_object
@@ -53,7 +54,7 @@ async def update_profile(
 ) -> None:
     errors = validate_profile_update(body)
     if errors:
-        raise invalid(errors)
+        raise invalid(errors, meta_code=meta_error_code(errors))
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     update = {k: v for k, v in body.items() if k != "messaging_product"}

@@ -40,9 +40,16 @@ MAX_BUTTONS = 10
 MAX_BUTTON_TEXT = 25
 MAX_BUTTONS_OF_TYPE = {"URL": 2, "PHONE_NUMBER": 1}
 
+NAME_FORMAT = (2388046, "Name Format is Incorrect")
+CHARACTER_LIMIT = (2388040, "Character Limit Exceeded")
+OTHER_PARAMETER = (None, "Invalid parameter")
+"""Meta's ``error_subcode`` and ``error_user_title`` for a refused template (code 100): a name it
+does not take, a text over its limit, and any other parameter (no subcode)."""
+
 _VARIABLE = re.compile(r"\{\{([^{}]*)\}\}")
 _POSITIONAL = re.compile(r"[0-9]+")
 _NAMED = re.compile(r"[a-z_][a-z0-9_]*")
+_TOO_LONG = re.compile(r"at most \d+ characters")
 
 
 def validate_template(body: object) -> Errors:
@@ -70,6 +77,16 @@ def validate_template(body: object) -> Errors:
     authentication = isinstance(category, str) and category.upper() == "AUTHENTICATION"
     errors.update(_check_components(body.get("components"), named, authentication))
     return errors
+
+
+def meta_refusal(errors: Errors) -> tuple[int | None, str]:
+    """Meta's subcode and title for the first of ``errors`` (as ``validate_template`` orders them)."""
+    field, sentence = next(iter(errors.items()), ("", ""))
+    if field == "name":
+        return NAME_FORMAT
+    if _TOO_LONG.search(sentence):
+        return CHARACTER_LIMIT
+    return OTHER_PARAMETER
 
 
 def template_variable_counts(components: list[Any]) -> dict[str, int]:

@@ -11,8 +11,9 @@ from starlette.datastructures import URL, QueryParams
 from kirem.analytics.params import parse_int, raise_if
 from kirem.api.responses import invalid, not_found
 from kirem.context import AppContext
+from kirem.messaging.message_rules import INVALID_PARAMETER
 from kirem.messaging.service import graph_and_token
-from kirem.messaging.template_rules import NAME_PATTERN, parameter_format_of, validate_template
+from kirem.messaging.template_rules import NAME_PATTERN, meta_refusal, parameter_format_of, validate_template
 from kirem.meta.client import MetaApiError, MetaUnavailable, objects
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id
@@ -139,7 +140,8 @@ async def create_template(
 ) -> dict[str, Any]:
     errors = validate_template(body)
     if errors:
-        raise invalid(errors)
+        subcode, title = meta_refusal(errors)
+        raise invalid(errors, meta_code=INVALID_PARAMETER, meta_subcode=subcode, meta_title=title)
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     answer = await graph.create_template(channel.waba_id, token, body)

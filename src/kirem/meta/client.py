@@ -78,13 +78,13 @@ class GraphClient:
         parts = [self.version, quote(object_id, safe=""), *([edge] if edge else [])]
         return "/" + "/".join(parts)
 
-    async def _call(self, method: str, path: str, token: str, **kwargs: Any) -> dict[str, Any]:
+    async def _call(self, method: str, path: str, token: str | None, **kwargs: Any) -> dict[str, Any]:
         last = path.rsplit("/", 1)[-1]
         with self.metrics.meta_call(f"{method} {'object' if last.isdigit() else last}"):
             return await self._request(method, path, token, **kwargs)
 
-    async def _request(self, method: str, path: str, token: str, **kwargs: Any) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}"}
+    async def _request(self, method: str, path: str, token: str | None, **kwargs: Any) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         try:
             response = await self.http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
@@ -190,3 +190,36 @@ class GraphClient:
         return await self._call(
             "POST", self._path(phone_number_id, "whatsapp_business_profile"), token, json=payload
         )
+
+    async def waba(self, waba_id: str, token: str, params: dict[str, str]) -> dict[str, Any]:
+        """The WhatsApp Business Account node (``id``, ``name``, … or ``fields``)."""
+        return await self._call("GET", self._path(waba_id), token, params=params)
+
+    async def subscribed_apps(self, waba_id: str, token: str) -> list[dict[str, Any]]:
+        """The apps subscribed to the WABA's webhooks: each entry's ``whatsapp_business_api_data``."""
+        body = await self._call("GET", self._path(waba_id, "subscribed_apps"), token)
+        apps = (item.get("whatsapp_business_api_data") for item in objects(body, "data"))
+        return [app for app in apps if isinstance(app, dict)]
+
+    async def subscribe_app(self, waba_id: str, token: str) -> dict[str, Any]:
+        """Subscribe the token's app to the WABA's webhooks."""
+        return await self._call("POST", self._path(waba_id, "subscribed_apps"), token, json={})
+
+    async def register_number(self, phone_number_id: str, token: str, pin: str) -> dict[str, Any]:
+        """Register the number for Cloud API messaging, with its two-step verification PIN."""
+        body = {"messaging_product": "whatsapp", "pin": pin}
+        return await self._call("POST", self._path(phone_number_id, "register"), token, json=body)
+
+    async def sync_smb_app_data(self, phone_number_id: str, token: str, sync_type: str) -> dict[str, Any]:
+        """Start a coexistence sync of the WhatsApp Business app: ``smb_app_state_sync`` or ``history``."""
+        body = {"messaging_product": "whatsapp", "sync_type": sync_type}
+        return await self._call("POST", self._path(phone_number_id, "smb_app_data"), token, json=body)
+
+    async def exchange_code(self, app_id: str, app_secret: str, code: str) -> str:
+        """The business token for an Embedded Signup ``code`` (``GET /oauth/access_token``)."""
+        params = {"client_id": app_id, "client_secret": app_secret, "code": code}
+        answer = await self._call("GET", f"/{self.version}/oauth/access_token", None, params=params)
+        token = answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise MetaUnavailable("Meta API answered the code exchange without an access token")
+        return token

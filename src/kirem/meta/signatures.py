@@ -1,10 +1,13 @@
-"""Meta's webhook signature: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``."""
+"""Meta's webhook signature: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``,
+and the way Meta writes the body it signs."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable
+from typing import Any
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -20,3 +23,10 @@ def verify(secrets: Iterable[str], body: bytes, header: str | None) -> bool:
     for secret in secrets:
         matched |= hmac.compare_digest(sign(secret, body).encode(), candidate)
     return matched
+
+
+def webhook_body(payload: Any) -> bytes:
+    """Compact JSON with every non-ASCII character escaped (``\\u00e9``, surrogate pairs beyond the
+    BMP), as Meta writes webhook bodies: consumers re-create that escaping before they check the
+    signature (whatsapp-api-js does), so a body signed as raw UTF-8 would fail there."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")

@@ -38,6 +38,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "templates.status",
     "account.update",
     "targets.disabled",
+    "sla.breached",
+    "sla.recovered",
+    "channels.connected",
 )
 MESSAGE_TYPES: tuple[str, ...] = (
     "text",

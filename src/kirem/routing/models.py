@@ -62,6 +62,7 @@ class Delivery(CreatedAt, Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_project_created", "project_id", "created_at"),
         Index("ix_deliveries_target_status", "target_id", "status"),
+        Index("ix_deliveries_project_completed", "project_id", "completed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("dlv"))

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
+import yarl
 
 from kirem.routing.schedule import parse_retry_after
 
@@ -246,13 +247,30 @@ class AiohttpSender:
         keepalive: float = DEFAULT_KEEPALIVE,
         ssl_context: ssl.SSLContext | None = None,
         trust_env: bool = False,
+        local_address: str | None = None,
+        proxy: str | None = None,
     ) -> None:
+        """``local_address`` binds every connection to that source address; ``proxy`` sends every
+        request through that HTTP(S) proxy (``CONNECT`` for https targets) — a project's egress."""
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._keepalive = keepalive
         self._ssl = ssl_context if ssl_context is not None else True
         self._trust_env = trust_env
+        self._local_addr = (local_address, 0) if local_address else None
+        proxy_url = yarl.URL(proxy) if proxy else None
+        self._proxy = proxy_url.with_user(None) if proxy_url else None
+        user = proxy_url.user if proxy_url else None
+        password = (proxy_url.password if proxy_url else None) or ""
+        self._proxy_headers = (
+            {"Proxy-Authorization": aiohttp.encode_basic_auth(user, password)} if user else None
+        )
         self._session: aiohttp.ClientSession | None = None
+
+    def _forward_proxy_headers(self, url: str) -> dict[str, str]:
+        """A plain-http request goes to the proxy itself, so it carries the proxy's credentials;
+        an https one is tunnelled and must not (``proxy_headers`` go on the ``CONNECT``)."""
+        return (self._proxy_headers or {}) if url.startswith("http:") else {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -261,6 +279,7 @@ class AiohttpSender:
                 limit_per_host=self._limit_per_host,
                 keepalive_timeout=self._keepalive,
                 ssl=self._ssl,
+                local_addr=self._local_addr,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -293,9 +312,11 @@ class AiohttpSender:
                 async with session.post(
                     url,
                     data=body,
-                    headers={"Accept-Encoding": "identity", **headers},
+                    headers={"Accept-Encoding": "identity", **headers, **self._forward_proxy_headers(url)},
                     allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=timeout),
+                    proxy=self._proxy,
+                    proxy_headers=self._proxy_headers,
                 ) as response:
                     status = response.status
                     location = response.headers.get("Location")

@@ -31,6 +31,7 @@ from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
+from kirem.routing.egress import EgressSenders, project_egress
 from kirem.routing.fanout import fan_out
 from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
 from kirem.routing.schedule import next_delay
@@ -71,6 +72,8 @@ class DeliveryWorker:
     worker_id: str = field(default_factory=lambda: "wrk_" + secrets.token_hex(6))
     gates: dict[str, TargetGate] = field(default_factory=lambda: defaultdict(TargetGate))
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    egress_senders: EgressSenders = field(default_factory=EgressSenders)
+    """Senders of projects whose deliveries leave from a dedicated address or proxy."""
     recorder: GroupCommitter[tuple[str, str, AttemptResult]] | None = None
 
     @property
@@ -153,6 +156,7 @@ class DeliveryWorker:
         await self.drain()
         if self.recorder is not None:
             await self.recorder.aclose()
+        await self.egress_senders.aclose()
 
     async def drain(self, grace: float = 35.0) -> None:
         """Let in-flight attempts finish; past ``grace`` cancel them and give their rows back."""
@@ -232,11 +236,13 @@ class DeliveryWorker:
                 )
             )
             url, timeout = target.url, target.timeout_seconds
+            egress = project_egress(self.ctx.sealer, project)
         refusal = await check_target_url(url, production=self.ctx.settings.env == "production")
         if refusal is not None:
             result = AttemptResult(None, 0, False, f"refused: {refusal}", "", None, False)
         else:
-            result = await self.sender.send(url, body, headers, timeout)
+            sender = self.sender if egress is None else self.egress_senders.sender(egress)
+            result = await sender.send(url, body, headers, timeout)
         await self.record(delivery_id, url, result)
         outcome = "success" if result.is_success else "gone" if result.gone else "failure"
         self.ctx.metrics.delivery_attempts.labels(outcome).inc()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, UTCDateTime, utcnow
@@ -26,6 +26,10 @@ class SandboxNumber(Base):
     access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     business_profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    app_subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    """The sandbox app gets this WABA's webhooks (an Embedded Signup number starts without)."""
+    registered: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Registered for Cloud API messaging (an Embedded Signup number starts unregistered)."""
 
 
 class SandboxTemplate(Base):

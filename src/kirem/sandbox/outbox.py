@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kirem.db.engine import Database
+from kirem.meta.signatures import webhook_body
 from kirem.sandbox.models import SandboxOutbox
 from kirem.sandbox.webhooks import WebhookSender
 
@@ -58,7 +58,7 @@ def enqueue(
     session.add(
         SandboxOutbox(
             lane=lane,
-            body=orjson.dumps(payload).decode(),
+            body=webhook_body(payload).decode(),
             due_at=due_at or now,
             attempts=0,
             created_at=now,

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.sandbox.auth import authenticate, authorize_number, authorize_simulator, authorize_waba
@@ -28,6 +28,17 @@ from kirem.sandbox.media import (
     upload_mime,
 )
 from kirem.sandbox.messages import accept_send, mark_read
+from kirem.sandbox.onboarding import (
+    SANDBOX_APP_ID,
+    back_to_page,
+    exchange_code,
+    popup_page,
+    register,
+    sign_up,
+    start_sync,
+    subscribed_apps,
+    waba_node,
+)
 from kirem.sandbox.profile import get_phone_number, get_profile, update_profile
 from kirem.sandbox.runtime import SandboxRuntime
 from kirem.sandbox.simulator import receive_inbound
@@ -142,7 +153,95 @@ async def media_content(request: Request, media_id: str) -> Response:
     return Response(media.data, media_type=media.mime_type, headers=headers)
 
 
+def _signup_return(runtime: SandboxRuntime, redirect_uri: str) -> str:
+    """Only Kirem's own setup-link callback may receive a code: no open redirect from the sandbox."""
+    if not redirect_uri.startswith(runtime.settings.base_url + "/setup/"):
+        raise invalid_parameter("redirect_uri must be this server's setup-link callback.")
+    return redirect_uri
+
+
+@router.get("/embedded-signup")
+async def embedded_signup(request: Request) -> Response:
+    """The Embedded Signup popup, emulated: the setup-link page opens it in sandbox mode."""
+    runtime = _runtime(request)
+    params = request.query_params
+    for name in ("app_id", "state", "redirect_uri"):
+        if not params.get(name):
+            raise required_parameter(name)
+    if params["app_id"] != SANDBOX_APP_ID:
+        raise MetaError(
+            400, 101, "Error validating application. Invalid application ID.", type_="OAuthException"
+        )
+    page = popup_page(
+        app_id=params["app_id"],
+        state=params["state"],
+        redirect_uri=_signup_return(runtime, params["redirect_uri"]),
+        coexistence=params.get("coexistence") == "true",
+    )
+    return HTMLResponse(page)
+
+
+@router.post("/embedded-signup")
+async def finish_embedded_signup(request: Request) -> Response:
+    """The popup's "Finish": a new number and WABA, and the browser sent back with a code."""
+    runtime = _runtime(request)
+    async with request.form(max_files=0, max_fields=10) as form:
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+    for name in ("state", "redirect_uri"):
+        if not values.get(name):
+            raise required_parameter(name)
+    redirect_uri = _signup_return(runtime, values["redirect_uri"])
+    name = (values.get("business_name") or "Sandbox Client").strip()[:100] or "Sandbox Client"
+    async with runtime.database.transaction() as session:
+        number, code = await sign_up(session, runtime.app_secret, name, runtime.now())
+    return RedirectResponse(back_to_page(redirect_uri, values["state"], number, code), status_code=303)
+
+
 # --- Graph API ----------------------------------------------------------------------------------
+
+
+@router.get("/{version}/oauth/access_token")
+async def oauth_access_token(request: Request, version: str) -> Response:
+    """Exchange an Embedded Signup code for the business token (client id and secret of the app)."""
+    _check_version(version)
+    runtime = _runtime(request)
+    async with runtime.database.transaction() as session:
+        answer = await exchange_code(session, runtime.app_secret, dict(request.query_params), runtime.now())
+    return json_response(answer)
+
+
+@router.get("/{version}/{waba_id}/subscribed_apps")
+async def read_subscribed_apps(request: Request, version: str, waba_id: str) -> Response:
+    _check_version(version)
+    async with _runtime(request).database.session() as session:
+        number = await authorize_waba(session, request, waba_id)
+    return json_response(subscribed_apps(number))
+
+
+@router.post("/{version}/{waba_id}/subscribed_apps")
+async def subscribe_app(request: Request, version: str, waba_id: str) -> Response:
+    _check_version(version)
+    async with _runtime(request).database.transaction() as session:
+        number = await authorize_waba(session, request, waba_id)
+        number.app_subscribed = True
+    return json_response(SUCCESS)
+
+
+@router.post("/{version}/{phone_number_id}/register")
+async def register_number(request: Request, version: str, phone_number_id: str) -> Response:
+    _check_version(version)
+    async with _runtime(request).database.transaction() as session:
+        number = await authorize_number(session, request, phone_number_id)
+        answer = register(number, await _json_body(request))
+    return json_response(answer)
+
+
+@router.post("/{version}/{phone_number_id}/smb_app_data")
+async def sync_smb_app_data(request: Request, version: str, phone_number_id: str) -> Response:
+    _check_version(version)
+    async with _runtime(request).database.session() as session:
+        number = await authorize_number(session, request, phone_number_id)
+    return json_response(start_sync(number, await _json_body(request)))
 
 
 @router.post("/{version}/{phone_number_id}/messages")
@@ -262,13 +361,16 @@ async def remove_templates(request: Request, version: str, waba_id: str) -> Resp
 
 @router.get("/{version}/{object_id}")
 async def read_object(request: Request, version: str, object_id: str) -> Response:
-    """A media object (its metadata and download URL) or the token's own phone number node."""
+    """A media object (its metadata and download URL), or the token's own phone number or WABA node."""
     _check_version(version)
     runtime = _runtime(request)
     async with runtime.database.session() as session:
         number = await authenticate(session, request)
         if object_id == number.phone_number_id:
             return json_response(get_phone_number(number, request.query_params.get("fields")))
+        if object_id == number.waba_id:
+            fields = requested_fields(request.query_params.get("fields"))
+            return json_response(select_fields(waba_node(number), fields))
         media = await owned_media(
             session,
             media_id=object_id,

@@ -43,6 +43,8 @@ class Project(CreatedAt, Base):
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     ip_allowlist: Mapped[list[Any]] = mapped_column(default=list)
     """CIDRs allowed to call with this project's keys; empty means any address."""
+    egress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Where webhook deliveries leave from: ``bind_address`` and/or ``proxy_sealed`` (scale plan and up)."""
     """After a rotation the old secret keeps signing alongside the new one until this time."""
 
 
@@ -54,6 +56,8 @@ class ApiKey(CreatedAt, Base):
     name: Mapped[str] = mapped_column(String(200), default="default")
     mode: Mapped[str] = mapped_column(String(8))
     """``live`` keys reach every channel; ``test`` keys reach sandbox channels only."""
+    scope: Mapped[str] = mapped_column(String(8), default="api")
+    """``api``: the REST API and ``/v1/mcp``; ``mcp``: only the project's dedicated MCP endpoint."""
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(32))
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -20,13 +20,68 @@ class PlanLimits:
     analytics_api: bool
     ip_allowlist: bool
     customer_setup_links: bool
+    dedicated_outbound_ip: bool
+    dedicated_mcp: bool
+    sla_thresholds: bool
 
 
 PLANS: dict[str, PlanLimits] = {
-    "developer": PlanLimits(1, 1, 20, 7, 1, 0, False, False, False),
-    "growth": PlanLimits(None, None, None, 30, 5, 5, True, True, False),
-    "scale": PlanLimits(None, None, None, 90, None, None, True, True, True),
-    "enterprise": PlanLimits(None, None, None, 365, None, None, True, True, True),
+    "developer": PlanLimits(
+        projects=1,
+        channels=1,
+        outbound_per_day=20,
+        retention_days=7,
+        webhook_targets=1,
+        routing_rules=0,
+        analytics_api=False,
+        ip_allowlist=False,
+        customer_setup_links=False,
+        dedicated_outbound_ip=False,
+        dedicated_mcp=False,
+        sla_thresholds=False,
+    ),
+    "growth": PlanLimits(
+        projects=None,
+        channels=None,
+        outbound_per_day=None,
+        retention_days=30,
+        webhook_targets=5,
+        routing_rules=5,
+        analytics_api=True,
+        ip_allowlist=True,
+        customer_setup_links=False,
+        dedicated_outbound_ip=False,
+        dedicated_mcp=False,
+        sla_thresholds=False,
+    ),
+    "scale": PlanLimits(
+        projects=None,
+        channels=None,
+        outbound_per_day=None,
+        retention_days=90,
+        webhook_targets=None,
+        routing_rules=None,
+        analytics_api=True,
+        ip_allowlist=True,
+        customer_setup_links=True,
+        dedicated_outbound_ip=True,
+        dedicated_mcp=False,
+        sla_thresholds=False,
+    ),
+    "enterprise": PlanLimits(
+        projects=None,
+        channels=None,
+        outbound_per_day=None,
+        retention_days=365,
+        webhook_targets=None,
+        routing_rules=None,
+        analytics_api=True,
+        ip_allowlist=True,
+        customer_setup_links=True,
+        dedicated_outbound_ip=True,
+        dedicated_mcp=True,
+        sla_thresholds=True,
+    ),
 }
 
 

@@ -15,13 +15,15 @@ from kirem.api.responses import invalid, not_found, ok
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
+from kirem.enterprise.mcp_endpoints import require_plan
+from kirem.routing.egress import egress_view, parse_egress, stored
 from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 from kirem.tenancy.plans import PLANS, PlanLimits
-from kirem.tenancy.views import account_view, channel_view, key_view, project_view
+from kirem.tenancy.views import account_view, channel_view, connected_view, key_view, project_view
 
 manage = APIRouter(prefix="/v1/manage", tags=["management"])
 operator = APIRouter(prefix="/v1/operator", tags=["operator"], dependencies=[Depends(require_operator)])
@@ -132,6 +134,41 @@ async def put_ip_allowlist(
     return ok({"cidrs": cidrs}, "IP allowlist updated successfully")
 
 
+@manage.get("/projects/{project_id}/egress", summary="Where the project's webhook deliveries leave from")
+async def get_egress(
+    project_id: str,
+    account: Account = Depends(get_account),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    project = await service.account_project(session, account, project_id)
+    return ok(egress_view(project), "Outbound settings retrieved successfully")
+
+
+@manage.put(
+    "/projects/{project_id}/egress",
+    summary="Set a dedicated source address and/or proxy for webhook deliveries (scale plan and up)",
+)
+async def put_egress(
+    project_id: str,
+    request: Request,
+    account: Account = Depends(get_account),
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    project = await service.account_project(session, account, project_id)
+    egress, errors = parse_egress(await read_json_object(request))
+    if errors:
+        raise invalid(errors)
+    kept = stored(ctx.sealer, project, egress)
+    if kept and not service.account_limits(account).dedicated_outbound_ip:
+        raise service.plan_error(
+            "dedicated_outbound_ip", f"Dedicated outbound IPs are not part of the {account.plan} plan."
+        )
+    project.egress = kept
+    await session.commit()
+    return ok(egress_view(project), "Outbound settings updated successfully")
+
+
 @manage.get("/projects/{project_id}/keys", summary="List API keys (never their secrets)")
 async def list_keys(
     project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
@@ -155,7 +192,10 @@ async def create_key(
     name = body.get("name", "default")
     if not isinstance(name, str) or not name or len(name) > 200:
         raise invalid({"name": "must be a string of 1 to 200 characters"})
-    key, secret = await service.mint_api_key(session, project, str(body.get("mode", "live")), name)
+    scope = str(body.get("scope", "api"))
+    if scope == "mcp":
+        require_plan(account, service.account_limits(account))
+    key, secret = await service.mint_api_key(session, project, str(body.get("mode", "live")), name, scope)
     await session.commit()
     return ok(key_view(key, secret), "API key created successfully", 201)
 
@@ -194,9 +234,9 @@ async def add_channel(
 ) -> Response:
     project = await service.account_project(session, account, project_id)
     body = await read_json_object(request)
-    channel = await create_channel(ctx, session, account, project, body)
+    connected = await create_channel(ctx, session, account, project, body)
     await session.commit()
-    return ok(channel_view(channel), "Channel created successfully", 201)
+    return ok(connected_view(connected.channel, connected.check), "Channel created successfully", 201)
 
 
 async def _channel(session: AsyncSession, account: Account, project_id: str, channel_id: str) -> Channel:

@@ -36,6 +36,9 @@ class Tenant:
         return self.project.id
 
 
+KEY_SCOPES = ("api", "mcp")
+
+
 def check_plan_name(plan: str) -> None:
     if plan not in PLANS:
         raise ApiError(400, "Unknown plan", {"plan": f"must be one of {', '.join(PLANS)}"})
@@ -132,15 +135,19 @@ def webhook_secret(sealer: Sealer, project: Project) -> str:
 
 
 async def mint_api_key(
-    session: AsyncSession, project: Project, mode: str = "live", name: str = "default"
+    session: AsyncSession, project: Project, mode: str = "live", name: str = "default", scope: str = "api"
 ) -> tuple[ApiKey, str]:
+    """A new key; ``scope`` ``mcp`` binds it to the project's dedicated MCP endpoint alone."""
     if mode not in ("live", "test"):
         raise ApiError(400, "Invalid key mode", {"mode": "must be 'live' or 'test'"})
-    secret = random_secret(f"kirem_{mode}_")
+    if scope not in KEY_SCOPES:
+        raise ApiError(400, "Invalid key scope", {"scope": "must be 'api' or 'mcp'"})
+    secret = random_secret(f"kirem_{mode}_" if scope == "api" else f"kirem_{scope}_{mode}_")
     key = ApiKey(
         project_id=project.id,
         name=name,
         mode=mode,
+        scope=scope,
         key_hash=hash_secret(secret),
         prefix=display_prefix(secret),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kirem.analytics.params import iso
+from kirem.routing.egress import egress_view
+from kirem.tenancy.live_checks import LiveCheck
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 
 
@@ -23,6 +25,7 @@ def project_view(project: Project) -> dict[str, Any]:
         "id": project.id,
         "account_id": project.account_id,
         "name": project.name,
+        "egress": egress_view(project),
         "created_at": iso(project.created_at),
     }
 
@@ -33,6 +36,7 @@ def key_view(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
         "project_id": key.project_id,
         "name": key.name,
         "mode": key.mode,
+        "scope": key.scope,
         "prefix": key.prefix,
         "created_at": iso(key.created_at),
         "last_used_at": iso(key.last_used_at),
@@ -55,3 +59,8 @@ def channel_view(channel: Channel) -> dict[str, Any]:
         "status": channel.status,
         "created_at": iso(channel.created_at),
     }
+
+
+def connected_view(channel: Channel, check: LiveCheck | None) -> dict[str, Any]:
+    """A channel just connected, with what Graph said about a live one (``verification``)."""
+    return {**channel_view(channel), "verification": check.view() if check else None}

@@ -1,0 +1,1 @@
+"""Enterprise plan features: a dedicated MCP endpoint per project and SLA thresholds."""

@@ -1,0 +1,1 @@
+"""Customer Setup Links: an agency's client connects their WhatsApp number through Embedded Signup."""
