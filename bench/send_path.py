@@ -1,121 +1,277 @@
-"""Send-path benchmark: messages per second through ``kirem serve`` and its sandbox.
+"""Send-path benchmark: ``POST /v1/…/messages`` per second through ``kirem serve``, beside a bare endpoint.
 
-Starts a real server on a free loopback port (SQLite in a temp folder, sandbox on), bootstraps a
-project, then for a fixed number of requests at a fixed concurrency measures:
+Two paths, one command each:
 
-- baseline: ``GET /healthz`` (the HTTP stack alone, same process, same client);
-- send: ``POST /v1/messages`` (auth, validation, quota, log, Graph call to the sandbox, log update);
-- the server's resident memory idle and after the run.
+- ``--mode live``: a live channel whose Graph URL (``KIREM_META_GRAPH_URL``) is a stand-in Graph
+  server on loopback, a raw asyncio process answering Meta's send response at once, so the figure
+  is Kirem's own cost (auth, validation, quota, message log, the Graph call, the log update);
+- ``--mode sandbox``: the built-in sandbox, whose ``sent``/``delivered``/``read`` status webhooks
+  come back to ``/webhooks/meta`` and are processed while the load runs; after the load the bench
+  waits until every accepted send is ``read`` and reports how long that took.
 
-Run: ``.venv/bin/python bench/send_path.py [--requests 2000] [--concurrency 16] [--database-url URL]``
+Each request has its own ``to`` and body. The bare FastAPI endpoint (same uvicorn stack) gets the
+same requests in the same run. ``--workers N`` runs ``kirem serve --workers N``; ``--worker-processes
+M`` adds M ``kirem worker`` processes (PostgreSQL). The server's resident memory is printed idle,
+at its peak during the load, and after the load has drained (largest single process).
+
+Run (wrk from Debian's ``wrk`` package):
+
+    .venv/bin/python bench/send_path.py --mode live [--database-url postgresql://…/postgres]
+    .venv/bin/python bench/send_path.py --mode sandbox [--seconds 10] [--connections 32]
+
+A PostgreSQL URL names a server: the bench creates a fresh database there and drops it after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.conftest import start_server, stop_server
+from bench.harness import (
+    Kirem,
+    Request,
+    RssSampler,
+    WrkResult,
+    database,
+    free_port,
+    max_rss_mb,
+    print_table,
+    run_wrk,
+    start_bare,
+    start_kirem,
+    start_worker,
+    stop_process,
+    wait_ready,
+)
+
+PHONE_NUMBER_ID = "109876543210987"
+WABA_ID = "209876543210987"
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-async def hammer(
-    url: str, total: int, concurrency: int, method: str, path: str, **kwargs
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(total):
-        queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-
-        async def worker() -> None:
-            while not queue.empty():
-                queue.get_nowait()
-                started = time.perf_counter()
-                response = await client.request(method, path, **kwargs)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code >= 300:
-                    raise RuntimeError(f"{path}: HTTP {response.status_code} {response.text[:200]}")
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies
-
-
-def report(name: str, total: int, elapsed: float, latencies: list[float]) -> float:
-    rate = total / elapsed
-    cuts = statistics.quantiles(latencies, n=100)
-    print(f"{name:<10} {rate:8.1f} req/s   p50 {cuts[49] * 1000:6.1f} ms   p99 {cuts[98] * 1000:6.1f} ms")
-    return rate
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument(
-        "--database-url", help="default: a fresh SQLite file; or an empty PostgreSQL database"
+def graph_response(message_number: int, to: bytes) -> bytes:
+    body = (
+        b'{"messaging_product":"whatsapp","contacts":[{"input":"'
+        + to
+        + b'","wa_id":"'
+        + to
+        + b'"}],"messages":[{"id":"wamid.STANDIN'
+        + str(message_number).encode()
+        + b'"}]}'
     )
-    args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-"))
-    process, server = start_server(
-        tmp,
-        args.database_url or f"sqlite+aiosqlite:///{tmp / 'kirem.db'}",
-        KIREM_RATE_LIMIT_PER_SECOND="100000",
-        KIREM_SANDBOX_THROUGHPUT_PER_SECOND="100000",
-        KIREM_SANDBOX_STATUS_DELAY_SECONDS="0.2",
-    )
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    return head + body
+
+
+class GraphProtocol(asyncio.Protocol):
+    """Keep-alive HTTP/1.1 answering every request with Meta's send response (``/readyz``: 200)."""
+
+    sent = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].lower()
+            length = 0
+            marker = head.find(b"content-length:")
+            if marker >= 0:
+                length = int(head[marker + 15 :].split(b"\r\n", 1)[0])
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            to_at = body.find(b'"to":')
+            to = body[to_at + 5 :].split(b'"')[1] if to_at >= 0 else b"0"
+            GraphProtocol.sent += 1
+            self.transport.write(graph_response(GraphProtocol.sent, to))  # type: ignore[attr-defined]
+
+
+def serve_graph(port: int) -> None:
+    """The stand-in Graph server (run in its own process)."""
     try:
-        boot = server.bootstrap(plan="scale")
-        headers = {"Authorization": f"Bearer {boot['api_key']}"}
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(
+            GraphProtocol, "127.0.0.1", port, backlog=1024
+        )
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def start_graph() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "graph", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(process, f"{url}/readyz", None)
+    return process, url
+
+
+def send_requests(path: str, api_key: str, count: int) -> list[Request]:
+    """Template sends, each to its own number (a distinct body per request)."""
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    requests = []
+    for index in range(count):
         body = {
             "messaging_product": "whatsapp",
-            "to": "6281234",
+            "to": f"628{index:09d}",
             "type": "template",
             "template": {"name": "hello_world", "language": {"code": "en_US"}},
         }
-        idle = rss_mb(process.pid)
-        base_elapsed, base_lat = asyncio.run(
-            hammer(server.url, args.requests, args.concurrency, "GET", "/healthz")
-        )
-        send_elapsed, send_lat = asyncio.run(
-            hammer(
-                server.url,
-                args.requests,
-                args.concurrency,
-                "POST",
-                "/v1/messages",
-                json=body,
-                headers=headers,
-            )
-        )
-        time.sleep(2)
-        after = rss_mb(process.pid)
-        engine = "postgresql" if args.database_url else "sqlite"
-        print(f"{engine}: requests {args.requests}, concurrency {args.concurrency}, cpus {os.cpu_count()}")
-        base = report("healthz", args.requests, base_elapsed, base_lat)
-        send = report("send", args.requests, send_elapsed, send_lat)
-        print(f"send / healthz throughput ratio: {send / base:.3f}")
-        print(f"server RSS: idle {idle:.0f} MB, after run {after:.0f} MB")
+        requests.append(Request("POST", path, headers, json.dumps(body).encode()))
+    return requests
+
+
+async def count_read(database_url: str) -> int:
+    """Message logs whose status reached ``read`` (every status webhook of theirs processed)."""
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from kirem.messaging.models import MessageLog
+
+    url = database_url
+    if url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            stmt = select(func.count()).select_from(MessageLog).where(MessageLog.status == "read")
+            return int((await conn.execute(stmt)).scalar_one())
     finally:
-        stop_server(process)
+        await engine.dispose()
+
+
+def wait_statuses(database_url: str, expected: int, limit: float = 300) -> float:
+    """Seconds until ``expected`` sends are ``read``; raises past ``limit``."""
+    started = time.monotonic()
+    while True:
+        done = asyncio.run(count_read(database_url))
+        if done >= expected:
+            return time.monotonic() - started
+        if time.monotonic() - started > limit:
+            raise RuntimeError(f"only {done} of {expected} sends reached 'read' in {limit:.0f} s")
+        time.sleep(0.5)
+
+
+def run(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-"))
+    graph_process, graph_url = start_graph() if args.mode == "live" else (None, "")
+    bare_process, bare_url = start_bare()
+    workers: list[subprocess.Popen[bytes]] = []
+    server: Kirem | None = None
+    try:
+        with database(args.database_url, tmp) as url:
+            env = {
+                "KIREM_SANDBOX_STATUS_DELAY_SECONDS": str(args.status_delay),
+                "KIREM_META_GRAPH_URL": graph_url or "http://127.0.0.1:9",
+            }
+            if args.worker_processes:
+                env["KIREM_WORKER"] = "false"
+            serve_args = ["--workers", str(args.workers)] if args.workers > 1 else []
+            server = start_kirem(tmp, url, *serve_args, **env)
+            workers = [start_worker(server) for _ in range(args.worker_processes)]
+            boot = server.bootstrap()
+            path = "/v1/messages"
+            if args.mode == "live":
+                server.cli(
+                    "channels", "add", boot["account"], boot["project"], "--kind", "live",
+                    "--phone-number-id", PHONE_NUMBER_ID, "--waba-id", WABA_ID,
+                    "--access-token", "EAAbenchstandin", "--json",
+                )  # fmt: skip
+                path = f"/v1/{PHONE_NUMBER_ID}/messages"
+            requests = send_requests(path, boot["api_key"], args.distinct)
+            time.sleep(1)
+            idle = max_rss_mb(server.process.pid)
+            bare = run_wrk(
+                "bare endpoint", bare_url, requests, connections=args.connections, seconds=args.seconds
+            )
+            with RssSampler(server.process.pid) as sampler:
+                send = run_wrk(
+                    f"send ({args.mode})",
+                    server.url,
+                    requests,
+                    connections=args.connections,
+                    seconds=args.seconds,
+                )
+                drained = wait_statuses(url, send.requests) if args.mode == "sandbox" else 0.0
+            time.sleep(2)
+            after = max_rss_mb(server.process.pid)
+            report(args, url, bare, send, drained, (idle, sampler.peak, after))
+    finally:
+        for worker in workers:
+            stop_process(worker)
+        if server is not None:
+            server.stop()
+        stop_process(bare_process)
+        if graph_process is not None:
+            stop_process(graph_process)
+
+
+def report(
+    args: argparse.Namespace,
+    url: str,
+    bare: WrkResult,
+    send: WrkResult,
+    drained: float,
+    rss: tuple[float, float, float],
+) -> None:
+    engine = "postgresql" if url.startswith("postgres") else "sqlite"
+    title = (
+        f"{engine}, {args.mode}: wrk 1 thread, {args.connections} connections, {args.seconds:g} s; "
+        f"serve --workers {args.workers}, {args.worker_processes} kirem worker; cpus {os.cpu_count()}"
+    )
+    print_table(title, [send], bare)
+    if args.mode == "sandbox":
+        total = send.seconds + drained
+        print(
+            f"all {send.requests} sends 'read' {drained:.1f} s after the load: "
+            f"{send.requests / total:.1f} sends/s with their status webhooks processed"
+        )
+    print(f"server RSS (largest process): idle {rss[0]:.0f} MB, peak {rss[1]:.0f} MB, after {rss[2]:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="bench", choices=["bench", "graph"])
+    parser.add_argument("--mode", choices=["live", "sandbox"], default="live")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file; or a PostgreSQL server URL")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--distinct", type=int, default=50_000, help="distinct requests, cycled")
+    parser.add_argument("--status-delay", type=float, default=0.2, help="sandbox: seconds between statuses")
+    parser.add_argument("--workers", type=int, default=1, help="kirem serve --workers")
+    parser.add_argument("--worker-processes", type=int, default=0, help="kirem worker processes")
+    parser.add_argument("--port", type=int, help="graph: the port to serve on")
+    args = parser.parse_args()
+    if args.command == "graph":
+        serve_graph(args.port)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

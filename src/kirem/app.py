@@ -133,6 +133,9 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Kirem's metrics are its own (/metrics); FastAPI's OpenTelemetry hooks would only look up
+        # the (unconfigured) global providers, reading the environment, on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     app.state.mcp = mcp
@@ -142,6 +145,7 @@ def create_app(
     for path in (MCP_PATH, MCP_PATH + "/", DEDICATED_MCP_PATH):
         app.add_route(path, mcp, methods=["POST"], include_in_schema=False)
     routers = (
+        inbound_router,  # first: Meta's webhooks are the busiest path, matched before any other route
         health_router,
         messaging_router,
         analytics_router,
@@ -153,7 +157,6 @@ def create_app(
         manage,
         enterprise_router,
         operator,
-        inbound_router,
         setup_links_router,
         setup_pages,
     )

@@ -27,12 +27,19 @@ async def insert_if_absent(session: AsyncSession, model: type[Any], **values: An
 
     True when the row was inserted, False when it was already there.
     """
+    return await insert_all_if_absent(session, model, [values]) == 1
+
+
+async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> int:
+    """``insert_if_absent`` of several rows in one multi-row ``INSERT``; how many were inserted."""
+    if not rows:
+        return 0
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    result = await session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:
