@@ -44,7 +44,9 @@ from bench.harness import (
     database,
     free_port,
     max_rss_mb,
+    print_profile,
     print_table,
+    profiled,
     run_wrk,
     start_bare,
     start_kirem,
@@ -208,20 +210,32 @@ def run(args: argparse.Namespace) -> None:
             time.sleep(1)
             idle = max_rss_mb(server.process.pid)
             bare = run_wrk(
-                "bare endpoint", bare_url, requests, connections=args.connections, seconds=args.seconds
+                "bare endpoint",
+                bare_url,
+                requests,
+                connections=args.connections,
+                seconds=args.seconds,
+                server_pid=bare_process.pid,
             )
-            with RssSampler(server.process.pid) as sampler:
+            profile = tmp / "profile.txt" if args.profile else None
+            with (
+                RssSampler(server.process.pid) as sampler,
+                profiled(server.process.pid, args.seconds, profile),
+            ):
                 send = run_wrk(
                     f"send ({args.mode})",
                     server.url,
                     requests,
                     connections=args.connections,
                     seconds=args.seconds,
+                    server_pid=server.process.pid,
                 )
                 drained = wait_statuses(url, send.requests) if args.mode == "sandbox" else 0.0
             time.sleep(2)
             after = max_rss_mb(server.process.pid)
             report(args, url, bare, send, drained, (idle, sampler.peak, after))
+            if profile is not None:
+                print_profile(profile)
     finally:
         for worker in workers:
             stop_process(worker)
@@ -266,6 +280,9 @@ def main() -> None:
     parser.add_argument("--status-delay", type=float, default=0.2, help="sandbox: seconds between statuses")
     parser.add_argument("--workers", type=int, default=1, help="kirem serve --workers")
     parser.add_argument("--worker-processes", type=int, default=0, help="kirem worker processes")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the server with py-spy, print a summary"
+    )
     parser.add_argument("--port", type=int, help="graph: the port to serve on")
     args = parser.parse_args()
     if args.command == "graph":
