@@ -10,6 +10,7 @@ from kirem.api.responses import ApiError
 from kirem.config import Settings
 from kirem.crypto import Sealer
 from kirem.db.engine import Database
+from kirem.inbound.ingest import RawEventStore
 from kirem.meta.client import GraphClient
 from kirem.meta.transport import AiohttpTransport
 from kirem.metrics import Metrics
@@ -29,6 +30,10 @@ class AppContext:
     sandbox_app_secret: str | None = None
     signals: Signals = field(default_factory=Signals)
     metrics: Metrics = field(default_factory=Metrics)
+    raw_events: RawEventStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.raw_events = RawEventStore(self.db, self.signals)
 
     def graph_for(self, channel: Channel) -> GraphClient:
         if channel.kind == "sandbox":
@@ -40,6 +45,7 @@ class AppContext:
         return self.live_graph
 
     async def aclose(self) -> None:
+        await self.raw_events.aclose()
         await self.live_graph.aclose()
         if self.sandbox_graph is not None:
             await self.sandbox_graph.aclose()

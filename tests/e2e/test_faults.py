@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from kirem.config import Settings
+from kirem.db.engine import Database
+from kirem.inbound.models import RawEvent
 from kirem.meta.signatures import sign
 from tests.conftest import ENGINES, create_postgres_database, drop_postgres_database
 from tests.e2e.conftest import KIREM, Server, auth, start_server, stop_server
@@ -171,3 +176,77 @@ def test_worker_stops_gracefully_on_sigterm(tmp_path: Path, database_url: str, c
         if worker.poll() is None:
             os.kill(worker.pid, signal.SIGKILL)
         stop_server(process)
+
+
+def _webhook(index: int) -> bytes:
+    return (
+        b'{"object":"whatsapp_business_account","entry":[{"id":"209999999999999","changes":[{"field":'
+        b'"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":'
+        b'"15550000000","phone_number_id":"109999999999999"},"messages":[{"from":"62812345678","id":'
+        b'"wamid.STREAM' + str(index).encode() + b'","timestamp":"1750000000","type":"text","text":'
+        b'{"body":"pesan"}}]}}]}]}'
+    )
+
+
+async def _stream_until_killed(url: str, pid: int, kill_after: int) -> tuple[set[int], int]:
+    """Post webhooks on 32 connections; SIGKILL the server after ``kill_after`` 200s.
+
+    Returns the indexes answered 200 and how many requests got no answer (cut by the kill).
+    """
+    acknowledged: set[int] = set()
+    unanswered = 0
+    counter = iter(range(1_000_000))
+    killed = False
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def post() -> None:
+            nonlocal unanswered, killed
+            while not killed:
+                index = next(counter)
+                body = _webhook(index)
+                try:
+                    answer = await client.post(
+                        "/webhooks/meta",
+                        content=body,
+                        headers={"X-Hub-Signature-256": sign("meta-app-secret-e2e", body)},
+                    )
+                except httpx.TransportError:
+                    unanswered += 1
+                    return
+                assert answer.status_code == 200, answer.text
+                acknowledged.add(index)
+                if len(acknowledged) >= kill_after and not killed:
+                    killed = True
+                    os.kill(pid, signal.SIGKILL)
+
+        await asyncio.gather(*(post() for _ in range(32)))
+    return acknowledged, unanswered
+
+
+async def _stored_message_ids(database_url: str) -> set[str]:
+    db = Database(Settings(database_url=database_url))
+    try:
+        async with db.session() as session:
+            bodies = (await session.execute(select(RawEvent.body))).scalars()
+            return {message["id"] for body in bodies for message in _messages(body)}
+    finally:
+        await db.dispose()
+
+
+def _messages(body: bytes) -> list[dict[str, Any]]:
+    return [m for e in json.loads(body)["entry"] for c in e["changes"] for m in c["value"]["messages"]]
+
+
+def test_server_killed_during_group_commits_keeps_every_acknowledged_webhook(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Requests wait on shared batch transactions; a kill mid-stream loses none that got a 200."""
+    process, server = start_server(tmp_path, database_url, KIREM_WORKER="false")
+    try:
+        acknowledged, unanswered = asyncio.run(_stream_until_killed(server.url, process.pid, 300))
+    finally:
+        process.kill()
+        process.wait()
+    assert unanswered > 0, "the kill came between requests, not while some waited on a commit"
+    stored = asyncio.run(_stored_message_ids(database_url))
+    assert {f"wamid.STREAM{index}" for index in acknowledged} <= stored

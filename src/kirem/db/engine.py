@@ -12,9 +12,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from kirem.config import Settings
+from kirem.db.sqlite_writer import WriterLock, connector, serialise_writes
 
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 OWNER_ONLY = 0o600
+BUSY_TIMEOUT_SECONDS = 30
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -49,7 +51,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         path = sqlite_file(url)
         if path is not None:
             secure_sqlite_files(path)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, async_creator=connector(url, WriterLock(BUSY_TIMEOUT_SECONDS), BUSY_TIMEOUT_SECONDS)
+        )
+        serialise_writes(engine)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

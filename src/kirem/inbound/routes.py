@@ -11,9 +11,8 @@ from fastapi.responses import PlainTextResponse
 from kirem.api.deps import get_context
 from kirem.api.responses import ApiError, ok
 from kirem.context import AppContext
-from kirem.inbound.models import RawEvent
+from kirem.inbound.ingest import StoreFailed
 from kirem.meta.signatures import verify
-from kirem.signals import RAW_EVENTS, notify
 
 router = APIRouter(tags=["meta webhooks"])
 
@@ -47,7 +46,7 @@ async def verify_subscription(
 
 @router.post("/webhooks/meta", summary="Signed events from Meta (or the sandbox)")
 async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
-    """Check the signature, commit the raw body, answer 200; processing happens after."""
+    """Check the signature, commit the raw body (with its neighbours' bodies), answer 200; process after."""
     body = await request.body()
     source = signature_source(ctx, body, request.headers.get("x-hub-signature-256"))
     if source is None:
@@ -58,9 +57,11 @@ async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> R
         raise ApiError(400, "Malformed JSON body") from exc
     if not isinstance(envelope, dict):
         raise ApiError(400, "Webhook body must be a JSON object")
-    async with ctx.db.transaction() as session:
-        session.add(RawEvent(source=source, body=body))
-        await notify(session, RAW_EVENTS)
-    ctx.signals.wake(RAW_EVENTS)
+    try:
+        await ctx.raw_events.store(source, body)
+    except StoreFailed as exc:
+        raise ApiError(
+            503, "The event could not be stored; send it again", headers={"Retry-After": "1"}
+        ) from exc
     ctx.metrics.inbound_webhooks.labels(source).inc()
     return ok({"received": True}, "Event received")

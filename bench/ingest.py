@@ -1,0 +1,109 @@
+"""Ingest benchmark: signed Meta webhooks into ``POST /webhooks/meta``, beside a bare endpoint.
+
+Starts ``kirem serve`` (sandbox off) and the harness's bare FastAPI endpoint, precomputes
+``--bodies`` distinct signed webhooks (one inbound text message each, its own message id), and
+replays them with ``wrk`` (1 thread, ``--connections``, ``--seconds``): first to the bare endpoint,
+then to Kirem, which commits each raw body before its 200. By default the processing worker is off
+so the figure is the ingest path alone; ``--processing`` leaves it on (it then competes for the
+same cores and the same database). Prints the table of the harness (absolute figures and share of
+the bare endpoint) and the server's resident memory.
+
+Run: ``.venv/bin/python bench/ingest.py [--database-url URL] [--seconds 10] [--connections 32]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import Request, database, print_table, rss_mb, run_wrk, start_bare, start_kirem, stop_process
+
+from kirem.meta.signatures import sign
+
+APP_SECRET = "bench-app-secret"
+PHONE_NUMBER_ID = "109999999999999"
+WABA_ID = "209999999999999"
+
+
+def webhook(index: int, run: str) -> bytes:
+    """Meta's envelope of one inbound text message with its own id."""
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": "Budi"}, "wa_id": "62812345678"}],
+        "messages": [
+            {
+                "from": "62812345678",
+                "id": f"wamid.BENCH{run}{index}",
+                "timestamp": "1750000000",
+                "type": "text",
+                "text": {"body": f"pesan {index}"},
+            }
+        ],
+    }
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(body).encode()
+
+
+def signed_webhooks(count: int, run: str) -> list[Request]:
+    requests = []
+    for index in range(count):
+        body = webhook(index, run)
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(APP_SECRET, body)}
+        requests.append(Request("POST", "/webhooks/meta", headers, body))
+    return requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: a fresh SQLite file; else a PostgreSQL server URL")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--bodies", type=int, default=20000, help="distinct signed webhooks to cycle through")
+    parser.add_argument("--processing", action="store_true", help="keep the processing worker on")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-ingest-"))
+    requests = signed_webhooks(args.bodies, "I")
+    with database(args.database_url, tmp) as url:
+        bare_process, bare_url = start_bare()
+        try:
+            bare = run_wrk("bare FastAPI", bare_url, requests, connections=args.connections, seconds=args.seconds)
+        finally:
+            stop_process(bare_process)
+        kirem = start_kirem(
+            tmp,
+            url,
+            KIREM_SANDBOX="false",
+            KIREM_META_APP_SECRET=APP_SECRET,
+            KIREM_WORKER="true" if args.processing else "false",
+        )
+        try:
+            idle = rss_mb(kirem.process.pid)
+            run_wrk("warm-up", kirem.url, requests[:200], connections=args.connections, seconds=1)
+            ingest = run_wrk(
+                "POST /webhooks/meta", kirem.url, requests, connections=args.connections, seconds=args.seconds
+            )
+            loaded = rss_mb(kirem.process.pid)
+        finally:
+            kirem.stop()
+    engine = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    worker = "on" if args.processing else "off"
+    print_table(
+        f"ingest on {engine}: wrk 1 thread, {args.connections} connections, {args.seconds:g} s, "
+        f"{args.bodies} distinct signed webhooks, processing worker {worker}",
+        [ingest],
+        bare,
+    )
+    print(f"kirem RSS: idle {idle:.0f} MB, after the run {loaded:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""One writer at a time on SQLite, queued in the event loop instead of in SQLite's busy handler.
+
+SQLite lets one transaction write at a time. Left alone, every other connection that wants to write
+spins in SQLite's busy handler, sleeping 1, 2, 5 … 100 ms between tries in its own thread; under
+load, writers wake long after the lock is free and latencies reach seconds. Here a connection takes
+the process's writer lock (an ``asyncio.Lock``, FIFO) at the statement that opens its write
+transaction, and gives it back once the ``COMMIT`` or ``ROLLBACK`` has finished, so the next writer
+starts the moment the previous one is done. Reads need no lock (WAL lets them run beside the
+writer). Other processes on the same file (the CLI) still meet the busy timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import weakref
+from typing import Any
+
+import aiosqlite
+from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
+
+WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
+"""The statements with which a connection starts (or may start) a write transaction."""
+
+
+class WriterLock:
+    """The process's turn to write to one SQLite database, per event loop."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    async def acquire(self) -> asyncio.Lock:
+        lock = self.lock()
+        try:
+            await asyncio.wait_for(lock.acquire(), self.timeout)
+        except TimeoutError as exc:
+            raise sqlite3.OperationalError("database is locked (waited for this process's writer)") from exc
+        return lock
+
+
+class WriterConnection(aiosqlite.Connection):
+    """An aiosqlite connection that holds the writer lock from its first write to its commit."""
+
+    def __init__(self, *args: Any, writer: WriterLock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writer = writer
+        self.held: asyncio.Lock | None = None
+
+    async def start_writing(self) -> None:
+        if self.held is None:
+            self.held = await self.writer.acquire()
+
+    def _give_back(self) -> None:
+        held, self.held = self.held, None
+        if held is not None:
+            held.release()
+
+    async def commit(self) -> None:
+        try:
+            await super().commit()
+        finally:
+            self._give_back()
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()
+        finally:
+            self._give_back()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._give_back()
+
+    def stop(self) -> Any:
+        try:
+            return super().stop()
+        finally:
+            self._give_back()
+
+
+def connector(url: str, writer: WriterLock, busy_timeout: float) -> Any:
+    """An ``async_creator`` for ``create_async_engine`` making ``WriterConnection``s of ``url``."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    kwargs["timeout"] = busy_timeout
+
+    async def connect() -> WriterConnection:
+        def open_connection() -> sqlite3.Connection:
+            return sqlite3.connect(*args, **kwargs)
+
+        connection = WriterConnection(open_connection, iter_chunk_size=64, writer=writer)
+        connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does
+        return await connection
+
+    return connect
+
+
+def serialise_writes(engine: AsyncEngine) -> None:
+    """Take the writer lock before a statement that opens a write transaction on ``engine``."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before_write(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip()[:9].upper().startswith(WRITE_VERBS):
+            raw = conn.connection.dbapi_connection._connection
+            if isinstance(raw, WriterConnection) and raw.held is None:
+                await_only(raw.start_writing())

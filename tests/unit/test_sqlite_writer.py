@@ -1,0 +1,83 @@
+"""SQLite writers of one process queue for their turn in the event loop, not in SQLite's busy handler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from kirem.db.sqlite_writer import WriterLock, connector, serialise_writes
+
+SHORT_BUSY_TIMEOUT = 0.05
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine whose SQLite busy timeout is far shorter than any writer waits below."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'writer.db'}"
+    engine = create_async_engine(url, async_creator=connector(url, WriterLock(30), SHORT_BUSY_TIMEOUT))
+    serialise_writes(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text("PRAGMA journal_mode=WAL"))
+        await conn.execute(text("CREATE TABLE items (name TEXT)"))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def _names(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("SELECT name FROM items ORDER BY rowid"))).scalars())
+
+
+async def test_a_writer_waits_for_the_one_before_it_longer_than_the_busy_timeout(engine: AsyncEngine) -> None:
+    first_wrote = asyncio.Event()
+    release_first = asyncio.Event()
+
+    async def first() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO items VALUES ('first')"))
+            first_wrote.set()
+            await release_first.wait()
+
+    async def second() -> None:
+        await first_wrote.wait()
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO items VALUES ('second')"))
+
+    first_task = asyncio.create_task(first())
+    second_task = asyncio.create_task(second())
+    await first_wrote.wait()
+    await asyncio.sleep(SHORT_BUSY_TIMEOUT * 4)  # SQLite alone would have given up on the second by now
+    assert not second_task.done()
+    assert await _names(engine) == []  # reads go on beside the open write transaction
+    release_first.set()
+    await asyncio.gather(first_task, second_task)
+    assert await _names(engine) == ["first", "second"]
+
+
+async def test_the_turn_passes_on_after_a_rollback(engine: AsyncEngine) -> None:
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO items VALUES ('undone')"))
+            raise RuntimeError("abandon the transaction")
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO items VALUES ('kept')"))
+    assert await _names(engine) == ["kept"]
+
+
+async def test_many_concurrent_writers_all_commit(engine: AsyncEngine) -> None:
+    async def write(index: int) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT count(*) FROM items"))
+            await conn.execute(text("INSERT INTO items VALUES (:name)"), {"name": f"w{index}"})
+            await asyncio.sleep(0)
+            await conn.execute(text("UPDATE items SET name = name WHERE name = :name"), {"name": f"w{index}"})
+
+    await asyncio.gather(*(write(i) for i in range(40)))
+    assert sorted(await _names(engine)) == sorted(f"w{i}" for i in range(40))
