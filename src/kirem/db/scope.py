@@ -22,13 +22,18 @@ async def get_owned(session: AsyncSession, model: type[T], row_id: Any, project_
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> None:
-    """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects."""
+def upsert(session: AsyncSession, model: type[Any]) -> Any:
+    """The session's dialect's ``INSERT`` of ``model``, which has ``on_conflict_do_nothing/update``."""
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return insert(model)
+
+
+async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects."""
+    await session.execute(upsert(session, model).values(**values).on_conflict_do_nothing())
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

@@ -84,13 +84,12 @@ async def send_message(
     except MetaUnavailable as exc:
         await _record_refusal(session, tenant, log, None, str(exc))
         raise
+    customer = addressee(body, first_object(answer, "contacts"))
+    conversation = await conversation_for(session, channel, customer) if customer.known else None
     message_id = first_object(answer, "messages").get("id")
     log.message_id = message_id if isinstance(message_id, str) and len(message_id) <= 255 else None
     log.status = "accepted"
-    contact = first_object(answer, "contacts")
-    customer = addressee(body, contact)
-    if customer.known:
-        log.conversation_id = (await conversation_for(session, channel, customer)).id
+    log.conversation_id = conversation.id if conversation is not None else None
     await apply_pending(session, log)
     await session.commit()
     return answer, False
