@@ -180,7 +180,8 @@ def wait_statuses(database_url: str, expected: int, limit: float = 300) -> float
         time.sleep(0.5)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
+    """One measurement as ``args`` say; prints its table and returns bare, send and the drain time."""
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-"))
     graph_process, graph_url = start_graph() if args.mode == "live" else (None, "")
     bare_process, bare_url = start_bare()
@@ -236,6 +237,7 @@ def run(args: argparse.Namespace) -> None:
             report(args, url, bare, send, drained, (idle, sampler.peak, after))
             if profile is not None:
                 print_profile(profile)
+            return bare, send, drained
     finally:
         for worker in workers:
             stop_process(worker)
@@ -269,7 +271,7 @@ def report(
     print(f"server RSS (largest process): idle {rss[0]:.0f} MB, peak {rss[1]:.0f} MB, after {rss[2]:.0f} MB")
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="bench", choices=["bench", "graph"])
     parser.add_argument("--mode", choices=["live", "sandbox"], default="live")
@@ -284,7 +286,11 @@ def main() -> None:
         "--profile", action="store_true", help="sample the server with py-spy, print a summary"
     )
     parser.add_argument("--port", type=int, help="graph: the port to serve on")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     if args.command == "graph":
         serve_graph(args.port)
     else:
