@@ -29,7 +29,8 @@ from kirem.tenancy.models import Account, ApiKey, Channel, Project
 
 TTL_SECONDS = 0.5
 """How long another process's change (a revoked key, a disconnected channel) can go unseen."""
-MAX_ENTRIES = 10_000
+MAX_ENTRIES = 4096
+"""Entries per cache at most (emptied when full): memory stays flat however many keys are used."""
 TENANCY_MODELS = (Account, ApiKey, Channel, Project)
 _CHANGED = "kirem_tenancy_changed"
 
