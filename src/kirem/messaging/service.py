@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import invalid
+from kirem.api.responses import ApiError, invalid
 from kirem.context import AppContext
 from kirem.conversations.preview import preview
 from kirem.conversations.service import conversation_for
@@ -60,7 +60,6 @@ async def send_message(
         raise invalid(errors, meta_code=meta_error_code(errors))
     channel = channel or await resolve_channel(session, tenant, phone_number_id=phone_number_id)
     graph, token = graph_and_token(ctx, tenant, channel)
-    await consume_outbound_quota(session, tenant)
     log = MessageLog(
         project_id=tenant.project_id,
         channel_id=channel.id,
@@ -75,6 +74,12 @@ async def send_message(
         text=preview({**body, "type": message_type_of(body) or "text"}),
     )
     session.add(log)
+    try:
+        # counted last: the account's quota row stays locked only until the commit just after
+        await consume_outbound_quota(session, tenant)
+    except ApiError:
+        await session.rollback()
+        raise
     await session.commit()
     try:
         answer = await graph.send_message(channel.phone_number_id, token, body)
