@@ -280,49 +280,6 @@ class RssSampler:
 
 
 @contextmanager
-def profiled(pid: int, seconds: float, output: Path | None) -> Iterator[None]:
-    """Sample ``pid`` (and its children) with py-spy for ``seconds`` while the block runs, if ``output``.
-
-    Writes py-spy's collapsed stacks to ``output``; :func:`print_profile` summarises them.
-    """
-    if output is None:
-        yield
-        return
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(spy).exists():
-        raise SystemExit("py-spy is not installed: pip install py-spy")
-    command = [spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "200"]
-    command += ["--duration", str(max(1, round(seconds))), "--format", "raw", "--output", str(output)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield
-    finally:
-        process.wait(timeout=seconds + 60)
-
-
-def print_profile(collapsed: Path, top: int = 25) -> None:
-    """The functions holding most samples in py-spy's collapsed stacks: own time and with callees."""
-    own: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    total = 0
-    for line in collapsed.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        count = int(count_text)
-        total += count
-        frames = [frame.split(" (")[0] + " (" + frame.split(" (")[-1] for frame in stack.split(";")]
-        own[frames[-1]] = own.get(frames[-1], 0) + count
-        for frame in set(frames):
-            inclusive[frame] = inclusive.get(frame, 0) + count
-    print(f"\nprofile: {total} samples")
-    shutil.copy(collapsed, Path(tempfile.gettempdir()) / "kirem-bench-profile.txt")
-    mine = {frame: count for frame, count in inclusive.items() if "(kirem/" in frame}
-    for title, table in (("own time", own), ("with callees, Kirem's own functions", mine)):
-        print(f"top {top} by {title}:")
-        for frame, count in sorted(table.items(), key=lambda item: -item[1])[:top]:
-            print(f"  {count / total:6.1%}  {frame}")
-
-
-@contextmanager
 def database(url: str | None, tmp: Path) -> Iterator[str]:
     """A fresh database: a SQLite file in ``tmp``, or a new database on the PostgreSQL server of ``url``.
 

@@ -5,7 +5,8 @@ Starts ``kirem serve`` (sandbox off) and the harness's bare FastAPI endpoint, pr
 replays them with ``wrk`` (1 thread, ``--connections``, ``--seconds``): first to the bare endpoint,
 then to Kirem, which commits each raw body before its 200. By default the processing worker is off
 so the figure is the ingest path alone; ``--processing`` leaves it on (it then competes for the
-same cores and the same database). Prints the table of the harness (absolute figures and share of
+same cores and the same database). ``--profile FILE`` samples the server with py-spy during the
+run and prints where its time went. Prints the table of the harness (absolute figures and share of
 the bare endpoint) and the server's resident memory.
 
 Run: ``.venv/bin/python bench/ingest.py [--database-url URL] [--seconds 10] [--connections 32]``
@@ -21,7 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import Request, database, print_table, rss_mb, run_wrk, start_bare, start_kirem, stop_process
+from bench.harness import (
+    Request,
+    database,
+    print_table,
+    rss_mb,
+    run_wrk,
+    start_bare,
+    start_kirem,
+    stop_process,
+)
+from bench.profile import profiled
 
 from kirem.meta.signatures import sign
 
@@ -69,13 +80,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--bodies", type=int, default=20000, help="distinct signed webhooks to cycle through")
     parser.add_argument("--processing", action="store_true", help="keep the processing worker on")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the server during the run into FILE")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-ingest-"))
     requests = signed_webhooks(args.bodies, "I")
     with database(args.database_url, tmp) as url:
         bare_process, bare_url = start_bare()
         try:
-            bare = run_wrk("bare FastAPI", bare_url, requests, connections=args.connections, seconds=args.seconds)
+            bare = run_wrk(
+                "bare FastAPI", bare_url, requests, connections=args.connections, seconds=args.seconds
+            )
         finally:
             stop_process(bare_process)
         kirem = start_kirem(
@@ -88,9 +102,14 @@ def main() -> None:
         try:
             idle = rss_mb(kirem.process.pid)
             run_wrk("warm-up", kirem.url, requests[:200], connections=args.connections, seconds=1)
-            ingest = run_wrk(
-                "POST /webhooks/meta", kirem.url, requests, connections=args.connections, seconds=args.seconds
-            )
+            with profiled(kirem.process.pid, args.profile, args.seconds):
+                ingest = run_wrk(
+                    "POST /webhooks/meta",
+                    kirem.url,
+                    requests,
+                    connections=args.connections,
+                    seconds=args.seconds,
+                )
             loaded = rss_mb(kirem.process.pid)
         finally:
             kirem.stop()

@@ -44,9 +44,7 @@ from bench.harness import (
     database,
     free_port,
     max_rss_mb,
-    print_profile,
     print_table,
-    profiled,
     run_wrk,
     start_bare,
     start_kirem,
@@ -54,6 +52,7 @@ from bench.harness import (
     stop_process,
     wait_ready,
 )
+from bench.profile import profiled
 
 PHONE_NUMBER_ID = "109876543210987"
 WABA_ID = "209876543210987"
@@ -218,10 +217,10 @@ def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
                 seconds=args.seconds,
                 server_pid=bare_process.pid,
             )
-            profile = tmp / "profile.txt" if args.profile else None
+            profile = str(tmp / "profile.txt") if args.profile else None
             with (
                 RssSampler(server.process.pid) as sampler,
-                profiled(server.process.pid, args.seconds, profile),
+                profiled(server.process.pid, profile, args.seconds),
             ):
                 send = run_wrk(
                     f"send ({args.mode})",
@@ -235,8 +234,6 @@ def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
             time.sleep(2)
             after = max_rss_mb(server.process.pid)
             report(args, url, bare, send, drained, (idle, sampler.peak, after))
-            if profile is not None:
-                print_profile(profile)
             return bare, send, drained
     finally:
         for worker in workers:

@@ -141,6 +141,7 @@ def create_app(
     for path in (MCP_PATH, MCP_PATH + "/"):
         app.add_route(path, mcp, methods=["POST"], include_in_schema=False)
     routers = (
+        inbound_router,  # first: Meta's webhooks are the busiest path, matched before any other route
         health_router,
         messaging_router,
         analytics_router,
@@ -150,7 +151,6 @@ def create_app(
         contacts_router,
         manage,
         operator,
-        inbound_router,
     )
     for router in routers:
         app.include_router(router)

@@ -33,7 +33,14 @@ def upsert(session: AsyncSession, model: type[Any]) -> Any:
 
 async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> None:
     """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects."""
-    await session.execute(upsert(session, model).values(**values).on_conflict_do_nothing())
+    await insert_all_if_absent(session, model, [values])
+
+
+async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """``insert_if_absent`` of several rows in one multi-row ``INSERT``."""
+    if not rows:
+        return
+    await session.execute(upsert(session, model).values(rows).on_conflict_do_nothing())
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

@@ -67,30 +67,76 @@ async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lea
 
 
 async def process_pending(ctx: AppContext, limit: int = 50) -> int:
-    """Process one batch of pending raw events; return how many were claimed."""
+    """Process one batch of pending raw events; return how many were claimed.
+
+    The batch is processed in one transaction; if that transaction fails as a whole (a passing
+    database trouble, or an error outside any one raw event), each raw event is taken alone.
+    """
     async with ctx.db.session() as session:
         lease = timedelta(seconds=ctx.settings.inbound_lease_seconds)
         ids = await claim_raw_events(session, utcnow(), limit, lease)
-    for raw_id in ids:
-        try:
-            await process_raw_event(ctx, raw_id)
-        except Exception as exc:
-            log.exception("processing raw event %s failed", raw_id)
-            await _record_failure(ctx, raw_id, exc)
-    if ids:
-        ctx.signals.wake(DELIVERIES)
+    if not ids:
+        return 0
+    try:
+        await process_raw_events(ctx, ids)
+    except Exception:
+        log.warning(
+            "processing %d raw events together failed; taking them one by one", len(ids), exc_info=True
+        )
+        for raw_id in ids:
+            try:
+                await process_raw_event(ctx, raw_id)
+            except Exception as exc:
+                log.exception("processing raw event %s failed", raw_id)
+                await _record_failure(ctx, raw_id, exc)
+    ctx.signals.wake(DELIVERIES)
     return len(ids)
 
 
 async def _record_failure(ctx: AppContext, raw_id: int, exc: Exception) -> None:
     async with ctx.db.transaction() as session:
         raw = await session.get(RawEvent, raw_id)
-        if raw is None:
+        if raw is not None:
+            _failed(raw, exc)
+
+
+def _failed(raw: RawEvent, exc: Exception) -> None:
+    """Note why processing failed; the raw event is taken again after its lease, at most 5 times."""
+    raw.error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    raw.lease_expires_at = None
+    if raw.attempts >= MAX_ATTEMPTS:
+        raw.status = "invalid"
+
+
+async def process_raw_events(ctx: AppContext, ids: list[int]) -> None:
+    """Claimed raw events in one transaction, each in its own savepoint.
+
+    A raw event that fails for its own reasons is rolled back alone and marked like a failure of
+    ``process_raw_event``; a passing database trouble fails the whole transaction.
+    """
+    async with ctx.db.transaction() as session:
+        stmt = (
+            select(RawEvent).where(RawEvent.id.in_(ids), RawEvent.status == "pending").order_by(RawEvent.id)
+        )
+        raws = list((await session.execute(stmt)).scalars())
+        if not raws:
             return
-        raw.error = f"{exc.__class__.__name__}: {exc}"[:2000]
-        raw.lease_expires_at = None
-        if raw.attempts >= MAX_ATTEMPTS:
-            raw.status = "invalid"
+        now = utcnow()
+        for raw in raws:
+            raw.processed_at = now
+        await session.flush()  # write first: SQLite's savepoints below then nest in a write transaction
+        routing_cache: dict[str, Any] = {}
+        for raw in raws:
+            try:
+                async with session.begin_nested():
+                    await _process(ctx, session, raw, now, routing_cache)
+            except Exception as exc:
+                if _transient(exc):
+                    raise
+                log.exception("processing raw event %s failed", raw.id)
+                raw.processed_at = None  # as if its own transaction had been rolled back
+                _failed(raw, exc)
+        await notify(session, DELIVERIES)
 
 
 async def process_raw_event(ctx: AppContext, raw_id: int) -> None:
@@ -101,44 +147,50 @@ async def process_raw_event(ctx: AppContext, raw_id: int) -> None:
         now = utcnow()
         raw.processed_at = now
         await session.flush()  # write first: SQLite's savepoints below then nest in a write transaction
-        try:
-            envelope = orjson.loads(raw.body)
-        except orjson.JSONDecodeError:
-            envelope = None
-        if not isinstance(envelope, dict):
-            _finish(raw, "invalid", now, "body is not a JSON object")
-            return
-        events = normalize(raw.body, envelope)
-        owners = await _owners(session, events)
-        unknown: set[str] = set()
-        routed = False
-        routing_cache: dict[str, Any] = {}
-        failures: list[str] = []
-        for normalized in events:
-            channels = (
-                owners.get(normalized.phone_number_id or "") or owners.get(f"waba:{normalized.waba_id}") or []
-            )
-            if not channels:
-                unknown.add(normalized.phone_number_id or f"waba {normalized.waba_id}")
-                continue
-            routed = True
-            for channel in _one_per_project(channels):
-                try:
-                    async with session.begin_nested():
-                        await _route_one(ctx, session, raw, channel, normalized, routing_cache, now)
-                except Exception as exc:
-                    if _transient(exc):
-                        raise
-                    reason = _reason(exc)
-                    log.exception("raw event %s: %s %s failed", raw.id, normalized.type, normalized.dedup_key)
-                    ctx.metrics.inbound_item_failures.labels(normalized.type).inc()
-                    failures.append(f"{normalized.dedup_key}: {reason}")
-                    await _keep_failed(session, raw, channel, normalized, reason, now)
-        notes = [f"no channel for phone_number_id {', '.join(sorted(unknown))}"] if unknown else []
-        if failures:
-            notes.append(f"{len(failures)} item(s) failed: " + "; ".join(failures))
-        _finish(raw, "processed" if routed or not events else "unrouted", now, "\n".join(notes) or None)
+        await _process(ctx, session, raw, now, {})
         await notify(session, DELIVERIES)
+
+
+async def _process(
+    ctx: AppContext, session: AsyncSession, raw: RawEvent, now: datetime, routing_cache: dict[str, Any]
+) -> None:
+    """Turn one raw event into events, log and conversation updates and deliveries, and mark it."""
+    try:
+        envelope = orjson.loads(raw.body)
+    except orjson.JSONDecodeError:
+        envelope = None
+    if not isinstance(envelope, dict):
+        _finish(raw, "invalid", now, "body is not a JSON object")
+        return
+    events = normalize(raw.body, envelope)
+    owners = await _owners(session, events)
+    unknown: set[str] = set()
+    routed = False
+    failures: list[str] = []
+    for normalized in events:
+        channels = (
+            owners.get(normalized.phone_number_id or "") or owners.get(f"waba:{normalized.waba_id}") or []
+        )
+        if not channels:
+            unknown.add(normalized.phone_number_id or f"waba {normalized.waba_id}")
+            continue
+        routed = True
+        for channel in _one_per_project(channels):
+            try:
+                async with session.begin_nested():
+                    await _route_one(ctx, session, raw, channel, normalized, routing_cache, now)
+            except Exception as exc:
+                if _transient(exc):
+                    raise
+                reason = _reason(exc)
+                log.exception("raw event %s: %s %s failed", raw.id, normalized.type, normalized.dedup_key)
+                ctx.metrics.inbound_item_failures.labels(normalized.type).inc()
+                failures.append(f"{normalized.dedup_key}: {reason}")
+                await _keep_failed(session, raw, channel, normalized, reason, now)
+    notes = [f"no channel for phone_number_id {', '.join(sorted(unknown))}"] if unknown else []
+    if failures:
+        notes.append(f"{len(failures)} item(s) failed: " + "; ".join(failures))
+    _finish(raw, "processed" if routed or not events else "unrouted", now, "\n".join(notes) or None)
 
 
 async def _route_one(

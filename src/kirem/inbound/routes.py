@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from kirem.api.deps import get_context
 from kirem.api.responses import ApiError, ok
 from kirem.context import AppContext
-from kirem.inbound.ingest import StoreFailed
+from kirem.db.group_commit import BatchFailed
 from kirem.meta.signatures import verify
 
 router = APIRouter(tags=["meta webhooks"])
@@ -59,7 +59,7 @@ async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> R
         raise ApiError(400, "Webhook body must be a JSON object")
     try:
         await ctx.raw_events.store(source, body)
-    except StoreFailed as exc:
+    except BatchFailed as exc:
         raise ApiError(
             503, "The event could not be stored; send it again", headers={"Retry-After": "1"}
         ) from exc

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import new_id, utcnow
-from kirem.db.scope import for_project, insert_if_absent
+from kirem.db.scope import for_project, insert_all_if_absent
 from kirem.inbound.models import Event
 from kirem.routing.matcher import Decision, EventFacts, route
 from kirem.routing.models import Delivery, RoutingRule, WebhookTarget
@@ -69,22 +69,22 @@ async def fan_out(
     by_id = {t.id: t for t in targets}
     now = now or utcnow()
     decisions = decide(event, targets, rules)
-    for decision in decisions:
-        target = by_id[decision.target_id]
-        await insert_if_absent(
-            session,
-            Delivery,
-            id=new_id("dlv"),
-            project_id=event.project_id,
-            event_id=event.id,
-            target_id=target.id,
-            event_type=event.type,
-            status="pending" if target.enabled else "skipped",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
+    rows = [
+        {
+            "id": new_id("dlv"),
+            "project_id": event.project_id,
+            "event_id": event.id,
+            "target_id": target.id,
+            "event_type": event.type,
+            "status": "pending" if target.enabled else "skipped",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for target in (by_id[decision.target_id] for decision in decisions)
+    ]
+    await insert_all_if_absent(session, Delivery, rows)
     return len(decisions)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem import __version__
 from kirem.context import AppContext
 from kirem.db.base import utcnow
+from kirem.db.group_commit import GroupCommitter
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
 from kirem.routing.fanout import fan_out
@@ -47,6 +48,7 @@ FAILING_DISABLES_AFTER = timedelta(days=5)
 BREAKER_THRESHOLD = 5
 BREAKER_MAX_COOLDOWN = 300.0
 POLL_SECONDS = 1.0
+RECORD_BATCH = 200
 
 
 @dataclass
@@ -69,6 +71,7 @@ class DeliveryWorker:
     worker_id: str = field(default_factory=lambda: "wrk_" + secrets.token_hex(6))
     gates: dict[str, TargetGate] = field(default_factory=lambda: defaultdict(TargetGate))
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    recorder: GroupCommitter[tuple[str, str, AttemptResult]] | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -148,6 +151,8 @@ class DeliveryWorker:
             if started == 0:
                 await self.ctx.signals.wait(DELIVERIES, POLL_SECONDS)
         await self.drain()
+        if self.recorder is not None:
+            await self.recorder.aclose()
 
     async def drain(self, grace: float = 35.0) -> None:
         """Let in-flight attempts finish; past ``grace`` cancel them and give their rows back."""
@@ -238,69 +243,112 @@ class DeliveryWorker:
         return result.is_success
 
     async def record(self, delivery_id: str, url: str, result: AttemptResult) -> None:
-        """Log the attempt and move the delivery on, in one transaction, if the lease is still ours."""
-        async with self.ctx.db.transaction() as session:
-            delivery = (
+        """Log the attempt and move the delivery on, if the lease is still ours.
+
+        Results arriving together are recorded in one transaction (``GroupCommitter``); when that
+        transaction fails, each is recorded in its own.
+        """
+        if self.recorder is None:
+            self.recorder = GroupCommitter(self._record_batch, RECORD_BATCH, "kirem-attempts")
+        await self.recorder.submit((delivery_id, url, result))
+
+    async def _record_batch(self, batch: list[tuple[str, str, AttemptResult]]) -> None:
+        try:
+            async with self.ctx.db.transaction() as session:
+                await self._record_in(session, batch)
+        except Exception:
+            log.warning("recording %d attempts together failed; one by one", len(batch), exc_info=True)
+            for item in batch:
+                try:
+                    async with self.ctx.db.transaction() as session:
+                        await self._record_in(session, [item])
+                except Exception:
+                    log.exception("delivery %s: recording its attempt failed; its lease will expire", item[0])
+
+    async def _record_in(self, session: AsyncSession, batch: list[tuple[str, str, AttemptResult]]) -> None:
+        ids = [delivery_id for delivery_id, _, _ in batch]
+        deliveries = {
+            d.id: d
+            for d in (
                 await session.execute(
-                    select(Delivery).where(Delivery.id == delivery_id, Delivery.leased_by == self.worker_id)
+                    select(Delivery).where(Delivery.id.in_(ids), Delivery.leased_by == self.worker_id)
                 )
-            ).scalar_one_or_none()
+            ).scalars()
+        }
+        target_ids = {d.target_id for d in deliveries.values()}
+        targets = {
+            t.id: t
+            for t in (
+                await session.execute(select(WebhookTarget).where(WebhookTarget.id.in_(target_ids)))
+            ).scalars()
+        }
+        now = utcnow()
+        for delivery_id, url, result in batch:
+            delivery = deliveries.get(delivery_id)
             if delivery is None:
                 log.warning("delivery %s: lease lost before its attempt was recorded", delivery_id)
-                return
-            target = await session.get(WebhookTarget, delivery.target_id)
-            assert target is not None
-            now = utcnow()
-            delivery.attempts += 1
-            session.add(
-                DeliveryAttempt(
-                    project_id=delivery.project_id,
-                    delivery_id=delivery.id,
-                    event_id=delivery.event_id,
-                    target_id=delivery.target_id,
-                    event_type=delivery.event_type,
-                    url=url,
-                    attempt=delivery.attempts,
-                    status_code=result.status_code,
-                    duration_ms=result.duration_ms,
-                    is_success=result.is_success,
-                    error=result.error,
-                    response_body=result.response_body,
-                    created_at=now,
-                )
+                continue
+            await self._apply(session, delivery, targets[delivery.target_id], url, result, now)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        delivery: Delivery,
+        target: WebhookTarget,
+        url: str,
+        result: AttemptResult,
+        now: datetime,
+    ) -> None:
+        delivery.attempts += 1
+        session.add(
+            DeliveryAttempt(
+                project_id=delivery.project_id,
+                delivery_id=delivery.id,
+                event_id=delivery.event_id,
+                target_id=delivery.target_id,
+                event_type=delivery.event_type,
+                url=url,
+                attempt=delivery.attempts,
+                status_code=result.status_code,
+                duration_ms=result.duration_ms,
+                is_success=result.is_success,
+                error=result.error,
+                response_body=result.response_body,
+                created_at=now,
             )
-            delivery.last_status_code = result.status_code
-            delivery.last_error = result.error
-            delivery.lease_expires_at = None
-            delivery.leased_by = None
-            if result.is_success:
-                delivery.status = "succeeded"
-                delivery.completed_at = now
-                target.failing_since = None
-                return
-            if result.gone:
-                delivery.status = "failed"
-                delivery.completed_at = now
-                await disable_target(session, target, "the endpoint answered 410 Gone", now)
-                return
-            target.failing_since = target.failing_since or now
-            if now - target.failing_since >= FAILING_DISABLES_AFTER:
-                delivery.status = "failed"
-                delivery.completed_at = now
-                await disable_target(session, target, "every delivery failed for 5 days", now)
-                return
-            schedule = {"schedule": tuple(target.retry_schedule)} if target.retry_schedule else {}
-            delay = next_delay(
-                delivery.attempts,
-                max_attempts=target.max_attempts,
-                retry_after=result.retry_after,
-                **schedule,
-            )
-            if delay is None:
-                delivery.status = "failed"
-                delivery.completed_at = now
-            else:
-                delivery.next_attempt_at = now + timedelta(seconds=delay)
+        )
+        delivery.last_status_code = result.status_code
+        delivery.last_error = result.error
+        delivery.lease_expires_at = None
+        delivery.leased_by = None
+        if result.is_success:
+            delivery.status = "succeeded"
+            delivery.completed_at = now
+            target.failing_since = None
+            return
+        if result.gone:
+            delivery.status = "failed"
+            delivery.completed_at = now
+            await disable_target(session, target, "the endpoint answered 410 Gone", now)
+            return
+        target.failing_since = target.failing_since or now
+        if now - target.failing_since >= FAILING_DISABLES_AFTER:
+            delivery.status = "failed"
+            delivery.completed_at = now
+            await disable_target(session, target, "every delivery failed for 5 days", now)
+            return
+        schedule = {"schedule": tuple(target.retry_schedule)} if target.retry_schedule else {}
+        delay = next_delay(
+            delivery.attempts,
+            max_attempts=target.max_attempts,
+            retry_after=result.retry_after,
+            **schedule,
+        )
+        if delay is None:
+            delivery.status = "failed"
+            delivery.completed_at = now
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
 
 
 async def disable_target(session: AsyncSession, target: WebhookTarget, reason: str, now: datetime) -> None:
