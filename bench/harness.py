@@ -116,6 +116,8 @@ class WrkResult:
     p99: float
     p999: float
     max: float
+    cpu_ms: float = float("nan")
+    """Server CPU time per request (all its processes), when the caller measured it."""
 
     @property
     def rate(self) -> float:
@@ -144,8 +146,13 @@ def run_wrk(
     connections: int = 32,
     seconds: float = 10,
     threads: int = 1,
+    server_pid: int | None = None,
 ) -> WrkResult:
-    """Replay ``requests`` (cycled) against ``url`` for ``seconds`` at ``connections``."""
+    """Replay ``requests`` (cycled) against ``url`` for ``seconds`` at ``connections``.
+
+    With ``server_pid``, the server's CPU time per request is measured too.
+    """
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     host = url.split("://", 1)[1].split("/", 1)[0]
     work = Path(tempfile.mkdtemp(prefix="kirem-wrk-"))
     try:
@@ -176,6 +183,9 @@ def run_wrk(
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
     data = json.loads(line[len(RESULT_MARK) :])
+    cpu_ms = float("nan")
+    if server_pid and data["requests"]:
+        cpu_ms = (cpu_seconds(server_pid) - cpu_before) * 1000 / data["requests"]
     return WrkResult(
         name=name,
         requests=data["requests"],
@@ -187,13 +197,14 @@ def run_wrk(
         p99=data["p99"] / 1000,
         p999=data["p999"] / 1000,
         max=data["max"] / 1000,
+        cpu_ms=cpu_ms,
     )
 
 
 def print_table(title: str, results: Sequence[WrkResult], bare: WrkResult) -> None:
     """Absolute figures and each row's throughput as a share of the bare endpoint's."""
     print(f"\n{title}")
-    columns = ("req/s", "of bare", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors")
+    columns = ("req/s", "of bare", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "cpu ms/req")
     header = f"{'path':<28} {columns[0]:>9} " + " ".join(f"{name:>8}" for name in columns[1:])
     print(header)
     print("-" * len(header))
@@ -202,7 +213,7 @@ def print_table(title: str, results: Sequence[WrkResult], bare: WrkResult) -> No
         errors = result.errors + result.non_2xx_3xx
         print(
             f"{result.name:<28} {result.rate:9.1f} {share:8.1%} {result.p50:8.1f} {result.p90:8.1f}"
-            f" {result.p99:8.1f} {result.max:8.1f} {errors:8d}"
+            f" {result.p99:8.1f} {result.max:8.1f} {errors:8d} {result.cpu_ms:10.2f}"
         )
 
 
@@ -212,6 +223,17 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by ``pid`` and its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for each in tree_pids(pid):
+        with suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def tree_pids(pid: int) -> list[int]:

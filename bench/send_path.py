@@ -52,6 +52,7 @@ from bench.harness import (
     stop_process,
     wait_ready,
 )
+from bench.profile import profiled
 
 PHONE_NUMBER_ID = "109876543210987"
 WABA_ID = "209876543210987"
@@ -178,7 +179,8 @@ def wait_statuses(database_url: str, expected: int, limit: float = 300) -> float
         time.sleep(0.5)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
+    """One measurement as ``args`` say; prints its table and returns bare, send and the drain time."""
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-"))
     graph_process, graph_url = start_graph() if args.mode == "live" else (None, "")
     bare_process, bare_url = start_bare()
@@ -208,20 +210,31 @@ def run(args: argparse.Namespace) -> None:
             time.sleep(1)
             idle = max_rss_mb(server.process.pid)
             bare = run_wrk(
-                "bare endpoint", bare_url, requests, connections=args.connections, seconds=args.seconds
+                "bare endpoint",
+                bare_url,
+                requests,
+                connections=args.connections,
+                seconds=args.seconds,
+                server_pid=bare_process.pid,
             )
-            with RssSampler(server.process.pid) as sampler:
+            profile = str(tmp / "profile.txt") if args.profile else None
+            with (
+                RssSampler(server.process.pid) as sampler,
+                profiled(server.process.pid, profile, args.seconds),
+            ):
                 send = run_wrk(
                     f"send ({args.mode})",
                     server.url,
                     requests,
                     connections=args.connections,
                     seconds=args.seconds,
+                    server_pid=server.process.pid,
                 )
                 drained = wait_statuses(url, send.requests) if args.mode == "sandbox" else 0.0
             time.sleep(2)
             after = max_rss_mb(server.process.pid)
             report(args, url, bare, send, drained, (idle, sampler.peak, after))
+            return bare, send, drained
     finally:
         for worker in workers:
             stop_process(worker)
@@ -255,7 +268,7 @@ def report(
     print(f"server RSS (largest process): idle {rss[0]:.0f} MB, peak {rss[1]:.0f} MB, after {rss[2]:.0f} MB")
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="bench", choices=["bench", "graph"])
     parser.add_argument("--mode", choices=["live", "sandbox"], default="live")
@@ -266,8 +279,15 @@ def main() -> None:
     parser.add_argument("--status-delay", type=float, default=0.2, help="sandbox: seconds between statuses")
     parser.add_argument("--workers", type=int, default=1, help="kirem serve --workers")
     parser.add_argument("--worker-processes", type=int, default=0, help="kirem worker processes")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the server with py-spy, print a summary"
+    )
     parser.add_argument("--port", type=int, help="graph: the port to serve on")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     if args.command == "graph":
         serve_graph(args.port)
     else:

@@ -75,6 +75,11 @@ def _warn_sandbox_in_production(settings: Settings) -> None:
         )
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one ``kirem serve --workers N`` process, from ``KIREM_*`` (already migrated)."""
+    return create_app(Settings())
+
+
 def create_app(
     settings: Settings,
     *,

@@ -59,8 +59,13 @@ app.add_typer(replay_app, name="replay")
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port to listen on (default 8080)."),
+    workers: int = typer.Option(
+        1, min=1, help="API processes sharing the port (each a full server); use with PostgreSQL."
+    ),
 ) -> None:
-    """Run the API (and the sandbox, when enabled) in one process, migrating first."""
+    """Run the API (and the sandbox, when enabled), migrating first; --workers N runs N processes."""
+    import os
+
     import uvicorn
 
     from kirem.app import create_app
@@ -70,17 +75,23 @@ def serve(
     log_config = configure_logging(settings.log_level, settings.resolved_log_format)
     migrate_schema(settings)
     console.print(
-        f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'})"
+        f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'}"
+        f"{f', {workers} processes' if workers > 1 else ''})"
     )
     # X-Forwarded-For is believed only from KIREM_TRUSTED_PROXIES (kirem.tenancy.allowlist), not by uvicorn
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        proxy_headers=False,
-        log_config=log_config,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "proxy_headers": False,
+        "log_config": log_config,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # each worker process builds its app from the environment: pass the command line's choices on
+    os.environ["KIREM_HOST"], os.environ["KIREM_PORT"] = settings.host, str(settings.port)
+    uvicorn.run("kirem.app:app_from_environment", factory=True, workers=workers, **options)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from kirem.crypto import Sealer
 from kirem.db.engine import Database
 from kirem.inbound.ingest import RawEventStore
 from kirem.meta.client import GraphClient
+from kirem.meta.transport import AiohttpTransport
 from kirem.metrics import Metrics
 from kirem.ratelimit import RateLimiter
 from kirem.signals import Signals
@@ -54,10 +55,11 @@ class AppContext:
 def live_graph_client(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None, metrics: Metrics | None = None
 ) -> GraphClient:
+    """The client of live channels: through ``transport`` when given (tests), else pooled aiohttp."""
     http = httpx.AsyncClient(
         base_url=settings.meta_graph_url,
         timeout=settings.meta_timeout_seconds,
-        transport=transport,
+        transport=transport or AiohttpTransport(),
         headers={"User-Agent": "Kirem"},
     )
     return GraphClient(http, settings.meta_graph_version, metrics)

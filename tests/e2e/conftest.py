@@ -53,7 +53,10 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(tmp: Path, database_url: str, **extra_env: str) -> tuple[subprocess.Popen[bytes], Server]:
+def start_server(
+    tmp: Path, database_url: str, *args: str, **extra_env: str
+) -> tuple[subprocess.Popen[bytes], Server]:
+    """``kirem serve`` (with ``args``, such as ``--workers 2``) on a free port, once it is ready."""
     port = free_port()
     env = {
         **os.environ,
@@ -72,7 +75,7 @@ def start_server(tmp: Path, database_url: str, **extra_env: str) -> tuple[subpro
     }
     log_path = tmp / f"server-{port}.log"
     process = subprocess.Popen(
-        [KIREM, "serve"], env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, cwd=tmp
+        [KIREM, "serve", *args], env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, cwd=tmp
     )
     server = Server(url=f"http://127.0.0.1:{port}", env=env, log_path=log_path)
     deadline = time.monotonic() + 120  # generous: parallel workers start servers at once

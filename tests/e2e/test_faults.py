@@ -158,6 +158,40 @@ def test_two_workers_on_postgres_never_send_the_same_attempt_twice(
         asyncio.run(drop_postgres_database(url))
 
 
+@pytest.mark.parametrize("engine", [e for e in ENGINES if e == "postgres"])
+def test_api_processes_and_workers_under_steady_load_deliver_each_event_once(
+    engine: str, tmp_path: Path, consumer: Consumer
+) -> None:
+    """``kirem serve --workers 2`` (each process also delivering) beside a ``kirem worker``: three
+    processes claim the same queue while webhooks keep arriving, and each attempt is sent once."""
+    url = asyncio.run(create_postgres_database())
+    process, server = start_server(tmp_path, url, "--workers", "2")
+    worker = start_worker(server, tmp_path, "worker-scale")
+    try:
+        boot = server.bootstrap(plan="growth")
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            add_target(client, boot["api_key"], consumer.endpoint("/steady"), events=["messages.received"])
+            for i in range(60):
+                inbound(client, boot, {"type": "text", "text": {"body": f"pesan {i}"}})
+            received = consumer.wait_for("/steady", 60, timeout=90)
+            time.sleep(1.5)
+            deliveries = Counter(r.headers["x-kirem-delivery"] for r in consumer.at("/steady"))
+            assert len(received) == 60 and len(deliveries) == 60
+            assert max(deliveries.values()) == 1, "a delivery was sent twice"
+            assert len(delivered_event_ids(consumer, "/steady")) == 60
+            stats: dict[str, Any] = client.get(
+                "/v1/webhooks/deliveries",
+                params={"status": "succeeded", "limit": 100},
+                headers=auth(boot["api_key"]),
+            ).json()["data"]
+            assert stats["total"] == 60 and all(d["attempts"] == 1 for d in stats["deliveries"])
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        stop_server(process)
+        asyncio.run(drop_postgres_database(url))
+
+
 def test_worker_stops_gracefully_on_sigterm(tmp_path: Path, database_url: str, consumer: Consumer) -> None:
     process, server = start_server(tmp_path, database_url, KIREM_WORKER="false", **FAST_LEASES)
     worker = start_worker(server, tmp_path, "graceful")

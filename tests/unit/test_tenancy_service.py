@@ -1,13 +1,18 @@
 """Tenancy on a real database (SQLite, and PostgreSQL when configured)."""
 
+import asyncio
+
 import pytest
+from sqlalchemy import insert, select, update
 
 from kirem.api.responses import ApiError
 from kirem.crypto import Sealer
+from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.db.scope import get_owned
 from kirem.tenancy import service
-from kirem.tenancy.models import Channel
+from kirem.tenancy.cache import TTL_SECONDS
+from kirem.tenancy.models import ApiKey, Channel, DailyUsage
 from kirem.tenancy.tokens import hash_secret
 
 
@@ -112,6 +117,95 @@ async def test_daily_quota_counts_accepted_messages_and_refunds(database: Databa
         await session.commit()
         await service.consume_outbound_quota(session, tenant)
         await session.commit()
+
+
+async def test_parallel_sends_at_the_quota_edge_admit_exactly_the_quota(
+    database: Database, sealer: Sealer
+) -> None:
+    _, project = await _project(database, sealer)  # developer: 20 outbound messages a day
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project)
+    async with database.session() as session:
+        tenant = await service.tenant_for_key(session, secret)
+        for _ in range(5):
+            await service.consume_outbound_quota(session, tenant)
+        await session.commit()
+
+    async def send() -> bool:
+        async with database.session() as session:
+            try:
+                await service.consume_outbound_quota(session, tenant)
+            except ApiError as exc:
+                assert exc.status == 429
+                return False
+            await session.commit()
+            return True
+
+    admitted = await asyncio.gather(*(send() for _ in range(40)))
+    assert admitted.count(True) == 15
+    async with database.session() as session:
+        used = await session.scalar(
+            select(DailyUsage.outbound_messages).where(DailyUsage.account_id == tenant.account.id)
+        )
+        assert used == 20
+
+
+async def test_revoked_key_is_refused_at_once_here_and_after_the_cache_ttl_elsewhere(
+    database: Database, sealer: Sealer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, project = await _project(database, sealer)
+    async with database.transaction() as session:
+        key, secret = await service.mint_api_key(session, project)
+        other, other_secret = await service.mint_api_key(session, project)
+    now = [1000.0]
+    monkeypatch.setattr(service._tenants, "clock", lambda: now[0])
+    async with database.session() as session:
+        assert await service.tenant_for_key(session, secret) is not None
+        assert await service.tenant_for_key(session, other_secret) is not None
+    async with database.transaction() as session:  # revoked by this process: seen at once
+        await service.revoke_api_key(session, project, key.id)
+    async with database.session() as session:
+        assert await service.tenant_for_key(session, secret) is None
+        assert await service.tenant_for_key(session, other_secret) is not None
+    async with database.engine.begin() as conn:  # revoked by another process: no commit event here
+        await conn.execute(update(ApiKey).where(ApiKey.id == other.id).values(revoked_at=utcnow()))
+    async with database.session() as session:
+        assert await service.tenant_for_key(session, other_secret) is not None  # still cached
+        now[0] += TTL_SECONDS
+        assert await service.tenant_for_key(session, other_secret) is None
+
+
+async def test_disconnected_channel_is_not_used_and_a_new_one_is_found_at_once(
+    database: Database, sealer: Sealer
+) -> None:
+    _, project = await _project(database, sealer, plan="growth")
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project)
+        first = await service.add_channel(
+            session, sealer, project, kind="live", name="a", phone_number_id="1001", waba_id="2001",
+            access_token="EAAfirst", display_phone_number="",
+        )  # fmt: skip
+    async with database.session() as session:
+        tenant = await service.tenant_for_key(session, secret)
+        assert (await service.resolve_channel(session, tenant)).id == first.id
+    async with database.engine.begin() as conn:  # added by another process: found at once
+        second_id = "ch-second"
+        await conn.execute(
+            insert(Channel).values(
+                id=second_id, project_id=project.id, kind="live", name="b", phone_number_id="1002",
+                waba_id="2002", access_token_sealed="x", display_phone_number="", status="active",
+                created_at=utcnow(),
+            )
+        )  # fmt: skip
+    async with database.session() as session:
+        assert (await service.resolve_channel(session, tenant, phone_number_id="1002")).id == second_id
+    async with database.transaction() as session:  # disconnected by this process: refused at once
+        channel = await session.get(Channel, first.id)
+        channel.status = "disabled"
+    async with database.session() as session:
+        with pytest.raises(ApiError) as err:
+            await service.resolve_channel(session, tenant, phone_number_id="1001")
+        assert err.value.status == 409 and "disconnected" in err.value.message
 
 
 async def test_account_tokens_authenticate_until_revoked(database: Database, sealer: Sealer) -> None:

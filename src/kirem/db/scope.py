@@ -22,6 +22,15 @@ async def get_owned(session: AsyncSession, model: type[T], row_id: Any, project_
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def upsert(session: AsyncSession, model: type[Any]) -> Any:
+    """The session's dialect's ``INSERT`` of ``model``, which has ``on_conflict_do_nothing/update``."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
 async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects.
 
@@ -34,11 +43,7 @@ async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: li
     """``insert_if_absent`` of several rows in one multi-row ``INSERT``; how many were inserted."""
     if not rows:
         return 0
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    result = await session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    result = await session.execute(upsert(session, model).values(rows).on_conflict_do_nothing())
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import invalid
+from kirem.api.responses import ApiError, invalid
 from kirem.context import AppContext
 from kirem.conversations.preview import preview
 from kirem.conversations.service import conversation_for
@@ -61,7 +61,6 @@ async def send_message(
         raise invalid(errors, meta_code=meta_error_code(errors))
     channel = channel or await resolve_channel(session, tenant, phone_number_id=phone_number_id)
     graph, token = graph_and_token(ctx, tenant, channel)
-    await consume_outbound_quota(session, tenant)
     log = MessageLog(
         project_id=tenant.project_id,
         channel_id=channel.id,
@@ -76,6 +75,12 @@ async def send_message(
         text=preview({**body, "type": message_type_of(body) or "text"}),
     )
     session.add(log)
+    try:
+        # counted last: the account's quota row stays locked only until the commit just after
+        await consume_outbound_quota(session, tenant)
+    except ApiError:
+        await session.rollback()
+        raise
     await session.commit()
     try:
         answer = await graph.send_message(channel.phone_number_id, token, body)
@@ -85,13 +90,12 @@ async def send_message(
     except MetaUnavailable as exc:
         await _record_refusal(session, tenant, log, None, str(exc))
         raise
+    customer = addressee(body, first_object(answer, "contacts"))
+    conversation = await conversation_for(session, channel, customer) if customer.known else None
     message_id = first_object(answer, "messages").get("id")
     log.message_id = message_id if isinstance(message_id, str) and len(message_id) <= 255 else None
     log.status = "accepted"
-    contact = first_object(answer, "contacts")
-    customer = addressee(body, contact)
-    if customer.known:
-        log.conversation_id = (await conversation_for(session, channel, customer)).id
+    log.conversation_id = conversation.id if conversation is not None else None
     await apply_pending(session, log)
     await usage.count(session, tenant.project_id, {usage.outbound(log.type): 1})
     await session.commit()

@@ -41,13 +41,20 @@ async def apply_status(
 
 
 async def apply_pending(session: AsyncSession, log: MessageLog) -> None:
-    """Statuses that overtook their send (Meta can be faster than our own commit)."""
+    """Statuses that overtook their send (Meta can be faster than our own commit).
+
+    Read without flushing ``log`` first, and deleted only when there were some: on SQLite a send's
+    closing transaction then takes the write lock only for its own writes.
+    """
     if not log.message_id:
         return
     stmt = select(PendingStatus).where(PendingStatus.message_id == log.message_id).order_by(PendingStatus.id)
-    for pending in (await session.execute(stmt)).scalars():
-        _advance(log, pending.status, pending.error_code, pending.error_message)
-    await session.execute(delete(PendingStatus).where(PendingStatus.message_id == log.message_id))
+    with session.no_autoflush:
+        pending = list((await session.execute(stmt)).scalars())
+    for status in pending:
+        _advance(log, status.status, status.error_code, status.error_message)
+    if pending:
+        await session.execute(delete(PendingStatus).where(PendingStatus.message_id == log.message_id))
 
 
 def format_error(code: int | None, title: str | None) -> str | None:

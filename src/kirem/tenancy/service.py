@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import flush_unique, for_project, get_owned, insert_if_absent
+from kirem.db.scope import flush_unique, for_project, get_owned, upsert
 from kirem.routing.signing import generate_secret
+from kirem.tenancy.cache import TtlCache
+from kirem.tenancy.cache import generation as cache_generation
 from kirem.tenancy.limits import enforce_count_limit, plan_error
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import PLANS, PlanLimits, limits_for
@@ -171,12 +173,25 @@ async def revoke_api_key(session: AsyncSession, project: Project, key_id: str) -
     return key
 
 
+_tenants: TtlCache[Tenant] = TtlCache()
+_active_channels: TtlCache[list[Channel]] = TtlCache()
+
+
 async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
+    """The project a live (unrevoked) key speaks for; cached briefly (:mod:`kirem.tenancy.cache`)."""
+    key_hash = hash_secret(secret)
+    tenant = _tenants.get(key_hash)
+    if tenant is not None:
+        key = tenant.api_key
+        if await _touch(session, ApiKey, key.id, key.last_used_at):
+            key.last_used_at = utcnow()
+        return tenant
+    seen = cache_generation()
     stmt = (
         select(ApiKey, Project, Account)
         .join(Project, Project.id == ApiKey.project_id)
         .join(Account, Account.id == Project.account_id)
-        .where(ApiKey.key_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     )
     row = (await session.execute(stmt)).first()
     if row is None:
@@ -186,19 +201,26 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
         raise ApiError(
             403, f"This project is disabled. {project.disabled_reason}", {"project_id": project.id}
         )
-    await _touch(session, ApiKey, key.id, key.last_used_at)
     for loaded in (key, project, account):
         session.expunge(loaded)  # detached: later rollbacks in this session cannot expire them
-    return Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
+    tenant = Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
+    if await _touch(session, ApiKey, key.id, key.last_used_at):
+        key.last_used_at = utcnow()
+        seen = cache_generation()  # the touch itself invalidated the caches
+    _tenants.put(key_hash, tenant, seen)
+    return tenant
 
 
 async def _touch(
     session: AsyncSession, model: type[ApiKey] | type[AccountToken], row_id: str, last: datetime | None
-) -> None:
+) -> bool:
+    """Record a use at most every :data:`LAST_USED_RESOLUTION`; whether it was written now."""
     now = utcnow()
     if last is None or now - last >= LAST_USED_RESOLUTION:
         await session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
         await session.commit()
+        return True
+    return False
 
 
 # Channels ------------------------------------------------------------------------------------
@@ -277,25 +299,42 @@ async def resolve_channel(
     """The channel a request speaks through: named by id or number, else the project's first active one.
 
     A named channel that is not active (disconnected, or disabled by the plan) is a 409 saying why.
+    The project's active channels are cached briefly (:mod:`kirem.tenancy.cache`); a channel not in
+    the cached list is looked for in the database, so one added by another process is found at once.
     """
-    stmt = for_project(Channel, tenant.project_id)
-    named = channel_id is not None or phone_number_id is not None
-    if not named:
-        stmt = stmt.where(Channel.status == "active")
+
+    def wanted(channel: Channel) -> bool:
+        if channel_id is not None and channel_id not in (channel.id, channel.phone_number_id):
+            return False
+        return phone_number_id is None or channel.phone_number_id == phone_number_id
+
+    cached = _active_channels.get(tenant.project_id)
+    found = next((channel for channel in cached if wanted(channel)), None) if cached else None
+    if found is not None:
+        return found
+    seen = cache_generation()
+    stmt = for_project(Channel, tenant.project_id).where(Channel.status == "active")
+    channels = list((await session.execute(stmt.order_by(Channel.created_at, Channel.id))).scalars())
+    for channel in channels:
+        session.expunge(channel)  # shared by later requests: detached, read-only
+    _active_channels.put(tenant.project_id, channels, seen)
+    found = next((channel for channel in channels if wanted(channel)), None)
+    if found is not None:
+        return found
+    if channel_id is None and phone_number_id is None:
+        raise ApiError(409, "This project has no active channel; connect a WhatsApp number first")
+    named = for_project(Channel, tenant.project_id).where(Channel.status != "active")
     if channel_id is not None:
-        stmt = stmt.where(or_(Channel.id == channel_id, Channel.phone_number_id == channel_id))
+        named = named.where(or_(Channel.id == channel_id, Channel.phone_number_id == channel_id))
     if phone_number_id is not None:
-        stmt = stmt.where(Channel.phone_number_id == phone_number_id)
-    channel = (
-        await session.execute(stmt.order_by(Channel.created_at, Channel.id).limit(1))
+        named = named.where(Channel.phone_number_id == phone_number_id)
+    inactive = (
+        await session.execute(named.order_by(Channel.created_at, Channel.id).limit(1))
     ).scalar_one_or_none()
-    if channel is None:
-        if not named:
-            raise ApiError(409, "This project has no active channel; connect a WhatsApp number first")
+    if inactive is None:
         raise not_found("Channel")
-    if channel.status != "active":
-        check_channel_use(tenant, channel)
-    return channel
+    check_channel_use(tenant, inactive)
+    return inactive
 
 
 def check_channel_use(tenant: Tenant, channel: Channel) -> None:
@@ -319,22 +358,29 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
 
 
 async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
-    """Count one outbound message for today (the caller commits); 429 once the daily quota is used."""
+    """Count one outbound message for today (the caller commits); 429 once the daily quota is used.
+
+    One statement: today's row is inserted at 1, or incremented only while below the quota. The
+    row's lock (PostgreSQL) or the write lock (SQLite) makes concurrent sends take turns, so exactly
+    the quota is admitted.
+    """
     day = (now or utcnow()).date().isoformat()
-    account_id = tenant.account.id
     limit = tenant.limits.outbound_per_day
-    await insert_if_absent(session, DailyUsage, account_id=account_id, day=day, outbound_messages=0)
-    stmt = update(DailyUsage).where(DailyUsage.account_id == account_id, DailyUsage.day == day)
-    if limit is not None:
-        stmt = stmt.where(DailyUsage.outbound_messages < limit)
-    result = await session.execute(stmt.values(outbound_messages=DailyUsage.outbound_messages + 1))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise plan_error(
-            "outbound_per_day",
-            f"Daily limit of {limit} outbound messages reached on the {tenant.account.plan} plan.",
-            (limit or 0) + 1,
-            status=429,
+    if limit is None or limit > 0:
+        count = upsert(session, DailyUsage).values(account_id=tenant.account.id, day=day, outbound_messages=1)
+        stmt = count.on_conflict_do_update(
+            index_elements=[DailyUsage.account_id, DailyUsage.day],
+            set_={"outbound_messages": DailyUsage.outbound_messages + 1},
+            where=(DailyUsage.outbound_messages < limit) if limit is not None else None,
         )
+        if (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+            return
+    raise plan_error(
+        "outbound_per_day",
+        f"Daily limit of {limit} outbound messages reached on the {tenant.account.plan} plan.",
+        (limit or 0) + 1,
+        status=429,
+    )
 
 
 async def release_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:

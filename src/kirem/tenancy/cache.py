@@ -1,0 +1,108 @@
+"""Short-lived copies of API keys and channels for the hot path, dropped whenever they change.
+
+Every send authenticates its key and finds its channel; both are read far more often than they
+change. Here a found key (with its project and account) and a project's active channels are kept
+for :data:`TTL_SECONDS`:
+
+- a change committed by this process to an account, project, API key or channel (a key revoked, a
+  channel disconnected, a plan changed) empties the caches at its commit, so the next request reads
+  the database again;
+- a change made by another process (the CLI, another API process) is seen once the entry expires,
+  within :data:`TTL_SECONDS`, on either engine;
+- only what was found is kept: an unknown key or channel is always looked up, so a key or channel
+  created elsewhere works at once.
+
+A lookup that started before an invalidation does not store its (possibly stale) answer.
+The cached ORM objects are detached copies: callers read them and never add them to a session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from kirem.tenancy.models import Account, ApiKey, Channel, Project
+
+TTL_SECONDS = 0.5
+"""How long another process's change (a revoked key, a disconnected channel) can go unseen."""
+MAX_ENTRIES = 4096
+"""Entries per cache at most (emptied when full): memory stays flat however many keys are used."""
+TENANCY_MODELS = (Account, ApiKey, Channel, Project)
+_CHANGED = "kirem_tenancy_changed"
+
+V = TypeVar("V")
+
+
+class TtlCache(Generic[V]):
+    """Values by key for ``ttl`` seconds; :func:`invalidate_all` empties every instance at once."""
+
+    def __init__(self, ttl: float = TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[Any, tuple[float, V]] = {}
+        _caches.append(self)
+
+    def get(self, key: Any) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: Any, value: V, generation: int) -> None:
+        """Keep ``value`` unless the caches were invalidated since ``generation`` was read."""
+        if generation != _generation[0]:
+            return
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (self.clock() + self.ttl, value)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_caches: list[TtlCache[Any]] = []
+_generation = [0]
+
+
+def generation() -> int:
+    """Read before a lookup whose answer will be :meth:`TtlCache.put`."""
+    return _generation[0]
+
+
+def invalidate_all() -> None:
+    _generation[0] += 1
+    for cache in _caches:
+        cache.clear()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(row, TENANCY_MODELS) for row in changed):
+        session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_changes(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    changes = state.is_update or state.is_delete
+    if changes and mapper is not None and issubclass(mapper.class_, TENANCY_MODELS):
+        state.session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _invalidate_on_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        invalidate_all()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop(_CHANGED, None)
