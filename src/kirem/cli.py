@@ -306,7 +306,7 @@ def projects_list(account: str = AccountArg, as_json: bool = JsonOpt) -> None:
         async with ctx.db.session() as session:
             owner = await account_named(session, account)
             rows = await session.execute(select(Project).where(Project.account_id == owner.id))
-            return [project_view(p) for p in rows.scalars()]
+            return [project_view(p, owner) for p in rows.scalars()]
 
     show(run(settings_from(), work, read_only=True, as_json=as_json), as_json, ["id", "name", "created_at"])
 
@@ -325,10 +325,9 @@ def projects_create(
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:
-            project = await service.create_project(
-                session, ctx.sealer, await account_named(session, account), name
-            )
-            return project_view(project)
+            owner = await account_named(session, account)
+            project = await service.create_project(session, ctx.sealer, owner, name)
+            return project_view(project, owner)
 
     show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "created_at"])
 

@@ -102,7 +102,12 @@ async def test_egress_is_set_shown_in_the_project_and_plan_gated(manage) -> None
     body = {"bind_address": "127.0.0.2", "proxy_url": "http://agency:s3cret@127.0.0.1:3128"}
     put = await client.put(path, json=body, headers=headers)
     assert put.status_code == 200, put.text
-    shown = {"bind_address": "127.0.0.2", "proxy_url": "http://agency:****@127.0.0.1:3128"}
+    shown = {
+        "bind_address": "127.0.0.2",
+        "proxy_url": "http://agency:****@127.0.0.1:3128",
+        "active": True,
+        "inactive_reason": None,
+    }
     assert put.json()["data"] == shown
     assert (await client.get(path, headers=headers)).json()["data"] == shown
     project = await client.get(f"/v1/manage/projects/{boot['project_id']}", headers=headers)
@@ -117,7 +122,15 @@ async def test_egress_is_set_shown_in_the_project_and_plan_gated(manage) -> None
         f"/v1/operator/accounts/{boot['account_id']}", json={"plan": "growth"}, headers=operator
     )
     assert downgrade.status_code == 200, downgrade.text
+    assert downgrade.json()["data"]["changes"]["egress"]["disabled"] == [boot["project_id"]]
+    kept = (await client.get(path, headers=headers)).json()["data"]
+    assert kept == {**shown, "active": False, "inactive_reason": kept["inactive_reason"]}
+    assert "not part of the growth plan" in kept["inactive_reason"]
+    project = await client.get(f"/v1/manage/projects/{boot['project_id']}", headers=headers)
+    assert project.json()["data"]["egress"] == kept
     refused = await client.put(path, json={"bind_address": "127.0.0.2"}, headers=headers)
     assert refused.status_code == 403 and refused.json()["errors"]["plan"] == "scale"
     off = await client.put(path, json={}, headers=headers)
-    assert off.status_code == 200 and off.json()["data"] == {"bind_address": None, "proxy_url": None}
+    assert off.status_code == 200
+    nothing = {"bind_address": None, "proxy_url": None, "active": False, "inactive_reason": None}
+    assert off.json()["data"] == nothing

@@ -4,6 +4,10 @@ A project may set a source address to bind (``bind_address``: one of this server
 typically one routed through a dedicated public IP) and/or an HTTP(S) proxy (``proxy_url``) that
 every delivery goes through. The proxy URL may carry credentials, so it is stored sealed and shown
 with its password masked. The delivery worker keeps one sender per distinct egress.
+
+Whether the settings apply is read from the account's limits (plan and operator overrides) each
+time they are looked up, so a downgrade or an override that removes ``dedicated_outbound_ip``
+keeps them but stops using them, and an upgrade uses them again with nothing to re-enter.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from urllib.parse import urlsplit
 
 from kirem.crypto import Sealer
 from kirem.routing.sender import AiohttpSender, WebhookSender
-from kirem.tenancy.models import Project
+from kirem.tenancy.models import Account, Project
+from kirem.tenancy.plans import PLANS, limits_for, plan_lifting
 
 MAX_PROXY_URL = 2000
 MASK = "****"
@@ -94,10 +99,26 @@ def stored(sealer: Sealer, project: Project, egress: Egress) -> dict[str, Any]:
     return kept
 
 
-def project_egress(sealer: Sealer, project: Project) -> Egress | None:
-    """The project's egress, or None when its deliveries leave the default way."""
+def inactive_reason(account: Account) -> str | None:
+    """Why the account's projects cannot use their egress settings now, or None when they can."""
+    if limits_for(account.plan, account.limit_overrides).dedicated_outbound_ip:
+        return None
+    if PLANS[account.plan].dedicated_outbound_ip:
+        return (
+            "Dedicated outbound IPs are turned off for this account by an operator override; "
+            "deliveries leave from the default address."
+        )
+    return (
+        f"Dedicated outbound IPs are not part of the {account.plan} plan; deliveries leave from the "
+        f"default address until an upgrade to the {plan_lifting('dedicated_outbound_ip')} plan."
+    )
+
+
+def project_egress(sealer: Sealer, project: Project, account: Account) -> Egress | None:
+    """The project's egress, or None when its deliveries leave the default way (none set, or the
+    account's limits no longer allow it)."""
     kept = project.egress or {}
-    if not kept:
+    if not kept or inactive_reason(account) is not None:
         return None
     sealed = kept.get("proxy_sealed")
     proxy = sealer.open(sealed, project.id, "egress_proxy") if sealed else None
@@ -114,9 +135,16 @@ def masked(proxy_url: str) -> str:
     return parts._replace(netloc=f"{userinfo}@{host}").geturl()
 
 
-def egress_view(project: Project) -> dict[str, Any]:
+def egress_view(project: Project, account: Account) -> dict[str, Any]:
+    """The settings as kept, and whether deliveries use them (``active``) or why not."""
     kept = project.egress or {}
-    return {"bind_address": kept.get("bind_address"), "proxy_url": kept.get("proxy_url_masked")}
+    reason = inactive_reason(account) if kept else None
+    return {
+        "bind_address": kept.get("bind_address"),
+        "proxy_url": kept.get("proxy_url_masked"),
+        "active": bool(kept) and reason is None,
+        "inactive_reason": reason,
+    }
 
 
 class EgressSenders:

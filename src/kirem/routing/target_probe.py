@@ -51,7 +51,7 @@ async def send_test_event(
         now=now,
     )
     url, timeout = target.url, target.timeout_seconds
-    egress = project_egress(ctx.sealer, tenant.project)
+    egress = project_egress(ctx.sealer, tenant.project, tenant.account)
     await session.commit()  # nothing to write: end the read before waiting on the consumer
     senders = EgressSenders()
     sender = default_sender() if egress is None else senders.sender(egress)

@@ -37,7 +37,7 @@ from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
 from kirem.routing.schedule import next_delay
 from kirem.routing.sender import AttemptResult, WebhookSender
 from kirem.signals import DELIVERIES
-from kirem.tenancy.models import Project
+from kirem.tenancy.models import Account, Project
 from kirem.usage import meter as usage
 
 log = logging.getLogger("kirem.worker")
@@ -199,16 +199,17 @@ class DeliveryWorker:
         async with self.ctx.db.session() as session:
             row = (
                 await session.execute(
-                    select(Delivery, Event, WebhookTarget, Project)
+                    select(Delivery, Event, WebhookTarget, Project, Account)
                     .join(Event, Event.id == Delivery.event_id)
                     .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
                     .join(Project, Project.id == Delivery.project_id)
+                    .join(Account, Account.id == Project.account_id)
                     .where(Delivery.id == delivery_id, Delivery.leased_by == self.worker_id)
                 )
             ).first()
             if row is None:
                 return None
-            delivery, event, target, project = row
+            delivery, event, target, project, account = row
             if delivery.status != "pending":
                 return None
             if not target.enabled:
@@ -229,7 +230,7 @@ class DeliveryWorker:
                 now=utcnow(),
             )
             url, timeout = target.url, target.timeout_seconds
-            egress = project_egress(self.ctx.sealer, project)
+            egress = project_egress(self.ctx.sealer, project, account)
         sender = self.sender if egress is None else self.egress_senders.sender(egress)
         production = self.ctx.settings.env == "production"
         result = await attempt(sender, url, body, headers, timeout, production=production)

@@ -6,6 +6,9 @@ account has, oldest first, and keeps enabled what the plan allows: projects, act
 disabled with a reason shown in its GET, and flagged as disabled by the plan; what the plan allows
 again (an upgrade) and was disabled by the plan is re-enabled. What the user disabled stays as the
 user left it and does not take a place. Retention shrinks only forward (:func:`shrink_retention`).
+A project's dedicated outbound settings are kept as they are: whether deliveries use them is read
+from the account's limits when they are looked up (``kirem.routing.egress``); :func:`change_plan`
+only reports the projects whose settings stopped or started applying.
 """
 
 from __future__ import annotations
@@ -52,8 +55,11 @@ async def change_plan(
         account.plan = plan
     if overrides is not None:
         account.limit_overrides = overrides
-    shrink_retention(account, before, account_limits(account), now)
-    return await apply_limits(session, account, now)
+    after = account_limits(account)
+    shrink_retention(account, before, after, now)
+    changes = await apply_limits(session, account, now)
+    changes["egress"] = await _egress(session, account, before, after)
+    return changes
 
 
 def shrink_retention(account: Account, before: PlanLimits, after: PlanLimits, now: datetime) -> None:
@@ -69,6 +75,18 @@ def shrink_retention(account: Account, before: PlanLimits, after: PlanLimits, no
     else:
         account.retention_days_before = None
         account.retention_changed_at = None
+
+
+async def _egress(
+    session: AsyncSession, account: Account, before: PlanLimits, after: PlanLimits
+) -> dict[str, list[str]]:
+    """The projects whose outbound settings stop (``disabled``) or start (``enabled``) applying."""
+    changes: dict[str, list[str]] = {"disabled": [], "enabled": []}
+    if before.dedicated_outbound_ip != after.dedicated_outbound_ip:
+        projects = await account_projects(session, account)
+        verb = "enabled" if after.dedicated_outbound_ip else "disabled"
+        changes[verb] = [project.id for project in projects if project.egress]
+    return changes
 
 
 def _split(rows: Sequence[Any], limit: int | None) -> tuple[list[Any], list[Any]]:

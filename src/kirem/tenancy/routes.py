@@ -51,7 +51,7 @@ async def list_projects(
     account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
     projects = await service.account_projects(session, account)
-    return ok([project_view(p) for p in projects], "Projects retrieved successfully")
+    return ok([project_view(p, account) for p in projects], "Projects retrieved successfully")
 
 
 @manage.post("/projects", summary="Create a project")
@@ -64,7 +64,7 @@ async def create_project(
     body = await read_json_object(request)
     project = await service.create_project(session, ctx.sealer, account, _name(body))
     await session.commit()
-    return ok(project_view(project), "Project created successfully", 201)
+    return ok(project_view(project, account), "Project created successfully", 201)
 
 
 @manage.get("/projects/{project_id}", summary="Get a project")
@@ -72,7 +72,7 @@ async def get_project(
     project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
     project = await service.account_project(session, account, project_id)
-    return ok(project_view(project), "Project retrieved successfully")
+    return ok(project_view(project, account), "Project retrieved successfully")
 
 
 @manage.get("/projects/{project_id}/webhook-secret", summary="Reveal the project's webhook signing secret")
@@ -140,7 +140,7 @@ async def get_egress(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     project = await service.account_project(session, account, project_id)
-    return ok(egress_view(project), "Outbound settings retrieved successfully")
+    return ok(egress_view(project, account), "Outbound settings retrieved successfully")
 
 
 @manage.put(
@@ -165,7 +165,7 @@ async def put_egress(
         )
     project.egress = kept
     await session.commit()
-    return ok(egress_view(project), "Outbound settings updated successfully")
+    return ok(egress_view(project, account), "Outbound settings updated successfully")
 
 
 @manage.get("/projects/{project_id}/keys", summary="List API keys (never their secrets)")

@@ -20,13 +20,13 @@ def account_view(account: Account) -> dict[str, Any]:
     }
 
 
-def project_view(project: Project) -> dict[str, Any]:
+def project_view(project: Project, account: Account) -> dict[str, Any]:
     return {
         "id": project.id,
         "account_id": project.account_id,
         "name": project.name,
         "disabled_reason": project.disabled_reason,
-        "egress": egress_view(project),
+        "egress": egress_view(project, account),
         "created_at": iso(project.created_at),
     }
 
