@@ -174,7 +174,8 @@ def breach_and_recover(srv: Server) -> None:
         told = consumer.wait_for("/watch", 2)
         assert [r.json()["event"] for r in told] == ["sla.breached", "sla.recovered"]
         state = client.get(f"/v1/manage/projects/{boot['project_id']}/sla", headers=token).json()["data"]
-        assert state["state"] == "ok" and state["deliveries"] >= 11
+        # Recovery needs 9 successes beside the failure (0.9); the evaluation may come before the 11th.
+        assert state["state"] == "ok" and state["deliveries"] >= 10
         metrics = wait_for(
             lambda: "kirem_sla_breached" in client.get("/metrics").text and client.get("/metrics").text
         )
