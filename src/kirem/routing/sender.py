@@ -39,7 +39,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 import yarl
+from aiohttp.abc import AbstractResolver
 
+from kirem.routing.pinned_resolver import PublicOnlyResolver, RefusedAddress
 from kirem.routing.schedule import parse_retry_after
 
 MAX_RESPONSE_BODY = 20 * 1024
@@ -170,6 +172,9 @@ def _describe(exc: BaseException, url: str) -> str:
     host = parts.hostname or url
     chain = _chain(exc)
     for item in chain:
+        if isinstance(item, RefusedAddress):
+            return f"refused: {item}"
+    for item in chain:
         reason = getattr(item, "verify_message", None)
         if isinstance(item, ssl.SSLCertVerificationError) and reason:
             return f"TLS certificate of {host} is not valid: {reason}"
@@ -249,9 +254,16 @@ class AiohttpSender:
         trust_env: bool = False,
         local_address: str | None = None,
         proxy: str | None = None,
+        public_only: bool = False,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         """``local_address`` binds every connection to that source address; ``proxy`` sends every
-        request through that HTTP(S) proxy (``CONNECT`` for https targets) — a project's egress."""
+        request through that HTTP(S) proxy (``CONNECT`` for https targets) — a project's egress.
+
+        ``public_only`` (production) connects only to public addresses of a target's host
+        (``PublicOnlyResolver``), refusing the attempt when it has none. With a ``proxy`` it does
+        not apply: the connection goes to the proxy the operator configured, which resolves the
+        target itself. ``resolver`` replaces DNS (tests)."""
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._keepalive = keepalive
@@ -265,6 +277,9 @@ class AiohttpSender:
         self._proxy_headers = (
             {"Proxy-Authorization": aiohttp.encode_basic_auth(user, password)} if user else None
         )
+        self._public_only = public_only and proxy_url is None
+        self._dns = resolver
+        self._resolver: AbstractResolver | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _forward_proxy_headers(self, url: str) -> dict[str, str]:
@@ -274,12 +289,14 @@ class AiohttpSender:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            self._resolver = PublicOnlyResolver(self._dns) if self._public_only else self._dns
             connector = aiohttp.TCPConnector(
                 limit=self._limit,
                 limit_per_host=self._limit_per_host,
                 keepalive_timeout=self._keepalive,
                 ssl=self._ssl,
                 local_addr=self._local_addr,
+                resolver=self._resolver,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -339,7 +356,9 @@ class AiohttpSender:
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
-        self._session = None
+        if self._public_only and self._resolver is not None:
+            await self._resolver.close()
+        self._session = self._resolver = None
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -470,6 +489,7 @@ class HttpxSender:
         self._client = None
 
 
-def default_sender() -> WebhookSender:
-    """The sender the worker uses: the winner of ``bench/delivery_sender.py``."""
-    return AiohttpSender()
+def default_sender(*, production: bool = False) -> WebhookSender:
+    """The sender the worker uses: the winner of ``bench/delivery_sender.py``; in production it
+    connects only to public addresses."""
+    return AiohttpSender(public_only=production)
