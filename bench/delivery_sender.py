@@ -29,7 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from kirem.routing.sender import AiohttpSender, HttpxSender, WebhookSender
+from httpx_sender import HttpxSender
+
+from kirem.routing.sender import AiohttpSender, WebhookSender
 from kirem.routing.signing import generate_secret, sign_headers
 
 SENDERS: dict[str, type] = {"aiohttp": AiohttpSender, "httpx": HttpxSender}

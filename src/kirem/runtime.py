@@ -27,7 +27,7 @@ log = logging.getLogger("kirem.runtime")
 class Runtime:
     def __init__(self, ctx: AppContext, sender: WebhookSender | None = None) -> None:
         self.ctx = ctx
-        self.sender = sender or default_sender()
+        self.sender = sender or default_sender(production=ctx.settings.env == "production")
         self.worker = DeliveryWorker(ctx, self.sender)
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []

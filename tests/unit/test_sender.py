@@ -1,4 +1,4 @@
-"""One delivery attempt against real HTTP servers on loopback, for both sender implementations."""
+"""One delivery attempt against real HTTP servers on loopback."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from kirem.routing.sender import (
     MAX_RESPONSE_BODY,
     AiohttpSender,
     AttemptResult,
-    HttpxSender,
     WebhookSender,
     default_sender,
 )
@@ -167,12 +166,9 @@ async def tls_url(certificate: tuple[Path, Path]) -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-SENDERS = {"aiohttp": AiohttpSender, "httpx": HttpxSender}
-
-
-@pytest.fixture(params=sorted(SENDERS))
-async def sender(request: pytest.FixtureRequest) -> AsyncIterator[WebhookSender]:
-    instance = SENDERS[request.param]()
+@pytest.fixture
+async def sender() -> AsyncIterator[WebhookSender]:
+    instance = AiohttpSender()
     yield instance
     await instance.aclose()
 
@@ -306,12 +302,9 @@ async def test_untrusted_certificate_is_rejected(sender: WebhookSender, tls_url:
     assert result.error.startswith("TLS certificate of 127.0.0.1 is not valid")
 
 
-@pytest.mark.parametrize("kind", sorted(SENDERS))
-async def test_trusted_certificate_is_accepted(
-    kind: str, tls_url: str, certificate: tuple[Path, Path]
-) -> None:
+async def test_trusted_certificate_is_accepted(tls_url: str, certificate: tuple[Path, Path]) -> None:
     context = ssl.create_default_context(cafile=str(certificate[0]))
-    instance = SENDERS[kind](ssl_context=context)
+    instance = AiohttpSender(ssl_context=context)
     try:
         result = await instance.send(f"{tls_url}/ok", BODY, HEADERS, 5)
     finally:
@@ -369,22 +362,19 @@ async def test_cookies_are_never_sent_back(sender: WebhookSender, base_url: str)
 async def test_concurrent_attempts_to_one_slow_target_do_not_block_another(base_url: str) -> None:
     """With the per-host cap filled by a slow target, another target is still served at once."""
     other_runner, other_port = await start(make_app())
-    for kind in sorted(SENDERS):
-        instance = SENDERS[kind](limit_per_host=4)
-        try:
-            stuck = [
-                asyncio.create_task(instance.send(f"{base_url}/slow", BODY, HEADERS, 1.5)) for _ in range(8)
-            ]
-            await asyncio.sleep(0.2)
-            started = time.perf_counter()
-            result = await instance.send(f"http://127.0.0.1:{other_port}/ok", BODY, HEADERS, 5)
-            assert result.is_success, (kind, result.error)
-            assert time.perf_counter() - started < 0.5, kind
-            results = await asyncio.gather(*stuck)
-            # the second four waited for a slot inside the same timeout budget
-            assert all(r.error == "timed out after 1.5s" for r in results), kind
-        finally:
-            await instance.aclose()
+    instance = AiohttpSender(limit_per_host=4)
+    try:
+        stuck = [asyncio.create_task(instance.send(f"{base_url}/slow", BODY, HEADERS, 1.5)) for _ in range(8)]
+        await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        result = await instance.send(f"http://127.0.0.1:{other_port}/ok", BODY, HEADERS, 5)
+        assert result.is_success, result.error
+        assert time.perf_counter() - started < 0.5
+        results = await asyncio.gather(*stuck)
+        # the second four waited for a slot inside the same timeout budget
+        assert all(r.error == "timed out after 1.5s" for r in results)
+    finally:
+        await instance.aclose()
     await other_runner.cleanup()
 
 

@@ -148,16 +148,19 @@ def egress_view(project: Project, account: Account) -> dict[str, Any]:
 
 
 class EgressSenders:
-    """One sender per distinct egress, made on first use and closed with the worker."""
+    """One sender per distinct egress, made on first use and closed with the worker.
+
+    In production a sender connects only to public addresses, unless it goes through the proxy,
+    which the operator configured (``AiohttpSender``'s ``public_only``)."""
 
     def __init__(self) -> None:
-        self._senders: dict[Egress, WebhookSender] = {}
+        self._senders: dict[tuple[Egress, bool], WebhookSender] = {}
 
-    def sender(self, egress: Egress) -> WebhookSender:
-        found = self._senders.get(egress)
+    def sender(self, egress: Egress, *, production: bool) -> WebhookSender:
+        found = self._senders.get((egress, production))
         if found is None:
-            found = self._senders[egress] = AiohttpSender(
-                local_address=egress.bind_address, proxy=egress.proxy_url
+            found = self._senders[(egress, production)] = AiohttpSender(
+                local_address=egress.bind_address, proxy=egress.proxy_url, public_only=production
             )
         return found
 

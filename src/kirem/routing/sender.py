@@ -17,19 +17,17 @@
   slow target cannot take every connection; certificates are verified; no cookies are kept (one
   target's cookies must never reach another); responses are requested uncompressed.
 
-Two implementations, on aiohttp and on httpx; ``default_sender()`` returns the one that won the
-delivery benchmark (``bench/delivery_sender.py``).
+``AiohttpSender`` is the implementation; it won the delivery benchmark against one on httpx
+(``bench/delivery_sender.py``, which keeps the httpx one in ``bench/httpx_sender.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import http.cookiejar
 import socket
 import ssl
 import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,9 +35,10 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import aiohttp
-import httpx
 import yarl
+from aiohttp.abc import AbstractResolver
 
+from kirem.routing.pinned_resolver import PublicOnlyResolver, RefusedAddress
 from kirem.routing.schedule import parse_retry_after
 
 MAX_RESPONSE_BODY = 20 * 1024
@@ -170,6 +169,9 @@ def _describe(exc: BaseException, url: str) -> str:
     host = parts.hostname or url
     chain = _chain(exc)
     for item in chain:
+        if isinstance(item, RefusedAddress):
+            return f"refused: {item}"
+    for item in chain:
         reason = getattr(item, "verify_message", None)
         if isinstance(item, ssl.SSLCertVerificationError) and reason:
             return f"TLS certificate of {host} is not valid: {reason}"
@@ -198,20 +200,10 @@ def _describe(exc: BaseException, url: str) -> str:
             item, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionResetError
         ):
             return f"{host} closed the connection without a complete response"
-        if isinstance(item, httpx.RemoteProtocolError):
-            text = str(item)
-            if "disconnected" in text.lower() or "peer closed" in text.lower():
-                return f"{host} closed the connection without a complete response"
-            return f"invalid HTTP response from {host}: {_first_line(text)}"
         if isinstance(item, aiohttp.ClientResponseError):
             return f"invalid HTTP response from {host}: {_first_line(item.message)}"
     for item in chain:
-        if isinstance(item, httpx.ReadError):
-            return f"connection to {parts.netloc or host} broke while reading the response"
-        if isinstance(item, httpx.WriteError):
-            return f"connection to {parts.netloc or host} broke while sending the request"
-    for item in chain:
-        if isinstance(item, aiohttp.InvalidURL | httpx.InvalidURL | httpx.UnsupportedProtocol):
+        if isinstance(item, aiohttp.InvalidURL):
             return f"invalid target URL: {url}"
     for item in chain:
         if isinstance(item, OSError) and item.strerror:
@@ -249,9 +241,16 @@ class AiohttpSender:
         trust_env: bool = False,
         local_address: str | None = None,
         proxy: str | None = None,
+        public_only: bool = False,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         """``local_address`` binds every connection to that source address; ``proxy`` sends every
-        request through that HTTP(S) proxy (``CONNECT`` for https targets) — a project's egress."""
+        request through that HTTP(S) proxy (``CONNECT`` for https targets) — a project's egress.
+
+        ``public_only`` (production) connects only to public addresses of a target's host
+        (``PublicOnlyResolver``), refusing the attempt when it has none. With a ``proxy`` it does
+        not apply: the connection goes to the proxy the operator configured, which resolves the
+        target itself. ``resolver`` replaces DNS (tests)."""
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._keepalive = keepalive
@@ -265,6 +264,9 @@ class AiohttpSender:
         self._proxy_headers = (
             {"Proxy-Authorization": aiohttp.encode_basic_auth(user, password)} if user else None
         )
+        self._public_only = public_only and proxy_url is None
+        self._dns = resolver
+        self._resolver: AbstractResolver | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _forward_proxy_headers(self, url: str) -> dict[str, str]:
@@ -274,12 +276,14 @@ class AiohttpSender:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            self._resolver = PublicOnlyResolver(self._dns) if self._public_only else self._dns
             connector = aiohttp.TCPConnector(
                 limit=self._limit,
                 limit_per_host=self._limit_per_host,
                 keepalive_timeout=self._keepalive,
                 ssl=self._ssl,
                 local_addr=self._local_addr,
+                resolver=self._resolver,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -339,137 +343,12 @@ class AiohttpSender:
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
-        self._session = None
+        if self._public_only and self._resolver is not None:
+            await self._resolver.close()
+        self._session = self._resolver = None
 
 
-class _NoCookies(http.cookiejar.DefaultCookiePolicy):
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-
-class _HostSlots:
-    """Per-host connection cap for httpx, whose pool only has a total limit.
-
-    Semaphores are created on demand and dropped when no attempt holds or waits for them.
-    """
-
-    def __init__(self, per_host: int) -> None:
-        self._per_host = per_host
-        self._slots: dict[tuple[str, str, int | None], tuple[asyncio.Semaphore, list[int]]] = {}
-
-    def _key(self, url: str) -> tuple[str, str, int | None]:
-        parts = urlsplit(url)
-        return (parts.scheme, parts.hostname or "", parts.port)
-
-    async def acquire(self, url: str) -> tuple[str, str, int | None]:
-        key = self._key(url)
-        entry = self._slots.get(key)
-        if entry is None:
-            entry = self._slots[key] = (asyncio.Semaphore(self._per_host), [0])
-        semaphore, users = entry
-        users[0] += 1
-        try:
-            await semaphore.acquire()
-        except BaseException:
-            self._leave(key)
-            raise
-        return key
-
-    def release(self, key: tuple[str, str, int | None]) -> None:
-        self._slots[key][0].release()
-        self._leave(key)
-
-    def _leave(self, key: tuple[str, str, int | None]) -> None:
-        entry = self._slots[key]
-        entry[1][0] -= 1
-        if entry[1][0] == 0:
-            del self._slots[key]
-
-
-class HttpxSender:
-    """``WebhookSender`` on one shared ``httpx.AsyncClient`` (created on first use)."""
-
-    def __init__(
-        self,
-        *,
-        limit: int = DEFAULT_LIMIT,
-        limit_per_host: int = DEFAULT_LIMIT_PER_HOST,
-        keepalive: float = DEFAULT_KEEPALIVE,
-        ssl_context: ssl.SSLContext | None = None,
-        trust_env: bool = False,
-    ) -> None:
-        self._limits = httpx.Limits(
-            max_connections=limit, max_keepalive_connections=limit, keepalive_expiry=keepalive
-        )
-        self._verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
-        self._trust_env = trust_env
-        self._hosts = _HostSlots(limit_per_host)
-        self._client: httpx.AsyncClient | None = None
-
-    def _get_client(self) -> httpx.AsyncClient:
-        if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(
-                limits=self._limits,
-                verify=self._verify,
-                trust_env=self._trust_env,
-                follow_redirects=False,
-                cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
-            )
-        return self._client
-
-    async def send(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: float,
-    ) -> AttemptResult:
-        started = time.perf_counter()
-        bad = _bad_url(url)
-        if bad:
-            return _result(started, None, b"", None, None, bad)
-        status: int | None = None
-        location: str | None = None
-        retry_after: str | None = None
-        received = bytearray()
-        try:
-            async with asyncio.timeout(timeout):
-                client = self._get_client()
-                key = await self._hosts.acquire(url)
-                try:
-                    async with client.stream(
-                        "POST",
-                        url,
-                        content=body,
-                        headers={"Accept-Encoding": "identity", **headers},
-                        timeout=httpx.Timeout(timeout),
-                    ) as response:
-                        status = response.status_code
-                        location = response.headers.get("Location")
-                        retry_after = response.headers.get("Retry-After")
-                        async for chunk in response.aiter_raw(_READ_CHUNK):
-                            received += chunk
-                            if len(received) >= MAX_RESPONSE_BODY:
-                                break
-                finally:
-                    self._hosts.release(key)
-        except (TimeoutError, httpx.TimeoutException):
-            return _result(
-                started, status, bytes(received), location, retry_after, _timeout_error(timeout, status)
-            )
-        except Exception as exc:  # send never raises (cancellation aside): any failure is a result
-            return _result(started, status, bytes(received), location, retry_after, describe_error(exc, url))
-        return _result(started, status, bytes(received), location, retry_after)
-
-    async def aclose(self) -> None:
-        if self._client is not None and not self._client.is_closed:
-            await self._client.aclose()
-        self._client = None
-
-
-def default_sender() -> WebhookSender:
-    """The sender the worker uses: the winner of ``bench/delivery_sender.py``."""
-    return AiohttpSender()
+def default_sender(*, production: bool = False) -> WebhookSender:
+    """The sender the worker uses: the winner of ``bench/delivery_sender.py``; in production it
+    connects only to public addresses."""
+    return AiohttpSender(public_only=production)

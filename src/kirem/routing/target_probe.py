@@ -53,12 +53,15 @@ async def send_test_event(
     url, timeout = target.url, target.timeout_seconds
     egress = project_egress(ctx.sealer, tenant.project, tenant.account)
     await session.commit()  # nothing to write: end the read before waiting on the consumer
+    production = ctx.settings.env == "production"
     senders = EgressSenders()
-    sender = default_sender() if egress is None else senders.sender(egress)
+    sender = (
+        default_sender(production=production)
+        if egress is None
+        else senders.sender(egress, production=production)
+    )
     try:
-        result = await attempt(
-            sender, url, body, headers, timeout, production=ctx.settings.env == "production"
-        )
+        result = await attempt(sender, url, body, headers, timeout, production=production)
     finally:
         await sender.aclose()
         await senders.aclose()

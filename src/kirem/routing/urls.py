@@ -6,8 +6,14 @@ must be public, so ``http://169.254.169.254/`` (cloud metadata), ``http://localh
 name that resolves to ``10.0.0.5`` are refused. In development (and with the sandbox) consumers
 usually run on the same machine, so only the syntax is checked.
 
-The same check runs twice: when a target is saved (a clear 400 for the user) and by the delivery
-worker right before each request, after DNS, because a name can be re-pointed at any time.
+The check runs when a target is saved (a clear 400 for the user) and again before each attempt
+(an attempt error "refused: …"), because a name can be re-pointed at any time. The HTTP client then
+resolves the name once more to connect, so in production the delivery sender's connector resolves
+through ``pinned_resolver.PublicOnlyResolver``, which applies ``is_public_address`` to the very
+addresses it connects to: a name re-pointed between the check and the connection (DNS rebinding)
+is refused too. A delivery through a project's egress proxy connects to the proxy, which the
+operator configured; only the check before the attempt then looks at the target's addresses, and
+the proxy resolves the name itself.
 """
 
 from __future__ import annotations
@@ -140,7 +146,8 @@ async def system_resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def _refusal(address: str) -> str:
+def refusal(address: str) -> str:
+    """Why a host that leads to ``address`` is refused (production)."""
     return (
         f"points to {address}, which is not a public address: loopback, private, link-local "
         "and other internal addresses are refused in production"
@@ -150,14 +157,10 @@ def _refusal(address: str) -> str:
 async def public_addresses(
     host: str, port: int, *, resolve: Resolver | None = None
 ) -> tuple[list[IPAddress], str | None]:
-    """Every address ``host`` stands for, all public; else the error text.
-
-    The delivery worker can connect to the returned addresses (not resolve again), so a name that
-    changes between this check and the connection cannot lead inside the network.
-    """
+    """Every address ``host`` stands for, all public; else the error text."""
     literal = literal_address(host)
     if literal is not None:
-        return ([literal], None) if is_public_address(literal) else ([], _refusal(str(literal)))
+        return ([literal], None) if is_public_address(literal) else ([], refusal(str(literal)))
     try:
         found = await (resolve or system_resolve)(host, port)
     except (OSError, TimeoutError, UnicodeError, ValueError):
@@ -168,7 +171,7 @@ async def public_addresses(
     for text in found:
         address = literal_address(text)
         if address is None or not is_public_address(address):
-            return [], _refusal(text)
+            return [], refusal(text)
         addresses.append(address)
     return addresses, None
 

@@ -231,8 +231,8 @@ class DeliveryWorker:
             )
             url, timeout = target.url, target.timeout_seconds
             egress = project_egress(self.ctx.sealer, project, account)
-        sender = self.sender if egress is None else self.egress_senders.sender(egress)
         production = self.ctx.settings.env == "production"
+        sender = self.sender if egress is None else self.egress_senders.sender(egress, production=production)
         result = await attempt(sender, url, body, headers, timeout, production=production)
         await self.record(delivery_id, url, result)
         outcome = "success" if result.is_success else "gone" if result.gone else "failure"
