@@ -366,10 +366,9 @@ async def test_concurrent_attempts_to_one_slow_target_do_not_block_another(base_
     try:
         stuck = [asyncio.create_task(instance.send(f"{base_url}/slow", BODY, HEADERS, 1.5)) for _ in range(8)]
         await asyncio.sleep(0.2)
-        started = time.perf_counter()
         result = await instance.send(f"http://127.0.0.1:{other_port}/ok", BODY, HEADERS, 5)
         assert result.is_success, result.error
-        assert time.perf_counter() - started < 0.5
+        assert not any(task.done() for task in stuck)  # answered while the slow target held every slot
         results = await asyncio.gather(*stuck)
         # the second four waited for a slot inside the same timeout budget
         assert all(r.error == "timed out after 1.5s" for r in results)
