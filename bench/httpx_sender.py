@@ -1,7 +1,7 @@
 """The httpx ``WebhookSender`` the delivery benchmark compares with ``AiohttpSender``.
 
 Kirem delivers with aiohttp (``docs/performance.md``, "Webhook sender"); this sender follows the
-same rules (``kirem.routing.sender``'s module docstring) and reuses its classification, so the
+same rules (``kirem.delivery.sender``'s module docstring) and reuses its classification, so the
 benchmark compares the HTTP clients and nothing else.
 """
 
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from kirem.routing.sender import (
+from kirem.delivery.sender import (
     _READ_CHUNK,
     DEFAULT_KEEPALIVE,
     DEFAULT_LIMIT,

@@ -21,6 +21,8 @@ from kirem.conversations.routes import contacts_router
 from kirem.conversations.routes import router as conversations_router
 from kirem.crypto import Sealer
 from kirem.db.engine import Database
+from kirem.delivery.routes import router as delivery_router
+from kirem.delivery.sender import WebhookSender
 from kirem.enterprise.routes import router as enterprise_router
 from kirem.inbound.routes import router as inbound_router
 from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
@@ -31,9 +33,7 @@ from kirem.metrics import Metrics
 from kirem.onboarding.routes import pages as setup_pages
 from kirem.onboarding.routes import router as setup_links_router
 from kirem.ratelimit import RateLimiter
-from kirem.routing.log_routes import router as delivery_router
 from kirem.routing.routes import router as webhooks_router
-from kirem.routing.sender import WebhookSender
 from kirem.runtime import Runtime
 from kirem.sandbox.app import create_sandbox_app
 from kirem.sandbox.webhooks import resolve_app_secret

@@ -28,8 +28,8 @@ from kirem.cli_support import (
     settings_from,
     show,
 )
+from kirem.delivery.cli import deliveries_app, replay_app
 from kirem.routing.cli import rules_app, targets_app
-from kirem.routing.delivery_cli import deliveries_app, replay_app
 
 if TYPE_CHECKING:
     from kirem.context import AppContext
@@ -339,7 +339,7 @@ def projects_rotate_secret(
     """Issue a new webhook signing secret; the old one keeps signing alongside for 24 hours."""
     from kirem.analytics.params import iso
     from kirem.db.base import utcnow
-    from kirem.routing.secret import rotate_webhook_secret
+    from kirem.delivery.secret import rotate_webhook_secret
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:

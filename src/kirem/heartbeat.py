@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, UTCDateTime
+from kirem.delivery.models import Delivery
 from kirem.inbound.models import RawEvent
-from kirem.routing.models import Delivery
 
 STALE_INTERVALS = 3
 FORGET_AFTER = timedelta(days=1)

@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.delivery.models import Delivery
 from kirem.enterprise.models import SlaPolicy
 from kirem.heartbeat import backlog
 from kirem.inbound.models import RawEvent
-from kirem.routing.models import Delivery
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

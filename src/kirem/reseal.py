@@ -19,9 +19,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from kirem.context import AppContext
 from kirem.crypto import Sealer, SealError
+from kirem.delivery.secret import CURRENT_AAD, PREVIOUS_AAD
 from kirem.messaging.models import IdempotencyRecord
 from kirem.routing.models import WebhookTarget
-from kirem.routing.secret import CURRENT_AAD, PREVIOUS_AAD
 from kirem.routing.targets import HEADERS_AAD
 from kirem.tenancy.models import Channel, Project
 

@@ -16,9 +16,9 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 
 from kirem.context import AppContext
 from kirem.db.base import utcnow
+from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.inbound.models import Event, RawEvent
 from kirem.messaging.models import IdempotencyRecord, MessageLog
-from kirem.routing.models import Delivery, DeliveryAttempt
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import PLANS
 from kirem.tenancy.service import account_limits

@@ -13,12 +13,12 @@ import logging
 
 from kirem.context import AppContext
 from kirem.db.base import utcnow
+from kirem.delivery.sender import WebhookSender, default_sender
+from kirem.delivery.worker import DeliveryWorker
 from kirem.enterprise.sla import evaluate_due
 from kirem.heartbeat import STALE_INTERVALS, beat, forget
 from kirem.inbound.processor import process_pending
 from kirem.retention import purge_expired
-from kirem.routing.sender import WebhookSender, default_sender
-from kirem.routing.worker import DeliveryWorker
 from kirem.signals import CHANNELS, RAW_EVENTS, listen
 
 log = logging.getLogger("kirem.runtime")

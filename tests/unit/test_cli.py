@@ -160,8 +160,8 @@ def test_read_only_commands_load_neither_alembic_nor_the_web_framework(cli_env: 
 def seed_deliveries(project_id: str, target_id: str) -> None:
     """Two events, one delivered successfully and one not (as the worker would have left them)."""
     from kirem.cli_support import context_for, settings_from
+    from kirem.delivery.models import Delivery
     from kirem.inbound.models import Event
-    from kirem.routing.models import Delivery
 
     async def main() -> None:
         ctx = context_for(settings_from())
@@ -203,9 +203,9 @@ def test_bulk_replay_of_everything_with_all(two_deliveries: None) -> None:
 def test_bulk_replay_without_a_filter_asks_at_a_terminal(
     two_deliveries: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kirem.routing.delivery_cli
+    import kirem.delivery.cli
 
-    monkeypatch.setattr(kirem.routing.delivery_cli, "interactive", lambda: True)
+    monkeypatch.setattr(kirem.delivery.cli, "interactive", lambda: True)
     declined = invoke("replay", "bulk", "acme", "main", input="n\n", code=1)
     assert "successful ones included?" in declined.stderr and "nothing replayed" in declined.stderr
     assert invoke("replay", "bulk", "acme", "main", input="y\n").stdout.endswith("2 queued\n")

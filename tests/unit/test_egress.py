@@ -12,8 +12,8 @@ import pytest
 from kirem.app import create_app
 from kirem.config import Settings
 from kirem.db.migrate import upgrade_async
-from kirem.routing.egress import masked, parse_egress
-from kirem.routing.sender import AiohttpSender
+from kirem.delivery.egress import masked, parse_egress
+from kirem.delivery.sender import AiohttpSender
 from kirem.tenancy.bootstrap import bootstrap
 from tests.egress_servers import forward_proxy, recorder
 

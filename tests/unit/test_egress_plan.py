@@ -11,10 +11,10 @@ import pytest
 from kirem.cli_support import context_for
 from kirem.config import Settings
 from kirem.db.engine import Database
-from kirem.routing.egress import Egress, egress_view, stored
-from kirem.routing.target_probe import send_test_event
+from kirem.delivery.egress import Egress, egress_view, stored
+from kirem.delivery.target_probe import send_test_event
+from kirem.delivery.worker import DeliveryWorker
 from kirem.routing.targets import tenant_for_project
-from kirem.routing.worker import DeliveryWorker
 from kirem.tenancy import service
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plan_changes import change_plan

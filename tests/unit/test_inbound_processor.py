@@ -16,11 +16,12 @@ from kirem.cli_support import context_for
 from kirem.config import Settings
 from kirem.context import AppContext
 from kirem.db.engine import Database
+from kirem.delivery.models import Delivery
 from kirem.inbound import processor
 from kirem.inbound.models import Event, RawEvent
 from kirem.inbound.normalize import NormalizedEvent
 from kirem.messaging.models import MessageLog
-from kirem.routing.models import Delivery, WebhookTarget
+from kirem.routing.models import WebhookTarget
 from kirem.tenancy import service
 from kirem.tenancy.models import Channel
 

@@ -7,10 +7,10 @@ import socket
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from kirem.delivery.attempts import attempt
+from kirem.delivery.pinned_resolver import PublicOnlyResolver, RefusedAddress
+from kirem.delivery.sender import AiohttpSender
 from kirem.routing import urls
-from kirem.routing.attempts import attempt
-from kirem.routing.pinned_resolver import PublicOnlyResolver, RefusedAddress
-from kirem.routing.sender import AiohttpSender
 from tests.egress_servers import forward_proxy, recorder
 
 PUBLIC = "93.184.216.34"

@@ -10,9 +10,9 @@ from kirem.cli_support import context_for
 from kirem.config import Settings
 from kirem.crypto import Sealer, generate_key_spec, parse_keyring
 from kirem.db.engine import Database
+from kirem.delivery.secret import rotate_webhook_secret
 from kirem.reseal import reseal_all
 from kirem.routing.models import WebhookTarget
-from kirem.routing.secret import rotate_webhook_secret
 from kirem.routing.targets import HEADERS_AAD
 from kirem.tenancy import service
 from kirem.tenancy.models import Channel, Project

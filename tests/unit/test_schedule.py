@@ -9,7 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from kirem.routing.schedule import (
+from kirem.delivery.schedule import (
     DEFAULT_SCHEDULE,
     MAX_DELAY,
     next_delay,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from kirem.routing.sender import (
+from kirem.delivery.sender import (
     MAX_RESPONSE_BODY,
     AiohttpSender,
     AttemptResult,

@@ -18,12 +18,13 @@ from kirem.config import Settings
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
+from kirem.delivery.models import Delivery
 from kirem.enterprise.models import SlaPolicy
 from kirem.enterprise.sla import evaluate_due, parse_policy, window_stats
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
 from kirem.metrics import Metrics
-from kirem.routing.models import Delivery, WebhookTarget
+from kirem.routing.models import WebhookTarget
 from kirem.tenancy import service
 from kirem.tenancy.models import Account
 

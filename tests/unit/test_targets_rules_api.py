@@ -19,10 +19,10 @@ from kirem.app import create_app
 from kirem.config import Settings
 from kirem.db.base import utcnow
 from kirem.db.migrate import upgrade_async
+from kirem.delivery.secret import rotate_webhook_secret, signing_secrets
 from kirem.routing.cli import rules_app, targets_app
 from kirem.routing.models import WebhookTarget
 from kirem.routing.routes import router
-from kirem.routing.secret import rotate_webhook_secret, signing_secrets
 from kirem.tenancy.bootstrap import bootstrap
 from kirem.tenancy.models import Project
 from kirem.tenancy.service import webhook_secret

@@ -9,8 +9,8 @@ from kirem.analytics.messages import DIRECTIONS, STATUSES, query_message_logs
 from kirem.analytics.params import parse_bool, parse_window, raise_if
 from kirem.api.deps import get_session, get_tenant
 from kirem.api.responses import ok
+from kirem.delivery.deliveries import attempt_logs
 from kirem.routing.conditions import EVENT_TYPES
-from kirem.routing.deliveries import attempt_logs
 from kirem.tenancy.service import Tenant, plan_error
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])

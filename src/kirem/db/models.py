@@ -2,6 +2,7 @@
 
 from kirem.conversations import models as conversation_models
 from kirem.db.base import Base
+from kirem.delivery import models as delivery_models
 from kirem.enterprise import models as enterprise_models
 from kirem.heartbeat import WorkerHeartbeat
 from kirem.inbound import models as inbound_models
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "WorkerHeartbeat",
     "conversation_models",
+    "delivery_models",
     "enterprise_models",
     "inbound_models",
     "messaging_models",

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, insert_all_if_absent
+from kirem.delivery.models import Delivery
 from kirem.inbound.models import Event
 from kirem.routing.matcher import Decision, EventFacts, route
-from kirem.routing.models import Delivery, RoutingRule, WebhookTarget
+from kirem.routing.models import RoutingRule, WebhookTarget
 from kirem.routing.rules import rule_specs, target_specs
 from kirem.usage import meter as usage
 
@@ -90,51 +89,3 @@ async def fan_out(
     await insert_all_if_absent(session, Delivery, [row for row in rows if row["status"] != "pending"])
     await usage.count(session, event.project_id, {usage.DELIVERIES: created}, now)
     return len(decisions)
-
-
-async def requeue(session: AsyncSession, deliveries: Iterable[Delivery], now: datetime | None = None) -> int:
-    """Put deliveries back in the queue for a fresh series of attempts (replay)."""
-    ids = [d.id for d in deliveries]
-    if not ids:
-        return 0
-    now = now or utcnow()
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids))
-        .values(
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            lease_expires_at=None,
-            leased_by=None,
-            completed_at=None,
-            updated_at=now,
-        )
-    )
-    return len(ids)
-
-
-async def replay_event(session: AsyncSession, event: Event, now: datetime | None = None) -> int:
-    """Deliver an event again to every target it should reach now (enabled ones only)."""
-    now = now or utcnow()
-    targets, rules = await project_routing(session, event.project_id)
-    enabled = {t.id for t in targets if t.enabled}
-    wanted = [d.target_id for d in decide(event, targets, rules) if d.target_id in enabled]
-    existing = {
-        d.target_id: d
-        for d in (await session.execute(select(Delivery).where(Delivery.event_id == event.id))).scalars()
-    }
-    queued = await requeue(session, [existing[t] for t in wanted if t in existing], now)
-    fresh = [t for t in wanted if t not in existing]
-    for target_id in fresh:
-        session.add(
-            Delivery(
-                project_id=event.project_id,
-                event_id=event.id,
-                target_id=target_id,
-                event_type=event.type,
-                next_attempt_at=now,
-            )
-        )
-    await usage.count(session, event.project_id, {usage.DELIVERIES: len(fresh)}, now)
-    return queued + len(fresh)

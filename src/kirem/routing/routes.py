@@ -12,9 +12,9 @@ from kirem.api.idempotency import idempotent
 from kirem.api.responses import ok
 from kirem.context import AppContext
 from kirem.db.base import utcnow
+from kirem.delivery.secret import rotate_webhook_secret
+from kirem.delivery.target_probe import send_test_event
 from kirem.routing import rules, targets
-from kirem.routing.secret import rotate_webhook_secret
-from kirem.routing.target_probe import send_test_event
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])

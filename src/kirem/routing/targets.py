@@ -24,10 +24,10 @@ from kirem.api.responses import invalid, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, get_owned
+from kirem.delivery.schedule import validate_schedule
+from kirem.delivery.signing import PAYLOAD_FORMATS
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, RoutingRule, WebhookTarget
-from kirem.routing.schedule import validate_schedule
-from kirem.routing.signing import PAYLOAD_FORMATS
 from kirem.routing.urls import Resolver, check_target_url
 from kirem.tenancy.limits import enforce_count_limit, enforce_enabling_limit
 from kirem.tenancy.models import Account, Project

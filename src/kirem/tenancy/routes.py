@@ -15,9 +15,9 @@ from kirem.api.responses import invalid, not_found, ok
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
+from kirem.delivery.egress import egress_view, parse_egress, stored
+from kirem.delivery.secret import rotate_webhook_secret
 from kirem.enterprise.mcp_endpoints import require_plan
-from kirem.routing.egress import egress_view, parse_egress, stored
-from kirem.routing.secret import rotate_webhook_secret
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel

@@ -12,7 +12,7 @@ from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
 from kirem.db.scope import flush_unique, for_project, get_owned, upsert
-from kirem.routing.signing import generate_secret
+from kirem.delivery.signing import generate_secret
 from kirem.tenancy.cache import TtlCache
 from kirem.tenancy.cache import generation as cache_generation
 from kirem.tenancy.limits import enforce_count_limit, plan_error

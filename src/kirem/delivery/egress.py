@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kirem.crypto import Sealer
-from kirem.routing.sender import AiohttpSender, WebhookSender
+from kirem.delivery.sender import AiohttpSender, WebhookSender
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import PLANS, limits_for, plan_lifting
 

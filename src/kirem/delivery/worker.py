@@ -28,14 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
+from kirem.delivery.attempts import attempt, signed_request
+from kirem.delivery.egress import EgressSenders, project_egress
+from kirem.delivery.models import Delivery, DeliveryAttempt
+from kirem.delivery.schedule import next_delay
+from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
-from kirem.routing.attempts import attempt, signed_request
-from kirem.routing.egress import EgressSenders, project_egress
 from kirem.routing.fanout import fan_out
-from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
-from kirem.routing.schedule import next_delay
-from kirem.routing.sender import AttemptResult, WebhookSender
+from kirem.routing.models import WebhookTarget
 from kirem.signals import DELIVERIES
 from kirem.tenancy.models import Account, Project
 from kirem.usage import meter as usage

@@ -13,7 +13,7 @@ from kirem.cli_support import AccountArg, JsonOpt, ProjectArg, fail, project_nam
 if TYPE_CHECKING:
     from kirem.analytics.params import Window
     from kirem.context import AppContext
-    from kirem.routing.deliveries import DeliveryFilter
+    from kirem.delivery.deliveries import DeliveryFilter
 
 deliveries_app = typer.Typer(help="Webhook deliveries of a project.", no_args_is_help=True)
 replay_app = typer.Typer(help="Send deliveries again.", no_args_is_help=True)
@@ -39,7 +39,7 @@ def _filters(
 ) -> tuple[DeliveryFilter, Window]:
     from kirem.analytics.params import parse_window
     from kirem.api.responses import invalid
-    from kirem.routing.deliveries import parse_filter
+    from kirem.delivery.deliveries import parse_filter
 
     errors: dict[str, str] = {}
     window = parse_window(since, until, str(limit), None, errors)
@@ -62,7 +62,7 @@ def list_deliveries(
     as_json: bool = JsonOpt,
 ) -> None:
     """List a project's deliveries, newest first."""
-    from kirem.routing import deliveries as service
+    from kirem.delivery import deliveries as service
 
     async def work(ctx: AppContext) -> list[dict[str, Any]]:
         flt, window = _filters(status, target_id, event, since, until, limit)
@@ -81,7 +81,7 @@ def show_delivery(
     as_json: bool = JsonOpt,
 ) -> None:
     """A delivery and each of its attempts."""
-    from kirem.routing import deliveries as service
+    from kirem.delivery import deliveries as service
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.session() as session:
@@ -116,7 +116,7 @@ def replay_delivery(
     as_json: bool = JsonOpt,
 ) -> None:
     """Send one delivery again to its target."""
-    from kirem.routing import deliveries as service
+    from kirem.delivery import deliveries as service
 
     _replay(
         account,
@@ -134,7 +134,7 @@ def replay_event(
     as_json: bool = JsonOpt,
 ) -> None:
     """Send an event again to every target it should reach now."""
-    from kirem.routing import deliveries as service
+    from kirem.delivery import deliveries as service
 
     _replay(
         account,
@@ -171,8 +171,8 @@ def replay_bulk(
     With no filter this re-sends every delivery, successful ones included: it asks first at a
     terminal, and needs --all otherwise.
     """
-    from kirem.routing import deliveries as service
-    from kirem.routing.deliveries import DeliveryFilter
+    from kirem.delivery import deliveries as service
+    from kirem.delivery.deliveries import DeliveryFilter
 
     unfiltered = not failed and all(v is None for v in (status, target_id, event, since, until))
     if unfiltered and not everything:

@@ -10,10 +10,10 @@ from datetime import datetime
 
 from kirem import __version__
 from kirem.crypto import Sealer
+from kirem.delivery.secret import signing_secrets
+from kirem.delivery.sender import AttemptResult, WebhookSender
+from kirem.delivery.signing import sign_headers
 from kirem.routing.models import WebhookTarget
-from kirem.routing.secret import signing_secrets
-from kirem.routing.sender import AttemptResult, WebhookSender
-from kirem.routing.signing import sign_headers
 from kirem.routing.targets import open_headers
 from kirem.routing.urls import check_target_url
 from kirem.tenancy.models import Project

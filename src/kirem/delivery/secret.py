@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.crypto import Sealer
-from kirem.routing.signing import generate_secret
+from kirem.delivery.signing import generate_secret
 from kirem.tenancy.models import Project
 
 ROTATION_OVERLAP = timedelta(hours=24)

@@ -11,9 +11,9 @@ from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import ok
 from kirem.context import AppContext
-from kirem.routing import deliveries as service
+from kirem.delivery import deliveries as service
+from kirem.delivery.deliveries import parse_filter
 from kirem.routing.conditions import EVENT_TYPES
-from kirem.routing.deliveries import parse_filter
 from kirem.signals import DELIVERIES
 from kirem.tenancy.service import Tenant
 

@@ -19,7 +19,7 @@ Every delivery carries three independent proofs, all made with the project's web
 
 A consumer that checks ``X-Kirem-Signature`` by hand::
 
-    from kirem.routing.signing import verify_kirem_signature
+    from kirem.delivery.signing import verify_kirem_signature
 
     ok = verify_kirem_signature(secret, raw_body, request.headers["X-Kirem-Signature"])
 """

@@ -38,8 +38,8 @@ import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver
 
-from kirem.routing.pinned_resolver import PublicOnlyResolver, RefusedAddress
-from kirem.routing.schedule import parse_retry_after
+from kirem.delivery.pinned_resolver import PublicOnlyResolver, RefusedAddress
+from kirem.delivery.schedule import parse_retry_after
 
 MAX_RESPONSE_BODY = 20 * 1024
 """Bytes of the response body kept (and read) per attempt."""

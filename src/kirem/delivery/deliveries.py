@@ -13,10 +13,11 @@ from kirem.analytics.params import Window, iso, parse_bool
 from kirem.api.responses import ApiError, not_found
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
+from kirem.delivery.models import Delivery, DeliveryAttempt
+from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
 from kirem.routing.conditions import EVENT_TYPES
-from kirem.routing.fanout import replay_event, requeue
-from kirem.routing.models import Delivery, DeliveryAttempt, WebhookTarget
+from kirem.routing.models import WebhookTarget
 
 DELIVERY_STATUSES = ("pending", "succeeded", "failed", "skipped")
 MAX_BULK_REPLAY = 10_000

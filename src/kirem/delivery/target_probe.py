@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.db.base import new_id, utcnow
+from kirem.delivery.attempts import attempt, signed_request
+from kirem.delivery.egress import EgressSenders, project_egress
+from kirem.delivery.sender import default_sender
 from kirem.inbound.events import kirem_envelope
-from kirem.routing.attempts import attempt, signed_request
-from kirem.routing.egress import EgressSenders, project_egress
-from kirem.routing.sender import default_sender
 from kirem.routing.targets import TenantScope, get_target
 
 TEST_EVENT = "webhooks.test"
