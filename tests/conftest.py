@@ -19,6 +19,8 @@ from kirem.crypto import generate_key_spec
 from kirem.db.engine import Database
 from kirem.db.models import metadata
 
+pytest_plugins = ["tests.browser"]
+
 POSTGRES_URL = os.environ.get("KIREM_TEST_POSTGRES_URL")
 if os.environ.get("CI") and not POSTGRES_URL:
     raise RuntimeError("CI must run the PostgreSQL half of the suite: set KIREM_TEST_POSTGRES_URL")
