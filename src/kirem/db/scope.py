@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
-from sqlalchemy import CursorResult, Select, select
+from sqlalchemy import CursorResult, Result, Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,8 +60,15 @@ async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: li
     if not rows:
         return 0
     statement = upsert(session, model).values(rows).on_conflict_do_nothing()
-    result = cast("CursorResult[Any]", await session.execute(statement))
-    return int(result.rowcount)
+    return changed_rows(await session.execute(statement))
+
+
+def changed_rows(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE touched.
+
+    The session answers a DML statement with a ``CursorResult`` but types every answer as ``Result``.
+    """
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

@@ -105,7 +105,7 @@ class DeliveryWorker:
         blocked = self._blocked_targets()
         if blocked:
             due = due.where(Delivery.target_id.not_in(blocked))
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         room: dict[str, int] = {}
         picked: list[str] = []
