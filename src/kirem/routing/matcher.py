@@ -1,6 +1,6 @@
 """Which targets get an event: rule conditions against event facts, then the fan-out decision.
 
-Pure functions, no database. Semantics (SPEC §5):
+Pure functions, no database. Semantics (docs/routing.md, "Rules", tells users the same):
 
 * within a condition the list items are alternatives (OR); the conditions of a rule must all hold
   (AND); an absent condition matches everything; a condition about something the event does not
