@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result, Select, select
+from sqlalchemy import CursorResult, Result, Select, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,7 @@ async def get_owned(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def upsert(session: AsyncSession, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+def upsert(session: AsyncSession, model: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
     """The session's dialect's ``INSERT`` of ``model``, which has ``on_conflict_do_nothing/update``."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
