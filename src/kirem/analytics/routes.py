@@ -11,7 +11,8 @@ from kirem.api.deps import get_session, get_tenant
 from kirem.api.responses import ok
 from kirem.delivery.deliveries import attempt_logs
 from kirem.routing.conditions import EVENT_TYPES
-from kirem.tenancy.service import Tenant, plan_error
+from kirem.tenancy.limits import plan_error
+from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
