@@ -191,13 +191,15 @@ def request_body(
     return {"requestBody": body}
 
 
-def _replace_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+def replace_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """A ``json_schema_extra`` that publishes ``schema`` instead of the generated one (a value read
+    as text by its own rules, published as what those rules accept)."""
+
     def replace(generated: dict[str, Any]) -> None:
-        title = generated.get("title")
+        kept = {key: generated[key] for key in ("title", "description") if key in generated}
         generated.clear()
         generated.update(schema)
-        if title:
-            generated["title"] = title
+        generated.update(kept)
 
     return replace
 
@@ -206,7 +208,7 @@ def typed_query(schema: dict[str, Any], description: str, alias: str | None = No
     """An optional query parameter read as text (the route checks it, with its own messages)
     but published with the JSON schema of what is accepted: ``typed_query({"type": "integer",
     "minimum": 1}, "Page size")``."""
-    return Query(None, description=description, alias=alias, json_schema_extra=_replace_schema(schema))
+    return Query(None, description=description, alias=alias, json_schema_extra=replace_schema(schema))
 
 
 def integer(minimum: int | None = None, maximum: int | None = None) -> dict[str, Any]:
