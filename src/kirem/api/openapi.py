@@ -62,7 +62,8 @@ def _add_request_models(document: dict[str, Any]) -> None:
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in top.get("$defs", {}).items():
-        schemas.setdefault(name, schema)
+        if schemas.setdefault(name, schema) != schema:
+            raise ValueError(f"two different schemas are named {name}: rename a request model")
 
 
 def build_document(

@@ -236,7 +236,9 @@ def request_body(
     The model goes into ``components.schemas`` under its class name; ``examples`` are named
     examples (``{"seed": {...}}``), ``example`` a single one.
     """
-    _request_models[model.__name__] = model
+    known = _request_models.setdefault(model.__name__, model)
+    if known is not model:
+        raise ValueError(f"two request models are named {model.__name__}: {known!r} and {model!r}")
     content: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
     if example is not None:
         content["example"] = example
