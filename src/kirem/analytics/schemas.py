@@ -39,7 +39,7 @@ MESSAGE_LOGS_EXAMPLE = {
             {
                 "id": "msg-12345",
                 "message_id": "wamid.HBgLNjI4MTIzND...",
-                "channel_id": "chn_01J…",
+                "channel_id": "chan_5b1e2d3c4a5f6e7d8c9b0a1f",
                 "recipient": "62812345678",
                 "recipient_user_id": None,
                 "sender": None,

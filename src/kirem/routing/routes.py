@@ -50,7 +50,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 DELETED = {"success": True}
 
 TARGET_ANSWER = {
-    "id": "tgt_01J…",
+    "id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
     "url": "https://example.com/hooks/whatsapp",
     "description": "CRM",
     "payload_format": "kirem",
@@ -67,7 +67,7 @@ TARGET_ANSWER = {
     "updated_at": "2026-11-29T10:00:00Z",
 }
 RULE_ANSWER = {
-    "id": "rul_01J…",
+    "id": "rul_8d2c4b6a0e1f3a5c7b9d1e2f",
     "name": RULE_EXAMPLE["name"],
     "enabled": True,
     "disabled_reason": None,
@@ -179,11 +179,11 @@ async def update_target(
             wrapped(
                 "Test event not delivered",
                 {
-                    "target_id": "tgt_01J…",
+                    "target_id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
                     "url": "https://example.com/hooks",
                     "event": "webhooks.test",
-                    "event_id": "evt_01J…",
-                    "delivery_id": "dlv_01J…",
+                    "event_id": "evt_7e6d5c4b3a2f1e0d9c8b7a6f",
+                    "delivery_id": "dlv_0a1b2c3d4e5f6a7b8c9d0e1f",
                     "success": False,
                     "status_code": 503,
                     "latency_ms": 41,
@@ -276,11 +276,11 @@ async def list_rules(
                 {
                     "targets": [
                         {
-                            "target_id": "tgt_01J…",
+                            "target_id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
                             "url": "https://example.com/hooks/whatsapp",
                             "selected": True,
-                            "reason": "rule 'Pricing questions to sales' (rul_01J…) matched",
-                            "rule_ids": ["rul_01J…"],
+                            "reason": "rule 'Pricing questions to sales' (rul_8d2c4b6a0e1f3a5c7b9d1e2f) matched",
+                            "rule_ids": ["rul_8d2c4b6a0e1f3a5c7b9d1e2f"],
                         }
                     ],
                     "facts": {

@@ -233,7 +233,7 @@ TARGET_EXAMPLE = {
 RULE_EXAMPLE = {
     "name": "Pricing questions to sales",
     "conditions": {"event_types": ["messages.received"], "keywords": ["harga", "price"]},
-    "target_ids": ["tgt_01J…"],
+    "target_ids": ["tgt_3f9a0c1e5b7d9f2a4c6e8b0d"],
 }
 RULE_TEST_EXAMPLE = {
     "type": "messages.received",

@@ -66,7 +66,7 @@ USAGE_EXAMPLE = {
     "status": 200,
     "message": "Usage retrieved successfully",
     "data": {
-        "project_id": "prj_…",
+        "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
         "month": "2026-11",
         "plan": "growth",
         "messages": {
