@@ -279,7 +279,7 @@ async def list_rules(
                             "target_id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
                             "url": "https://example.com/hooks/whatsapp",
                             "selected": True,
-                            "reason": "rule 'Pricing questions to sales' (rul_8d2c4b6a0e1f3a5c7b9d1e2f) matched",
+                            "reason": f"rule {RULE_EXAMPLE['name']!r} ({RULE_ANSWER['id']}) matched",
                             "rule_ids": ["rul_8d2c4b6a0e1f3a5c7b9d1e2f"],
                         }
                     ],
