@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kirem.delivery.schemas import Page
-from kirem.messaging.schemas import SendMessage
+from kirem.messaging.message_rules import MAX_TEXT_BODY
+from kirem.messaging.schemas import SendMessage, Text
 
 ConversationStatus = Literal["open", "pending", "resolved", "on_hold"]
 
@@ -62,6 +63,10 @@ class ConversationUpdate(BaseModel):
 class Reply(SendMessage):
     """A message to the conversation's customer: Meta's message body without ``to``, or
     ``{"text": "…"}`` for a plain text reply. Outside the 24-hour window only a template is sent."""
+
+    text: Text | Annotated[str, Field(max_length=MAX_TEXT_BODY)] | None = Field(  # type: ignore[assignment]
+        None, description='Meta\'s text object, or the reply\'s text itself (`{"text": "Halo"}`)'
+    )
 
 
 class Contact(BaseModel):

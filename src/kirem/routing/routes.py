@@ -77,7 +77,7 @@ RULE_ANSWER = {
     "updated_at": "2026-11-29T10:00:00Z",
 }
 READ = responses(*AUTHENTICATED, 404)
-WRITE = responses(*BODY, *AUTHENTICATED, 404, 409)
+WRITE = responses(*BODY, *AUTHENTICATED, 404)
 CREATE = responses(*BODY, *AUTHENTICATED, *IDEMPOTENT)
 
 
