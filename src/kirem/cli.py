@@ -337,9 +337,9 @@ def projects_rotate_secret(
     account: str = AccountArg, project: str = ProjectArg, as_json: bool = JsonOpt
 ) -> None:
     """Issue a new webhook signing secret; the old one keeps signing alongside for 24 hours."""
-    from kirem.analytics.params import iso
     from kirem.db.base import utcnow
     from kirem.delivery.secret import rotate_webhook_secret
+    from kirem.kit.params import iso
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:

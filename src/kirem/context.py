@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from kirem.api.responses import ApiError
 from kirem.config import Settings
 from kirem.crypto import Sealer
 from kirem.db.engine import Database
 from kirem.inbound.ingest import RawEventStore
+from kirem.kit.errors import Conflict
 from kirem.meta.client import GraphClient
 from kirem.meta.transport import AiohttpTransport
 from kirem.metrics import Metrics
@@ -38,9 +38,7 @@ class AppContext:
     def graph_for(self, channel: Channel) -> GraphClient:
         if channel.kind == "sandbox":
             if self.sandbox_graph is None:
-                raise ApiError(
-                    409, "This is a sandbox channel and the sandbox is disabled (KIREM_SANDBOX=false)"
-                )
+                raise Conflict("This is a sandbox channel and the sandbox is disabled (KIREM_SANDBOX=false)")
             return self.sandbox_graph
         return self.live_graph
 

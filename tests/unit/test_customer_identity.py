@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from kirem.analytics.messages import query_message_logs
-from kirem.analytics.params import Window
+from kirem.kit.params import Window
 from kirem.api.responses import ApiError
 from kirem.conversations.inbound import apply_event
 from kirem.conversations.models import ChannelContact, Conversation

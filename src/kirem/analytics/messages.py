@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import Window, iso
 from kirem.conversations.models import Conversation
 from kirem.customers import identifier
 from kirem.db.scope import for_project
+from kirem.kit.params import Window, iso
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
 

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.messages import DIRECTIONS, STATUSES, query_message_logs
-from kirem.analytics.params import parse_bool, parse_window, raise_if
 from kirem.api.deps import get_session, get_tenant
 from kirem.api.responses import ok
 from kirem.delivery.deliveries import attempt_logs
+from kirem.kit.params import parse_bool, parse_window, raise_if
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.tenancy.service import Tenant, plan_error
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_int, raise_if
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
-from kirem.api.responses import invalid, ok
+from kirem.api.responses import ok
 from kirem.context import AppContext
 from kirem.conversations import service
+from kirem.kit.errors import invalid
+from kirem.kit.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_int, raise_if
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])

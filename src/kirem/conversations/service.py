@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
-from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
 from kirem.conversations.preview import preview
 from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
+from kirem.kit.errors import Conflict, invalid, not_found
+from kirem.kit.params import iso
 from kirem.messaging.models import MessageLog
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
@@ -437,8 +437,7 @@ async def reply(
     message_type = body.get("type") or "text"
     now = utcnow()
     if message_type != "template" and not window_open(conversation, now):
-        raise ApiError(
-            409,
+        raise Conflict(
             "The customer's 24-hour service window is closed: more than 24 hours have passed since the "
             "customer last wrote (Meta refuses free-form messages then, error 131047). Send an approved "
             "template instead (type 'template', see GET /v1/templates), or wait until the customer writes.",
@@ -446,17 +445,14 @@ async def reply(
         )
     if author == "agent" and human_active(conversation, now) and not force:
         until = iso(conversation.human_active_until)
-        raise ApiError(
-            409,
+        raise Conflict(
             "A person is answering this customer from the WhatsApp Business app (human handover until "
             f"{until}). Wait until then so you do not talk over them, or send again with force: true.",
             {"human_active_until": until},
         )
     channel = await session.get(Channel, conversation.channel_id)
     if channel is None or channel.status != "active":
-        raise ApiError(
-            409, "The conversation's channel is disconnected", {"channel_id": conversation.channel_id}
-        )
+        raise Conflict("The conversation's channel is disconnected", {"channel_id": conversation.channel_id})
     message = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",

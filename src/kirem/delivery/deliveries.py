@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import Window, iso, parse_bool
-from kirem.api.responses import ApiError, not_found
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
+from kirem.kit.errors import Conflict, not_found
+from kirem.kit.params import Window, iso, parse_bool
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import WebhookTarget
 
@@ -182,8 +182,7 @@ async def attempt_logs(
 async def _enabled_target(session: AsyncSession, delivery: Delivery) -> None:
     target = await session.get(WebhookTarget, delivery.target_id)
     if target is None or not target.enabled:
-        raise ApiError(
-            409,
+        raise Conflict(
             "The delivery's target is disabled: enable it (PATCH /v1/webhooks/targets/{id}) and replay again",
             {"target_id": delivery.target_id},
         )

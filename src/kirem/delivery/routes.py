@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import parse_window, raise_if
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
@@ -13,6 +12,7 @@ from kirem.api.responses import ok
 from kirem.context import AppContext
 from kirem.delivery import deliveries as service
 from kirem.delivery.deliveries import parse_filter
+from kirem.kit.params import parse_window, raise_if
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.signals import DELIVERIES
 from kirem.tenancy.service import Tenant

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from kirem.analytics.params import iso
 from kirem.api.deps import bearer_token, tenant_for_request
-from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.db.scope import flush_unique
 from kirem.enterprise.models import McpEndpoint
+from kirem.kit.errors import Conflict, Forbidden, invalid, not_found
+from kirem.kit.params import iso
 from kirem.ratelimit import RateLimiter
 from kirem.tenancy.limits import plan_error
 from kirem.tenancy.models import Account, Project
@@ -68,7 +68,7 @@ async def set_endpoint(
 ) -> McpEndpoint:
     slug, rate = parse_endpoint(body)
     require_plan(account, limits)
-    taken = ApiError(409, "This MCP endpoint slug is taken", {"slug": slug})
+    taken = Conflict("This MCP endpoint slug is taken", {"slug": slug})
     other = await session.scalar(
         select(McpEndpoint.project_id).where(McpEndpoint.slug == slug, McpEndpoint.project_id != project.id)
     )
@@ -149,7 +149,7 @@ async def dedicated_tenant(
         request, ctx, session, token, scope="mcp", limit=(limiter, owner.endpoint.project_id)
     )
     if tenant.project.id != owner.project.id:
-        raise ApiError(
-            403, "This API key is not bound to this MCP endpoint", {"authorization": "another project's key"}
+        raise Forbidden(
+            "This API key is not bound to this MCP endpoint", {"authorization": "another project's key"}
         )
     return tenant

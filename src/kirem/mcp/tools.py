@@ -15,9 +15,9 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from kirem.analytics.routes import require_analytics
-from kirem.api.responses import ApiError
 from kirem.conversations import service as conversations
 from kirem.conversations.models import CONVERSATION_STATUSES
+from kirem.kit.errors import DomainError
 from kirem.mcp.analytics import message_summary, period
 from kirem.mcp.caller import current_caller
 from kirem.mcp.results import ToolInputError, api_error_text, guarded, json_result, text_result
@@ -78,7 +78,7 @@ def agent_hints(session_id: str) -> Iterator[None]:
     """The conversation service speaks REST; point an agent at the tools that get it further."""
     try:
         yield
-    except ApiError as exc:
+    except DomainError as exc:
         details = exc.errors if isinstance(exc.errors, dict) else {}
         if exc.status == 404 and exc.message == "Conversation not found":
             raise ToolInputError(

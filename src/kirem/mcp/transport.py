@@ -36,7 +36,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from kirem.api.deps import get_tenant
-from kirem.api.responses import ApiError
+from kirem.api.responses import ApiError, error_response
 from kirem.context import AppContext
 from kirem.enterprise.mcp_endpoints import EndpointLimiters, dedicated_tenant
 from kirem.mcp.caller import Caller, reset_caller, set_caller
@@ -141,7 +141,7 @@ class McpEndpoint:
             error = ApiError(
                 503, "The MCP endpoint is not running yet", {"mcp": "the app's lifespan has not started"}
             )
-            await error.response()(scope, receive, send)
+            await error_response(error)(scope, receive, send)
             return
         slug = request.path_params.get("project_slug")
         try:
@@ -151,7 +151,7 @@ class McpEndpoint:
                 else:
                     tenant = await dedicated_tenant(request, self.ctx, session, slug, self.limiters)
         except ApiError as exc:
-            await exc.response()(scope, receive, send)
+            await error_response(exc)(scope, receive, send)
             return
 
         if declared_non_json(request.headers.get("content-type")):

@@ -22,9 +22,10 @@ from kirem.api.body import TOKEN_FIELD, is_form, read_form, read_graph_body, rea
 from kirem.api.deps import get_context, get_session, tenant_for_request
 from kirem.api.graph_errors import VERSION
 from kirem.api.idempotency import idempotent
-from kirem.api.responses import WrappedJSON, not_found
+from kirem.api.responses import WrappedJSON
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.kit.errors import not_found
 from kirem.messaging import media, profile, service, templates
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id

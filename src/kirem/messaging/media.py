@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.body import Upload
-from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.kit.errors import DomainError, invalid, not_found
 from kirem.messaging.media_rules import check_upload
 from kirem.messaging.models import MediaRef
 from kirem.messaging.service import graph_and_token
@@ -49,7 +49,7 @@ async def upload_media(
 ) -> str:
     rejection = check_upload(mime_type, len(content))
     if rejection is not None:
-        raise ApiError(rejection.status, rejection.message, {rejection.field: rejection.message})
+        raise DomainError(rejection.status, rejection.message, {rejection.field: rejection.message})
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     answer = await graph.upload_media(

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import invalid
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.kit.errors import invalid
 from kirem.messaging.message_rules import meta_error_code
 from kirem.messaging.profile_rules import validate_profile_update
 from kirem.messaging.service import graph_and_token

@@ -10,8 +10,9 @@ from starlette.background import BackgroundTask
 from kirem.api.body import read_json, read_json_object, read_upload
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
-from kirem.api.responses import invalid, ok
+from kirem.api.responses import ok
 from kirem.context import AppContext
+from kirem.kit.errors import invalid
 from kirem.messaging import media, profile, service, templates
 from kirem.meta.ids import is_graph_id
 from kirem.tenancy.service import Tenant

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import ApiError, invalid
 from kirem.context import AppContext
 from kirem.conversations.preview import preview
 from kirem.conversations.service import conversation_for
 from kirem.customers import CustomerIds, customer_ids
+from kirem.kit.errors import DomainError, invalid
 from kirem.messaging.message_rules import (
     is_read_receipt,
     message_type_of,
@@ -78,7 +78,7 @@ async def send_message(
     try:
         # counted last: the account's quota row stays locked only until the commit just after
         await consume_outbound_quota(session, tenant)
-    except ApiError:
+    except DomainError:
         await session.rollback()
         raise
     await session.commit()

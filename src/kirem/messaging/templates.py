@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL, QueryParams
 
-from kirem.analytics.params import parse_int, raise_if
-from kirem.api.responses import invalid, not_found
 from kirem.context import AppContext
+from kirem.kit.errors import invalid, not_found
+from kirem.kit.params import parse_int, raise_if
 from kirem.messaging.message_rules import INVALID_PARAMETER
 from kirem.messaging.service import graph_and_token
 from kirem.messaging.template_rules import NAME_PATTERN, meta_refusal, parameter_format_of, validate_template

@@ -19,10 +19,10 @@ import orjson
 from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
-from kirem.api.responses import invalid, not_found
 from kirem.db.scope import for_project, get_owned
 from kirem.inbound.normalize import message_texts
+from kirem.kit.errors import invalid, not_found
+from kirem.kit.params import iso
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
 from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route, user_ids_of
 from kirem.routing.models import RoutingRule, WebhookTarget

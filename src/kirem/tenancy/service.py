@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
 from kirem.db.scope import flush_unique, for_project, get_owned, upsert
 from kirem.delivery.signing import generate_secret
+from kirem.kit.errors import Conflict, Forbidden, Invalid, not_found
 from kirem.tenancy.cache import TtlCache
 from kirem.tenancy.cache import generation as cache_generation
 from kirem.tenancy.limits import enforce_count_limit, plan_error
@@ -43,7 +43,7 @@ KEY_SCOPES = ("api", "mcp")
 
 def check_plan_name(plan: str) -> None:
     if plan not in PLANS:
-        raise ApiError(400, "Unknown plan", {"plan": f"must be one of {', '.join(PLANS)}"})
+        raise Invalid({"plan": f"must be one of {', '.join(PLANS)}"}, "Unknown plan")
 
 
 # Accounts ------------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ def check_plan_name(plan: str) -> None:
 
 async def create_account(session: AsyncSession, name: str, plan: str = "developer") -> Account:
     check_plan_name(plan)
-    taken = ApiError(409, "An account with this name already exists", {"name": name})
+    taken = Conflict("An account with this name already exists", {"name": name})
     if await find_account(session, name):
         raise taken
     account = Account(name=name, plan=plan, limit_overrides={})
@@ -105,7 +105,7 @@ async def create_project(session: AsyncSession, sealer: Sealer, account: Account
         plan=account.plan,
         noun="project(s)",
     )
-    taken = ApiError(409, "A project with this name already exists in the account", {"name": name})
+    taken = Conflict("A project with this name already exists in the account", {"name": name})
     if await find_project(session, account, name):
         raise taken
     project = Project(account_id=account.id, name=name, webhook_secret_sealed="")
@@ -147,9 +147,9 @@ async def mint_api_key(
 ) -> tuple[ApiKey, str]:
     """A new key; ``scope`` ``mcp`` binds it to the project's dedicated MCP endpoint alone."""
     if mode not in ("live", "test"):
-        raise ApiError(400, "Invalid key mode", {"mode": "must be 'live' or 'test'"})
+        raise Invalid({"mode": "must be 'live' or 'test'"}, "Invalid key mode")
     if scope not in KEY_SCOPES:
-        raise ApiError(400, "Invalid key scope", {"scope": "must be 'api' or 'mcp'"})
+        raise Invalid({"scope": "must be 'api' or 'mcp'"}, "Invalid key scope")
     secret = random_secret(f"kirem_{mode}_" if scope == "api" else f"kirem_{scope}_{mode}_")
     key = ApiKey(
         project_id=project.id,
@@ -198,9 +198,7 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
         return None
     key, project, account = row
     if project.disabled_reason is not None:
-        raise ApiError(
-            403, f"This project is disabled. {project.disabled_reason}", {"project_id": project.id}
-        )
+        raise Forbidden(f"This project is disabled. {project.disabled_reason}", {"project_id": project.id})
     for loaded in (key, project, account):
         session.expunge(loaded)  # detached: later rollbacks in this session cannot expire them
     tenant = Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
@@ -261,7 +259,7 @@ async def add_channel(
     taken = await session.scalar(
         select(func.count()).select_from(Channel).where(Channel.phone_number_id == phone_number_id)
     )
-    connected = ApiError(409, "This phone number is already connected", {"phone_number_id": phone_number_id})
+    connected = Conflict("This phone number is already connected", {"phone_number_id": phone_number_id})
     if taken:
         raise connected
     channel = Channel(
@@ -322,7 +320,7 @@ async def resolve_channel(
     if found is not None:
         return found
     if channel_id is None and phone_number_id is None:
-        raise ApiError(409, "This project has no active channel; connect a WhatsApp number first")
+        raise Conflict("This project has no active channel; connect a WhatsApp number first")
     named = for_project(Channel, tenant.project_id).where(Channel.status != "active")
     if channel_id is not None:
         named = named.where(or_(Channel.id == channel_id, Channel.phone_number_id == channel_id))
@@ -347,11 +345,9 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
         raise not_found("Channel")
     if channel.status != "active":
         reason = f"This channel is disabled. {channel.disabled_reason}" if channel.disabled_reason else None
-        raise ApiError(409, reason or "This channel is disconnected", {"channel_id": channel.id})
+        raise Conflict(reason or "This channel is disconnected", {"channel_id": channel.id})
     if tenant.api_key.mode == "test" and channel.kind != "sandbox":
-        raise ApiError(
-            403, "Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id}
-        )
+        raise Forbidden("Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id})
 
 
 # Usage ---------------------------------------------------------------------------------------
