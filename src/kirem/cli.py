@@ -245,7 +245,7 @@ def accounts_set_plan(
     as_json: bool = JsonOpt,
 ) -> None:
     """Move an account to another plan: limits apply at once; what is over them is disabled, not deleted."""
-    from kirem.tenancy.plan_changes import change_plan
+    from kirem.plan_changes import change_plan
     from kirem.tenancy.views import account_view
 
     async def work(ctx: AppContext) -> dict[str, Any]:

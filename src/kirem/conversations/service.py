@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
-from kirem.conversations.preview import preview
 from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
 from kirem.kit.errors import Conflict, invalid, not_found
 from kirem.kit.params import iso
 from kirem.messaging.models import MessageLog
+from kirem.messaging.preview import preview
+from kirem.messaging.service import send_message
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
 
@@ -77,6 +78,11 @@ def epoch(value: Any, default: datetime) -> datetime:
 
 
 # Finding and opening conversations ---------------------------------------------------------
+
+
+async def joined_conversation(session: AsyncSession, channel: Channel, customer: CustomerIds) -> str:
+    """The id of the conversation a message sent to ``customer`` joins (opened if there is none)."""
+    return (await conversation_for(session, channel, customer)).id
 
 
 async def conversation_for(
@@ -429,8 +435,6 @@ async def reply(
     The message goes to the customer's phone number when it is known, else to their BSUID in
     Meta's ``recipient`` field (a customer who wrote by username only).
     """
-    from kirem.messaging.service import send_message  # the send path links conversations: import late
-
     conversation = await get_conversation(session, tenant.project_id, conversation_id)
     if not isinstance(body, dict):
         raise invalid({"body": "must be a JSON object"})
@@ -459,5 +463,7 @@ async def reply(
         **{key: value for key, value in body.items() if key not in ("to", "recipient")},
         **address_of(conversation),
     }
-    answer, _ = await send_message(ctx, session, tenant, message, channel=channel, author=author)
+    answer, _ = await send_message(
+        ctx, session, tenant, message, conversation_of=joined_conversation, channel=channel, author=author
+    )
     return answer

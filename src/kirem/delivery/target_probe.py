@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.context import AppContext
 from kirem.db.base import new_id, utcnow
 from kirem.delivery.attempts import attempt, signed_request
-from kirem.delivery.egress import EgressSenders, project_egress
+from kirem.delivery.egress import EgressSenders
 from kirem.delivery.sender import default_sender
 from kirem.inbound.events import kirem_envelope
 from kirem.routing.targets import TenantScope, get_target
+from kirem.tenancy.egress import project_egress
 
 TEST_EVENT = "webhooks.test"
 BODY_EXCERPT = 1000

@@ -29,7 +29,7 @@ from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
 from kirem.delivery.attempts import attempt, signed_request
-from kirem.delivery.egress import EgressSenders, project_egress
+from kirem.delivery.egress import EgressSenders
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.schedule import next_delay
 from kirem.delivery.sender import AttemptResult, WebhookSender
@@ -38,6 +38,7 @@ from kirem.inbound.models import Event
 from kirem.routing.fanout import fan_out
 from kirem.routing.models import WebhookTarget
 from kirem.signals import DELIVERIES
+from kirem.tenancy.egress import project_egress
 from kirem.tenancy.models import Account, Project
 from kirem.usage import meter as usage
 

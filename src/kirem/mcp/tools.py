@@ -273,7 +273,12 @@ async def send_template(
             addressee = {"to": str(to).strip()} if has_to else {"recipient": str(recipient).strip()}
             message = {"messaging_product": "whatsapp", "recipient_type": "individual", **addressee, **body}
             answer, _ = await messaging.send_message(
-                caller.ctx, session, caller.tenant, message, author="agent"
+                caller.ctx,
+                session,
+                caller.tenant,
+                message,
+                conversation_of=conversations.joined_conversation,
+                author="agent",
             )
         await session.commit()
     return text_result(sent_text(answer))

@@ -24,6 +24,7 @@ from kirem.api.graph_errors import VERSION
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import WrappedJSON
 from kirem.context import AppContext
+from kirem.conversations.service import joined_conversation
 from kirem.db.scope import for_project
 from kirem.kit.errors import not_found
 from kirem.messaging import media, profile, service, templates
@@ -122,7 +123,9 @@ async def send(
 
     async def execute() -> Response:
         body = await read_graph_body(request)
-        answer, _ = await service.send_message(ctx, session, tenant, body, phone_number_id=phone_number_id)
+        answer, _ = await service.send_message(
+            ctx, session, tenant, body, conversation_of=joined_conversation, phone_number_id=phone_number_id
+        )
         return meta(answer)
 
     return await idempotent(request, ctx, tenant, execute)

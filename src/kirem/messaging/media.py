@@ -12,7 +12,6 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.body import Upload
 from kirem.context import AppContext
 from kirem.db.scope import for_project
 from kirem.kit.errors import DomainError, invalid, not_found
@@ -27,6 +26,15 @@ from kirem.tenancy.service import Tenant, resolve_channel
 DEFAULT_MIME = "application/octet-stream"
 _MIME = re.compile(r"^[\w.+-]+/[\w.+-]+( *;[ \w.+=\"-]*)*$", re.ASCII)
 """A media type fit for a Content-Type header (Meta's answer is not trusted with raw header bytes)."""
+
+
+@dataclass
+class Upload:
+    """A file part of a multipart upload."""
+
+    filename: str
+    content_type: str | None
+    content: bytes
 
 
 def upload_mime_type(declared: str | None, filename: str) -> str:

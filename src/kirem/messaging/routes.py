@@ -12,6 +12,7 @@ from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import ok
 from kirem.context import AppContext
+from kirem.conversations.service import joined_conversation
 from kirem.kit.errors import invalid
 from kirem.messaging import media, profile, service, templates
 from kirem.meta.ids import is_graph_id
@@ -26,7 +27,7 @@ async def _send(
     async def execute() -> Response:
         body = await read_json(request)
         answer, was_read = await service.send_message(
-            ctx, session, tenant, body, phone_number_id=phone_number_id
+            ctx, session, tenant, body, conversation_of=joined_conversation, phone_number_id=phone_number_id
         )
         if was_read:
             return ok(answer, "Message marked as read")

@@ -22,12 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.crypto import Sealer
 from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, get_owned
-from kirem.delivery.schedule import validate_schedule
-from kirem.delivery.signing import PAYLOAD_FORMATS
 from kirem.kit.errors import invalid, not_found
 from kirem.kit.params import iso
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, RoutingRule, WebhookTarget
+from kirem.routing.target_settings import PAYLOAD_FORMATS, validate_schedule
 from kirem.routing.urls import Resolver, check_target_url
 from kirem.tenancy.limits import enforce_count_limit, enforce_enabling_limit
 from kirem.tenancy.models import Account, Project

@@ -11,14 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
 from kirem.db.scope import flush_unique, for_project, get_owned, upsert
-from kirem.delivery.signing import generate_secret
 from kirem.kit.errors import Conflict, Forbidden, Invalid, not_found
 from kirem.tenancy.cache import TtlCache
 from kirem.tenancy.cache import generation as cache_generation
 from kirem.tenancy.limits import enforce_count_limit, plan_error
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import PLANS, PlanLimits, limits_for
-from kirem.tenancy.tokens import display_prefix, hash_secret, random_secret
+from kirem.tenancy.tokens import display_prefix, generate_secret, hash_secret, random_secret
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 """``last_used_at`` is written at most this often per key, so authentication stays a read."""

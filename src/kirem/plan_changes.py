@@ -7,7 +7,7 @@ disabled with a reason shown in its GET, and flagged as disabled by the plan; wh
 again (an upgrade) and was disabled by the plan is re-enabled. What the user disabled stays as the
 user left it and does not take a place. Retention shrinks only forward (:func:`shrink_retention`).
 A project's dedicated outbound settings are kept as they are: whether deliveries use them is read
-from the account's limits when they are looked up (``kirem.delivery.egress``); :func:`change_plan`
+from the account's limits when they are looked up (``kirem.tenancy.egress``); :func:`change_plan`
 only reports the projects whose settings stopped or started applying.
 """
 
