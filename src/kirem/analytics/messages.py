@@ -13,6 +13,7 @@ from kirem.db.scope import for_project
 from kirem.kit.params import Window, iso
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
+from kirem.tenancy.service import Tenant, plan_error
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (*RANK, "received")
@@ -72,3 +73,10 @@ async def query_message_logs(
     )
     logs = [log_view(log) for log in (await session.execute(page)).scalars()]
     return {"total": total or 0, "limit": window.limit, "offset": window.offset, "logs": logs}
+
+
+def check_analytics(tenant: Tenant) -> Tenant:
+    """``tenant`` when its plan includes the analytics API, else the plan's refusal."""
+    if not tenant.limits.analytics_api:
+        raise plan_error("analytics_api", f"The analytics API is not part of the {tenant.account.plan} plan.")
+    return tenant

@@ -5,21 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.messages import DIRECTIONS, STATUSES, query_message_logs
+from kirem.analytics.messages import DIRECTIONS, STATUSES, check_analytics, query_message_logs
 from kirem.api.deps import get_session, get_tenant
 from kirem.api.responses import ok
 from kirem.delivery.deliveries import attempt_logs
 from kirem.kit.params import parse_bool, parse_window, raise_if
 from kirem.routing.conditions import EVENT_TYPES
-from kirem.tenancy.service import Tenant, plan_error
+from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 
 def require_analytics(tenant: Tenant = Depends(get_tenant)) -> Tenant:
-    if not tenant.limits.analytics_api:
-        raise plan_error("analytics_api", f"The analytics API is not part of the {tenant.account.plan} plan.")
-    return tenant
+    return check_analytics(tenant)
 
 
 @router.get("/messages", summary="Message logs, filtered and paginated")

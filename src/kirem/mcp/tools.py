@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from kirem.analytics.routes import require_analytics
+from kirem.analytics.messages import check_analytics
 from kirem.conversations import service as conversations
 from kirem.conversations.models import CONVERSATION_STATUSES
 from kirem.kit.errors import DomainError
@@ -308,7 +308,7 @@ async def view_analytics(
     Jumlah pesan keluar terkirim, diterima, dibaca dan gagal, pesan masuk, serta rincian per hari (UTC).
     """
     caller = current_caller()
-    require_analytics(caller.tenant)
+    check_analytics(caller.tenant)
     start, end = period(since, until)
     async with caller.ctx.db.session() as session:
         return json_result(await message_summary(session, caller.tenant.project_id, start, end))
