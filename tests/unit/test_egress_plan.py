@@ -14,10 +14,10 @@ from kirem.db.engine import Database
 from kirem.delivery.target_probe import send_test_event
 from kirem.delivery.worker import DeliveryWorker
 from kirem.plan_changes import change_plan
-from kirem.routing.targets import tenant_for_project
 from kirem.tenancy import service
 from kirem.tenancy.egress import Egress, egress_view, stored
 from kirem.tenancy.models import Account, Project
+from kirem.tenancy.service import tenant_for_project
 from tests.egress_servers import Recorder, recorder
 from tests.unit.test_delivery_worker import ScriptedSender, World
 

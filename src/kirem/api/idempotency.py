@@ -48,7 +48,7 @@ async def idempotent(
         raise ApiError(
             400, "Invalid Idempotency-Key", {"idempotency_key": f"1 to {MAX_KEY_LENGTH} characters"}
         )
-    fingerprint = await _fingerprint(request, tenant.api_key.mode)
+    fingerprint = await _fingerprint(request, tenant.key_mode)
     record = await _claim(ctx, tenant.project_id, key, fingerprint)
     if record is not None:
         return _replay(ctx, record, fingerprint)

@@ -155,14 +155,12 @@ def live_signup_configured(ctx: AppContext) -> bool:
 
 def _mode(ctx: AppContext, tenant: Tenant, wanted: bool | None) -> str:
     """Live Embedded Signup when configured, else the sandbox's; test keys and ``sandbox: true`` want it."""
-    sandbox = (
-        wanted if wanted is not None else (tenant.api_key.mode == "test" or not live_signup_configured(ctx))
-    )
+    sandbox = wanted if wanted is not None else (tenant.key_mode == "test" or not live_signup_configured(ctx))
     if sandbox:
         if not ctx.settings.sandbox_enabled:
             raise Conflict("The sandbox is disabled on this server (KIREM_SANDBOX=false)", {"sandbox": True})
         return "sandbox"
-    if tenant.api_key.mode == "test":
+    if tenant.key_mode == "test":
         raise Forbidden("Test keys (kirem_test_…) may only create sandbox setup links", {"sandbox": False})
     if not live_signup_configured(ctx):
         raise Conflict(

@@ -25,16 +25,32 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Tenant:
-    """Who is calling: the project an API key belongs to, its account and the plan's limits."""
+    """The project acted on, its account and the plan's limits: every service takes this one type.
+
+    ``api_key`` is the calling key of an API request; an operator acting on a project (the CLI, the
+    dashboard) has none (:func:`tenant_for_project`).
+    """
 
     account: Account
     project: Project
-    api_key: ApiKey
     limits: PlanLimits
+    api_key: ApiKey | None = None
 
     @property
     def project_id(self) -> str:
         return self.project.id
+
+    @property
+    def calling_key(self) -> ApiKey:
+        """The API key of the request (a tenant of :func:`tenant_for_key` always has one)."""
+        if self.api_key is None:
+            raise LookupError("an operator's tenant acts without an API key")
+        return self.api_key
+
+    @property
+    def key_mode(self) -> str:
+        """``test`` for a test key; ``live`` for a live key and for an operator."""
+        return self.api_key.mode if self.api_key is not None else "live"
 
 
 KEY_SCOPES = ("api", "mcp")
@@ -181,7 +197,7 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
     key_hash = hash_secret(secret)
     tenant = _tenants.get(key_hash)
     if tenant is not None:
-        key = tenant.api_key
+        key = tenant.calling_key
         if await _touch(session, ApiKey, key.id, key.last_used_at):
             key.last_used_at = utcnow()
         return tenant
@@ -345,7 +361,7 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
     if channel.status != "active":
         reason = f"This channel is disabled. {channel.disabled_reason}" if channel.disabled_reason else None
         raise Conflict(reason or "This channel is disconnected", {"channel_id": channel.id})
-    if tenant.api_key.mode == "test" and channel.kind != "sandbox":
+    if tenant.key_mode == "test" and channel.kind != "sandbox":
         raise Forbidden("Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id})
 
 
@@ -391,3 +407,11 @@ async def release_outbound_quota(session: AsyncSession, tenant: Tenant, now: dat
         .values(outbound_messages=DailyUsage.outbound_messages - 1)
     )
     await session.execute(stmt)
+
+
+async def tenant_for_project(session: AsyncSession, project: Project) -> Tenant:
+    """An operator's tenant for ``project`` (no API key): the CLI and the dashboard act through it."""
+    account = await session.get(Account, project.account_id)
+    if account is None:  # pragma: no cover - the foreign key makes this impossible
+        raise not_found("Account")
+    return Tenant(account=account, project=project, limits=account_limits(account))
