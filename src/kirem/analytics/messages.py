@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.conversations.models import Conversation
 from kirem.customers import identifier
 from kirem.db.scope import for_project
+from kirem.kit.paging import listing, page_of
 from kirem.kit.params import Window, iso
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
@@ -65,14 +66,10 @@ async def query_message_logs(
         stmt = stmt.where(MessageLog.created_at >= window.since)
     if window.until:
         stmt = stmt.where(MessageLog.created_at <= window.until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = (
-        stmt.order_by(MessageLog.created_at.desc(), MessageLog.id.desc())
-        .limit(window.limit)
-        .offset(window.offset)
-    )
-    logs = [log_view(log) for log in (await session.execute(page)).scalars()]
-    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "logs": logs}
+    order = (MessageLog.created_at.desc(), MessageLog.id.desc())
+    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    logs = [log_view(log) for log in rows]
+    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
 
 
 def check_analytics(tenant: Tenant) -> Tenant:

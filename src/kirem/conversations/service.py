@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
@@ -15,6 +15,7 @@ from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
 from kirem.kit.errors import Conflict, invalid, not_found
+from kirem.kit.paging import page_of
 from kirem.kit.params import iso
 from kirem.messaging.models import MessageLog
 from kirem.messaging.preview import preview
@@ -364,9 +365,9 @@ async def list_conversations(
         stmt = stmt.where(Conversation.customer_user_id == ids.user_id)
     elif ids.phone:
         stmt = stmt.where(Conversation.customer_wa_id == ids.phone)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = stmt.order_by(Conversation.updated_at.desc(), Conversation.id).limit(limit).offset(offset)
-    return total or 0, list((await session.execute(page)).scalars())
+    return await page_of(
+        session, stmt, (Conversation.updated_at.desc(), Conversation.id), limit=limit, offset=offset
+    )
 
 
 async def timeline(
@@ -374,13 +375,8 @@ async def timeline(
 ) -> tuple[int, list[MessageLog]]:
     """Every message of the conversation, oldest first."""
     stmt = for_project(MessageLog, project_id).where(MessageLog.conversation_id == conversation.id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = (
-        stmt.order_by(MessageLog.occurred_at, MessageLog.created_at, MessageLog.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return total or 0, list((await session.execute(page)).scalars())
+    order = (MessageLog.occurred_at, MessageLog.created_at, MessageLog.id)
+    return await page_of(session, stmt, order, limit=limit, offset=offset)
 
 
 async def set_status(
@@ -400,9 +396,8 @@ async def list_contacts(
     stmt = for_project(ChannelContact, project_id)
     if channel_id:
         stmt = stmt.where(ChannelContact.channel_id == channel_id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = stmt.order_by(ChannelContact.full_name, ChannelContact.wa_id).limit(limit).offset(offset)
-    return total or 0, list((await session.execute(page)).scalars())
+    order = (ChannelContact.full_name, ChannelContact.wa_id)
+    return await page_of(session, stmt, order, limit=limit, offset=offset)
 
 
 def contact_view(contact: ChannelContact) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import utcnow
@@ -15,6 +15,7 @@ from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
 from kirem.kit.errors import Conflict, not_found
+from kirem.kit.paging import listing, page_of, total_of
 from kirem.kit.params import Window, iso, parse_bool
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import WebhookTarget
@@ -118,7 +119,7 @@ async def list_deliveries(
     session: AsyncSession, project_id: str, flt: DeliveryFilter, window: Window
 ) -> dict[str, Any]:
     stmt = _filtered(project_id, flt, window)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    total = await total_of(session, stmt)
     page = (
         stmt.add_columns(WebhookTarget.url)
         .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
@@ -128,7 +129,7 @@ async def list_deliveries(
     )
     rows = (await session.execute(page)).all()
     deliveries = [delivery_view(d, url) for d, url in rows]
-    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "deliveries": deliveries}
+    return listing("deliveries", deliveries, total=total, limit=window.limit, offset=window.offset)
 
 
 async def get_delivery(session: AsyncSession, project_id: str, delivery_id: str) -> dict[str, Any]:
@@ -169,14 +170,10 @@ async def attempt_logs(
         stmt = stmt.where(DeliveryAttempt.created_at >= window.since)
     if window.until:
         stmt = stmt.where(DeliveryAttempt.created_at <= window.until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = (
-        stmt.order_by(DeliveryAttempt.created_at.desc(), DeliveryAttempt.id.desc())
-        .limit(window.limit)
-        .offset(window.offset)
-    )
-    logs = [attempt_view(a) for a in (await session.execute(page)).scalars()]
-    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "logs": logs}
+    order = (DeliveryAttempt.created_at.desc(), DeliveryAttempt.id.desc())
+    total, attempts = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    logs = [attempt_view(a) for a in attempts]
+    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
 
 
 async def _enabled_target(session: AsyncSession, delivery: Delivery) -> None:
@@ -233,10 +230,10 @@ async def list_events(
         stmt = stmt.where(Event.created_at >= window.since)
     if window.until:
         stmt = stmt.where(Event.created_at <= window.until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = stmt.order_by(Event.created_at.desc(), Event.id.desc()).limit(window.limit).offset(window.offset)
-    events = [event_view(e) for e in (await session.execute(page)).scalars()]
-    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "events": events}
+    order = (Event.created_at.desc(), Event.id.desc())
+    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    events = [event_view(e) for e in rows]
+    return listing("events", events, total=total, limit=window.limit, offset=window.offset)
 
 
 async def get_event(session: AsyncSession, project_id: str, event_id: str) -> dict[str, Any]:
