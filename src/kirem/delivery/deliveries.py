@@ -14,13 +14,14 @@ from kirem.db.scope import for_project, get_owned
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
+from kirem.kit.enums import DeliveryStatus
 from kirem.kit.errors import Conflict, not_found
 from kirem.kit.paging import listing, page_of, total_of
 from kirem.kit.params import Window, iso, parse_bool
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import WebhookTarget
 
-DELIVERY_STATUSES = ("pending", "succeeded", "failed", "skipped")
+DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
 MAX_BULK_REPLAY = 10_000
 
 

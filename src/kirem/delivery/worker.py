@@ -35,6 +35,7 @@ from kirem.delivery.schedule import next_delay
 from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
+from kirem.kit.enums import DeliveryStatus
 from kirem.routing.fanout import fan_out
 from kirem.routing.models import WebhookTarget
 from kirem.signals import DELIVERIES
@@ -215,7 +216,7 @@ class DeliveryWorker:
             if delivery.status != "pending":
                 return None
             if not target.enabled:
-                delivery.status = "skipped"
+                delivery.status = DeliveryStatus.SKIPPED
                 delivery.lease_expires_at = None
                 delivery.leased_by = None
                 await session.commit()
@@ -325,18 +326,18 @@ class DeliveryWorker:
         delivery.lease_expires_at = None
         delivery.leased_by = None
         if result.is_success:
-            delivery.status = "succeeded"
+            delivery.status = DeliveryStatus.SUCCEEDED
             delivery.completed_at = now
             target.failing_since = None
             return
         if result.gone:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.completed_at = now
             await disable_target(session, target, "the endpoint answered 410 Gone", now)
             return
         target.failing_since = target.failing_since or now
         if now - target.failing_since >= FAILING_DISABLES_AFTER:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.completed_at = now
             await disable_target(session, target, "every delivery failed for 5 days", now)
             return
@@ -348,7 +349,7 @@ class DeliveryWorker:
             **schedule,
         )
         if delay is None:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.completed_at = now
         else:
             delivery.next_attempt_at = now + timedelta(seconds=delay)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.customers import CustomerIds, customer_ids
+from kirem.kit.enums import MessageStatus
 from kirem.kit.errors import DomainError, invalid
 from kirem.messaging.message_rules import (
     is_read_receipt,
@@ -98,7 +99,7 @@ async def send_message(
     conversation_id = await conversation_of(session, channel, customer) if customer.known else None
     message_id = first_object(answer, "messages").get("id")
     log.message_id = message_id if isinstance(message_id, str) and len(message_id) <= 255 else None
-    log.status = "accepted"
+    log.status = MessageStatus.ACCEPTED
     log.conversation_id = conversation_id
     await apply_pending(session, log)
     await usage.count(session, tenant.project_id, {usage.outbound(log.type): 1})
@@ -124,7 +125,7 @@ def _phone_of(body: dict[str, Any]) -> str:
 async def _record_refusal(
     session: AsyncSession, tenant: Tenant, log: MessageLog, code: int | None, message: str
 ) -> None:
-    log.status = "failed"
+    log.status = MessageStatus.FAILED
     log.error_code = code
     log.error_message = message
     await release_outbound_quota(session, tenant)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
 from kirem.db.scope import flush_unique, for_project, get_owned, upsert
+from kirem.kit.enums import ChannelStatus
 from kirem.kit.errors import Conflict, Forbidden, Invalid, not_found
 from kirem.tenancy.cache import TtlCache
 from kirem.tenancy.cache import generation as cache_generation
@@ -245,7 +246,7 @@ async def check_channel_quota(session: AsyncSession, account: Account) -> None:
         select(func.count())
         .select_from(Channel)
         .join(Project, Project.id == Channel.project_id)
-        .where(Project.account_id == account.id, Channel.status == "active")
+        .where(Project.account_id == account.id, Channel.status == ChannelStatus.ACTIVE)
     )
     await enforce_count_limit(
         session,
@@ -326,7 +327,7 @@ async def resolve_channel(
     if found is not None:
         return found
     seen = cache_generation()
-    stmt = for_project(Channel, tenant.project_id).where(Channel.status == "active")
+    stmt = for_project(Channel, tenant.project_id).where(Channel.status == ChannelStatus.ACTIVE)
     channels = list((await session.execute(stmt.order_by(Channel.created_at, Channel.id))).scalars())
     for channel in channels:
         session.expunge(channel)  # shared by later requests: detached, read-only
@@ -336,7 +337,7 @@ async def resolve_channel(
         return found
     if channel_id is None and phone_number_id is None:
         raise Conflict("This project has no active channel; connect a WhatsApp number first")
-    named = for_project(Channel, tenant.project_id).where(Channel.status != "active")
+    named = for_project(Channel, tenant.project_id).where(Channel.status != ChannelStatus.ACTIVE)
     if channel_id is not None:
         named = named.where(or_(Channel.id == channel_id, Channel.phone_number_id == channel_id))
     if phone_number_id is not None:
@@ -358,7 +359,7 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
     """
     if channel.project_id != tenant.project_id:
         raise not_found("Channel")
-    if channel.status != "active":
+    if channel.status != ChannelStatus.ACTIVE:
         reason = f"This channel is disabled. {channel.disabled_reason}" if channel.disabled_reason else None
         raise Conflict(reason or "This channel is disconnected", {"channel_id": channel.id})
     if tenant.key_mode == "test" and channel.kind != "sandbox":
