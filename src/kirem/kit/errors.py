@@ -7,7 +7,7 @@ Services import this module, never ``kirem.api``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class DomainError(Exception):
@@ -51,32 +51,37 @@ class Invalid(DomainError):
         )
 
 
-class Forbidden(DomainError):
+class _Refusal(DomainError):
+    """A refusal whose kind fixes its status."""
+
+    kind_status: ClassVar[int]
+
+    def __init__(self, message: str, errors: Any = None) -> None:
+        super().__init__(self.kind_status, message, errors)
+
+
+class Forbidden(_Refusal):
     """The caller is known but may not do this (a test key on a live channel, a disabled project)."""
 
-    def __init__(self, message: str, errors: Any = None) -> None:
-        super().__init__(403, message, errors)
+    kind_status = 403
 
 
-class NotFound(DomainError):
+class NotFound(_Refusal):
     """The object does not exist for this caller (a foreign id is simply not found)."""
 
-    def __init__(self, message: str, errors: Any = None) -> None:
-        super().__init__(404, message, errors)
+    kind_status = 404
 
 
-class Conflict(DomainError):
+class Conflict(_Refusal):
     """The request is valid but the current state refuses it (a name taken, a channel disconnected)."""
 
-    def __init__(self, message: str, errors: Any = None) -> None:
-        super().__init__(409, message, errors)
+    kind_status = 409
 
 
-class DependencyFailed(DomainError):
+class DependencyFailed(_Refusal):
     """A service this one depends on (Meta) could not be reached to check the request."""
 
-    def __init__(self, message: str, errors: Any = None) -> None:
-        super().__init__(424, message, errors)
+    kind_status = 424
 
 
 def not_found(what: str) -> NotFound:
