@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.conversations.models import Conversation
 from kirem.customers import identifier
 from kirem.db.scope import for_project
-from kirem.kit.paging import listing, page_of
+from kirem.kit.paging import in_window, listing, page_of
 from kirem.kit.params import Window, iso
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
@@ -62,10 +62,7 @@ async def query_message_logs(
             stmt = stmt.where(getattr(MessageLog, column) == value)
     if filters.get("recipient"):
         stmt = stmt.where(_to_recipient(project_id, str(filters["recipient"])))
-    if window.since:
-        stmt = stmt.where(MessageLog.created_at >= window.since)
-    if window.until:
-        stmt = stmt.where(MessageLog.created_at <= window.until)
+    stmt = in_window(stmt, MessageLog.created_at, window)
     order = (MessageLog.created_at.desc(), MessageLog.id.desc())
     total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
     logs = [log_view(log) for log in rows]

@@ -16,7 +16,7 @@ from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
 from kirem.kit.enums import DeliveryStatus
 from kirem.kit.errors import Conflict, not_found
-from kirem.kit.paging import listing, page_of, total_of
+from kirem.kit.paging import in_window, listing, page_of, total_of
 from kirem.kit.params import Window, iso, parse_bool
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import WebhookTarget
@@ -109,10 +109,7 @@ def _filtered(project_id: str, flt: DeliveryFilter, window: Window) -> Select[tu
         stmt = stmt.where(Delivery.event_type == flt.event)
     if flt.event_id:
         stmt = stmt.where(Delivery.event_id == flt.event_id)
-    if window.since:
-        stmt = stmt.where(Delivery.created_at >= window.since)
-    if window.until:
-        stmt = stmt.where(Delivery.created_at <= window.until)
+    stmt = in_window(stmt, Delivery.created_at, window)
     return stmt
 
 
@@ -167,10 +164,7 @@ async def attempt_logs(
         stmt = stmt.where(DeliveryAttempt.event_type == event)
     if target_id:
         stmt = stmt.where(DeliveryAttempt.target_id == target_id)
-    if window.since:
-        stmt = stmt.where(DeliveryAttempt.created_at >= window.since)
-    if window.until:
-        stmt = stmt.where(DeliveryAttempt.created_at <= window.until)
+    stmt = in_window(stmt, DeliveryAttempt.created_at, window)
     order = (DeliveryAttempt.created_at.desc(), DeliveryAttempt.id.desc())
     total, attempts = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
     logs = [attempt_view(a) for a in attempts]
@@ -227,10 +221,7 @@ async def list_events(
     stmt = for_project(Event, project_id)
     if event_type:
         stmt = stmt.where(Event.type == event_type)
-    if window.since:
-        stmt = stmt.where(Event.created_at >= window.since)
-    if window.until:
-        stmt = stmt.where(Event.created_at <= window.until)
+    stmt = in_window(stmt, Event.created_at, window)
     order = (Event.created_at.desc(), Event.id.desc())
     total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
     events = [event_view(e) for e in rows]

@@ -7,7 +7,21 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
+
+from kirem.kit.params import Window
+
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def in_window(stmt: Select[Any], column: Column, window: Window) -> Select[Any]:
+    """``stmt`` narrowed to rows whose ``column`` falls within the window's since and until."""
+    if window.since:
+        stmt = stmt.where(column >= window.since)
+    if window.until:
+        stmt = stmt.where(column <= window.until)
+    return stmt
 
 
 async def total_of(session: AsyncSession, stmt: Select[Any]) -> int:
@@ -18,7 +32,7 @@ async def total_of(session: AsyncSession, stmt: Select[Any]) -> int:
 async def page_of(
     session: AsyncSession,
     stmt: Select[Any],
-    order_by: Sequence[ColumnElement[Any]],
+    order_by: Sequence[Column],
     *,
     limit: int,
     offset: int,
