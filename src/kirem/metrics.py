@@ -15,6 +15,7 @@ from kirem.enterprise.models import SlaPolicy
 from kirem.heartbeat import backlog
 from kirem.inbound.models import RawEvent
 from kirem.instruments import CONTENT_TYPE, Instruments
+from kirem.kit.enums import DeliveryStatus, RawEventStatus
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -23,13 +24,13 @@ class Metrics(Instruments):
     async def refresh_queue(self, session: AsyncSession, now: datetime) -> None:
         """Queue depth and age, read from the tables that are the queues."""
         due = select(func.count(), func.min(Delivery.next_attempt_at)).where(
-            Delivery.status == "pending", Delivery.next_attempt_at <= now
+            Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now
         )
         depth, oldest = (await session.execute(due)).one()
         self.queue_depth.set(depth or 0)
         self.queue_age.set((now - oldest).total_seconds() if oldest else 0)
         backlog = await session.scalar(
-            select(func.count()).select_from(RawEvent).where(RawEvent.status == "pending")
+            select(func.count()).select_from(RawEvent).where(RawEvent.status == RawEventStatus.PENDING)
         )
         self.raw_backlog.set(backlog or 0)
 

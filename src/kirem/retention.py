@@ -18,6 +18,7 @@ from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.inbound.models import Event, RawEvent
+from kirem.kit.enums import RawEventStatus
 from kirem.messaging.models import IdempotencyRecord, MessageLog
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import PLANS
@@ -69,7 +70,8 @@ async def purge_expired(ctx: AppContext, now: datetime | None = None) -> dict[st
     async with ctx.db.transaction() as session:
         result = await session.execute(
             delete(RawEvent).where(
-                RawEvent.status != "pending", RawEvent.received_at < now - timedelta(days=longest)
+                RawEvent.status != RawEventStatus.PENDING,
+                RawEvent.received_at < now - timedelta(days=longest),
             )
         )
         removed["raw_events"] = result.rowcount or 0

@@ -14,6 +14,7 @@ from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Co
 from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
+from kirem.kit.enums import ChannelStatus, ConversationStatus
 from kirem.kit.errors import Conflict, invalid, not_found
 from kirem.kit.paging import page_of
 from kirem.kit.params import iso
@@ -118,7 +119,7 @@ async def conversation_for(
             customer_parent_user_id=ids.parent_user_id,
             customer_username=ids.username,
             customer_name=name[:200],
-            status="open",
+            status=ConversationStatus.OPEN,
             created_at=now,
             updated_at=now,
         )
@@ -172,7 +173,7 @@ async def _merged(session: AsyncSession, found: list[Conversation]) -> Conversat
         keep.human_active_until = _latest(keep.human_active_until, other.human_active_until)
         keep.updated_at = _latest(keep.updated_at, other.updated_at) or utcnow()
         keep.customer_name = keep.customer_name or other.customer_name
-        if keep.status == "resolved":
+        if keep.status == ConversationStatus.RESOLVED:
             keep.status = other.status
         learned = CustomerIds(
             phone=other.customer_wa_id,
@@ -209,7 +210,7 @@ async def customer_wrote(
     conversation = await conversation_for(session, channel, customer, name=name, now=at)
     if name:
         conversation.customer_name = name[:200]
-    if conversation.status == "resolved":
+    if conversation.status == ConversationStatus.RESOLVED:
         conversation.status = "open"
     last = conversation.last_customer_message_at
     conversation.last_customer_message_at = at if last is None or at > last else last
@@ -450,7 +451,7 @@ async def reply(
             {"human_active_until": until},
         )
     channel = await session.get(Channel, conversation.channel_id)
-    if channel is None or channel.status != "active":
+    if channel is None or channel.status != ChannelStatus.ACTIVE:
         raise Conflict("The conversation's channel is disconnected", {"channel_id": conversation.channel_id})
     message = {
         "messaging_product": "whatsapp",

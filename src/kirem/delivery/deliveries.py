@@ -34,7 +34,9 @@ def delivery_view(delivery: Delivery, url: str | None = None) -> dict[str, Any]:
         "url": url,
         "status": delivery.status,
         "attempts": delivery.attempts,
-        "next_attempt_at": iso(delivery.next_attempt_at) if delivery.status == "pending" else None,
+        "next_attempt_at": iso(delivery.next_attempt_at)
+        if delivery.status == DeliveryStatus.PENDING
+        else None,
         "last_status_code": delivery.last_status_code,
         "last_error": delivery.last_error,
         "created_at": iso(delivery.created_at),
@@ -100,9 +102,11 @@ def _filtered(project_id: str, flt: DeliveryFilter, window: Window) -> Select[tu
     if flt.status:
         stmt = stmt.where(Delivery.status == flt.status)
     if flt.is_success is True:
-        stmt = stmt.where(Delivery.status == "succeeded")
+        stmt = stmt.where(Delivery.status == DeliveryStatus.SUCCEEDED)
     elif flt.is_success is False:
-        stmt = stmt.where(Delivery.status.in_(("failed", "pending")), Delivery.attempts > 0)
+        stmt = stmt.where(
+            Delivery.status.in_((DeliveryStatus.FAILED, DeliveryStatus.PENDING)), Delivery.attempts > 0
+        )
     if flt.target_id:
         stmt = stmt.where(Delivery.target_id == flt.target_id)
     if flt.event:
@@ -184,7 +188,7 @@ async def replay_delivery(session: AsyncSession, project_id: str, delivery_id: s
     delivery = await get_owned(session, Delivery, delivery_id, project_id)
     if delivery is None:
         raise not_found("Delivery")
-    if delivery.status == "pending" and delivery.attempts == 0:
+    if delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0:
         return 0
     await _enabled_target(session, delivery)
     return await requeue(session, [delivery])
@@ -208,7 +212,7 @@ async def bulk_replay(
         _filtered(project_id, flt, Window(since, window.until, window.limit, 0))
         .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
         .where(WebhookTarget.enabled.is_(True))
-        .where(~((Delivery.status == "pending") & (Delivery.attempts == 0)))
+        .where(~((Delivery.status == DeliveryStatus.PENDING) & (Delivery.attempts == 0)))
         .limit(MAX_BULK_REPLAY)
     )
     deliveries = list((await session.execute(stmt)).scalars())

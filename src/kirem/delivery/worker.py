@@ -99,7 +99,7 @@ class DeliveryWorker:
         now = utcnow()
         due = (
             select(Delivery.id, Delivery.target_id)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
             .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
             .order_by(Delivery.next_attempt_at)
             .limit(limit * 4)
@@ -121,7 +121,7 @@ class DeliveryWorker:
             return []
         claimed = await session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(picked), Delivery.status == "pending")
+            .where(Delivery.id.in_(picked), Delivery.status == DeliveryStatus.PENDING)
             .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
             .values(lease_expires_at=now + self.lease, leased_by=self.worker_id)
             .returning(Delivery.id, Delivery.target_id)
@@ -213,7 +213,7 @@ class DeliveryWorker:
             if row is None:
                 return None
             delivery, event, target, project, account = row
-            if delivery.status != "pending":
+            if delivery.status != DeliveryStatus.PENDING:
                 return None
             if not target.enabled:
                 delivery.status = DeliveryStatus.SKIPPED
@@ -364,8 +364,12 @@ async def disable_target(session: AsyncSession, target: WebhookTarget, reason: s
     target.disabled_at = now
     await session.execute(
         update(Delivery)
-        .where(Delivery.target_id == target.id, Delivery.status == "pending", Delivery.leased_by.is_(None))
-        .values(status="skipped", updated_at=now)
+        .where(
+            Delivery.target_id == target.id,
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.leased_by.is_(None),
+        )
+        .values(status=DeliveryStatus.SKIPPED, updated_at=now)
     )
     await session.flush()
     event = await record_event(

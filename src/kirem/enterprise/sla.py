@@ -26,6 +26,7 @@ from kirem.context import AppContext
 from kirem.delivery.models import Delivery
 from kirem.enterprise.models import SlaPolicy
 from kirem.inbound.events import record_event
+from kirem.kit.enums import DeliveryStatus
 from kirem.kit.errors import invalid
 from kirem.kit.params import iso
 from kirem.routing.fanout import fan_out
@@ -125,7 +126,7 @@ async def window_stats(session: AsyncSession, project_id: str, since: datetime) 
         rank = math.ceil(PERCENTILE * succeeded) - 1  # nearest-rank percentile
         seconds = await session.scalar(
             select(latency)
-            .where(finished, Delivery.status == "succeeded")
+            .where(finished, Delivery.status == DeliveryStatus.SUCCEEDED)
             .order_by(latency)
             .offset(rank)
             .limit(1)

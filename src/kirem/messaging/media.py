@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.kit.enums import ChannelStatus
 from kirem.kit.errors import DomainError, invalid, not_found
 from kirem.messaging.media_rules import check_upload
 from kirem.messaging.models import MediaRef
@@ -108,7 +109,7 @@ async def _media_channel(session: AsyncSession, tenant: Tenant, media_id: str) -
         channel = (
             await session.execute(select(Channel).where(Channel.id == ref.channel_id))
         ).scalar_one_or_none()
-        if channel is not None and channel.status == "active":
+        if channel is not None and channel.status == ChannelStatus.ACTIVE:
             return channel
     return await resolve_channel(session, tenant)
 

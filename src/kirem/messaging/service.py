@@ -74,7 +74,7 @@ async def send_message(
         sender=channel.display_phone_number,
         direction="outbound",
         type=str(message_type_of(body) or "text")[:32],
-        status="pending",
+        status=MessageStatus.PENDING,
         request=body,
         author=author,
         text=preview({**body, "type": message_type_of(body) or "text"}),

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.kit.enums import ChannelStatus
 from kirem.kit.errors import Conflict, invalid
 from kirem.meta.ids import is_graph_id
 from kirem.sandbox.provisioning import provision_number
@@ -101,5 +102,7 @@ async def create_channel(
 
 
 async def first_sandbox_channel(session: AsyncSession, project: Project) -> Channel | None:
-    stmt = for_project(Channel, project.id).where(Channel.kind == "sandbox", Channel.status == "active")
+    stmt = for_project(Channel, project.id).where(
+        Channel.kind == "sandbox", Channel.status == ChannelStatus.ACTIVE
+    )
     return (await session.execute(stmt.order_by(Channel.created_at).limit(1))).scalar_one_or_none()
