@@ -3,7 +3,8 @@
 Each app has its own registry (tests build many apps in one process). Labels never carry tenant
 data: routes are templates (``/v1/conversations/{conversation_id}``), not paths. The one exception
 is the SLA gauges, labelled with the project id (an opaque id, and only for projects with an SLA
-policy); like the queue gauges they are read from the database, so every process shows the same.
+policy); like the queue gauges they are set from the database by :mod:`kirem.metrics`, so every
+process shows the same.
 """
 
 from __future__ import annotations
