@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from httpx_sender import HttpxSender
 
 from kirem.delivery.sender import AiohttpSender, WebhookSender
-from kirem.delivery.signing import generate_secret, sign_headers
+from kirem.delivery.signing import sign_headers
+from kirem.tenancy.tokens import generate_secret
 
 SENDERS: dict[str, type] = {"aiohttp": AiohttpSender, "httpx": HttpxSender}
 

@@ -17,7 +17,7 @@ import pytest
 from kirem.config import Settings
 from kirem.crypto import generate_key_spec
 from kirem.db.engine import Database
-from kirem.db.models import metadata
+from kirem.tables import metadata
 
 pytest_plugins = ["tests.browser"]
 

@@ -26,6 +26,7 @@ from kirem.db.engine import Database
 from kirem.delivery.routes import router as delivery_router
 from kirem.delivery.sender import WebhookSender
 from kirem.enterprise.routes import router as enterprise_router
+from kirem.inbound.ingest import RawEventStore
 from kirem.inbound.routes import router as inbound_router
 from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
 from kirem.messaging.graph_routes import router as graph_router
@@ -113,6 +114,7 @@ def create_app(
         metrics=metrics,
     )
 
+    raw_events = RawEventStore(database, ctx.signals)
     mcp = McpEndpoint(ctx)
 
     @asynccontextmanager
@@ -131,6 +133,7 @@ def create_app(
                 await runtime.stop()
             if sandbox_app is not None:
                 await sandbox_app.state.sandbox.aclose()
+            await raw_events.aclose()
             await ctx.aclose()
 
     app = FastAPI(
@@ -145,6 +148,8 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
+    app.state.metrics = metrics
+    app.state.raw_events = raw_events
     app.state.mcp = mcp
     app.state.runtime = None  # set by the lifespan when this process runs the worker
     install_error_handlers(app)

@@ -245,7 +245,7 @@ def accounts_set_plan(
     as_json: bool = JsonOpt,
 ) -> None:
     """Move an account to another plan: limits apply at once; what is over them is disabled, not deleted."""
-    from kirem.tenancy.plan_changes import change_plan
+    from kirem.plan_changes import change_plan
     from kirem.tenancy.views import account_view
 
     async def work(ctx: AppContext) -> dict[str, Any]:
@@ -337,9 +337,9 @@ def projects_rotate_secret(
     account: str = AccountArg, project: str = ProjectArg, as_json: bool = JsonOpt
 ) -> None:
     """Issue a new webhook signing secret; the old one keeps signing alongside for 24 hours."""
-    from kirem.analytics.params import iso
     from kirem.db.base import utcnow
     from kirem.delivery.secret import rotate_webhook_secret
+    from kirem.kit.params import iso
 
     async def work(ctx: AppContext) -> dict[str, Any]:
         async with ctx.db.transaction() as session:

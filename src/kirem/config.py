@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -9,6 +10,32 @@ from typing import Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PRICES: dict[str, int] = {
+    "marketing": 650,
+    "utility": 400,
+    "authentication": 400,
+    "service": 0,
+    "inbound": 0,
+    "delivery": 1,
+    "attempt": 0,
+}
+"""IDR per unit: the first four are Meta's pricing categories of sent messages."""
+
+_ITEM = re.compile(r"^([a-z][a-z0-9_-]{0,47})=(\d{1,9})$")
+
+
+def parse_prices(text: str) -> dict[str, int]:
+    """``name=idr,name=idr`` over the defaults; raises ValueError naming the bad item."""
+    prices = dict(DEFAULT_PRICES)
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        match = _ITEM.match(item)
+        if match is None:
+            raise ValueError(f"{item!r} is not name=whole-rupiah (e.g. marketing=650)")
+        prices[match.group(1)] = int(match.group(2))
+    return prices
 
 
 class Settings(BaseSettings):
@@ -75,7 +102,7 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = 86_400
 
     usage_prices: str = ""
-    """``name=idr,…`` per-unit prices over the defaults of :data:`kirem.usage.prices.DEFAULT_PRICES`."""
+    """``name=idr,…`` per-unit prices over the defaults of :data:`DEFAULT_PRICES`."""
 
     log_level: str = "info"
     log_format: Literal["text", "json"] | None = None
@@ -84,15 +111,11 @@ class Settings(BaseSettings):
     @field_validator("usage_prices")
     @classmethod
     def _check_usage_prices(cls, value: str) -> str:
-        from kirem.usage.prices import parse_prices
-
         parse_prices(value)
         return value
 
     @cached_property
     def price_table(self) -> dict[str, int]:
-        from kirem.usage.prices import parse_prices
-
         return parse_prices(self.usage_prices)
 
     @property

@@ -6,17 +6,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from kirem.api.responses import ApiError
 from kirem.config import Settings
 from kirem.crypto import Sealer
 from kirem.db.engine import Database
-from kirem.inbound.ingest import RawEventStore
+from kirem.instruments import Instruments
+from kirem.kit.errors import Conflict
 from kirem.meta.client import GraphClient
 from kirem.meta.transport import AiohttpTransport
-from kirem.metrics import Metrics
 from kirem.ratelimit import RateLimiter
 from kirem.signals import Signals
-from kirem.tenancy.models import Channel
 
 
 @dataclass
@@ -29,23 +27,17 @@ class AppContext:
     limiter: RateLimiter
     sandbox_app_secret: str | None = None
     signals: Signals = field(default_factory=Signals)
-    metrics: Metrics = field(default_factory=Metrics)
-    raw_events: RawEventStore = field(init=False)
+    metrics: Instruments = field(default_factory=Instruments)
 
-    def __post_init__(self) -> None:
-        self.raw_events = RawEventStore(self.db, self.signals)
-
-    def graph_for(self, channel: Channel) -> GraphClient:
-        if channel.kind == "sandbox":
+    def graph_for(self, channel_kind: str) -> GraphClient:
+        """The Graph client of a channel of this kind (``sandbox`` or ``live``)."""
+        if channel_kind == "sandbox":
             if self.sandbox_graph is None:
-                raise ApiError(
-                    409, "This is a sandbox channel and the sandbox is disabled (KIREM_SANDBOX=false)"
-                )
+                raise Conflict("This is a sandbox channel and the sandbox is disabled (KIREM_SANDBOX=false)")
             return self.sandbox_graph
         return self.live_graph
 
     async def aclose(self) -> None:
-        await self.raw_events.aclose()
         await self.live_graph.aclose()
         if self.sandbox_graph is not None:
             await self.sandbox_graph.aclose()
@@ -53,7 +45,7 @@ class AppContext:
 
 
 def live_graph_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, metrics: Metrics | None = None
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, metrics: Instruments | None = None
 ) -> GraphClient:
     """The client of live channels: through ``transport`` when given (tests), else pooled aiohttp."""
     http = httpx.AsyncClient(

@@ -22,6 +22,7 @@ from kirem.db.base import Base, UTCDateTime
 from kirem.db.scope import changed_rows
 from kirem.delivery.models import Delivery
 from kirem.inbound.models import RawEvent
+from kirem.kit.enums import DeliveryStatus, RawEventStatus
 
 STALE_INTERVALS = 3
 FORGET_AFTER = timedelta(days=1)
@@ -103,11 +104,11 @@ async def backlog(session: AsyncSession, now: datetime, heartbeat_seconds: float
     ).one()
     oldest_due = await session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(
-            Delivery.status == "pending", Delivery.next_attempt_at <= now
+            Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now
         )
     )
     oldest_raw = await session.scalar(
-        select(func.min(RawEvent.received_at)).where(RawEvent.status == "pending")
+        select(func.min(RawEvent.received_at)).where(RawEvent.status == RawEventStatus.PENDING)
     )
     return Backlog(
         heartbeat_age_seconds=_age(now, newest) if newest is not None else None,

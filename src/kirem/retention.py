@@ -19,6 +19,7 @@ from kirem.db.base import utcnow
 from kirem.db.scope import changed_rows
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.inbound.models import Event, RawEvent
+from kirem.kit.enums import RawEventStatus
 from kirem.messaging.models import IdempotencyRecord, MessageLog
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import PLANS
@@ -72,7 +73,8 @@ async def purge_expired(ctx: AppContext, now: datetime | None = None) -> dict[st
     async with ctx.db.transaction() as session:
         result = await session.execute(
             delete(RawEvent).where(
-                RawEvent.status != "pending", RawEvent.received_at < now - timedelta(days=longest)
+                RawEvent.status != RawEventStatus.PENDING,
+                RawEvent.received_at < now - timedelta(days=longest),
             )
         )
         removed["raw_events"] = changed_rows(result)

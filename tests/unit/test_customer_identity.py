@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 
 from kirem.analytics.messages import query_message_logs
-from kirem.analytics.params import Window
 from kirem.api.responses import ApiError
 from kirem.conversations.inbound import apply_event
 from kirem.conversations.models import ChannelContact, Conversation
@@ -34,6 +33,7 @@ from kirem.customers import CustomerIds
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.inbound.normalize import normalize
+from kirem.kit.params import Window
 from kirem.messaging.models import MessageLog
 from kirem.tenancy import service
 from kirem.tenancy.models import Channel

@@ -12,9 +12,9 @@ import pytest
 from kirem.app import create_app
 from kirem.config import Settings
 from kirem.db.migrate import upgrade_async
-from kirem.delivery.egress import masked, parse_egress
 from kirem.delivery.sender import AiohttpSender
 from kirem.tenancy.bootstrap import bootstrap
+from kirem.tenancy.egress import masked, parse_egress
 from tests.egress_servers import forward_proxy, recorder
 
 

@@ -11,13 +11,13 @@ import pytest
 from kirem.cli_support import context_for
 from kirem.config import Settings
 from kirem.db.engine import Database
-from kirem.delivery.egress import Egress, egress_view, stored
 from kirem.delivery.target_probe import send_test_event
 from kirem.delivery.worker import DeliveryWorker
-from kirem.routing.targets import tenant_for_project
+from kirem.plan_changes import change_plan
 from kirem.tenancy import service
+from kirem.tenancy.egress import Egress, egress_view, stored
 from kirem.tenancy.models import Account, Project
-from kirem.tenancy.plan_changes import change_plan
+from kirem.tenancy.service import tenant_for_project
 from tests.egress_servers import Recorder, recorder
 from tests.unit.test_delivery_worker import ScriptedSender, World
 

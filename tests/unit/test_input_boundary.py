@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kirem.analytics.params import MAX_OFFSET, parse_int, parse_time, parse_window
 from kirem.api.nul_guard import json_field, query_field
+from kirem.kit.params import MAX_OFFSET, parse_int, parse_time, parse_window
 
 
 @pytest.mark.parametrize(

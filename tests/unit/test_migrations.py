@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from kirem.config import Settings
 from kirem.db.engine import create_engine
 from kirem.db.migrate import upgrade_async
-from kirem.db.models import metadata
+from kirem.tables import metadata
 
 
 async def test_migrations_match_models_and_are_idempotent(settings: Settings) -> None:

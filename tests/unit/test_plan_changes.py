@@ -13,13 +13,13 @@ from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.inbound.events import record_event
 from kirem.messaging.models import MessageLog
+from kirem.plan_changes import change_plan
 from kirem.retention import purge_expired
 from kirem.routing import rules, targets
 from kirem.routing.models import RoutingRule, WebhookTarget
-from kirem.routing.targets import tenant_for_project
 from kirem.tenancy import service
 from kirem.tenancy.models import Account, Channel, Project
-from kirem.tenancy.plan_changes import change_plan
+from kirem.tenancy.service import tenant_for_project
 
 
 async def _scale_account(ctx, session):  # type: ignore[no-untyped-def]

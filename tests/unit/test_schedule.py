@@ -14,8 +14,8 @@ from kirem.delivery.schedule import (
     MAX_DELAY,
     next_delay,
     parse_retry_after,
-    validate_schedule,
 )
+from kirem.routing.target_settings import validate_schedule
 
 NOW = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)
 

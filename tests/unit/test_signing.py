@@ -10,7 +10,8 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from kirem.delivery.signing import generate_secret, sign_headers, verify_kirem_signature
+from kirem.delivery.signing import sign_headers, verify_kirem_signature
+from kirem.tenancy.tokens import generate_secret
 
 BODY = b'{"id":"evt_1","type":"messages.received","data":{"text":"ol\xc3\xa1"}}'
 

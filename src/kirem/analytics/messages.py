@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import Window, iso
 from kirem.conversations.models import Conversation
 from kirem.customers import identifier
 from kirem.db.scope import for_project
+from kirem.kit.paging import in_window, listing, page_of
+from kirem.kit.params import Window, iso
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
+from kirem.tenancy.service import Tenant, plan_error
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (*RANK, "received")
@@ -60,15 +62,15 @@ async def query_message_logs(
             stmt = stmt.where(getattr(MessageLog, column) == value)
     if filters.get("recipient"):
         stmt = stmt.where(_to_recipient(project_id, str(filters["recipient"])))
-    if window.since:
-        stmt = stmt.where(MessageLog.created_at >= window.since)
-    if window.until:
-        stmt = stmt.where(MessageLog.created_at <= window.until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = (
-        stmt.order_by(MessageLog.created_at.desc(), MessageLog.id.desc())
-        .limit(window.limit)
-        .offset(window.offset)
-    )
-    logs = [log_view(log) for log in (await session.execute(page)).scalars()]
-    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "logs": logs}
+    stmt = in_window(stmt, MessageLog.created_at, window)
+    order = (MessageLog.created_at.desc(), MessageLog.id.desc())
+    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    logs = [log_view(log) for log in rows]
+    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
+
+
+def check_analytics(tenant: Tenant) -> Tenant:
+    """``tenant`` when its plan includes the analytics API, else the plan's refusal."""
+    if not tenant.limits.analytics_api:
+        raise plan_error("analytics_api", f"The analytics API is not part of the {tenant.account.plan} plan.")
+    return tenant

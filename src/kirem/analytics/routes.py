@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.messages import DIRECTIONS, STATUSES, query_message_logs
-from kirem.analytics.params import MAX_LIMIT, MAX_OFFSET, parse_bool, parse_window, raise_if
+from kirem.analytics.messages import DIRECTIONS, STATUSES, check_analytics, query_message_logs
 from kirem.analytics.schemas import MESSAGE_LOGS_EXAMPLE, MessageLogPage
 from kirem.api.deps import get_session, get_tenant
 from kirem.api.responses import ok
@@ -24,8 +23,8 @@ from kirem.api.schemas import (
 )
 from kirem.delivery.deliveries import attempt_logs
 from kirem.delivery.schemas import AttemptPage
+from kirem.kit.params import MAX_LIMIT, MAX_OFFSET, parse_bool, parse_window, raise_if
 from kirem.routing.conditions import EVENT_TYPES
-from kirem.tenancy.limits import plan_error
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -55,9 +54,7 @@ WEBHOOK_LOG = {
 
 
 def require_analytics(tenant: Tenant = Depends(get_tenant)) -> Tenant:
-    if not tenant.limits.analytics_api:
-        raise plan_error("analytics_api", f"The analytics API is not part of the {tenant.account.plan} plan.")
-    return tenant
+    return check_analytics(tenant)
 
 
 @router.get(

@@ -3,7 +3,6 @@ upload, or — on Graph-compatible paths, as Graph takes them — form fields.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -14,6 +13,7 @@ from starlette.formparsers import MultiPartException
 from kirem.api.nul_guard import REASON as NUL_REASON
 from kirem.api.nul_guard import nul_field
 from kirem.api.responses import ApiError
+from kirem.messaging.media import Upload
 
 
 async def read_json(request: Request) -> Any:
@@ -94,13 +94,6 @@ def form_value(value: str) -> Any:
         except orjson.JSONDecodeError:
             return value
     return value
-
-
-@dataclass
-class Upload:
-    filename: str
-    content_type: str | None
-    content: bytes
 
 
 async def read_upload(request: Request) -> Upload:

@@ -69,14 +69,14 @@ async def tenant_for_request(
             {"authorization": "the key is unknown or has been revoked"},
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if tenant.api_key.scope != scope:
+    if tenant.calling_key.scope != scope:
         where = (
             "the project's dedicated MCP endpoint (/v1/mcp/{slug})"
-            if tenant.api_key.scope == "mcp"
+            if tenant.calling_key.scope == "mcp"
             else "the REST API and /v1/mcp"
         )
         raise ApiError(
-            403, f"This API key works only on {where}", {"authorization": f"scope {tenant.api_key.scope}"}
+            403, f"This API key works only on {where}", {"authorization": f"scope {tenant.calling_key.scope}"}
         )
     address = client_address(
         request.client.host if request.client else None,
@@ -89,7 +89,7 @@ async def tenant_for_request(
             f"Requests from {address or 'this address'} are not on this project's IP allowlist",
             {"ip": address},
         )
-    limiter, bucket = limit or (ctx.limiter, tenant.api_key.id)
+    limiter, bucket = limit or (ctx.limiter, tenant.calling_key.id)
     wait = limiter.acquire(bucket)
     if wait > 0:
         retry = limiter.retry_after_header(wait)

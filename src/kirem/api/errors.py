@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kirem.api import graph_errors
 from kirem.api.graph_errors import GraphError, is_graph_path
-from kirem.api.responses import ApiError, WrappedJSON, error_body
+from kirem.api.responses import ApiError, WrappedJSON, error_body, error_response
 from kirem.meta.client import InvalidGraphId, MetaApiError, MetaUnavailable
 
 _HTTP_MESSAGES = {
@@ -85,7 +85,7 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> WrappedJSON:
 def _api_answer(request: Request, exc: ApiError) -> WrappedJSON:
     if _graph(request):
         return _meta_answer(request, graph_errors.from_api_error(exc))
-    return exc.response()
+    return error_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -101,13 +101,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _meta_error(request: Request, exc: MetaApiError) -> WrappedJSON:
         if _graph(request):
             return WrappedJSON({"error": exc.error}, status_code=exc.http_status)
-        return meta_error(exc).response()
+        return error_response(meta_error(exc))
 
     @app.exception_handler(MetaUnavailable)
     async def _meta_unavailable(request: Request, exc: MetaUnavailable) -> WrappedJSON:
         if _graph(request):
             return _meta_answer(request, graph_errors.meta_unavailable(str(exc)))
-        return ApiError(502, "Meta API is unavailable, try again", {"meta": str(exc)}).response()
+        return error_response(ApiError(502, "Meta API is unavailable, try again", {"meta": str(exc)}))
 
     @app.exception_handler(InvalidGraphId)
     async def _invalid_graph_id(request: Request, exc: InvalidGraphId) -> WrappedJSON:

@@ -14,7 +14,7 @@ from kirem.api.schemas import Envelope, answer, responses, wrapped
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.heartbeat import backlog
-from kirem.metrics import CONTENT_TYPE
+from kirem.metrics import CONTENT_TYPE, Metrics
 from kirem.runtime import Runtime
 
 router = APIRouter(tags=["health"])
@@ -90,8 +90,9 @@ async def readyz(request: Request, ctx: AppContext = Depends(get_context)) -> Re
 
 
 @router.get("/metrics", summary="Prometheus metrics of this process", include_in_schema=False)
-async def metrics(ctx: AppContext = Depends(get_context)) -> Response:
+async def metrics(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
+    metrics: Metrics = request.app.state.metrics
     async with ctx.db.session() as session:
-        await ctx.metrics.refresh_queue(session, utcnow())
-        await ctx.metrics.refresh_enterprise(session, utcnow(), ctx.settings.heartbeat_seconds)
-    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+        await metrics.refresh_queue(session, utcnow())
+        await metrics.refresh_enterprise(session, utcnow(), ctx.settings.heartbeat_seconds)
+    return Response(metrics.render(), media_type=CONTENT_TYPE)

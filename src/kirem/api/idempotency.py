@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from kirem.api.errors import meta_error
-from kirem.api.responses import ApiError, WrappedJSON
+from kirem.api.responses import ApiError, WrappedJSON, error_response
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.messaging.models import IdempotencyRecord
@@ -48,7 +48,7 @@ async def idempotent(
         raise ApiError(
             400, "Invalid Idempotency-Key", {"idempotency_key": f"1 to {MAX_KEY_LENGTH} characters"}
         )
-    fingerprint = await _fingerprint(request, tenant.api_key.mode)
+    fingerprint = await _fingerprint(request, tenant.key_mode)
     record = await _claim(ctx, tenant.project_id, key, fingerprint)
     if record is not None:
         return _replay(ctx, record, fingerprint)
@@ -68,9 +68,9 @@ async def _run(execute: Callable[[], Awaitable[Response]]) -> Response:
     try:
         return await execute()
     except ApiError as exc:
-        return exc.response()
+        return error_response(exc)
     except MetaApiError as exc:
-        return meta_error(exc).response()
+        return error_response(meta_error(exc))
 
 
 async def _claim(ctx: AppContext, project_id: str, key: str, fingerprint: str) -> IdempotencyRecord | None:

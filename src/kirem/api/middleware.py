@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kirem.api import graph_errors
 from kirem.api.responses import error_body
+from kirem.instruments import Instruments
 from kirem.logs import request_id_var
-from kirem.metrics import Metrics
 
 log = logging.getLogger("kirem.api")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -28,7 +28,7 @@ class BodyTooLarge(Exception):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, body_limit_for: Callable[[str], int], metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, body_limit_for: Callable[[str], int], metrics: Instruments) -> None:
         self.app = app
         self.body_limit_for = body_limit_for
         self.metrics = metrics

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.customers import BSUID_LENGTH, USERNAME_LENGTH
 from kirem.db.base import Base, CreatedAt, UTCDateTime, new_uuid, utcnow
+from kirem.kit.enums import ConversationStatus
 
-CONVERSATION_STATUSES = ("open", "pending", "resolved", "on_hold")
+CONVERSATION_STATUSES: tuple[str, ...] = tuple(ConversationStatus)
 
 
 class Conversation(CreatedAt, Base):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_int, raise_if
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
-from kirem.api.responses import invalid, ok
+from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
     BODY,
@@ -36,6 +35,8 @@ from kirem.conversations.schemas import (
     Reply,
 )
 from kirem.conversations.schemas import Conversation as ConversationModel
+from kirem.kit.errors import invalid
+from kirem.kit.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_int, raise_if
 from kirem.messaging.schemas import SENT_EXAMPLE, MessageSent
 from kirem.tenancy.service import Tenant
 

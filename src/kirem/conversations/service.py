@@ -6,18 +6,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
-from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
-from kirem.conversations.preview import preview
 from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
+from kirem.kit.enums import ChannelStatus, ConversationStatus
+from kirem.kit.errors import Conflict, invalid, not_found
+from kirem.kit.paging import page_of
+from kirem.kit.params import iso
 from kirem.messaging.models import MessageLog
+from kirem.messaging.preview import preview
+from kirem.messaging.service import send_message
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
 
@@ -79,6 +82,11 @@ def epoch(value: Any, default: datetime) -> datetime:
 # Finding and opening conversations ---------------------------------------------------------
 
 
+async def joined_conversation(session: AsyncSession, channel: Channel, customer: CustomerIds) -> str:
+    """The id of the conversation a message sent to ``customer`` joins (opened if there is none)."""
+    return (await conversation_for(session, channel, customer)).id
+
+
 async def conversation_for(
     session: AsyncSession,
     channel: Channel,
@@ -111,7 +119,7 @@ async def conversation_for(
             customer_parent_user_id=ids.parent_user_id,
             customer_username=ids.username,
             customer_name=name[:200],
-            status="open",
+            status=ConversationStatus.OPEN,
             created_at=now,
             updated_at=now,
         )
@@ -165,7 +173,7 @@ async def _merged(session: AsyncSession, found: list[Conversation]) -> Conversat
         keep.human_active_until = _latest(keep.human_active_until, other.human_active_until)
         keep.updated_at = _latest(keep.updated_at, other.updated_at) or utcnow()
         keep.customer_name = keep.customer_name or other.customer_name
-        if keep.status == "resolved":
+        if keep.status == ConversationStatus.RESOLVED:
             keep.status = other.status
         learned = CustomerIds(
             phone=other.customer_wa_id,
@@ -202,7 +210,7 @@ async def customer_wrote(
     conversation = await conversation_for(session, channel, customer, name=name, now=at)
     if name:
         conversation.customer_name = name[:200]
-    if conversation.status == "resolved":
+    if conversation.status == ConversationStatus.RESOLVED:
         conversation.status = "open"
     last = conversation.last_customer_message_at
     conversation.last_customer_message_at = at if last is None or at > last else last
@@ -358,9 +366,9 @@ async def list_conversations(
         stmt = stmt.where(Conversation.customer_user_id == ids.user_id)
     elif ids.phone:
         stmt = stmt.where(Conversation.customer_wa_id == ids.phone)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = stmt.order_by(Conversation.updated_at.desc(), Conversation.id).limit(limit).offset(offset)
-    return total or 0, list((await session.execute(page)).scalars())
+    return await page_of(
+        session, stmt, (Conversation.updated_at.desc(), Conversation.id), limit=limit, offset=offset
+    )
 
 
 async def timeline(
@@ -368,13 +376,8 @@ async def timeline(
 ) -> tuple[int, list[MessageLog]]:
     """Every message of the conversation, oldest first."""
     stmt = for_project(MessageLog, project_id).where(MessageLog.conversation_id == conversation.id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = (
-        stmt.order_by(MessageLog.occurred_at, MessageLog.created_at, MessageLog.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return total or 0, list((await session.execute(page)).scalars())
+    order = (MessageLog.occurred_at, MessageLog.created_at, MessageLog.id)
+    return await page_of(session, stmt, order, limit=limit, offset=offset)
 
 
 async def set_status(
@@ -394,9 +397,8 @@ async def list_contacts(
     stmt = for_project(ChannelContact, project_id)
     if channel_id:
         stmt = stmt.where(ChannelContact.channel_id == channel_id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = stmt.order_by(ChannelContact.full_name, ChannelContact.wa_id).limit(limit).offset(offset)
-    return total or 0, list((await session.execute(page)).scalars())
+    order = (ChannelContact.full_name, ChannelContact.wa_id)
+    return await page_of(session, stmt, order, limit=limit, offset=offset)
 
 
 def contact_view(contact: ChannelContact) -> dict[str, Any]:
@@ -429,16 +431,13 @@ async def reply(
     The message goes to the customer's phone number when it is known, else to their BSUID in
     Meta's ``recipient`` field (a customer who wrote by username only).
     """
-    from kirem.messaging.service import send_message  # the send path links conversations: import late
-
     conversation = await get_conversation(session, tenant.project_id, conversation_id)
     if not isinstance(body, dict):
         raise invalid({"body": "must be a JSON object"})
     message_type = body.get("type") or "text"
     now = utcnow()
     if message_type != "template" and not window_open(conversation, now):
-        raise ApiError(
-            409,
+        raise Conflict(
             "The customer's 24-hour service window is closed: more than 24 hours have passed since the "
             "customer last wrote (Meta refuses free-form messages then, error 131047). Send an approved "
             "template instead (type 'template', see GET /v1/templates), or wait until the customer writes.",
@@ -446,22 +445,21 @@ async def reply(
         )
     if author == "agent" and human_active(conversation, now) and not force:
         until = iso(conversation.human_active_until)
-        raise ApiError(
-            409,
+        raise Conflict(
             "A person is answering this customer from the WhatsApp Business app (human handover until "
             f"{until}). Wait until then so you do not talk over them, or send again with force: true.",
             {"human_active_until": until},
         )
     channel = await session.get(Channel, conversation.channel_id)
-    if channel is None or channel.status != "active":
-        raise ApiError(
-            409, "The conversation's channel is disconnected", {"channel_id": conversation.channel_id}
-        )
+    if channel is None or channel.status != ChannelStatus.ACTIVE:
+        raise Conflict("The conversation's channel is disconnected", {"channel_id": conversation.channel_id})
     message = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         **{key: value for key, value in body.items() if key not in ("to", "recipient")},
         **address_of(conversation),
     }
-    answer, _ = await send_message(ctx, session, tenant, message, channel=channel, author=author)
+    answer, _ = await send_message(
+        ctx, session, tenant, message, conversation_of=joined_conversation, channel=channel, author=author
+    )
     return answer

@@ -11,9 +11,9 @@ import typer
 from kirem.cli_support import AccountArg, JsonOpt, ProjectArg, fail, project_named, run, settings_from, show
 
 if TYPE_CHECKING:
-    from kirem.analytics.params import Window
     from kirem.context import AppContext
     from kirem.delivery.deliveries import DeliveryFilter
+    from kirem.kit.params import Window
 
 deliveries_app = typer.Typer(help="Webhook deliveries of a project.", no_args_is_help=True)
 replay_app = typer.Typer(help="Send deliveries again.", no_args_is_help=True)
@@ -37,9 +37,9 @@ def _filters(
     until: str | None,
     limit: int = 50,
 ) -> tuple[DeliveryFilter, Window]:
-    from kirem.analytics.params import parse_window
-    from kirem.api.responses import invalid
     from kirem.delivery.deliveries import parse_filter
+    from kirem.kit.errors import invalid
+    from kirem.kit.params import parse_window
 
     errors: dict[str, str] = {}
     window = parse_window(since, until, str(limit), None, errors)

@@ -6,20 +6,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import Window, iso, parse_bool
-from kirem.api.responses import ApiError, not_found
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
+from kirem.kit.enums import DeliveryStatus
+from kirem.kit.errors import Conflict, not_found
+from kirem.kit.paging import in_window, listing, page_of, total_of
+from kirem.kit.params import Window, iso, parse_bool
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import WebhookTarget
 
-DELIVERY_STATUSES = ("pending", "succeeded", "failed", "skipped")
+DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
 MAX_BULK_REPLAY = 10_000
 
 
@@ -32,7 +34,9 @@ def delivery_view(delivery: Delivery, url: str | None = None) -> dict[str, Any]:
         "url": url,
         "status": delivery.status,
         "attempts": delivery.attempts,
-        "next_attempt_at": iso(delivery.next_attempt_at) if delivery.status == "pending" else None,
+        "next_attempt_at": iso(delivery.next_attempt_at)
+        if delivery.status == DeliveryStatus.PENDING
+        else None,
         "last_status_code": delivery.last_status_code,
         "last_error": delivery.last_error,
         "created_at": iso(delivery.created_at),
@@ -98,19 +102,18 @@ def _filtered(project_id: str, flt: DeliveryFilter, window: Window) -> Select[De
     if flt.status:
         stmt = stmt.where(Delivery.status == flt.status)
     if flt.is_success is True:
-        stmt = stmt.where(Delivery.status == "succeeded")
+        stmt = stmt.where(Delivery.status == DeliveryStatus.SUCCEEDED)
     elif flt.is_success is False:
-        stmt = stmt.where(Delivery.status.in_(("failed", "pending")), Delivery.attempts > 0)
+        stmt = stmt.where(
+            Delivery.status.in_((DeliveryStatus.FAILED, DeliveryStatus.PENDING)), Delivery.attempts > 0
+        )
     if flt.target_id:
         stmt = stmt.where(Delivery.target_id == flt.target_id)
     if flt.event:
         stmt = stmt.where(Delivery.event_type == flt.event)
     if flt.event_id:
         stmt = stmt.where(Delivery.event_id == flt.event_id)
-    if window.since:
-        stmt = stmt.where(Delivery.created_at >= window.since)
-    if window.until:
-        stmt = stmt.where(Delivery.created_at <= window.until)
+    stmt = in_window(stmt, Delivery.created_at, window)
     return stmt
 
 
@@ -118,7 +121,7 @@ async def list_deliveries(
     session: AsyncSession, project_id: str, flt: DeliveryFilter, window: Window
 ) -> dict[str, Any]:
     stmt = _filtered(project_id, flt, window)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    total = await total_of(session, stmt)
     page = (
         stmt.add_columns(WebhookTarget.url)
         .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
@@ -128,7 +131,7 @@ async def list_deliveries(
     )
     rows = (await session.execute(page)).all()
     deliveries = [delivery_view(d, url) for d, url in rows]
-    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "deliveries": deliveries}
+    return listing("deliveries", deliveries, total=total, limit=window.limit, offset=window.offset)
 
 
 async def get_delivery(session: AsyncSession, project_id: str, delivery_id: str) -> dict[str, Any]:
@@ -165,25 +168,17 @@ async def attempt_logs(
         stmt = stmt.where(DeliveryAttempt.event_type == event)
     if target_id:
         stmt = stmt.where(DeliveryAttempt.target_id == target_id)
-    if window.since:
-        stmt = stmt.where(DeliveryAttempt.created_at >= window.since)
-    if window.until:
-        stmt = stmt.where(DeliveryAttempt.created_at <= window.until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = (
-        stmt.order_by(DeliveryAttempt.created_at.desc(), DeliveryAttempt.id.desc())
-        .limit(window.limit)
-        .offset(window.offset)
-    )
-    logs = [attempt_view(a) for a in (await session.execute(page)).scalars()]
-    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "logs": logs}
+    stmt = in_window(stmt, DeliveryAttempt.created_at, window)
+    order = (DeliveryAttempt.created_at.desc(), DeliveryAttempt.id.desc())
+    total, attempts = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    logs = [attempt_view(a) for a in attempts]
+    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
 
 
 async def _enabled_target(session: AsyncSession, delivery: Delivery) -> None:
     target = await session.get(WebhookTarget, delivery.target_id)
     if target is None or not target.enabled:
-        raise ApiError(
-            409,
+        raise Conflict(
             "The delivery's target is disabled: enable it (PATCH /v1/webhooks/targets/{id}) and replay again",
             {"target_id": delivery.target_id},
         )
@@ -193,7 +188,7 @@ async def replay_delivery(session: AsyncSession, project_id: str, delivery_id: s
     delivery = await get_owned(session, Delivery, delivery_id, project_id)
     if delivery is None:
         raise not_found("Delivery")
-    if delivery.status == "pending" and delivery.attempts == 0:
+    if delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0:
         return 0
     await _enabled_target(session, delivery)
     return await requeue(session, [delivery])
@@ -217,7 +212,7 @@ async def bulk_replay(
         _filtered(project_id, flt, Window(since, window.until, window.limit, 0))
         .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
         .where(WebhookTarget.enabled.is_(True))
-        .where(~((Delivery.status == "pending") & (Delivery.attempts == 0)))
+        .where(~((Delivery.status == DeliveryStatus.PENDING) & (Delivery.attempts == 0)))
         .limit(MAX_BULK_REPLAY)
     )
     deliveries = list((await session.execute(stmt)).scalars())
@@ -230,14 +225,11 @@ async def list_events(
     stmt = for_project(Event, project_id)
     if event_type:
         stmt = stmt.where(Event.type == event_type)
-    if window.since:
-        stmt = stmt.where(Event.created_at >= window.since)
-    if window.until:
-        stmt = stmt.where(Event.created_at <= window.until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = stmt.order_by(Event.created_at.desc(), Event.id.desc()).limit(window.limit).offset(window.offset)
-    events = [event_view(e) for e in (await session.execute(page)).scalars()]
-    return {"total": total or 0, "limit": window.limit, "offset": window.offset, "events": events}
+    stmt = in_window(stmt, Event.created_at, window)
+    order = (Event.created_at.desc(), Event.id.desc())
+    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    events = [event_view(e) for e in rows]
+    return listing("events", events, total=total, limit=window.limit, offset=window.offset)
 
 
 async def get_event(session: AsyncSession, project_id: str, event_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.db.base import utcnow
 from kirem.delivery.models import Delivery
 from kirem.inbound.models import Event
+from kirem.kit.enums import DeliveryStatus
 from kirem.routing.fanout import decide, project_routing
 from kirem.usage import meter as usage
 
@@ -25,7 +26,7 @@ async def requeue(session: AsyncSession, deliveries: Iterable[Delivery], now: da
         update(Delivery)
         .where(Delivery.id.in_(ids))
         .values(
-            status="pending",
+            status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=now,
             lease_expires_at=None,

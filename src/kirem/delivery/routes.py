@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import MAX_LIMIT, MAX_OFFSET, parse_window, raise_if
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
@@ -30,6 +29,7 @@ from kirem.context import AppContext
 from kirem.delivery import deliveries as service
 from kirem.delivery.deliveries import DELIVERY_STATUSES, parse_filter
 from kirem.delivery.schemas import BulkReplay, DeliveryDetail, DeliveryPage, EventDetail, EventPage, Queued
+from kirem.kit.params import MAX_LIMIT, MAX_OFFSET, parse_window, raise_if
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.signals import DELIVERIES
 from kirem.tenancy.service import Tenant

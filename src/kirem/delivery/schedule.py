@@ -2,7 +2,8 @@
 
 The default schedule makes 8 attempts: immediately, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and
 10 h (about 27.6 hours in all). Each wait gets ±20 % uniform jitter so that deliveries that failed
-together do not come back together. A target may override the schedule (``validate_schedule``).
+together do not come back together. A target may override the schedule
+(``kirem.routing.target_settings.validate_schedule``).
 
 ``Retry-After`` from the target is honoured within bounds: the wait becomes the larger of the
 jittered schedule value and ``Retry-After``, is never shorter than ``MIN_RETRY_AFTER`` (1 s) when the
@@ -29,9 +30,6 @@ MAX_DELAY = 86400.0
 
 MIN_RETRY_AFTER = 1.0
 """When the target sent ``Retry-After``, the wait is at least this long."""
-
-MAX_SCHEDULE_LENGTH = 20
-MAX_SCHEDULE_STEP = 86400.0
 
 _RNG = random.Random()
 
@@ -96,31 +94,3 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def validate_schedule(raw: object) -> tuple[tuple[float, ...] | None, str | None]:
-    """Check a per-target retry schedule: ``(schedule, None)`` when valid, else ``(None, error)``.
-
-    A valid schedule is a list of 1 to 20 numbers of seconds, each between 0 and 86400. The first
-    value is the wait before the first attempt (usually 0).
-    """
-    if isinstance(raw, str | bytes) or not isinstance(raw, list | tuple):
-        return None, f"retry schedule must be a list of 1 to {MAX_SCHEDULE_LENGTH} delays in seconds"
-    if not 1 <= len(raw) <= MAX_SCHEDULE_LENGTH:
-        return None, (
-            f"retry schedule must hold 1 to {MAX_SCHEDULE_LENGTH} delays in seconds (got {len(raw)})"
-        )
-    steps: list[float] = []
-    for index, item in enumerate(raw):
-        if (
-            isinstance(item, bool)
-            or not isinstance(item, int | float)
-            or not math.isfinite(item)
-            or not 0 <= item <= MAX_SCHEDULE_STEP
-        ):
-            return None, (
-                f"retry schedule item {index} must be a number of seconds from 0 to "
-                f"{MAX_SCHEDULE_STEP:.0f} (got {item!r})"
-            )
-        steps.append(float(item))
-    return tuple(steps), None

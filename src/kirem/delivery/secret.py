@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.crypto import Sealer
-from kirem.delivery.signing import generate_secret
 from kirem.tenancy.models import Project
+from kirem.tenancy.tokens import generate_secret
 
 ROTATION_OVERLAP = timedelta(hours=24)
 CURRENT_AAD = "webhook_secret"

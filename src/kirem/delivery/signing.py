@@ -31,20 +31,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets as _secrets
 from collections.abc import Sequence
 
-SECRET_PREFIX = "whsec_"
-SECRET_BYTES = 24
-PAYLOAD_FORMATS = ("kirem", "meta")
+from kirem.routing.target_settings import PAYLOAD_FORMATS
+from kirem.tenancy.tokens import WEBHOOK_SECRET_PREFIX
 
 KIREM_SIGNATURE_HEADER = "X-Kirem-Signature"
 META_SIGNATURE_HEADER = "X-Hub-Signature-256"
-
-
-def generate_secret() -> str:
-    """A new webhook secret in the Standard Webhooks form: ``whsec_`` + base64 of 24 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(_secrets.token_bytes(SECRET_BYTES)).decode("ascii")
 
 
 def _hex_hmac(secret: str, body: bytes) -> str:
@@ -57,7 +50,7 @@ def _standard_key(secret: str) -> bytes:
     Decoded leniently (missing padding tolerated, as the reference libraries do), so a secret that
     a Standard Webhooks library accepts signs the same way here.
     """
-    raw = secret.removeprefix(SECRET_PREFIX)
+    raw = secret.removeprefix(WEBHOOK_SECRET_PREFIX)
     try:
         key = base64.b64decode(raw + "==")
     except (binascii.Error, ValueError) as exc:

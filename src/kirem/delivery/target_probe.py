@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.context import AppContext
 from kirem.db.base import new_id, utcnow
 from kirem.delivery.attempts import attempt, signed_request
-from kirem.delivery.egress import EgressSenders, project_egress
+from kirem.delivery.egress import EgressSenders
 from kirem.delivery.sender import default_sender
 from kirem.inbound.events import kirem_envelope
-from kirem.routing.targets import TenantScope, get_target
+from kirem.routing.targets import get_target
+from kirem.tenancy.egress import project_egress
+from kirem.tenancy.service import Tenant
 
 TEST_EVENT = "webhooks.test"
 BODY_EXCERPT = 1000
@@ -29,7 +31,7 @@ META_TEST_BODY = orjson.dumps({"object": "whatsapp_business_account", "entry": [
 
 
 async def send_test_event(
-    ctx: AppContext, session: AsyncSession, tenant: TenantScope, target_id: str
+    ctx: AppContext, session: AsyncSession, tenant: Tenant, target_id: str
 ) -> dict[str, Any]:
     target = await get_target(session, tenant.project_id, target_id)
     now = utcnow()

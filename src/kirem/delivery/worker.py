@@ -29,15 +29,17 @@ from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
 from kirem.delivery.attempts import attempt, signed_request
-from kirem.delivery.egress import EgressSenders, project_egress
+from kirem.delivery.egress import EgressSenders
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.schedule import DEFAULT_SCHEDULE, next_delay
 from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
+from kirem.kit.enums import DeliveryStatus
 from kirem.routing.fanout import fan_out
 from kirem.routing.models import WebhookTarget
 from kirem.signals import DELIVERIES
+from kirem.tenancy.egress import project_egress
 from kirem.tenancy.models import Account, Project
 from kirem.usage import meter as usage
 
@@ -97,7 +99,7 @@ class DeliveryWorker:
         now = utcnow()
         due = (
             select(Delivery.id, Delivery.target_id)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
             .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
             .order_by(Delivery.next_attempt_at)
             .limit(limit * 4)
@@ -119,7 +121,7 @@ class DeliveryWorker:
             return []
         claimed = await session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(picked), Delivery.status == "pending")
+            .where(Delivery.id.in_(picked), Delivery.status == DeliveryStatus.PENDING)
             .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
             .values(lease_expires_at=now + self.lease, leased_by=self.worker_id)
             .returning(Delivery.id, Delivery.target_id)
@@ -211,10 +213,10 @@ class DeliveryWorker:
             if row is None:
                 return None
             delivery, event, target, project, account = row
-            if delivery.status != "pending":
+            if delivery.status != DeliveryStatus.PENDING:
                 return None
             if not target.enabled:
-                delivery.status = "skipped"
+                delivery.status = DeliveryStatus.SKIPPED
                 delivery.lease_expires_at = None
                 delivery.leased_by = None
                 await session.commit()
@@ -324,18 +326,18 @@ class DeliveryWorker:
         delivery.lease_expires_at = None
         delivery.leased_by = None
         if result.is_success:
-            delivery.status = "succeeded"
+            delivery.status = DeliveryStatus.SUCCEEDED
             delivery.completed_at = now
             target.failing_since = None
             return
         if result.gone:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.completed_at = now
             await disable_target(session, target, "the endpoint answered 410 Gone", now)
             return
         target.failing_since = target.failing_since or now
         if now - target.failing_since >= FAILING_DISABLES_AFTER:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.completed_at = now
             await disable_target(session, target, "every delivery failed for 5 days", now)
             return
@@ -346,7 +348,7 @@ class DeliveryWorker:
             retry_after=result.retry_after,
         )
         if delay is None:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             delivery.completed_at = now
         else:
             delivery.next_attempt_at = now + timedelta(seconds=delay)
@@ -361,8 +363,12 @@ async def disable_target(session: AsyncSession, target: WebhookTarget, reason: s
     target.disabled_at = now
     await session.execute(
         update(Delivery)
-        .where(Delivery.target_id == target.id, Delivery.status == "pending", Delivery.leased_by.is_(None))
-        .values(status="skipped", updated_at=now)
+        .where(
+            Delivery.target_id == target.id,
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.leased_by.is_(None),
+        )
+        .values(status=DeliveryStatus.SKIPPED, updated_at=now)
     )
     await session.flush()
     event = await record_event(

@@ -14,19 +14,15 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
 
-from kirem.analytics.params import iso
-from kirem.api.deps import bearer_token, tenant_for_request
-from kirem.api.responses import ApiError, invalid, not_found
-from kirem.context import AppContext
 from kirem.db.scope import flush_unique
 from kirem.enterprise.models import McpEndpoint
+from kirem.kit.errors import Conflict, invalid, not_found
+from kirem.kit.params import iso
 from kirem.ratelimit import RateLimiter
 from kirem.tenancy.limits import plan_error
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import PlanLimits, limits_for
-from kirem.tenancy.service import Tenant
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$")
 MAX_RATE = 10_000.0
@@ -68,7 +64,7 @@ async def set_endpoint(
 ) -> McpEndpoint:
     slug, rate = parse_endpoint(body)
     require_plan(account, limits)
-    taken = ApiError(409, "This MCP endpoint slug is taken", {"slug": slug})
+    taken = Conflict("This MCP endpoint slug is taken", {"slug": slug})
     other = await session.scalar(
         select(McpEndpoint.project_id).where(McpEndpoint.slug == slug, McpEndpoint.project_id != project.id)
     )
@@ -132,24 +128,3 @@ class EndpointLimiters:
             limiter = RateLimiter(endpoint.rate_limit_per_second)
             self._limiters[endpoint.project_id] = limiter
         return limiter
-
-
-async def dedicated_tenant(
-    request: Request, ctx: AppContext, session: AsyncSession, slug: str, limiters: EndpointLimiters
-) -> Tenant:
-    """Who calls ``/v1/mcp/{slug}``: a key of scope ``mcp`` of the endpoint's project, on the
-    enterprise plan, within the endpoint's rate; otherwise a 404, 401, 403 or 429."""
-    owner = await endpoint_owner(session, slug)
-    if owner is None:
-        raise not_found("MCP endpoint")
-    require_plan(owner.account, owner.limits)
-    token = bearer_token(request)
-    limiter = limiters.for_endpoint(owner.endpoint)
-    tenant = await tenant_for_request(
-        request, ctx, session, token, scope="mcp", limit=(limiter, owner.endpoint.project_id)
-    )
-    if tenant.project.id != owner.project.id:
-        raise ApiError(
-            403, "This API key is not bound to this MCP endpoint", {"authorization": "another project's key"}
-        )
-    return tenant

@@ -7,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_account, get_context, get_session
-from kirem.api.responses import not_found, ok
+from kirem.api.responses import ok
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.enterprise.mcp_endpoints import endpoint_view, project_endpoint, set_endpoint
 from kirem.enterprise.models import SlaPolicy
 from kirem.enterprise.sla import parse_policy, policy_view
+from kirem.kit.errors import not_found
 from kirem.tenancy import service
 from kirem.tenancy.limits import plan_error
 from kirem.tenancy.models import Account

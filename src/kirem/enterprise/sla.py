@@ -22,13 +22,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Float, and_, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
-from kirem.api.responses import invalid
 from kirem.context import AppContext
 from kirem.db.scope import changed_rows
 from kirem.delivery.models import Delivery
 from kirem.enterprise.models import SlaPolicy
 from kirem.inbound.events import record_event
+from kirem.kit.enums import DeliveryStatus
+from kirem.kit.errors import invalid
+from kirem.kit.params import iso
 from kirem.routing.fanout import fan_out
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import limits_for
@@ -126,7 +127,7 @@ async def window_stats(session: AsyncSession, project_id: str, since: datetime) 
         rank = math.ceil(PERCENTILE * succeeded) - 1  # nearest-rank percentile
         seconds = await session.scalar(
             select(latency)
-            .where(finished, Delivery.status == "succeeded")
+            .where(finished, Delivery.status == DeliveryStatus.SUCCEEDED)
             .order_by(latency)
             .offset(rank)
             .limit(1)

@@ -9,9 +9,9 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
 from kirem.db.base import new_id
 from kirem.inbound.models import Event
+from kirem.kit.params import iso
 
 
 def kirem_envelope(event_id: str, event_type: str, created_at: datetime, project_id: str, data: Any) -> bytes:

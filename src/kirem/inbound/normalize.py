@@ -47,15 +47,8 @@ from typing import Any
 import orjson
 
 from kirem.customers import CustomerIds, customer_ids
+from kirem.kit.enums import EventType
 from kirem.meta.signatures import webhook_body
-
-MESSAGES_RECEIVED = "messages.received"
-MESSAGES_STATUS = "messages.status"
-MESSAGES_ECHO = "messages.echo"
-HISTORY_SYNC = "history.sync"
-CONTACTS_SYNC = "contacts.sync"
-TEMPLATES_STATUS = "templates.status"
-ACCOUNT_UPDATE = "account.update"
 
 DEFAULT_OBJECT = "whatsapp_business_account"
 MAX_DEDUP_KEY = 300
@@ -225,11 +218,11 @@ def _change_drafts(entry: dict[str, Any], change: dict[str, Any]) -> list[_Draft
         echoes = _list(value.get("message_echoes"))
         return [d for m in echoes if (d := _echo_draft(value, m, common)) is not None]
     elif field == "history":
-        return [_whole_change_draft(HISTORY_SYNC, value, entry, change, common)]
+        return [_whole_change_draft(EventType.HISTORY_SYNC, value, entry, change, common)]
     elif field == "smb_app_state_sync":
-        return [_whole_change_draft(CONTACTS_SYNC, value, entry, change, common)]
+        return [_whole_change_draft(EventType.CONTACTS_SYNC, value, entry, change, common)]
     data = {"field": field, "value": value}
-    return [_whole_change_draft(ACCOUNT_UPDATE, data, entry, change, common)]
+    return [_whole_change_draft(EventType.ACCOUNT_UPDATE, data, entry, change, common)]
 
 
 def _message_draft(value: dict[str, Any], message: Any, common: dict[str, Any]) -> _Draft | None:
@@ -245,7 +238,7 @@ def _message_draft(value: dict[str, Any], message: Any, common: dict[str, Any]) 
     data["from"] = message.get("from") or customer.phone
     _add_identity(data, customer, contact)
     return _Draft(
-        type=MESSAGES_RECEIVED,
+        type=EventType.MESSAGES_RECEIVED,
         data=data,
         dedup_key=f"msg:{wamid}",
         message_type=_str(message.get("type")),
@@ -273,7 +266,7 @@ def _echo_draft(value: dict[str, Any], message: Any, common: dict[str, Any]) -> 
         data["to_user_id"] = message["to_user_id"]
     _add_identity(data, customer, contact)
     return _Draft(
-        type=MESSAGES_ECHO,
+        type=EventType.MESSAGES_ECHO,
         data=data,
         dedup_key=f"echo:{wamid}",
         message_type=_str(message.get("type")),
@@ -341,7 +334,7 @@ def _status_draft(value: dict[str, Any], status: Any, common: dict[str, Any]) ->
         if optional in status:
             data[optional] = status[optional]
     return _Draft(
-        type=MESSAGES_STATUS,
+        type=EventType.MESSAGES_STATUS,
         data=data,
         dedup_key=f"status:{wamid}:{state}",
         message_type=None,
@@ -367,7 +360,7 @@ def _template_draft(
         when = str(time) if isinstance(time, int | str) and not isinstance(time, bool) else _sha256(value)
         key = f"tpl:{template_id}:{event}:{when}"
     return _Draft(
-        type=TEMPLATES_STATUS,
+        type=EventType.TEMPLATES_STATUS,
         data=value,
         dedup_key=key,
         message_type=None,

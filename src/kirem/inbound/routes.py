@@ -58,7 +58,7 @@ async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> R
     if not isinstance(envelope, dict):
         raise ApiError(400, "Webhook body must be a JSON object")
     try:
-        await ctx.raw_events.store(source, body)
+        await request.app.state.raw_events.store(source, body)
     except BatchFailed as exc:
         raise ApiError(
             503, "The event could not be stored; send it again", headers={"Retry-After": "1"}

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso, parse_time
 from kirem.db.base import utcnow
+from kirem.kit.params import iso, parse_time
 from kirem.mcp.results import ToolInputError
 from kirem.messaging.models import MessageLog
 

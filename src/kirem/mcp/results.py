@@ -15,7 +15,7 @@ from typing import Any, ParamSpec
 import orjson
 from mcp.types import CallToolResult, TextContent
 
-from kirem.api.responses import ApiError
+from kirem.kit.errors import DomainError
 from kirem.mcp.caller import current_caller
 from kirem.meta.client import MetaApiError, MetaUnavailable
 
@@ -50,7 +50,7 @@ def _details(errors: Any) -> str:
     return "" if errors in (None, "") else str(errors)
 
 
-def api_error_text(exc: ApiError) -> str:
+def api_error_text(exc: DomainError) -> str:
     details = _details(exc.errors)
     message = exc.message.rstrip()
     if details and details not in message:
@@ -74,7 +74,7 @@ def failure_text(exc: Exception, tool: str) -> str:
     """The agent-readable text for an exception; unexpected ones are logged with the request id."""
     if isinstance(exc, ToolInputError):
         return str(exc)
-    if isinstance(exc, ApiError):
+    if isinstance(exc, DomainError):
         return api_error_text(exc)
     if isinstance(exc, MetaApiError):
         return meta_error_text(exc)

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from kirem.analytics.routes import require_analytics
-from kirem.api.responses import ApiError
+from kirem.analytics.messages import check_analytics
 from kirem.conversations import service as conversations
 from kirem.conversations.models import CONVERSATION_STATUSES
+from kirem.kit.errors import DomainError
 from kirem.mcp.analytics import message_summary, period
 from kirem.mcp.caller import current_caller
 from kirem.mcp.results import ToolInputError, api_error_text, guarded, json_result, text_result
@@ -78,7 +78,7 @@ def agent_hints(session_id: str) -> Iterator[None]:
     """The conversation service speaks REST; point an agent at the tools that get it further."""
     try:
         yield
-    except ApiError as exc:
+    except DomainError as exc:
         details = exc.errors if isinstance(exc.errors, dict) else {}
         if exc.status == 404 and exc.message == "Conversation not found":
             raise ToolInputError(
@@ -273,7 +273,12 @@ async def send_template(
             addressee = {"to": str(to).strip()} if has_to else {"recipient": str(recipient).strip()}
             message = {"messaging_product": "whatsapp", "recipient_type": "individual", **addressee, **body}
             answer, _ = await messaging.send_message(
-                caller.ctx, session, caller.tenant, message, author="agent"
+                caller.ctx,
+                session,
+                caller.tenant,
+                message,
+                conversation_of=conversations.joined_conversation,
+                author="agent",
             )
         await session.commit()
     return text_result(sent_text(answer))
@@ -303,7 +308,7 @@ async def view_analytics(
     Jumlah pesan keluar terkirim, diterima, dibaca dan gagal, pesan masuk, serta rincian per hari (UTC).
     """
     caller = current_caller()
-    require_analytics(caller.tenant)
+    check_analytics(caller.tenant)
     start, end = period(since, until)
     async with caller.ctx.db.session() as session:
         return json_result(await message_summary(session, caller.tenant.project_id, start, end))

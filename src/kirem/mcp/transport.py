@@ -1,7 +1,7 @@
 """``POST /v1/mcp``: the API key checked, then the SDK's Streamable HTTP transport (stateless, JSON).
 
 ``POST /v1/mcp/{project_slug}`` (a project's dedicated endpoint, enterprise plan) is the same
-endpoint with another check of the caller: :func:`kirem.enterprise.mcp_endpoints.dedicated_tenant`.
+endpoint with another check of the caller: :func:`dedicated_tenant`.
 
 The host app routes exactly ``/v1/mcp`` here (a ``Route``, not a ``Mount``: no redirect to
 ``/v1/mcp/``) and runs :meth:`McpEndpoint.run` in its own lifespan, since the SDK's session manager
@@ -31,16 +31,19 @@ from typing import Any
 
 import orjson
 from mcp.server.transport_security import TransportSecuritySettings
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from kirem.api.deps import get_tenant
-from kirem.api.responses import ApiError
+from kirem.api.deps import bearer_token, get_tenant, tenant_for_request
+from kirem.api.responses import ApiError, error_response
 from kirem.context import AppContext
-from kirem.enterprise.mcp_endpoints import EndpointLimiters, dedicated_tenant
+from kirem.enterprise.mcp_endpoints import EndpointLimiters, endpoint_owner, require_plan
+from kirem.kit.errors import Forbidden, not_found
 from kirem.mcp.caller import Caller, reset_caller, set_caller
 from kirem.mcp.server import KiremMCPServer, create_mcp_server
+from kirem.tenancy.service import Tenant
 
 MCP_PATH = "/v1/mcp"
 DEDICATED_MCP_PATH = MCP_PATH + "/{project_slug}"
@@ -141,7 +144,7 @@ class McpEndpoint:
             error = ApiError(
                 503, "The MCP endpoint is not running yet", {"mcp": "the app's lifespan has not started"}
             )
-            await error.response()(scope, receive, send)
+            await error_response(error)(scope, receive, send)
             return
         slug = request.path_params.get("project_slug")
         try:
@@ -151,7 +154,7 @@ class McpEndpoint:
                 else:
                     tenant = await dedicated_tenant(request, self.ctx, session, slug, self.limiters)
         except ApiError as exc:
-            await exc.response()(scope, receive, send)
+            await error_response(exc)(scope, receive, send)
             return
 
         if declared_non_json(request.headers.get("content-type")):
@@ -184,3 +187,24 @@ class McpEndpoint:
             )
         finally:
             reset_caller(token)
+
+
+async def dedicated_tenant(
+    request: Request, ctx: AppContext, session: AsyncSession, slug: str, limiters: EndpointLimiters
+) -> Tenant:
+    """Who calls ``/v1/mcp/{slug}``: a key of scope ``mcp`` of the endpoint's project, on the
+    enterprise plan, within the endpoint's rate; otherwise a 404, 401, 403 or 429."""
+    owner = await endpoint_owner(session, slug)
+    if owner is None:
+        raise not_found("MCP endpoint")
+    require_plan(owner.account, owner.limits)
+    token = bearer_token(request)
+    limiter = limiters.for_endpoint(owner.endpoint)
+    tenant = await tenant_for_request(
+        request, ctx, session, token, scope="mcp", limit=(limiter, owner.endpoint.project_id)
+    )
+    if tenant.project.id != owner.project.id:
+        raise Forbidden(
+            "This API key is not bound to this MCP endpoint", {"authorization": "another project's key"}
+        )
+    return tenant

@@ -23,10 +23,12 @@ from kirem.api.body import TOKEN_FIELD, is_form, read_form, read_graph_body, rea
 from kirem.api.deps import get_context, get_session, tenant_for_request
 from kirem.api.graph_errors import VERSION
 from kirem.api.idempotency import idempotent
-from kirem.api.responses import WrappedJSON, not_found
+from kirem.api.responses import WrappedJSON
 from kirem.api.schemas import API_KEY
 from kirem.context import AppContext
+from kirem.conversations.service import joined_conversation
 from kirem.db.scope import for_project
+from kirem.kit.errors import not_found
 from kirem.messaging import media, profile, service, templates
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id
@@ -126,7 +128,9 @@ async def send(
 
     async def execute() -> Response:
         body = await read_graph_body(request)
-        answer, _ = await service.send_message(ctx, session, tenant, body, phone_number_id=phone_number_id)
+        answer, _ = await service.send_message(
+            ctx, session, tenant, body, conversation_of=joined_conversation, phone_number_id=phone_number_id
+        )
         return meta(answer)
 
     return await idempotent(request, ctx, tenant, execute)

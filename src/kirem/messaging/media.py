@@ -12,10 +12,10 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.body import Upload
-from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.kit.enums import ChannelStatus
+from kirem.kit.errors import DomainError, invalid, not_found
 from kirem.messaging.media_rules import check_upload
 from kirem.messaging.models import MediaRef
 from kirem.messaging.service import graph_and_token
@@ -27,6 +27,15 @@ from kirem.tenancy.service import Tenant, resolve_channel
 DEFAULT_MIME = "application/octet-stream"
 _MIME = re.compile(r"^[\w.+-]+/[\w.+-]+( *;[ \w.+=\"-]*)*$", re.ASCII)
 """A media type fit for a Content-Type header (Meta's answer is not trusted with raw header bytes)."""
+
+
+@dataclass
+class Upload:
+    """A file part of a multipart upload."""
+
+    filename: str
+    content_type: str | None
+    content: bytes
 
 
 def upload_mime_type(declared: str | None, filename: str) -> str:
@@ -49,7 +58,7 @@ async def upload_media(
 ) -> str:
     rejection = check_upload(mime_type, len(content))
     if rejection is not None:
-        raise ApiError(rejection.status, rejection.message, {rejection.field: rejection.message})
+        raise DomainError(rejection.status, rejection.message, {rejection.field: rejection.message})
     channel = await resolve_channel(session, tenant, channel_id=channel_id)
     graph, token = graph_and_token(ctx, tenant, channel)
     answer = await graph.upload_media(
@@ -100,7 +109,7 @@ async def _media_channel(session: AsyncSession, tenant: Tenant, media_id: str) -
         channel = (
             await session.execute(select(Channel).where(Channel.id == ref.channel_id))
         ).scalar_one_or_none()
-        if channel is not None and channel.status == "active":
+        if channel is not None and channel.status == ChannelStatus.ACTIVE:
             return channel
     return await resolve_channel(session, tenant)
 

@@ -5,7 +5,7 @@ only what Meta itself refuses at request time is rejected (neither or both of ``
 ``recipient`` that is not a BSUID, unknown ``type``, more than 3 reply buttons, more than 10 list rows,
 media with neither ``id`` nor ``link``, text over 4096 characters, ...). Values that only Meta can judge
 (media ids, template names, the sample numbers of Meta's examples) are left to Meta. An explicit ``null``
-is an absent field (:mod:`kirem.messaging.nulls`) and fields Kirem does not know are not looked at; the
+is an absent field (:mod:`kirem.kit.nulls`) and fields Kirem does not know are not looked at; the
 body is forwarded as the client wrote it.
 
 Every function returns a field-level error dict: dotted paths such as ``"text.body"`` or
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid, is_parent_bsuid
-from kirem.messaging.nulls import without_nulls
+from kirem.kit.nulls import without_nulls
 
 Errors = dict[str, str]
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import invalid
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.kit.enums import ChannelStatus
+from kirem.kit.errors import invalid
 from kirem.messaging.message_rules import meta_error_code
 from kirem.messaging.profile_rules import validate_profile_update
 from kirem.messaging.service import graph_and_token
@@ -44,7 +45,7 @@ async def phone_number(
 async def project_number(session: AsyncSession, tenant: Tenant, object_id: str) -> Channel | None:
     """The project's active channel whose phone number id is ``object_id``, if there is one."""
     stmt = for_project(Channel, tenant.project_id).where(
-        Channel.status == "active", Channel.phone_number_id == object_id
+        Channel.status == ChannelStatus.ACTIVE, Channel.phone_number_id == object_id
     )
     return (await session.execute(stmt.limit(1))).scalar_one_or_none()
 

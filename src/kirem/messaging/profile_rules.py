@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kirem.kit.nulls import without_nulls
 from kirem.messaging.message_rules import is_http_url
-from kirem.messaging.nulls import without_nulls
 
 Errors = dict[str, str]
 

@@ -10,7 +10,7 @@ from starlette.background import BackgroundTask
 from kirem.api.body import read_json, read_json_object, read_upload
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
-from kirem.api.responses import invalid, ok
+from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
     BODY,
@@ -29,6 +29,8 @@ from kirem.api.schemas import (
     wrapped,
 )
 from kirem.context import AppContext
+from kirem.conversations.service import joined_conversation
+from kirem.kit.errors import invalid
 from kirem.messaging import media, profile, service, templates
 from kirem.messaging.schemas import (
     MEDIA_EXAMPLE,
@@ -78,7 +80,7 @@ async def _send(
     async def execute() -> Response:
         body = await read_json(request)
         answer, was_read = await service.send_message(
-            ctx, session, tenant, body, phone_number_id=phone_number_id
+            ctx, session, tenant, body, conversation_of=joined_conversation, phone_number_id=phone_number_id
         )
         if was_read:
             return ok(answer, "Message marked as read")

@@ -6,15 +6,15 @@ checks the key's and the channel's rules first.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import ApiError, invalid
 from kirem.context import AppContext
-from kirem.conversations.preview import preview
-from kirem.conversations.service import conversation_for
 from kirem.customers import CustomerIds, customer_ids
+from kirem.kit.enums import MessageStatus
+from kirem.kit.errors import DomainError, invalid
 from kirem.messaging.message_rules import (
     is_read_receipt,
     message_type_of,
@@ -23,6 +23,7 @@ from kirem.messaging.message_rules import (
     validate_read_receipt,
 )
 from kirem.messaging.models import MessageLog
+from kirem.messaging.preview import preview
 from kirem.messaging.statuses import apply_pending
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable, first_object
 from kirem.phones import digits, with_ascii_recipient
@@ -37,6 +38,9 @@ from kirem.tenancy.service import (
 )
 from kirem.usage import meter as usage
 
+ConversationOf = Callable[[AsyncSession, Channel, CustomerIds], Awaitable[str]]
+"""The id of the conversation a sent message joins: ``kirem.conversations.service.joined_conversation``."""
+
 
 async def send_message(
     ctx: AppContext,
@@ -44,13 +48,14 @@ async def send_message(
     tenant: Tenant,
     body: Any,
     *,
+    conversation_of: ConversationOf,
     phone_number_id: str | None = None,
     channel: Channel | None = None,
     author: str = "api",
 ) -> tuple[dict[str, Any], bool]:
     """Send ``body`` as Meta would; return Meta's answer and whether it was a read receipt.
 
-    An accepted message joins the conversation with its recipient (opened if there is none), as
+    An accepted message joins the conversation with its recipient (``conversation_of``), as
     written by ``author`` (``api`` for /v1/messages, ``agent`` for MCP).
     """
     if is_read_receipt(body):
@@ -69,7 +74,7 @@ async def send_message(
         sender=channel.display_phone_number,
         direction="outbound",
         type=str(message_type_of(body) or "text")[:32],
-        status="pending",
+        status=MessageStatus.PENDING,
         request=body,
         author=author,
         text=preview({**body, "type": message_type_of(body) or "text"}),
@@ -78,7 +83,7 @@ async def send_message(
     try:
         # counted last: the account's quota row stays locked only until the commit just after
         await consume_outbound_quota(session, tenant)
-    except ApiError:
+    except DomainError:
         await session.rollback()
         raise
     await session.commit()
@@ -91,11 +96,11 @@ async def send_message(
         await _record_refusal(session, tenant, log, None, str(exc))
         raise
     customer = addressee(body, first_object(answer, "contacts"))
-    conversation = await conversation_for(session, channel, customer) if customer.known else None
+    conversation_id = await conversation_of(session, channel, customer) if customer.known else None
     message_id = first_object(answer, "messages").get("id")
     log.message_id = message_id if isinstance(message_id, str) and len(message_id) <= 255 else None
-    log.status = "accepted"
-    log.conversation_id = conversation.id if conversation is not None else None
+    log.status = MessageStatus.ACCEPTED
+    log.conversation_id = conversation_id
     await apply_pending(session, log)
     await usage.count(session, tenant.project_id, {usage.outbound(log.type): 1})
     await session.commit()
@@ -120,7 +125,7 @@ def _phone_of(body: dict[str, Any]) -> str:
 async def _record_refusal(
     session: AsyncSession, tenant: Tenant, log: MessageLog, code: int | None, message: str
 ) -> None:
-    log.status = "failed"
+    log.status = MessageStatus.FAILED
     log.error_code = code
     log.error_message = message
     await release_outbound_quota(session, tenant)
@@ -148,4 +153,4 @@ def graph_and_token(ctx: AppContext, tenant: Tenant, channel: Channel) -> tuple[
     channels of the key's own project) are checked before anything reaches Meta or is counted.
     """
     check_channel_use(tenant, channel)
-    return ctx.graph_for(channel), channel_token(ctx.sealer, channel)
+    return ctx.graph_for(channel.kind), channel_token(ctx.sealer, channel)

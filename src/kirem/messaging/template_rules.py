@@ -15,8 +15,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kirem.kit.nulls import without_nulls
 from kirem.messaging.message_rules import is_http_url
-from kirem.messaging.nulls import without_nulls
+from kirem.meta.templates import (
+    NAMED_VARIABLE,
+    POSITIONAL,
+    VARIABLE,
+    upper,
+    variable_count,
+    variables,
+)
 
 Errors = dict[str, str]
 
@@ -46,9 +54,6 @@ OTHER_PARAMETER = (None, "Invalid parameter")
 """Meta's ``error_subcode`` and ``error_user_title`` for a refused template (code 100): a name it
 does not take, a text over its limit, and any other parameter (no subcode)."""
 
-_VARIABLE = re.compile(r"\{\{([^{}]*)\}\}")
-_POSITIONAL = re.compile(r"[0-9]+")
-_NAMED = re.compile(r"[a-z_][a-z0-9_]*")
 _TOO_LONG = re.compile(r"at most \d+ characters")
 
 
@@ -95,27 +100,10 @@ def template_variable_counts(components: list[Any]) -> dict[str, int]:
     for component in components if isinstance(components, list) else []:
         if not isinstance(component, dict) or not isinstance(component.get("text"), str):
             continue
-        kind = _upper(component.get("type")).lower()
+        kind = upper(component.get("type")).lower()
         if kind in counts:
             counts[kind] = variable_count(component["text"])
     return counts
-
-
-def parameter_format_of(components: object) -> str:
-    """``NAMED`` when a header or body text uses named variables (``{{first_name}}``), else
-    ``POSITIONAL``: the ``parameter_format`` Meta reports for a template that did not state one."""
-    for component in components if isinstance(components, list) else []:
-        if not isinstance(component, dict) or _upper(component.get("type")) not in ("HEADER", "BODY"):
-            continue
-        if isinstance(component.get("text"), str) and _variables(component["text"])[1]:
-            return "NAMED"
-    return "POSITIONAL"
-
-
-def variable_count(text: str) -> int:
-    """Parameters one header or body text expects: the highest ``{{n}}``, or its distinct named ones."""
-    positional, named = _variables(text)
-    return max(positional, default=0) or len(set(named))
 
 
 def _check_components(components: object, named: bool, authentication: bool) -> Errors:
@@ -128,7 +116,7 @@ def _check_components(components: object, named: bool, authentication: bool) -> 
         if not isinstance(component, dict):
             errors[path] = f"{path} must be an object"
             continue
-        kind = _upper(component.get("type"))
+        kind = upper(component.get("type"))
         if kind not in COMPONENT_TYPES:
             errors[f"{path}.type"] = f"{path}.type must be one of {', '.join(COMPONENT_TYPES)}"
         elif kind in seen:
@@ -152,7 +140,7 @@ def _check_component(path: str, kind: str, component: dict[str, Any], named: boo
         if auth and "text" not in component:
             return {}
         text = component.get("text")
-        if isinstance(text, str) and _VARIABLE.search(text):
+        if isinstance(text, str) and VARIABLE.search(text):
             return {f"{path}.text": "a FOOTER cannot contain variables"}
         return _check_text(path, text, MAX_FOOTER_TEXT, named)
     if kind == "BUTTONS":
@@ -161,13 +149,13 @@ def _check_component(path: str, kind: str, component: dict[str, Any], named: boo
 
 
 def _check_header(path: str, component: dict[str, Any], named: bool) -> Errors:
-    header_format = _upper(component.get("format"))
+    header_format = upper(component.get("format"))
     if header_format not in HEADER_FORMATS:
         return {f"{path}.format": f"{path}.format must be one of {', '.join(HEADER_FORMATS)}"}
     if header_format != "TEXT":
         return {}
     errors = _check_text(path, component.get("text"), MAX_HEADER_TEXT, named)
-    if not errors and len(_VARIABLE.findall(component["text"])) > 1:
+    if not errors and len(VARIABLE.findall(component["text"])) > 1:
         errors[f"{path}.text"] = "a TEXT header can contain at most 1 variable"
     return errors
 
@@ -183,11 +171,11 @@ def _check_text(path: str, text: object, maximum: int, named: bool) -> Errors:
 
 
 def _variable_problem(text: str, named: bool) -> str | None:
-    raw = [match.strip() for match in _VARIABLE.findall(text)]
-    invalid = [name for name in raw if not (_POSITIONAL.fullmatch(name) or _NAMED.fullmatch(name))]
+    raw = [match.strip() for match in VARIABLE.findall(text)]
+    invalid = [name for name in raw if not (POSITIONAL.fullmatch(name) or NAMED_VARIABLE.fullmatch(name))]
     if invalid:
         return f"{{{{{invalid[0]}}}}} is not a valid variable; use {{{{1}}}} or, with NAMED, {{{{name}}}}"
-    positional, names = _variables(text)
+    positional, names = variables(text)
     if named and positional:
         return "with parameter_format NAMED, variables must be named like {{first_name}}, not {{1}}"
     if names and not named:
@@ -195,12 +183,6 @@ def _variable_problem(text: str, named: bool) -> str | None:
     if set(positional) != set(range(1, len(set(positional)) + 1)):
         return "variables must be numbered {{1}}, {{2}}, … without gaps"
     return None
-
-
-def _variables(text: str) -> tuple[list[int], list[str]]:
-    raw = [match.strip() for match in _VARIABLE.findall(text)]
-    positional = [int(name) for name in raw if _POSITIONAL.fullmatch(name)]
-    return positional, [name for name in raw if _NAMED.fullmatch(name)]
 
 
 def _check_buttons(path: str, buttons: object) -> Errors:
@@ -211,7 +193,7 @@ def _check_buttons(path: str, buttons: object) -> Errors:
     errors: Errors = {}
     for index, button in enumerate(buttons):
         errors.update(_check_button(f"{path}[{index}]", button))
-    kinds = [_upper(button.get("type")) for button in buttons if isinstance(button, dict)]
+    kinds = [upper(button.get("type")) for button in buttons if isinstance(button, dict)]
     for kind, limit in MAX_BUTTONS_OF_TYPE.items():
         if kinds.count(kind) > limit:
             errors[path] = f"at most {limit} {kind} button(s) are allowed, got {kinds.count(kind)}"
@@ -221,7 +203,7 @@ def _check_buttons(path: str, buttons: object) -> Errors:
 def _check_button(path: str, button: object) -> Errors:
     if not isinstance(button, dict):
         return {path: f"{path} must be an object"}
-    kind = _upper(button.get("type"))
+    kind = upper(button.get("type"))
     if kind not in BUTTON_TYPES:
         return {f"{path}.type": f"{path}.type must be one of {', '.join(BUTTON_TYPES)}"}
     errors: Errors = {}
@@ -248,15 +230,11 @@ def _button_text_problem(text: object) -> str | None:
 
 
 def _url_problem(url: object) -> str | None:
-    if not isinstance(url, str) or not is_http_url(_VARIABLE.sub("x", url)):
+    if not isinstance(url, str) or not is_http_url(VARIABLE.sub("x", url)):
         return "a URL button needs an http or https url"
-    variables = _VARIABLE.findall(url)
+    variables = VARIABLE.findall(url)
     if len(variables) > 1:
         return "a URL button can contain at most 1 variable"
     if variables and not url.endswith("}}"):
         return "the variable of a URL button must be at the end of the url"
     return None
-
-
-def _upper(value: object) -> str:
-    return value.upper() if isinstance(value, str) else ""

@@ -8,15 +8,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL, QueryParams
 
-from kirem.analytics.params import parse_int, raise_if
-from kirem.api.responses import invalid, not_found
 from kirem.context import AppContext
+from kirem.kit.errors import invalid, not_found
+from kirem.kit.params import parse_int, raise_if
 from kirem.messaging.message_rules import INVALID_PARAMETER
 from kirem.messaging.service import graph_and_token
-from kirem.messaging.template_rules import NAME_PATTERN, meta_refusal, parameter_format_of, validate_template
+from kirem.messaging.template_rules import NAME_PATTERN, meta_refusal, validate_template
 from kirem.meta.client import MetaApiError, MetaUnavailable, objects
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id
+from kirem.meta.templates import parameter_format_of
 from kirem.tenancy.service import Tenant, resolve_channel
 
 LIST_FILTERS = ("name", "category", "language")

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from kirem.instruments import Instruments
 from kirem.meta.ids import is_graph_id
-from kirem.metrics import Metrics
 
 
 @dataclass
@@ -63,10 +63,10 @@ def first_object(body: dict[str, Any], key: str) -> dict[str, Any]:
 class GraphClient:
     """Graph API calls for one base URL (Meta's, or the sandbox's), with a per-call access token."""
 
-    def __init__(self, http: httpx.AsyncClient, version: str, metrics: Metrics | None = None) -> None:
+    def __init__(self, http: httpx.AsyncClient, version: str, metrics: Instruments | None = None) -> None:
         self.http = http
         self.version = version
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or Instruments()
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -18,13 +18,13 @@ from urllib.parse import urlencode, urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
-from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
 from kirem.db.scope import changed_rows, for_project, get_owned
 from kirem.inbound.events import record_event
+from kirem.kit.errors import Conflict, DomainError, Forbidden, NotFound, invalid, not_found
+from kirem.kit.params import iso
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.meta.ids import is_graph_id
 from kirem.onboarding.models import SetupLink
@@ -155,22 +155,15 @@ def live_signup_configured(ctx: AppContext) -> bool:
 
 def _mode(ctx: AppContext, tenant: Tenant, wanted: bool | None) -> str:
     """Live Embedded Signup when configured, else the sandbox's; test keys and ``sandbox: true`` want it."""
-    sandbox = (
-        wanted if wanted is not None else (tenant.api_key.mode == "test" or not live_signup_configured(ctx))
-    )
+    sandbox = wanted if wanted is not None else (tenant.key_mode == "test" or not live_signup_configured(ctx))
     if sandbox:
         if not ctx.settings.sandbox_enabled:
-            raise ApiError(
-                409, "The sandbox is disabled on this server (KIREM_SANDBOX=false)", {"sandbox": True}
-            )
+            raise Conflict("The sandbox is disabled on this server (KIREM_SANDBOX=false)", {"sandbox": True})
         return "sandbox"
-    if tenant.api_key.mode == "test":
-        raise ApiError(
-            403, "Test keys (kirem_test_…) may only create sandbox setup links", {"sandbox": False}
-        )
+    if tenant.key_mode == "test":
+        raise Forbidden("Test keys (kirem_test_…) may only create sandbox setup links", {"sandbox": False})
     if not live_signup_configured(ctx):
-        raise ApiError(
-            409,
+        raise Conflict(
             "Embedded Signup is not configured on this server: set KIREM_META_APP_ID, "
             "KIREM_META_CONFIG_ID and KIREM_META_APP_SECRET",
             {"sandbox": False},
@@ -286,11 +279,11 @@ async def _claim(session: AsyncSession, link: SetupLink) -> None:
 def _graph_app(ctx: AppContext, link: SetupLink) -> tuple[GraphClient, str, str]:
     if link.mode == "sandbox":
         if ctx.sandbox_graph is None or ctx.sandbox_app_secret is None:
-            raise ApiError(409, "The sandbox is disabled on this server (KIREM_SANDBOX=false)")
+            raise Conflict("The sandbox is disabled on this server (KIREM_SANDBOX=false)")
         return ctx.sandbox_graph, SANDBOX_APP_ID, ctx.sandbox_app_secret
     settings = ctx.settings
     if not (settings.meta_app_id and settings.meta_app_secret):
-        raise ApiError(409, "Embedded Signup is no longer configured on this server")
+        raise Conflict("Embedded Signup is no longer configured on this server")
     return ctx.live_graph, settings.meta_app_id, settings.meta_app_secret
 
 
@@ -335,7 +328,7 @@ async def _connect(ctx: AppContext, link_id: str, signup: SignupResult, onboarde
         link = await session.get(SetupLink, link_id)
         account = await session.get(Account, link.account_id) if link else None
         if link is None or account is None:
-            raise ApiError(404, "The setup link was deleted while the signup ran")
+            raise NotFound("The setup link was deleted while the signup ran")
         await check_channel_quota(session, account)
         project = await _client_project(ctx, session, account, link)
         channel = await add_channel(
@@ -384,7 +377,7 @@ def _failure_reason(exc: Exception) -> str:
         return f"Meta refused the onboarding: {exc.message}"
     if isinstance(exc, MetaUnavailable):
         return f"Meta could not be reached: {exc}"
-    if isinstance(exc, ApiError):
+    if isinstance(exc, DomainError):
         return exc.message
     return "the onboarding failed"
 
@@ -417,7 +410,7 @@ async def complete_signup(ctx: AppContext, params: dict[str, str]) -> str:
     try:
         onboarded = await _onboard(ctx, link, signup)
         link = await _connect(ctx, link.id, signup, onboarded)
-    except (MetaApiError, MetaUnavailable, ApiError) as exc:
+    except (MetaApiError, MetaUnavailable, DomainError) as exc:
         reason = _failure_reason(exc)
         await _fail(ctx, link.id, reason)
         return outcome_url(link, status="failed", reason=reason[:300])

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from kirem.context import AppContext
-    from kirem.routing.targets import ProjectTenant
+    from kirem.tenancy.service import Tenant
 
 targets_app = typer.Typer(help="Webhook targets of a project.", no_args_is_help=True)
 rules_app = typer.Typer(help="Routing rules of a project.", no_args_is_help=True)
@@ -27,13 +27,13 @@ rules_app = typer.Typer(help="Routing rules of a project.", no_args_is_help=True
 TARGET_COLUMNS = ["id", "url", "payload_format", "events", "enabled", "disabled_reason", "description"]
 RULE_COLUMNS = ["id", "name", "enabled", "target_ids", "conditions"]
 
-Work = Callable[["AsyncSession", "ProjectTenant", "AppContext"], Awaitable[Any]]
+Work = Callable[["AsyncSession", "Tenant", "AppContext"], Awaitable[Any]]
 TargetIdArg = typer.Argument(..., help="The target's id (from `kirem targets list`).", show_default=False)
 
 
 def _project_work(account: str, project: str, work: Work, *, write: bool, as_json: bool) -> Any:
     """Run ``work`` on the named project (in a transaction when ``write``); API errors exit 1."""
-    from kirem.routing.targets import tenant_for_project
+    from kirem.tenancy.service import tenant_for_project
 
     async def main(ctx: AppContext) -> Any:
         opener = ctx.db.transaction if write else ctx.db.session
@@ -95,7 +95,7 @@ def targets_list(account: str = AccountArg, project: str = ProjectArg, as_json: 
     """List the project's webhook targets."""
     from kirem.routing import targets
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> list[dict[str, Any]]:
+    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> list[dict[str, Any]]:
         return [
             targets.target_view(ctx.sealer, t) for t in await targets.list_targets(session, tenant.project_id)
         ]
@@ -149,7 +149,7 @@ def targets_create(
     if disabled:
         body["enabled"] = False
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
+    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
         target = await targets.create_target(
             session, tenant, body, sealer=ctx.sealer, production=_production(ctx)
         )
@@ -202,7 +202,7 @@ def targets_update(
     if default_schedule:
         body["retry_schedule"] = None
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
+    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
         target = await targets.update_target(
             session, tenant, target_id, body, sealer=ctx.sealer, production=_production(ctx)
         )
@@ -214,7 +214,7 @@ def targets_update(
 def _set_enabled(account: str, project: str, target_id: str, enabled: bool, as_json: bool) -> None:
     from kirem.routing import targets
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, ctx: AppContext) -> dict[str, Any]:
+    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
         return targets.target_view(
             ctx.sealer, await targets.set_target_enabled(session, tenant, target_id, enabled)
         )
@@ -254,7 +254,7 @@ def targets_delete(
     """Delete a target, its deliveries, and its id from every rule."""
     from kirem.routing import targets
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
         await targets.delete_target(session, tenant, target_id)
         return {"id": target_id, "deleted": True}
 
@@ -269,7 +269,7 @@ def rules_list(account: str = AccountArg, project: str = ProjectArg, as_json: bo
     """List the project's routing rules."""
     from kirem.routing import rules
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> list[dict[str, Any]]:
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> list[dict[str, Any]]:
         return [rules.rule_view(r) for r in await rules.list_rules(session, tenant.project_id)]
 
     _show(_project_work(account, project, work, write=False, as_json=as_json), as_json, RULE_COLUMNS)
@@ -297,7 +297,7 @@ def rules_create(
     if disabled:
         body["enabled"] = False
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
         return rules.rule_view(await rules.create_rule(session, tenant, body))
 
     _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, RULE_COLUMNS)
@@ -313,7 +313,7 @@ def rules_delete(
     """Delete a routing rule."""
     from kirem.routing import rules
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
         await rules.delete_rule(session, tenant, rule_id)
         return {"id": rule_id, "deleted": True}
 
@@ -349,7 +349,7 @@ def rules_test(
         }
         sample = {k: v for k, v in short.items() if v is not None}
 
-    async def work(session: AsyncSession, tenant: ProjectTenant, _ctx: AppContext) -> dict[str, Any]:
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
         return await rules.run_rule_test(session, tenant, {"event": sample})
 
     answer = _project_work(account, project, work, write=False, as_json=as_json)

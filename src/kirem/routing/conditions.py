@@ -27,21 +27,10 @@ from typing import Any
 import re2
 
 from kirem.bsuid import is_bsuid, is_parent_bsuid
+from kirem.kit.enums import EventType
 from kirem.phones import ascii_digits
 
-EVENT_TYPES: tuple[str, ...] = (
-    "messages.received",
-    "messages.status",
-    "messages.echo",
-    "history.sync",
-    "contacts.sync",
-    "templates.status",
-    "account.update",
-    "targets.disabled",
-    "sla.breached",
-    "sla.recovered",
-    "channels.connected",
-)
+EVENT_TYPES: tuple[str, ...] = tuple(EventType)
 MESSAGE_TYPES: tuple[str, ...] = (
     "text",
     "image",

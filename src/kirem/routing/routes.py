@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
@@ -27,6 +26,7 @@ from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.delivery.secret import rotate_webhook_secret
 from kirem.delivery.target_probe import send_test_event
+from kirem.kit.params import iso
 from kirem.routing import rules, targets
 from kirem.routing.schemas import (
     RULE_EXAMPLE,

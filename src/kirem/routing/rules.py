@@ -19,16 +19,17 @@ import orjson
 from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
-from kirem.api.responses import invalid, not_found
 from kirem.db.scope import for_project, get_owned
 from kirem.inbound.normalize import message_texts
+from kirem.kit.errors import invalid, not_found
+from kirem.kit.params import iso
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
 from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route, user_ids_of
 from kirem.routing.models import RoutingRule, WebhookTarget
-from kirem.routing.targets import TenantScope, list_targets
+from kirem.routing.targets import list_targets
 from kirem.tenancy.limits import enforce_count_limit, enforce_enabling_limit
 from kirem.tenancy.models import Channel, Project
+from kirem.tenancy.service import Tenant
 
 log = logging.getLogger("kirem.routing")
 
@@ -150,7 +151,7 @@ async def _rule_fields(
 # Service -------------------------------------------------------------------------------------
 
 
-async def create_rule(session: AsyncSession, tenant: TenantScope, body: dict[str, Any]) -> RoutingRule:
+async def create_rule(session: AsyncSession, tenant: Tenant, body: dict[str, Any]) -> RoutingRule:
     """A new rule (the caller commits); 403 past the plan's ``routing_rules``, 400 on bad fields."""
     values = await _rule_fields(session, tenant.project_id, body, creating=True)
     await enforce_count_limit(
@@ -182,7 +183,7 @@ async def get_rule(session: AsyncSession, project_id: str, rule_id: str) -> Rout
 
 
 async def update_rule(
-    session: AsyncSession, tenant: TenantScope, rule_id: str, body: dict[str, Any]
+    session: AsyncSession, tenant: Tenant, rule_id: str, body: dict[str, Any]
 ) -> RoutingRule:
     """Change the fields in ``body`` (the caller commits); ``conditions`` is replaced as a whole."""
     rule = await get_rule(session, tenant.project_id, rule_id)
@@ -205,7 +206,7 @@ async def update_rule(
     return rule
 
 
-async def delete_rule(session: AsyncSession, tenant: TenantScope, rule_id: str) -> None:
+async def delete_rule(session: AsyncSession, tenant: Tenant, rule_id: str) -> None:
     rule = await get_rule(session, tenant.project_id, rule_id)
     await session.delete(rule)
     await session.flush()
@@ -340,7 +341,7 @@ async def sample_facts(session: AsyncSession, project_id: str, body: dict[str, A
     return EventFacts(channel_id=channel, **facts)
 
 
-async def run_rule_test(session: AsyncSession, tenant: TenantScope, body: dict[str, Any]) -> dict[str, Any]:
+async def run_rule_test(session: AsyncSession, tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
     """Which of the project's targets would receive this event, and why (nothing is sent)."""
     facts = await sample_facts(session, tenant.project_id, body)
     targets = await list_targets(session, tenant.project_id)

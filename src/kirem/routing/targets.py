@@ -13,26 +13,23 @@ as a value keeps the stored one, so a target read and written back loses nothing
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
-from kirem.api.responses import invalid, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, get_owned
-from kirem.delivery.schedule import validate_schedule
-from kirem.delivery.signing import PAYLOAD_FORMATS
+from kirem.kit.errors import invalid, not_found
+from kirem.kit.params import iso
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, RoutingRule, WebhookTarget
+from kirem.routing.target_settings import PAYLOAD_FORMATS, validate_schedule
 from kirem.routing.urls import Resolver, check_target_url
 from kirem.tenancy.limits import enforce_count_limit, enforce_enabling_limit
-from kirem.tenancy.models import Account, Project
-from kirem.tenancy.plans import PlanLimits
-from kirem.tenancy.service import account_limits
+from kirem.tenancy.models import Project
+from kirem.tenancy.service import Tenant
 
 DESCRIPTION_MAX = 500
 HEADERS_MAX = 20
@@ -76,42 +73,6 @@ TARGET_FIELDS = (
     "max_attempts",
     "retry_schedule",
 )
-
-
-class TenantScope(Protocol):
-    """What the routing services need to know about the caller: an API ``Tenant`` or the CLI's."""
-
-    @property
-    def account(self) -> Account: ...
-
-    @property
-    def project(self) -> Project: ...
-
-    @property
-    def project_id(self) -> str: ...
-
-    @property
-    def limits(self) -> PlanLimits: ...
-
-
-@dataclass(frozen=True)
-class ProjectTenant:
-    """A project acted on without an API key (the CLI, the dashboard)."""
-
-    account: Account
-    project: Project
-    limits: PlanLimits
-
-    @property
-    def project_id(self) -> str:
-        return self.project.id
-
-
-async def tenant_for_project(session: AsyncSession, project: Project) -> ProjectTenant:
-    account = await session.get(Account, project.account_id)
-    if account is None:  # pragma: no cover - the foreign key makes this impossible
-        raise not_found("Account")
-    return ProjectTenant(account=account, project=project, limits=account_limits(account))
 
 
 def open_headers(sealer: Sealer, target: WebhookTarget) -> dict[str, str]:
@@ -303,7 +264,7 @@ async def _target_fields(
 
 async def create_target(
     session: AsyncSession,
-    tenant: TenantScope,
+    tenant: Tenant,
     body: dict[str, Any],
     *,
     sealer: Sealer,
@@ -356,7 +317,7 @@ async def get_target(session: AsyncSession, project_id: str, target_id: str) -> 
 
 async def update_target(
     session: AsyncSession,
-    tenant: TenantScope,
+    tenant: Tenant,
     target_id: str,
     body: dict[str, Any],
     *,
@@ -382,7 +343,7 @@ async def update_target(
 
 
 async def _check_enabling(
-    session: AsyncSession, tenant: TenantScope, target: WebhookTarget, enabled: object
+    session: AsyncSession, tenant: Tenant, target: WebhookTarget, enabled: object
 ) -> None:
     if enabled is True and not target.enabled:
         await enforce_enabling_limit(
@@ -420,7 +381,7 @@ def _apply(target: WebhookTarget, values: dict[str, Any], sealer: Sealer | None 
 
 
 async def set_target_enabled(
-    session: AsyncSession, tenant: TenantScope, target_id: str, enabled: bool
+    session: AsyncSession, tenant: Tenant, target_id: str, enabled: bool
 ) -> WebhookTarget:
     target = await get_target(session, tenant.project_id, target_id)
     await _check_enabling(session, tenant, target, enabled)
@@ -429,7 +390,7 @@ async def set_target_enabled(
     return target
 
 
-async def delete_target(session: AsyncSession, tenant: TenantScope, target_id: str) -> None:
+async def delete_target(session: AsyncSession, tenant: Tenant, target_id: str) -> None:
     """Delete the target, its deliveries and their attempt logs, and take it out of every rule.
 
     A rule left with no target is kept (so its conditions are not lost) but selects nothing until

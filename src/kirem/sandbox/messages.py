@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid, is_parent_bsuid
-from kirem.messaging.nulls import without_nulls
+from kirem.kit.nulls import without_nulls
 from kirem.phones import ascii_digits
 from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import (

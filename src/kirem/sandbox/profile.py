@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from kirem.messaging.nulls import without_nulls
+from kirem.kit.nulls import without_nulls
 from kirem.sandbox.errors import invalid_parameter, nonexisting_field, not_one_of, required_parameter
 from kirem.sandbox.models import SandboxNumber
 

@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
-from kirem.messaging.nulls import without_nulls
-from kirem.messaging.template_rules import parameter_format_of, variable_count
+from kirem.kit.nulls import without_nulls
 from kirem.meta.fields import requested_fields, select_fields
+from kirem.meta.templates import parameter_format_of, variable_count
 from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
 from kirem.sandbox.ids import numeric_id
 from kirem.sandbox.models import SandboxTemplate

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import ApiError, invalid
 from kirem.context import AppContext
 from kirem.db.scope import for_project
+from kirem.kit.enums import ChannelStatus
+from kirem.kit.errors import Conflict, invalid
 from kirem.meta.ids import is_graph_id
 from kirem.sandbox.provisioning import provision_number
 from kirem.tenancy.live_checks import LiveCheck, check_live_channel
@@ -32,7 +33,7 @@ async def create_sandbox_channel(
     ctx: AppContext, session: AsyncSession, account: Account, project: Project, name: str = "Sandbox"
 ) -> Channel:
     if not ctx.settings.sandbox_enabled:
-        raise ApiError(409, "The sandbox is disabled on this server (KIREM_SANDBOX=false)")
+        raise Conflict("The sandbox is disabled on this server (KIREM_SANDBOX=false)")
     await check_channel_quota(session, account)
     number = await provision_number(session, verified_name=name or "Kirem Sandbox")
     return await add_channel(
@@ -101,5 +102,7 @@ async def create_channel(
 
 
 async def first_sandbox_channel(session: AsyncSession, project: Project) -> Channel | None:
-    stmt = for_project(Channel, project.id).where(Channel.kind == "sandbox", Channel.status == "active")
+    stmt = for_project(Channel, project.id).where(
+        Channel.kind == "sandbox", Channel.status == ChannelStatus.ACTIVE
+    )
     return (await session.execute(stmt.order_by(Channel.created_at).limit(1))).scalar_one_or_none()

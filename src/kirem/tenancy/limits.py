@@ -13,17 +13,17 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import ApiError
+from kirem.kit.errors import DomainError
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import plan_lifting
 
 Owner = type[Account] | type[Project]
 
 
-def plan_error(feature: str, message: str, needed: int | bool = True, status: int = 403) -> ApiError:
+def plan_error(feature: str, message: str, needed: int | bool = True, status: int = 403) -> DomainError:
     """A plan refusal naming the cheapest plan that lifts it."""
     plan = plan_lifting(feature, needed)
-    return ApiError(status, f"{message} Upgrade to the {plan} plan to lift this limit.", {"plan": plan})
+    return DomainError(status, f"{message} Upgrade to the {plan} plan to lift this limit.", {"plan": plan})
 
 
 async def lock_owner(session: AsyncSession, owner: Owner, owner_id: str) -> None:

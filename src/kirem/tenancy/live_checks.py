@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kirem.api.responses import ApiError
+from kirem.kit.errors import DependencyFailed, DomainError, Invalid
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 
 
@@ -35,16 +35,15 @@ class LiveCheck:
         return view
 
 
-def _refused(exc: MetaApiError, fields: tuple[str, ...]) -> ApiError:
+def _refused(exc: MetaApiError, fields: tuple[str, ...]) -> DomainError:
     """Meta's refusal as a 400 naming the fields it concerns, Meta's own error beside them."""
     meta = {key: exc.error.get(key) for key in ("message", "type", "code", "error_subcode", "fbtrace_id")}
     errors: dict[str, Any] = {field: f"Meta refused it: {exc.message}" for field in fields}
-    return ApiError(400, f"Meta refused the channel's credentials: {exc.message}", {**errors, "meta": meta})
+    return Invalid({**errors, "meta": meta}, f"Meta refused the channel's credentials: {exc.message}")
 
 
-def _unreachable(exc: MetaUnavailable) -> ApiError:
-    return ApiError(
-        424,
+def _unreachable(exc: MetaUnavailable) -> DomainError:
+    return DependencyFailed(
         'Could not reach Meta to verify the channel; try again, or connect it unchecked with "verify": false',
         {"meta": str(exc)},
     )

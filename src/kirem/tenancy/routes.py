@@ -8,22 +8,23 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import iso
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_account, get_context, get_session, require_operator
-from kirem.api.responses import invalid, not_found, ok
+from kirem.api.responses import ok
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
-from kirem.delivery.egress import egress_view, parse_egress, stored
 from kirem.delivery.secret import rotate_webhook_secret
 from kirem.enterprise.mcp_endpoints import require_plan
+from kirem.kit.errors import invalid, not_found
+from kirem.kit.params import iso
+from kirem.plan_changes import change_plan
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
+from kirem.tenancy.egress import egress_view, parse_egress, stored
 from kirem.tenancy.limits import plan_error
 from kirem.tenancy.models import Account, ApiKey, Channel
-from kirem.tenancy.plan_changes import change_plan
 from kirem.tenancy.plans import PLANS, PlanLimits, override_errors
 from kirem.tenancy.views import account_view, channel_view, connected_view, key_view, project_view
 

@@ -8,17 +8,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
 from kirem.db.scope import changed_rows, flush_unique, for_project, get_owned, upsert
-from kirem.delivery.signing import generate_secret
+from kirem.kit.enums import ChannelStatus
+from kirem.kit.errors import Conflict, Forbidden, Invalid, not_found
 from kirem.tenancy.cache import TtlCache
 from kirem.tenancy.cache import generation as cache_generation
 from kirem.tenancy.limits import enforce_count_limit, plan_error
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import PLANS, PlanLimits, limits_for
-from kirem.tenancy.tokens import display_prefix, hash_secret, random_secret
+from kirem.tenancy.tokens import display_prefix, generate_secret, hash_secret, random_secret
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 """``last_used_at`` is written at most this often per key, so authentication stays a read."""
@@ -26,16 +26,32 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Tenant:
-    """Who is calling: the project an API key belongs to, its account and the plan's limits."""
+    """The project acted on, its account and the plan's limits: every service takes this one type.
+
+    ``api_key`` is the calling key of an API request; an operator acting on a project (the CLI, the
+    dashboard) has none (:func:`tenant_for_project`).
+    """
 
     account: Account
     project: Project
-    api_key: ApiKey
     limits: PlanLimits
+    api_key: ApiKey | None = None
 
     @property
     def project_id(self) -> str:
         return self.project.id
+
+    @property
+    def calling_key(self) -> ApiKey:
+        """The API key of the request (a tenant of :func:`tenant_for_key` always has one)."""
+        if self.api_key is None:
+            raise LookupError("an operator's tenant acts without an API key")
+        return self.api_key
+
+    @property
+    def key_mode(self) -> str:
+        """``test`` for a test key; ``live`` for a live key and for an operator."""
+        return self.api_key.mode if self.api_key is not None else "live"
 
 
 KEY_SCOPES = ("api", "mcp")
@@ -43,7 +59,7 @@ KEY_SCOPES = ("api", "mcp")
 
 def check_plan_name(plan: str) -> None:
     if plan not in PLANS:
-        raise ApiError(400, "Unknown plan", {"plan": f"must be one of {', '.join(PLANS)}"})
+        raise Invalid({"plan": f"must be one of {', '.join(PLANS)}"}, "Unknown plan")
 
 
 # Accounts ------------------------------------------------------------------------------------
@@ -51,7 +67,7 @@ def check_plan_name(plan: str) -> None:
 
 async def create_account(session: AsyncSession, name: str, plan: str = "developer") -> Account:
     check_plan_name(plan)
-    taken = ApiError(409, "An account with this name already exists", {"name": name})
+    taken = Conflict("An account with this name already exists", {"name": name})
     if await find_account(session, name):
         raise taken
     account = Account(name=name, plan=plan, limit_overrides={})
@@ -105,7 +121,7 @@ async def create_project(session: AsyncSession, sealer: Sealer, account: Account
         plan=account.plan,
         noun="project(s)",
     )
-    taken = ApiError(409, "A project with this name already exists in the account", {"name": name})
+    taken = Conflict("A project with this name already exists in the account", {"name": name})
     if await find_project(session, account, name):
         raise taken
     project = Project(account_id=account.id, name=name, webhook_secret_sealed="")
@@ -147,9 +163,9 @@ async def mint_api_key(
 ) -> tuple[ApiKey, str]:
     """A new key; ``scope`` ``mcp`` binds it to the project's dedicated MCP endpoint alone."""
     if mode not in ("live", "test"):
-        raise ApiError(400, "Invalid key mode", {"mode": "must be 'live' or 'test'"})
+        raise Invalid({"mode": "must be 'live' or 'test'"}, "Invalid key mode")
     if scope not in KEY_SCOPES:
-        raise ApiError(400, "Invalid key scope", {"scope": "must be 'api' or 'mcp'"})
+        raise Invalid({"scope": "must be 'api' or 'mcp'"}, "Invalid key scope")
     secret = random_secret(f"kirem_{mode}_" if scope == "api" else f"kirem_{scope}_{mode}_")
     key = ApiKey(
         project_id=project.id,
@@ -182,7 +198,7 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
     key_hash = hash_secret(secret)
     tenant = _tenants.get(key_hash)
     if tenant is not None:
-        key = tenant.api_key
+        key = tenant.calling_key
         if await _touch(session, ApiKey, key.id, key.last_used_at):
             key.last_used_at = utcnow()
         return tenant
@@ -198,9 +214,7 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
         return None
     key, project, account = row
     if project.disabled_reason is not None:
-        raise ApiError(
-            403, f"This project is disabled. {project.disabled_reason}", {"project_id": project.id}
-        )
+        raise Forbidden(f"This project is disabled. {project.disabled_reason}", {"project_id": project.id})
     for loaded in (key, project, account):
         session.expunge(loaded)  # detached: later rollbacks in this session cannot expire them
     tenant = Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
@@ -232,7 +246,7 @@ async def check_channel_quota(session: AsyncSession, account: Account) -> None:
         select(func.count())
         .select_from(Channel)
         .join(Project, Project.id == Channel.project_id)
-        .where(Project.account_id == account.id, Channel.status == "active")
+        .where(Project.account_id == account.id, Channel.status == ChannelStatus.ACTIVE)
     )
     await enforce_count_limit(
         session,
@@ -261,7 +275,7 @@ async def add_channel(
     taken = await session.scalar(
         select(func.count()).select_from(Channel).where(Channel.phone_number_id == phone_number_id)
     )
-    connected = ApiError(409, "This phone number is already connected", {"phone_number_id": phone_number_id})
+    connected = Conflict("This phone number is already connected", {"phone_number_id": phone_number_id})
     if taken:
         raise connected
     channel = Channel(
@@ -313,7 +327,7 @@ async def resolve_channel(
     if found is not None:
         return found
     seen = cache_generation()
-    stmt = for_project(Channel, tenant.project_id).where(Channel.status == "active")
+    stmt = for_project(Channel, tenant.project_id).where(Channel.status == ChannelStatus.ACTIVE)
     channels = list((await session.execute(stmt.order_by(Channel.created_at, Channel.id))).scalars())
     for channel in channels:
         session.expunge(channel)  # shared by later requests: detached, read-only
@@ -322,8 +336,8 @@ async def resolve_channel(
     if found is not None:
         return found
     if channel_id is None and phone_number_id is None:
-        raise ApiError(409, "This project has no active channel; connect a WhatsApp number first")
-    named = for_project(Channel, tenant.project_id).where(Channel.status != "active")
+        raise Conflict("This project has no active channel; connect a WhatsApp number first")
+    named = for_project(Channel, tenant.project_id).where(Channel.status != ChannelStatus.ACTIVE)
     if channel_id is not None:
         named = named.where(or_(Channel.id == channel_id, Channel.phone_number_id == channel_id))
     if phone_number_id is not None:
@@ -345,13 +359,11 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
     """
     if channel.project_id != tenant.project_id:
         raise not_found("Channel")
-    if channel.status != "active":
+    if channel.status != ChannelStatus.ACTIVE:
         reason = f"This channel is disabled. {channel.disabled_reason}" if channel.disabled_reason else None
-        raise ApiError(409, reason or "This channel is disconnected", {"channel_id": channel.id})
-    if tenant.api_key.mode == "test" and channel.kind != "sandbox":
-        raise ApiError(
-            403, "Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id}
-        )
+        raise Conflict(reason or "This channel is disconnected", {"channel_id": channel.id})
+    if tenant.key_mode == "test" and channel.kind != "sandbox":
+        raise Forbidden("Test keys (kirem_test_…) may only use sandbox channels", {"channel_id": channel.id})
 
 
 # Usage ---------------------------------------------------------------------------------------
@@ -396,3 +408,11 @@ async def release_outbound_quota(session: AsyncSession, tenant: Tenant, now: dat
         .values(outbound_messages=DailyUsage.outbound_messages - 1)
     )
     await session.execute(stmt)
+
+
+async def tenant_for_project(session: AsyncSession, project: Project) -> Tenant:
+    """An operator's tenant for ``project`` (no API key): the CLI and the dashboard act through it."""
+    account = await session.get(Account, project.account_id)
+    if account is None:  # pragma: no cover - the foreign key makes this impossible
+        raise not_found("Account")
+    return Tenant(account=account, project=project, limits=account_limits(account))

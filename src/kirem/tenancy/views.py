@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kirem.analytics.params import iso
-from kirem.delivery.egress import egress_view
+from kirem.kit.params import iso
+from kirem.tenancy.egress import egress_view
 from kirem.tenancy.live_checks import LiveCheck
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 

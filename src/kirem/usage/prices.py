@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from kirem.config import DEFAULT_PRICES, parse_prices
 from kirem.tenancy.plans import PLAN_FEES
 
-DEFAULT_PRICES: dict[str, int] = {
-    "marketing": 650,
-    "utility": 400,
-    "authentication": 400,
-    "service": 0,
-    "inbound": 0,
-    "delivery": 1,
-    "attempt": 0,
-}
-"""IDR per unit: the first four are Meta's pricing categories of sent messages."""
-
-_ITEM = re.compile(r"^([a-z][a-z0-9_-]{0,47})=(\d{1,9})$")
-
-
-def parse_prices(text: str) -> dict[str, int]:
-    """``name=idr,name=idr`` over the defaults; raises ValueError naming the bad item."""
-    prices = dict(DEFAULT_PRICES)
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        match = _ITEM.match(item)
-        if match is None:
-            raise ValueError(f"{item!r} is not name=whole-rupiah (e.g. marketing=650)")
-        prices[match.group(1)] = int(match.group(2))
-    return prices
+__all__ = ["DEFAULT_PRICES", "Line", "bill", "charge_lines", "charges", "parse_prices"]
 
 
 @dataclass(frozen=True)

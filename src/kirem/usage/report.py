@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.api.responses import invalid
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project
+from kirem.kit.errors import invalid
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.service import account_projects
 from kirem.usage.meter import ATTEMPTS, CATEGORY_PREFIX, DELIVERIES, INBOUND, OUTBOUND_PREFIX, month_of

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from kirem.config import Settings
 from kirem.db.engine import create_engine
-from kirem.db.models import metadata
+from kirem.tables import metadata
 
 config = context.config
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kirem.api.responses import invalid
+from kirem.kit.errors import invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

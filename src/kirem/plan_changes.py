@@ -7,7 +7,7 @@ disabled with a reason shown in its GET, and flagged as disabled by the plan; wh
 again (an upgrade) and was disabled by the plan is re-enabled. What the user disabled stays as the
 user left it and does not take a place. Retention shrinks only forward (:func:`shrink_retention`).
 A project's dedicated outbound settings are kept as they are: whether deliveries use them is read
-from the account's limits when they are looked up (``kirem.delivery.egress``); :func:`change_plan`
+from the account's limits when they are looked up (``kirem.tenancy.egress``); :func:`change_plan`
 only reports the projects whose settings stopped or started applying.
 """
 
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project
 from kirem.delivery.worker import disable_target
+from kirem.kit.enums import ChannelStatus
 from kirem.routing.models import RoutingRule, WebhookTarget
 from kirem.tenancy.limits import lock_owner
 from kirem.tenancy.models import Account, Channel, Project
@@ -138,7 +139,7 @@ async def _channels(
         select(Channel)
         .join(Project, Project.id == Channel.project_id)
         .where(Project.account_id == account.id)
-        .where((Channel.status == "active") | Channel.disabled_by_plan.is_(True))
+        .where((Channel.status == ChannelStatus.ACTIVE) | Channel.disabled_by_plan.is_(True))
         .order_by(Channel.created_at, Channel.id)
     )
     channels = list((await session.execute(stmt)).scalars())
@@ -150,7 +151,7 @@ async def _channels(
             channel.status, channel.disabled_reason, channel.disabled_by_plan = "active", None, False
             changes["enabled"].append(channel.id)
     for channel in over:
-        if channel.status == "active":
+        if channel.status == ChannelStatus.ACTIVE:
             reason = (
                 over_limit(account.plan, "channels", limits.channels or 0, "channel(s)", len(usable))
                 if channel.project_id in enabled_projects

@@ -1,0 +1,1 @@
+"""Shared utilities every layer may use: domain errors, query parameters, timestamps, paging, enums."""

@@ -1,0 +1,48 @@
+"""Count-and-page: the total of a filtered query and one page of it, ordered, for every list endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from kirem.kit.params import Window
+
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def in_window(stmt: Select[Any], column: Column, window: Window) -> Select[Any]:
+    """``stmt`` narrowed to rows whose ``column`` falls within the window's since and until."""
+    if window.since:
+        stmt = stmt.where(column >= window.since)
+    if window.until:
+        stmt = stmt.where(column <= window.until)
+    return stmt
+
+
+async def total_of(session: AsyncSession, stmt: Select[Any]) -> int:
+    """How many rows the filtered statement finds (before limit and offset)."""
+    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+async def page_of(
+    session: AsyncSession,
+    stmt: Select[Any],
+    order_by: Sequence[Column],
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[Any]]:
+    """The total and the rows of one page, in ``order_by`` (which must end on a unique column)."""
+    total = await total_of(session, stmt)
+    rows = (await session.execute(stmt.order_by(*order_by).limit(limit).offset(offset))).scalars()
+    return total, list(rows)
+
+
+def listing(key: str, items: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:
+    """A log list in the seed's shape: ``{"total", "limit", "offset", key: items}``."""
+    return {"total": total, "limit": limit, "offset": offset, key: items}

@@ -1,0 +1,85 @@
+"""The shared kit: refusal kinds, count-and-page with a time window, StrEnums on the wire and stored."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from kirem.api.responses import ApiError, error_response
+from kirem.crypto import Sealer
+from kirem.db.base import utcnow
+from kirem.db.engine import Database
+from kirem.kit.enums import ChannelStatus, EventType
+from kirem.kit.errors import Conflict, DependencyFailed, Forbidden, Invalid, NotFound, not_found
+from kirem.kit.paging import in_window, listing, page_of, total_of
+from kirem.kit.params import Window
+from kirem.routing.conditions import EVENT_TYPES
+from kirem.tenancy import service
+from kirem.tenancy.models import Channel, Project
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status"),
+    [
+        (Invalid({"name": "too long"}), 400),
+        (Forbidden("no"), 403),
+        (NotFound("Target not found"), 404),
+        (Conflict("taken", {"name": "x"}), 409),
+        (DependencyFailed("Meta is down"), 424),
+    ],
+)
+def test_a_refusal_is_rendered_in_the_wrapper_with_its_kind_status(refusal: ApiError, status: int) -> None:
+    assert isinstance(refusal, ApiError)
+    answer = error_response(refusal)
+    body = orjson.loads(answer.body)
+    assert answer.status_code == status == body["status"]
+    assert body["message"] == refusal.message
+    assert body["errors"] == (refusal.errors if refusal.errors is not None else {})
+
+
+def test_not_found_names_what_is_missing() -> None:
+    refusal = not_found("Delivery")
+    assert (refusal.status, refusal.message) == (404, "Delivery not found")
+
+
+def test_enums_are_their_strings_on_the_wire() -> None:
+    assert EVENT_TYPES[0] == "messages.received" and f"{EventType.SLA_BREACHED}" == "sla.breached"
+    assert orjson.dumps({"type": EventType.CHANNELS_CONNECTED}) == b'{"type":"channels.connected"}'
+
+
+async def test_count_and_page_within_a_window(database: Database, settings) -> None:
+    sealer = Sealer.from_settings(settings)
+    async with database.transaction() as session:
+        account = await service.create_account(session, "paging-co", "scale")
+        project = await service.create_project(session, sealer, account, "main")
+        for number in range(5):
+            channel = await service.add_channel(
+                session,
+                sealer,
+                project,
+                kind="live",
+                phone_number_id=f"90{number}",
+                waba_id="9",
+                access_token="t",
+            )
+            channel.status = ChannelStatus.ACTIVE
+    now = utcnow()
+    async with database.session() as session:
+        stmt = select(Channel).where(Channel.project_id == project.id)
+        total, page = await page_of(session, stmt, (Channel.phone_number_id.desc(),), limit=2, offset=1)
+        assert total == 5 and [c.phone_number_id for c in page] == ["903", "902"]
+        assert all(c.status == "active" for c in page)
+        future = Window(since=now + timedelta(hours=1), until=None, limit=10, offset=0)
+        assert await total_of(session, in_window(stmt, Channel.created_at, future)) == 0
+        past = Window(since=now - timedelta(hours=1), until=now + timedelta(hours=1), limit=10, offset=0)
+        assert await total_of(session, in_window(stmt, Channel.created_at, past)) == 5
+        assert await total_of(session, select(Project).where(Project.id == project.id)) == 1
+    assert listing("logs", [1], total=3, limit=1, offset=0) == {
+        "total": 3,
+        "limit": 1,
+        "offset": 0,
+        "logs": [1],
+    }
