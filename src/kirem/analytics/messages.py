@@ -14,7 +14,8 @@ from kirem.kit.paging import in_window, listing, page_of
 from kirem.kit.params import Window, iso
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
-from kirem.tenancy.service import Tenant, plan_error
+from kirem.tenancy.limits import plan_error
+from kirem.tenancy.service import Tenant
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (*RANK, "received")

@@ -255,7 +255,7 @@ def replace_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
     as text by its own rules, published as what those rules accept)."""
 
     def replace(generated: dict[str, Any]) -> None:
-        kept = {key: generated[key] for key in ("title", "description") if key in generated}
+        kept: dict[str, Any] = {key: generated[key] for key in ("title", "description") if key in generated}
         generated.clear()
         generated.update(schema)
         generated.update(kept)

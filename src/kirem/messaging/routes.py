@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,7 +64,7 @@ router = APIRouter(prefix="/v1", tags=["messaging"])
 
 CHANNEL_ID = Query(None, description="The channel to use (default: the project's first active channel)")
 READ_ANSWER = wrapped("Message marked as read", {"success": True})
-SEND = {
+SEND: dict[str, Any] = {
     "response_model": Envelope[MessageSent],
     "status_code": 201,
     "responses": {

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from kirem.routing.target_settings import MAX_SCHEDULE_LENGTH, MAX_SCHEDULE_STEP
 from kirem.routing.conditions import ITEM_MAX_LENGTH, LIST_MAX_ITEMS, REGEX_MAX_LENGTH
 from kirem.routing.rules import NAME_MAX, TARGET_IDS_MAX
+from kirem.routing.target_settings import MAX_SCHEDULE_LENGTH, MAX_SCHEDULE_STEP
 from kirem.routing.targets import (
     DESCRIPTION_MAX,
     HEADER_MASK,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -62,7 +64,7 @@ class AccountUsage(BaseModel):
     bill: Bill
 
 
-USAGE_EXAMPLE = {
+USAGE_EXAMPLE: dict[str, Any] = {
     "status": 200,
     "message": "Usage retrieved successfully",
     "data": {
