@@ -13,13 +13,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from kirem.dashboard import login
+from kirem.dashboard import channels, keys, login, overview, settings
 from kirem.dashboard.auth import CsrfRefused, LoginRequired, PageNotFound, login_url
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
 
 ROUTERS: list[APIRouter] = [
     login.router,
+    overview.router,
+    keys.router,
+    channels.router,
+    settings.router,
 ]
 
 STATIC = Path(__file__).parent / "static"
