@@ -51,8 +51,8 @@ async def create_key_form(request: Request, access: ProjectAccess = Depends(STAF
     form = await request.form()
     values = {
         "name": text(form, "name") or "default",
-        "mode": text(form, "mode"),
-        "scope": text(form, "scope"),
+        "mode": text(form, "mode") or "live",
+        "scope": text(form, "scope") or "api",
     }
     try:
         key, secret = await create_key(access.session, access.account, access.project, values)
