@@ -20,7 +20,7 @@ from kirem.enterprise.models import McpEndpoint
 from kirem.kit.errors import Conflict, invalid, not_found
 from kirem.kit.params import iso
 from kirem.ratelimit import RateLimiter
-from kirem.tenancy.limits import plan_error
+from kirem.tenancy.limits import require_plan
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import PlanLimits, limits_for
 
@@ -38,11 +38,6 @@ class EndpointOwner:
     @property
     def limits(self) -> PlanLimits:
         return limits_for(self.account.plan, self.account.limit_overrides)
-
-
-def require_plan(account: Account, limits: PlanLimits) -> None:
-    if not limits.dedicated_mcp:
-        raise plan_error("dedicated_mcp", f"Dedicated MCP endpoints are not part of the {account.plan} plan.")
 
 
 def parse_endpoint(body: dict[str, Any]) -> tuple[str, float]:

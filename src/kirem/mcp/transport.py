@@ -39,10 +39,11 @@ from starlette.types import Message, Receive, Scope, Send
 from kirem.api.deps import bearer_token, get_tenant, tenant_for_request
 from kirem.api.responses import ApiError, error_response
 from kirem.context import AppContext
-from kirem.enterprise.mcp_endpoints import EndpointLimiters, endpoint_owner, require_plan
+from kirem.enterprise.mcp_endpoints import EndpointLimiters, endpoint_owner
 from kirem.kit.errors import Forbidden, not_found
 from kirem.mcp.caller import Caller, reset_caller, set_caller
 from kirem.mcp.server import KiremMCPServer, create_mcp_server
+from kirem.tenancy.limits import require_plan
 from kirem.tenancy.service import Tenant
 
 MCP_PATH = "/v1/mcp"

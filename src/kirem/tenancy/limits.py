@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.kit.errors import DomainError
 from kirem.tenancy.models import Account, Project
-from kirem.tenancy.plans import plan_lifting
+from kirem.tenancy.plans import PlanLimits, plan_lifting
 
 Owner = type[Account] | type[Project]
 
@@ -24,6 +24,12 @@ def plan_error(feature: str, message: str, needed: int | bool = True, status: in
     """A plan refusal naming the cheapest plan that lifts it."""
     plan = plan_lifting(feature, needed)
     return DomainError(status, f"{message} Upgrade to the {plan} plan to lift this limit.", {"plan": plan})
+
+
+def require_plan(account: Account, limits: PlanLimits) -> None:
+    """Refuse what needs a dedicated MCP endpoint (a key of scope ``mcp``, the endpoint) off such a plan."""
+    if not limits.dedicated_mcp:
+        raise plan_error("dedicated_mcp", f"Dedicated MCP endpoints are not part of the {account.plan} plan.")
 
 
 async def lock_owner(session: AsyncSession, owner: Owner, owner_id: str) -> None:
