@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from kirem import __version__
 from kirem.analytics.routes import router as analytics_router
+from kirem.api.docs_pages import install_docs_pages
 from kirem.api.errors import install_error_handlers
 from kirem.api.health import router as health_router
 from kirem.api.middleware import RequestContextMiddleware
@@ -136,7 +137,7 @@ def create_app(
         version=__version__,
         description="WhatsApp Business API gateway and webhook router",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs_pages, from local files
         redoc_url=None,
         # Kirem's metrics are its own (/metrics); FastAPI's OpenTelemetry hooks would only look up
         # the (unconfigured) global providers, reading the environment, on every request
@@ -146,6 +147,7 @@ def create_app(
     app.state.mcp = mcp
     app.state.runtime = None  # set by the lifespan when this process runs the worker
     install_error_handlers(app)
+    install_docs_pages(app)
     # Routes at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
     for path in (MCP_PATH, MCP_PATH + "/", DEDICATED_MCP_PATH):
         app.add_route(path, mcp, methods=["POST"], include_in_schema=False)
