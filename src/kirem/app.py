@@ -16,6 +16,7 @@ from kirem.api.errors import install_error_handlers
 from kirem.api.health import router as health_router
 from kirem.api.middleware import RequestContextMiddleware
 from kirem.api.nul_guard import NulGuardMiddleware
+from kirem.api.openapi import TAGS, install_openapi
 from kirem.config import Settings
 from kirem.context import AppContext, live_graph_client
 from kirem.conversations.routes import contacts_router
@@ -148,6 +149,11 @@ def create_app(
     app.state.runtime = None  # set by the lifespan when this process runs the worker
     install_error_handlers(app)
     install_docs_pages(app)
+    install_openapi(
+        app,
+        tags=TAGS,
+        servers=[{"url": settings.public_url.rstrip("/") if settings.public_url else "/"}],
+    )
     # Routes at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
     for path in (MCP_PATH, MCP_PATH + "/", DEDICATED_MCP_PATH):
         app.add_route(path, mcp, methods=["POST"], include_in_schema=False)

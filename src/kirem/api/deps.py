@@ -5,10 +5,12 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import ApiError
+from kirem.api.schemas import ACCOUNT_TOKEN, API_KEY, OPERATOR_TOKEN
 from kirem.context import AppContext
 from kirem.ratelimit import RateLimiter
 from kirem.tenancy.allowlist import allowed, client_address
@@ -40,7 +42,10 @@ def bearer_token(request: Request) -> str:
 
 
 async def get_tenant(
-    request: Request, ctx: AppContext = Depends(get_context), session: AsyncSession = Depends(get_session)
+    request: Request,
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+    _: HTTPAuthorizationCredentials | None = Security(API_KEY),
 ) -> Tenant:
     return await tenant_for_request(request, ctx, session, bearer_token(request))
 
@@ -98,7 +103,11 @@ async def tenant_for_request(
     return tenant
 
 
-async def get_account(request: Request, session: AsyncSession = Depends(get_session)) -> Account:
+async def get_account(
+    request: Request,
+    session: AsyncSession = Depends(get_session),
+    _: HTTPAuthorizationCredentials | None = Security(ACCOUNT_TOKEN),
+) -> Account:
     token = bearer_token(request)
     account = await account_for_token(session, token) if token.startswith("kirem_acct_") else None
     if account is None:
@@ -106,7 +115,11 @@ async def get_account(request: Request, session: AsyncSession = Depends(get_sess
     return account
 
 
-def require_operator(request: Request, ctx: AppContext = Depends(get_context)) -> None:
+def require_operator(
+    request: Request,
+    ctx: AppContext = Depends(get_context),
+    _: HTTPAuthorizationCredentials | None = Security(OPERATOR_TOKEN),
+) -> None:
     token = bearer_token(request)
     expected = ctx.settings.operator_token
     if not expected:

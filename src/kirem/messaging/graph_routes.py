@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Match
 from starlette.types import Scope
@@ -23,6 +24,7 @@ from kirem.api.deps import get_context, get_session, tenant_for_request
 from kirem.api.graph_errors import VERSION
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import WrappedJSON, not_found
+from kirem.api.schemas import API_KEY
 from kirem.context import AppContext
 from kirem.db.scope import for_project
 from kirem.messaging import media, profile, service, templates
@@ -59,7 +61,10 @@ async def graph_token(request: Request) -> str | None:
 
 
 async def get_graph_tenant(
-    request: Request, ctx: AppContext = Depends(get_context), session: AsyncSession = Depends(get_session)
+    request: Request,
+    ctx: AppContext = Depends(get_context),
+    session: AsyncSession = Depends(get_session),
+    _: HTTPAuthorizationCredentials | None = Security(API_KEY),
 ) -> Tenant:
     """A Kirem API key in any of Meta's token places, under the same rules as the Bearer header."""
     token = await graph_token(request)

@@ -1,0 +1,97 @@
+"""The app's OpenAPI document, as Kirem really answers: no FastAPI 422 (validation failures leave
+as 400 in the error wrapper), the request-body models of :mod:`kirem.api.schemas`, a bearer scheme
+per kind of credential (declared by the authenticating dependencies, :mod:`kirem.api.schemas`)
+and a description per tag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+
+from kirem.api.schemas import request_models
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+TAGS: list[dict[str, str]] = [
+    {"name": "messaging", "description": "Send messages, mark them read, media, templates, business profile"},
+    {
+        "name": "conversations",
+        "description": "Conversations, their timelines and the 24-hour window; contacts",
+    },
+    {
+        "name": "webhooks",
+        "description": "Webhook targets (your endpoints) and the rules that route events to them",
+    },
+    {"name": "deliveries", "description": "Deliveries of events to targets, their attempts, and replay"},
+    {"name": "analytics", "description": "Message and webhook logs, filtered and paginated (plan feature)"},
+    {"name": "usage", "description": "What a project or account used and what it costs"},
+    {"name": "health", "description": "Liveness and readiness of this process"},
+    {"name": "meta webhooks", "description": "Where Meta posts its webhooks (signed with the app secret)"},
+    {"name": "management", "description": "Projects, API keys, channels and plans of an account"},
+    {"name": "operator", "description": "Accounts and plans, for whoever runs this Kirem"},
+    {"name": "setup links", "description": "Customer Setup Links: a customer connects their own number"},
+    {"name": "graph-compatible", "description": "Meta's Cloud API paths (`/v{version}/…`), for Meta's SDKs"},
+]
+
+
+def _drop_validation_errors(document: dict[str, Any]) -> None:
+    """FastAPI lists a 422 ``HTTPValidationError`` on every operation with inputs; Kirem never sends
+    one (validation failures are 400s in the error wrapper, declared by each route)."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict):
+                operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
+def _add_request_models(document: dict[str, Any]) -> None:
+    models = request_models()
+    if not models:
+        return
+    _, top = models_json_schema(
+        [(model, "validation") for model in models.values()], ref_template=REF_TEMPLATE
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in top.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+
+
+def build_document(
+    app: FastAPI,
+    *,
+    tags: list[dict[str, str]] | None = None,
+    servers: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
+        tags=tags,
+        servers=servers,
+    )
+    _drop_validation_errors(document)
+    _add_request_models(document)
+    return document
+
+
+def install_openapi(
+    app: FastAPI,
+    *,
+    tags: list[dict[str, str]] | None = None,
+    servers: list[dict[str, str]] | None = None,
+) -> None:
+    """Serve :func:`build_document` at the app's ``openapi_url`` (built once, on first request)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_document(app, tags=tags, servers=servers)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,234 @@
+"""The API's published shapes: the response wrappers, the error wrapper and the helpers routes use
+to declare their request bodies, typed query parameters and error answers in the OpenAPI document.
+
+Routes keep validating with their own rules (the seed's exact field messages); these models only
+describe, so what is published is what those rules accept. Request-body models are registered
+here by :func:`request_body` and written into ``components.schemas`` by :mod:`kirem.api.openapi`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+API_KEY = HTTPBearer(
+    scheme_name="apiKey",
+    bearerFormat="kirem_live_… / kirem_test_…",
+    description="A project's API key: `Authorization: Bearer kirem_…`",
+    auto_error=False,
+)
+ACCOUNT_TOKEN = HTTPBearer(
+    scheme_name="accountToken",
+    bearerFormat="kirem_acct_…",
+    description="An account token, for the management API: `Authorization: Bearer kirem_acct_…`",
+    auto_error=False,
+)
+OPERATOR_TOKEN = HTTPBearer(
+    scheme_name="operatorToken",
+    description="The operator token (`KIREM_OPERATOR_TOKEN`), for the operator API",
+    auto_error=False,
+)
+"""The bearer credentials, declared (``Security(API_KEY)``) by the dependencies that check them so
+that each operation publishes what it needs; the checking itself stays in :mod:`kirem.api.deps`."""
+
+JSON = "application/json"
+
+
+class Envelope(BaseModel, Generic[T]):
+    """The success wrapper of every ``/v1`` answer: ``{status, message, data}``."""
+
+    status: int = Field(description="The HTTP status, repeated")
+    message: str = Field(description="What happened, in words")
+    data: T
+
+
+class Paging(BaseModel):
+    """Meta's cursor paging, its ``next``/``previous`` links pointing back at Kirem."""
+
+    model_config = ConfigDict(extra="allow")
+
+    cursors: dict[str, str] | None = Field(None, description="``before`` and ``after`` cursors")
+    next: str | None = Field(None, description="The next page, where there is one")
+    previous: str | None = Field(None, description="The previous page, where there is one")
+
+
+class PagedEnvelope(Envelope[T], Generic[T]):
+    """The success wrapper of a list paged with Meta's cursors: ``paging`` beside ``data``."""
+
+    paging: Paging | None = Field(None, description="Present when Meta answered with cursors")
+
+
+class ErrorBody(BaseModel):
+    """The error wrapper of every ``/v1`` refusal: ``{status, message, errors}``."""
+
+    status: int = Field(description="The HTTP status, repeated")
+    message: str = Field(description="Why the request was refused")
+    errors: dict[str, Any] = Field(
+        description="Field name → what is wrong with it (empty when no field is to blame)"
+    )
+
+
+class Success(BaseModel):
+    """``{"success": true}``: the answer of an action with nothing else to report."""
+
+    success: bool = True
+
+
+ERROR_DESCRIPTIONS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: (
+        "Validation failed: `errors` names each offending field",
+        {
+            "message": "Validation failed",
+            "errors": {"text": 'a "text" object is required for a text message'},
+        },
+    ),
+    401: (
+        "Missing, unknown or revoked credential (`WWW-Authenticate: Bearer`)",
+        {"message": "Missing API key", "errors": {"authorization": "send 'Authorization: Bearer <key>'"}},
+    ),
+    403: (
+        "The credential may not do this: plan, key scope, test key, or IP allowlist",
+        {
+            "message": "This API key works only on the REST API and /v1/mcp",
+            "errors": {"authorization": "scope mcp"},
+        },
+    ),
+    404: (
+        "No such object in this project (a foreign id is not found either)",
+        {"message": "Target not found"},
+    ),
+    405: ("The path does not take this method", {"message": "Method not allowed"}),
+    409: (
+        "Conflicts with the object's current state",
+        {"message": "This project has no active channel; connect a WhatsApp number first"},
+    ),
+    410: ("Existed once, no longer usable", {"message": "This setup link has expired"}),
+    413: ("Request body too large", {"message": "Request body too large"}),
+    415: ("Unsupported content type", {"message": "Unsupported content type"}),
+    424: (
+        "Meta could not be reached to check the request",
+        {
+            "message": "Could not reach Meta to verify the channel; try again, or connect it unchecked "
+            'with "verify": false',
+            "errors": {"meta": "timeout"},
+        },
+    ),
+    429: (
+        "Rate limit or quota exceeded (`Retry-After` says when to try again)",
+        {"message": "Rate limit exceeded: at most 10 requests/s per key", "errors": {"retry_after": 1}},
+    ),
+    502: (
+        "Meta is unavailable",
+        {"message": "Meta API is unavailable, try again", "errors": {"meta": "timeout"}},
+    ),
+    503: ("Kirem cannot take the request now (`Retry-After` says when)", {"message": "Service unavailable"}),
+}
+
+
+def error_example(status: int) -> dict[str, Any]:
+    """An example error wrapper for ``status``."""
+    _, example = ERROR_DESCRIPTIONS.get(status, ("", {"message": "Request failed"}))
+    return {"status": status, "message": example["message"], "errors": example.get("errors", {})}
+
+
+def responses(*status_codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries of a route: each code answered in the error wrapper with an example.
+
+    ``descriptions`` override the generic text of a code for one route (``r404="Target not found"``).
+    """
+    entries: dict[int | str, dict[str, Any]] = {}
+    for code in status_codes:
+        default, _ = ERROR_DESCRIPTIONS.get(code, ("Request failed", {}))
+        entries[code] = {
+            "model": ErrorBody,
+            "description": descriptions.get(f"r{code}", default),
+            "content": {JSON: {"example": error_example(code)}},
+        }
+    return entries
+
+
+AUTHENTICATED = (401, 403, 429)
+"""What any route behind an API key may answer: bad key, refused key, rate limit."""
+
+
+_request_models: dict[str, type[BaseModel]] = {}
+
+
+def request_models() -> dict[str, type[BaseModel]]:
+    """Every model named by :func:`request_body`, by its component name."""
+    return dict(_request_models)
+
+
+def request_body(
+    model: type[BaseModel],
+    example: Any = None,
+    *,
+    examples: dict[str, Any] | None = None,
+    media_type: str = JSON,
+    required: bool = True,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """``openapi_extra=`` of a route whose handler reads its body itself (to keep its own messages).
+
+    The model goes into ``components.schemas`` under its class name; ``examples`` are named
+    examples (``{"seed": {...}}``), ``example`` a single one.
+    """
+    _request_models[model.__name__] = model
+    content: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+    if example is not None:
+        content["example"] = example
+    if examples:
+        content["examples"] = {name: {"value": value} for name, value in examples.items()}
+    body: dict[str, Any] = {"required": required, "content": {media_type: content}}
+    if description:
+        body["description"] = description
+    return {"requestBody": body}
+
+
+def _replace_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def replace(generated: dict[str, Any]) -> None:
+        title = generated.get("title")
+        generated.clear()
+        generated.update(schema)
+        if title:
+            generated["title"] = title
+
+    return replace
+
+
+def typed_query(schema: dict[str, Any], description: str, alias: str | None = None) -> Any:
+    """An optional query parameter read as text (the route checks it, with its own messages)
+    but published with the JSON schema of what is accepted: ``typed_query({"type": "integer",
+    "minimum": 1}, "Page size")``."""
+    return Query(None, description=description, alias=alias, json_schema_extra=_replace_schema(schema))
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer"}
+    if minimum is not None:
+        schema["minimum"] = minimum
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
+
+
+def one_of(values: tuple[str, ...] | list[str] | frozenset[str]) -> dict[str, Any]:
+    return {"type": "string", "enum": sorted(values) if isinstance(values, frozenset) else list(values)}
+
+
+TIMESTAMP: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+        {"type": "integer", "minimum": 0, "maximum": 253402300799, "description": "Unix seconds"},
+    ]
+}
+"""What ``since``/``until`` accept: ISO 8601 (``2026-06-26``, ``2026-06-26T00:20:00Z``) or Unix seconds."""
+BOOLEAN: dict[str, Any] = {"type": "string", "enum": ["true", "false", "1", "0"]}
+"""What a boolean query parameter accepts (any case)."""
