@@ -14,6 +14,24 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from kirem.api.schemas import request_body
+from kirem.messaging.graph_schemas import (
+    PROFILE_EXAMPLE,
+    SEND_EXAMPLE,
+    TEMPLATE_EXAMPLE,
+    CreatedTemplate,
+    GraphSuccess,
+    MediaId,
+    MediaOrNumber,
+    MediaUpload,
+    ProfilePage,
+    ProfileUpdate,
+    SendMessage,
+    SentMessage,
+    TemplateCreate,
+    TemplatePage,
+    graph_responses,
+)
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.sandbox.auth import authenticate, authorize_number, authorize_simulator, authorize_waba
 from kirem.sandbox.coexistence import receive_contacts, receive_echo, receive_history
@@ -41,6 +59,16 @@ from kirem.sandbox.onboarding import (
 )
 from kirem.sandbox.profile import get_phone_number, get_profile, update_profile
 from kirem.sandbox.runtime import SandboxRuntime
+from kirem.sandbox.schemas import (
+    INBOUND_EXAMPLE,
+    ContactsSynced,
+    HistoryChunk,
+    SimulatedContacts,
+    SimulatedEcho,
+    SimulatedHistory,
+    SimulatedInbound,
+    Wamid,
+)
 from kirem.sandbox.simulator import receive_inbound
 from kirem.sandbox.templates import (
     apply_due_reviews,
@@ -50,7 +78,7 @@ from kirem.sandbox.templates import (
     schedule_review,
 )
 
-router = APIRouter()
+router = APIRouter(tags=["sandbox"], responses=graph_responses(400, 401, 404))
 
 VERSION_RE = re.compile(r"^v\d+\.\d+$")
 SUCCESS = {"success": True}
@@ -83,14 +111,19 @@ def _simulator_access(request: Request) -> None:
     authorize_simulator(_runtime(request).settings, request)
 
 
-simulator = APIRouter(dependencies=[Depends(_simulator_access)])
+simulator = APIRouter(dependencies=[Depends(_simulator_access)], responses=graph_responses(403))
 """The customer and phone-app simulator: the operator token in production (see ``authorize_simulator``)."""
 
 
 # --- simulator and media content (declared first: they are not Graph paths) -----------------------
 
 
-@simulator.post("/v1/inbound")
+@simulator.post(
+    "/v1/inbound",
+    summary="Simulate a customer's message",
+    response_model=Wamid,
+    openapi_extra=request_body(SimulatedInbound, INBOUND_EXAMPLE),
+)
 async def simulate_inbound(request: Request) -> Response:
     """Act as the customer: send any inbound message type to a sandbox number."""
     runtime = _runtime(request)
@@ -101,7 +134,19 @@ async def simulate_inbound(request: Request) -> Response:
     return json_response({"wamid": wamid})
 
 
-@simulator.post("/v1/echo")
+@simulator.post(
+    "/v1/echo",
+    summary="Simulate the owner writing from the phone app",
+    response_model=Wamid,
+    openapi_extra=request_body(
+        SimulatedEcho,
+        {
+            "phone_number_id": "106540352242922",
+            "to": "6282360419136",
+            "message": {"type": "text", "text": {"body": "Siap kak"}},
+        },
+    ),
+)
 async def simulate_echo(request: Request) -> Response:
     """Act as the owner on the phone app (coexistence): post an ``smb_message_echoes`` webhook."""
     runtime = _runtime(request)
@@ -112,7 +157,18 @@ async def simulate_echo(request: Request) -> Response:
     return json_response(answer)
 
 
-@simulator.post("/v1/history")
+@simulator.post(
+    "/v1/history",
+    summary="Simulate a chunk of the phone app's chat history",
+    response_model=HistoryChunk,
+    openapi_extra=request_body(
+        SimulatedHistory,
+        {
+            "phone_number_id": "106540352242922",
+            "threads": [{"id": "6282360419136", "messages": [{"type": "text", "text": {"body": "Halo"}}]}],
+        },
+    ),
+)
 async def simulate_history(request: Request) -> Response:
     """Share one chunk of the phone app's chat history (coexistence): post a ``history`` webhook."""
     runtime = _runtime(request)
@@ -123,7 +179,20 @@ async def simulate_history(request: Request) -> Response:
     return json_response(answer)
 
 
-@simulator.post("/v1/contacts")
+@simulator.post(
+    "/v1/contacts",
+    summary="Simulate contact changes in the phone app",
+    response_model=ContactsSynced,
+    openapi_extra=request_body(
+        SimulatedContacts,
+        {
+            "phone_number_id": "106540352242922",
+            "contacts": [
+                {"action": "add", "contact": {"full_name": "Budi", "phone_number": "6282360419136"}}
+            ],
+        },
+    ),
+)
 async def simulate_contacts(request: Request) -> Response:
     """Change the phone app's contacts (coexistence): post an ``smb_app_state_sync`` webhook."""
     runtime = _runtime(request)
@@ -218,7 +287,7 @@ async def read_subscribed_apps(request: Request, version: str, waba_id: str) -> 
     return json_response(subscribed_apps(number))
 
 
-@router.post("/{version}/{waba_id}/subscribed_apps")
+@router.post("/{version}/{waba_id}/subscribed_apps", response_model=GraphSuccess)
 async def subscribe_app(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
@@ -244,7 +313,11 @@ async def sync_smb_app_data(request: Request, version: str, phone_number_id: str
     return json_response(start_sync(number, await _json_body(request)))
 
 
-@router.post("/{version}/{phone_number_id}/messages")
+@router.post(
+    "/{version}/{phone_number_id}/messages",
+    response_model=SentMessage | GraphSuccess,
+    openapi_extra=request_body(SendMessage, SEND_EXAMPLE),
+)
 async def send_message(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
@@ -259,7 +332,11 @@ async def send_message(request: Request, version: str, phone_number_id: str) -> 
     return json_response(answer)
 
 
-@router.post("/{version}/{phone_number_id}/media")
+@router.post(
+    "/{version}/{phone_number_id}/media",
+    response_model=MediaId,
+    openapi_extra=request_body(MediaUpload, media_type="multipart/form-data"),
+)
 async def upload_media(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
@@ -298,7 +375,7 @@ async def upload_media(request: Request, version: str, phone_number_id: str) -> 
     return json_response({"id": media.id})
 
 
-@router.get("/{version}/{phone_number_id}/whatsapp_business_profile")
+@router.get("/{version}/{phone_number_id}/whatsapp_business_profile", response_model=ProfilePage)
 async def read_profile(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.session() as session:
@@ -306,7 +383,11 @@ async def read_profile(request: Request, version: str, phone_number_id: str) -> 
     return json_response(get_profile(number, request.query_params.get("fields")))
 
 
-@router.post("/{version}/{phone_number_id}/whatsapp_business_profile")
+@router.post(
+    "/{version}/{phone_number_id}/whatsapp_business_profile",
+    response_model=GraphSuccess,
+    openapi_extra=request_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_EXAMPLE}),
+)
 async def write_profile(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
@@ -315,7 +396,7 @@ async def write_profile(request: Request, version: str, phone_number_id: str) ->
     return json_response(SUCCESS)
 
 
-@router.get("/{version}/{waba_id}/message_templates")
+@router.get("/{version}/{waba_id}/message_templates", response_model=TemplatePage)
 async def read_templates(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
@@ -327,7 +408,11 @@ async def read_templates(request: Request, version: str, waba_id: str) -> Respon
     return json_response(page)
 
 
-@router.post("/{version}/{waba_id}/message_templates")
+@router.post(
+    "/{version}/{waba_id}/message_templates",
+    response_model=CreatedTemplate,
+    openapi_extra=request_body(TemplateCreate, TEMPLATE_EXAMPLE),
+)
 async def add_template(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
@@ -345,7 +430,7 @@ async def add_template(request: Request, version: str, waba_id: str) -> Response
     return json_response({"id": template.id, "status": template.status, "category": template.category})
 
 
-@router.delete("/{version}/{waba_id}/message_templates")
+@router.delete("/{version}/{waba_id}/message_templates", response_model=GraphSuccess)
 async def remove_templates(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
@@ -359,7 +444,7 @@ async def remove_templates(request: Request, version: str, waba_id: str) -> Resp
     return json_response(SUCCESS)
 
 
-@router.get("/{version}/{object_id}")
+@router.get("/{version}/{object_id}", response_model=MediaOrNumber)
 async def read_object(request: Request, version: str, object_id: str) -> Response:
     """A media object (its metadata and download URL), or the token's own phone number or WABA node."""
     _check_version(version)
@@ -383,7 +468,7 @@ async def read_object(request: Request, version: str, object_id: str) -> Respons
     return json_response(select_fields(media_metadata(media, url), fields))
 
 
-@router.delete("/{version}/{object_id}")
+@router.delete("/{version}/{object_id}", response_model=GraphSuccess)
 async def delete_object(request: Request, version: str, object_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
