@@ -60,13 +60,18 @@ from kirem.sandbox.onboarding import (
 from kirem.sandbox.profile import get_phone_number, get_profile, update_profile
 from kirem.sandbox.runtime import SandboxRuntime
 from kirem.sandbox.schemas import (
+    BACK_TO_PAGE,
+    FILE_ANSWER,
     INBOUND_EXAMPLE,
+    POPUP_ANSWER,
+    AccessToken,
     ContactsSynced,
     HistoryChunk,
     SimulatedContacts,
     SimulatedEcho,
     SimulatedHistory,
     SimulatedInbound,
+    SubscribedApps,
     Wamid,
 )
 from kirem.sandbox.simulator import receive_inbound
@@ -206,7 +211,7 @@ async def simulate_contacts(request: Request) -> Response:
 router.include_router(simulator)
 
 
-@router.get("/media/{media_id}/content")
+@router.get("/media/{media_id}/content", response_class=Response, responses=FILE_ANSWER)
 async def media_content(request: Request, media_id: str) -> Response:
     """The download URL handed out by ``GET /{version}/{media_id}``; needs the owner's token."""
     runtime = _runtime(request)
@@ -229,7 +234,7 @@ def _signup_return(runtime: SandboxRuntime, redirect_uri: str) -> str:
     return redirect_uri
 
 
-@router.get("/embedded-signup")
+@router.get("/embedded-signup", response_class=HTMLResponse, responses=POPUP_ANSWER)
 async def embedded_signup(request: Request) -> Response:
     """The Embedded Signup popup, emulated: the setup-link page opens it in sandbox mode."""
     runtime = _runtime(request)
@@ -250,7 +255,7 @@ async def embedded_signup(request: Request) -> Response:
     return HTMLResponse(page)
 
 
-@router.post("/embedded-signup")
+@router.post("/embedded-signup", status_code=303, response_class=RedirectResponse, responses=BACK_TO_PAGE)
 async def finish_embedded_signup(request: Request) -> Response:
     """The popup's "Finish": a new number and WABA, and the browser sent back with a code."""
     runtime = _runtime(request)
@@ -269,7 +274,7 @@ async def finish_embedded_signup(request: Request) -> Response:
 # --- Graph API ----------------------------------------------------------------------------------
 
 
-@router.get("/{version}/oauth/access_token")
+@router.get("/{version}/oauth/access_token", response_model=AccessToken)
 async def oauth_access_token(request: Request, version: str) -> Response:
     """Exchange an Embedded Signup code for the business token (client id and secret of the app)."""
     _check_version(version)
@@ -279,7 +284,7 @@ async def oauth_access_token(request: Request, version: str) -> Response:
     return json_response(answer)
 
 
-@router.get("/{version}/{waba_id}/subscribed_apps")
+@router.get("/{version}/{waba_id}/subscribed_apps", response_model=SubscribedApps)
 async def read_subscribed_apps(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.session() as session:
@@ -296,7 +301,7 @@ async def subscribe_app(request: Request, version: str, waba_id: str) -> Respons
     return json_response(SUCCESS)
 
 
-@router.post("/{version}/{phone_number_id}/register")
+@router.post("/{version}/{phone_number_id}/register", response_model=GraphSuccess)
 async def register_number(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
@@ -305,7 +310,7 @@ async def register_number(request: Request, version: str, phone_number_id: str) 
     return json_response(answer)
 
 
-@router.post("/{version}/{phone_number_id}/smb_app_data")
+@router.post("/{version}/{phone_number_id}/smb_app_data", response_model=GraphSuccess)
 async def sync_smb_app_data(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.session() as session:

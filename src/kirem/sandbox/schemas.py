@@ -69,3 +69,22 @@ INBOUND_EXAMPLE = {
     "profile_name": "Budi",
     "message": {"type": "text", "text": {"body": "Halo"}},
 }
+
+
+class AccessToken(BaseModel):
+    access_token: str = Field(description="The business token for the signed-up number")
+    token_type: str
+
+
+class SubscribedApps(BaseModel):
+    data: list[dict[str, Any]] = Field(description="The subscribed app, if any")
+
+
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+FILE_ANSWER = {
+    200: {"description": "The file, with its MIME type", "content": {"application/octet-stream": BINARY}}
+}
+POPUP_ANSWER = {
+    200: {"description": "The popup's page", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
+BACK_TO_PAGE = {303: {"description": "Back to the setup-link page with the code and the new ids"}}
