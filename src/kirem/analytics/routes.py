@@ -6,14 +6,51 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.messages import DIRECTIONS, STATUSES, query_message_logs
-from kirem.analytics.params import parse_bool, parse_window, raise_if
+from kirem.analytics.params import MAX_LIMIT, MAX_OFFSET, parse_bool, parse_window, raise_if
+from kirem.analytics.schemas import MESSAGE_LOGS_EXAMPLE, MessageLogPage
 from kirem.api.deps import get_session, get_tenant
 from kirem.api.responses import ok
+from kirem.api.schemas import (
+    AUTHENTICATED,
+    BOOLEAN,
+    TIMESTAMP,
+    Envelope,
+    answer,
+    integer,
+    one_of,
+    responses,
+    typed_query,
+    wrapped,
+)
 from kirem.delivery.deliveries import attempt_logs
+from kirem.delivery.schemas import AttemptPage
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.tenancy.service import Tenant, plan_error
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+
+SINCE = typed_query(TIMESTAMP, "Created at or after (ISO 8601 or Unix seconds)")
+UNTIL = typed_query(TIMESTAMP, "Created at or before (ISO 8601 or Unix seconds)")
+LIMIT = typed_query(integer(1, MAX_LIMIT), "Page size (default 50)")
+OFFSET = typed_query(integer(0, MAX_OFFSET), "Rows to skip")
+ERRORS = responses(
+    400, *AUTHENTICATED, r403="The plan does not include the analytics API, or the key is refused"
+)
+WEBHOOK_LOG = {
+    "id": "att_1f2e3d4c5b6a7f8e9d0c1b2a",
+    "delivery_id": "dlv_0a1b2c3d4e5f6a7b8c9d0e1f",
+    "event_id": "evt_7e6d5c4b3a2f1e0d9c8b7a6f",
+    "event": "messages.received",
+    "target_id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
+    "url": "https://example.com/hooks/whatsapp",
+    "status_code": 503,
+    "duration_ms": 41,
+    "is_success": False,
+    "attempt": 1,
+    "error": "HTTP 503",
+    "response_body": "upstream down",
+    "created_at": "2026-06-26T00:20:00Z",
+}
 
 
 def require_analytics(tenant: Tenant = Depends(get_tenant)) -> Tenant:
@@ -22,16 +59,21 @@ def require_analytics(tenant: Tenant = Depends(get_tenant)) -> Tenant:
     return tenant
 
 
-@router.get("/messages", summary="Message logs, filtered and paginated")
+@router.get(
+    "/messages",
+    summary="Message logs, filtered and paginated",
+    response_model=Envelope[MessageLogPage],
+    responses={**answer(200, MESSAGE_LOGS_EXAMPLE), **ERRORS},
+)
 async def message_logs(
-    status: str | None = Query(None),
-    direction: str | None = Query(None),
-    recipient: str | None = Query(None),
-    type: str | None = Query(None),
-    since: str | None = Query(None),
-    until: str | None = Query(None),
-    limit: str | None = Query(None),
-    offset: str | None = Query(None),
+    status: str | None = typed_query(one_of(STATUSES), "Only messages in this status"),
+    direction: str | None = typed_query(one_of(DIRECTIONS), "inbound or outbound"),
+    recipient: str | None = Query(None, description="The customer's number"),
+    type: str | None = Query(None, description="The message type: text, template, image, …"),
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    limit: str | None = LIMIT,
+    offset: str | None = OFFSET,
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(require_analytics),
 ) -> Response:
@@ -47,15 +89,29 @@ async def message_logs(
     return ok(data, "Message logs retrieved successfully")
 
 
-@router.get("/webhooks", summary="Webhook delivery attempts, filtered and paginated")
+@router.get(
+    "/webhooks",
+    summary="Webhook delivery attempts, filtered and paginated",
+    response_model=Envelope[AttemptPage],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Webhook logs retrieved successfully",
+                {"total": 1, "limit": 10, "offset": 0, "logs": [WEBHOOK_LOG]},
+            ),
+        ),
+        **ERRORS,
+    },
+)
 async def webhook_logs(
-    is_success: str | None = Query(None),
-    event: str | None = Query(None),
-    target_id: str | None = Query(None),
-    since: str | None = Query(None),
-    until: str | None = Query(None),
-    limit: str | None = Query(None),
-    offset: str | None = Query(None),
+    is_success: str | None = typed_query(BOOLEAN, "Only successful (true) or failed (false) attempts"),
+    event: str | None = typed_query(one_of(EVENT_TYPES), "Only attempts of this event type"),
+    target_id: str | None = Query(None, description="Only attempts to this target"),
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    limit: str | None = LIMIT,
+    offset: str | None = OFFSET,
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(require_analytics),
 ) -> Response:

@@ -46,11 +46,15 @@ TAGS: list[dict[str, str]] = [
 
 def _drop_validation_errors(document: dict[str, Any]) -> None:
     """FastAPI lists a 422 ``HTTPValidationError`` on every operation with inputs; Kirem never sends
-    one (validation failures are 400s in the error wrapper, declared by each route)."""
+    one (validation failures are 400s in the error wrapper, declared by each route). A route's own
+    422 (a reused Idempotency-Key, in the error wrapper) stays."""
     for path in document.get("paths", {}).values():
         for operation in path.values():
-            if isinstance(operation, dict):
-                operation.get("responses", {}).pop("422", None)
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.get("responses", {})
+            if "HTTPValidationError" in str(responses.get("422", {})):
+                del responses["422"]
     schemas = document.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
@@ -64,7 +68,8 @@ def add_models(document: dict[str, Any], models: Iterable[type[BaseModel]], mode
     _, top = models_json_schema(listed, ref_template=REF_TEMPLATE)  # type: ignore[arg-type]
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in top.get("$defs", {}).items():
-        schemas.setdefault(name, schema)
+        if schemas.setdefault(name, schema) != schema:
+            raise ValueError(f"two different schemas are named {name}: rename a request model")
 
 
 def _add_request_models(document: dict[str, Any]) -> None:

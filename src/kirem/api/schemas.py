@@ -119,6 +119,13 @@ ERROR_DESCRIPTIONS: dict[int, tuple[str, dict[str, Any]]] = {
             "errors": {"meta": "timeout"},
         },
     ),
+    422: (
+        "The Idempotency-Key was already used with a different request",
+        {
+            "message": "Idempotency-Key was already used with a different request (body, path or key mode)",
+            "errors": {"idempotency_key": "use a new key for a different request"},
+        },
+    ),
     429: (
         "Rate limit or quota exceeded (`Retry-After` says when to try again)",
         {"message": "Rate limit exceeded: at most 10 requests/s per key", "errors": {"retry_after": 1}},
@@ -154,7 +161,57 @@ def responses(*status_codes: int, **descriptions: str) -> dict[int | str, dict[s
 
 
 AUTHENTICATED = (401, 403, 429)
-"""What any route behind an API key may answer: bad key, refused key, rate limit."""
+"""What any route behind a credential may answer: bad credential, refused one, rate limit."""
+IDEMPOTENT = (400, 409, 422)
+"""What an ``Idempotency-Key`` adds: a malformed key, the same key in flight, a key reused."""
+BODY = (400, 413, 415)
+"""What a JSON body may be refused for: invalid, too large, not JSON."""
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Send the same request again with the same key to get the first answer back "
+    "(`Idempotent-Replayed: true`) instead of doing it twice; 1 to 255 characters, kept "
+    "`KIREM_IDEMPOTENCY_TTL_SECONDS` (24 hours by default)",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def idempotency() -> dict[str, Any]:
+    """``openapi_extra`` fragment of a route wrapped in :func:`kirem.api.idempotency.idempotent`."""
+    return {"parameters": [IDEMPOTENCY_KEY]}
+
+
+def operation(*fragments: dict[str, Any]) -> dict[str, Any]:
+    """One ``openapi_extra`` from fragments (:func:`request_body`, :func:`idempotency`)."""
+    merged: dict[str, Any] = {}
+    for fragment in fragments:
+        for key, value in fragment.items():
+            if key == "parameters":
+                merged["parameters"] = [*merged.get("parameters", []), *value]
+            else:
+                merged[key] = value
+    return merged
+
+
+def answer(status: int, example: Any, description: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """A ``responses=`` entry giving the success answer of ``status`` its example (the route's
+    ``response_model`` gives its schema; another status needs ``model`` too, see :func:`also`)."""
+    entry: dict[str, Any] = {"content": {JSON: {"example": example}}}
+    if description:
+        entry["description"] = description
+    return {status: entry}
+
+
+def also(status: int, model: Any, example: Any, description: str) -> dict[int | str, dict[str, Any]]:
+    """A second success status of a route (a send that was a read receipt answers 200, not 201)."""
+    return {status: {"model": model, "description": description, "content": {JSON: {"example": example}}}}
+
+
+def wrapped(message: str, data: Any, status: int = 200, **beside: Any) -> dict[str, Any]:
+    """An example answer in the success wrapper."""
+    return {"status": status, "message": message, "data": data, **beside}
 
 
 _request_models: dict[str, type[BaseModel]] = {}
@@ -179,7 +236,9 @@ def request_body(
     The model goes into ``components.schemas`` under its class name; ``examples`` are named
     examples (``{"seed": {...}}``), ``example`` a single one.
     """
-    _request_models[model.__name__] = model
+    known = _request_models.setdefault(model.__name__, model)
+    if known is not model:
+        raise ValueError(f"two request models are named {model.__name__}: {known!r} and {model!r}")
     content: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
     if example is not None:
         content["example"] = example
@@ -191,13 +250,15 @@ def request_body(
     return {"requestBody": body}
 
 
-def _replace_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+def replace_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """A ``json_schema_extra`` that publishes ``schema`` instead of the generated one (a value read
+    as text by its own rules, published as what those rules accept)."""
+
     def replace(generated: dict[str, Any]) -> None:
-        title = generated.get("title")
+        kept = {key: generated[key] for key in ("title", "description") if key in generated}
         generated.clear()
         generated.update(schema)
-        if title:
-            generated["title"] = title
+        generated.update(kept)
 
     return replace
 
@@ -206,7 +267,7 @@ def typed_query(schema: dict[str, Any], description: str, alias: str | None = No
     """An optional query parameter read as text (the route checks it, with its own messages)
     but published with the JSON schema of what is accepted: ``typed_query({"type": "integer",
     "minimum": 1}, "Page size")``."""
-    return Query(None, description=description, alias=alias, json_schema_extra=_replace_schema(schema))
+    return Query(None, description=description, alias=alias, json_schema_extra=replace_schema(schema))
 
 
 def integer(minimum: int | None = None, maximum: int | None = None) -> dict[str, Any]:

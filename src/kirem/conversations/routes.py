@@ -10,12 +10,65 @@ from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import invalid, ok
+from kirem.api.schemas import (
+    AUTHENTICATED,
+    BODY,
+    IDEMPOTENT,
+    Envelope,
+    answer,
+    idempotency,
+    integer,
+    one_of,
+    operation,
+    request_body,
+    responses,
+    typed_query,
+    wrapped,
+)
 from kirem.context import AppContext
 from kirem.conversations import service
+from kirem.conversations.models import CONVERSATION_STATUSES
+from kirem.conversations.schemas import (
+    ContactPage,
+    ConversationDetail,
+    ConversationPage,
+    ConversationUpdate,
+    Reply,
+)
+from kirem.conversations.schemas import Conversation as ConversationModel
+from kirem.messaging.schemas import SENT_EXAMPLE, MessageSent
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 MAX_TEXT = 4096
+LIMIT = typed_query(integer(1, MAX_LIMIT), "Page size (default 50)")
+OFFSET = typed_query(integer(0, MAX_OFFSET), "Rows to skip")
+CONVERSATION = {
+    "id": "9b2f6c1e-4d3a-4e5f-8a7b-6c5d4e3f2a1b",
+    "status": "open",
+    "customer_phone": "62812345678",
+    "customer_user_id": "ID.13491208655302741918",
+    "customer_parent_user_id": None,
+    "customer_username": None,
+    "customer_name": "Budi",
+    "channel_id": "chan_5b1e2d3c4a5f6e7d8c9b0a1f",
+    "last_customer_message_at": "2026-11-29T09:58:00Z",
+    "window_open": True,
+    "human_active_until": None,
+    "updated_at": "2026-11-29T10:00:00Z",
+    "created_at": "2026-11-20T08:00:00Z",
+}
+TIMELINE_ENTRY = {
+    "id": "msg_2a3b4c5d6e7f8a9b0c1d2e3f",
+    "message_id": "wamid.HBgLNjI4MTIzNDU2NzhGFgQ0NDMzMzc3RUQ1OEFG",
+    "sender": "customer",
+    "direction": "inbound",
+    "type": "text",
+    "text": "Berapa harganya?",
+    "status": "received",
+    "error_message": None,
+    "created_at": "2026-11-29T09:58:00Z",
+}
 
 
 def _page(limit: str | None, offset: str | None) -> tuple[int, int]:
@@ -28,12 +81,26 @@ def _page(limit: str | None, offset: str | None) -> tuple[int, int]:
     return page
 
 
-@router.get("", summary="Conversations, most recently active first")
+@router.get(
+    "",
+    summary="Conversations, most recently active first",
+    response_model=Envelope[ConversationPage],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Conversations retrieved successfully",
+                {"total": 1, "limit": 50, "offset": 0, "conversations": [CONVERSATION]},
+            ),
+        ),
+        **responses(400, *AUTHENTICATED),
+    },
+)
 async def list_conversations(
-    status: str | None = Query(None),
-    customer: str | None = Query(None, description="The customer's phone number, in any notation"),
-    limit: str | None = Query(None),
-    offset: str | None = Query(None),
+    status: str | None = typed_query(one_of(CONVERSATION_STATUSES), "Only conversations in this status"),
+    customer: str | None = Query(None, description="The customer's phone number, in any notation, or BSUID"),
+    limit: str | None = LIMIT,
+    offset: str | None = OFFSET,
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:
@@ -50,11 +117,28 @@ async def list_conversations(
     return ok(data, "Conversations retrieved successfully")
 
 
-@router.get("/{conversation_id}", summary="A conversation with its timeline (oldest first, paginated)")
+@router.get(
+    "/{conversation_id}",
+    summary="A conversation with its timeline (oldest first, paginated)",
+    response_model=Envelope[ConversationDetail],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Conversation retrieved successfully",
+                {
+                    **CONVERSATION,
+                    "timeline": {"total": 1, "limit": 50, "offset": 0, "messages": [TIMELINE_ENTRY]},
+                },
+            ),
+        ),
+        **responses(400, *AUTHENTICATED, 404),
+    },
+)
 async def get_conversation(
     conversation_id: str,
-    limit: str | None = Query(None),
-    offset: str | None = Query(None),
+    limit: str | None = LIMIT,
+    offset: str | None = OFFSET,
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:
@@ -71,7 +155,16 @@ async def get_conversation(
     )
 
 
-@router.patch("/{conversation_id}", summary="Change a conversation's status")
+@router.patch(
+    "/{conversation_id}",
+    summary="Change a conversation's status",
+    response_model=Envelope[ConversationModel],
+    responses={
+        **answer(200, wrapped("Conversation updated successfully", {**CONVERSATION, "status": "resolved"})),
+        **responses(*BODY, *AUTHENTICATED, 404),
+    },
+    openapi_extra=request_body(ConversationUpdate, {"status": "resolved"}),
+)
 async def update_conversation(
     conversation_id: str,
     request: Request,
@@ -87,7 +180,37 @@ async def update_conversation(
     return ok(service.conversation_view(conversation), "Conversation updated successfully")
 
 
-@router.post("/{conversation_id}/messages", summary="Reply to the customer (text, or any message body)")
+@router.post(
+    "/{conversation_id}/messages",
+    summary="Reply to the customer (text, or any message body)",
+    status_code=201,
+    response_model=Envelope[MessageSent],
+    responses={
+        **answer(201, SENT_EXAMPLE),
+        **responses(
+            *BODY,
+            *AUTHENTICATED,
+            404,
+            *IDEMPOTENT,
+            502,
+            r409="The 24-hour window is closed (send a template), the channel is disconnected, or the "
+            "Idempotency-Key is in use",
+        ),
+    },
+    openapi_extra=operation(
+        request_body(
+            Reply,
+            examples={
+                "text": {"text": "Harganya Rp 150.000, kak."},
+                "template": {
+                    "type": "template",
+                    "template": {"name": "order_update", "language": {"code": "id"}},
+                },
+            },
+        ),
+        idempotency(),
+    ),
+)
 async def reply(
     conversation_id: str,
     request: Request,
@@ -110,11 +233,40 @@ async def reply(
 contacts_router = APIRouter(prefix="/v1/contacts", tags=["conversations"])
 
 
-@contacts_router.get("", summary="Contacts synced from the WhatsApp Business app (coexistence)")
+@contacts_router.get(
+    "",
+    summary="Contacts synced from the WhatsApp Business app (coexistence)",
+    response_model=Envelope[ContactPage],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Contacts retrieved successfully",
+                {
+                    "total": 1,
+                    "limit": 50,
+                    "offset": 0,
+                    "contacts": [
+                        {
+                            "wa_id": "62812345678",
+                            "user_id": None,
+                            "username": None,
+                            "full_name": "Budi Santoso",
+                            "first_name": "Budi",
+                            "channel_id": "chan_5b1e2d3c4a5f6e7d8c9b0a1f",
+                            "updated_at": "2026-11-29T10:00:00Z",
+                        }
+                    ],
+                },
+            ),
+        ),
+        **responses(400, *AUTHENTICATED),
+    },
+)
 async def list_contacts(
-    channel_id: str | None = Query(None),
-    limit: str | None = Query(None),
-    offset: str | None = Query(None),
+    channel_id: str | None = Query(None, description="Only contacts of this channel"),
+    limit: str | None = LIMIT,
+    offset: str | None = OFFSET,
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:

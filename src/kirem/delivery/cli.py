@@ -92,8 +92,8 @@ def show_delivery(
     if as_json:
         show(result, True)
         return
-    show({k: v for k, v in result.items() if k != "attempts"}, False, [*COLUMNS, "url"])
-    show(result["attempts"], False, ATTEMPT_COLUMNS)
+    show({k: v for k, v in result.items() if k != "attempt_log"}, False, [*COLUMNS, "url"])
+    show(result["attempt_log"], False, ATTEMPT_COLUMNS)
 
 
 def _replay(account: str, project: str, action: Any, as_json: bool) -> None:

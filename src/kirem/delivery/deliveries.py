@@ -145,7 +145,7 @@ async def get_delivery(session: AsyncSession, project_id: str, delivery_id: str)
     ).scalars()
     return {
         **delivery_view(delivery, target.url if target else None),
-        "attempts": [attempt_view(a) for a in attempts],
+        "attempt_log": [attempt_view(a) for a in attempts],
     }
 
 
@@ -244,11 +244,13 @@ async def get_event(session: AsyncSession, project_id: str, event_id: str) -> di
     event = await get_owned(session, Event, event_id, project_id)
     if event is None:
         raise not_found("Event")
-    deliveries = (
+    rows = (
         await session.execute(
             for_project(Delivery, project_id)
+            .add_columns(WebhookTarget.url)
+            .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
             .where(Delivery.event_id == event.id)
             .order_by(Delivery.created_at)
         )
-    ).scalars()
-    return {**event_view(event), "deliveries": [delivery_view(d) for d in deliveries]}
+    ).all()
+    return {**event_view(event), "deliveries": [delivery_view(d, url) for d, url in rows]}

@@ -5,19 +5,83 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.analytics.params import parse_window, raise_if
+from kirem.analytics.params import MAX_LIMIT, MAX_OFFSET, parse_window, raise_if
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import ok
+from kirem.api.schemas import (
+    AUTHENTICATED,
+    BOOLEAN,
+    IDEMPOTENT,
+    TIMESTAMP,
+    Envelope,
+    answer,
+    idempotency,
+    integer,
+    one_of,
+    operation,
+    request_body,
+    responses,
+    typed_query,
+    wrapped,
+)
 from kirem.context import AppContext
 from kirem.delivery import deliveries as service
-from kirem.delivery.deliveries import parse_filter
+from kirem.delivery.deliveries import DELIVERY_STATUSES, parse_filter
+from kirem.delivery.schemas import BulkReplay, DeliveryDetail, DeliveryPage, EventDetail, EventPage, Queued
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.signals import DELIVERIES
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
+
+DELIVERY = {
+    "id": "dlv_0a1b2c3d4e5f6a7b8c9d0e1f",
+    "event_id": "evt_7e6d5c4b3a2f1e0d9c8b7a6f",
+    "event": "messages.received",
+    "target_id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
+    "url": "https://example.com/hooks/whatsapp",
+    "status": "succeeded",
+    "attempts": 2,
+    "next_attempt_at": None,
+    "last_status_code": 200,
+    "last_error": None,
+    "created_at": "2026-11-29T10:00:00Z",
+    "completed_at": "2026-11-29T10:00:05Z",
+}
+ATTEMPT = {
+    "id": "att_1f2e3d4c5b6a7f8e9d0c1b2a",
+    "delivery_id": "dlv_0a1b2c3d4e5f6a7b8c9d0e1f",
+    "event_id": "evt_7e6d5c4b3a2f1e0d9c8b7a6f",
+    "event": "messages.received",
+    "target_id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
+    "url": "https://example.com/hooks/whatsapp",
+    "status_code": 500,
+    "duration_ms": 35,
+    "is_success": False,
+    "attempt": 1,
+    "error": "HTTP 500",
+    "response_body": "oops",
+    "created_at": "2026-11-29T10:00:00Z",
+}
+EVENT = {
+    "id": "evt_7e6d5c4b3a2f1e0d9c8b7a6f",
+    "event": "messages.received",
+    "channel_id": "chan_5b1e2d3c4a5f6e7d8c9b0a1f",
+    "created_at": "2026-11-29T10:00:00Z",
+    "error": None,
+    "data": {"from": "62812345678", "type": "text", "text": {"body": "Halo"}},
+}
+EVENT_TYPE = typed_query(one_of(EVENT_TYPES), "Only events of this type")
+SINCE = typed_query(TIMESTAMP, "Created at or after (ISO 8601 or Unix seconds)")
+UNTIL = typed_query(TIMESTAMP, "Created at or before (ISO 8601 or Unix seconds)")
+LIMIT = typed_query(integer(1, MAX_LIMIT), "Page size (default 50)")
+OFFSET = typed_query(integer(0, MAX_OFFSET), "Rows to skip")
+QUEUED = {
+    **answer(202, wrapped("1 delivery queued", {"queued": 1}, 202)),
+    **responses(*AUTHENTICATED, 404, *IDEMPOTENT),
+}
 
 
 def _as_param(value: object) -> str | None:
@@ -27,20 +91,64 @@ def _as_param(value: object) -> str | None:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-@router.get("/webhooks/deliveries", summary="Deliveries (one per event and target), newest first")
+@router.get(
+    "/webhooks/deliveries",
+    summary="Deliveries (one per event and target), newest first",
+    response_model=Envelope[DeliveryPage],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Deliveries retrieved successfully",
+                {"total": 1, "limit": 50, "offset": 0, "deliveries": [DELIVERY]},
+            ),
+        ),
+        **responses(400, *AUTHENTICATED),
+    },
+)
 async def list_deliveries(
-    request: Request, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
+    session: AsyncSession = Depends(get_session),
+    tenant: Tenant = Depends(get_tenant),
+    status: str | None = typed_query(one_of(DELIVERY_STATUSES), "Only deliveries in this status"),
+    is_success: str | None = typed_query(BOOLEAN, "true: succeeded; false: failed at least once"),
+    target_id: str | None = Query(None, description="Only deliveries to this target"),
+    event: str | None = EVENT_TYPE,
+    event_id: str | None = Query(None, description="Only deliveries of this event"),
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    limit: str | None = LIMIT,
+    offset: str | None = OFFSET,
 ) -> Response:
-    q = request.query_params
     errors: dict[str, str] = {}
-    window = parse_window(q.get("since"), q.get("until"), q.get("limit"), q.get("offset"), errors)
-    flt = parse_filter(dict(q), errors)
+    window = parse_window(since, until, limit, offset, errors)
+    filters = {"status": status, "is_success": is_success, "target_id": target_id, "event": event}
+    flt = parse_filter({**filters, "event_id": event_id}, errors)
     raise_if(errors)
     data = await service.list_deliveries(session, tenant.project_id, flt, window)
     return ok(data, "Deliveries retrieved successfully")
 
 
-@router.get("/webhooks/deliveries/{delivery_id}", summary="One delivery with every attempt")
+@router.get(
+    "/webhooks/deliveries/{delivery_id}",
+    summary="One delivery with every attempt",
+    response_model=Envelope[DeliveryDetail],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Delivery retrieved successfully",
+                {
+                    **DELIVERY,
+                    "attempt_log": [
+                        ATTEMPT,
+                        {**ATTEMPT, "status_code": 200, "is_success": True, "attempt": 2},
+                    ],
+                },
+            ),
+        ),
+        **responses(*AUTHENTICATED, 404),
+    },
+)
 async def get_delivery(
     delivery_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
 ) -> Response:
@@ -55,7 +163,14 @@ async def _queued(ctx: AppContext, session: AsyncSession, count: int) -> Respons
     return ok({"queued": count}, f"{count} deliver{'y' if count == 1 else 'ies'} queued", 202)
 
 
-@router.post("/webhooks/deliveries/{delivery_id}/replay", summary="Send one delivery again")
+@router.post(
+    "/webhooks/deliveries/{delivery_id}/replay",
+    summary="Send one delivery again",
+    status_code=202,
+    response_model=Envelope[Queued],
+    responses={**QUEUED, **responses(409, r409="The delivery's target is disabled")},
+    openapi_extra=idempotency(),
+)
 async def replay_delivery(
     delivery_id: str,
     request: Request,
@@ -71,7 +186,14 @@ async def replay_delivery(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.post("/events/{event_id}/replay", summary="Send an event again to every target it should reach now")
+@router.post(
+    "/events/{event_id}/replay",
+    summary="Send an event again to every target it should reach now",
+    status_code=202,
+    response_model=Envelope[Queued],
+    responses=QUEUED,
+    openapi_extra=idempotency(),
+)
 async def replay_event(
     event_id: str,
     request: Request,
@@ -87,7 +209,35 @@ async def replay_event(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.post("/webhooks/replay", summary="Replay many deliveries by filter (within the plan's retention)")
+@router.post(
+    "/webhooks/replay",
+    summary="Replay many deliveries by filter (within the plan's retention)",
+    status_code=202,
+    response_model=Envelope[Queued],
+    responses={
+        **answer(202, wrapped("12 deliveries queued", {"queued": 12}, 202)),
+        **responses(400, 413, 415, *AUTHENTICATED, *IDEMPOTENT),
+    },
+    openapi_extra=operation(
+        request_body(
+            BulkReplay,
+            {"is_success": False, "since": "2026-11-28"},
+            required=False,
+            description="The filters, here or in the query string (the body wins)",
+        ),
+        idempotency(),
+        {
+            "parameters": [
+                {"name": "status", "in": "query", "required": False, "schema": one_of(DELIVERY_STATUSES)},
+                {"name": "is_success", "in": "query", "required": False, "schema": BOOLEAN},
+                {"name": "target_id", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "event", "in": "query", "required": False, "schema": one_of(EVENT_TYPES)},
+                {"name": "since", "in": "query", "required": False, "schema": TIMESTAMP},
+                {"name": "until", "in": "query", "required": False, "schema": TIMESTAMP},
+            ]
+        },
+    ),
+)
 async def bulk_replay(
     request: Request,
     ctx: AppContext = Depends(get_context),
@@ -113,13 +263,26 @@ async def bulk_replay(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.get("/events", summary="Events of the project, newest first")
+@router.get(
+    "/events",
+    summary="Events of the project, newest first",
+    response_model=Envelope[EventPage],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Events retrieved successfully", {"total": 1, "limit": 50, "offset": 0, "events": [EVENT]}
+            ),
+        ),
+        **responses(400, *AUTHENTICATED),
+    },
+)
 async def list_events(
-    event: str | None = Query(None),
-    since: str | None = Query(None),
-    until: str | None = Query(None),
-    limit: str | None = Query(None),
-    offset: str | None = Query(None),
+    event: str | None = EVENT_TYPE,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    limit: str | None = LIMIT,
+    offset: str | None = OFFSET,
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
 ) -> Response:
@@ -133,7 +296,15 @@ async def list_events(
     )
 
 
-@router.get("/events/{event_id}", summary="One event with its deliveries")
+@router.get(
+    "/events/{event_id}",
+    summary="One event with its deliveries",
+    response_model=Envelope[EventDetail],
+    responses={
+        **answer(200, wrapped("Event retrieved successfully", {**EVENT, "deliveries": [DELIVERY]})),
+        **responses(*AUTHENTICATED, 404),
+    },
+)
 async def get_event(
     event_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
 ) -> Response:

@@ -11,12 +11,65 @@ from kirem.api.body import read_json, read_json_object, read_upload
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import invalid, ok
+from kirem.api.schemas import (
+    AUTHENTICATED,
+    BODY,
+    IDEMPOTENT,
+    Envelope,
+    PagedEnvelope,
+    Success,
+    also,
+    answer,
+    idempotency,
+    integer,
+    operation,
+    request_body,
+    responses,
+    typed_query,
+    wrapped,
+)
 from kirem.context import AppContext
 from kirem.messaging import media, profile, service, templates
+from kirem.messaging.schemas import (
+    MEDIA_EXAMPLE,
+    PROFILE_EXAMPLE,
+    PROFILE_UPDATE_EXAMPLE,
+    PROFILE_UPDATED_EXAMPLE,
+    READ_EXAMPLE,
+    SEND_EXAMPLES,
+    SENT_EXAMPLE,
+    TEMPLATE_CREATED_EXAMPLE,
+    TEMPLATE_DELETED_EXAMPLE,
+    TEMPLATE_EXAMPLE,
+    TEMPLATES_EXAMPLE,
+    MediaId,
+    MediaUpload,
+    MessageSent,
+    Profile,
+    ProfileUpdate,
+    ReadReceipt,
+    SendMessage,
+    Template,
+    TemplateCreate,
+    TemplateCreated,
+)
 from kirem.meta.ids import is_graph_id
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1", tags=["messaging"])
+
+CHANNEL_ID = Query(None, description="The channel to use (default: the project's first active channel)")
+READ_ANSWER = wrapped("Message marked as read", {"success": True})
+SEND = {
+    "response_model": Envelope[MessageSent],
+    "status_code": 201,
+    "responses": {
+        **answer(201, SENT_EXAMPLE, "Meta accepted the message"),
+        **also(200, Envelope[MessageSent], READ_ANSWER, "The body was a read receipt (`status: read`)"),
+        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
+    },
+    "openapi_extra": operation(request_body(SendMessage, examples=SEND_EXAMPLES), idempotency()),
+}
 
 
 async def _send(
@@ -34,7 +87,7 @@ async def _send(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.post("/messages", summary="Send a message through the project's first active channel")
+@router.post("/messages", summary="Send a message through the project's first active channel", **SEND)
 async def send_message(
     request: Request,
     ctx: AppContext = Depends(get_context),
@@ -44,7 +97,16 @@ async def send_message(
     return await _send(request, ctx, session, tenant, None)
 
 
-@router.post("/messages/read", summary="Mark an inbound message as read (optionally show typing)")
+@router.post(
+    "/messages/read",
+    summary="Mark an inbound message as read (optionally show typing)",
+    response_model=Envelope[Success],
+    responses={
+        **answer(200, READ_ANSWER),
+        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
+    },
+    openapi_extra=operation(request_body(ReadReceipt, READ_EXAMPLE), idempotency()),
+)
 async def mark_read(
     request: Request,
     ctx: AppContext = Depends(get_context),
@@ -59,7 +121,7 @@ async def mark_read(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.post("/{phone_number_id}/messages", summary="Send a message through a given phone number")
+@router.post("/{phone_number_id}/messages", summary="Send a message through a given phone number", **SEND)
 async def send_message_from(
     phone_number_id: str,
     request: Request,
@@ -72,10 +134,16 @@ async def send_message_from(
     return await _send(request, ctx, session, tenant, phone_number_id)
 
 
-@router.post("/media", summary="Upload a media file to Meta (multipart: file, messaging_product)")
+@router.post(
+    "/media",
+    summary="Upload a media file to Meta (multipart: file, messaging_product)",
+    response_model=Envelope[MediaId],
+    responses={**answer(200, MEDIA_EXAMPLE), **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502)},
+    openapi_extra=operation(request_body(MediaUpload, media_type="multipart/form-data"), idempotency()),
+)
 async def upload_media(
     request: Request,
-    channel_id: str | None = Query(None),
+    channel_id: str | None = CHANNEL_ID,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
@@ -89,7 +157,18 @@ async def upload_media(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.get("/media/{media_id}/download", summary="Stream a media file's bytes with its original type")
+@router.get(
+    "/media/{media_id}/download",
+    summary="Stream a media file's bytes with its original type",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The file's bytes, with its MIME type as Content-Type",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **responses(400, *AUTHENTICATED, 404, 409, 502),
+    },
+)
 async def download_media(
     media_id: str,
     ctx: AppContext = Depends(get_context),
@@ -106,7 +185,15 @@ async def download_media(
     )
 
 
-@router.delete("/media/{media_id}", summary="Delete a media file at Meta")
+@router.delete(
+    "/media/{media_id}",
+    summary="Delete a media file at Meta",
+    response_model=Envelope[Success],
+    responses={
+        **answer(200, wrapped("Media deleted successfully", {"success": True})),
+        **responses(400, *AUTHENTICATED, 404, 409, 502),
+    },
+)
 async def delete_media(
     media_id: str,
     ctx: AppContext = Depends(get_context),
@@ -117,17 +204,22 @@ async def delete_media(
     return ok({"success": True}, "Media deleted successfully")
 
 
-@router.get("/templates", summary="List message templates (filters, and Meta's cursors with limit)")
+@router.get(
+    "/templates",
+    summary="List message templates (filters, and Meta's cursors with limit)",
+    response_model=PagedEnvelope[list[Template]],
+    responses={**answer(200, TEMPLATES_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+)
 async def list_templates(
     request: Request,
-    status: str | None = Query(None),
-    name: str | None = Query(None),
-    category: str | None = Query(None),
-    language: str | None = Query(None),
-    limit: str | None = Query(None),
-    after: str | None = Query(None),
-    before: str | None = Query(None),
-    channel_id: str | None = Query(None),
+    status: str | None = Query(None, description="APPROVED, PENDING, REJECTED, …"),
+    name: str | None = Query(None, description="Templates whose name contains this"),
+    category: str | None = Query(None, description="UTILITY, MARKETING or AUTHENTICATION"),
+    language: str | None = Query(None, description="A language code: id, en_US, …"),
+    limit: str | None = typed_query(integer(1), "Page size: with it, one page of Meta's and its `paging`"),
+    after: str | None = Query(None, description="Meta's cursor of the next page"),
+    before: str | None = Query(None, description="Meta's cursor of the previous page"),
+    channel_id: str | None = CHANNEL_ID,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
@@ -141,10 +233,19 @@ async def list_templates(
     return ok(data, "Templates retrieved successfully", extra=extra)
 
 
-@router.post("/templates", summary="Create a message template and submit it for review")
+@router.post(
+    "/templates",
+    summary="Create a message template and submit it for review",
+    response_model=Envelope[TemplateCreated],
+    responses={
+        **answer(200, TEMPLATE_CREATED_EXAMPLE),
+        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
+    },
+    openapi_extra=operation(request_body(TemplateCreate, TEMPLATE_EXAMPLE), idempotency()),
+)
 async def create_template(
     request: Request,
-    channel_id: str | None = Query(None),
+    channel_id: str | None = CHANNEL_ID,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
@@ -157,10 +258,15 @@ async def create_template(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.delete("/templates/{name}", summary="Delete a message template (every language)")
+@router.delete(
+    "/templates/{name}",
+    summary="Delete a message template (every language)",
+    response_model=Envelope[Success],
+    responses={**answer(200, TEMPLATE_DELETED_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+)
 async def delete_template(
     name: str,
-    channel_id: str | None = Query(None),
+    channel_id: str | None = CHANNEL_ID,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
@@ -169,9 +275,14 @@ async def delete_template(
     return ok({"success": True}, "Template deleted successfully")
 
 
-@router.get("/profile", summary="Get the WhatsApp Business profile of a channel")
+@router.get(
+    "/profile",
+    summary="Get the WhatsApp Business profile of a channel",
+    response_model=Envelope[Profile],
+    responses={**answer(200, PROFILE_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+)
 async def get_profile(
-    channel_id: str | None = Query(None),
+    channel_id: str | None = CHANNEL_ID,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),
@@ -180,10 +291,19 @@ async def get_profile(
     return ok(data, "Business profile retrieved successfully")
 
 
-@router.post("/profile", summary="Update the WhatsApp Business profile of a channel")
+@router.post(
+    "/profile",
+    summary="Update the WhatsApp Business profile of a channel",
+    response_model=Envelope[Success],
+    responses={
+        **answer(200, PROFILE_UPDATED_EXAMPLE),
+        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
+    },
+    openapi_extra=operation(request_body(ProfileUpdate, PROFILE_UPDATE_EXAMPLE), idempotency()),
+)
 async def update_profile(
     request: Request,
-    channel_id: str | None = Query(None),
+    channel_id: str | None = CHANNEL_ID,
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
     tenant: Tenant = Depends(get_tenant),

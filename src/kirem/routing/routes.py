@@ -10,16 +10,75 @@ from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import ok
+from kirem.api.schemas import (
+    AUTHENTICATED,
+    BODY,
+    IDEMPOTENT,
+    Envelope,
+    Success,
+    answer,
+    idempotency,
+    operation,
+    request_body,
+    responses,
+    wrapped,
+)
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.delivery.secret import rotate_webhook_secret
 from kirem.delivery.target_probe import send_test_event
 from kirem.routing import rules, targets
+from kirem.routing.schemas import (
+    RULE_EXAMPLE,
+    RULE_TEST_EXAMPLE,
+    TARGET_EXAMPLE,
+    Rule,
+    RuleCreate,
+    RuleTest,
+    RuleTestResult,
+    RuleUpdate,
+    SecretRotated,
+    Target,
+    TargetCreate,
+    TargetTest,
+    TargetUpdate,
+)
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 DELETED = {"success": True}
+
+TARGET_ANSWER = {
+    "id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
+    "url": "https://example.com/hooks/whatsapp",
+    "description": "CRM",
+    "payload_format": "kirem",
+    "events": ["messages.received", "messages.status"],
+    "enabled": True,
+    "headers": {"Authorization": "****"},
+    "timeout_seconds": 10.0,
+    "max_attempts": 8,
+    "retry_schedule": None,
+    "disabled_reason": None,
+    "disabled_at": None,
+    "failing_since": None,
+    "created_at": "2026-11-29T10:00:00Z",
+    "updated_at": "2026-11-29T10:00:00Z",
+}
+RULE_ANSWER = {
+    "id": "rul_8d2c4b6a0e1f3a5c7b9d1e2f",
+    "name": RULE_EXAMPLE["name"],
+    "enabled": True,
+    "disabled_reason": None,
+    "conditions": RULE_EXAMPLE["conditions"],
+    "target_ids": RULE_EXAMPLE["target_ids"],
+    "created_at": "2026-11-29T10:00:00Z",
+    "updated_at": "2026-11-29T10:00:00Z",
+}
+READ = responses(*AUTHENTICATED, 404)
+WRITE = responses(*BODY, *AUTHENTICATED, 404)
+CREATE = responses(*BODY, *AUTHENTICATED, *IDEMPOTENT)
 
 
 def _production(ctx: AppContext) -> bool:
@@ -29,7 +88,14 @@ def _production(ctx: AppContext) -> bool:
 # Targets -------------------------------------------------------------------------------------
 
 
-@router.post("/targets", summary="Create a webhook target")
+@router.post(
+    "/targets",
+    summary="Create a webhook target",
+    status_code=201,
+    response_model=Envelope[Target],
+    responses={**answer(201, wrapped("Webhook target created successfully", TARGET_ANSWER, 201)), **CREATE},
+    openapi_extra=operation(request_body(TargetCreate, TARGET_EXAMPLE), idempotency()),
+)
 async def create_target(
     request: Request,
     ctx: AppContext = Depends(get_context),
@@ -47,7 +113,15 @@ async def create_target(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.get("/targets", summary="List webhook targets")
+@router.get(
+    "/targets",
+    summary="List webhook targets",
+    response_model=Envelope[list[Target]],
+    responses={
+        **answer(200, wrapped("Webhook targets retrieved successfully", [TARGET_ANSWER])),
+        **responses(*AUTHENTICATED),
+    },
+)
 async def list_targets(
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
@@ -57,7 +131,12 @@ async def list_targets(
     return ok([targets.target_view(ctx.sealer, t) for t in rows], "Webhook targets retrieved successfully")
 
 
-@router.get("/targets/{target_id}", summary="Get a webhook target")
+@router.get(
+    "/targets/{target_id}",
+    summary="Get a webhook target",
+    response_model=Envelope[Target],
+    responses={**answer(200, wrapped("Webhook target retrieved successfully", TARGET_ANSWER)), **READ},
+)
 async def get_target(
     target_id: str,
     ctx: AppContext = Depends(get_context),
@@ -68,7 +147,13 @@ async def get_target(
     return ok(targets.target_view(ctx.sealer, target), "Webhook target retrieved successfully")
 
 
-@router.patch("/targets/{target_id}", summary="Change a webhook target (enabled: true re-enables it)")
+@router.patch(
+    "/targets/{target_id}",
+    summary="Change a webhook target (enabled: true re-enables it)",
+    response_model=Envelope[Target],
+    responses={**answer(200, wrapped("Webhook target updated successfully", TARGET_ANSWER)), **WRITE},
+    openapi_extra=request_body(TargetUpdate, {"enabled": True, "headers": {"Authorization": "****"}}),
+)
 async def update_target(
     target_id: str,
     request: Request,
@@ -87,6 +172,30 @@ async def update_target(
 @router.post(
     "/targets/{target_id}/test",
     summary="Send a signed sample event (webhooks.test) now; answer the consumer's status, latency and body",
+    response_model=Envelope[TargetTest],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Test event not delivered",
+                {
+                    "target_id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
+                    "url": "https://example.com/hooks",
+                    "event": "webhooks.test",
+                    "event_id": "evt_7e6d5c4b3a2f1e0d9c8b7a6f",
+                    "delivery_id": "dlv_0a1b2c3d4e5f6a7b8c9d0e1f",
+                    "success": False,
+                    "status_code": 503,
+                    "latency_ms": 41,
+                    "error": "HTTP 503",
+                    "response_body": "upstream down",
+                    "response_truncated": False,
+                },
+            ),
+            "What the consumer answered, whatever it was",
+        ),
+        **READ,
+    },
 )
 async def test_target(
     target_id: str,
@@ -102,6 +211,8 @@ async def test_target(
 @router.delete(
     "/targets/{target_id}",
     summary="Delete a webhook target (also from every rule; a rule left without targets matches nothing)",
+    response_model=Envelope[Success],
+    responses={**answer(200, wrapped("Webhook target deleted successfully", DELETED)), **READ},
 )
 async def delete_target(
     target_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
@@ -114,7 +225,14 @@ async def delete_target(
 # Rules ---------------------------------------------------------------------------------------
 
 
-@router.post("/rules", summary="Create a routing rule")
+@router.post(
+    "/rules",
+    summary="Create a routing rule",
+    status_code=201,
+    response_model=Envelope[Rule],
+    responses={**answer(201, wrapped("Routing rule created successfully", RULE_ANSWER, 201)), **CREATE},
+    openapi_extra=operation(request_body(RuleCreate, RULE_EXAMPLE), idempotency()),
+)
 async def create_rule(
     request: Request,
     ctx: AppContext = Depends(get_context),
@@ -130,7 +248,15 @@ async def create_rule(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.get("/rules", summary="List routing rules")
+@router.get(
+    "/rules",
+    summary="List routing rules",
+    response_model=Envelope[list[Rule]],
+    responses={
+        **answer(200, wrapped("Routing rules retrieved successfully", [RULE_ANSWER])),
+        **responses(*AUTHENTICATED),
+    },
+)
 async def list_rules(
     session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
 ) -> Response:
@@ -138,7 +264,41 @@ async def list_rules(
     return ok([rules.rule_view(r) for r in rows], "Routing rules retrieved successfully")
 
 
-@router.post("/rules/test", summary="Which targets would receive an event, and why (sends nothing)")
+@router.post(
+    "/rules/test",
+    summary="Which targets would receive an event, and why (sends nothing)",
+    response_model=Envelope[RuleTestResult],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Routing test completed successfully",
+                {
+                    "targets": [
+                        {
+                            "target_id": "tgt_3f9a0c1e5b7d9f2a4c6e8b0d",
+                            "url": "https://example.com/hooks/whatsapp",
+                            "selected": True,
+                            "reason": f"rule {RULE_EXAMPLE['name']!r} ({RULE_ANSWER['id']}) matched",
+                            "rule_ids": ["rul_8d2c4b6a0e1f3a5c7b9d1e2f"],
+                        }
+                    ],
+                    "facts": {
+                        "type": "messages.received",
+                        "message_type": "text",
+                        "sender": "62812345678",
+                        "texts": ["Berapa harganya?"],
+                        "channel_id": None,
+                        "voice": False,
+                        "sender_user_ids": [],
+                    },
+                },
+            ),
+        ),
+        **responses(*BODY, *AUTHENTICATED, *IDEMPOTENT),
+    },
+    openapi_extra=operation(request_body(RuleTest, RULE_TEST_EXAMPLE), idempotency()),
+)
 async def try_rules(
     request: Request,
     ctx: AppContext = Depends(get_context),
@@ -153,7 +313,12 @@ async def try_rules(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.get("/rules/{rule_id}", summary="Get a routing rule")
+@router.get(
+    "/rules/{rule_id}",
+    summary="Get a routing rule",
+    response_model=Envelope[Rule],
+    responses={**answer(200, wrapped("Routing rule retrieved successfully", RULE_ANSWER)), **READ},
+)
 async def get_rule(
     rule_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
 ) -> Response:
@@ -161,7 +326,13 @@ async def get_rule(
     return ok(rules.rule_view(rule), "Routing rule retrieved successfully")
 
 
-@router.patch("/rules/{rule_id}", summary="Change a routing rule")
+@router.patch(
+    "/rules/{rule_id}",
+    summary="Change a routing rule",
+    response_model=Envelope[Rule],
+    responses={**answer(200, wrapped("Routing rule updated successfully", RULE_ANSWER)), **WRITE},
+    openapi_extra=request_body(RuleUpdate, {"enabled": False}),
+)
 async def update_rule(
     rule_id: str,
     request: Request,
@@ -174,7 +345,12 @@ async def update_rule(
     return ok(rules.rule_view(rule), "Routing rule updated successfully")
 
 
-@router.delete("/rules/{rule_id}", summary="Delete a routing rule")
+@router.delete(
+    "/rules/{rule_id}",
+    summary="Delete a routing rule",
+    response_model=Envelope[Success],
+    responses={**answer(200, wrapped("Routing rule deleted successfully", DELETED)), **READ},
+)
 async def delete_rule(
     rule_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
 ) -> Response:
@@ -190,6 +366,18 @@ async def delete_rule(
     "/secret/rotate",
     summary="Rotate the webhook signing secret: the new one is shown in this answer; "
     "the old one keeps signing for 24 hours",
+    response_model=Envelope[SecretRotated],
+    responses={
+        **answer(
+            200,
+            wrapped(
+                "Webhook secret rotated successfully",
+                {"webhook_secret": "whsec_…", "previous_secret_expires_at": "2026-11-30T10:00:00Z"},
+            ),
+        ),
+        **responses(*AUTHENTICATED, *IDEMPOTENT),
+    },
+    openapi_extra=idempotency(),
 )
 async def rotate_secret(
     request: Request,
