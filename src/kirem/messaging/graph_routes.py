@@ -30,22 +30,24 @@ from kirem.db.scope import for_project
 from kirem.messaging import media, profile, service, templates
 from kirem.messaging.graph_schemas import (
     GRAPH_AUTHENTICATED,
-    PROFILE_EXAMPLE,
-    SEND_EXAMPLE,
-    TEMPLATE_EXAMPLE,
-    CreatedTemplate,
     GraphSuccess,
-    MediaId,
     MediaOrNumber,
-    MediaUpload,
     ProfilePage,
-    ProfileUpdate,
-    SendMessage,
-    SentMessage,
-    TemplateCreate,
     TemplatePage,
     graph_body,
     graph_responses,
+)
+from kirem.messaging.schemas import (
+    PROFILE_UPDATE_EXAMPLE,
+    SEND_EXAMPLES,
+    TEMPLATE_EXAMPLE,
+    MediaId,
+    MediaUpload,
+    MessageSent,
+    ProfileUpdate,
+    SendMessage,
+    TemplateCreate,
+    TemplateCreated,
 )
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id
@@ -143,9 +145,9 @@ async def _waba_channel(session: AsyncSession, tenant: Tenant, waba_id: str) -> 
 @router.post(
     "/{phone_number_id}/messages",
     summary="Meta's send endpoint, through Kirem",
-    response_model=SentMessage,
+    response_model=MessageSent,
     responses=graph_responses(*POST_ERRORS, 502),
-    openapi_extra=graph_body(SendMessage, SEND_EXAMPLE),
+    openapi_extra=graph_body(SendMessage, SEND_EXAMPLES["text"]),
 )
 async def send(
     phone_number_id: str,
@@ -253,7 +255,7 @@ async def list_templates(
 @router.post(
     "/{waba_id}/message_templates",
     summary="Meta's template creation, through Kirem",
-    response_model=CreatedTemplate,
+    response_model=TemplateCreated,
     responses=graph_responses(*POST_ERRORS, 502),
     openapi_extra=graph_body(TemplateCreate, TEMPLATE_EXAMPLE),
 )
@@ -314,7 +316,7 @@ async def get_business_profile(
     summary="Meta's profile update, through Kirem",
     response_model=GraphSuccess,
     responses=graph_responses(*POST_ERRORS, 502),
-    openapi_extra=graph_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_EXAMPLE}),
+    openapi_extra=graph_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_UPDATE_EXAMPLE}),
 )
 async def update_business_profile(
     phone_number_id: str,

@@ -1,5 +1,7 @@
-"""Published shapes of the Graph-compatible paths (``/v{version}/…``): Meta's bodies and answers,
-open to every field Meta accepts or adds (``extra="allow"``), and Meta's error body."""
+"""Published shapes of the Graph-compatible paths (``/v{version}/…``) and the sandbox: Meta's
+answers as they are (no wrapper), open to every field Meta adds (``extra="allow"``), Meta's error
+body, and Graph's ways of sending a body. The bodies themselves are ``/v1``'s Meta-shaped models
+(:mod:`kirem.messaging.schemas`)."""
 
 from __future__ import annotations
 
@@ -72,57 +74,7 @@ def graph_body(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any
     return extra
 
 
-# Bodies ------------------------------------------------------------------------------------
-
-
-class SendMessage(MetaShaped):
-    """Meta's ``Message``: ``type`` and the object of that type (``text``, ``template``, ``image``…)."""
-
-    messaging_product: str = Field("whatsapp", description="whatsapp")
-    recipient_type: str | None = Field(None, description="individual or group")
-    to: str | None = Field(None, description="The customer's number (or use recipient)")
-    recipient: str | None = Field(None, description="A business-scoped user id (BSUID)")
-    type: str = Field("text", description="text, template, image, interactive, reaction…")
-    context: dict[str, Any] | None = Field(None, description="``message_id`` to reply to")
-    biz_opaque_callback_data: str | None = None
-
-
-class MediaUpload(BaseModel):
-    file: bytes = Field(json_schema_extra={"format": "binary"})
-    messaging_product: str = "whatsapp"
-    type: str | None = Field(None, description="The file's MIME type")
-
-
-class TemplateCreate(MetaShaped):
-    name: str
-    category: str = Field(description="UTILITY, MARKETING or AUTHENTICATION")
-    language: str = Field(description="id, en_US…")
-    components: list[dict[str, Any]]
-    parameter_format: str | None = Field(None, description="positional or named")
-
-
-class ProfileUpdate(MetaShaped):
-    messaging_product: str = "whatsapp"
-    about: str | None = None
-    address: str | None = None
-    description: str | None = None
-    email: str | None = None
-    profile_picture_handle: str | None = None
-    vertical: str | None = None
-    websites: list[str] | None = None
-
-
-# Answers -----------------------------------------------------------------------------------
-
-
-class SentMessage(MetaShaped):
-    messaging_product: str
-    contacts: list[dict[str, Any]] = Field(description="``input`` and ``wa_id`` of each recipient")
-    messages: list[dict[str, Any]] = Field(description="``id`` (the wamid) of each message")
-
-
-class MediaId(MetaShaped):
-    id: str
+# Answers (bodies and the other answers are /v1's, :mod:`kirem.messaging.schemas`) --------------
 
 
 class MediaOrNumber(MetaShaped):
@@ -137,47 +89,9 @@ class TemplatePage(MetaShaped):
     paging: dict[str, Any] | None = None
 
 
-class CreatedTemplate(MetaShaped):
-    id: str
-    status: str | None = None
-    category: str | None = None
-
-
 class ProfilePage(MetaShaped):
     data: list[dict[str, Any]]
 
 
 class GraphSuccess(MetaShaped):
     success: bool
-
-
-SEND_EXAMPLE = {
-    "messaging_product": "whatsapp",
-    "recipient_type": "individual",
-    "to": "6282360419136",
-    "type": "text",
-    "text": {"body": "Halo dari Kirem!"},
-}
-"""The seed's send body."""
-TEMPLATE_EXAMPLE = {
-    "name": "notif_pesanan_baru",
-    "category": "UTILITY",
-    "language": "id",
-    "components": [
-        {
-            "type": "BODY",
-            "text": "Halo {{1}}, terima kasih telah berbelanja di {{2}}!\n\nPesanan #{{3}} telah kami "
-            "terima.\nTotal: Rp {{4}}\n\nKami akan segera memproses pesanan Anda.",
-        }
-    ],
-}
-"""The seed's template."""
-PROFILE_EXAMPLE = {
-    "about": "Solusi Komunikasi Bisnis Terpadu",
-    "address": "Gedung Cyber 2, Lt. 17, Jakarta Selatan",
-    "description": "Kirem menyediakan API WhatsApp handal untuk integrasi enterprise.",
-    "email": "help@kirem.id",
-    "vertical": "RETAIL",
-    "websites": ["https://kirem.id", "https://kirem.id/blog"],
-}
-"""The seed's business profile update."""

@@ -16,21 +16,23 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kirem.api.schemas import request_body
 from kirem.messaging.graph_schemas import (
-    PROFILE_EXAMPLE,
-    SEND_EXAMPLE,
-    TEMPLATE_EXAMPLE,
-    CreatedTemplate,
     GraphSuccess,
-    MediaId,
     MediaOrNumber,
-    MediaUpload,
     ProfilePage,
-    ProfileUpdate,
-    SendMessage,
-    SentMessage,
-    TemplateCreate,
     TemplatePage,
     graph_responses,
+)
+from kirem.messaging.schemas import (
+    PROFILE_UPDATE_EXAMPLE,
+    SEND_EXAMPLES,
+    TEMPLATE_EXAMPLE,
+    MediaId,
+    MediaUpload,
+    MessageSent,
+    ProfileUpdate,
+    SendMessage,
+    TemplateCreate,
+    TemplateCreated,
 )
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.sandbox.auth import authenticate, authorize_number, authorize_simulator, authorize_waba
@@ -320,8 +322,8 @@ async def sync_smb_app_data(request: Request, version: str, phone_number_id: str
 
 @router.post(
     "/{version}/{phone_number_id}/messages",
-    response_model=SentMessage | GraphSuccess,
-    openapi_extra=request_body(SendMessage, SEND_EXAMPLE),
+    response_model=MessageSent,
+    openapi_extra=request_body(SendMessage, SEND_EXAMPLES["text"]),
 )
 async def send_message(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
@@ -391,7 +393,7 @@ async def read_profile(request: Request, version: str, phone_number_id: str) -> 
 @router.post(
     "/{version}/{phone_number_id}/whatsapp_business_profile",
     response_model=GraphSuccess,
-    openapi_extra=request_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_EXAMPLE}),
+    openapi_extra=request_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_UPDATE_EXAMPLE}),
 )
 async def write_profile(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
@@ -415,7 +417,7 @@ async def read_templates(request: Request, version: str, waba_id: str) -> Respon
 
 @router.post(
     "/{version}/{waba_id}/message_templates",
-    response_model=CreatedTemplate,
+    response_model=TemplateCreated,
     openapi_extra=request_body(TemplateCreate, TEMPLATE_EXAMPLE),
 )
 async def add_template(request: Request, version: str, waba_id: str) -> Response:
