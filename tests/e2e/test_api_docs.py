@@ -59,8 +59,7 @@ def test_redoc_renders_offline(browser: Browser, docs_server: Server) -> None:
     page, left = offline_page(browser, docs_server)
     page.goto(f"{docs_server.url}/redoc")
     page.wait_for_selector("[role=menuitem], .menu-content li", timeout=60_000)
-    page.wait_for_selector("h2", timeout=60_000)
-    screenshot(page, "redoc")
+    page.wait_for_selector("h2", timeout=60_000)  # ReDoc's page is too long for a full-page screenshot
     assert left == []
     assert page_errors(page) == []
     page.context.close()
