@@ -10,24 +10,17 @@ from fastapi.responses import PlainTextResponse
 
 from kirem.api.deps import get_context
 from kirem.api.responses import ApiError, ok
-from kirem.api.schemas import Envelope, request_body, responses
+from kirem.api.schemas import Envelope, json_only, request_body, responses
 from kirem.context import AppContext
 from kirem.db.group_commit import BatchFailed
 from kirem.inbound.schemas import META_WEBHOOK_EXAMPLE, MetaWebhook, Received
 from kirem.meta.signatures import verify
 
 router = APIRouter(tags=["meta webhooks"])
-HANDSHAKE_ERRORS = {
-    code: {
-        "description": entry["description"],
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}, **example}},
-    }
-    for code, entry in responses(
-        400, 403, r403="The verify token does not match KIREM_META_VERIFY_TOKEN"
-    ).items()
-    for example in (entry["content"]["application/json"],)
-}
-"""The handshake answers text, its refusals the error wrapper (``model=`` would publish them as text)."""
+HANDSHAKE_ERRORS = json_only(
+    responses(400, 403, r403="The verify token does not match KIREM_META_VERIFY_TOKEN")
+)
+"""The handshake answers text, its refusals the error wrapper."""
 
 
 def signature_source(ctx: AppContext, body: bytes, header: str | None) -> str | None:

@@ -7,6 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kirem.api.schemas import json_only
+from kirem.messaging.graph_schemas import graph_responses
+
 
 class SimulatedInbound(BaseModel):
     """A customer writes to a sandbox number: ``message`` is Meta's inbound message object."""
@@ -80,11 +83,18 @@ class SubscribedApps(BaseModel):
     data: list[dict[str, Any]] = Field(description="The subscribed app, if any")
 
 
+META_REFUSALS = json_only(graph_responses(400, 401, 404))
+"""The sandbox's refusals, in Meta's error body, on its routes that answer a file, a page or a redirect."""
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 FILE_ANSWER = {
-    200: {"description": "The file, with its MIME type", "content": {"application/octet-stream": BINARY}}
+    200: {"description": "The file, with its MIME type", "content": {"application/octet-stream": BINARY}},
+    **META_REFUSALS,
 }
 POPUP_ANSWER = {
-    200: {"description": "The popup's page", "content": {"text/html": {"schema": {"type": "string"}}}}
+    200: {"description": "The popup's page", "content": {"text/html": {"schema": {"type": "string"}}}},
+    **META_REFUSALS,
 }
-BACK_TO_PAGE = {303: {"description": "Back to the setup-link page with the code and the new ids"}}
+BACK_TO_PAGE = {
+    303: {"description": "Back to the setup-link page with the code and the new ids"},
+    **META_REFUSALS,
+}
