@@ -17,27 +17,63 @@ TIME = "ISO 8601, UTC"
 
 
 class McpEndpointView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+                    "slug": "toko-melati",
+                    "url": "https://kirem.example/v1/mcp/toko-melati",
+                    "rate_limit_per_second": 20.0,
+                    "key_scope": "mcp",
+                    "created_at": "2026-11-02T08:20:00Z",
+                    "updated_at": "2026-11-02T08:20:00Z",
+                }
+            ]
+        }
+    )
+
     project_id: str
     slug: str
     url: str = Field(description="Where MCP clients POST, with a key of scope mcp")
     rate_limit_per_second: float
     key_scope: str = Field(description="Always mcp: the scope of the keys this endpoint takes")
-    created_at: str | None = Field(description=TIME)
-    updated_at: str | None = Field(description=TIME)
+    created_at: str | None = Field(None, description=TIME)
+    updated_at: str | None = Field(None, description=TIME)
 
 
 class SlaPolicyView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+                    "window_seconds": 3600,
+                    "min_success_rate": 0.99,
+                    "max_p95_latency_ms": 5000,
+                    "min_deliveries": 20,
+                    "state": "ok",
+                    "state_changed_at": None,
+                    "evaluated_at": "2026-11-02T09:00:00Z",
+                    "deliveries": 120,
+                    "success_rate": 1.0,
+                    "p95_latency_ms": 180.0,
+                }
+            ]
+        }
+    )
+
     project_id: str
     window_seconds: int
-    min_success_rate: float | None
-    max_p95_latency_ms: int | None
+    min_success_rate: float | None = None
+    max_p95_latency_ms: int | None = None
     min_deliveries: int
     state: str = Field(description="ok or breached")
-    state_changed_at: str | None = Field(description=TIME)
-    evaluated_at: str | None = Field(description=TIME)
-    deliveries: int | None = Field(description="Finished deliveries in the last evaluated window")
-    success_rate: float | None
-    p95_latency_ms: float | None
+    state_changed_at: str | None = Field(None, description=TIME)
+    evaluated_at: str | None = Field(None, description=TIME)
+    deliveries: int | None = Field(None, description="Finished deliveries in the last evaluated window")
+    success_rate: float | None = None
+    p95_latency_ms: float | None = None
 
 
 class McpEndpointBody(BaseModel):

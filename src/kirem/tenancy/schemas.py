@@ -18,12 +18,12 @@ TIME = "ISO 8601, UTC"
 class PlanLimitsView(BaseModel):
     """A plan's limits (``null``: unlimited) and features."""
 
-    projects: int | None
-    channels: int | None
-    outbound_per_day: int | None
+    projects: int | None = None
+    channels: int | None = None
+    outbound_per_day: int | None = None
     retention_days: int
-    webhook_targets: int | None
-    routing_rules: int | None
+    webhook_targets: int | None = None
+    routing_rules: int | None = None
     analytics_api: bool
     ip_allowlist: bool
     customer_setup_links: bool
@@ -33,22 +33,42 @@ class PlanLimitsView(BaseModel):
 
 
 class AccountView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "acc_1f2e3d4c5b6a79880a1b2c3d",
+                    "name": "Agensi Nusantara",
+                    "plan": "growth",
+                    "limit_overrides": {},
+                    "created_at": "2026-11-02T08:15:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     name: str
     plan: str
     limit_overrides: dict[str, Any] = Field(description="Limits that replace the plan's for this account")
-    created_at: str | None = Field(description=TIME)
+    created_at: str | None = Field(None, description=TIME)
 
 
 class OwnAccountView(AccountView):
+    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+
     limits: PlanLimitsView = Field(description="The plan's limits with the account's overrides applied")
 
 
 class AccountWithToken(AccountView):
+    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+
     account_token: str = Field(description="The account token, shown only in this answer")
 
 
 class AccountUpdated(AccountView):
+    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+
     changes: dict[str, Any] = Field(
         description="What the new limits disabled or re-enabled (projects, channels, targets, rules, egress)"
     )
@@ -60,48 +80,107 @@ class AccountToken(BaseModel):
 
 
 class EgressView(BaseModel):
-    bind_address: str | None = Field(description="The source address deliveries leave from")
-    proxy_url: str | None = Field(description="The HTTP(S) proxy, its password masked")
+    bind_address: str | None = Field(None, description="The source address deliveries leave from")
+    proxy_url: str | None = Field(None, description="The HTTP(S) proxy, its password masked")
     active: bool = Field(description="Whether deliveries use these settings now")
-    inactive_reason: str | None
+    inactive_reason: str | None = None
 
 
 class ProjectView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+                    "account_id": "acc_1f2e3d4c5b6a79880a1b2c3d",
+                    "name": "Toko Melati",
+                    "disabled_reason": None,
+                    "egress": {
+                        "bind_address": None,
+                        "proxy_url": None,
+                        "active": False,
+                        "inactive_reason": None,
+                    },
+                    "created_at": "2026-11-02T08:16:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     account_id: str
     name: str
-    disabled_reason: str | None = Field(description="Why the project is disabled (over a plan limit)")
+    disabled_reason: str | None = Field(None, description="Why the project is disabled (over a plan limit)")
     egress: EgressView
-    created_at: str | None = Field(description=TIME)
+    created_at: str | None = Field(None, description=TIME)
 
 
 class KeyView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "key_9a8b7c6d5e4f3a2b1c0d9e8f",
+                    "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+                    "name": "ci",
+                    "mode": "test",
+                    "scope": "api",
+                    "prefix": "kirem_test_3f9a",
+                    "created_at": "2026-11-02T08:17:00Z",
+                    "last_used_at": None,
+                    "revoked_at": None,
+                }
+            ]
+        }
+    )
+
     id: str
     project_id: str
     name: str
     mode: Literal["live", "test"]
     scope: Literal["api", "mcp"]
     prefix: str = Field(description="The key's first characters, to recognise it")
-    created_at: str | None = Field(description=TIME)
-    last_used_at: str | None = Field(description=TIME)
-    revoked_at: str | None = Field(description=TIME)
+    created_at: str | None = Field(None, description=TIME)
+    last_used_at: str | None = Field(None, description=TIME)
+    revoked_at: str | None = Field(None, description=TIME)
 
 
 class NewKeyView(KeyView):
+    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+
     key: str = Field(description="The secret key, shown only in this answer")
 
 
 class ChannelView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "chn_0a1b2c3d4e5f60718293a4b5",
+                    "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+                    "kind": "sandbox",
+                    "name": "Sandbox",
+                    "phone_number_id": "106540352242922",
+                    "waba_id": "102290129340398",
+                    "display_phone_number": "+1 555 078 3881",
+                    "status": "active",
+                    "disabled_reason": None,
+                    "created_at": "2026-11-02T08:18:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     project_id: str
     kind: Literal["live", "sandbox"]
-    name: str | None
+    name: str | None = None
     phone_number_id: str
     waba_id: str
-    display_phone_number: str | None
+    display_phone_number: str | None = None
     status: str = Field(description="active or disabled")
-    disabled_reason: str | None
-    created_at: str | None = Field(description=TIME)
+    disabled_reason: str | None = None
+    created_at: str | None = Field(None, description=TIME)
 
 
 class LiveCheckView(BaseModel):
@@ -110,15 +189,19 @@ class LiveCheckView(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     verified: bool
-    verified_name: str | None
-    waba_name: str | None
+    verified_name: str | None = None
+    waba_name: str | None = None
     app_subscribed: bool
     subscribed_now: bool
     hint: str | None = None
 
 
 class ConnectedChannelView(ChannelView):
-    verification: LiveCheckView | None = Field(description="null for a sandbox channel or verify: false")
+    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+
+    verification: LiveCheckView | None = Field(
+        None, description="null for a sandbox channel or verify: false"
+    )
 
 
 class WebhookSecretView(BaseModel):
@@ -126,7 +209,7 @@ class WebhookSecretView(BaseModel):
 
 
 class RotatedSecretView(WebhookSecretView):
-    previous_secret_expires_at: str | None = Field(description="Until when the old secret still signs")
+    previous_secret_expires_at: str | None = Field(None, description="Until when the old secret still signs")
 
 
 class IpAllowlistView(BaseModel):
