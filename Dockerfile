@@ -3,9 +3,9 @@
 
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . && cp requirements.lock /wheels/
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,7 +19,8 @@ RUN groupadd --system --gid 10001 kirem \
     && mkdir -p /var/lib/kirem \
     && chown kirem:kirem /var/lib/kirem
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# the dependencies at the versions of requirements.lock, as every other install gets them
+RUN pip install --no-cache-dir /wheels/*.whl -c /wheels/requirements.lock && rm -rf /wheels
 USER kirem
 WORKDIR /var/lib/kirem
 EXPOSE 8080

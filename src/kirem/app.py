@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from kirem import __version__
 from kirem.analytics.routes import router as analytics_router
@@ -47,7 +48,7 @@ log = logging.getLogger("kirem")
 SANDBOX_PREFIX = "/sandbox"
 
 
-def _body_limit(settings: Settings):  # type: ignore[no-untyped-def]
+def _body_limit(settings: Settings) -> Callable[[str], int]:
     def limit_for(path: str) -> int:
         if path.rstrip("/").endswith("/media"):
             return settings.max_upload_bytes
@@ -161,7 +162,7 @@ def create_app(
     )
     # Routes at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
     for path in (MCP_PATH, MCP_PATH + "/", DEDICATED_MCP_PATH):
-        app.add_route(path, mcp, methods=["POST"], include_in_schema=False)
+        app.router.routes.append(Route(path, mcp, methods=["POST"], include_in_schema=False))
     routers = (
         inbound_router,  # first: Meta's webhooks are the busiest path, matched before any other route
         health_router,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, UTCDateTime
+from kirem.db.scope import changed_rows
 from kirem.delivery.models import Delivery
 from kirem.inbound.models import RawEvent
 
@@ -43,7 +44,7 @@ async def beat(session: AsyncSession, worker_id: str, started_at: datetime, now:
     updated = await session.execute(
         update(WorkerHeartbeat).where(WorkerHeartbeat.id == worker_id).values(seen_at=now)
     )
-    if not updated.rowcount:  # type: ignore[attr-defined]
+    if not changed_rows(updated):
         session.add(
             WorkerHeartbeat(
                 id=worker_id,

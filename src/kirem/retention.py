@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from kirem.context import AppContext
 from kirem.db.base import utcnow
+from kirem.db.scope import changed_rows
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.inbound.models import Event, RawEvent
 from kirem.messaging.models import IdempotencyRecord, MessageLog
@@ -26,12 +27,14 @@ from kirem.tenancy.service import account_limits
 log = logging.getLogger("kirem.retention")
 
 
-def expired(account: Account, created_at: Any, now: datetime) -> ColumnElement[bool]:
+def expired(
+    account: Account, created_at: InstrumentedAttribute[datetime], now: datetime
+) -> ColumnElement[bool]:
     """Rows past the account's retention; after a downgrade, rows stored before it keep the longer one."""
     cutoff = now - timedelta(days=account_limits(account).retention_days)
     owed, since = account.retention_days_before, account.retention_changed_at
     if owed is None or since is None:
-        return created_at < cutoff  # type: ignore[no-any-return]
+        return created_at < cutoff
     return and_(created_at < cutoff, or_(created_at >= since, created_at < now - timedelta(days=owed)))
 
 
@@ -56,7 +59,7 @@ async def purge_expired(ctx: AppContext, now: datetime | None = None) -> dict[st
                         model.project_id.in_(projects), expired(account, model.created_at, now)
                     )
                 )
-                removed[key] += result.rowcount or 0
+                removed[key] += changed_rows(result)
             old_events = select(Event.id).where(
                 Event.project_id.in_(projects), expired(account, Event.created_at, now)
             )
@@ -64,7 +67,7 @@ async def purge_expired(ctx: AppContext, now: datetime | None = None) -> dict[st
             result = await session.execute(
                 delete(Event).where(Event.project_id.in_(projects), expired(account, Event.created_at, now))
             )
-            removed["events"] += result.rowcount or 0
+            removed["events"] += changed_rows(result)
     longest = max(limits.retention_days for limits in PLANS.values())
     async with ctx.db.transaction() as session:
         result = await session.execute(
@@ -72,9 +75,9 @@ async def purge_expired(ctx: AppContext, now: datetime | None = None) -> dict[st
                 RawEvent.status != "pending", RawEvent.received_at < now - timedelta(days=longest)
             )
         )
-        removed["raw_events"] = result.rowcount or 0
+        removed["raw_events"] = changed_rows(result)
         result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < now))
-        removed["idempotency_records"] = result.rowcount or 0
+        removed["idempotency_records"] = changed_rows(result)
     if any(removed.values()):
         log.info("retention purge removed %s", removed)
     return removed

@@ -39,7 +39,7 @@ class Signals:
 
 async def notify(session: AsyncSession, channel: str) -> None:
     """Queue a ``NOTIFY`` in the session's transaction (sent at commit); nothing on SQLite."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
 
 

@@ -450,7 +450,7 @@ MCP: Schema = {
         obj({"method": strings("tools/call"), "tool": strings(*_TOOL_ARGUMENTS), "status": TEXT}),
     ]
 }
-"""Every tool with its arguments (docs/mcp.md), ``initialize``, and the seed's shorthand."""
+"""Every tool with its arguments (docs/mcp.md), ``initialize``, and the ``tools/call`` shorthand."""
 
 UPLOAD: Schema = obj(
     {"file": {"type": "string", "format": "binary"}, "messaging_product": strings("whatsapp")}, ["file"]

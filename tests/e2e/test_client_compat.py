@@ -111,7 +111,7 @@ def request(http: httpx.Client, world: World, row: dict[str, Any], mode: str) ->
 
 
 def answer_of(response: httpx.Response, mode: str, status: int) -> Any:
-    """Meta's answer as is in Graph-compatible mode; the seed's wrapper around it on ``/v1``."""
+    """Meta's answer as is in Graph-compatible mode; Kirem's wrapper around it on ``/v1``."""
     assert response.status_code == status, response.text
     body = response.json()
     if mode == "graph":

@@ -107,7 +107,7 @@ def test_form_fields_meet_the_same_checks_as_json(server: Server, client: httpx.
 
     other = client.post(path, content=b"to=1", headers={**key, "Content-Type": "text/plain"})
     assert other.status_code == 415 and other.json()["error"]["code"] == 100, other.text
-    # Kirem's own API keeps to JSON, as the seed shows
+    # Kirem's own API keeps to JSON (docs/api.md)
     v1 = client.post("/v1/messages", data={"to": CUSTOMER, "type": "text"}, headers=key)
     assert v1.status_code == 415 and v1.json()["status"] == 415, v1.text
 

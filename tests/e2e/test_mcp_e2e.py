@@ -1,4 +1,4 @@
-"""MCP through the real server: the seed's agent flow with raw POSTs, and with the official MCP client."""
+"""MCP through the real server: an agent's flow with raw POSTs, and with the official MCP client."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ANSWER = "Halo! Produk X saat ini ready stock. Ingin langsung kami buatkan pesan
 
 
 def rpc(client: httpx.Client, key: str, body: Any, accept: str | None = None) -> httpx.Response:
-    """A POST as the seed's curl sends it: ``Content-Type`` and ``Authorization``, no ``Accept``."""
+    """A POST as a bare curl sends it: ``Content-Type`` and ``Authorization``, no ``Accept``."""
     headers = {"Content-Type": "application/json", **auth(key)}
     request = client.build_request("POST", "/v1/mcp", content=orjson.dumps(body), headers=headers)
     if accept is None:

@@ -109,7 +109,7 @@ def test_template_and_profile_refusals_carry_metas_message_and_title(
     server: Server, client: httpx.Client
 ) -> None:
     """On Graph paths a refused template or profile reads as Meta's (code, title, subcode and the
-    field); ``/v1`` keeps the seed's ``Validation failed`` with its field errors."""
+    field); ``/v1`` keeps its wrapper's ``Validation failed`` with field errors."""
     boot = server.bootstrap()
     key = auth(boot["api_key"])
     template = {

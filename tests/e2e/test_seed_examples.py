@@ -1,4 +1,5 @@
-"""The seed's request examples, through the real server and its sandbox, answer the seed's shapes."""
+"""The seed examples (tests/fixtures/seed_examples.json), through the real server and its sandbox,
+answer in the shapes docs/api.md shows."""
 
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ def test_seed_template_flow_create_approve_send(server: Server, client: httpx.Cl
         },
     }
     pending = client.post("/v1/messages", json=seed_send, headers=key)
-    if pending.status_code != 201:  # still in review: the seed's error wrapper, Meta's code kept
+    if pending.status_code != 201:  # still in review: Kirem's error wrapper, Meta's code kept
         assert pending.status_code == 400
         assert pending.json() == {
             "status": 400,

@@ -1,4 +1,4 @@
-"""The MCP endpoint in process: the seed's raw JSON-RPC calls, every tool, auth, errors, official clients."""
+"""The MCP endpoint in process: raw JSON-RPC (docs/mcp.md), every tool, auth, errors, official clients."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class Kirem:
         return await bootstrap(self.ctx, account or f"acct-{uuid.uuid4().hex[:8]}", "main", plan)
 
     async def rpc(self, key: str, body: Any, **headers: str) -> httpx.Response:
-        """A POST as the seed's curl sends it: ``Content-Type`` and ``Authorization`` only."""
+        """A POST as a bare curl sends it: ``Content-Type`` and ``Authorization`` only."""
         request = self.http.build_request(
             "POST",
             "/v1/mcp",
@@ -191,7 +191,7 @@ async def kirem(tmp_path: Path, database_url: str, encryption_key: str) -> Async
     await quiet.aclose()
 
 
-# The seed's raw JSON-RPC ---------------------------------------------------------------------
+# Raw JSON-RPC, as docs/mcp.md shows it -------------------------------------------------------
 
 
 async def test_tools_list_as_the_seed_shows_it(kirem: Kirem) -> None:

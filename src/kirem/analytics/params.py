@@ -91,7 +91,7 @@ def raise_if(errors: dict[str, str]) -> None:
 
 
 def iso(value: datetime | None) -> str | None:
-    """``2026-06-26T00:20:00Z``: the timestamp style of the seed's responses."""
+    """``2026-06-26T00:20:00Z``: the timestamp style of every API response (UTC, seconds, ``Z``)."""
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

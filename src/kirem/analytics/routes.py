@@ -25,7 +25,8 @@ from kirem.api.schemas import (
 from kirem.delivery.deliveries import attempt_logs
 from kirem.delivery.schemas import AttemptPage
 from kirem.routing.conditions import EVENT_TYPES
-from kirem.tenancy.service import Tenant, plan_error
+from kirem.tenancy.limits import plan_error
+from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 

@@ -19,7 +19,8 @@ from kirem.tenancy.service import Tenant, account_for_token, tenant_for_key
 
 
 def get_context(request: Request) -> AppContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    ctx: AppContext = request.app.state.ctx
+    return ctx
 
 
 async def get_session(ctx: AppContext = Depends(get_context)) -> AsyncIterator[AsyncSession]:

@@ -70,8 +70,8 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> WrappedJSON:
         if exc.status_code == 405:
             object_id = path.strip("/").partition("/")[0]
             return _meta_answer(request, graph_errors.unsupported_request(request.method, object_id))
-        message = exc.detail if isinstance(exc.detail, str) else "Request failed"
-        return _meta_answer(request, GraphError(exc.status_code, 100, f"(#100) {message}"))
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        return _meta_answer(request, GraphError(exc.status_code, 100, f"(#100) {detail}"))
     message = (
         exc.detail
         if isinstance(exc.detail, str) and exc.detail not in ("Not Found", "Method Not Allowed")

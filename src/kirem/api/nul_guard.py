@@ -116,7 +116,8 @@ class NulGuardMiddleware:
 
 
 def _is_multipart(scope: Scope) -> bool:
-    for name, value in scope.get("headers") or []:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
+    for name, value in headers:
         if name == b"content-type":
             return value.lower().startswith(b"multipart/")
     return False

@@ -22,7 +22,7 @@ def ok(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> WrappedJSON:
-    """The seed's wrapper; ``extra`` adds keys beside ``data`` (a list's ``paging``)."""
+    """Kirem's response wrapper (docs/api.md); ``extra`` adds keys beside ``data`` (a list's ``paging``)."""
     return WrappedJSON(
         {"status": status, "message": message, "data": data, **(extra or {})},
         status_code=status,

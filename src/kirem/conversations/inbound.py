@@ -79,8 +79,8 @@ def _message_of(data: dict[str, Any]) -> dict[str, Any]:
 async def _received(session: AsyncSession, channel: Channel, event: NormalizedEvent) -> None:
     data = event.data
     customer = event.customer
-    contact = data.get("contact") if isinstance(data.get("contact"), dict) else {}
-    profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+    contact = member if isinstance(member := data.get("contact"), dict) else {}
+    profile = member if isinstance(member := contact.get("profile"), dict) else {}
     name = str(profile.get("name") or "")
     at = epoch(data.get("timestamp"), utcnow())
     conversation = await customer_wrote(session, channel, customer, name, at) if customer.known else None
@@ -147,7 +147,7 @@ def _thread_customer(thread: Any) -> CustomerIds:
     if not isinstance(thread, dict):
         return CustomerIds()
     named = identifier(str(thread.get("id") or ""))
-    context = thread.get("context") if isinstance(thread.get("context"), dict) else {}
+    context = member if isinstance(member := thread.get("context"), dict) else {}
     return customer_ids(
         phone=named.phone or context.get("wa_id") or thread.get("wa_id"),
         user_id=named.user_id or thread.get("user_id") or context.get("user_id"),
@@ -178,7 +178,7 @@ async def _import(
         conversation = await customer_wrote(session, channel, customer, "", at)
     else:
         conversation = await conversation_for(session, channel, customer)
-    context = message.get("history_context") if isinstance(message.get("history_context"), dict) else {}
+    context = member if isinstance(member := message.get("history_context"), dict) else {}
     status = HISTORY_STATUS.get(str(context.get("status", "")).upper(), "delivered")
     log_message(
         session,
@@ -198,7 +198,7 @@ async def _contacts(session: AsyncSession, channel: Channel, value: dict[str, An
     for item in value.get("state_sync") or []:
         if not isinstance(item, dict) or item.get("type") != "contact":
             continue
-        contact = item.get("contact") if isinstance(item.get("contact"), dict) else {}
+        contact = member if isinstance(member := item.get("contact"), dict) else {}
         customer = customer_ids(
             phone=contact.get("phone_number") or contact.get("wa_id"),
             user_id=contact.get("user_id"),

@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import CursorResult, Result, Select, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-T = TypeVar("T")
+
+class ProjectRow(Protocol):
+    """A mapped model whose rows belong to one project (the column, as seen on the class)."""
+
+    project_id: ClassVar[InstrumentedAttribute[str]]
 
 
-def for_project(model: type[T], project_id: str) -> Select[tuple[T]]:
+class OwnedRow(ProjectRow, Protocol):
+    """A project's row that has its own id."""
+
+    id: ClassVar[InstrumentedAttribute[Any]]
+
+
+RowT = TypeVar("RowT", bound=ProjectRow)
+OwnedT = TypeVar("OwnedT", bound=OwnedRow)
+
+
+def for_project(model: type[RowT], project_id: str) -> Select[RowT]:
     """``SELECT model WHERE model.project_id = :project_id``: extend it, never bypass it."""
-    return select(model).where(model.project_id == project_id)  # type: ignore[attr-defined]
+    return select(model).where(model.project_id == project_id)
 
 
-async def get_owned(session: AsyncSession, model: type[T], row_id: Any, project_id: str) -> T | None:
+async def get_owned(
+    session: AsyncSession, model: type[OwnedT], row_id: Any, project_id: str
+) -> OwnedT | None:
     """The row with this id if it belongs to the project; a foreign id is simply not found."""
-    stmt = for_project(model, project_id).where(model.id == row_id)  # type: ignore[attr-defined]
+    stmt = for_project(model, project_id).where(model.id == row_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def upsert(session: AsyncSession, model: type[Any]) -> Any:
+def upsert(session: AsyncSession, model: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
     """The session's dialect's ``INSERT`` of ``model``, which has ``on_conflict_do_nothing/update``."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> bool:
@@ -43,8 +59,16 @@ async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: li
     """``insert_if_absent`` of several rows in one multi-row ``INSERT``; how many were inserted."""
     if not rows:
         return 0
-    result = await session.execute(upsert(session, model).values(rows).on_conflict_do_nothing())
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    statement = upsert(session, model).values(rows).on_conflict_do_nothing()
+    return changed_rows(await session.execute(statement))
+
+
+def changed_rows(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE touched.
+
+    The session answers a DML statement with a ``CursorResult`` but types every answer as ``Result``.
+    """
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

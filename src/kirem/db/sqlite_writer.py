@@ -19,7 +19,8 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
@@ -100,12 +101,15 @@ def connector(url: str, writer: WriterLock, busy_timeout: float) -> Any:
     kwargs["timeout"] = busy_timeout
 
     async def connect() -> WriterConnection:
+        (database,) = args
+
         def open_connection() -> sqlite3.Connection:
-            return sqlite3.connect(*args, **kwargs)
+            return sqlite3.connect(database, **kwargs)
 
         connection = WriterConnection(open_connection, iter_chunk_size=64, writer=writer)
         connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does
-        return await connection
+        await connection  # starts the connection's thread and opens the database
+        return connection
 
     return connect
 
@@ -114,8 +118,15 @@ def serialise_writes(engine: AsyncEngine) -> None:
     """Take the writer lock before a statement that opens a write transaction on ``engine``."""
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _before_write(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def _before_write(
+        conn: Connection,
+        cursor: DBAPICursor,
+        statement: str,
+        parameters: object,
+        context: ExecutionContext | None,
+        executemany: bool,
+    ) -> None:
         if statement.lstrip()[:9].upper().startswith(WRITE_VERBS):
-            raw = conn.connection.dbapi_connection._connection
+            raw = getattr(conn.connection.dbapi_connection, "_connection", None)
             if isinstance(raw, WriterConnection) and raw.held is None:
                 await_only(raw.start_writing())

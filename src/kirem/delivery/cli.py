@@ -68,7 +68,10 @@ def list_deliveries(
         flt, window = _filters(status, target_id, event, since, until, limit)
         async with ctx.db.session() as session:
             _, owner = await project_named(session, account, project)
-            return (await service.list_deliveries(session, owner.id, flt, window))["deliveries"]
+            found: list[dict[str, Any]] = (await service.list_deliveries(session, owner.id, flt, window))[
+                "deliveries"
+            ]
+            return found
 
     show(run(settings_from(), work, read_only=True, as_json=as_json), as_json, COLUMNS)
 

@@ -93,7 +93,7 @@ def parse_filter(params: dict[str, str | None], errors: dict[str, str]) -> Deliv
     )
 
 
-def _filtered(project_id: str, flt: DeliveryFilter, window: Window) -> Select[tuple[Delivery]]:
+def _filtered(project_id: str, flt: DeliveryFilter, window: Window) -> Select[Delivery]:
     stmt = for_project(Delivery, project_id)
     if flt.status:
         stmt = stmt.where(Delivery.status == flt.status)

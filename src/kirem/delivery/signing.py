@@ -3,8 +3,9 @@
 Every delivery carries three independent proofs, all made with the project's webhook secret:
 
 ``X-Kirem-Signature: sha256=<hex>``
-    HMAC-SHA256 of the raw body, keyed with the whole secret string (``whsec_…``) as UTF-8 — the
-    seed's scheme. During a secret rotation both secrets sign: ``sha256=<new>, sha256=<old>``.
+    HMAC-SHA256 of the raw body, keyed with the whole secret string (``whsec_…``) as UTF-8 — Kirem's
+    first scheme, which consumers already verify (docs/routing.md, "Signatures"), so it never
+    changes. During a secret rotation both secrets sign: ``sha256=<new>, sha256=<old>``.
 
 ``webhook-id`` / ``webhook-timestamp`` / ``webhook-signature: v1,<base64>``
     The Standard Webhooks scheme (https://www.standardwebhooks.com), so any of its libraries verifies

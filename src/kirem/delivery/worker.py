@@ -31,7 +31,7 @@ from kirem.db.group_commit import GroupCommitter
 from kirem.delivery.attempts import attempt, signed_request
 from kirem.delivery.egress import EgressSenders, project_egress
 from kirem.delivery.models import Delivery, DeliveryAttempt
-from kirem.delivery.schedule import next_delay
+from kirem.delivery.schedule import DEFAULT_SCHEDULE, next_delay
 from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
@@ -105,7 +105,7 @@ class DeliveryWorker:
         blocked = self._blocked_targets()
         if blocked:
             due = due.where(Delivery.target_id.not_in(blocked))
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         room: dict[str, int] = {}
         picked: list[str] = []
@@ -339,12 +339,11 @@ class DeliveryWorker:
             delivery.completed_at = now
             await disable_target(session, target, "every delivery failed for 5 days", now)
             return
-        schedule = {"schedule": tuple(target.retry_schedule)} if target.retry_schedule else {}
         delay = next_delay(
             delivery.attempts,
+            schedule=tuple(target.retry_schedule or DEFAULT_SCHEDULE),
             max_attempts=target.max_attempts,
             retry_after=result.retry_after,
-            **schedule,
         )
         if delay is None:
             delivery.status = "failed"

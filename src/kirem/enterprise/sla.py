@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.analytics.params import iso
 from kirem.api.responses import invalid
 from kirem.context import AppContext
+from kirem.db.scope import changed_rows
 from kirem.delivery.models import Delivery
 from kirem.enterprise.models import SlaPolicy
 from kirem.inbound.events import record_event
@@ -106,7 +107,7 @@ def policy_view(policy: SlaPolicy) -> dict[str, Any]:
     }
 
 
-def _latency_seconds(dialect: str) -> ColumnElement[float]:
+def _latency_seconds(dialect: str) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.extract("epoch", Delivery.completed_at - Delivery.created_at)
     return cast(
@@ -121,7 +122,7 @@ async def window_stats(session: AsyncSession, project_id: str, since: datetime) 
     succeeded, failed = by_status.get("succeeded", 0), by_status.get("failed", 0)
     p95 = None
     if succeeded:
-        latency = _latency_seconds(session.bind.dialect.name)
+        latency = _latency_seconds(session.get_bind().dialect.name)
         rank = math.ceil(PERCENTILE * succeeded) - 1  # nearest-rank percentile
         seconds = await session.scalar(
             select(latency)
@@ -154,7 +155,7 @@ async def _claim(session: AsyncSession, project_id: str, now: datetime, interval
         .where(SlaPolicy.project_id == project_id, SlaPolicy.next_evaluation_at <= now)
         .values(next_evaluation_at=now + timedelta(seconds=interval))
     )
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+    return bool(changed_rows(claimed))
 
 
 async def _tell(session: AsyncSession, policy: SlaPolicy, broken: list[str], now: datetime) -> None:

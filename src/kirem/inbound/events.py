@@ -15,7 +15,7 @@ from kirem.inbound.models import Event
 
 
 def kirem_envelope(event_id: str, event_type: str, created_at: datetime, project_id: str, data: Any) -> bytes:
-    """The ``kirem`` format: the seed's ``{"event", "data"}`` plus ``id``, ``created_at``, ``project_id``."""
+    """The ``kirem`` format (docs/routing.md): ``event``, ``data``, ``id``, ``created_at``, ``project_id``."""
     envelope = {
         "id": event_id,
         "event": event_type,

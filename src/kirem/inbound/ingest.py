@@ -9,8 +9,9 @@ acknowledged that is not stored.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
@@ -38,7 +39,7 @@ class RawEventStore:
         rows = [{"source": source, "body": body, "received_at": now} for source, body in batch]
         try:
             async with self._db.transaction() as session:
-                await session.execute(insert(RawEvent.__table__).values(rows))
+                await session.execute(insert(cast("Table", RawEvent.__table__)).values(rows))
                 await notify(session, RAW_EVENTS)
         except Exception:
             log.exception("committing %d webhook(s) failed; they are answered 503", len(batch))

@@ -208,7 +208,7 @@ def _change_drafts(entry: dict[str, Any], change: dict[str, Any]) -> list[_Draft
     if not isinstance(field, str) or not field or not isinstance(value, dict):
         return []
     waba_id = _id(entry.get("id"))
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    metadata = member if isinstance(member := value.get("metadata"), dict) else {}
     phone_number_id = _id(metadata.get("phone_number_id"))
     common = {"phone_number_id": phone_number_id, "waba_id": waba_id, "entry": entry, "change": change}
 
@@ -291,7 +291,7 @@ def _message_data(
     value: dict[str, Any], message: dict[str, Any], contact: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The ``data`` of messages.received (and messages.echo, which adds ``to``)."""
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    metadata = member if isinstance(member := value.get("metadata"), dict) else {}
     kind = message.get("type")
     data: dict[str, Any] = {"from": message.get("from")}
     if "to" in message:
@@ -319,7 +319,7 @@ def _status_draft(value: dict[str, Any], status: Any, common: dict[str, Any]) ->
     state = _str(status.get("status"))
     if wamid is None or state is None:
         return None
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    metadata = member if isinstance(member := value.get("metadata"), dict) else {}
     user_id = _id(status.get("recipient_user_id"))
     contact = _contact(value, _id(status.get("recipient_id")), user_id, fallback=False)
     customer = _customer(contact, status.get("recipient_id"), user_id, status.get("recipient_parent_user_id"))
@@ -407,7 +407,7 @@ def _contact(
 def _customer(contact: dict[str, Any] | None, phone: Any, user_id: Any, parent_user_id: Any) -> CustomerIds:
     """The customer's identifiers: the item's own first, the matching ``contacts`` entry's otherwise."""
     contact = contact or {}
-    profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+    profile = member if isinstance(member := contact.get("profile"), dict) else {}
     return customer_ids(
         phone=phone or contact.get("wa_id"),
         user_id=user_id or contact.get("user_id"),

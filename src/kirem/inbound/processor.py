@@ -50,7 +50,7 @@ async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lea
         .order_by(RawEvent.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = list((await session.execute(due)).scalars())
     if not ids:

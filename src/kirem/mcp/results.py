@@ -1,4 +1,4 @@
-"""Tool answers as the seed shows them (``content: [{type: "text", text}]``) and failures an agent can act on.
+"""Tool answers as text content (``content: [{type: "text", text}]``) and failures an agent can act on.
 
 Every expected failure becomes a tool error (``isError: true``) whose text says what went wrong and
 what to do; an unexpected one is logged and reads "internal error, request id …" — never a stack

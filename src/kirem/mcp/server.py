@@ -27,7 +27,7 @@ INSTRUCTIONS = (
 
 
 def _simplify(schema: Any) -> Any:
-    """The seed's schema style: no pydantic titles, an optional ``str | None`` shown as ``string``."""
+    """Plain input schemas: no pydantic titles, an optional ``str | None`` shown as ``string``."""
     if isinstance(schema, list):
         return [_simplify(item) for item in schema]
     if not isinstance(schema, dict):

@@ -1,7 +1,7 @@
 """The MCP tools: each reads the caller, opens its own database session and answers in text.
 
-Descriptions follow the seed's ``tools/list`` (Indonesian); arguments are checked here first so a
-mistake reads as an instruction to the agent, not as a validation dump.
+Descriptions are in Indonesian, as Kirem's users read them (docs/mcp.md); arguments are checked here
+first so a mistake reads as an instruction to the agent, not as a validation dump.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ Before the SDK sees a request:
   (:func:`kirem.api.deps.get_tenant`: 401 in the error wrapper with ``WWW-Authenticate``, 429 from
   the per-key rate limit);
 - a POST without ``Accept`` (Go's ``net/http`` sends none) or without ``Content-Type`` is taken as
-  JSON, so the seed's curl calls and bare clients are not refused with 406/415; a ``Content-Type``
+  JSON, so plain curl calls and bare clients are not refused with 406/415; a ``Content-Type``
   naming another media type is a 415 JSON-RPC error (the SDK would answer a plain-text 400);
 - a JSON array (a JSON-RPC batch, which MCP does not carry) gets a JSON-RPC "invalid request";
-- the seed's shorthand ``{"method": "tools/call", "tool": "list_conversations", "status": "open"}``
+- the shorthand ``{"method": "tools/call", "tool": "list_conversations", "status": "open"}`` (docs/mcp.md)
   is read as ``params: {"name": "list_conversations", "arguments": {"status": "open"}}``.
 
 Stateless mode needs no ``initialize`` first and no ``Mcp-Session-Id``: each POST is answered on its
@@ -55,7 +55,7 @@ def jsonrpc_error(code: int, message: str, status: int = 400) -> Response:
 
 
 def _shorthand(message: dict[str, Any]) -> dict[str, Any] | None:
-    """The seed's ``{"method": "tools/call", "tool": …, <arguments>}`` as a JSON-RPC request."""
+    """The shorthand ``{"method": "tools/call", "tool": …, <arguments>}`` as a JSON-RPC request."""
     if (
         message.get("method") != "tools/call"
         or "params" in message

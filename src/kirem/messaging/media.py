@@ -55,7 +55,7 @@ async def upload_media(
     answer = await graph.upload_media(
         channel.phone_number_id, token, filename=filename, content=content, mime_type=mime_type
     )
-    media_id = answer["id"]  # the client checked it is Meta's id
+    media_id: str = answer["id"]  # the client checked it is Meta's id
     session.add(
         MediaRef(
             project_id=tenant.project_id,

@@ -7,7 +7,15 @@ they leave out; Meta treats those as not given. Local checks (Kirem's and the sa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
+
+
+@overload
+def without_nulls(value: dict[Any, Any]) -> dict[Any, Any]: ...
+
+
+@overload
+def without_nulls(value: Any) -> Any: ...
 
 
 def without_nulls(value: Any) -> Any:

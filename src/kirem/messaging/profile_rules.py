@@ -1,9 +1,10 @@
 """Local checks for business profile updates (``POST /v1/profile``, Meta's ``whatsapp_business_profile``).
 
-Limits follow Meta's schema and the seed: about 1 to 139 characters, address and description up to 256,
-email up to 128, at most 2 websites of up to 256 characters, vertical from Meta's list. An empty
-address, description or email, or an empty websites list, clears that field and is accepted. As Meta
-does, an explicit ``null`` is an absent field and fields Kirem does not know are forwarded unchecked.
+Limits follow Meta's schema (docs/api.md lists them): about 1 to 139 characters, address and
+description up to 256, email up to 128, at most 2 websites of up to 256 characters, vertical from
+Meta's list. An empty address, description or email, or an empty websites list, clears that field
+and is accepted. As Meta does, an explicit ``null`` is an absent field and fields Kirem does not know
+are forwarded unchecked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from kirem.messaging.nulls import without_nulls
 
 Errors = dict[str, str]
 
-# The seed's list first, then the verticals only Meta's enum names (EVENT_PLAN and the restricted ones).
+# The verticals docs/api.md lists first, then those only Meta's enum names (the restricted ones).
 VERTICALS = (
     "AUTO", "BEAUTY", "APPAREL", "EDU", "ENTERTAIN", "EVENT_PLAN", "FINANCE", "GROCERY", "GOVT",
     "HOTEL", "HEALTH", "NONPROFIT", "PROF_SERVICES", "RETAIL", "TRAVEL", "RESTAURANT", "OTHER",

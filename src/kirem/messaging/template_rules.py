@@ -1,8 +1,8 @@
 """Local checks for template creation bodies (``POST /v1/templates``, Meta's ``message_templates`` body).
 
-Meta's limits are applied, not stricter ones. In particular the seed's "Maksimal 2 tombol per
-template" is not enforced: the seed itself shows QUICK_REPLY + URL templates and Meta allows up to 10
-buttons (at most 2 URL buttons and 1 PHONE_NUMBER button). Component and button types, categories and
+Meta's limits are applied, not stricter ones. In particular a template may have more than 2 buttons,
+QUICK_REPLY and URL buttons mixed: Meta allows up to 10 buttons (at most 2 URL buttons and 1
+PHONE_NUMBER button). Component and button types, categories and
 formats are accepted in any case, as Meta does (its own examples use ``"type": "body"``). An explicit
 ``null`` is an absent field and unknown fields are left to Meta, as in send bodies.
 

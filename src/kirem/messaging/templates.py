@@ -123,7 +123,7 @@ def own_paging(paging: Any, base_url: str, request_url: URL) -> dict[str, Any]:
     if not isinstance(paging, dict):
         return {}
     own_url = URL(base_url + request_url.path).replace(query=request_url.query)
-    cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+    cursors = member if isinstance(member := paging.get("cursors"), dict) else {}
     result: dict[str, Any] = {"cursors": cursors} if cursors else {}
     base = own_url.remove_query_params(["after", "before"])
     for link, cursor in (("next", "after"), ("previous", "before")):

@@ -157,8 +157,8 @@ class GraphClient:
             page = await self._call("GET", path, token, params=params)
             data = objects(page, "data")
             templates.extend(data)
-            paging = page.get("paging") if isinstance(page.get("paging"), dict) else {}
-            cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+            paging = member if isinstance(member := page.get("paging"), dict) else {}
+            cursors = member if isinstance(member := paging.get("cursors"), dict) else {}
             after = cursors.get("after")
             if not isinstance(after, str) or not after or not paging.get("next") or not data:
                 return templates

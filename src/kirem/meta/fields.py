@@ -15,7 +15,7 @@ def requested_fields(value: str | None) -> list[str] | None:
     if not value:
         return None
     names: list[str] = []
-    depth, current = 0, []
+    depth, current = 0, list[str]()
     for char in value + ",":
         if char in "{(":
             depth += 1

@@ -23,7 +23,7 @@ from kirem.api.responses import ApiError, invalid, not_found
 from kirem.context import AppContext
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import for_project, get_owned
+from kirem.db.scope import changed_rows, for_project, get_owned
 from kirem.inbound.events import record_event
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.meta.ids import is_graph_id
@@ -279,7 +279,7 @@ async def _claim(session: AsyncSession, link: SetupLink) -> None:
         .values(status="processing")
     )
     await session.commit()
-    if claimed.rowcount == 0:  # type: ignore[attr-defined]
+    if changed_rows(claimed) == 0:
         raise PageError(409, "This setup link has already been used", "Each link connects one number once.")
 
 

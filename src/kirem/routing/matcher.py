@@ -1,6 +1,6 @@
 """Which targets get an event: rule conditions against event facts, then the fan-out decision.
 
-Pure functions, no database. Semantics (SPEC §5):
+Pure functions, no database. Semantics (docs/routing.md, "Rules", tells users the same):
 
 * within a condition the list items are alternatives (OR); the conditions of a rule must all hold
   (AND); an absent condition matches everything; a condition about something the event does not
@@ -16,7 +16,7 @@ Reasons are short English sentences shown by ``POST /v1/webhooks/rules/test``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -199,7 +199,7 @@ def _label(rule: RuleSpec) -> str:
     return f"rule {rule.name!r} ({rule.id})"
 
 
-def _join(labels: Any) -> str:
+def _join(labels: Iterable[str]) -> str:
     items = list(labels)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 

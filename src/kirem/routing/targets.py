@@ -236,7 +236,7 @@ async def _target_fields(
             errors[key] = f"unknown field; expected one of {', '.join(TARGET_FIELDS)}"
     if creating or "url" in body:
         url = body.get("url")
-        problem = await check_target_url(url, production=production, resolve=resolve)  # type: ignore[arg-type]
+        problem = await check_target_url(url, production=production, resolve=resolve)
         if problem is not None:
             errors["url"] = problem
         else:

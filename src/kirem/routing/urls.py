@@ -176,7 +176,7 @@ async def public_addresses(
     return addresses, None
 
 
-async def check_target_url(url: str, *, production: bool, resolve: Resolver | None = None) -> str | None:
+async def check_target_url(url: object, *, production: bool, resolve: Resolver | None = None) -> str | None:
     """``None`` when ``url`` may receive webhooks, else why not (an error text for the user).
 
     Always: http or https, a host, at most 2048 characters, no ``user:password@``. When

@@ -129,7 +129,7 @@ class WebhookOutbox:
                 .order_by(SandboxOutbox.due_at, SandboxOutbox.id)
                 .limit(limit)
             )
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             picked = list((await session.scalars(due)).all())
             if not picked:

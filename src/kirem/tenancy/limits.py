@@ -34,7 +34,7 @@ async def lock_owner(session: AsyncSession, owner: Owner, owner_id: str) -> None
     name``), which takes the database's single write lock now — what ``BEGIN IMMEDIATE`` does —
     waiting (``busy_timeout``) while another transaction holds it.
     """
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         stmt = select(owner.id).where(owner.id == owner_id).with_for_update(key_share=True)
         await session.execute(stmt)
     else:

@@ -22,6 +22,7 @@ from kirem.enterprise.mcp_endpoints import require_plan
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
+from kirem.tenancy.limits import plan_error
 from kirem.tenancy.models import Account, ApiKey, Channel
 from kirem.tenancy.plan_changes import change_plan
 from kirem.tenancy.plans import PLANS, PlanLimits, override_errors
@@ -188,7 +189,7 @@ async def put_ip_allowlist(
     if errors:
         raise invalid(errors)
     if cidrs and not service.account_limits(account).ip_allowlist:
-        raise service.plan_error("ip_allowlist", f"IP allowlists are not part of the {account.plan} plan.")
+        raise plan_error("ip_allowlist", f"IP allowlists are not part of the {account.plan} plan.")
     project.ip_allowlist = cidrs
     await session.commit()
     return ok({"cidrs": cidrs}, "IP allowlist updated successfully")
@@ -231,7 +232,7 @@ async def put_egress(
         raise invalid(errors)
     kept = stored(ctx.sealer, project, egress)
     if kept and not service.account_limits(account).dedicated_outbound_ip:
-        raise service.plan_error(
+        raise plan_error(
             "dedicated_outbound_ip", f"Dedicated outbound IPs are not part of the {account.plan} plan."
         )
     project.egress = kept

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import flush_unique, for_project, get_owned, upsert
+from kirem.db.scope import changed_rows, flush_unique, for_project, get_owned, upsert
 from kirem.delivery.signing import generate_secret
 from kirem.tenancy.cache import TtlCache
 from kirem.tenancy.cache import generation as cache_generation
@@ -373,7 +373,7 @@ async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: dat
             set_={"outbound_messages": DailyUsage.outbound_messages + 1},
             where=(DailyUsage.outbound_messages < limit) if limit is not None else None,
         )
-        if (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+        if changed_rows(await session.execute(stmt)):
             return
     raise plan_error(
         "outbound_per_day",

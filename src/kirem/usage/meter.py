@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import utcnow
+from kirem.db.scope import upsert
 from kirem.usage.models import UsageCounter
 
 INBOUND = "inbound"
@@ -57,12 +58,8 @@ async def count(
     order so concurrent transactions on PostgreSQL lock the rows in the same order.
     """
     month = month_of(now or utcnow())
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     for metric in sorted(m for m, n in amounts.items() if n):
-        stmt = insert(UsageCounter).values(
+        stmt = upsert(session, UsageCounter).values(
             project_id=project_id, month=month, metric=metric, count=amounts[metric]
         )
         stmt = stmt.on_conflict_do_update(
