@@ -12,11 +12,12 @@ from starlette.routing import Route
 
 from kirem import __version__
 from kirem.analytics.routes import router as analytics_router
+from kirem.api.docs_pages import install_docs_pages
 from kirem.api.errors import install_error_handlers
 from kirem.api.health import router as health_router
 from kirem.api.middleware import RequestContextMiddleware
 from kirem.api.nul_guard import NulGuardMiddleware
-from kirem.api.openapi import TAGS, install_openapi
+from kirem.api.openapi import TAGS, Completion, install_openapi, mounted
 from kirem.config import Settings
 from kirem.context import AppContext, live_graph_client
 from kirem.conversations.routes import contacts_router
@@ -29,6 +30,7 @@ from kirem.delivery.sender import WebhookSender
 from kirem.enterprise.routes import router as enterprise_router
 from kirem.inbound.ingest import RawEventStore
 from kirem.inbound.routes import router as inbound_router
+from kirem.mcp.openapi import add_mcp_paths
 from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
 from kirem.messaging.graph_routes import router as graph_router
 from kirem.messaging.routes import router as messaging_router
@@ -142,7 +144,7 @@ def create_app(
         version=__version__,
         description="WhatsApp Business API gateway and webhook router",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs_pages, from local files
         redoc_url=None,
         # Kirem's metrics are its own (/metrics); FastAPI's OpenTelemetry hooks would only look up
         # the (unconfigured) global providers, reading the environment, on every request
@@ -154,10 +156,15 @@ def create_app(
     app.state.mcp = mcp
     app.state.runtime = None  # set by the lifespan when this process runs the worker
     install_error_handlers(app)
+    install_docs_pages(app)
+    completions: list[Completion] = [add_mcp_paths]
+    if sandbox_app is not None:
+        completions.append(mounted(SANDBOX_PREFIX, sandbox_app, "sandbox"))
     install_openapi(
         app,
         tags=TAGS,
         servers=[{"url": settings.public_url.rstrip("/") if settings.public_url else "/"}],
+        completions=completions,
     )
     # Routes at exactly /v1/mcp (a Mount would redirect to /v1/mcp/); POST only: stateless, no streams
     for path in (MCP_PATH, MCP_PATH + "/", DEDICATED_MCP_PATH):

@@ -20,6 +20,7 @@ import pytest
 
 from kirem.crypto import generate_key_spec
 from tests.conftest import ENGINES, create_postgres_database, drop_postgres_database
+from tests.e2e.openapi_check import Contract
 
 KIREM = str(Path(sys.executable).with_name("kirem"))
 
@@ -125,10 +126,26 @@ async def server(
         yield srv
 
 
+CHECK_CONTRACT = os.environ.get("KIREM_TEST_CONTRACT") == "1"
+"""Check every answer of the ``client`` fixture against the server's /openapi.json."""
+
+
 @pytest.fixture
 def client(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as http:
+        if not CHECK_CONTRACT:
+            yield http
+            return
+        contract = Contract(http.get("/openapi.json").json())
+        problems: list[str] = []
+
+        def check(response: httpx.Response) -> None:
+            response.read()
+            problems.extend(contract.problems(response))
+
+        http.event_hooks["response"].append(check)
         yield http
+    assert not problems, "answers the OpenAPI document does not describe:\n" + "\n".join(problems)
 
 
 def auth(key: str) -> dict[str, str]:

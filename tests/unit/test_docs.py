@@ -195,6 +195,15 @@ def test_the_cli_check_finds_unknown_commands_and_options() -> None:
     assert _unknown_cli_words(root, [*synopsis, "|", "create", "[--mood]"]) == ["--mood"]
 
 
+SUITE_SETTINGS = (
+    "KIREM_TEST_POSTGRES_URL",
+    "KIREM_FUZZ_EXAMPLES",
+    "KIREM_TEST_CONTRACT",
+    "KIREM_TEST_CHROMIUM",
+)
+"""The test suite's own variables, not the server's."""
+
+
 def test_every_setting_the_docs_name_exists_and_every_setting_is_documented() -> None:
     settings = {f"KIREM_{name.upper()}" for name in Settings.model_fields}
     named = {
@@ -203,8 +212,7 @@ def test_every_setting_the_docs_name_exists_and_every_setting_is_documented() ->
         for variable in re.findall(r"KIREM_[A-Z0-9_]*[A-Z0-9]", doc.read_text(encoding="utf-8"))
     }
     unknown = {variable: doc for variable, doc in named.items() if variable not in settings}
-    # the test suite's settings, not the server's
-    for suite_own in ("KIREM_TEST_POSTGRES_URL", "KIREM_FUZZ_EXAMPLES", "KIREM_TEST_CHROMIUM"):
+    for suite_own in SUITE_SETTINGS:
         unknown.pop(suite_own, None)
     assert not unknown, f"the docs name settings that do not exist: {unknown}"
     configuration = (ROOT / "docs/configuration.md").read_text(encoding="utf-8")

@@ -5,10 +5,12 @@ and a description per tag."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from kirem.api.schemas import request_models
@@ -34,6 +36,11 @@ TAGS: list[dict[str, str]] = [
     {"name": "operator", "description": "Accounts and plans, for whoever runs this Kirem"},
     {"name": "setup links", "description": "Customer Setup Links: a customer connects their own number"},
     {"name": "graph-compatible", "description": "Meta's Cloud API paths (`/v{version}/…`), for Meta's SDKs"},
+    {"name": "mcp", "description": "The MCP server: JSON-RPC over Streamable HTTP, for AI agents"},
+    {
+        "name": "sandbox",
+        "description": "The Meta emulator (`KIREM_SANDBOX`): its Graph paths and the customer simulator",
+    },
 ]
 
 
@@ -53,17 +60,41 @@ def _drop_validation_errors(document: dict[str, Any]) -> None:
         schemas.pop(name, None)
 
 
-def _add_request_models(document: dict[str, Any]) -> None:
-    models = request_models()
-    if not models:
+def add_models(document: dict[str, Any], models: Iterable[type[BaseModel]], mode: str = "validation") -> None:
+    """Write ``models`` (and the models they use) into ``components.schemas`` by class name."""
+    listed = [(model, mode) for model in models]
+    if not listed:
         return
-    _, top = models_json_schema(
-        [(model, "validation") for model in models.values()], ref_template=REF_TEMPLATE
-    )
+    _, top = models_json_schema(listed, ref_template=REF_TEMPLATE)  # type: ignore[arg-type]
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in top.get("$defs", {}).items():
         if schemas.setdefault(name, schema) != schema:
             raise ValueError(f"two different schemas are named {name}: rename a request model")
+
+
+def _add_request_models(document: dict[str, Any]) -> None:
+    add_models(document, request_models().values())
+
+
+Completion = Callable[[dict[str, Any]], None]
+"""Adds what FastAPI's routes cannot say to the document (raw ASGI routes, a mounted app)."""
+
+
+def mounted(prefix: str, app: FastAPI, tag: str) -> Completion:
+    """The operations of ``app``, mounted at ``prefix``, under ``tag``, with their components."""
+
+    def complete(document: dict[str, Any]) -> None:
+        part = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        for path, item in part.get("paths", {}).items():
+            for operation in item.values():
+                operation["tags"] = [tag]
+                operation["operationId"] = f"{tag}_{operation['operationId']}"
+            document["paths"][prefix + path] = item
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in part.get("components", {}).get("schemas", {}).items():
+            schemas.setdefault(name, schema)
+
+    return complete
 
 
 def build_document(
@@ -71,6 +102,7 @@ def build_document(
     *,
     tags: list[dict[str, str]] | None = None,
     servers: list[dict[str, str]] | None = None,
+    completions: Sequence[Completion] = (),
 ) -> dict[str, Any]:
     document = get_openapi(
         title=app.title,
@@ -81,6 +113,8 @@ def build_document(
         tags=tags,
         servers=servers,
     )
+    for complete in completions:
+        complete(document)
     _drop_validation_errors(document)
     _add_request_models(document)
     return document
@@ -91,12 +125,13 @@ def install_openapi(
     *,
     tags: list[dict[str, str]] | None = None,
     servers: list[dict[str, str]] | None = None,
+    completions: Sequence[Completion] = (),
 ) -> None:
     """Serve :func:`build_document` at the app's ``openapi_url`` (built once, on first request)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_document(app, tags=tags, servers=servers)
+            app.openapi_schema = build_document(app, tags=tags, servers=servers, completions=completions)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -160,6 +160,18 @@ def responses(*status_codes: int, **descriptions: str) -> dict[int | str, dict[s
     return entries
 
 
+def json_only(entries: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """``responses()`` entries for a route whose success is not JSON (text, HTML, a file, a
+    redirect): ``model=`` would publish its errors in that media type, so they name their schema
+    (already among the components) themselves."""
+    plain: dict[int | str, dict[str, Any]] = {}
+    for code, entry in entries.items():
+        media = dict(entry["content"][JSON])
+        media["schema"] = {"$ref": f"#/components/schemas/{entry['model'].__name__}"}
+        plain[code] = {"description": entry["description"], "content": {JSON: media}}
+    return plain
+
+
 AUTHENTICATED = (401, 403, 429)
 """What any route behind a credential may answer: bad credential, refused one, rate limit."""
 IDEMPOTENT = (400, 409, 422)

@@ -8,20 +8,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_account, get_context, get_session
 from kirem.api.responses import ok
+from kirem.api.schemas import Envelope, request_body, responses
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.enterprise.mcp_endpoints import endpoint_view, project_endpoint, set_endpoint
 from kirem.enterprise.models import SlaPolicy
+from kirem.enterprise.schemas import McpEndpointBody, McpEndpointView, SlaPolicyBody, SlaPolicyView
 from kirem.enterprise.sla import parse_policy, policy_view
 from kirem.kit.errors import not_found
 from kirem.tenancy import service
 from kirem.tenancy.limits import plan_error
 from kirem.tenancy.models import Account
 
-router = APIRouter(prefix="/v1/manage/projects/{project_id}", tags=["management"])
+router = APIRouter(
+    prefix="/v1/manage/projects/{project_id}", tags=["management"], responses=responses(401, 404)
+)
+BODY_ERRORS = (400, 413, 415)
 
 
-@router.get("/mcp-endpoint", summary="The project's dedicated MCP endpoint")
+@router.get(
+    "/mcp-endpoint",
+    summary="The project's dedicated MCP endpoint",
+    response_model=Envelope[McpEndpointView],
+)
 async def get_mcp_endpoint(
     project_id: str,
     account: Account = Depends(get_account),
@@ -33,7 +42,13 @@ async def get_mcp_endpoint(
     return ok(endpoint_view(endpoint, ctx.settings.base_url), "MCP endpoint retrieved successfully")
 
 
-@router.put("/mcp-endpoint", summary="Create or change the dedicated MCP endpoint (enterprise plan)")
+@router.put(
+    "/mcp-endpoint",
+    summary="Create or change the dedicated MCP endpoint (enterprise plan)",
+    response_model=Envelope[McpEndpointView],
+    responses=responses(*BODY_ERRORS, 403, 409),
+    openapi_extra=request_body(McpEndpointBody, {"slug": "toko-melati", "rate_limit_per_second": 20}),
+)
 async def put_mcp_endpoint(
     project_id: str,
     request: Request,
@@ -48,7 +63,11 @@ async def put_mcp_endpoint(
     return ok(endpoint_view(endpoint, ctx.settings.base_url), "MCP endpoint saved successfully")
 
 
-@router.delete("/mcp-endpoint", summary="Remove the dedicated MCP endpoint (its keys stay, unusable)")
+@router.delete(
+    "/mcp-endpoint",
+    summary="Remove the dedicated MCP endpoint (its keys stay, unusable)",
+    response_model=Envelope[McpEndpointView],
+)
 async def delete_mcp_endpoint(
     project_id: str,
     account: Account = Depends(get_account),
@@ -70,7 +89,11 @@ async def _policy(session: AsyncSession, project_id: str) -> SlaPolicy:
     return policy
 
 
-@router.get("/sla", summary="The project's SLA thresholds and their last evaluation")
+@router.get(
+    "/sla",
+    summary="The project's SLA thresholds and their last evaluation",
+    response_model=Envelope[SlaPolicyView],
+)
 async def get_sla(
     project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -78,7 +101,15 @@ async def get_sla(
     return ok(policy_view(await _policy(session, project.id)), "SLA policy retrieved successfully")
 
 
-@router.put("/sla", summary="Set the SLA thresholds (enterprise plan)")
+@router.put(
+    "/sla",
+    summary="Set the SLA thresholds (enterprise plan)",
+    response_model=Envelope[SlaPolicyView],
+    responses=responses(*BODY_ERRORS, 403),
+    openapi_extra=request_body(
+        SlaPolicyBody, {"window_seconds": 3600, "min_success_rate": 0.99, "max_p95_latency_ms": 5000}
+    ),
+)
 async def put_sla(
     project_id: str,
     request: Request,
@@ -101,7 +132,7 @@ async def put_sla(
     return ok(policy_view(policy), "SLA policy saved successfully")
 
 
-@router.delete("/sla", summary="Remove the SLA thresholds")
+@router.delete("/sla", summary="Remove the SLA thresholds", response_model=Envelope[SlaPolicyView])
 async def delete_sla(
     project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:

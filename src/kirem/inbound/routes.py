@@ -10,11 +10,17 @@ from fastapi.responses import PlainTextResponse
 
 from kirem.api.deps import get_context
 from kirem.api.responses import ApiError, ok
+from kirem.api.schemas import Envelope, json_only, request_body, responses
 from kirem.context import AppContext
 from kirem.db.group_commit import BatchFailed
+from kirem.inbound.schemas import META_WEBHOOK_EXAMPLE, MetaWebhook, Received
 from kirem.meta.signatures import verify
 
 router = APIRouter(tags=["meta webhooks"])
+HANDSHAKE_ERRORS = json_only(
+    responses(400, 403, r403="The verify token does not match KIREM_META_VERIFY_TOKEN")
+)
+"""The handshake answers text, its refusals the error wrapper."""
 
 
 def signature_source(ctx: AppContext, body: bytes, header: str | None) -> str | None:
@@ -29,7 +35,18 @@ def signature_source(ctx: AppContext, body: bytes, header: str | None) -> str | 
     return None
 
 
-@router.get("/webhooks/meta", summary="Meta's subscription handshake")
+@router.get(
+    "/webhooks/meta",
+    summary="Meta's subscription handshake",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "`hub.challenge`, echoed",
+            "content": {"text/plain": {"example": "1158201444"}},
+        },
+        **HANDSHAKE_ERRORS,
+    },
+)
 async def verify_subscription(
     mode: str | None = Query(None, alias="hub.mode"),
     token: str | None = Query(None, alias="hub.verify_token"),
@@ -44,7 +61,15 @@ async def verify_subscription(
     return PlainTextResponse(challenge)
 
 
-@router.post("/webhooks/meta", summary="Signed events from Meta (or the sandbox)")
+@router.post(
+    "/webhooks/meta",
+    summary="Signed events from Meta (or the sandbox)",
+    response_model=Envelope[Received],
+    responses=responses(
+        400, 401, 413, 503, r401="Missing or invalid X-Hub-Signature-256 (HMAC-SHA256 of the body)"
+    ),
+    openapi_extra=request_body(MetaWebhook, META_WEBHOOK_EXAMPLE),
+)
 async def receive(request: Request, ctx: AppContext = Depends(get_context)) -> Response:
     """Check the signature, commit the raw body (with its neighbours' bodies), answer 200; process after."""
     body = await request.body()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +24,33 @@ from kirem.api.deps import get_context, get_session, tenant_for_request
 from kirem.api.graph_errors import VERSION
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import WrappedJSON
-from kirem.api.schemas import API_KEY
+from kirem.api.schemas import API_KEY, request_body
 from kirem.context import AppContext
 from kirem.conversations.service import joined_conversation
 from kirem.db.scope import for_project
 from kirem.kit.errors import not_found
 from kirem.messaging import media, profile, service, templates
+from kirem.messaging.graph_schemas import (
+    GRAPH_AUTHENTICATED,
+    GraphSuccess,
+    MediaOrNumber,
+    ProfilePage,
+    TemplatePage,
+    graph_body,
+    graph_responses,
+)
+from kirem.messaging.schemas import (
+    PROFILE_UPDATE_EXAMPLE,
+    SEND_EXAMPLES,
+    TEMPLATE_EXAMPLE,
+    MediaId,
+    MediaUpload,
+    MessageSent,
+    ProfileUpdate,
+    SendMessage,
+    TemplateCreate,
+    TemplateCreated,
+)
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.ids import is_graph_id
 from kirem.tenancy.models import Channel
@@ -86,7 +107,12 @@ OLDEST_MAJOR = 13
 """The oldest Graph version a WhatsApp Cloud API client may call (Cloud API began with v13.0)."""
 
 
-def supported_version(version: str) -> None:
+def supported_version(
+    version: str = Path(
+        description="Meta's Graph API version without the v, from 13.0 up (all are served alike)",
+        examples=["23.0"],
+    ),
+) -> None:
     """Every version from v13.0 up is served alike (Kirem itself calls Meta at
     ``KIREM_META_GRAPH_VERSION``); an older one is refused as Meta refuses a retired version."""
     major = version.partition(".")[0].lstrip("0")
@@ -99,7 +125,9 @@ router = APIRouter(
     tags=["graph-compatible"],
     route_class=GraphRoute,
     dependencies=[Depends(supported_version)],
+    responses=graph_responses(*GRAPH_AUTHENTICATED),
 )
+POST_ERRORS = (413, 415)
 
 
 def meta(data: Any) -> WrappedJSON:
@@ -116,7 +144,13 @@ async def _waba_channel(session: AsyncSession, tenant: Tenant, waba_id: str) -> 
     return channel.id
 
 
-@router.post("/{phone_number_id}/messages", summary="Meta's send endpoint, through Kirem")
+@router.post(
+    "/{phone_number_id}/messages",
+    summary="Meta's send endpoint, through Kirem",
+    response_model=MessageSent,
+    responses=graph_responses(*POST_ERRORS, 502),
+    openapi_extra=graph_body(SendMessage, SEND_EXAMPLES["text"]),
+)
 async def send(
     phone_number_id: str,
     request: Request,
@@ -136,7 +170,13 @@ async def send(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.post("/{phone_number_id}/media", summary="Meta's media upload, through Kirem")
+@router.post(
+    "/{phone_number_id}/media",
+    summary="Meta's media upload, through Kirem",
+    response_model=MediaId,
+    responses=graph_responses(*POST_ERRORS, 502),
+    openapi_extra=request_body(MediaUpload, media_type="multipart/form-data"),
+)
 async def upload(
     phone_number_id: str,
     request: Request,
@@ -155,6 +195,8 @@ async def upload(
     "/{media_id}",
     summary="Meta's media metadata (the URL downloads through Kirem with the same key), or a channel's "
     "phone number node",
+    response_model=MediaOrNumber,
+    responses=graph_responses(502),
 )
 async def media_metadata(
     media_id: str,
@@ -173,7 +215,12 @@ async def media_metadata(
     return meta(select_fields(answer, requested_fields(request.query_params.get("fields"))))
 
 
-@router.delete("/{media_id}", summary="Meta's media deletion, through Kirem")
+@router.delete(
+    "/{media_id}",
+    summary="Meta's media deletion, through Kirem",
+    response_model=GraphSuccess,
+    responses=graph_responses(502),
+)
 async def delete_media(
     media_id: str,
     request: Request,
@@ -186,7 +233,12 @@ async def delete_media(
     return meta({"success": True})
 
 
-@router.get("/{waba_id}/message_templates", summary="Meta's template list, through Kirem")
+@router.get(
+    "/{waba_id}/message_templates",
+    summary="Meta's template list, through Kirem",
+    response_model=TemplatePage,
+    responses=graph_responses(502),
+)
 async def list_templates(
     waba_id: str,
     request: Request,
@@ -204,7 +256,13 @@ async def list_templates(
     return meta(page)
 
 
-@router.post("/{waba_id}/message_templates", summary="Meta's template creation, through Kirem")
+@router.post(
+    "/{waba_id}/message_templates",
+    summary="Meta's template creation, through Kirem",
+    response_model=TemplateCreated,
+    responses=graph_responses(*POST_ERRORS, 502),
+    openapi_extra=graph_body(TemplateCreate, TEMPLATE_EXAMPLE),
+)
 async def create_template(
     waba_id: str,
     request: Request,
@@ -218,7 +276,12 @@ async def create_template(
     return meta(await templates.create_template(ctx, session, tenant, body, channel_id=channel_id))
 
 
-@router.delete("/{waba_id}/message_templates", summary="Meta's template deletion by name, through Kirem")
+@router.delete(
+    "/{waba_id}/message_templates",
+    summary="Meta's template deletion by name, through Kirem",
+    response_model=GraphSuccess,
+    responses=graph_responses(502),
+)
 async def delete_template(
     waba_id: str,
     request: Request,
@@ -233,7 +296,12 @@ async def delete_template(
     return meta({"success": True})
 
 
-@router.get("/{phone_number_id}/whatsapp_business_profile", summary="Meta's business profile, through Kirem")
+@router.get(
+    "/{phone_number_id}/whatsapp_business_profile",
+    summary="Meta's business profile, through Kirem",
+    response_model=ProfilePage,
+    responses=graph_responses(502),
+)
 async def get_business_profile(
     phone_number_id: str,
     request: Request,
@@ -247,7 +315,13 @@ async def get_business_profile(
     return meta({"data": [{**select_fields(data, fields), "messaging_product": "whatsapp"}]})
 
 
-@router.post("/{phone_number_id}/whatsapp_business_profile", summary="Meta's profile update, through Kirem")
+@router.post(
+    "/{phone_number_id}/whatsapp_business_profile",
+    summary="Meta's profile update, through Kirem",
+    response_model=GraphSuccess,
+    responses=graph_responses(*POST_ERRORS, 502),
+    openapi_extra=graph_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_UPDATE_EXAMPLE}),
+)
 async def update_business_profile(
     phone_number_id: str,
     request: Request,

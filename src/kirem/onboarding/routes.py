@@ -10,17 +10,31 @@ from kirem.api.body import read_json_object
 from kirem.api.deps import get_context, get_session, get_tenant
 from kirem.api.idempotency import idempotent
 from kirem.api.responses import ok
+from kirem.api.schemas import AUTHENTICATED, Envelope, request_body, responses
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.onboarding import service
 from kirem.onboarding.page import message_page, setup_page
+from kirem.onboarding.schemas import NewSetupLinkView, SetupLinkBody, SetupLinkView
 from kirem.tenancy.service import Tenant
 
-router = APIRouter(prefix="/v1/setup-links", tags=["setup links"])
+router = APIRouter(prefix="/v1/setup-links", tags=["setup links"], responses=responses(*AUTHENTICATED))
 pages = APIRouter(prefix="/setup", include_in_schema=False)
 
 
-@router.post("", summary="Create a Customer Setup Link (scale plan and up): its URL is shown only here")
+@router.post(
+    "",
+    summary="Create a Customer Setup Link (scale plan and up): its URL is shown only here",
+    status_code=201,
+    response_model=Envelope[NewSetupLinkView],
+    responses=responses(
+        400, 409, 413, 415, 422, r422="The Idempotency-Key was already used with a different request"
+    ),
+    openapi_extra=request_body(
+        SetupLinkBody,
+        {"client_name": "Toko Bunga Melati", "redirect_url": "https://agency.example/onboarded?client=42"},
+    ),
+)
 async def create_link(
     request: Request,
     ctx: AppContext = Depends(get_context),
@@ -36,7 +50,7 @@ async def create_link(
     return await idempotent(request, ctx, tenant, execute)
 
 
-@router.get("", summary="List setup links, newest first")
+@router.get("", summary="List setup links, newest first", response_model=Envelope[list[SetupLinkView]])
 async def list_links(
     ctx: AppContext = Depends(get_context),
     session: AsyncSession = Depends(get_session),
@@ -49,7 +63,12 @@ async def list_links(
     )
 
 
-@router.get("/{link_id}", summary="Get a setup link and its status")
+@router.get(
+    "/{link_id}",
+    summary="Get a setup link and its status",
+    response_model=Envelope[SetupLinkView],
+    responses=responses(404),
+)
 async def get_link(
     link_id: str,
     ctx: AppContext = Depends(get_context),
@@ -60,7 +79,12 @@ async def get_link(
     return ok(service.link_view(ctx.sealer, link, utcnow()), "Setup link retrieved successfully")
 
 
-@router.delete("/{link_id}", summary="Delete a setup link: its URL stops working at once")
+@router.delete(
+    "/{link_id}",
+    summary="Delete a setup link: its URL stops working at once",
+    response_model=Envelope[SetupLinkView],
+    responses=responses(404),
+)
 async def delete_link(
     link_id: str,
     ctx: AppContext = Depends(get_context),

@@ -14,6 +14,26 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from kirem.api.schemas import request_body
+from kirem.messaging.graph_schemas import (
+    GraphSuccess,
+    MediaOrNumber,
+    ProfilePage,
+    TemplatePage,
+    graph_responses,
+)
+from kirem.messaging.schemas import (
+    PROFILE_UPDATE_EXAMPLE,
+    SEND_EXAMPLES,
+    TEMPLATE_EXAMPLE,
+    MediaId,
+    MediaUpload,
+    MessageSent,
+    ProfileUpdate,
+    SendMessage,
+    TemplateCreate,
+    TemplateCreated,
+)
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.sandbox.auth import authenticate, authorize_number, authorize_simulator, authorize_waba
 from kirem.sandbox.coexistence import receive_contacts, receive_echo, receive_history
@@ -41,6 +61,21 @@ from kirem.sandbox.onboarding import (
 )
 from kirem.sandbox.profile import get_phone_number, get_profile, update_profile
 from kirem.sandbox.runtime import SandboxRuntime
+from kirem.sandbox.schemas import (
+    BACK_TO_PAGE,
+    FILE_ANSWER,
+    INBOUND_EXAMPLE,
+    POPUP_ANSWER,
+    AccessToken,
+    ContactsSynced,
+    HistoryChunk,
+    SimulatedContacts,
+    SimulatedEcho,
+    SimulatedHistory,
+    SimulatedInbound,
+    SubscribedApps,
+    Wamid,
+)
 from kirem.sandbox.simulator import receive_inbound
 from kirem.sandbox.templates import (
     apply_due_reviews,
@@ -50,7 +85,7 @@ from kirem.sandbox.templates import (
     schedule_review,
 )
 
-router = APIRouter()
+router = APIRouter(tags=["sandbox"], responses=graph_responses(400, 401, 404))
 
 VERSION_RE = re.compile(r"^v\d+\.\d+$")
 SUCCESS = {"success": True}
@@ -83,14 +118,19 @@ def _simulator_access(request: Request) -> None:
     authorize_simulator(_runtime(request).settings, request)
 
 
-simulator = APIRouter(dependencies=[Depends(_simulator_access)])
+simulator = APIRouter(dependencies=[Depends(_simulator_access)], responses=graph_responses(403))
 """The customer and phone-app simulator: the operator token in production (see ``authorize_simulator``)."""
 
 
 # --- simulator and media content (declared first: they are not Graph paths) -----------------------
 
 
-@simulator.post("/v1/inbound")
+@simulator.post(
+    "/v1/inbound",
+    summary="Simulate a customer's message",
+    response_model=Wamid,
+    openapi_extra=request_body(SimulatedInbound, INBOUND_EXAMPLE),
+)
 async def simulate_inbound(request: Request) -> Response:
     """Act as the customer: send any inbound message type to a sandbox number."""
     runtime = _runtime(request)
@@ -101,7 +141,19 @@ async def simulate_inbound(request: Request) -> Response:
     return json_response({"wamid": wamid})
 
 
-@simulator.post("/v1/echo")
+@simulator.post(
+    "/v1/echo",
+    summary="Simulate the owner writing from the phone app",
+    response_model=Wamid,
+    openapi_extra=request_body(
+        SimulatedEcho,
+        {
+            "phone_number_id": "106540352242922",
+            "to": "6282360419136",
+            "message": {"type": "text", "text": {"body": "Siap kak"}},
+        },
+    ),
+)
 async def simulate_echo(request: Request) -> Response:
     """Act as the owner on the phone app (coexistence): post an ``smb_message_echoes`` webhook."""
     runtime = _runtime(request)
@@ -112,7 +164,18 @@ async def simulate_echo(request: Request) -> Response:
     return json_response(answer)
 
 
-@simulator.post("/v1/history")
+@simulator.post(
+    "/v1/history",
+    summary="Simulate a chunk of the phone app's chat history",
+    response_model=HistoryChunk,
+    openapi_extra=request_body(
+        SimulatedHistory,
+        {
+            "phone_number_id": "106540352242922",
+            "threads": [{"id": "6282360419136", "messages": [{"type": "text", "text": {"body": "Halo"}}]}],
+        },
+    ),
+)
 async def simulate_history(request: Request) -> Response:
     """Share one chunk of the phone app's chat history (coexistence): post a ``history`` webhook."""
     runtime = _runtime(request)
@@ -123,7 +186,20 @@ async def simulate_history(request: Request) -> Response:
     return json_response(answer)
 
 
-@simulator.post("/v1/contacts")
+@simulator.post(
+    "/v1/contacts",
+    summary="Simulate contact changes in the phone app",
+    response_model=ContactsSynced,
+    openapi_extra=request_body(
+        SimulatedContacts,
+        {
+            "phone_number_id": "106540352242922",
+            "contacts": [
+                {"action": "add", "contact": {"full_name": "Budi", "phone_number": "6282360419136"}}
+            ],
+        },
+    ),
+)
 async def simulate_contacts(request: Request) -> Response:
     """Change the phone app's contacts (coexistence): post an ``smb_app_state_sync`` webhook."""
     runtime = _runtime(request)
@@ -137,7 +213,7 @@ async def simulate_contacts(request: Request) -> Response:
 router.include_router(simulator)
 
 
-@router.get("/media/{media_id}/content")
+@router.get("/media/{media_id}/content", response_class=Response, responses=FILE_ANSWER)
 async def media_content(request: Request, media_id: str) -> Response:
     """The download URL handed out by ``GET /{version}/{media_id}``; needs the owner's token."""
     runtime = _runtime(request)
@@ -160,7 +236,7 @@ def _signup_return(runtime: SandboxRuntime, redirect_uri: str) -> str:
     return redirect_uri
 
 
-@router.get("/embedded-signup")
+@router.get("/embedded-signup", response_class=HTMLResponse, responses=POPUP_ANSWER)
 async def embedded_signup(request: Request) -> Response:
     """The Embedded Signup popup, emulated: the setup-link page opens it in sandbox mode."""
     runtime = _runtime(request)
@@ -181,7 +257,7 @@ async def embedded_signup(request: Request) -> Response:
     return HTMLResponse(page)
 
 
-@router.post("/embedded-signup")
+@router.post("/embedded-signup", status_code=303, response_class=RedirectResponse, responses=BACK_TO_PAGE)
 async def finish_embedded_signup(request: Request) -> Response:
     """The popup's "Finish": a new number and WABA, and the browser sent back with a code."""
     runtime = _runtime(request)
@@ -200,7 +276,7 @@ async def finish_embedded_signup(request: Request) -> Response:
 # --- Graph API ----------------------------------------------------------------------------------
 
 
-@router.get("/{version}/oauth/access_token")
+@router.get("/{version}/oauth/access_token", response_model=AccessToken)
 async def oauth_access_token(request: Request, version: str) -> Response:
     """Exchange an Embedded Signup code for the business token (client id and secret of the app)."""
     _check_version(version)
@@ -210,7 +286,7 @@ async def oauth_access_token(request: Request, version: str) -> Response:
     return json_response(answer)
 
 
-@router.get("/{version}/{waba_id}/subscribed_apps")
+@router.get("/{version}/{waba_id}/subscribed_apps", response_model=SubscribedApps)
 async def read_subscribed_apps(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.session() as session:
@@ -218,7 +294,7 @@ async def read_subscribed_apps(request: Request, version: str, waba_id: str) -> 
     return json_response(subscribed_apps(number))
 
 
-@router.post("/{version}/{waba_id}/subscribed_apps")
+@router.post("/{version}/{waba_id}/subscribed_apps", response_model=GraphSuccess)
 async def subscribe_app(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
@@ -227,7 +303,7 @@ async def subscribe_app(request: Request, version: str, waba_id: str) -> Respons
     return json_response(SUCCESS)
 
 
-@router.post("/{version}/{phone_number_id}/register")
+@router.post("/{version}/{phone_number_id}/register", response_model=GraphSuccess)
 async def register_number(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
@@ -236,7 +312,7 @@ async def register_number(request: Request, version: str, phone_number_id: str) 
     return json_response(answer)
 
 
-@router.post("/{version}/{phone_number_id}/smb_app_data")
+@router.post("/{version}/{phone_number_id}/smb_app_data", response_model=GraphSuccess)
 async def sync_smb_app_data(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.session() as session:
@@ -244,7 +320,11 @@ async def sync_smb_app_data(request: Request, version: str, phone_number_id: str
     return json_response(start_sync(number, await _json_body(request)))
 
 
-@router.post("/{version}/{phone_number_id}/messages")
+@router.post(
+    "/{version}/{phone_number_id}/messages",
+    response_model=MessageSent,
+    openapi_extra=request_body(SendMessage, SEND_EXAMPLES["text"]),
+)
 async def send_message(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
@@ -259,7 +339,11 @@ async def send_message(request: Request, version: str, phone_number_id: str) -> 
     return json_response(answer)
 
 
-@router.post("/{version}/{phone_number_id}/media")
+@router.post(
+    "/{version}/{phone_number_id}/media",
+    response_model=MediaId,
+    openapi_extra=request_body(MediaUpload, media_type="multipart/form-data"),
+)
 async def upload_media(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
@@ -298,7 +382,7 @@ async def upload_media(request: Request, version: str, phone_number_id: str) -> 
     return json_response({"id": media.id})
 
 
-@router.get("/{version}/{phone_number_id}/whatsapp_business_profile")
+@router.get("/{version}/{phone_number_id}/whatsapp_business_profile", response_model=ProfilePage)
 async def read_profile(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.session() as session:
@@ -306,7 +390,11 @@ async def read_profile(request: Request, version: str, phone_number_id: str) -> 
     return json_response(get_profile(number, request.query_params.get("fields")))
 
 
-@router.post("/{version}/{phone_number_id}/whatsapp_business_profile")
+@router.post(
+    "/{version}/{phone_number_id}/whatsapp_business_profile",
+    response_model=GraphSuccess,
+    openapi_extra=request_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_UPDATE_EXAMPLE}),
+)
 async def write_profile(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
@@ -315,7 +403,7 @@ async def write_profile(request: Request, version: str, phone_number_id: str) ->
     return json_response(SUCCESS)
 
 
-@router.get("/{version}/{waba_id}/message_templates")
+@router.get("/{version}/{waba_id}/message_templates", response_model=TemplatePage)
 async def read_templates(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
@@ -327,7 +415,11 @@ async def read_templates(request: Request, version: str, waba_id: str) -> Respon
     return json_response(page)
 
 
-@router.post("/{version}/{waba_id}/message_templates")
+@router.post(
+    "/{version}/{waba_id}/message_templates",
+    response_model=TemplateCreated,
+    openapi_extra=request_body(TemplateCreate, TEMPLATE_EXAMPLE),
+)
 async def add_template(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
@@ -345,7 +437,7 @@ async def add_template(request: Request, version: str, waba_id: str) -> Response
     return json_response({"id": template.id, "status": template.status, "category": template.category})
 
 
-@router.delete("/{version}/{waba_id}/message_templates")
+@router.delete("/{version}/{waba_id}/message_templates", response_model=GraphSuccess)
 async def remove_templates(request: Request, version: str, waba_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:
@@ -359,7 +451,7 @@ async def remove_templates(request: Request, version: str, waba_id: str) -> Resp
     return json_response(SUCCESS)
 
 
-@router.get("/{version}/{object_id}")
+@router.get("/{version}/{object_id}", response_model=MediaOrNumber)
 async def read_object(request: Request, version: str, object_id: str) -> Response:
     """A media object (its metadata and download URL), or the token's own phone number or WABA node."""
     _check_version(version)
@@ -383,7 +475,7 @@ async def read_object(request: Request, version: str, object_id: str) -> Respons
     return json_response(select_fields(media_metadata(media, url), fields))
 
 
-@router.delete("/{version}/{object_id}")
+@router.delete("/{version}/{object_id}", response_model=GraphSuccess)
 async def delete_object(request: Request, version: str, object_id: str) -> Response:
     _check_version(version)
     async with _runtime(request).database.transaction() as session:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_account, get_context, get_session, require_operator
 from kirem.api.responses import ok
+from kirem.api.schemas import Envelope, request_body, responses
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
@@ -26,10 +27,40 @@ from kirem.tenancy.limits import plan_error
 from kirem.tenancy.models import Account, ApiKey, Channel
 from kirem.tenancy.plans import PLANS, PlanLimits, override_errors
 from kirem.tenancy.project_settings import set_ip_allowlist
+from kirem.tenancy.schemas import (
+    AccountCreateBody,
+    AccountToken,
+    AccountUpdateBody,
+    AccountUpdated,
+    AccountView,
+    AccountWithToken,
+    ChannelCreateBody,
+    ChannelView,
+    ConnectedChannelView,
+    EgressBody,
+    EgressView,
+    IpAllowlistBody,
+    IpAllowlistView,
+    KeyCreateBody,
+    KeyView,
+    NameBody,
+    NewKeyView,
+    OwnAccountView,
+    PlanLimitsView,
+    ProjectView,
+    RotatedSecretView,
+    WebhookSecretView,
+)
 from kirem.tenancy.views import account_view, channel_view, connected_view, key_view, project_view
 
-manage = APIRouter(prefix="/v1/manage", tags=["management"])
-operator = APIRouter(prefix="/v1/operator", tags=["operator"], dependencies=[Depends(require_operator)])
+manage = APIRouter(prefix="/v1/manage", tags=["management"], responses=responses(401))
+operator = APIRouter(
+    prefix="/v1/operator",
+    tags=["operator"],
+    dependencies=[Depends(require_operator)],
+    responses=responses(401, 403),
+)
+BODY_ERRORS = (400, 413, 415)
 
 
 def _name(body: dict[str, Any], field: str = "name") -> str:
@@ -42,13 +73,13 @@ def _name(body: dict[str, Any], field: str = "name") -> str:
 # Management: the account's own projects, keys and channels ----------------------------------
 
 
-@manage.get("/account", summary="The calling account and its plan")
+@manage.get("/account", summary="The calling account and its plan", response_model=Envelope[OwnAccountView])
 async def get_own_account(account: Account = Depends(get_account)) -> Response:
     limits = service.account_limits(account)
     return ok({**account_view(account), "limits": limits.__dict__}, "Account retrieved successfully")
 
 
-@manage.get("/projects", summary="List projects")
+@manage.get("/projects", summary="List projects", response_model=Envelope[list[ProjectView]])
 async def list_projects(
     account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -56,7 +87,14 @@ async def list_projects(
     return ok([project_view(p, account) for p in projects], "Projects retrieved successfully")
 
 
-@manage.post("/projects", summary="Create a project")
+@manage.post(
+    "/projects",
+    summary="Create a project",
+    status_code=201,
+    response_model=Envelope[ProjectView],
+    responses=responses(*BODY_ERRORS, 403, 409),
+    openapi_extra=request_body(NameBody, {"name": "Toko Melati"}),
+)
 async def create_project(
     request: Request,
     account: Account = Depends(get_account),
@@ -69,7 +107,12 @@ async def create_project(
     return ok(project_view(project, account), "Project created successfully", 201)
 
 
-@manage.get("/projects/{project_id}", summary="Get a project")
+@manage.get(
+    "/projects/{project_id}",
+    summary="Get a project",
+    response_model=Envelope[ProjectView],
+    responses=responses(404),
+)
 async def get_project(
     project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -77,7 +120,12 @@ async def get_project(
     return ok(project_view(project, account), "Project retrieved successfully")
 
 
-@manage.get("/projects/{project_id}/webhook-secret", summary="Reveal the project's webhook signing secret")
+@manage.get(
+    "/projects/{project_id}/webhook-secret",
+    summary="Reveal the project's webhook signing secret",
+    response_model=Envelope[WebhookSecretView],
+    responses=responses(404),
+)
 async def get_webhook_secret(
     project_id: str,
     account: Account = Depends(get_account),
@@ -94,6 +142,8 @@ async def get_webhook_secret(
 @manage.post(
     "/projects/{project_id}/webhook-secret/rotate",
     summary="Rotate the webhook signing secret (the old one keeps signing for 24 hours)",
+    response_model=Envelope[RotatedSecretView],
+    responses=responses(404),
 )
 async def rotate_project_webhook_secret(
     project_id: str,
@@ -108,7 +158,12 @@ async def rotate_project_webhook_secret(
     return ok(data, "Webhook secret rotated successfully")
 
 
-@manage.get("/projects/{project_id}/ip-allowlist", summary="The project's IP allowlist")
+@manage.get(
+    "/projects/{project_id}/ip-allowlist",
+    summary="The project's IP allowlist",
+    response_model=Envelope[IpAllowlistView],
+    responses=responses(404),
+)
 async def get_ip_allowlist(
     project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -116,7 +171,13 @@ async def get_ip_allowlist(
     return ok({"cidrs": project.ip_allowlist or []}, "IP allowlist retrieved successfully")
 
 
-@manage.put("/projects/{project_id}/ip-allowlist", summary="Replace the IP allowlist (growth plan and up)")
+@manage.put(
+    "/projects/{project_id}/ip-allowlist",
+    summary="Replace the IP allowlist (growth plan and up)",
+    response_model=Envelope[IpAllowlistView],
+    responses=responses(*BODY_ERRORS, 403, 404),
+    openapi_extra=request_body(IpAllowlistBody, {"cidrs": ["203.0.113.0/24", "2001:db8::1"]}),
+)
 async def put_ip_allowlist(
     project_id: str,
     request: Request,
@@ -130,7 +191,12 @@ async def put_ip_allowlist(
     return ok({"cidrs": cidrs}, "IP allowlist updated successfully")
 
 
-@manage.get("/projects/{project_id}/egress", summary="Where the project's webhook deliveries leave from")
+@manage.get(
+    "/projects/{project_id}/egress",
+    summary="Where the project's webhook deliveries leave from",
+    response_model=Envelope[EgressView],
+    responses=responses(404),
+)
 async def get_egress(
     project_id: str,
     account: Account = Depends(get_account),
@@ -143,6 +209,11 @@ async def get_egress(
 @manage.put(
     "/projects/{project_id}/egress",
     summary="Set a dedicated source address and/or proxy for webhook deliveries (scale plan and up)",
+    response_model=Envelope[EgressView],
+    responses=responses(*BODY_ERRORS, 403, 404),
+    openapi_extra=request_body(
+        EgressBody, {"bind_address": "203.0.113.10", "proxy_url": "http://user:secret@proxy.internal:3128"}
+    ),
 )
 async def put_egress(
     project_id: str,
@@ -165,7 +236,12 @@ async def put_egress(
     return ok(egress_view(project, account), "Outbound settings updated successfully")
 
 
-@manage.get("/projects/{project_id}/keys", summary="List API keys (never their secrets)")
+@manage.get(
+    "/projects/{project_id}/keys",
+    summary="List API keys (never their secrets)",
+    response_model=Envelope[list[KeyView]],
+    responses=responses(404),
+)
 async def list_keys(
     project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -175,7 +251,12 @@ async def list_keys(
 
 
 @manage.post(
-    "/projects/{project_id}/keys", summary="Create an API key: the secret is shown only in this answer"
+    "/projects/{project_id}/keys",
+    summary="Create an API key: the secret is shown only in this answer",
+    status_code=201,
+    response_model=Envelope[NewKeyView],
+    responses=responses(*BODY_ERRORS, 403, 404),
+    openapi_extra=request_body(KeyCreateBody, {"name": "ci", "mode": "test", "scope": "api"}, required=False),
 )
 async def create_key(
     project_id: str,
@@ -190,7 +271,12 @@ async def create_key(
     return ok(key_view(key, secret), "API key created successfully", 201)
 
 
-@manage.delete("/projects/{project_id}/keys/{key_id}", summary="Revoke an API key")
+@manage.delete(
+    "/projects/{project_id}/keys/{key_id}",
+    summary="Revoke an API key",
+    response_model=Envelope[KeyView],
+    responses=responses(404),
+)
 async def revoke_key(
     project_id: str,
     key_id: str,
@@ -203,7 +289,12 @@ async def revoke_key(
     return ok(key_view(key), "API key revoked successfully")
 
 
-@manage.get("/projects/{project_id}/channels", summary="List channels")
+@manage.get(
+    "/projects/{project_id}/channels",
+    summary="List channels",
+    response_model=Envelope[list[ChannelView]],
+    responses=responses(404),
+)
 async def list_channels(
     project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -213,7 +304,25 @@ async def list_channels(
 
 
 @manage.post(
-    "/projects/{project_id}/channels", summary="Connect a channel (live Meta number or sandbox number)"
+    "/projects/{project_id}/channels",
+    summary="Connect a channel (live Meta number or sandbox number)",
+    status_code=201,
+    response_model=Envelope[ConnectedChannelView],
+    responses=responses(*BODY_ERRORS, 403, 404, 409, 424),
+    openapi_extra=request_body(
+        ChannelCreateBody,
+        examples={
+            "live": {
+                "kind": "live",
+                "name": "Toko Melati",
+                "phone_number_id": "106540352242922",
+                "waba_id": "102290129340398",
+                "access_token": "EAAG…",
+                "subscribe_app": True,
+            },
+            "sandbox": {"kind": "sandbox"},
+        },
+    ),
 )
 async def add_channel(
     project_id: str,
@@ -237,7 +346,12 @@ async def _channel(session: AsyncSession, account: Account, project_id: str, cha
     return channel
 
 
-@manage.get("/projects/{project_id}/channels/{channel_id}", summary="Get a channel")
+@manage.get(
+    "/projects/{project_id}/channels/{channel_id}",
+    summary="Get a channel",
+    response_model=Envelope[ChannelView],
+    responses=responses(404),
+)
 async def get_channel(
     project_id: str,
     channel_id: str,
@@ -250,7 +364,12 @@ async def get_channel(
     )
 
 
-@manage.delete("/projects/{project_id}/channels/{channel_id}", summary="Disconnect a channel")
+@manage.delete(
+    "/projects/{project_id}/channels/{channel_id}",
+    summary="Disconnect a channel",
+    response_model=Envelope[ChannelView],
+    responses=responses(404),
+)
 async def remove_channel(
     project_id: str,
     channel_id: str,
@@ -266,7 +385,14 @@ async def remove_channel(
 # Operator: accounts and plans ----------------------------------------------------------------
 
 
-@operator.post("/accounts", summary="Create an account; its first account token is shown once")
+@operator.post(
+    "/accounts",
+    summary="Create an account; its first account token is shown once",
+    status_code=201,
+    response_model=Envelope[AccountWithToken],
+    responses=responses(*BODY_ERRORS, 409),
+    openapi_extra=request_body(AccountCreateBody, {"name": "Agensi Nusantara", "plan": "growth"}),
+)
 async def create_account(request: Request, session: AsyncSession = Depends(get_session)) -> Response:
     body = await read_json_object(request)
     account = await service.create_account(session, _name(body), str(body.get("plan", "developer")))
@@ -275,7 +401,7 @@ async def create_account(request: Request, session: AsyncSession = Depends(get_s
     return ok({**account_view(account), "account_token": token}, "Account created successfully", 201)
 
 
-@operator.get("/accounts", summary="List accounts")
+@operator.get("/accounts", summary="List accounts", response_model=Envelope[list[AccountView]])
 async def list_accounts(session: AsyncSession = Depends(get_session)) -> Response:
     rows = await session.execute(select(Account).order_by(Account.created_at))
     return ok([account_view(a) for a in rows.scalars()], "Accounts retrieved successfully")
@@ -288,12 +414,25 @@ async def _account(session: AsyncSession, account_id: str) -> Account:
     return account
 
 
-@operator.get("/accounts/{account_id}", summary="Get an account")
+@operator.get(
+    "/accounts/{account_id}",
+    summary="Get an account",
+    response_model=Envelope[AccountView],
+    responses=responses(404),
+)
 async def get_account_by_id(account_id: str, session: AsyncSession = Depends(get_session)) -> Response:
     return ok(account_view(await _account(session, account_id)), "Account retrieved successfully")
 
 
-@operator.patch("/accounts/{account_id}", summary="Change an account's plan or limit overrides")
+@operator.patch(
+    "/accounts/{account_id}",
+    summary="Change an account's plan or limit overrides",
+    response_model=Envelope[AccountUpdated],
+    responses=responses(*BODY_ERRORS, 404),
+    openapi_extra=request_body(
+        AccountUpdateBody, {"plan": "scale", "limit_overrides": {"outbound_per_day": 50000}}
+    ),
+)
 async def update_account(
     account_id: str, request: Request, session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -313,7 +452,13 @@ async def update_account(
     return ok({**account_view(account), "changes": changes}, "Account updated successfully")
 
 
-@operator.post("/accounts/{account_id}/tokens", summary="Mint another account token (shown once)")
+@operator.post(
+    "/accounts/{account_id}/tokens",
+    summary="Mint another account token (shown once)",
+    status_code=201,
+    response_model=Envelope[AccountToken],
+    responses=responses(404),
+)
 async def mint_token(account_id: str, session: AsyncSession = Depends(get_session)) -> Response:
     account = await _account(session, account_id)
     token = await service.mint_account_token(session, account)
@@ -321,6 +466,6 @@ async def mint_token(account_id: str, session: AsyncSession = Depends(get_sessio
     return ok({"account_id": account.id, "account_token": token}, "Account token created successfully", 201)
 
 
-@operator.get("/plans", summary="The plan table")
+@operator.get("/plans", summary="The plan table", response_model=Envelope[dict[str, PlanLimitsView]])
 async def plans() -> Response:
     return ok({name: limits.__dict__ for name, limits in PLANS.items()}, "Plans retrieved successfully")

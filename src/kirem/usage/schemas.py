@@ -34,17 +34,19 @@ class Charges(BaseModel):
 
 class ProjectUsage(BaseModel):
     project_id: str
-    month: str = Field(description="YYYY-MM (UTC)")
     messages: MessageCounts
     webhooks: WebhookCounts
     charges: Charges
 
 
 class ApiProjectUsage(ProjectUsage):
+    month: str = Field(description="YYYY-MM (UTC)")
     plan: str = Field(description="The account's plan now")
 
 
 class AccountProjectUsage(ProjectUsage):
+    """One project's line of the account's month (the month is the account's)."""
+
     name: str
 
 
