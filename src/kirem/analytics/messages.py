@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.params import Window, iso
@@ -50,9 +52,7 @@ def _to_recipient(project_id: str, value: str) -> Any:
     )
 
 
-async def query_message_logs(
-    session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None]
-) -> dict[str, Any]:
+def _filtered(project_id: str, window: Window, filters: dict[str, str | None]) -> Select[tuple[MessageLog]]:
     stmt = for_project(MessageLog, project_id)
     for column in ("status", "direction", "type"):
         value = filters.get(column)
@@ -64,6 +64,13 @@ async def query_message_logs(
         stmt = stmt.where(MessageLog.created_at >= window.since)
     if window.until:
         stmt = stmt.where(MessageLog.created_at <= window.until)
+    return stmt
+
+
+async def query_message_logs(
+    session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None]
+) -> dict[str, Any]:
+    stmt = _filtered(project_id, window, filters)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     page = (
         stmt.order_by(MessageLog.created_at.desc(), MessageLog.id.desc())
@@ -72,3 +79,37 @@ async def query_message_logs(
     )
     logs = [log_view(log) for log in (await session.execute(page)).scalars()]
     return {"total": total or 0, "limit": window.limit, "offset": window.offset, "logs": logs}
+
+
+async def iter_message_logs(
+    session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None], batch: int = 500
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every matching log, newest first, in batches read by keyset (an export of any size)."""
+    stmt = _filtered(project_id, window, filters).order_by(MessageLog.created_at.desc(), MessageLog.id.desc())
+    after: tuple[datetime, str] | None = None
+    while True:
+        page = stmt
+        if after is not None:
+            page = page.where(tuple_(MessageLog.created_at, MessageLog.id) < after)
+        rows = list((await session.execute(page.limit(batch))).scalars())
+        if not rows:
+            return
+        yield [log_view(log) for log in rows]
+        after = (rows[-1].created_at, rows[-1].id)
+
+
+async def daily_counts(
+    session: AsyncSession, project_id: str, since: datetime, until: datetime
+) -> list[tuple[str, str, str, int]]:
+    """``(day, direction, status, count)`` of the project's logs from ``since`` to ``until`` (UTC days)."""
+    day = func.date(MessageLog.created_at)
+    stmt = (
+        select(day, MessageLog.direction, MessageLog.status, func.count())
+        .where(
+            MessageLog.project_id == project_id,
+            MessageLog.created_at >= since,
+            MessageLog.created_at <= until,
+        )
+        .group_by(day, MessageLog.direction, MessageLog.status)
+    )
+    return [(str(d), direction, status, int(n)) for d, direction, status, n in await session.execute(stmt)]
