@@ -54,6 +54,7 @@ def attempt_view(attempt: DeliveryAttempt) -> dict[str, Any]:
         "attempt": attempt.attempt,
         "error": attempt.error,
         "response_body": attempt.response_body,
+        "request_headers": attempt.request_headers,
         "created_at": iso(attempt.created_at),
     }
 
