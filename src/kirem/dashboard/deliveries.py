@@ -71,7 +71,7 @@ async def deliveries_page(request: Request, access: ProjectAccess = Depends(STAF
         "replay_url": f"{project_url(access.project.id, 'deliveries')}/replay?{urlencode(filters)}",
         "statuses": DELIVERY_STATUSES,
         "event_types": EVENT_TYPES,
-        "targets": [{"id": t.id, "url": t.url} for t in target_rows],
+        "targets": [(t.id, t.url) for t in target_rows],
         "notice": params.get("notice"),
         "count": params.get("count"),
     }
