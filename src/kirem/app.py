@@ -20,6 +20,7 @@ from kirem.context import AppContext, live_graph_client
 from kirem.conversations.routes import contacts_router
 from kirem.conversations.routes import router as conversations_router
 from kirem.crypto import Sealer
+from kirem.dashboard import install as install_dashboard
 from kirem.db.engine import Database
 from kirem.delivery.routes import router as delivery_router
 from kirem.delivery.sender import WebhookSender
@@ -167,6 +168,7 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    install_dashboard(app)
     app.include_router(graph_router)  # last: Meta's /v<major>.<minor>/… paths must not shadow Kirem's
     if sandbox_app is not None:
         app.mount(SANDBOX_PREFIX, sandbox_app)

@@ -30,6 +30,7 @@ from kirem.cli_support import (
 )
 from kirem.delivery.cli import deliveries_app, replay_app
 from kirem.routing.cli import rules_app, targets_app
+from kirem.users_cli import users_app
 
 if TYPE_CHECKING:
     from kirem.context import AppContext
@@ -53,6 +54,7 @@ app.add_typer(targets_app, name="targets")
 app.add_typer(rules_app, name="rules")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(replay_app, name="replay")
+app.add_typer(users_app, name="users")
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Every table of the application, gathered so ``metadata`` is complete (Alembic, tests)."""
 
 from kirem.conversations import models as conversation_models
+from kirem.dashboard import models as dashboard_models
 from kirem.db.base import Base
 from kirem.delivery import models as delivery_models
 from kirem.enterprise import models as enterprise_models
@@ -18,6 +19,7 @@ metadata = Base.metadata
 __all__ = [
     "WorkerHeartbeat",
     "conversation_models",
+    "dashboard_models",
     "delivery_models",
     "enterprise_models",
     "inbound_models",

@@ -1,0 +1,38 @@
+"""Forms: the services' field errors shown beside the fields, and form values read as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from kirem.api.responses import ApiError
+
+
+def _flatten(errors: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(errors, dict):
+        return [pair for key, value in errors.items() for pair in _flatten(value, f"{prefix}{key}.")]
+    if isinstance(errors, list):
+        return [pair for i, value in enumerate(errors) for pair in _flatten(value, f"{prefix}{i}.")]
+    if errors is None or errors == "":
+        return []
+    return [(prefix.rstrip(".") or "form", str(errors))]
+
+
+def field_errors(exc: ApiError) -> dict[str, str]:
+    """Field name → message from an API error; a refusal naming no field lands under ``form``.
+
+    Nested names are dotted (``cidrs.0``); ``cidrs[0]`` style names are kept as the service wrote them.
+    """
+    errors = dict(_flatten(exc.errors))
+    named = {field: text for field, text in errors.items() if field != "form"}
+    if not named:
+        return {"form": exc.message if not errors.get("form") else f"{exc.message}: {errors['form']}"}
+    named.setdefault("form", exc.message)
+    return named
+
+
+def text(form: FormData, name: str, default: str = "") -> str:
+    """A form field as stripped text (a file upload or a missing field gives ``default``)."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else default
