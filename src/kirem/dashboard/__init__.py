@@ -13,13 +13,16 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from kirem.dashboard import login
+from kirem.dashboard import deliveries, login, logs, webhooks
 from kirem.dashboard.auth import CsrfRefused, LoginRequired, PageNotFound, login_url
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
 
 ROUTERS: list[APIRouter] = [
     login.router,
+    webhooks.router,
+    deliveries.router,
+    logs.router,
 ]
 
 STATIC = Path(__file__).parent / "static"

@@ -142,12 +142,16 @@ def _delivery_page(
 
 
 @router.get("/dashboard/p/{project_id}/deliveries/{delivery_id}")
-async def delivery_page(request: Request, delivery_id: str, access: ProjectAccess = Depends(STAFF)) -> Response:
+async def delivery_page(
+    request: Request, delivery_id: str, access: ProjectAccess = Depends(STAFF)
+) -> Response:
     return _delivery_page(request, await _delivery(access, delivery_id))
 
 
 @router.post("/dashboard/p/{project_id}/deliveries/{delivery_id}/replay", dependencies=[Depends(check_csrf)])
-async def replay_delivery(request: Request, delivery_id: str, access: ProjectAccess = Depends(STAFF)) -> Response:
+async def replay_delivery(
+    request: Request, delivery_id: str, access: ProjectAccess = Depends(STAFF)
+) -> Response:
     delivery = await _delivery(access, delivery_id)
     try:
         count = await service.replay_delivery(access.session, access.project.id, delivery_id)
@@ -162,7 +166,9 @@ async def replay_delivery(request: Request, delivery_id: str, access: ProjectAcc
 @router.post(
     "/dashboard/p/{project_id}/deliveries/{delivery_id}/replay-event", dependencies=[Depends(check_csrf)]
 )
-async def replay_event(request: Request, delivery_id: str, access: ProjectAccess = Depends(STAFF)) -> Response:
+async def replay_event(
+    request: Request, delivery_id: str, access: ProjectAccess = Depends(STAFF)
+) -> Response:
     delivery = await _delivery(access, delivery_id)
     count = await service.replay_event_by_id(access.session, access.project.id, delivery["event_id"])
     await access.session.commit()

@@ -3,7 +3,7 @@
 The dashboard's attempt detail shows them.
 
 Revision ID: 0013_dash_hooks_attempt_headers
-Revises: 0012_usage_and_plan_changes
+Revises: 0013_dashboard_users
 Create Date: 2026-11-29 20:40:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_dash_hooks_attempt_headers"
-down_revision = "0012_usage_and_plan_changes"
+down_revision = "0013_dashboard_users"
 branch_labels = None
 depends_on = None
 
