@@ -143,7 +143,6 @@ async def create_target(request: Request, access: ProjectAccess = Depends(STAFF)
         )
         await access.session.commit()
     except ApiError as exc:
-        await access.session.rollback()
         return _target_page(request, echo_target_form(fields, events), errors=_errors(exc), status_code=400)
     return redirect(f"{project_url(access.project.id, 'webhooks')}/targets/{target.id}?notice=created")
 
@@ -172,7 +171,6 @@ async def update_target(request: Request, target_id: str, access: ProjectAccess 
         )
         await access.session.commit()
     except ApiError as exc:
-        await access.session.rollback()
         values = echo_target_form(fields, events)
         return _target_page(request, values, target=view, errors=_errors(exc), status_code=400)
     return redirect(f"{project_url(access.project.id, 'webhooks')}/targets/{target_id}?notice=saved")
@@ -188,7 +186,6 @@ async def toggle_target(request: Request, target_id: str, access: ProjectAccess 
         await _lookup(targets.set_target_enabled(access.session, access.tenant, target_id, enabled))
         await access.session.commit()
     except ApiError as exc:
-        await access.session.rollback()
         return render(request, "hooks/refused.html", {"message": exc.message}, exc.status)
     return _back(access, "enabled" if enabled else "disabled")
 
@@ -303,7 +300,6 @@ async def create_rule(request: Request, access: ProjectAccess = Depends(STAFF)) 
         await rules.create_rule(access.session, access.tenant, body)
         await access.session.commit()
     except ApiError as exc:
-        await access.session.rollback()
         return await _rule_page(request, access, _echo_rule(form), errors=_errors(exc), status_code=400)
     return _back(access, "rule_created")
 
@@ -327,7 +323,6 @@ async def update_rule(request: Request, rule_id: str, access: ProjectAccess = De
         await rules.update_rule(access.session, access.tenant, rule_id, body)
         await access.session.commit()
     except ApiError as exc:
-        await access.session.rollback()
         return await _rule_page(
             request, access, _echo_rule(form), rule=rule, errors=_errors(exc), status_code=400
         )
