@@ -172,7 +172,7 @@ def test_the_rule_editor_builds_every_condition_and_the_tester_explains(web: Web
 def test_failed_deliveries_are_inspected_and_replayed_one_by_event_and_in_bulk(
     web: Web, consumer: Consumer
 ) -> None:
-    url = consumer.endpoint("/flaky", 500, 500, 500)
+    url = consumer.endpoint("/flaky", 500, 500)
     target_id = _created_target(web, url, max_attempts="1", headers="X-Token: secret-value")
     for text in ("one", "two"):
         inbound(web.client, web.info, {"type": "text", "text": {"body": text}})
