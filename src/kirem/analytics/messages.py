@@ -96,20 +96,3 @@ async def iter_message_logs(
             return
         yield [log_view(log) for log in rows]
         after = (rows[-1].created_at, rows[-1].id)
-
-
-async def daily_counts(
-    session: AsyncSession, project_id: str, since: datetime, until: datetime
-) -> list[tuple[str, str, str, int]]:
-    """``(day, direction, status, count)`` of the project's logs from ``since`` to ``until`` (UTC days)."""
-    day = func.date(MessageLog.created_at)
-    stmt = (
-        select(day, MessageLog.direction, MessageLog.status, func.count())
-        .where(
-            MessageLog.project_id == project_id,
-            MessageLog.created_at >= since,
-            MessageLog.created_at <= until,
-        )
-        .group_by(day, MessageLog.direction, MessageLog.status)
-    )
-    return [(str(d), direction, status, int(n)) for d, direction, status, n in await session.execute(stmt)]

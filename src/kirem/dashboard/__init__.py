@@ -13,17 +13,24 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from kirem.dashboard import deliveries, login, logs, webhooks
+from kirem.dashboard import channels, deliveries, keys, login, logs, overview, settings, user_routes, webhooks
 from kirem.dashboard.auth import CsrfRefused, LoginRequired, PageNotFound, login_url
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
 
 ROUTERS: list[APIRouter] = [
     login.router,
+    overview.router,
+    keys.router,
+    channels.router,
+    settings.router,
     webhooks.router,
     deliveries.router,
     logs.router,
 ]
+
+API_ROUTERS: list[APIRouter] = [user_routes.manage_users, user_routes.operator_users]
+"""Public API routes about dashboard users (in the OpenAPI description)."""
 
 STATIC = Path(__file__).parent / "static"
 
@@ -49,6 +56,8 @@ def install(app: FastAPI) -> None:
     """Mount the dashboard: its routers (hidden from the OpenAPI description), static files, error pages."""
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)
+    for router in API_ROUTERS:
+        app.include_router(router)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(PageNotFound, _not_found)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.deps import get_context, get_session
@@ -59,6 +59,14 @@ class ProjectAccess:
     ctx: AppContext
     projects: list[ProjectRole]
     """The projects the person may switch to (the header's project switcher)."""
+
+    async def recover(self) -> None:
+        """Load again what a service's rollback expired, so the page can still be drawn."""
+        rows: list[object] = [self.project, self.account, self.user.user]
+        rows += [row for item in self.projects for row in (item.project, item.account)]
+        for row in rows:
+            if row is not None and inspect(row).expired_attributes:
+                await self.session.refresh(row)
 
 
 def dashboard_key(project: Project) -> ApiKey:

@@ -6,22 +6,20 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import func, select
 
-from kirem.analytics.messages import DIRECTIONS, STATUSES, daily_counts, iter_message_logs, query_message_logs
+from kirem.analytics.messages import DIRECTIONS, STATUSES, iter_message_logs, query_message_logs
 from kirem.analytics.params import Window, parse_int, parse_window
 from kirem.dashboard.auth import ProjectAccess, require_role
-from kirem.dashboard.hooks_charts import DailySeries, bar_chart, day_labels
+from kirem.dashboard.charts import grouped_bars
 from kirem.dashboard.nav import project_url
+from kirem.dashboard.overview_stats import daily_attempts, daily_messages
 from kirem.dashboard.web import SECURITY_HEADERS, render
 from kirem.db.base import utcnow
-from kirem.delivery.models import DeliveryAttempt
 
 router = APIRouter()
 
@@ -45,7 +43,7 @@ CSV_COLUMNS = (
     "updated_at",
 )
 ANALYTICS_DAYS = (7, 30, 90)
-FAILED = frozenset({"failed"})
+SERIES = ("sent", "received", "failed")
 
 
 def _filters(source: Any) -> dict[str, str]:
@@ -139,26 +137,7 @@ async def export_logs(request: Request, access: ProjectAccess = Depends(STAFF)) 
     )
 
 
-# Analytics -----------------------------------------------------------------------------------
-
-
-async def _attempt_counts(access: ProjectAccess, since: Any, until: Any) -> dict[str, tuple[int, int]]:
-    """``day → (successful attempts, all attempts)`` of the project's webhook deliveries."""
-    day = func.date(DeliveryAttempt.created_at)
-    stmt = (
-        select(day, DeliveryAttempt.is_success, func.count())
-        .where(
-            DeliveryAttempt.project_id == access.project.id,
-            DeliveryAttempt.created_at >= since,
-            DeliveryAttempt.created_at <= until,
-        )
-        .group_by(day, DeliveryAttempt.is_success)
-    )
-    counts: dict[str, tuple[int, int]] = {}
-    for value, success, number in await access.session.execute(stmt):
-        ok, total = counts.get(str(value), (0, 0))
-        counts[str(value)] = (ok + (int(number) if success else 0), total + int(number))
-    return counts
+# Analytics ---------------------------------------------------------------------------------
 
 
 @router.get("/dashboard/p/{project_id}/analytics")
@@ -167,32 +146,21 @@ async def analytics_page(request: Request, access: ProjectAccess = Depends(STAFF
     days = parse_int("days", request.query_params.get("days"), ANALYTICS_DAYS[0], 1, 90, errors)
     if days not in ANALYTICS_DAYS:
         days = ANALYTICS_DAYS[0]
-    until = utcnow()
-    labels = day_labels(until, days)
-    since = until.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
-    series = DailySeries(labels)
-    for day, direction, status, count in await daily_counts(access.session, access.project.id, since, until):
-        if status in FAILED:
-            series.add("failed", day, count)
-        elif direction == "inbound":
-            series.add("received", day, count)
-        else:
-            series.add("sent", day, count)
-    attempts = await _attempt_counts(access, since, until)
-    ok_total = sum(ok for ok, _ in attempts.values())
-    all_total = sum(total for _, total in attempts.values())
-    rates = [
-        {"day": label, "ok": attempts.get(label, (0, 0))[0], "total": attempts.get(label, (0, 0))[1]}
-        for label in labels
-    ]
+    now = utcnow()
+    messages = await daily_messages(access.session, access.project.id, now, days)
+    attempts = await daily_attempts(access.session, access.project.id, now, days)
+    totals = {name: sum(values.get(name, 0) for _, values in messages) for name in SERIES}
+    succeeded = sum(ok for _, ok, _ in attempts)
+    tried = sum(total for _, _, total in attempts)
     context = {
         "days": days,
         "choices": ANALYTICS_DAYS,
-        "totals": series.totals(),
-        "chart": bar_chart(series, ("sent", "received", "failed")),
-        "rates": rates,
-        "success_rate": round(100 * ok_total / all_total, 1) if all_total else None,
-        "attempts_total": all_total,
+        "totals": totals,
+        "series": SERIES,
+        "chart": grouped_bars([(day[5:], values) for day, values in messages], SERIES),
+        "rates": [{"day": day, "ok": ok, "total": total} for day, ok, total in reversed(attempts)],
+        "success_rate": round(100 * succeeded / tried, 1) if tried else None,
+        "attempts_total": tried,
         "logs_url": project_url(access.project.id, "logs"),
     }
     return render(request, "hooks/analytics.html", context)

@@ -17,13 +17,13 @@ from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.delivery.egress import egress_view, parse_egress, stored
 from kirem.delivery.secret import rotate_webhook_secret
-from kirem.enterprise.mcp_endpoints import require_plan
 from kirem.tenancy import service
-from kirem.tenancy.allowlist import parse_networks
 from kirem.tenancy.channels import create_channel
+from kirem.tenancy.keys import create_key as create_key_from
 from kirem.tenancy.models import Account, ApiKey, Channel
 from kirem.tenancy.plan_changes import change_plan
 from kirem.tenancy.plans import PLANS, PlanLimits, override_errors
+from kirem.tenancy.project_settings import set_ip_allowlist
 from kirem.tenancy.views import account_view, channel_view, connected_view, key_view, project_view
 
 manage = APIRouter(prefix="/v1/manage", tags=["management"])
@@ -123,12 +123,7 @@ async def put_ip_allowlist(
 ) -> Response:
     project = await service.account_project(session, account, project_id)
     body = await read_json_object(request)
-    cidrs, errors = parse_networks(body.get("cidrs"))
-    if errors:
-        raise invalid(errors)
-    if cidrs and not service.account_limits(account).ip_allowlist:
-        raise service.plan_error("ip_allowlist", f"IP allowlists are not part of the {account.plan} plan.")
-    project.ip_allowlist = cidrs
+    cidrs = set_ip_allowlist(account, project, body.get("cidrs"))
     await session.commit()
     return ok({"cidrs": cidrs}, "IP allowlist updated successfully")
 
@@ -188,13 +183,7 @@ async def create_key(
 ) -> Response:
     project = await service.account_project(session, account, project_id)
     body = await read_json_object(request) if await request.body() else {}
-    name = body.get("name", "default")
-    if not isinstance(name, str) or not name or len(name) > 200:
-        raise invalid({"name": "must be a string of 1 to 200 characters"})
-    scope = str(body.get("scope", "api"))
-    if scope == "mcp":
-        require_plan(account, service.account_limits(account))
-    key, secret = await service.mint_api_key(session, project, str(body.get("mode", "live")), name, scope)
+    key, secret = await create_key_from(session, account, project, body)
     await session.commit()
     return ok(key_view(key, secret), "API key created successfully", 201)
 

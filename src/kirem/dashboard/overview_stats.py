@@ -1,0 +1,132 @@
+"""The overview's figures: today's messages, deliveries, failing targets, and seven days by day.
+
+Every count runs over an index that starts with the project (message logs by project and time,
+deliveries by project and completion time), and only today's or the week's rows are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from kirem.analytics.messages import query_message_logs
+from kirem.analytics.params import Window
+from kirem.delivery.models import Delivery, DeliveryAttempt
+from kirem.messaging.models import MessageLog
+from kirem.routing.models import WebhookTarget
+from kirem.routing.targets import list_targets
+from kirem.tenancy.models import DailyUsage
+
+DAYS = 7
+
+
+@dataclass(frozen=True)
+class Today:
+    sent: int
+    received: int
+    failed: int
+    delivered: int
+    delivery_failed: int
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of webhook deliveries finished today that succeeded (None when none finished)."""
+        finished = self.delivered + self.delivery_failed
+        return self.delivered / finished if finished else None
+
+
+def start_of_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _total(session: AsyncSession, project_id: str, since: datetime, **filters: str) -> int:
+    window = Window(since=since, until=None, limit=1, offset=0)
+    result = await query_message_logs(session, project_id, window, dict(filters))
+    return int(result["total"])
+
+
+async def today(session: AsyncSession, project_id: str, now: datetime) -> Today:
+    since = start_of_day(now)
+    finished = (
+        select(Delivery.status, func.count())
+        .where(Delivery.project_id == project_id, Delivery.completed_at >= since)
+        .group_by(Delivery.status)
+    )
+    by_status = {status: int(n) for status, n in (await session.execute(finished)).all()}
+    return Today(
+        sent=await _total(session, project_id, since, direction="outbound"),
+        received=await _total(session, project_id, since, direction="inbound"),
+        failed=await _total(session, project_id, since, direction="outbound", status="failed"),
+        delivered=by_status.get("succeeded", 0),
+        delivery_failed=by_status.get("failed", 0),
+    )
+
+
+def _day(session: AsyncSession, column: ColumnElement[datetime]) -> ColumnElement[str]:
+    """A timestamp's UTC day as ``YYYY-MM-DD`` on either engine."""
+    if session.bind.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", column)
+
+
+async def daily_messages(
+    session: AsyncSession, project_id: str, now: datetime, days: int = DAYS
+) -> list[tuple[str, dict[str, int]]]:
+    """Sent, received and failed messages per UTC day, the last ``days`` days (oldest first)."""
+    first = start_of_day(now) - timedelta(days=days - 1)
+    day = _day(session, MessageLog.created_at).label("day")
+    stmt = (
+        select(
+            day,
+            func.sum(case((MessageLog.direction == "outbound", 1), else_=0)),
+            func.sum(case((MessageLog.direction == "inbound", 1), else_=0)),
+            func.sum(
+                case(((MessageLog.direction == "outbound") & (MessageLog.status == "failed"), 1), else_=0)
+            ),
+        )
+        .where(MessageLog.project_id == project_id, MessageLog.created_at >= first)
+        .group_by(day)
+    )
+    counts = {
+        row[0]: {"sent": int(row[1] or 0), "received": int(row[2] or 0), "failed": int(row[3] or 0)}
+        for row in (await session.execute(stmt)).all()
+    }
+    labels = [(first + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days)]
+    return [(d, counts.get(d, {})) for d in labels]
+
+
+async def failing_targets(session: AsyncSession, project_id: str) -> list[WebhookTarget]:
+    """Targets failing now (their deliveries keep failing) or disabled with a reason."""
+    return [
+        target
+        for target in await list_targets(session, project_id)
+        if target.failing_since is not None or (not target.enabled and target.disabled_reason)
+    ]
+
+
+async def outbound_today(session: AsyncSession, account_id: str, now: datetime) -> int:
+    """The account's outbound messages counted today against the plan's daily quota."""
+    stmt = select(DailyUsage.outbound_messages).where(
+        DailyUsage.account_id == account_id, DailyUsage.day == now.date().isoformat()
+    )
+    return int((await session.execute(stmt)).scalar_one_or_none() or 0)
+
+
+async def daily_attempts(
+    session: AsyncSession, project_id: str, now: datetime, days: int = DAYS
+) -> list[tuple[str, int, int]]:
+    """``(day, successful, all)`` webhook delivery attempts per UTC day, the last ``days`` days."""
+    first = start_of_day(now) - timedelta(days=days - 1)
+    day = _day(session, DeliveryAttempt.created_at).label("day")
+    stmt = (
+        select(day, func.sum(case((DeliveryAttempt.is_success.is_(True), 1), else_=0)), func.count())
+        .where(DeliveryAttempt.project_id == project_id, DeliveryAttempt.created_at >= first)
+        .group_by(day)
+    )
+    counts = {row[0]: (int(row[1] or 0), int(row[2])) for row in (await session.execute(stmt)).all()}
+    labels = [(first + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days)]
+    return [(d, *counts.get(d, (0, 0))) for d in labels]
