@@ -155,9 +155,11 @@ def form_field(path: str) -> str:
     """The form field that shows a service error keyed ``path``.
 
     ``conditions.senders[2]`` → ``senders``; ``headers.X-Token`` → ``headers``; ``events[0]`` →
-    ``events``; ``event.data`` (rule tester) → ``event``.
+    ``events``; ``conditions`` (raw JSON that is not an object) → ``conditions_json``.
     """
     head = path.split("[", 1)[0]
+    if head == "conditions":
+        return "conditions_json"
     if head.startswith("conditions."):
         key = head.removeprefix("conditions.")
         return key if key in KEYS else "conditions_json"
