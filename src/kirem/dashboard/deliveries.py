@@ -75,7 +75,7 @@ async def deliveries_page(request: Request, access: ProjectAccess = Depends(STAF
         "notice": params.get("notice"),
         "count": params.get("count"),
     }
-    return render(request, "hooks/deliveries.html", context, 400 if errors else 200)
+    return render(request, "hooks/deliveries.html", context)
 
 
 @router.get("/dashboard/p/{project_id}/deliveries/replay")

@@ -20,6 +20,10 @@ _LIST_SPLIT = re.compile(r"[,\n]")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 _INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 
+FORM_AGAIN = 200
+"""The status of a form shown again with the service's errors: a page to correct and send again
+(a 4xx page would be logged by browsers as a failed resource)."""
+
 CONDITION_LISTS = ("senders", "keywords")
 """Conditions typed as text, one item per line (or separated by commas)."""
 CONDITION_CHOICES = ("event_types", "message_types", "channel_ids")
@@ -114,7 +118,8 @@ def conditions_body(
     """The rule's ``conditions`` object from the editor: ``(conditions, {})`` or ``(None, errors)``.
 
     ``mode=json`` takes the raw-JSON field as it is (the service validates it); otherwise the
-    fields are assembled: checkboxes, one-per-line lists and the regex.
+    fields are assembled: checkboxes, one-per-line lists and the regex. Unreadable JSON gives the
+    parser's message under ``conditions_json``.
     """
     if form.get("mode") == "json":
         raw = form.get("conditions_json", "").strip()
@@ -123,7 +128,7 @@ def conditions_body(
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            return None, {"conditions_json": f"not valid JSON: {exc}"}
+            return None, {"conditions_json": str(exc)}
         return parsed, {}
     conditions: dict[str, Any] = {}
     for key in CONDITION_CHOICES:

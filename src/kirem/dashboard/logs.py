@@ -93,7 +93,7 @@ async def logs_page(request: Request, access: ProjectAccess = Depends(STAFF)) ->
         "statuses": STATUSES,
         "directions": DIRECTIONS,
     }
-    return render(request, "hooks/logs.html", context, 400 if errors else 200)
+    return render(request, "hooks/logs.html", context)
 
 
 async def _csv_rows(access: ProjectAccess, window: Window, filters: dict[str, str]) -> AsyncIterator[str]:
@@ -129,7 +129,7 @@ async def export_logs(request: Request, access: ProjectAccess = Depends(STAFF)) 
             "statuses": STATUSES,
             "directions": DIRECTIONS,
         }
-        return render(request, "hooks/logs.html", context, 400)
+        return render(request, "hooks/logs.html", context)
     name = f"kirem-messages-{access.project.id}-{utcnow():%Y%m%d-%H%M%S}.csv"
     headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(

@@ -16,6 +16,7 @@ from kirem.api.responses import ApiError
 from kirem.dashboard.auth import PageNotFound, ProjectAccess, check_csrf, require_role
 from kirem.dashboard.forms import field_errors
 from kirem.dashboard.hooks_forms import (
+    FORM_AGAIN,
     conditions_body,
     conditions_form,
     echo_target_form,
@@ -23,8 +24,9 @@ from kirem.dashboard.hooks_forms import (
     target_body,
     target_form,
 )
+from kirem.dashboard.i18n import translator
 from kirem.dashboard.nav import project_url
-from kirem.dashboard.web import redirect, render
+from kirem.dashboard.web import language, redirect, render
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project
 from kirem.delivery.secret import rotate_webhook_secret
@@ -143,7 +145,9 @@ async def create_target(request: Request, access: ProjectAccess = Depends(STAFF)
         )
         await access.session.commit()
     except ApiError as exc:
-        return _target_page(request, echo_target_form(fields, events), errors=_errors(exc), status_code=400)
+        return _target_page(
+            request, echo_target_form(fields, events), errors=_errors(exc), status_code=FORM_AGAIN
+        )
     return redirect(f"{project_url(access.project.id, 'webhooks')}/targets/{target.id}?notice=created")
 
 
@@ -172,7 +176,7 @@ async def update_target(request: Request, target_id: str, access: ProjectAccess 
         await access.session.commit()
     except ApiError as exc:
         values = echo_target_form(fields, events)
-        return _target_page(request, values, target=view, errors=_errors(exc), status_code=400)
+        return _target_page(request, values, target=view, errors=_errors(exc), status_code=FORM_AGAIN)
     return redirect(f"{project_url(access.project.id, 'webhooks')}/targets/{target_id}?notice=saved")
 
 
@@ -266,12 +270,13 @@ def _echo_rule(form: FormData) -> dict[str, Any]:
     }
 
 
-def _rule_body(form: FormData) -> tuple[dict[str, Any] | None, dict[str, str]]:
+def _rule_body(request: Request, form: FormData) -> tuple[dict[str, Any] | None, dict[str, str]]:
     fields = _texts(form)
     choices = {key: _picked(form, key) for key in ("event_types", "message_types", "channel_ids")}
     conditions, problems = conditions_body(fields, choices)
     if conditions is None:
-        return None, problems
+        t = translator(language(request))
+        return None, {field: t("hooks.err_json", detail=detail) for field, detail in problems.items()}
     body = {
         "name": fields.get("name", ""),
         "enabled": fields.get("enabled") == "true",
@@ -293,14 +298,18 @@ async def new_rule(request: Request, access: ProjectAccess = Depends(STAFF)) -> 
 @router.post("/dashboard/p/{project_id}/webhooks/rules", dependencies=[Depends(check_csrf)])
 async def create_rule(request: Request, access: ProjectAccess = Depends(STAFF)) -> Response:
     form = await _form(request)
-    body, problems = _rule_body(form)
+    body, problems = _rule_body(request, form)
     try:
         if body is None:
-            return await _rule_page(request, access, _echo_rule(form), errors=problems, status_code=400)
+            return await _rule_page(
+                request, access, _echo_rule(form), errors=problems, status_code=FORM_AGAIN
+            )
         await rules.create_rule(access.session, access.tenant, body)
         await access.session.commit()
     except ApiError as exc:
-        return await _rule_page(request, access, _echo_rule(form), errors=_errors(exc), status_code=400)
+        return await _rule_page(
+            request, access, _echo_rule(form), errors=_errors(exc), status_code=FORM_AGAIN
+        )
     return _back(access, "rule_created")
 
 
@@ -314,17 +323,17 @@ async def edit_rule(request: Request, rule_id: str, access: ProjectAccess = Depe
 async def update_rule(request: Request, rule_id: str, access: ProjectAccess = Depends(STAFF)) -> Response:
     rule = rules.rule_view(await _lookup(rules.get_rule(access.session, access.project.id, rule_id)))
     form = await _form(request)
-    body, problems = _rule_body(form)
+    body, problems = _rule_body(request, form)
     try:
         if body is None:
             return await _rule_page(
-                request, access, _echo_rule(form), rule=rule, errors=problems, status_code=400
+                request, access, _echo_rule(form), rule=rule, errors=problems, status_code=FORM_AGAIN
             )
         await rules.update_rule(access.session, access.tenant, rule_id, body)
         await access.session.commit()
     except ApiError as exc:
         return await _rule_page(
-            request, access, _echo_rule(form), rule=rule, errors=_errors(exc), status_code=400
+            request, access, _echo_rule(form), rule=rule, errors=_errors(exc), status_code=FORM_AGAIN
         )
     return _back(access, "rule_saved")
 
@@ -380,6 +389,7 @@ async def tester(request: Request, access: ProjectAccess = Depends(STAFF)) -> Re
 @router.post("/dashboard/p/{project_id}/webhooks/tester", dependencies=[Depends(check_csrf)])
 async def run_tester(request: Request, access: ProjectAccess = Depends(STAFF)) -> Response:
     form = _texts(await _form(request))
+    t = translator(language(request))
     picked, pasted = form.get("event_id", ""), form.get("sample", "").strip()
     page = {"pasted": pasted, "picked": picked}
     if pasted:
@@ -387,25 +397,33 @@ async def run_tester(request: Request, access: ProjectAccess = Depends(STAFF)) -
             sample = orjson.loads(pasted)
         except orjson.JSONDecodeError as exc:
             return await _tester_page(
-                request, access, **page, errors={"sample": f"not valid JSON: {exc}"}, status_code=400
+                request,
+                access,
+                **page,
+                errors={"sample": t("hooks.err_json", detail=str(exc))},
+                status_code=FORM_AGAIN,
             )
     elif picked:
         event = await access.session.get(Event, picked)
         if event is None or event.project_id != access.project.id:
             return await _tester_page(
-                request, access, **page, errors={"event_id": "unknown event"}, status_code=400
+                request,
+                access,
+                **page,
+                errors={"event_id": t("hooks.err_unknown_event")},
+                status_code=FORM_AGAIN,
             )
         sample = {"event": _sample_of(event)}
     else:
         return await _tester_page(
-            request, access, **page, errors={"form": "pick an event or paste one"}, status_code=400
+            request, access, **page, errors={"form": t("hooks.err_pick")}, status_code=FORM_AGAIN
         )
     body = sample if isinstance(sample, dict) else {"event": sample}
     try:
         answer = await rules.run_rule_test(access.session, access.tenant, body)
     except ApiError as exc:
         errors = {("sample" if key != "form" else key): text for key, text in field_errors(exc).items()}
-        return await _tester_page(request, access, **page, errors=errors, status_code=400)
+        return await _tester_page(request, access, **page, errors=errors, status_code=FORM_AGAIN)
     return await _tester_page(request, access, **page, answer=answer)
 
 

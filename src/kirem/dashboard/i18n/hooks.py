@@ -198,6 +198,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "hooks.day": "Day",
         "hooks.successful": "Successful",
         "hooks.rate": "Success rate",
+        "hooks.err_json": "not valid JSON: {detail}",
+        "hooks.err_unknown_event": "unknown event",
+        "hooks.err_pick": "Pick an event or paste one.",
     },
     "id": {
         "hooks.title": "Webhook",
@@ -407,5 +410,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "hooks.day": "Hari",
         "hooks.successful": "Berhasil",
         "hooks.rate": "Tingkat keberhasilan",
+        "hooks.err_json": "bukan JSON yang valid: {detail}",
+        "hooks.err_unknown_event": "event tidak dikenal",
+        "hooks.err_pick": "Pilih event atau tempel satu event.",
     },
 }
