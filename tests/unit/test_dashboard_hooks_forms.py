@@ -141,7 +141,11 @@ def test_several_errors_of_one_field_are_joined_with_their_paths() -> None:
     merged = merge_field_errors(
         {"conditions.senders[0]": "not a number", "conditions.senders[3]": "too long"}
     )
-    assert merged == {"senders": "conditions.senders[0]: not a number; conditions.senders[3]: too long"}
+    assert merged == {"senders": "senders[0]: not a number; senders[3]: too long"}
+    assert merge_field_errors({"conditions.regex": "invalid", "headers.X-A": "reserved"}) == {
+        "regex": "invalid",
+        "headers": "headers.X-A: reserved",
+    }
 
 
 def test_every_message_exists_in_both_languages_and_every_template_key_is_defined() -> None:

@@ -179,6 +179,7 @@ def merge_field_errors(errors: Mapping[str, str]) -> dict[str, str]:
             merged["form"] = message
             continue
         field = form_field(path)
-        text = message if path == field else f"{path}: {message}"
+        short = path.removeprefix("conditions.")
+        text = message if short in (field, "conditions") else f"{short}: {message}"
         merged[field] = f"{merged[field]}; {text}" if field in merged else text
     return merged

@@ -38,7 +38,7 @@
 
   function show(mode) {
     form.querySelectorAll("[data-editor]").forEach((section) => {
-      section.hidden = section.getAttribute("data-editor") !== mode;
+      section.style.display = section.getAttribute("data-editor") === mode ? "" : "none";
     });
   }
 

@@ -1,0 +1,179 @@
+"""The log pages with 10,000 message logs and 10,000 deliveries: every page and export renders.
+
+Only that they render completely is asserted here; how fast they do is measured in bench/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import insert
+
+from kirem.config import Settings
+from kirem.db.base import utcnow
+from kirem.db.engine import Database
+from kirem.delivery.models import Delivery, DeliveryAttempt
+from kirem.inbound.models import Event
+from kirem.messaging.models import MessageLog
+from tests.e2e.conftest import Server, auth
+from tests.e2e.dashboard import PASSWORD, create_owner, http_login, unique_email
+
+ROWS = 10_000
+BATCH = 1_000
+
+
+async def seed(database_url: str, project_id: str, target_id: str, url: str) -> None:
+    """``ROWS`` message logs (a tenth failed) and as many events, deliveries and attempts, over 6 days."""
+    db = Database(Settings(database_url=database_url))
+    now = utcnow()
+    try:
+        for start in range(0, ROWS, BATCH):
+            logs: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
+            deliveries: list[dict[str, Any]] = []
+            attempts: list[dict[str, Any]] = []
+            for n in range(start, start + BATCH):
+                at = now - timedelta(minutes=n * 0.8)
+                failed = n % 10 == 0
+                logs.append(
+                    {
+                        "id": f"msg_scale{n:08d}",
+                        "project_id": project_id,
+                        "message_id": f"wamid.scale{n}",
+                        "recipient": f"62812{n % 500:05d}",
+                        "sender": "6281000000",
+                        "direction": "outbound" if n % 2 else "inbound",
+                        "type": "text",
+                        "status": "failed" if failed else "delivered",
+                        "error_code": 131026 if failed else None,
+                        "error_message": "Message undeliverable" if failed else None,
+                        "occurred_at": at,
+                        "updated_at": at,
+                        "created_at": at,
+                    }
+                )
+                body = b'{"event":"messages.received","data":{}}'
+                events.append(
+                    {
+                        "id": f"evt_scale{n:08d}",
+                        "project_id": project_id,
+                        "type": "messages.received",
+                        "dedup_key": f"scale:{n}",
+                        "data": {"type": "text", "text": {"body": f"order {n}"}},
+                        "facts": {},
+                        "kirem_body": body,
+                        "meta_body": body,
+                        "created_at": at,
+                    }
+                )
+                deliveries.append(
+                    {
+                        "id": f"dlv_scale{n:08d}",
+                        "project_id": project_id,
+                        "event_id": f"evt_scale{n:08d}",
+                        "target_id": target_id,
+                        "event_type": "messages.received",
+                        "status": "failed" if failed else "succeeded",
+                        "attempts": 1,
+                        "next_attempt_at": at,
+                        "last_status_code": 500 if failed else 200,
+                        "completed_at": at,
+                        "updated_at": at,
+                        "created_at": at,
+                    }
+                )
+                attempts.append(
+                    {
+                        "id": f"att_scale{n:08d}",
+                        "project_id": project_id,
+                        "delivery_id": f"dlv_scale{n:08d}",
+                        "event_id": f"evt_scale{n:08d}",
+                        "target_id": target_id,
+                        "event_type": "messages.received",
+                        "url": url,
+                        "attempt": 1,
+                        "status_code": 500 if failed else 200,
+                        "duration_ms": 12,
+                        "is_success": not failed,
+                        "response_body": "ok",
+                        "request_headers": {"Content-Type": "application/json"},
+                        "created_at": at,
+                    }
+                )
+            async with db.transaction() as session:
+                for model, rows in (
+                    (MessageLog, logs),
+                    (Event, events),
+                    (Delivery, deliveries),
+                    (DeliveryAttempt, attempts),
+                ):
+                    await session.execute(insert(model), rows)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+def seeded(server: Server) -> Iterator[tuple[httpx.Client, str]]:
+    owner = create_owner(server, unique_email("scale"), PASSWORD)
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        target = client.post(
+            "/v1/webhooks/targets",
+            json={"url": "http://127.0.0.1:9/never", "enabled": False},
+            headers=auth(owner["api_key"]),
+        )
+        assert target.status_code == 201, target.text
+        target_data = target.json()["data"]
+        asyncio.run(
+            seed(server.env["KIREM_DATABASE_URL"], owner["project_id"], target_data["id"], target_data["url"])
+        )
+        http_login(client, owner["email"], PASSWORD)
+        yield client, f"/dashboard/p/{owner['project_id']}"
+
+
+def _total(html: str, element: str) -> int:
+    found = re.search(rf'id="{element}">(\d+)', html)
+    assert found, element
+    return int(found.group(1))
+
+
+def test_every_log_page_renders_with_ten_thousand_rows(seeded: tuple[httpx.Client, str]) -> None:
+    client, base = seeded
+    logs = client.get(f"{base}/logs")
+    assert logs.status_code == 200 and _total(logs.text, "logs-total") == ROWS
+    assert logs.text.count("wamid.scale") == 50
+    last = client.get(f"{base}/logs", params={"page": str(ROWS // 50)})
+    assert last.status_code == 200 and "wamid.scale9999<" in last.text and 'rel="next"' not in last.text
+    failed = client.get(f"{base}/logs", params={"status": "failed", "direction": "inbound"})
+    assert _total(failed.text, "logs-total") == ROWS // 10
+
+    exported = client.get(f"{base}/logs/export.csv")
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert len(rows) == ROWS and len({row["id"] for row in rows}) == ROWS
+    assert rows[0]["id"] == "msg_scale00000000" and rows[-1]["id"] == f"msg_scale{ROWS - 1:08d}"
+
+    deliveries = client.get(f"{base}/deliveries")
+    assert deliveries.status_code == 200 and _total(deliveries.text, "deliveries-total") == ROWS
+    page = client.get(f"{base}/deliveries", params={"status": "failed", "page": "20"})
+    assert page.status_code == 200 and _total(page.text, "deliveries-total") == ROWS // 10
+    detail = client.get(f"{base}/deliveries/dlv_scale00000010")
+    assert detail.status_code == 200 and "Content-Type" in detail.text
+
+    analytics = client.get(f"{base}/analytics", params={"days": "7"})
+    assert analytics.status_code == 200
+    assert _total(analytics.text, "total-sent") + _total(analytics.text, "total-received") == ROWS
+    assert "90%" in analytics.text or "90.0%" in analytics.text
+
+    confirm = client.get(f"{base}/deliveries/replay", params={"status": "failed"})
+    assert confirm.status_code == 200
+    assert re.search(r'id="replay-count"><strong>0 ', confirm.text), (
+        "a disabled target's deliveries are not replayed"
+    )
