@@ -173,13 +173,12 @@ def test_repeated_wrong_passwords_lock_the_email_even_for_the_right_one(
                 "/dashboard/login",
                 data={"email": email, "password": "not the password", "csrf_token": csrf_of(form.text)},
             )
-            assert wrong.status_code == 401
+            assert "Wrong email or password" in wrong.text
     with browser_like(server) as web:  # another address: the email itself is locked
         form = web.get("/dashboard/login")
         right = web.post(
             "/dashboard/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_of(form.text)}
         )
-        assert right.status_code == 429
         assert "Too many failed sign-ins" in right.text
         assert "kirem_session" not in web.cookies
 
@@ -196,13 +195,14 @@ def test_one_address_trying_many_emails_is_locked(server: Server, owner: dict[st
                     "csrf_token": csrf_of(form.text),
                 },
             )
-            assert guess.status_code == 401
+            assert "Wrong email or password" in guess.text
         form = web.get("/dashboard/login")
         right = web.post(
             "/dashboard/login",
             data={"email": owner["email"], "password": PASSWORD, "csrf_token": csrf_of(form.text)},
         )
-        assert right.status_code == 429
+        assert "Too many failed sign-ins" in right.text
+        assert "kirem_session" not in web.cookies
     with browser_like(server) as elsewhere:  # the owner, from another address, still gets in
         http_login(elsewhere, str(owner["email"]), PASSWORD)
 
@@ -237,7 +237,8 @@ def test_the_operator_signs_in_with_the_operator_token_and_sees_every_account(
 ) -> None:
     form = web.get("/dashboard/login")
     wrong = web.post("/dashboard/login/operator", data={"token": "nope", "csrf_token": csrf_of(form.text)})
-    assert wrong.status_code == 401
+    assert "Wrong operator token" in wrong.text
+    assert "kirem_session" not in web.cookies
     right = web.post(
         "/dashboard/login/operator", data={"token": "operator-e2e", "csrf_token": csrf_of(form.text)}
     )

@@ -54,7 +54,6 @@ async def _page(
     link_values: dict[str, Any] | None = None,
     connected: dict[str, Any] | None = None,
     created_link: dict[str, Any] | None = None,
-    status_code: int = 200,
 ) -> Response:
     channels = await list_channels(access.session, access.project.id)
     qualities = await asyncio.gather(*(_quality(access, channel) for channel in channels))
@@ -72,7 +71,7 @@ async def _page(
         "sandbox_enabled": access.ctx.settings.sandbox_enabled,
         "links_allowed": access.tenant.limits.customer_setup_links,
     }
-    return render(request, "channels.html", context, status_code)
+    return render(request, "channels.html", context)
 
 
 @router.get("/dashboard/p/{project_id}/channels")
@@ -87,7 +86,7 @@ async def _connect(
         result = await create_channel(access.ctx, access.session, access.account, access.project, body)
     except ApiError as exc:
         await access.recover()
-        return await _page(request, access, errors=field_errors(exc), values=values, status_code=exc.status)
+        return await _page(request, access, errors=field_errors(exc), values=values)
     await access.session.commit()
     check = result.check.view() if result.check else None
     connected = {"name": result.channel.name, "number": result.channel.display_phone_number, "check": check}
@@ -141,7 +140,7 @@ async def create_setup_link(request: Request, access: ProjectAccess = Depends(ST
         if "expires_in_seconds" in errors:
             del errors["expires_in_seconds"]
             errors["expires_hours"] = translator(language(request))("channels.link_hours_range")
-        return await _page(request, access, link_errors=errors, link_values=values, status_code=exc.status)
+        return await _page(request, access, link_errors=errors, link_values=values)
     await access.session.commit()
     created = onboarding.link_view(access.ctx.sealer, link, utcnow(), url)
     return await _page(request, access, created_link=created)
