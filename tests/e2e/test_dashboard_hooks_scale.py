@@ -10,114 +10,15 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from bench.dashboard import seed
 
-from kirem.config import Settings
-from kirem.db.base import utcnow
-from kirem.db.engine import Database
-from kirem.delivery.models import Delivery, DeliveryAttempt
-from kirem.inbound.models import Event
-from kirem.messaging.models import MessageLog
 from tests.e2e.conftest import Server, auth
 from tests.e2e.dashboard import PASSWORD, create_owner, http_login, unique_email
 
 ROWS = 10_000
-BATCH = 1_000
-
-
-async def seed(database_url: str, project_id: str, target_id: str, url: str) -> None:
-    """``ROWS`` message logs (a tenth failed) and as many events, deliveries and attempts, over 6 days."""
-    db = Database(Settings(database_url=database_url))
-    now = utcnow()
-    try:
-        for start in range(0, ROWS, BATCH):
-            logs: list[dict[str, Any]] = []
-            events: list[dict[str, Any]] = []
-            deliveries: list[dict[str, Any]] = []
-            attempts: list[dict[str, Any]] = []
-            for n in range(start, start + BATCH):
-                at = now - timedelta(minutes=n * 0.8)
-                failed = n % 10 == 0
-                logs.append(
-                    {
-                        "id": f"msg_scale{n:08d}",
-                        "project_id": project_id,
-                        "message_id": f"wamid.scale{n}",
-                        "recipient": f"62812{n % 500:05d}",
-                        "sender": "6281000000",
-                        "direction": "outbound" if n % 2 else "inbound",
-                        "type": "text",
-                        "status": "failed" if failed else "delivered",
-                        "error_code": 131026 if failed else None,
-                        "error_message": "Message undeliverable" if failed else None,
-                        "occurred_at": at,
-                        "updated_at": at,
-                        "created_at": at,
-                    }
-                )
-                body = b'{"event":"messages.received","data":{}}'
-                events.append(
-                    {
-                        "id": f"evt_scale{n:08d}",
-                        "project_id": project_id,
-                        "type": "messages.received",
-                        "dedup_key": f"scale:{n}",
-                        "data": {"type": "text", "text": {"body": f"order {n}"}},
-                        "facts": {},
-                        "kirem_body": body,
-                        "meta_body": body,
-                        "created_at": at,
-                    }
-                )
-                deliveries.append(
-                    {
-                        "id": f"dlv_scale{n:08d}",
-                        "project_id": project_id,
-                        "event_id": f"evt_scale{n:08d}",
-                        "target_id": target_id,
-                        "event_type": "messages.received",
-                        "status": "failed" if failed else "succeeded",
-                        "attempts": 1,
-                        "next_attempt_at": at,
-                        "last_status_code": 500 if failed else 200,
-                        "completed_at": at,
-                        "updated_at": at,
-                        "created_at": at,
-                    }
-                )
-                attempts.append(
-                    {
-                        "id": f"att_scale{n:08d}",
-                        "project_id": project_id,
-                        "delivery_id": f"dlv_scale{n:08d}",
-                        "event_id": f"evt_scale{n:08d}",
-                        "target_id": target_id,
-                        "event_type": "messages.received",
-                        "url": url,
-                        "attempt": 1,
-                        "status_code": 500 if failed else 200,
-                        "duration_ms": 12,
-                        "is_success": not failed,
-                        "response_body": "ok",
-                        "request_headers": {"Content-Type": "application/json"},
-                        "created_at": at,
-                    }
-                )
-            async with db.transaction() as session:
-                for model, rows in (
-                    (MessageLog, logs),
-                    (Event, events),
-                    (Delivery, deliveries),
-                    (DeliveryAttempt, attempts),
-                ):
-                    await session.execute(insert(model), rows)
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture
@@ -132,7 +33,13 @@ def seeded(server: Server) -> Iterator[tuple[httpx.Client, str]]:
         assert target.status_code == 201, target.text
         target_data = target.json()["data"]
         asyncio.run(
-            seed(server.env["KIREM_DATABASE_URL"], owner["project_id"], target_data["id"], target_data["url"])
+            seed(
+                server.env["KIREM_DATABASE_URL"],
+                owner["project_id"],
+                target_data["id"],
+                target_data["url"],
+                ROWS,
+            )
         )
         http_login(client, owner["email"], PASSWORD)
         yield client, f"/dashboard/p/{owner['project_id']}"
