@@ -32,9 +32,7 @@ from bench.harness import database, start_kirem
 from kirem.config import Settings
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
-from kirem.delivery.models import Delivery, DeliveryAttempt
-from kirem.inbound.models import Event
-from kirem.messaging.models import MessageLog
+from kirem.db.models import metadata
 
 BATCH = 1_000
 PASSWORD = "bench password 1234"
@@ -120,13 +118,13 @@ async def seed(database_url: str, project_id: str, target_id: str, url: str, row
                     }
                 )
             async with db.transaction() as session:
-                for model, rows in (
-                    (MessageLog, logs),
-                    (Event, events),
-                    (Delivery, deliveries),
-                    (DeliveryAttempt, attempts),
+                for table, values in (
+                    ("message_logs", logs),
+                    ("events", events),
+                    ("deliveries", deliveries),
+                    ("delivery_attempts", attempts),
                 ):
-                    await session.execute(insert(model), rows)
+                    await session.execute(insert(metadata.tables[table]), values)
     finally:
         await db.dispose()
 
