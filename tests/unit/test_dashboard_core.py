@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
+from starlette.requests import Request
 
 from kirem.api.responses import ApiError, invalid
 from kirem.dashboard import sessions, users
 from kirem.dashboard.charts import grouped_bars
 from kirem.dashboard.forms import field_errors
 from kirem.dashboard.i18n import CATALOG, LANGUAGES, pick_language, translator
+from kirem.dashboard.models import LoginThrottle, WebSession
 from kirem.dashboard.nav import nav_for
 from kirem.dashboard.passwords import hash_password, verify_password
-from kirem.dashboard.web import safe_next
+from kirem.dashboard.web import safe_next, secure_cookies
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.tenancy.models import Account, Project
@@ -164,3 +168,35 @@ async def test_failures_lock_a_key_once_they_reach_its_limit(database: Database)
         await sessions.record_failure(session, keys)
         wait = await sessions.locked_for(session, keys)
     assert wait is not None and timedelta(minutes=14) < wait <= sessions.LOCKOUT
+
+
+async def test_stale_sessions_and_throttles_are_forgotten(database: Database) -> None:
+    now = utcnow()
+    async with database.transaction() as session:
+        await sessions.start_session(session, None, operator=True)
+        await sessions.record_failure(session, [("address:192.0.2.1", 20)])
+    async with database.transaction() as session:
+        await sessions.purge_stale(session, now + timedelta(minutes=1))
+        assert len((await session.execute(select(WebSession))).all()) == 1  # still young
+        assert len((await session.execute(select(LoginThrottle))).all()) == 1
+        await sessions.purge_stale(session, now + sessions.SESSION_IDLE + timedelta(minutes=1))
+        assert (await session.execute(select(WebSession))).all() == []
+        assert (await session.execute(select(LoginThrottle))).all() == []
+
+
+def test_cookies_are_secure_over_https_and_in_production() -> None:
+    def request(scheme: str, env: str) -> Request:
+        app = SimpleNamespace(state=SimpleNamespace(ctx=SimpleNamespace(settings=SimpleNamespace(env=env))))
+        scope = {
+            "type": "http",
+            "scheme": scheme,
+            "path": "/",
+            "headers": [],
+            "app": app,
+            "server": ("x", 80),
+        }
+        return Request(scope)
+
+    assert not secure_cookies(request("http", "development"))
+    assert secure_cookies(request("https", "development"))
+    assert secure_cookies(request("http", "production"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -26,6 +27,9 @@ STAFF = require_role("owner", "developer")
 
 QUALITY_TIMEOUT = 3.0
 """Seconds to wait for Meta's quality rating of a number; the page shows "unknown" after."""
+QUALITY_TTL = 300.0
+"""Seconds a rating (or Meta's silence) is kept: the page asks Meta at most this often per number."""
+_qualities: dict[str, tuple[float, str | None]] = {}
 HOURS = 3600
 
 
@@ -33,15 +37,19 @@ async def _quality(access: ProjectAccess, channel: Channel) -> str | None:
     """Meta's quality rating of an active number (GREEN, YELLOW, RED), None when Meta does not say."""
     if channel.status != "active":
         return None
+    known = _qualities.get(channel.id)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
     graph, token = graph_and_token(access.ctx, access.tenant, channel)
     try:
         node = await asyncio.wait_for(
             graph.phone_number(channel.phone_number_id, token, {"fields": "quality_rating"}), QUALITY_TIMEOUT
         )
+        rating = str(node["quality_rating"]) if node.get("quality_rating") else None
     except (MetaApiError, MetaUnavailable, TimeoutError):
-        return None
-    rating = node.get("quality_rating")
-    return str(rating) if rating else None
+        rating = None  # kept too: a Meta that does not answer must not slow every page down
+    _qualities[channel.id] = (time.monotonic() + QUALITY_TTL, rating)
+    return rating
 
 
 async def _page(

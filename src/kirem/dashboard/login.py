@@ -28,6 +28,7 @@ from kirem.dashboard.sessions import (
     end_every_session,
     end_session,
     locked_for,
+    purge_stale,
     record_failure,
     start_session,
     throttle_keys,
@@ -42,6 +43,7 @@ from kirem.dashboard.web import (
     safe_next,
     secure_cookies,
 )
+from kirem.db.base import utcnow
 from kirem.tenancy.allowlist import client_address
 from kirem.tenancy.models import Account, Project
 
@@ -132,6 +134,7 @@ async def login(
         return _login_page(request, email=email, errors={"form": t("login.failed")})
     assert user is not None
     await clear_failures(session, user.email)
+    await purge_stale(session, utcnow())
     cookie = await start_session(session, user, replaces=request.cookies.get(SESSION_COOKIE))
     await session.commit()
     return _signed_in(request, cookie, next_url or "/dashboard/")

@@ -7,7 +7,13 @@ from fastapi.responses import Response
 
 from kirem.dashboard.auth import ProjectAccess, require_role
 from kirem.dashboard.charts import grouped_bars
-from kirem.dashboard.overview_stats import daily_messages, failing_targets, outbound_today, today
+from kirem.dashboard.overview_stats import (
+    daily_messages,
+    deliveries_today,
+    failing_targets,
+    outbound_today,
+    today,
+)
 from kirem.dashboard.web import render
 from kirem.db.base import utcnow
 from kirem.tenancy.service import list_channels
@@ -33,8 +39,8 @@ async def overview(
 ) -> Response:
     session, project = access.session, access.project
     now = utcnow()
-    figures = await today(session, project.id, now)
     days = await daily_messages(session, project.id, now)
+    figures = today(days, await deliveries_today(session, project.id, now))
     usage = await project_usage(session, project.id, month_of(now), access.ctx.settings.price_table)
     channels = await list_channels(session, project.id)
     limits = access.tenant.limits

@@ -1,7 +1,9 @@
-"""The overview's figures: today's messages, deliveries, failing targets, and seven days by day.
+"""The overview's figures: seven days of messages by day (today is the last), today's deliveries,
+failing targets.
 
 Every count runs over an index that starts with the project (message logs by project and time,
-deliveries by project and completion time), and only today's or the week's rows are read.
+deliveries by project and completion time), and only today's or the week's rows are read; the week
+is counted in one grouped query.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from kirem.analytics.messages import query_message_logs
-from kirem.analytics.params import Window
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.messaging.models import MessageLog
 from kirem.routing.models import WebhookTarget
@@ -43,26 +43,25 @@ def start_of_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-async def _total(session: AsyncSession, project_id: str, since: datetime, **filters: str) -> int:
-    window = Window(since=since, until=None, limit=1, offset=0)
-    result = await query_message_logs(session, project_id, window, dict(filters))
-    return int(result["total"])
-
-
-async def today(session: AsyncSession, project_id: str, now: datetime) -> Today:
-    since = start_of_day(now)
+async def deliveries_today(session: AsyncSession, project_id: str, now: datetime) -> dict[str, int]:
+    """Webhook deliveries finished today, by status (``succeeded``, ``failed``)."""
     finished = (
         select(Delivery.status, func.count())
-        .where(Delivery.project_id == project_id, Delivery.completed_at >= since)
+        .where(Delivery.project_id == project_id, Delivery.completed_at >= start_of_day(now))
         .group_by(Delivery.status)
     )
-    by_status = {status: int(n) for status, n in (await session.execute(finished)).all()}
+    return {status: int(n) for status, n in (await session.execute(finished)).all()}
+
+
+def today(days: list[tuple[str, dict[str, int]]], deliveries: dict[str, int]) -> Today:
+    """Today's figures: the last day of :func:`daily_messages` and today's finished deliveries."""
+    messages = days[-1][1]
     return Today(
-        sent=await _total(session, project_id, since, direction="outbound"),
-        received=await _total(session, project_id, since, direction="inbound"),
-        failed=await _total(session, project_id, since, direction="outbound", status="failed"),
-        delivered=by_status.get("succeeded", 0),
-        delivery_failed=by_status.get("failed", 0),
+        sent=messages.get("sent", 0),
+        received=messages.get("received", 0),
+        failed=messages.get("failed", 0),
+        delivered=deliveries.get("succeeded", 0),
+        delivery_failed=deliveries.get("failed", 0),
     )
 
 
