@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from starlette.requests import Request
 
-from kirem.api.responses import ApiError, invalid
+from kirem.api.responses import ApiError
 from kirem.dashboard import sessions, users
 from kirem.dashboard.charts import grouped_bars
 from kirem.dashboard.forms import field_errors
@@ -20,6 +20,7 @@ from kirem.dashboard.passwords import hash_password, verify_password
 from kirem.dashboard.web import safe_next, secure_cookies
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
+from kirem.kit.errors import invalid
 from kirem.tenancy.models import Account, Project
 
 

@@ -22,6 +22,7 @@ from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
 from kirem.routing.fanout import fan_out
 from kirem.routing.models import WebhookTarget
+from kirem.routing.targets import HEADER_MASK, HEADERS_AAD
 from kirem.tenancy import service
 
 
@@ -108,6 +109,27 @@ async def test_success_is_signed_logged_and_final(world: World) -> None:
         [attempt] = (await session.execute(select(DeliveryAttempt))).scalars()
     assert attempt.is_success and attempt.status_code == 200 and attempt.url == url
     assert await world.step() == 0
+
+
+async def test_the_attempt_log_keeps_the_request_headers_with_custom_values_masked(world: World) -> None:
+    target_id = await world.target()
+    async with world.ctx.db.transaction() as session:
+        target = await session.get(WebhookTarget, target_id)
+        assert target is not None
+        target.headers_sealed = world.ctx.sealer.seal(
+            '{"Authorization": "Bearer s3cret"}', world.project_id, target_id, HEADERS_AAD
+        )
+    await world.event()
+    await world.step()
+    [(_, _, sent)] = world.sender.sent
+    assert sent["Authorization"] == "Bearer s3cret"
+    async with world.ctx.db.session() as session:
+        [attempt] = (await session.execute(select(DeliveryAttempt))).scalars()
+    assert attempt.request_headers is not None
+    assert attempt.request_headers["Authorization"] == HEADER_MASK
+    assert attempt.request_headers["X-Kirem-Signature"] == sent["X-Kirem-Signature"]
+    assert attempt.request_headers["webhook-id"] == sent["webhook-id"]
+    assert "s3cret" not in str(attempt.request_headers)
 
 
 async def test_failures_follow_the_schedule_then_give_up(world: World) -> None:

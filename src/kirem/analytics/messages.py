@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.conversations.models import Conversation
@@ -53,9 +55,7 @@ def _to_recipient(project_id: str, value: str) -> Any:
     )
 
 
-async def query_message_logs(
-    session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None]
-) -> dict[str, Any]:
+def _filtered(project_id: str, window: Window, filters: dict[str, str | None]) -> Select[tuple[MessageLog]]:
     stmt = for_project(MessageLog, project_id)
     for column in ("status", "direction", "type"):
         value = filters.get(column)
@@ -63,11 +63,7 @@ async def query_message_logs(
             stmt = stmt.where(getattr(MessageLog, column) == value)
     if filters.get("recipient"):
         stmt = stmt.where(_to_recipient(project_id, str(filters["recipient"])))
-    stmt = in_window(stmt, MessageLog.created_at, window)
-    order = (MessageLog.created_at.desc(), MessageLog.id.desc())
-    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
-    logs = [log_view(log) for log in rows]
-    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
+    return in_window(stmt, MessageLog.created_at, window)
 
 
 def check_analytics(tenant: Tenant) -> Tenant:
@@ -75,3 +71,30 @@ def check_analytics(tenant: Tenant) -> Tenant:
     if not tenant.limits.analytics_api:
         raise plan_error("analytics_api", f"The analytics API is not part of the {tenant.account.plan} plan.")
     return tenant
+
+
+async def query_message_logs(
+    session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None]
+) -> dict[str, Any]:
+    stmt = _filtered(project_id, window, filters)
+    order = (MessageLog.created_at.desc(), MessageLog.id.desc())
+    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    logs = [log_view(log) for log in rows]
+    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
+
+
+async def iter_message_logs(
+    session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None], batch: int = 500
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every matching log, newest first, in batches read by keyset (an export of any size)."""
+    stmt = _filtered(project_id, window, filters).order_by(MessageLog.created_at.desc(), MessageLog.id.desc())
+    after: tuple[datetime, str] | None = None
+    while True:
+        page = stmt
+        if after is not None:
+            page = page.where(tuple_(MessageLog.created_at, MessageLog.id) < after)
+        rows = list((await session.execute(page.limit(batch))).scalars())
+        if not rows:
+            return
+        yield [log_view(log) for log in rows]
+        after = (rows[-1].created_at, rows[-1].id)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from kirem.dashboard import channels, keys, login, overview, settings, user_routes
+from kirem.dashboard import channels, deliveries, keys, login, logs, overview, settings, user_routes, webhooks
 from kirem.dashboard.auth import CsrfRefused, LoginRequired, PageNotFound, login_url
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
@@ -24,6 +24,9 @@ ROUTERS: list[APIRouter] = [
     keys.router,
     channels.router,
     settings.router,
+    webhooks.router,
+    deliveries.router,
+    logs.router,
 ]
 
 API_ROUTERS: list[APIRouter] = [user_routes.manage_users, user_routes.operator_users]

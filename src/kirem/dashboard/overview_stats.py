@@ -15,7 +15,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from kirem.delivery.models import Delivery
+from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.messaging.models import MessageLog
 from kirem.routing.models import WebhookTarget
 from kirem.routing.targets import list_targets
@@ -73,10 +73,10 @@ def _day(session: AsyncSession, column: ColumnElement[datetime]) -> ColumnElemen
 
 
 async def daily_messages(
-    session: AsyncSession, project_id: str, now: datetime
+    session: AsyncSession, project_id: str, now: datetime, days: int = DAYS
 ) -> list[tuple[str, dict[str, int]]]:
-    """Sent, received and failed messages per UTC day, the last ``DAYS`` days (oldest first)."""
-    first = start_of_day(now) - timedelta(days=DAYS - 1)
+    """Sent, received and failed messages per UTC day, the last ``days`` days (oldest first)."""
+    first = start_of_day(now) - timedelta(days=days - 1)
     day = _day(session, MessageLog.created_at).label("day")
     stmt = (
         select(
@@ -94,8 +94,8 @@ async def daily_messages(
         row[0]: {"sent": int(row[1] or 0), "received": int(row[2] or 0), "failed": int(row[3] or 0)}
         for row in (await session.execute(stmt)).all()
     }
-    days = [(first + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(DAYS)]
-    return [(d, counts.get(d, {})) for d in days]
+    labels = [(first + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days)]
+    return [(d, counts.get(d, {})) for d in labels]
 
 
 async def failing_targets(session: AsyncSession, project_id: str) -> list[WebhookTarget]:
@@ -113,3 +113,19 @@ async def outbound_today(session: AsyncSession, account_id: str, now: datetime) 
         DailyUsage.account_id == account_id, DailyUsage.day == now.date().isoformat()
     )
     return int((await session.execute(stmt)).scalar_one_or_none() or 0)
+
+
+async def daily_attempts(
+    session: AsyncSession, project_id: str, now: datetime, days: int = DAYS
+) -> list[tuple[str, int, int]]:
+    """``(day, successful, all)`` webhook delivery attempts per UTC day, the last ``days`` days."""
+    first = start_of_day(now) - timedelta(days=days - 1)
+    day = _day(session, DeliveryAttempt.created_at).label("day")
+    stmt = (
+        select(day, func.sum(case((DeliveryAttempt.is_success.is_(True), 1), else_=0)), func.count())
+        .where(DeliveryAttempt.project_id == project_id, DeliveryAttempt.created_at >= first)
+        .group_by(day)
+    )
+    counts = {row[0]: (int(row[1] or 0), int(row[2])) for row in (await session.execute(stmt)).all()}
+    labels = [(first + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days)]
+    return [(d, *counts.get(d, (0, 0))) for d in labels]

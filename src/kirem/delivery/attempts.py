@@ -14,7 +14,7 @@ from kirem.delivery.secret import signing_secrets
 from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.delivery.signing import sign_headers
 from kirem.routing.models import WebhookTarget
-from kirem.routing.targets import open_headers
+from kirem.routing.targets import HEADER_MASK, RESERVED_HEADER_PREFIXES, RESERVED_HEADERS, open_headers
 from kirem.routing.urls import check_target_url
 from kirem.tenancy.models import Project
 
@@ -57,3 +57,17 @@ async def attempt(
     if refusal is not None:
         return AttemptResult(None, 0, False, f"refused: {refusal}", "", None, False)
     return await sender.send(url, body, headers, timeout)
+
+
+def logged_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The request headers as an attempt log keeps them: Kirem's own in full, custom ones masked.
+
+    A target's custom headers usually carry credentials and cannot use Kirem's header names, so
+    every header outside those names is the target's and its value is replaced by the mask.
+    """
+    return {
+        name: value
+        if name.lower() in RESERVED_HEADERS or name.lower().startswith(RESERVED_HEADER_PREFIXES)
+        else HEADER_MASK
+        for name, value in headers.items()
+    }

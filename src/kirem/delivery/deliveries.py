@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select
@@ -58,6 +58,7 @@ def attempt_view(attempt: DeliveryAttempt) -> dict[str, Any]:
         "attempt": attempt.attempt,
         "error": attempt.error,
         "response_body": attempt.response_body,
+        "request_headers": attempt.request_headers,
         "created_at": iso(attempt.created_at),
     }
 
@@ -201,20 +202,35 @@ async def replay_event_by_id(session: AsyncSession, project_id: str, event_id: s
     return await replay_event(session, event)
 
 
-async def bulk_replay(
-    session: AsyncSession, project_id: str, retention_days: int, flt: DeliveryFilter, window: Window
-) -> int:
-    """Requeue every matching delivery whose target is enabled now, within the plan's retention."""
-    now = utcnow()
+def _bulk_replay_selection(
+    project_id: str, retention_days: int, flt: DeliveryFilter, window: Window, now: datetime
+) -> Select[tuple[Delivery]]:
+    """The deliveries a bulk replay puts back: matching, target enabled now, within the retention."""
     oldest = now - timedelta(days=retention_days)
     since = max(window.since or oldest, oldest)
-    stmt = (
+    return (
         _filtered(project_id, flt, Window(since, window.until, window.limit, 0))
         .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
         .where(WebhookTarget.enabled.is_(True))
         .where(~((Delivery.status == DeliveryStatus.PENDING) & (Delivery.attempts == 0)))
         .limit(MAX_BULK_REPLAY)
     )
+
+
+async def count_bulk_replay(
+    session: AsyncSession, project_id: str, retention_days: int, flt: DeliveryFilter, window: Window
+) -> int:
+    """How many deliveries :func:`bulk_replay` would requeue now (the dashboard's confirmation)."""
+    stmt = _bulk_replay_selection(project_id, retention_days, flt, window, utcnow())
+    return await total_of(session, stmt)
+
+
+async def bulk_replay(
+    session: AsyncSession, project_id: str, retention_days: int, flt: DeliveryFilter, window: Window
+) -> int:
+    """Requeue every matching delivery whose target is enabled now, within the plan's retention."""
+    now = utcnow()
+    stmt = _bulk_replay_selection(project_id, retention_days, flt, window, now)
     deliveries = list((await session.execute(stmt)).scalars())
     return await requeue(session, deliveries, now)
 

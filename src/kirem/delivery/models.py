@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -62,3 +63,6 @@ class DeliveryAttempt(CreatedAt, Base):
     is_success: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     response_body: Mapped[str] = mapped_column(Text, default="")
+    request_headers: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    """The headers sent, custom header values masked (:func:`kirem.delivery.attempts.logged_headers`);
+    ``None`` for attempts recorded before they were kept."""

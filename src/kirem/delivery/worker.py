@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
-from kirem.delivery.attempts import attempt, signed_request
+from kirem.delivery.attempts import attempt, logged_headers, signed_request
 from kirem.delivery.egress import EgressSenders
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.schedule import DEFAULT_SCHEDULE, next_delay
@@ -50,6 +50,9 @@ BREAKER_THRESHOLD = 5
 BREAKER_MAX_COOLDOWN = 300.0
 POLL_SECONDS = 1.0
 RECORD_BATCH = 200
+
+Recorded = tuple[str, str, AttemptResult, dict[str, str] | None]
+"""An attempt waiting to be recorded: delivery id, URL, result, request headers as logged."""
 
 
 @dataclass
@@ -237,22 +240,25 @@ class DeliveryWorker:
         production = self.ctx.settings.env == "production"
         sender = self.sender if egress is None else self.egress_senders.sender(egress, production=production)
         result = await attempt(sender, url, body, headers, timeout, production=production)
-        await self.record(delivery_id, url, result)
+        await self.record(delivery_id, url, result, logged_headers(headers))
         outcome = "success" if result.is_success else "gone" if result.gone else "failure"
         self.ctx.metrics.delivery_attempts.labels(outcome).inc()
         return result.is_success
 
-    async def record(self, delivery_id: str, url: str, result: AttemptResult) -> None:
-        """Log the attempt and move the delivery on, if the lease is still ours.
+    async def record(
+        self, delivery_id: str, url: str, result: AttemptResult, headers: dict[str, str] | None = None
+    ) -> None:
+        """Log the attempt (with the request ``headers`` as logged) and move the delivery on, if the
+        lease is still ours.
 
         Results arriving together are recorded in one transaction (``GroupCommitter``); when that
         transaction fails, each is recorded in its own.
         """
         if self.recorder is None:
             self.recorder = GroupCommitter(self._record_batch, RECORD_BATCH, "kirem-attempts")
-        await self.recorder.submit((delivery_id, url, result))
+        await self.recorder.submit((delivery_id, url, result, headers))
 
-    async def _record_batch(self, batch: list[tuple[str, str, AttemptResult]]) -> None:
+    async def _record_batch(self, batch: list[Recorded]) -> None:
         try:
             async with self.ctx.db.transaction() as session:
                 await self._record_in(session, batch)
@@ -265,8 +271,8 @@ class DeliveryWorker:
                 except Exception:
                     log.exception("delivery %s: recording its attempt failed; its lease will expire", item[0])
 
-    async def _record_in(self, session: AsyncSession, batch: list[tuple[str, str, AttemptResult]]) -> None:
-        ids = [delivery_id for delivery_id, _, _ in batch]
+    async def _record_in(self, session: AsyncSession, batch: list[Recorded]) -> None:
+        ids = [item[0] for item in batch]
         deliveries = {
             d.id: d
             for d in (
@@ -284,12 +290,12 @@ class DeliveryWorker:
         }
         now = utcnow()
         attempts: Counter[str] = Counter()
-        for delivery_id, url, result in batch:
+        for delivery_id, url, result, headers in batch:
             delivery = deliveries.get(delivery_id)
             if delivery is None:
                 log.warning("delivery %s: lease lost before its attempt was recorded", delivery_id)
                 continue
-            await self._apply(session, delivery, targets[delivery.target_id], url, result, now)
+            await self._apply(session, delivery, targets[delivery.target_id], url, result, headers, now)
             attempts[delivery.project_id] += 1
         for project_id, count in sorted(attempts.items()):
             await usage.count(session, project_id, {usage.ATTEMPTS: count}, now)
@@ -301,6 +307,7 @@ class DeliveryWorker:
         target: WebhookTarget,
         url: str,
         result: AttemptResult,
+        headers: dict[str, str] | None,
         now: datetime,
     ) -> None:
         delivery.attempts += 1
@@ -318,6 +325,7 @@ class DeliveryWorker:
                 is_success=result.is_success,
                 error=result.error,
                 response_body=result.response_body,
+                request_headers=headers,
                 created_at=now,
             )
         )
