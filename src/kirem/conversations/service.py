@@ -342,6 +342,8 @@ async def list_conversations(
     limit: int,
     offset: int,
     customer: str | None = None,
+    channel_id: str | None = None,
+    username: str | None = None,
 ) -> tuple[int, list[Conversation]]:
     if status is not None and status not in CONVERSATION_STATUSES:
         raise invalid({"status": f"must be one of {', '.join(CONVERSATION_STATUSES)}"})
@@ -358,6 +360,10 @@ async def list_conversations(
         stmt = stmt.where(Conversation.customer_user_id == ids.user_id)
     elif ids.phone:
         stmt = stmt.where(Conversation.customer_wa_id == ids.phone)
+    if channel_id:
+        stmt = stmt.where(Conversation.channel_id == channel_id)
+    if username:
+        stmt = stmt.where(func.lower(Conversation.customer_username) == username.lower().lstrip("@"))
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     page = stmt.order_by(Conversation.updated_at.desc(), Conversation.id).limit(limit).offset(offset)
     return total or 0, list((await session.execute(page)).scalars())
