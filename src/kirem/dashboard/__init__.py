@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from kirem.dashboard import channels, inbox, keys, login, overview, settings
+from kirem.dashboard import channels, inbox, keys, login, overview, settings, templates_page
 from kirem.dashboard.auth import CsrfRefused, LoginRequired, PageNotFound, login_url
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
@@ -25,6 +25,7 @@ ROUTERS: list[APIRouter] = [
     channels.router,
     settings.router,
     inbox.router,
+    templates_page.router,
 ]
 
 STATIC = Path(__file__).parent / "static"
