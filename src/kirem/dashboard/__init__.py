@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from kirem.dashboard import channels, inbox, keys, login, overview, settings, templates_page
+from kirem.dashboard import channels, inbox, keys, login, overview, settings, simulator, templates_page
 from kirem.dashboard.auth import CsrfRefused, LoginRequired, PageNotFound, login_url
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
@@ -26,6 +26,7 @@ ROUTERS: list[APIRouter] = [
     settings.router,
     inbox.router,
     templates_page.router,
+    simulator.router,
 ]
 
 STATIC = Path(__file__).parent / "static"

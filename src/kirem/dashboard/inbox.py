@@ -7,12 +7,10 @@ messages`` (author ``dashboard``), so the window, handover and channel checks ar
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +20,7 @@ from kirem.conversations.models import CONVERSATION_STATUSES, Conversation
 from kirem.customers import identifier
 from kirem.dashboard.auth import ProjectAccess, check_csrf, require_role
 from kirem.dashboard.forms import field_errors, text
+from kirem.dashboard.live import change_stream
 from kirem.dashboard.meta_errors import refusal_of
 from kirem.dashboard.web import page_number, redirect, render
 from kirem.db.scope import for_project
@@ -35,9 +34,6 @@ EVERYONE = require_role("owner", "developer", "agent")
 PAGE_SIZE = 25
 TIMELINE_SIZE = 50
 MAX_TEXT = 4096
-STREAM_POLL_SECONDS = 1.0
-STREAM_LIFETIME_SECONDS = 300.0
-"""A stream ends after this long; the browser's EventSource reconnects on its own."""
 
 
 def _base(access: ProjectAccess) -> str:
@@ -278,27 +274,9 @@ async def _fingerprint(
 
 @router.get("/dashboard/p/{project_id}/inbox-stream")
 async def inbox_stream(request: Request, access: ProjectAccess = Depends(EVERYONE)) -> Response:
-    """``changed`` events whenever a conversation or the open timeline moves (polled each second).
-
-    The request's own session is closed first: a stream holds no database connection between polls.
-    """
+    """``changed`` whenever a conversation or the open timeline moves."""
     project_id = access.project.id
     conversation_id = request.query_params.get("conversation") or None
-    database = access.ctx.db
-    await access.session.close()
-
-    async def events() -> AsyncIterator[bytes]:
-        seen: tuple[Any, ...] | None = None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STREAM_LIFETIME_SECONDS
-        yield b"retry: 2000\n\n"
-        while loop.time() < deadline and not await request.is_disconnected():
-            async with database.session() as session:
-                current = await _fingerprint(session, project_id, conversation_id)
-            if seen is not None and current != seen:
-                yield b"event: changed\ndata: {}\n\n"
-            seen = current
-            await asyncio.sleep(STREAM_POLL_SECONDS)
-
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return await change_stream(
+        request, access, lambda session: _fingerprint(session, project_id, conversation_id)
+    )
