@@ -313,6 +313,16 @@ REPLY: Schema = {"anyOf": [obj({"text": TEXT}, ["text"]), *(_typed(t, None) for 
 # Management and operator --------------------------------------------------------------------
 
 NAMED = obj({"name": TEXT}, ["name"])
+ROLES: Schema = {
+    "type": "object",
+    "additionalProperties": {"anyOf": [strings("owner", "developer", "agent"), {"type": "null"}, TEXT]},
+}
+USER_CREATE = obj(
+    {"email": TEXT, "password": TEXT, "account_owner": {"anyOf": [BOOL, TEXT]}, "roles": ROLES},
+    ["email", "password"],
+)
+USER_UPDATE = obj({"account_owner": {"anyOf": [BOOL, TEXT]}, "roles": ROLES})
+PASSWORD_RESET = obj({"password": TEXT})
 KEY_CREATE = obj(
     {
         "name": TEXT,
@@ -541,6 +551,11 @@ DOCUMENTED: dict[tuple[str, str], Schema] = {
     ("post", "/v1/manage/projects/{project_id}/keys"): {"body": {"name": "ci", "mode": "test"}},
     ("post", "/v1/manage/projects/{project_id}/channels"): {"body": {"kind": "sandbox"}},
     ("post", "/v1/operator/accounts"): {"body": {"name": "fuzzed", "plan": "growth"}},
+    ("post", "/v1/manage/users"): {
+        "body": {"email": "fuzz-dev@example.com", "password": "correct horse battery"}
+    },
+    ("patch", "/v1/manage/users/{user_id}"): {"body": {"account_owner": False}},
+    ("post", "/v1/operator/users/{user_id}/password"): {"body": {"password": "another long password"}},
     ("patch", "/v1/operator/accounts/{account_id}"): {"body": {"plan": "scale"}},
     ("post", "/v{version}/{phone_number_id}/messages"): {"body": _TEXT_MESSAGE},
     ("post", "/v{version}/{phone_number_id}/media"): {"body": _UPLOAD},
@@ -596,6 +611,9 @@ def request_bodies() -> dict[tuple[str, str], Schema]:
         ("post", "/v1/manage/projects/{project_id}/keys"): json_body(KEY_CREATE, required=False),
         ("post", "/v1/manage/projects/{project_id}/channels"): json_body(CHANNEL_CREATE),
         ("post", "/v1/operator/accounts"): json_body(ACCOUNT_CREATE),
+        ("post", "/v1/manage/users"): json_body(USER_CREATE),
+        ("patch", "/v1/manage/users/{user_id}"): json_body(USER_UPDATE),
+        ("post", "/v1/operator/users/{user_id}/password"): json_body(PASSWORD_RESET, required=False),
         ("patch", "/v1/operator/accounts/{account_id}"): json_body(ACCOUNT_UPDATE),
         ("post", "/webhooks/meta"): json_body({"type": "object"}),
         ("post", graph + "/{phone_number_id}/messages"): json_body(SEND),
@@ -668,6 +686,7 @@ def path_values(method: str, path: str) -> dict[str, str]:
         "account_id": real("spare_account_id"),
         "project_slug": real("mcp_slug"),
         "link_id": real("spare_link_id" if spare else "link_id"),
+        "user_id": real("spare_user_id" if spare else "user_id"),
     }
 
 

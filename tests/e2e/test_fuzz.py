@@ -98,6 +98,14 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
     spare_rule = post("/v1/webhooks/rules", {**rule, "name": "spare"}, key)["id"]
     link = {"client_name": "Fuzz client", "redirect_url": "https://agency.example/done"}
     link_id, spare_link = (post("/v1/setup-links", link, key)["id"] for _ in range(2))
+    user_id, spare_user = (
+        post(
+            "/v1/manage/users",
+            {"email": f"fuzz-{n}@example.com", "password": "correct horse battery"},
+            account,
+        )["id"]
+        for n in range(2)
+    )
 
     inbound = {
         "phone_number_id": boot["phone_number_id"],
@@ -159,6 +167,8 @@ def bootstrap(server: Server, http: httpx.Client) -> dict[str, Any]:
         "mcp_key": mcp_key,
         "link_id": link_id,
         "spare_link_id": spare_link,
+        "user_id": user_id,
+        "spare_user_id": spare_user,
     }
 
 

@@ -13,7 +13,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from kirem.dashboard import channels, inbox, keys, login, overview, settings, simulator, templates_page
+from kirem.dashboard import (
+    channels,
+    inbox,
+    keys,
+    login,
+    overview,
+    settings,
+    simulator,
+    templates_page,
+    user_routes,
+)
 from kirem.dashboard.auth import CsrfRefused, LoginRequired, PageNotFound, login_url
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
@@ -28,6 +38,9 @@ ROUTERS: list[APIRouter] = [
     templates_page.router,
     simulator.router,
 ]
+
+API_ROUTERS: list[APIRouter] = [user_routes.manage_users, user_routes.operator_users]
+"""Public API routes about dashboard users (in the OpenAPI description)."""
 
 STATIC = Path(__file__).parent / "static"
 
@@ -53,6 +66,8 @@ def install(app: FastAPI) -> None:
     """Mount the dashboard: its routers (hidden from the OpenAPI description), static files, error pages."""
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)
+    for router in API_ROUTERS:
+        app.include_router(router)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(PageNotFound, _not_found)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -26,6 +27,9 @@ STAFF = require_role("owner", "developer")
 
 QUALITY_TIMEOUT = 3.0
 """Seconds to wait for Meta's quality rating of a number; the page shows "unknown" after."""
+QUALITY_TTL = 300.0
+"""Seconds a rating (or Meta's silence) is kept: the page asks Meta at most this often per number."""
+_qualities: dict[str, tuple[float, str | None]] = {}
 HOURS = 3600
 
 
@@ -33,15 +37,19 @@ async def _quality(access: ProjectAccess, channel: Channel) -> str | None:
     """Meta's quality rating of an active number (GREEN, YELLOW, RED), None when Meta does not say."""
     if channel.status != "active":
         return None
+    known = _qualities.get(channel.id)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
     graph, token = graph_and_token(access.ctx, access.tenant, channel)
     try:
         node = await asyncio.wait_for(
             graph.phone_number(channel.phone_number_id, token, {"fields": "quality_rating"}), QUALITY_TIMEOUT
         )
+        rating = str(node["quality_rating"]) if node.get("quality_rating") else None
     except (MetaApiError, MetaUnavailable, TimeoutError):
-        return None
-    rating = node.get("quality_rating")
-    return str(rating) if rating else None
+        rating = None  # kept too: a Meta that does not answer must not slow every page down
+    _qualities[channel.id] = (time.monotonic() + QUALITY_TTL, rating)
+    return rating
 
 
 async def _page(
@@ -54,7 +62,6 @@ async def _page(
     link_values: dict[str, Any] | None = None,
     connected: dict[str, Any] | None = None,
     created_link: dict[str, Any] | None = None,
-    status_code: int = 200,
 ) -> Response:
     channels = await list_channels(access.session, access.project.id)
     qualities = await asyncio.gather(*(_quality(access, channel) for channel in channels))
@@ -72,7 +79,7 @@ async def _page(
         "sandbox_enabled": access.ctx.settings.sandbox_enabled,
         "links_allowed": access.tenant.limits.customer_setup_links,
     }
-    return render(request, "channels.html", context, status_code)
+    return render(request, "channels.html", context)
 
 
 @router.get("/dashboard/p/{project_id}/channels")
@@ -87,7 +94,7 @@ async def _connect(
         result = await create_channel(access.ctx, access.session, access.account, access.project, body)
     except ApiError as exc:
         await access.recover()
-        return await _page(request, access, errors=field_errors(exc), values=values, status_code=exc.status)
+        return await _page(request, access, errors=field_errors(exc), values=values)
     await access.session.commit()
     check = result.check.view() if result.check else None
     connected = {"name": result.channel.name, "number": result.channel.display_phone_number, "check": check}
@@ -141,7 +148,7 @@ async def create_setup_link(request: Request, access: ProjectAccess = Depends(ST
         if "expires_in_seconds" in errors:
             del errors["expires_in_seconds"]
             errors["expires_hours"] = translator(language(request))("channels.link_hours_range")
-        return await _page(request, access, link_errors=errors, link_values=values, status_code=exc.status)
+        return await _page(request, access, link_errors=errors, link_values=values)
     await access.session.commit()
     created = onboarding.link_view(access.ctx.sealer, link, utcnow(), url)
     return await _page(request, access, created_link=created)

@@ -25,7 +25,6 @@ async def _page(
     created: tuple[ApiKey, str] | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     stmt = for_project(ApiKey, access.project.id).order_by(
         ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc()
@@ -38,7 +37,7 @@ async def _page(
         "values": values or {"name": "", "mode": "live", "scope": "api"},
         "mcp_allowed": access.tenant.limits.dedicated_mcp,
     }
-    return render(request, "keys.html", context, status_code)
+    return render(request, "keys.html", context)
 
 
 @router.get("/dashboard/p/{project_id}/keys")
@@ -51,14 +50,14 @@ async def create_key_form(request: Request, access: ProjectAccess = Depends(STAF
     form = await request.form()
     values = {
         "name": text(form, "name") or "default",
-        "mode": text(form, "mode"),
-        "scope": text(form, "scope"),
+        "mode": text(form, "mode") or "live",
+        "scope": text(form, "scope") or "api",
     }
     try:
         key, secret = await create_key(access.session, access.account, access.project, values)
     except ApiError as exc:
         await access.recover()
-        return await _page(request, access, errors=field_errors(exc), values=values, status_code=exc.status)
+        return await _page(request, access, errors=field_errors(exc), values=values)
     await access.session.commit()
     return await _page(request, access, created=(key, secret))
 

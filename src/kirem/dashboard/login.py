@@ -28,6 +28,7 @@ from kirem.dashboard.sessions import (
     end_every_session,
     end_session,
     locked_for,
+    purge_stale,
     record_failure,
     start_session,
     throttle_keys,
@@ -42,6 +43,7 @@ from kirem.dashboard.web import (
     safe_next,
     secure_cookies,
 )
+from kirem.db.base import utcnow
 from kirem.tenancy.allowlist import client_address
 from kirem.tenancy.models import Account, Project
 
@@ -74,7 +76,6 @@ def _signed_in(request: Request, cookie: str, next_url: str) -> Response:
 def _login_page(
     request: Request,
     *,
-    status_code: int = 200,
     email: str = "",
     errors: dict[str, str] | None = None,
     operator_errors: dict[str, str] | None = None,
@@ -87,7 +88,7 @@ def _login_page(
         "operator_errors": operator_errors or {},
         "notice": notice,
     }
-    return render(request, "login.html", context, status_code)
+    return render(request, "login.html", context)
 
 
 @router.get("/dashboard", include_in_schema=False)
@@ -124,15 +125,16 @@ async def login(
     keys = throttle_keys(email, _address(request, ctx))
     locked = await _locked(session, request, keys)
     if locked:
-        return _login_page(request, status_code=429, email=email, errors={"form": locked})
+        return _login_page(request, email=email, errors={"form": locked})
     user = await find_user(session, email) if email else None
     if not isinstance(password, str) or not verify_password(user.password_hash if user else None, password):
         await record_failure(session, keys)
         await session.commit()
         t = translator(language(request))
-        return _login_page(request, status_code=401, email=email, errors={"form": t("login.failed")})
+        return _login_page(request, email=email, errors={"form": t("login.failed")})
     assert user is not None
     await clear_failures(session, user.email)
+    await purge_stale(session, utcnow())
     cookie = await start_session(session, user, replaces=request.cookies.get(SESSION_COOKIE))
     await session.commit()
     return _signed_in(request, cookie, next_url or "/dashboard/")
@@ -151,14 +153,14 @@ async def operator_login(
     keys = throttle_keys("", _address(request, ctx))
     locked = await _locked(session, request, keys)
     if locked:
-        return _login_page(request, status_code=429, operator_errors={"form": locked})
+        return _login_page(request, operator_errors={"form": locked})
     expected = ctx.settings.operator_token
     if not expected:
-        return _login_page(request, status_code=403, operator_errors={"form": t("login.operator_disabled")})
+        return _login_page(request, operator_errors={"form": t("login.operator_disabled")})
     if not token or not hmac.compare_digest(token.encode(), expected.encode()):
         await record_failure(session, keys)
         await session.commit()
-        return _login_page(request, status_code=401, operator_errors={"form": t("login.operator_failed")})
+        return _login_page(request, operator_errors={"form": t("login.operator_failed")})
     cookie = await start_session(session, None, operator=True, replaces=request.cookies.get(SESSION_COOKIE))
     await session.commit()
     return _signed_in(request, cookie, next_url or "/dashboard/")

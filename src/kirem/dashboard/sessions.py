@@ -110,8 +110,15 @@ async def end_every_session(session: AsyncSession, viewer: Viewer) -> None:
         await session.execute(delete(WebSession).where(WebSession.operator.is_(True)))
 
 
-async def purge_expired(session: AsyncSession, now: datetime) -> None:
+async def purge_stale(session: AsyncSession, now: datetime) -> None:
+    """Forget expired sessions and throttle entries that neither count nor lock any more."""
     await session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    await session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.window_started_at < now - FAILURE_WINDOW,
+            (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < now),
+        )
+    )
 
 
 # The sign-in throttle -------------------------------------------------------------------------

@@ -36,7 +36,6 @@ async def _page(
     *,
     errors: dict[str, str] | None = None,
     allowlist_text: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     month_error = None
     try:
@@ -60,7 +59,7 @@ async def _page(
         "month_error": month_error,
         "saved": request.query_params.get("saved") == "1",
     }
-    return render(request, "settings.html", context, status_code)
+    return render(request, "settings.html", context)
 
 
 @router.get("/dashboard/p/{project_id}/settings")
@@ -83,7 +82,10 @@ async def save_allowlist(request: Request, access: ProjectAccess = Depends(STAFF
         set_ip_allowlist(access.account, access.project, lines)
     except ApiError as exc:
         return await _page(
-            request, access, errors=field_errors(exc), allowlist_text=entered, status_code=exc.status
+            request,
+            access,
+            errors=field_errors(exc),
+            allowlist_text=entered,
         )
     await access.session.commit()
     return redirect(f"/dashboard/p/{access.project.id}/settings?saved=1")
