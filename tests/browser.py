@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 CHROMIUM = os.environ.get("KIREM_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -46,11 +46,25 @@ def browser() -> Iterator[Browser]:
 
 
 def open_page(browser: Browser, **context_options: object) -> Page:
-    """A page in a fresh context (own cookies) that collects console errors and page errors."""
+    """A page in a fresh context (own cookies) that collects console errors and page errors.
+
+    Not collected: Chromium's note that the document itself came with a 4xx status.
+    """
     context = browser.new_context(**context_options)  # type: ignore[arg-type]
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        # A page answered with its status (a form re-shown with field errors is a 400, a refusal a
+        # 403): Chromium logs that as a failed load of the document itself, which is not an error
+        # of the page. A failing script, stylesheet or fetch of the page is still collected.
+        if message.text.startswith("Failed to load resource") and message.location.get("url") == page.url:
+            return
+        errors.append(message.text)
+
+    page.on("console", console)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.kirem_errors = errors  # type: ignore[attr-defined]
     return page

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
@@ -350,6 +350,8 @@ async def list_conversations(
     limit: int,
     offset: int,
     customer: str | None = None,
+    channel_id: str | None = None,
+    username: str | None = None,
 ) -> tuple[int, list[Conversation]]:
     if status is not None and status not in CONVERSATION_STATUSES:
         raise invalid({"status": f"must be one of {', '.join(CONVERSATION_STATUSES)}"})
@@ -366,6 +368,10 @@ async def list_conversations(
         stmt = stmt.where(Conversation.customer_user_id == ids.user_id)
     elif ids.phone:
         stmt = stmt.where(Conversation.customer_wa_id == ids.phone)
+    if channel_id:
+        stmt = stmt.where(Conversation.channel_id == channel_id)
+    if username:
+        stmt = stmt.where(func.lower(Conversation.customer_username) == username.lower().lstrip("@"))
     return await page_of(
         session, stmt, (Conversation.updated_at.desc(), Conversation.id), limit=limit, offset=offset
     )

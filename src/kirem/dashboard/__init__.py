@@ -13,7 +13,20 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from kirem.dashboard import channels, deliveries, keys, login, logs, overview, settings, user_routes, webhooks
+from kirem.dashboard import (
+    channels,
+    deliveries,
+    inbox,
+    keys,
+    login,
+    logs,
+    overview,
+    settings,
+    simulator,
+    templates_page,
+    user_routes,
+    webhooks,
+)
 from kirem.dashboard.auth import CsrfRefused, LoginRequired, PageNotFound, login_url
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
@@ -27,6 +40,9 @@ ROUTERS: list[APIRouter] = [
     webhooks.router,
     deliveries.router,
     logs.router,
+    inbox.router,
+    templates_page.router,
+    simulator.router,
 ]
 
 API_ROUTERS: list[APIRouter] = [user_routes.manage_users, user_routes.operator_users]
