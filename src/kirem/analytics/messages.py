@@ -55,7 +55,7 @@ def _to_recipient(project_id: str, value: str) -> Any:
     )
 
 
-def _filtered(project_id: str, window: Window, filters: dict[str, str | None]) -> Select[tuple[MessageLog]]:
+def _filtered(project_id: str, window: Window, filters: dict[str, str | None]) -> Select[MessageLog]:
     stmt = for_project(MessageLog, project_id)
     for column in ("status", "direction", "type"):
         value = filters.get(column)

@@ -103,7 +103,9 @@ async def _approved_templates(access: ProjectAccess, channel_id: str) -> tuple[l
 
 def _template_choice(template: dict[str, Any]) -> dict[str, Any]:
     """A template as the reply box offers it: name, language and how many body variables it takes."""
-    body = next((c for c in template["components"] if str(c.get("type", "")).upper() == "BODY"), {})
+    body: dict[str, Any] = next(
+        (c for c in template["components"] if str(c.get("type", "")).upper() == "BODY"), {}
+    )
     body_text = str(body.get("text") or "")
     count = sum(1 for n in range(1, 101) if "{{" + str(n) + "}}" in body_text)
     return {

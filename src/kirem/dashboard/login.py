@@ -14,7 +14,6 @@ from kirem.api.deps import get_context, get_session
 from kirem.context import AppContext
 from kirem.dashboard.auth import (
     SESSION_COOKIE,
-    ActiveSession,
     check_csrf,
     current_session,
     require_session,
@@ -24,6 +23,7 @@ from kirem.dashboard.i18n import LANGUAGES, translator
 from kirem.dashboard.nav import landing
 from kirem.dashboard.passwords import verify_password
 from kirem.dashboard.sessions import (
+    ActiveSession,
     clear_failures,
     end_every_session,
     end_session,

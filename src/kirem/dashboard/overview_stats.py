@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from kirem.delivery.models import Delivery, DeliveryAttempt
@@ -65,9 +66,11 @@ def today(days: list[tuple[str, dict[str, int]]], deliveries: dict[str, int]) ->
     )
 
 
-def _day(session: AsyncSession, column: ColumnElement[datetime]) -> ColumnElement[str]:
+def _day(
+    session: AsyncSession, column: ColumnElement[datetime] | InstrumentedAttribute[datetime]
+) -> ColumnElement[str]:
     """A timestamp's UTC day as ``YYYY-MM-DD`` on either engine."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.strftime("%Y-%m-%d", column)
 

@@ -29,12 +29,12 @@ from kirem.dashboard.web import language, redirect, render
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project
 from kirem.delivery.secret import rotate_webhook_secret
-from kirem.delivery.signing import PAYLOAD_FORMATS
 from kirem.delivery.target_probe import send_test_event
 from kirem.inbound.models import Event
 from kirem.kit.params import iso
 from kirem.routing import rules, targets
 from kirem.routing.conditions import EVENT_TYPES, MESSAGE_TYPES
+from kirem.routing.target_settings import PAYLOAD_FORMATS
 from kirem.tenancy.models import Channel
 
 router = APIRouter()
@@ -391,7 +391,6 @@ async def run_tester(request: Request, access: ProjectAccess = Depends(STAFF)) -
     form = _texts(await _form(request))
     t = translator(language(request))
     picked, pasted = form.get("event_id", ""), form.get("sample", "").strip()
-    page = {"pasted": pasted, "picked": picked}
     if pasted:
         try:
             sample = orjson.loads(pasted)
@@ -399,7 +398,8 @@ async def run_tester(request: Request, access: ProjectAccess = Depends(STAFF)) -
             return await _tester_page(
                 request,
                 access,
-                **page,
+                pasted=pasted,
+                picked=picked,
                 errors={"sample": t("hooks.err_json", detail=str(exc))},
                 status_code=FORM_AGAIN,
             )
@@ -409,22 +409,30 @@ async def run_tester(request: Request, access: ProjectAccess = Depends(STAFF)) -
             return await _tester_page(
                 request,
                 access,
-                **page,
+                pasted=pasted,
+                picked=picked,
                 errors={"event_id": t("hooks.err_unknown_event")},
                 status_code=FORM_AGAIN,
             )
         sample = {"event": _sample_of(event)}
     else:
         return await _tester_page(
-            request, access, **page, errors={"form": t("hooks.err_pick")}, status_code=FORM_AGAIN
+            request,
+            access,
+            pasted=pasted,
+            picked=picked,
+            errors={"form": t("hooks.err_pick")},
+            status_code=FORM_AGAIN,
         )
     body = sample if isinstance(sample, dict) else {"event": sample}
     try:
         answer = await rules.run_rule_test(access.session, access.tenant, body)
     except ApiError as exc:
         errors = {("sample" if key != "form" else key): text for key, text in field_errors(exc).items()}
-        return await _tester_page(request, access, **page, errors=errors, status_code=FORM_AGAIN)
-    return await _tester_page(request, access, **page, answer=answer)
+        return await _tester_page(
+            request, access, pasted=pasted, picked=picked, errors=errors, status_code=FORM_AGAIN
+        )
+    return await _tester_page(request, access, pasted=pasted, picked=picked, answer=answer)
 
 
 # The webhook secret --------------------------------------------------------------------------

@@ -204,7 +204,7 @@ async def replay_event_by_id(session: AsyncSession, project_id: str, event_id: s
 
 def _bulk_replay_selection(
     project_id: str, retention_days: int, flt: DeliveryFilter, window: Window, now: datetime
-) -> Select[tuple[Delivery]]:
+) -> Select[Delivery]:
     """The deliveries a bulk replay puts back: matching, target enabled now, within the retention."""
     oldest = now - timedelta(days=retention_days)
     since = max(window.since or oldest, oldest)

@@ -77,7 +77,7 @@ class DeliveryWorker:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     egress_senders: EgressSenders = field(default_factory=EgressSenders)
     """Senders of projects whose deliveries leave from a dedicated address or proxy."""
-    recorder: GroupCommitter[tuple[str, str, AttemptResult]] | None = None
+    recorder: GroupCommitter[Recorded] | None = None
 
     @property
     def lease(self) -> timedelta:

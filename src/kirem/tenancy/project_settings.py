@@ -5,6 +5,7 @@ from __future__ import annotations
 from kirem.kit.errors import invalid
 from kirem.tenancy import service
 from kirem.tenancy.allowlist import parse_networks
+from kirem.tenancy.limits import plan_error
 from kirem.tenancy.models import Account, Project
 
 
@@ -18,6 +19,6 @@ def set_ip_allowlist(account: Account, project: Project, raw: object) -> list[st
     if errors:
         raise invalid(errors)
     if cidrs and not service.account_limits(account).ip_allowlist:
-        raise service.plan_error("ip_allowlist", f"IP allowlists are not part of the {account.plan} plan.")
+        raise plan_error("ip_allowlist", f"IP allowlists are not part of the {account.plan} plan.")
     project.ip_allowlist = cidrs
     return cidrs
