@@ -17,7 +17,7 @@ from kirem.delivery.sender import WebhookSender, default_sender
 from kirem.delivery.worker import DeliveryWorker
 from kirem.enterprise.sla import evaluate_due
 from kirem.heartbeat import STALE_INTERVALS, beat, forget
-from kirem.inbound.processor import process_pending
+from kirem.pipeline.processor import process_pending
 from kirem.retention import purge_expired
 from kirem.signals import CHANNELS, RAW_EVENTS, listen
 

@@ -30,12 +30,12 @@ from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
 from kirem.delivery.attempts import attempt, signed_request
 from kirem.delivery.egress import EgressSenders, project_egress
+from kirem.delivery.enqueue import fan_out
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.schedule import next_delay
 from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
-from kirem.routing.fanout import fan_out
 from kirem.routing.models import WebhookTarget
 from kirem.signals import DELIVERIES
 from kirem.tenancy.models import Account, Project

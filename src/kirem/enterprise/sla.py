@@ -25,10 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.analytics.params import iso
 from kirem.api.responses import invalid
 from kirem.context import AppContext
+from kirem.delivery.enqueue import fan_out
 from kirem.delivery.models import Delivery
 from kirem.enterprise.models import SlaPolicy
 from kirem.inbound.events import record_event
-from kirem.routing.fanout import fan_out
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import limits_for
 
