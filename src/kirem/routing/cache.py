@@ -5,9 +5,10 @@ it changes:
 
 - a change committed by this process to a target or rule (the API, a plan change, the worker
   disabling a failing target) drops the project's entry at its commit — a bulk ``UPDATE``/``DELETE``
-  drops every entry;
-- on PostgreSQL the same commit sends ``NOTIFY kirem_routing`` with the project id, and every
-  process listening (:mod:`kirem.runtime`) drops its entry as soon as the notice arrives;
+  drops every entry (:mod:`kirem.routing.changes`);
+- on PostgreSQL the same commit sends ``NOTIFY kirem_routing`` with the project id, from any
+  process, and every process listening (:mod:`kirem.runtime`) drops its entry as soon as the notice
+  arrives;
 - as a safety net an entry lives at most :data:`SQLITE_TTL_SECONDS` on SQLite (where a CLI process
   cannot notify) and :data:`POSTGRES_TTL_SECONDS` on PostgreSQL.
 
@@ -19,23 +20,20 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from kirem.routing import changes
+from kirem.routing.changes import CHANNEL, EVERY_PROJECT
 from kirem.routing.decide import ProjectRouting, routing_from
 from kirem.routing.models import RoutingRule, WebhookTarget
 
-CHANNEL = "kirem_routing"
-"""The PostgreSQL notification channel; the payload is a project id, or ``*`` for every project."""
-EVERY_PROJECT = "*"
+__all__ = ["CHANNEL", "RoutingCache", "cache", "on_notice", "routing_of"]
+
 SQLITE_TTL_SECONDS = 1.0
 POSTGRES_TTL_SECONDS = 60.0
 MAX_ENTRIES = 4096
-ROUTING_MODELS = (WebhookTarget, RoutingRule)
-_CHANGED = "kirem_routing_changed"
 
 
 class RoutingCache:
@@ -105,61 +103,4 @@ def on_notice(payload: str) -> None:
     cache.invalidate(payload or EVERY_PROJECT)
 
 
-def _note(session: Session, project_ids: Iterable[str]) -> None:
-    session.info.setdefault(_CHANGED, set()).update(project_ids)
-
-
-def _changed_projects(rows: Iterable[Any]) -> set[str]:
-    return {str(row.project_id or EVERY_PROJECT) for row in rows if isinstance(row, ROUTING_MODELS)}
-
-
-@event.listens_for(Session, "after_flush")
-def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
-    changed = _changed_projects((*session.new, *session.dirty, *session.deleted))
-    if changed:
-        _note(session, changed)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_bulk_changes(state: ORMExecuteState) -> None:
-    mapper = state.bind_mapper
-    if (
-        (state.is_update or state.is_delete)
-        and mapper is not None
-        and issubclass(mapper.class_, ROUTING_MODELS)
-    ):
-        _note(state.session, [EVERY_PROJECT])
-
-
-@event.listens_for(Session, "before_commit")
-def _notify_other_processes(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint: the transaction's own commit tells
-    changed = session.info.get(_CHANGED, set()) | _changed_projects(
-        (*session.new, *session.dirty, *session.deleted)
-    )
-    if not changed:
-        return
-    _note(session, changed)
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        payloads = [EVERY_PROJECT] if EVERY_PROJECT in changed else sorted(changed)
-        for payload in payloads:
-            session.execute(
-                text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-            )
-
-
-@event.listens_for(Session, "after_commit")
-def _invalidate_on_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    changed = session.info.pop(_CHANGED, set())
-    for project_id in [EVERY_PROJECT] if EVERY_PROJECT in changed else changed:
-        cache.invalidate(project_id)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_on_rollback(session: Session, previous: Any) -> None:
-    if not previous.nested:
-        session.info.pop(_CHANGED, None)
+changes.committed.append(cache.invalidate)
