@@ -64,7 +64,7 @@ async def listen(database_url: str, signals: Signals, stop: asyncio.Event) -> No
             for channel in CHANNELS:
                 await conn.add_listener(channel, lambda *_args, _c=channel: signals.wake(_c))
             for channel, handler in signals.notices.items():
-                await conn.add_listener(channel, lambda _conn, _pid, _channel, payload, _h=handler: _h(payload))
+                await conn.add_listener(channel, lambda _conn, _pid, _chan, payload, _h=handler: _h(payload))
                 handler("*")
             while not stop.is_set() and not conn.is_closed():
                 with contextlib.suppress(TimeoutError):
