@@ -29,10 +29,11 @@ from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
 from kirem.delivery.attempts import attempt, signed_request
-from kirem.delivery.egress import EgressSenders, project_egress
+from kirem.delivery.egress import Egress, EgressSenders, project_egress
 from kirem.delivery.enqueue import fan_out
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.schedule import next_delay
+from kirem.delivery.secret import signing_secrets
 from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
@@ -48,6 +49,17 @@ BREAKER_THRESHOLD = 5
 BREAKER_MAX_COOLDOWN = 300.0
 POLL_SECONDS = 1.0
 RECORD_BATCH = 200
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A claimed delivery's signed request, ready to send."""
+
+    url: str
+    timeout: float
+    body: bytes
+    headers: dict[str, str]
+    egress: Egress | None
 
 
 @dataclass
@@ -135,12 +147,57 @@ class DeliveryWorker:
             return 0
         async with self.ctx.db.session() as session:
             claimed = await self.claim(session, min(room, self.batch_size))
+            requests = await self.prepare(session, [delivery_id for delivery_id, _ in claimed])
         for delivery_id, target_id in claimed:
             self.gates[target_id].in_flight += 1
-            task = asyncio.create_task(self._attempt_guarded(delivery_id, target_id))
+            task = asyncio.create_task(
+                self._attempt_guarded(delivery_id, target_id, requests.get(delivery_id))
+            )
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         return len(claimed)
+
+    async def prepare(self, session: AsyncSession, delivery_ids: list[str]) -> dict[str, PreparedRequest]:
+        """The signed requests of claimed deliveries, read with one query for the batch.
+
+        Each project's signing secrets and egress are opened once per batch. A delivery of a target
+        disabled meanwhile is kept as ``skipped``; one no longer pending (or no longer ours) gets
+        no request, so nothing is sent for it.
+        """
+        if not delivery_ids:
+            return {}
+        stmt = (
+            select(Delivery, Event, WebhookTarget, Project, Account)
+            .join(Event, Event.id == Delivery.event_id)
+            .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
+            .join(Project, Project.id == Delivery.project_id)
+            .join(Account, Account.id == Project.account_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
+        )
+        now = utcnow()
+        opened: dict[str, tuple[list[str], Egress | None]] = {}
+        requests: dict[str, PreparedRequest] = {}
+        skipped: list[str] = []
+        for delivery, event, target, project, account in await session.execute(stmt):
+            if delivery.status != "pending":
+                continue
+            if not target.enabled:
+                skipped.append(delivery.id)
+                continue
+            try:
+                requests[delivery.id] = self._signed(target, project, account, delivery, event, now, opened)
+            except Exception:
+                log.exception(
+                    "delivery %s: its request could not be prepared; its lease will expire", delivery.id
+                )
+        if skipped:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(skipped), Delivery.leased_by == self.worker_id)
+                .values(status="skipped", lease_expires_at=None, leased_by=None)
+            )
+        await session.commit()
+        return requests
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -173,10 +230,44 @@ class DeliveryWorker:
                 .values(lease_expires_at=None, leased_by=None)
             )
 
-    async def _attempt_guarded(self, delivery_id: str, target_id: str) -> None:
+    def _signed(
+        self,
+        target: WebhookTarget,
+        project: Project,
+        account: Account,
+        delivery: Delivery,
+        event: Event,
+        now: datetime,
+        opened: dict[str, tuple[list[str], Egress | None]],
+    ) -> PreparedRequest:
+        """A delivery's request; ``opened`` keeps each project's secrets and egress for the batch."""
+        if project.id not in opened:
+            sealer = self.ctx.sealer
+            opened[project.id] = (
+                signing_secrets(sealer, project, now),
+                project_egress(sealer, project, account),
+            )
+        secrets, egress = opened[project.id]
+        body, headers = signed_request(
+            self.ctx.sealer,
+            target,
+            project,
+            event_id=event.id,
+            delivery_id=delivery.id,
+            event_type=event.type,
+            kirem_body=event.kirem_body,
+            meta_body=event.meta_body,
+            now=now,
+            secrets=secrets,
+        )
+        return PreparedRequest(target.url, target.timeout_seconds, body, headers, egress)
+
+    async def _attempt_guarded(
+        self, delivery_id: str, target_id: str, request: PreparedRequest | None
+    ) -> None:
         gate = self.gates[target_id]
         try:
-            succeeded = await self.attempt(delivery_id)
+            succeeded = await self.attempt(delivery_id, request) if request is not None else None
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(delivery_id))
@@ -195,47 +286,15 @@ class DeliveryWorker:
                 gate.open_until = self.clock() + cooldown
         self.ctx.signals.wake(DELIVERIES)
 
-    async def attempt(self, delivery_id: str) -> bool | None:
-        """One attempt of a claimed delivery: True sent, False failed, None nothing was sent."""
-        async with self.ctx.db.session() as session:
-            row = (
-                await session.execute(
-                    select(Delivery, Event, WebhookTarget, Project, Account)
-                    .join(Event, Event.id == Delivery.event_id)
-                    .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
-                    .join(Project, Project.id == Delivery.project_id)
-                    .join(Account, Account.id == Project.account_id)
-                    .where(Delivery.id == delivery_id, Delivery.leased_by == self.worker_id)
-                )
-            ).first()
-            if row is None:
-                return None
-            delivery, event, target, project, account = row
-            if delivery.status != "pending":
-                return None
-            if not target.enabled:
-                delivery.status = "skipped"
-                delivery.lease_expires_at = None
-                delivery.leased_by = None
-                await session.commit()
-                return None
-            body, headers = signed_request(
-                self.ctx.sealer,
-                target,
-                project,
-                event_id=event.id,
-                delivery_id=delivery.id,
-                event_type=event.type,
-                kirem_body=event.kirem_body,
-                meta_body=event.meta_body,
-                now=utcnow(),
-            )
-            url, timeout = target.url, target.timeout_seconds
-            egress = project_egress(self.ctx.sealer, project, account)
+    async def attempt(self, delivery_id: str, request: PreparedRequest) -> bool:
+        """One attempt of a claimed delivery: True sent, False failed."""
         production = self.ctx.settings.env == "production"
+        egress = request.egress
         sender = self.sender if egress is None else self.egress_senders.sender(egress, production=production)
-        result = await attempt(sender, url, body, headers, timeout, production=production)
-        await self.record(delivery_id, url, result)
+        result = await attempt(
+            sender, request.url, request.body, request.headers, request.timeout, production=production
+        )
+        await self.record(delivery_id, request.url, result)
         outcome = "success" if result.is_success else "gone" if result.gone else "failure"
         self.ctx.metrics.delivery_attempts.labels(outcome).inc()
         return result.is_success
