@@ -1,9 +1,9 @@
 """Delivery's entry point for new events: routing's decisions become queue rows.
 
 One ``deliveries`` row per (event, target): ``pending`` for an enabled target, ``skipped`` for a
-disabled one (replayable later). Rows are written with multi-row ``INSERT … ON CONFLICT DO
-NOTHING``, so an event routed twice gets its deliveries once; each created pending row counts as a
-delivery for the project's usage.
+disabled one (replayable later). Rows are written with ``INSERT … ON CONFLICT DO NOTHING`` as one
+``executemany`` (sent as multi-row inserts), so an event routed twice gets its deliveries once;
+each created pending row counts as a delivery for the project's usage.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from kirem.delivery.models import Delivery
 from kirem.routing.decide import RoutableEvent, decide, project_routing
 from kirem.routing.matcher import Decision
 from kirem.usage import meter as usage
-
-ROWS_PER_INSERT = 1000
-"""Ten values a row: well under SQLite's 32,766 bound values per statement."""
 
 
 class QueuedEvent(RoutableEvent, Protocol):
@@ -55,10 +52,10 @@ async def enqueue(
         for decision in decisions
     ]
     created: Counter[str] = Counter()
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        chunk = rows[start : start + ROWS_PER_INSERT]
-        stmt = upsert(session, Delivery).values(chunk).on_conflict_do_nothing()
-        result = await session.execute(stmt.returning(Delivery.project_id, Delivery.status))
+    if rows:
+        table = Delivery.__table__
+        stmt = upsert(session, table).on_conflict_do_nothing().returning(table.c.project_id, table.c.status)
+        result = await session.execute(stmt, rows)
         created.update(project_id for project_id, status in result if status == "pending")
     for project_id in sorted(created):
         await usage.count(session, project_id, {usage.DELIVERIES: created[project_id]}, now)

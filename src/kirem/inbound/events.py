@@ -96,10 +96,6 @@ class LoggedEvent:
     data: dict[str, Any]
 
 
-ROWS_PER_INSERT = 500
-"""Eleven values a row: well under SQLite's 32,766 bound values per statement."""
-
-
 class EventLog:
     """The events log's entry point for a batch: which items are new, then writing them all at once.
 
@@ -136,7 +132,10 @@ class EventLog:
         return True
 
     async def record(self, session: AsyncSession, events: list[NewEvent], now: datetime) -> list[LoggedEvent]:
-        """Insert the new events (one multi-row insert), clear the kept-failed ones; return both.
+        """Insert the new events, clear the kept-failed ones; return both.
+
+        The rows go as one ``executemany`` of a cached statement, which SQLAlchemy sends as
+        multi-row ``INSERT``s (its "insertmanyvalues"), without compiling a statement per batch.
 
         An event another process stored meanwhile is not returned (it is routed there).
         """
@@ -171,11 +170,10 @@ class EventLog:
             )
             logged.append(_logged(event_id, event))
         inserted: set[str] = set()
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            stmt = (
-                upsert(session, Event).values(rows[start : start + ROWS_PER_INSERT]).on_conflict_do_nothing()
-            )
-            inserted.update((await session.execute(stmt.returning(Event.id))).scalars())
+        if rows:
+            table = Event.__table__
+            stmt = upsert(session, table).on_conflict_do_nothing().returning(table.c.id)
+            inserted.update((await session.execute(stmt, rows)).scalars())
         kept_ids = {stored[0] for stored in self._stored.values()}
         return [event for event in logged if event.id in inserted or event.id in kept_ids]
 

@@ -17,9 +17,9 @@ Raw events are claimed with a lease, so a processor that dies mid-way leaves its
 again; everything a batch produces is written in one transaction with the raw events' ``processed``
 marks, and redeliveries are recognised, so processing twice changes nothing.
 
-The batch runs in one savepoint. When it fails for a reason of its own (bad data, a database
-refusal), it is undone and taken again item by item, each raw event in a savepoint and each of its
-items in another: a failing item is kept as an event marked with the error (not routed; replayable
+The batch runs in one transaction. When it fails for a reason of its own (bad data, a database
+refusal), it is rolled back and taken again item by item, each raw event in a savepoint and each of
+its items in another: a failing item is kept as an event marked with the error (not routed; replayable
 once the cause is fixed), counted in ``kirem_inbound_item_failures_total``, and its neighbours are
 routed as usual. A passing database trouble (locked, connection lost, serialization) is not the
 items' fault: the whole transaction is taken again, raw event by raw event, and what was already
@@ -51,11 +51,14 @@ from kirem.usage import meter as usage
 
 log = logging.getLogger("kirem.inbound")
 MAX_ATTEMPTS = 5
+BATCH_SIZE = 200
+"""Raw events claimed and processed together: each stage's queries are shared by all of them."""
 _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 """PostgreSQL: connection, transaction rollback (serialization, deadlock), resources, operator, system."""
 
 
 async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
+    """Lease up to ``limit`` pending raw events, oldest first, in one statement; their ids."""
     due = (
         select(RawEvent.id)
         .where(RawEvent.status == "pending")
@@ -65,13 +68,9 @@ async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lea
     )
     if session.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list((await session.execute(due)).scalars())
-    if not ids:
-        return []
     claimed = await session.execute(
         update(RawEvent)
-        .where(RawEvent.id.in_(ids), RawEvent.status == "pending")
-        .where(or_(RawEvent.lease_expires_at.is_(None), RawEvent.lease_expires_at < now))
+        .where(RawEvent.id.in_(due.scalar_subquery()))
         .values(lease_expires_at=now + lease, attempts=RawEvent.attempts + 1)
         .returning(RawEvent.id)
     )
@@ -80,7 +79,7 @@ async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lea
     return result
 
 
-async def process_pending(ctx: AppContext, limit: int = 50) -> int:
+async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE) -> int:
     """Process one batch of pending raw events; return how many were claimed.
 
     The batch is processed in one transaction; if that transaction fails as a whole (a passing
@@ -124,30 +123,34 @@ def _failed(raw: RawEvent, exc: Exception) -> None:
 
 async def process_raw_events(ctx: AppContext, ids: list[int]) -> None:
     """Claimed raw events in one transaction: the whole batch at once, else item by item."""
+    try:
+        async with ctx.db.transaction() as session:
+            raws = await _pending(session, ids)
+            now = utcnow()
+            batch = await read_raw_events(session, raws)
+            await _stages(ctx, session, [item for read in batch for item in read.items], now)
+            for read in batch:
+                _finish_read(read, [], now)
+            await notify(session, DELIVERIES)
+        return
+    except Exception as exc:
+        if _transient(exc):
+            raise
+        log.warning("processing %d raw events as a batch failed; item by item", len(ids), exc_info=True)
     async with ctx.db.transaction() as session:
-        stmt = (
-            select(RawEvent).where(RawEvent.id.in_(ids), RawEvent.status == "pending").order_by(RawEvent.id)
-        )
-        raws = list((await session.execute(stmt)).scalars())
-        if not raws:
-            return
+        raws = await _pending(session, ids)
         now = utcnow()
         for raw in raws:
             raw.processed_at = now
         await session.flush()  # write first: SQLite's savepoints below then nest in a write transaction
-        batch = await read_raw_events(session, raws)
-        try:
-            async with session.begin_nested():
-                await _stages(ctx, session, [item for read in batch for item in read.items], now)
-            for read in batch:
-                _finish_read(read, [], now)
-        except Exception as exc:
-            if _transient(exc):
-                raise
-            log.warning("processing %d raw events as a batch failed; item by item", len(raws), exc_info=True)
-            for read in batch:
-                await _process_alone(ctx, session, read, now)
+        for read in await read_raw_events(session, raws):
+            await _process_alone(ctx, session, read, now)
         await notify(session, DELIVERIES)
+
+
+async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
+    stmt = select(RawEvent).where(RawEvent.id.in_(ids), RawEvent.status == "pending").order_by(RawEvent.id)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def _stages(ctx: AppContext, session: AsyncSession, items: list[Item], now: datetime) -> None:
