@@ -265,39 +265,45 @@ class DeliveryWorker:
     async def _attempt_guarded(
         self, delivery_id: str, target_id: str, request: PreparedRequest | None
     ) -> None:
+        """Send, free the target's slot, then record: the next attempt need not wait for the commit."""
         gate = self.gates[target_id]
         try:
-            succeeded = await self.attempt(delivery_id, request) if request is not None else None
+            try:
+                result = await self.send(request) if request is not None else None
+            finally:
+                gate.in_flight -= 1
+            if request is not None and result is not None:
+                self._judge(gate, result.is_success)
+                self.ctx.signals.wake(DELIVERIES)
+                await self.record(delivery_id, request.url, result)
+                outcome = "success" if result.is_success else "gone" if result.gone else "failure"
+                self.ctx.metrics.delivery_attempts.labels(outcome).inc()
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(delivery_id))
             raise
         except Exception:
             log.exception("delivery %s attempt crashed; its lease will expire", delivery_id)
-            succeeded = None
-        finally:
-            gate.in_flight -= 1
-        if succeeded is True:
-            gate.failures_in_row = 0
-        elif succeeded is False:
-            gate.failures_in_row += 1
-            if gate.failures_in_row >= BREAKER_THRESHOLD:
-                cooldown = min(BREAKER_MAX_COOLDOWN, 2.0 ** (gate.failures_in_row - BREAKER_THRESHOLD + 1))
-                gate.open_until = self.clock() + cooldown
         self.ctx.signals.wake(DELIVERIES)
 
-    async def attempt(self, delivery_id: str, request: PreparedRequest) -> bool:
-        """One attempt of a claimed delivery: True sent, False failed."""
+    def _judge(self, gate: TargetGate, succeeded: bool) -> None:
+        """The circuit breaker: enough failures in a row open it, for longer each time."""
+        if succeeded:
+            gate.failures_in_row = 0
+            return
+        gate.failures_in_row += 1
+        if gate.failures_in_row >= BREAKER_THRESHOLD:
+            cooldown = min(BREAKER_MAX_COOLDOWN, 2.0 ** (gate.failures_in_row - BREAKER_THRESHOLD + 1))
+            gate.open_until = self.clock() + cooldown
+
+    async def send(self, request: PreparedRequest) -> AttemptResult:
+        """One HTTP attempt of a claimed delivery (through the project's egress, if it has one)."""
         production = self.ctx.settings.env == "production"
         egress = request.egress
         sender = self.sender if egress is None else self.egress_senders.sender(egress, production=production)
-        result = await attempt(
+        return await attempt(
             sender, request.url, request.body, request.headers, request.timeout, production=production
         )
-        await self.record(delivery_id, request.url, result)
-        outcome = "success" if result.is_success else "gone" if result.gone else "failure"
-        self.ctx.metrics.delivery_attempts.labels(outcome).inc()
-        return result.is_success
 
     async def record(self, delivery_id: str, url: str, result: AttemptResult) -> None:
         """Log the attempt and move the delivery on, if the lease is still ours.
