@@ -1,5 +1,5 @@
 """Background work of a process: inbound processing, webhook delivery, retention, SLA evaluation,
-its heartbeat, and PostgreSQL wake-ups.
+its heartbeat, and PostgreSQL wake-ups (and routing changes, which empty the routing cache).
 
 ``kirem serve`` runs it beside the API; ``kirem worker`` runs it alone, any number of times
 against one PostgreSQL.
@@ -17,8 +17,9 @@ from kirem.delivery.sender import WebhookSender, default_sender
 from kirem.delivery.worker import DeliveryWorker
 from kirem.enterprise.sla import evaluate_due
 from kirem.heartbeat import STALE_INTERVALS, beat, forget
-from kirem.inbound.processor import process_pending
+from kirem.pipeline.processor import process_pending
 from kirem.retention import purge_expired
+from kirem.routing import cache as routing_cache
 from kirem.signals import CHANNELS, RAW_EVENTS, listen
 
 log = logging.getLogger("kirem.runtime")
@@ -42,6 +43,7 @@ class Runtime:
         self.tasks.append(asyncio.create_task(self._purge_loop(), name="kirem-retention"))
         self.tasks.append(asyncio.create_task(self._sla_loop(), name="kirem-sla"))
         if not self.ctx.settings.is_sqlite:
+            self.ctx.signals.notices[routing_cache.CHANNEL] = routing_cache.on_notice
             self.tasks.append(
                 asyncio.create_task(
                     listen(self.ctx.settings.database_url, self.ctx.signals, self.stop_event),

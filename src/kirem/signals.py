@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -25,6 +26,9 @@ CHANNELS = (RAW_EVENTS, DELIVERIES)
 class Signals:
     def __init__(self) -> None:
         self._events = {name: asyncio.Event() for name in CHANNELS}
+        self.notices: dict[str, Callable[[str], None]] = {}
+        """Other PostgreSQL channels relayed by :func:`listen`: the handler gets each payload, and
+        ``*`` whenever the connection was (re)made, since notices may have been missed meanwhile."""
 
     def wake(self, channel: str) -> None:
         self._events[channel].set()
@@ -59,6 +63,9 @@ async def listen(database_url: str, signals: Signals, stop: asyncio.Event) -> No
         try:
             for channel in CHANNELS:
                 await conn.add_listener(channel, lambda *_args, _c=channel: signals.wake(_c))
+            for channel, handler in signals.notices.items():
+                await conn.add_listener(channel, lambda _conn, _pid, _chan, payload, _h=handler: _h(payload))
+                handler("*")
             while not stop.is_set() and not conn.is_closed():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 5)

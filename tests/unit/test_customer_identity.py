@@ -2,7 +2,7 @@
 
 A customer who writes by username comes with a business-scoped user id (BSUID) and no phone
 number; the same customer may later share the number. Events are applied here as the inbound
-processor applies them (``apply_event`` over ``normalize``), on a real database.
+processor applies them (``apply_events`` over ``normalize``), on a real database.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from kirem.analytics.messages import query_message_logs
 from kirem.api.responses import ApiError
-from kirem.conversations.inbound import apply_event
+from kirem.conversations.inbound import apply_events
 from kirem.conversations.models import ChannelContact, Conversation
 from kirem.conversations.service import (
     address_of,
@@ -85,12 +85,10 @@ def _message(wamid: str, *, phone: str | None, user_id: str | None, at: int = 0)
 
 
 async def _apply(database: Database, channel: Channel, envelope: dict[str, Any]) -> list[dict[str, Any]]:
-    datas = []
+    events = normalize(orjson.dumps(envelope), envelope)
     async with database.transaction() as session:
-        for event in normalize(orjson.dumps(envelope), envelope):
-            await apply_event(session, channel, event, 600)
-            datas.append(event.data)
-    return datas
+        await apply_events(session, [(channel, event) for event in events], 600)
+    return [event.data for event in events]
 
 
 async def _conversations(database: Database, channel: Channel) -> list[Conversation]:

@@ -14,13 +14,13 @@ from kirem.config import Settings
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
+from kirem.delivery.enqueue import fan_out
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.sender import AttemptResult
 from kirem.delivery.signing import verify_kirem_signature
 from kirem.delivery.worker import BREAKER_THRESHOLD, DeliveryWorker
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
-from kirem.routing.fanout import fan_out
 from kirem.routing.models import WebhookTarget
 from kirem.routing.targets import HEADER_MASK, HEADERS_AAD
 from kirem.tenancy import service

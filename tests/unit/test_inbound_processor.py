@@ -17,10 +17,10 @@ from kirem.config import Settings
 from kirem.context import AppContext
 from kirem.db.engine import Database
 from kirem.delivery.models import Delivery
-from kirem.inbound import processor
 from kirem.inbound.models import Event, RawEvent
 from kirem.inbound.normalize import NormalizedEvent
 from kirem.messaging.models import MessageLog
+from kirem.pipeline import processor
 from kirem.routing.models import WebhookTarget
 from kirem.tenancy import service
 from kirem.tenancy.models import Channel
@@ -78,17 +78,17 @@ async def count(ctx: AppContext, model: Any, *where: Any) -> int:
 async def test_a_database_error_in_one_item_keeps_it_marked_and_routes_the_others(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_apply = processor.apply_event
+    real_apply = processor.apply_events
 
     async def apply_failing_on_bad(
-        session: AsyncSession, channel: Channel, event: NormalizedEvent, handover: float
+        session: AsyncSession, items: list[tuple[Channel, NormalizedEvent]], handover: float
     ) -> None:
-        await real_apply(session, channel, event, handover)
-        if event.data.get("message_id") == "wamid.bad":
+        await real_apply(session, items, handover)
+        if any(event.data.get("message_id") == "wamid.bad" for _, event in items):
             await session.flush()  # its message log is written ...
             await session.execute(text("INSERT INTO events (id) VALUES ('evt_broken')"))  # ... then a refusal
 
-    monkeypatch.setattr(processor, "apply_event", apply_failing_on_bad)
+    monkeypatch.setattr(processor, "apply_events", apply_failing_on_bad)
     ctx = world.ctx
     raw_id = await store_raw(ctx, webhook("wamid.good1", "wamid.bad", "wamid.good2"))
     assert await processor.process_pending(ctx) == 1
@@ -113,7 +113,7 @@ async def test_a_database_error_in_one_item_keeps_it_marked_and_routes_the_other
     # the others are recognised and nothing is doubled
     async with ctx.db.transaction() as session:
         await session.execute(update(RawEvent).where(RawEvent.id == raw_id).values(status="pending"))
-    monkeypatch.setattr(processor, "apply_event", real_apply)
+    monkeypatch.setattr(processor, "apply_events", real_apply)
     assert await processor.process_pending(ctx) == 1
     assert await count(ctx, Event) == 3 and await count(ctx, Event, Event.error.is_not(None)) == 0
     assert await count(ctx, Delivery) == 3 and await count(ctx, Delivery, Delivery.event_id == bad.id) == 1
@@ -126,17 +126,17 @@ async def test_a_database_error_in_one_item_keeps_it_marked_and_routes_the_other
 async def test_a_passing_database_trouble_retries_the_whole_webhook_and_marks_nothing(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_apply = processor.apply_event
+    real_apply = processor.apply_events
     trouble = OperationalError("UPDATE conversations", {}, Exception("database is locked"))
 
     async def locked_once(
-        session: AsyncSession, channel: Channel, event: NormalizedEvent, handover: float
+        session: AsyncSession, items: list[tuple[Channel, NormalizedEvent]], handover: float
     ) -> None:
-        if event.data.get("message_id") == "wamid.second":
+        if any(event.data.get("message_id") == "wamid.second" for _, event in items):
             raise trouble
-        await real_apply(session, channel, event, handover)
+        await real_apply(session, items, handover)
 
-    monkeypatch.setattr(processor, "apply_event", locked_once)
+    monkeypatch.setattr(processor, "apply_events", locked_once)
     ctx = world.ctx
     raw_id = await store_raw(ctx, webhook("wamid.first", "wamid.second"))
     await processor.process_pending(ctx)
@@ -146,7 +146,7 @@ async def test_a_passing_database_trouble_retries_the_whole_webhook_and_marks_no
     assert await count(ctx, Event) == 0 and await count(ctx, MessageLog) == 0
     assert ctx.metrics.inbound_item_failures.labels("messages.received")._value.get() == 0
 
-    monkeypatch.setattr(processor, "apply_event", real_apply)
+    monkeypatch.setattr(processor, "apply_events", real_apply)
     async with ctx.db.transaction() as session:  # the lease is over: take it again
         await session.execute(update(RawEvent).where(RawEvent.id == raw_id).values(lease_expires_at=None))
     await processor.process_pending(ctx)

@@ -9,7 +9,7 @@ import pytest
 
 from kirem.inbound.normalize import normalize
 from kirem.routing.conditions import Conditions, parse_conditions
-from kirem.routing.fanout import event_facts, stored_facts
+from kirem.routing.decide import event_facts, stored_facts
 from kirem.routing.matcher import EventFacts, facts_from, rule_matches
 
 BSUID = "US.13491208655302741918"

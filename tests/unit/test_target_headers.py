@@ -19,10 +19,10 @@ from kirem.crypto import Sealer
 from kirem.db.base import UTCDateTime, utcnow
 from kirem.db.engine import create_engine
 from kirem.db.migrate import alembic_config, upgrade_async
+from kirem.delivery.enqueue import fan_out
 from kirem.delivery.sender import AttemptResult
 from kirem.delivery.worker import DeliveryWorker
 from kirem.inbound.events import record_event
-from kirem.routing.fanout import fan_out
 from kirem.routing.models import WebhookTarget
 from kirem.routing.targets import HEADER_MASK, open_headers
 from kirem.tenancy.bootstrap import bootstrap

@@ -6,15 +6,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
+from kirem.conversations.book import ConversationBook
 from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
 from kirem.customers import CustomerIds, identifier
-from kirem.db.base import new_uuid, utcnow
+from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned, insert_if_absent
-from kirem.kit.enums import ChannelStatus, ConversationStatus
+from kirem.kit.enums import ChannelStatus
 from kirem.kit.errors import Conflict, invalid, not_found
 from kirem.kit.paging import page_of
 from kirem.kit.params import iso
@@ -87,6 +88,10 @@ async def joined_conversation(session: AsyncSession, channel: Channel, customer:
     return (await conversation_for(session, channel, customer)).id
 
 
+def _ids(customer: CustomerIds | str) -> CustomerIds:
+    return identifier(customer) if isinstance(customer, str) else customer
+
+
 async def conversation_for(
     session: AsyncSession,
     channel: Channel,
@@ -97,136 +102,24 @@ async def conversation_for(
 ) -> Conversation:
     """The channel's conversation with this customer, created (``open``) when there is none.
 
-    ``customer`` is every identifier known (or one string: a BSUID, else a phone number). The
-    conversation is found by phone number or BSUID and learns the ones it lacked; when the two
-    name two conversations (the customer wrote by username, and later by number) they become one.
-    Creation is an insert-if-absent: a send and an inbound message for a new customer may race.
+    ``customer`` is every identifier known (or one string: a BSUID, else a phone number); see
+    :meth:`ConversationBook.conversation_for`.
     """
-    ids = identifier(customer) if isinstance(customer, str) else customer
-    if not ids.known:
-        raise ValueError("a conversation needs the customer's phone number or BSUID")
-    found = await _conversations_of(session, channel, ids)
-    if not found:
-        now = now or utcnow()
-        await insert_if_absent(
-            session,
-            Conversation,
-            id=new_uuid(),
-            project_id=channel.project_id,
-            channel_id=channel.id,
-            customer_wa_id=ids.phone,
-            customer_user_id=ids.user_id,
-            customer_parent_user_id=ids.parent_user_id,
-            customer_username=ids.username,
-            customer_name=name[:200],
-            status=ConversationStatus.OPEN,
-            created_at=now,
-            updated_at=now,
-        )
-        found = await _conversations_of(session, channel, ids)
-    conversation = await _merged(session, found)
-    _learn(conversation, ids)
-    if name and not conversation.customer_name:
-        conversation.customer_name = name[:200]
-    return conversation
-
-
-async def known_conversation(
-    session: AsyncSession, channel: Channel, ids: CustomerIds
-) -> Conversation | None:
-    """The customer's conversation when there is one (merged and taught ``ids``); never creates one."""
-    found = await _conversations_of(session, channel, ids) if ids.known else []
-    if not found:
-        return None
-    conversation = await _merged(session, found)
-    _learn(conversation, ids)
-    return conversation
-
-
-async def _conversations_of(session: AsyncSession, channel: Channel, ids: CustomerIds) -> list[Conversation]:
-    """The channel's conversations holding the phone number or the BSUID of ``ids``, oldest first."""
-    keys = []
-    if ids.phone:
-        keys.append(Conversation.customer_wa_id == ids.phone)
-    if ids.user_id:
-        keys.append(Conversation.customer_user_id == ids.user_id)
-    stmt = (
-        select(Conversation)
-        .where(Conversation.channel_id == channel.id, or_(*keys))
-        .order_by(Conversation.created_at, Conversation.id)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def _merged(session: AsyncSession, found: list[Conversation]) -> Conversation:
-    """One conversation out of the (one or two) found: the younger one's timeline joins the older."""
-    keep, *others = found
-    for other in others:
-        await session.flush()
-        await session.execute(
-            update(MessageLog)
-            .where(MessageLog.conversation_id == other.id)
-            .values(conversation_id=keep.id)
-            .execution_options(synchronize_session="fetch")
-        )
-        keep.last_customer_message_at = _latest(keep.last_customer_message_at, other.last_customer_message_at)
-        keep.human_active_until = _latest(keep.human_active_until, other.human_active_until)
-        keep.updated_at = _latest(keep.updated_at, other.updated_at) or utcnow()
-        keep.customer_name = keep.customer_name or other.customer_name
-        if keep.status == ConversationStatus.RESOLVED:
-            keep.status = other.status
-        learned = CustomerIds(
-            phone=other.customer_wa_id,
-            user_id=other.customer_user_id,
-            parent_user_id=other.customer_parent_user_id,
-            username=other.customer_username,
-        )
-        await session.delete(other)
-        await session.flush()  # frees the other's phone number / BSUID before ``keep`` takes them
-        _learn(keep, learned, overwrite=False)
-    return keep
-
-
-def _learn(conversation: Conversation, ids: CustomerIds, *, overwrite: bool = True) -> None:
-    """Identifiers the conversation did not hold (or, with ``overwrite``, newer ones Meta showed)."""
-    for column, value in (
-        ("customer_wa_id", ids.phone),
-        ("customer_user_id", ids.user_id),
-        ("customer_parent_user_id", ids.parent_user_id),
-        ("customer_username", ids.username),
-    ):
-        if value and (overwrite or not getattr(conversation, column)):
-            setattr(conversation, column, value)
-
-
-def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return max(a, b) if a is not None and b is not None else a or b
+    return await ConversationBook(session).conversation_for(channel, _ids(customer), name=name, now=now)
 
 
 async def customer_wrote(
     session: AsyncSession, channel: Channel, customer: CustomerIds | str, name: str, at: datetime
 ) -> Conversation:
     """A customer message: opens the conversation (or reopens a resolved one), refreshes the window."""
-    conversation = await conversation_for(session, channel, customer, name=name, now=at)
-    if name:
-        conversation.customer_name = name[:200]
-    if conversation.status == ConversationStatus.RESOLVED:
-        conversation.status = "open"
-    last = conversation.last_customer_message_at
-    conversation.last_customer_message_at = at if last is None or at > last else last
-    conversation.updated_at = utcnow()
-    return conversation
+    return await ConversationBook(session).customer_wrote(channel, _ids(customer), name, at)
 
 
 async def owner_wrote(
     session: AsyncSession, channel: Channel, customer: CustomerIds | str, handover_seconds: float
 ) -> Conversation:
     """An echo from the phone app: a human is answering, so agents hold back for a while."""
-    conversation = await conversation_for(session, channel, customer)
-    now = utcnow()
-    conversation.human_active_until = now + timedelta(seconds=handover_seconds)
-    conversation.updated_at = now
-    return conversation
+    return await ConversationBook(session).owner_wrote(channel, _ids(customer), handover_seconds)
 
 
 def log_message(
@@ -278,7 +171,7 @@ async def sync_contact(
     first_name: str,
 ) -> None:
     """A contact added, changed or removed on the phone, found by phone number or BSUID."""
-    ids = identifier(customer) if isinstance(customer, str) else customer
+    ids = _ids(customer)
     if not ids.known:
         return
     found = await _contacts_of(session, channel, ids)

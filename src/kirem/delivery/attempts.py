@@ -30,8 +30,13 @@ def signed_request(
     kirem_body: bytes,
     meta_body: bytes,
     now: datetime,
+    secrets: list[str] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The body in the target's format and its headers: the target's own, then the signatures."""
+    """The body in the target's format and its headers: the target's own, then the signatures.
+
+    ``secrets`` are the project's signing secrets when the caller has opened them already (a batch
+    of one project's deliveries opens them once).
+    """
     body = meta_body if target.payload_format == "meta" else kirem_body
     headers = open_headers(sealer, target)
     headers.update(
@@ -40,7 +45,7 @@ def signed_request(
             event_id=event_id,
             delivery_id=delivery_id,
             event_type=event_type,
-            secrets=signing_secrets(sealer, project, now),
+            secrets=secrets if secrets is not None else signing_secrets(sealer, project, now),
             timestamp=int(now.timestamp()),
             payload_format=target.payload_format,
             version=__version__,

@@ -12,7 +12,7 @@ from kirem.db.base import utcnow
 from kirem.delivery.models import Delivery
 from kirem.inbound.models import Event
 from kirem.kit.enums import DeliveryStatus
-from kirem.routing.fanout import decide, project_routing
+from kirem.routing.decide import decide, project_routing
 from kirem.usage import meter as usage
 
 
@@ -41,9 +41,8 @@ async def requeue(session: AsyncSession, deliveries: Iterable[Delivery], now: da
 async def replay_event(session: AsyncSession, event: Event, now: datetime | None = None) -> int:
     """Deliver an event again to every target it should reach now (enabled ones only)."""
     now = now or utcnow()
-    targets, rules = await project_routing(session, event.project_id)
-    enabled = {t.id for t in targets if t.enabled}
-    wanted = [d.target_id for d in decide(event, targets, rules) if d.target_id in enabled]
+    decisions = decide(event, await project_routing(session, event.project_id))
+    wanted = [d.target_id for d in decisions if d.target_enabled]
     existing = {
         d.target_id: d
         for d in (await session.execute(select(Delivery).where(Delivery.event_id == event.id))).scalars()

@@ -30,16 +30,17 @@ from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
 from kirem.delivery.attempts import attempt, logged_headers, signed_request
 from kirem.delivery.egress import EgressSenders
+from kirem.delivery.enqueue import fan_out
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.schedule import DEFAULT_SCHEDULE, next_delay
+from kirem.delivery.secret import signing_secrets
 from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
 from kirem.kit.enums import DeliveryStatus
-from kirem.routing.fanout import fan_out
 from kirem.routing.models import WebhookTarget
 from kirem.signals import DELIVERIES
-from kirem.tenancy.egress import project_egress
+from kirem.tenancy.egress import Egress, project_egress
 from kirem.tenancy.models import Account, Project
 from kirem.usage import meter as usage
 
@@ -53,6 +54,17 @@ RECORD_BATCH = 200
 
 Recorded = tuple[str, str, AttemptResult, dict[str, str] | None]
 """An attempt waiting to be recorded: delivery id, URL, result, request headers as logged."""
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A claimed delivery's signed request, ready to send."""
+
+    url: str
+    timeout: float
+    body: bytes
+    headers: dict[str, str]
+    egress: Egress | None
 
 
 @dataclass
@@ -140,12 +152,57 @@ class DeliveryWorker:
             return 0
         async with self.ctx.db.session() as session:
             claimed = await self.claim(session, min(room, self.batch_size))
+            requests = await self.prepare(session, [delivery_id for delivery_id, _ in claimed])
         for delivery_id, target_id in claimed:
             self.gates[target_id].in_flight += 1
-            task = asyncio.create_task(self._attempt_guarded(delivery_id, target_id))
+            task = asyncio.create_task(
+                self._attempt_guarded(delivery_id, target_id, requests.get(delivery_id))
+            )
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         return len(claimed)
+
+    async def prepare(self, session: AsyncSession, delivery_ids: list[str]) -> dict[str, PreparedRequest]:
+        """The signed requests of claimed deliveries, read with one query for the batch.
+
+        Each project's signing secrets and egress are opened once per batch. A delivery of a target
+        disabled meanwhile is kept as ``skipped``; one no longer pending (or no longer ours) gets
+        no request, so nothing is sent for it.
+        """
+        if not delivery_ids:
+            return {}
+        stmt = (
+            select(Delivery, Event, WebhookTarget, Project, Account)
+            .join(Event, Event.id == Delivery.event_id)
+            .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
+            .join(Project, Project.id == Delivery.project_id)
+            .join(Account, Account.id == Project.account_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
+        )
+        now = utcnow()
+        opened: dict[str, tuple[list[str], Egress | None]] = {}
+        requests: dict[str, PreparedRequest] = {}
+        skipped: list[str] = []
+        for delivery, event, target, project, account in await session.execute(stmt):
+            if delivery.status != "pending":
+                continue
+            if not target.enabled:
+                skipped.append(delivery.id)
+                continue
+            try:
+                requests[delivery.id] = self._signed(target, project, account, delivery, event, now, opened)
+            except Exception:
+                log.exception(
+                    "delivery %s: its request could not be prepared; its lease will expire", delivery.id
+                )
+        if skipped:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(skipped), Delivery.leased_by == self.worker_id)
+                .values(status="skipped", lease_expires_at=None, leased_by=None)
+            )
+        await session.commit()
+        return requests
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -178,72 +235,80 @@ class DeliveryWorker:
                 .values(lease_expires_at=None, leased_by=None)
             )
 
-    async def _attempt_guarded(self, delivery_id: str, target_id: str) -> None:
+    def _signed(
+        self,
+        target: WebhookTarget,
+        project: Project,
+        account: Account,
+        delivery: Delivery,
+        event: Event,
+        now: datetime,
+        opened: dict[str, tuple[list[str], Egress | None]],
+    ) -> PreparedRequest:
+        """A delivery's request; ``opened`` keeps each project's secrets and egress for the batch."""
+        if project.id not in opened:
+            sealer = self.ctx.sealer
+            opened[project.id] = (
+                signing_secrets(sealer, project, now),
+                project_egress(sealer, project, account),
+            )
+        secrets, egress = opened[project.id]
+        body, headers = signed_request(
+            self.ctx.sealer,
+            target,
+            project,
+            event_id=event.id,
+            delivery_id=delivery.id,
+            event_type=event.type,
+            kirem_body=event.kirem_body,
+            meta_body=event.meta_body,
+            now=now,
+            secrets=secrets,
+        )
+        return PreparedRequest(target.url, target.timeout_seconds, body, headers, egress)
+
+    async def _attempt_guarded(
+        self, delivery_id: str, target_id: str, request: PreparedRequest | None
+    ) -> None:
+        """Send, free the target's slot, then record: the next attempt need not wait for the commit."""
         gate = self.gates[target_id]
         try:
-            succeeded = await self.attempt(delivery_id)
+            try:
+                result = await self.send(request) if request is not None else None
+            finally:
+                gate.in_flight -= 1
+            if request is not None and result is not None:
+                self._judge(gate, result.is_success)
+                self.ctx.signals.wake(DELIVERIES)
+                await self.record(delivery_id, request.url, result, logged_headers(request.headers))
+                outcome = "success" if result.is_success else "gone" if result.gone else "failure"
+                self.ctx.metrics.delivery_attempts.labels(outcome).inc()
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(delivery_id))
             raise
         except Exception:
             log.exception("delivery %s attempt crashed; its lease will expire", delivery_id)
-            succeeded = None
-        finally:
-            gate.in_flight -= 1
-        if succeeded is True:
-            gate.failures_in_row = 0
-        elif succeeded is False:
-            gate.failures_in_row += 1
-            if gate.failures_in_row >= BREAKER_THRESHOLD:
-                cooldown = min(BREAKER_MAX_COOLDOWN, 2.0 ** (gate.failures_in_row - BREAKER_THRESHOLD + 1))
-                gate.open_until = self.clock() + cooldown
         self.ctx.signals.wake(DELIVERIES)
 
-    async def attempt(self, delivery_id: str) -> bool | None:
-        """One attempt of a claimed delivery: True sent, False failed, None nothing was sent."""
-        async with self.ctx.db.session() as session:
-            row = (
-                await session.execute(
-                    select(Delivery, Event, WebhookTarget, Project, Account)
-                    .join(Event, Event.id == Delivery.event_id)
-                    .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
-                    .join(Project, Project.id == Delivery.project_id)
-                    .join(Account, Account.id == Project.account_id)
-                    .where(Delivery.id == delivery_id, Delivery.leased_by == self.worker_id)
-                )
-            ).first()
-            if row is None:
-                return None
-            delivery, event, target, project, account = row
-            if delivery.status != DeliveryStatus.PENDING:
-                return None
-            if not target.enabled:
-                delivery.status = DeliveryStatus.SKIPPED
-                delivery.lease_expires_at = None
-                delivery.leased_by = None
-                await session.commit()
-                return None
-            body, headers = signed_request(
-                self.ctx.sealer,
-                target,
-                project,
-                event_id=event.id,
-                delivery_id=delivery.id,
-                event_type=event.type,
-                kirem_body=event.kirem_body,
-                meta_body=event.meta_body,
-                now=utcnow(),
-            )
-            url, timeout = target.url, target.timeout_seconds
-            egress = project_egress(self.ctx.sealer, project, account)
+    def _judge(self, gate: TargetGate, succeeded: bool) -> None:
+        """The circuit breaker: enough failures in a row open it, for longer each time."""
+        if succeeded:
+            gate.failures_in_row = 0
+            return
+        gate.failures_in_row += 1
+        if gate.failures_in_row >= BREAKER_THRESHOLD:
+            cooldown = min(BREAKER_MAX_COOLDOWN, 2.0 ** (gate.failures_in_row - BREAKER_THRESHOLD + 1))
+            gate.open_until = self.clock() + cooldown
+
+    async def send(self, request: PreparedRequest) -> AttemptResult:
+        """One HTTP attempt of a claimed delivery (through the project's egress, if it has one)."""
         production = self.ctx.settings.env == "production"
+        egress = request.egress
         sender = self.sender if egress is None else self.egress_senders.sender(egress, production=production)
-        result = await attempt(sender, url, body, headers, timeout, production=production)
-        await self.record(delivery_id, url, result, logged_headers(headers))
-        outcome = "success" if result.is_success else "gone" if result.gone else "failure"
-        self.ctx.metrics.delivery_attempts.labels(outcome).inc()
-        return result.is_success
+        return await attempt(
+            sender, request.url, request.body, request.headers, request.timeout, production=production
+        )
 
     async def record(
         self, delivery_id: str, url: str, result: AttemptResult, headers: dict[str, str] | None = None

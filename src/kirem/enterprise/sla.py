@@ -24,13 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.db.scope import changed_rows
+from kirem.delivery.enqueue import fan_out
 from kirem.delivery.models import Delivery
 from kirem.enterprise.models import SlaPolicy
 from kirem.inbound.events import record_event
 from kirem.kit.enums import DeliveryStatus
 from kirem.kit.errors import invalid
 from kirem.kit.params import iso
-from kirem.routing.fanout import fan_out
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import limits_for
 

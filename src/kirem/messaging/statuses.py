@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,25 +22,48 @@ def _advance(log: MessageLog, status: str, error_code: int | None, error_message
         log.error_message = error_message
 
 
-async def apply_status(
-    session: AsyncSession,
-    message_id: str,
-    status: str,
-    error_code: int | None = None,
-    error_message: str | None = None,
-) -> bool:
-    """Apply one status to the outbound log entry with this wamid; park it if the entry is not there yet."""
-    stmt = select(MessageLog).where(MessageLog.message_id == message_id, MessageLog.direction == "outbound")
-    logs = list((await session.execute(stmt)).scalars())
-    for log in logs:
-        _advance(log, status, error_code, error_message)
-    if not logs:
-        session.add(
-            PendingStatus(
-                message_id=message_id, status=status, error_code=error_code, error_message=error_message
+class StatusBook:
+    """Meta's statuses of a batch applied to the outbound log entries with their wamids.
+
+    The entries are read with one query for the batch (:meth:`load`); an entry written in the same
+    batch (an echo, an imported message) is :meth:`add`-ed; a status whose entry is not there yet is
+    parked as a ``PendingStatus`` for the send to pick up.
+    """
+
+    def __init__(self, session: AsyncSession, logs: dict[str, list[MessageLog]]) -> None:
+        self.session = session
+        self._logs = logs
+
+    @classmethod
+    async def load(cls, session: AsyncSession, message_ids: Iterable[str]) -> StatusBook:
+        wanted = set(message_ids)
+        logs: dict[str, list[MessageLog]] = defaultdict(list)
+        if wanted:
+            stmt = select(MessageLog).where(
+                MessageLog.message_id.in_(wanted), MessageLog.direction == "outbound"
             )
-        )
-    return bool(logs)
+            for log in (await session.execute(stmt)).scalars():
+                logs[str(log.message_id)].append(log)
+        return cls(session, logs)
+
+    def add(self, log: MessageLog) -> None:
+        if log.direction == "outbound" and log.message_id:
+            self._logs[log.message_id].append(log)
+
+    def apply(
+        self, message_id: str, status: str, error_code: int | None = None, error_message: str | None = None
+    ) -> bool:
+        """Apply one status to the entries with this wamid; park it if there are none yet."""
+        logs = self._logs.get(message_id) or []
+        for log in logs:
+            _advance(log, status, error_code, error_message)
+        if not logs:
+            self.session.add(
+                PendingStatus(
+                    message_id=message_id, status=status, error_code=error_code, error_message=error_message
+                )
+            )
+        return bool(logs)
 
 
 async def apply_pending(session: AsyncSession, log: MessageLog) -> None:

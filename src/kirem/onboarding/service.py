@@ -22,13 +22,13 @@ from kirem.context import AppContext
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
 from kirem.db.scope import changed_rows, for_project, get_owned
+from kirem.delivery.enqueue import fan_out
 from kirem.inbound.events import record_event
 from kirem.kit.errors import Conflict, DomainError, Forbidden, NotFound, invalid, not_found
 from kirem.kit.params import iso
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.meta.ids import is_graph_id
 from kirem.onboarding.models import SetupLink
-from kirem.routing.fanout import fan_out
 from kirem.sandbox.onboarding import SANDBOX_APP_ID
 from kirem.signals import DELIVERIES, notify
 from kirem.tenancy.limits import plan_error

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, CreatedAt, UTCDateTime, new_id, utcnow
+from kirem.routing import changes as _changes  # noqa: F401  (tells every change at commit)
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_ATTEMPTS = 8

@@ -1,0 +1,278 @@
+"""The processing pipeline: stored raw webhooks turned into events, log and conversation updates
+and deliveries — after Meta got its 200.
+
+A stage above the domains it drives. A claimed batch of raw webhooks goes through one entry point
+per domain, in order, each working on the whole batch with one query per lookup:
+
+1. inbound reads the bodies into events and finds their channels (:mod:`kirem.inbound.batch`);
+2. the events log tells which events are new — a redelivery is recognised by its dedup key
+   (:class:`kirem.inbound.events.EventLog`);
+3. conversations apply the new ones: conversations, the 24-hour window, the message log, statuses,
+   coexistence (:func:`kirem.conversations.inbound.apply_events`);
+4. the events log writes them (one multi-row insert) and usage counts them;
+5. routing decides their targets from the per-process routing cache (:mod:`kirem.routing.cache`);
+6. delivery queues them (:func:`kirem.delivery.enqueue.enqueue`).
+
+Raw events are claimed with a lease, so a processor that dies mid-way leaves its rows to be taken
+again; everything a batch produces is written in one transaction with the raw events' ``processed``
+marks, and redeliveries are recognised, so processing twice changes nothing.
+
+The batch runs in one transaction. When it fails for a reason of its own (bad data, a database
+refusal), it is rolled back and taken again item by item, each raw event in a savepoint and each of
+its items in another: a failing item is kept as an event marked with the error (not routed; replayable
+once the cause is fixed), counted in ``kirem_inbound_item_failures_total``, and its neighbours are
+routed as usual. A passing database trouble (locked, connection lost, serialization) is not the
+items' fault: the whole transaction is taken again, raw event by raw event, and what was already
+routed is recognised then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kirem.context import AppContext
+from kirem.conversations.inbound import apply_events
+from kirem.db.base import utcnow
+from kirem.delivery.enqueue import enqueue
+from kirem.inbound.batch import Item, ReadRaw, read_raw_events
+from kirem.inbound.events import EventLog, LoggedEvent, NewEvent, record_event
+from kirem.inbound.models import RawEvent
+from kirem.routing.cache import routing_of
+from kirem.routing.decide import decide, stored_facts
+from kirem.routing.matcher import facts_from
+from kirem.signals import DELIVERIES, notify
+from kirem.usage import meter as usage
+
+log = logging.getLogger("kirem.inbound")
+MAX_ATTEMPTS = 5
+BATCH_SIZE = 200
+"""Raw events claimed and processed together: each stage's queries are shared by all of them."""
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+"""PostgreSQL: connection, transaction rollback (serialization, deadlock), resources, operator, system."""
+
+
+async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
+    """Lease up to ``limit`` pending raw events, oldest first, in one statement; their ids."""
+    due = (
+        select(RawEvent.id)
+        .where(RawEvent.status == "pending")
+        .where(or_(RawEvent.lease_expires_at.is_(None), RawEvent.lease_expires_at < now))
+        .order_by(RawEvent.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = await session.execute(
+        update(RawEvent)
+        .where(RawEvent.id.in_(due.scalar_subquery()))
+        .values(lease_expires_at=now + lease, attempts=RawEvent.attempts + 1)
+        .returning(RawEvent.id)
+    )
+    result = sorted(claimed.scalars())
+    await session.commit()
+    return result
+
+
+async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE) -> int:
+    """Process one batch of pending raw events; return how many were claimed.
+
+    The batch is processed in one transaction; if that transaction fails as a whole (a passing
+    database trouble, or an error outside any one raw event), each raw event is taken alone.
+    """
+    async with ctx.db.session() as session:
+        lease = timedelta(seconds=ctx.settings.inbound_lease_seconds)
+        ids = await claim_raw_events(session, utcnow(), limit, lease)
+    if not ids:
+        return 0
+    try:
+        await process_raw_events(ctx, ids)
+    except Exception:
+        log.warning(
+            "processing %d raw events together failed; taking them one by one", len(ids), exc_info=True
+        )
+        for raw_id in ids:
+            try:
+                await process_raw_events(ctx, [raw_id])
+            except Exception as exc:
+                log.exception("processing raw event %s failed", raw_id)
+                await _record_failure(ctx, raw_id, exc)
+    ctx.signals.wake(DELIVERIES)
+    return len(ids)
+
+
+async def _record_failure(ctx: AppContext, raw_id: int, exc: Exception) -> None:
+    async with ctx.db.transaction() as session:
+        raw = await session.get(RawEvent, raw_id)
+        if raw is not None:
+            _failed(raw, exc)
+
+
+def _failed(raw: RawEvent, exc: Exception) -> None:
+    """Note why processing failed; the raw event is taken again after its lease, at most 5 times."""
+    raw.error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    raw.lease_expires_at = None
+    if raw.attempts >= MAX_ATTEMPTS:
+        raw.status = "invalid"
+
+
+async def process_raw_events(ctx: AppContext, ids: list[int]) -> None:
+    """Claimed raw events in one transaction: the whole batch at once, else item by item."""
+    try:
+        async with ctx.db.transaction() as session:
+            raws = await _pending(session, ids)
+            now = utcnow()
+            batch = await read_raw_events(session, raws)
+            await _stages(ctx, session, [item for read in batch for item in read.items], now)
+            for read in batch:
+                _finish_read(read, [], now)
+            await notify(session, DELIVERIES)
+        return
+    except Exception as exc:
+        if _transient(exc):
+            raise
+        log.warning("processing %d raw events as a batch failed; item by item", len(ids), exc_info=True)
+    async with ctx.db.transaction() as session:
+        raws = await _pending(session, ids)
+        now = utcnow()
+        for raw in raws:
+            raw.processed_at = now
+        await session.flush()  # write first: SQLite's savepoints below then nest in a write transaction
+        for read in await read_raw_events(session, raws):
+            await _process_alone(ctx, session, read, now)
+        await notify(session, DELIVERIES)
+
+
+async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
+    stmt = select(RawEvent).where(RawEvent.id.in_(ids), RawEvent.status == "pending").order_by(RawEvent.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _stages(ctx: AppContext, session: AsyncSession, items: list[Item], now: datetime) -> None:
+    """Every stage, in order, on the whole list of items."""
+    if not items:
+        return
+    events = await EventLog.lookup(session, [(i.channel.project_id, i.event.dedup_key) for i in items])
+    fresh = [i for i in items if events.claim(i.channel.project_id, i.event.dedup_key)]
+    await apply_events(session, [(i.channel, i.event) for i in fresh], ctx.settings.handover_seconds)
+    logged = await events.record(session, [_new_event(i) for i in fresh], now)
+    await _count_usage(session, logged, now)
+    routing = await routing_of(session, {e.project_id for e in logged})
+    await enqueue(session, [(e, decide(e, routing[e.project_id])) for e in logged], now)
+
+
+def _new_event(item: Item) -> NewEvent:
+    event, channel = item.event, item.channel
+    return NewEvent(
+        project_id=channel.project_id,
+        channel_id=channel.id,
+        raw_event_id=item.raw.id,
+        type=event.type,
+        dedup_key=event.dedup_key,
+        data=event.data,
+        facts=stored_facts(facts_from(event, channel.id)),
+        meta_body=event.meta_body,
+    )
+
+
+async def _count_usage(session: AsyncSession, logged: list[LoggedEvent], now: datetime) -> None:
+    amounts: dict[str, Counter[str]] = defaultdict(Counter)
+    for event in logged:
+        amounts[event.project_id].update(usage.event_amounts(event.type, event.data))
+    for project_id in sorted(amounts):
+        await usage.count(session, project_id, amounts[project_id], now)
+
+
+async def _process_alone(ctx: AppContext, session: AsyncSession, read: ReadRaw, now: datetime) -> None:
+    """One raw event in its own savepoint, each of its items in another."""
+    raw = read.raw
+    try:
+        async with session.begin_nested():
+            failures: list[str] = []
+            for item in read.items:
+                try:
+                    async with session.begin_nested():
+                        await _stages(ctx, session, [item], now)
+                except Exception as exc:
+                    if _transient(exc):
+                        raise
+                    reason = _reason(exc)
+                    log.exception("raw event %s: %s %s failed", raw.id, item.event.type, item.event.dedup_key)
+                    ctx.metrics.inbound_item_failures.labels(item.event.type).inc()
+                    failures.append(f"{item.event.dedup_key}: {reason}")
+                    await _keep_failed(session, item, reason, now)
+            _finish_read(read, failures, now)
+    except Exception as exc:
+        if _transient(exc):
+            raise
+        log.exception("processing raw event %s failed", raw.id)
+        raw.processed_at = None  # as if its own transaction had been rolled back
+        _failed(raw, exc)
+
+
+async def _keep_failed(session: AsyncSession, item: Item, reason: str, now: datetime) -> None:
+    """Keep an event that could not be applied, marked with why; its data too when it can be stored."""
+    event, channel = item.event, item.channel
+    data = dict(event.data)
+    if "conversation_id" in data:
+        data["conversation_id"] = None  # the conversation it may have opened was undone with it
+    for kept in (data, {"unstorable": True}):
+        try:
+            async with session.begin_nested():
+                await record_event(
+                    session,
+                    project_id=channel.project_id,
+                    channel_id=channel.id,
+                    raw_event_id=item.raw.id,
+                    type=event.type,
+                    dedup_key=event.dedup_key,
+                    data=kept,
+                    meta_body=event.meta_body,
+                    now=now,
+                    error=reason,
+                )
+            return
+        except Exception:
+            log.exception("raw event %s: keeping failed item %s", item.raw.id, event.dedup_key)
+    raise RuntimeError(f"could not keep failed item {event.dedup_key}")
+
+
+def _transient(exc: Exception) -> bool:
+    """A database trouble that passes (retry the webhook), not one this item causes."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+
+
+def _reason(exc: Exception) -> str:
+    """A short, single-line cause for the event and the raw row (driver errors are long)."""
+    cause = getattr(exc, "orig", None) or exc
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{cause.__class__.__name__}: {first}"[:500]
+
+
+def _finish_read(read: ReadRaw, failures: list[str], now: datetime) -> None:
+    raw = read.raw
+    if read.invalid is not None:
+        _finish(raw, "invalid", now, read.invalid)
+        return
+    notes = [f"no channel for phone_number_id {', '.join(sorted(read.unknown))}"] if read.unknown else []
+    if failures:
+        notes.append(f"{len(failures)} item(s) failed: " + "; ".join(failures))
+    routed = bool(read.items) or not read.events
+    _finish(raw, "processed" if routed else "unrouted", now, "\n".join(notes) or None)
+
+
+def _finish(raw: RawEvent, status: str, now: datetime, error: str | None) -> None:
+    raw.status = status
+    raw.processed_at = now
+    raw.lease_expires_at = None
+    raw.error = error
