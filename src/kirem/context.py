@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -18,6 +19,9 @@ from kirem.ratelimit import RateLimiter
 from kirem.signals import Signals
 from kirem.tenancy.models import Channel
 
+if TYPE_CHECKING:
+    from kirem.messaging.ledger import SendLedger
+
 
 @dataclass
 class AppContext:
@@ -31,9 +35,19 @@ class AppContext:
     signals: Signals = field(default_factory=Signals)
     metrics: Metrics = field(default_factory=Metrics)
     raw_events: RawEventStore = field(init=False)
+    _sends: SendLedger | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.raw_events = RawEventStore(self.db, self.signals)
+
+    @property
+    def sends(self) -> SendLedger:
+        """The process's group-committed send writes (made on first use: messaging imports this module)."""
+        if self._sends is None:
+            from kirem.messaging.ledger import SendLedger
+
+            self._sends = SendLedger(self.db)
+        return self._sends
 
     def graph_for(self, channel: Channel) -> GraphClient:
         if channel.kind == "sandbox":
@@ -46,6 +60,8 @@ class AppContext:
 
     async def aclose(self) -> None:
         await self.raw_events.aclose()
+        if self._sends is not None:
+            await self._sends.aclose()
         await self.live_graph.aclose()
         if self.sandbox_graph is not None:
             await self.sandbox_graph.aclose()

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import ApiError, not_found
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import flush_unique, for_project, get_owned, upsert
+from kirem.db.scope import flush_unique, for_project, get_owned, insert_if_absent, upsert
 from kirem.delivery.signing import generate_secret
 from kirem.tenancy.cache import TtlCache
 from kirem.tenancy.cache import generation as cache_generation
@@ -358,24 +358,44 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
 
 
 async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
-    """Count one outbound message for today (the caller commits); 429 once the daily quota is used.
+    """Count one outbound message for today (the caller commits); 429 once the daily quota is used."""
+    if not await reserve_outbound_quota(session, tenant.account.id, tenant.limits.outbound_per_day, 1, now):
+        raise outbound_quota_error(tenant)
 
-    One statement: today's row is inserted at 1, or incremented only while below the quota. The
-    row's lock (PostgreSQL) or the write lock (SQLite) makes concurrent sends take turns, so exactly
-    the quota is admitted.
+
+async def reserve_outbound_quota(
+    session: AsyncSession, account_id: str, limit: int | None, wanted: int, now: datetime | None = None
+) -> int:
+    """Count up to ``wanted`` outbound messages for today (the caller commits); how many fit the quota.
+
+    Unlimited: one upsert adding ``wanted``. Limited: today's row is made to exist, read locked
+    (``FOR UPDATE`` on PostgreSQL; on SQLite the insert already took the database's write lock),
+    and raised by what still fits, so concurrent sends (and batches of them) admit exactly the quota.
     """
     day = (now or utcnow()).date().isoformat()
-    limit = tenant.limits.outbound_per_day
-    if limit is None or limit > 0:
-        count = upsert(session, DailyUsage).values(account_id=tenant.account.id, day=day, outbound_messages=1)
+    if limit is not None and limit <= 0:
+        return 0
+    today = (DailyUsage.account_id == account_id, DailyUsage.day == day)
+    if limit is None:
+        count = upsert(session, DailyUsage).values(account_id=account_id, day=day, outbound_messages=wanted)
         stmt = count.on_conflict_do_update(
             index_elements=[DailyUsage.account_id, DailyUsage.day],
-            set_={"outbound_messages": DailyUsage.outbound_messages + 1},
-            where=(DailyUsage.outbound_messages < limit) if limit is not None else None,
+            set_={"outbound_messages": DailyUsage.outbound_messages + wanted},
         )
-        if (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
-            return
-    raise plan_error(
+        await session.execute(stmt)
+        return wanted
+    await insert_if_absent(session, DailyUsage, account_id=account_id, day=day, outbound_messages=0)
+    used = await session.scalar(select(DailyUsage.outbound_messages).where(*today).with_for_update())
+    admitted = max(0, min(wanted, limit - int(used or 0)))
+    if admitted:
+        raised = DailyUsage.outbound_messages + admitted
+        await session.execute(update(DailyUsage).where(*today).values(outbound_messages=raised))
+    return admitted
+
+
+def outbound_quota_error(tenant: Tenant) -> ApiError:
+    limit = tenant.limits.outbound_per_day
+    return plan_error(
         "outbound_per_day",
         f"Daily limit of {limit} outbound messages reached on the {tenant.account.plan} plan.",
         (limit or 0) + 1,
