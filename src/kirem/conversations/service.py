@@ -16,7 +16,7 @@ from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Co
 from kirem.conversations.preview import preview
 from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
-from kirem.db.scope import for_project, get_owned, insert_if_absent
+from kirem.db.scope import for_project, get_owned, insert_all_if_absent, insert_if_absent
 from kirem.messaging.models import MessageLog
 from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
@@ -121,6 +121,59 @@ async def conversation_for(
     if name and not conversation.customer_name:
         conversation.customer_name = name[:200]
     return conversation
+
+
+async def conversations_by_phone(
+    session: AsyncSession, wanted: dict[tuple[str, str], str], now: datetime | None = None
+) -> dict[tuple[str, str], str]:
+    """Conversation ids by (channel id, phone) for customers known by number alone, created as needed.
+
+    ``wanted`` maps each (channel id, phone) to the channel's project. This is what
+    :func:`conversation_for` does for each such customer (nothing to learn, nothing to merge: one
+    conversation per channel and number), with one query, one multi-row insert-if-absent for the
+    new ones and one query for those, for a whole batch of sends.
+    """
+
+    async def found(keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        stmt = select(Conversation.id, Conversation.channel_id, Conversation.customer_wa_id).where(
+            Conversation.channel_id.in_({channel_id for channel_id, _ in keys}),
+            Conversation.customer_wa_id.in_({phone for _, phone in keys}),
+        )
+        rows = (await session.execute(stmt)).all()
+        return {
+            (row.channel_id, row.customer_wa_id): row.id
+            for row in rows
+            if (row.channel_id, row.customer_wa_id) in keys
+        }
+
+    if not wanted:
+        return {}
+    ids = await found(set(wanted))
+    missing = sorted(key for key in wanted if key not in ids)
+    if missing:
+        now = now or utcnow()
+        new = {
+            "customer_user_id": None,
+            "customer_parent_user_id": None,
+            "customer_username": None,
+            "customer_name": "",
+            "status": "open",
+            "created_at": now,
+            "updated_at": now,
+        }
+        rows = [
+            {
+                **new,
+                "id": new_uuid(),
+                "project_id": wanted[key],
+                "channel_id": key[0],
+                "customer_wa_id": key[1],
+            }
+            for key in missing
+        ]
+        await insert_all_if_absent(session, Conversation, rows)
+        ids |= await found(set(missing))
+    return ids
 
 
 async def known_conversation(

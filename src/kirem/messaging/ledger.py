@@ -18,9 +18,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
-from kirem.conversations.service import conversation_for
+from kirem.conversations.service import conversation_for, conversations_by_phone
 from kirem.customers import CustomerIds
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
@@ -53,6 +53,12 @@ class Acceptance:
     channel: Channel
     customer: CustomerIds
     message_id: str | None
+
+
+def _by_phone(sent: Acceptance) -> bool:
+    """A customer known by number alone: their conversation is found (or made) with the batch's."""
+    ids = sent.customer
+    return bool(ids.phone) and not (ids.user_id or ids.parent_user_id or ids.username)
 
 
 class SendLedger:
@@ -95,27 +101,45 @@ class SendLedger:
         now = utcnow()
         wamids = [sent.message_id for sent in batch if sent.message_id]
         amounts: dict[str, Counter[str]] = defaultdict(Counter)
+        accepted: list[dict[str, Any]] = []
         async with self._db.transaction() as session:
             overtaking: dict[str, list[PendingStatus]] = defaultdict(list)
             if wamids:
                 stmt = select(PendingStatus).where(PendingStatus.message_id.in_(wamids))
                 for pending in (await session.execute(stmt.order_by(PendingStatus.id))).scalars():
                     overtaking[pending.message_id].append(pending)
+            by_phone = await conversations_by_phone(
+                session,
+                {
+                    (sent.channel.id, sent.customer.phone): sent.project_id
+                    for sent in batch
+                    if _by_phone(sent)
+                },
+                now,
+            )
             for sent in batch:
-                conversation = (
-                    await conversation_for(session, sent.channel, sent.customer, now=now)
-                    if sent.customer.known
-                    else None
+                if _by_phone(sent):
+                    conversation_id = by_phone.get((sent.channel.id, sent.customer.phone or ""))
+                elif sent.customer.known:
+                    conversation_id = (
+                        await conversation_for(session, sent.channel, sent.customer, now=now)
+                    ).id
+                else:
+                    conversation_id = None
+                fresh = {"status": "accepted", "error_code": None, "error_message": None}
+                fresh |= advanced("accepted", overtaking.get(sent.message_id or "", []))
+                accepted.append(
+                    {
+                        "log_id": sent.log_id,
+                        "message_id": sent.message_id,
+                        "conversation_id": conversation_id,
+                        "updated_at": now,
+                        **fresh,
+                    }
                 )
-                values: dict[str, Any] = {
-                    "message_id": sent.message_id,
-                    "status": "accepted",
-                    "conversation_id": conversation.id if conversation is not None else None,
-                    "updated_at": now,
-                }
-                values |= advanced("accepted", overtaking.get(sent.message_id or "", []))
-                await session.execute(update(MessageLog).where(MessageLog.id == sent.log_id).values(values))
                 amounts[sent.project_id][usage.outbound(sent.message_type)] += 1
+            logs = MessageLog.__table__
+            await session.execute(update(logs).where(logs.c.id == bindparam("log_id")), accepted)
             if overtaking:
                 applied = PendingStatus.message_id.in_(list(overtaking))
                 await session.execute(delete(PendingStatus).where(applied))
