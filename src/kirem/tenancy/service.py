@@ -14,7 +14,6 @@ from kirem.db.base import utcnow
 from kirem.db.scope import flush_unique, for_project, get_owned, insert_if_absent, upsert
 from kirem.delivery.signing import generate_secret
 from kirem.tenancy.cache import TtlCache
-from kirem.tenancy.cache import generation as cache_generation
 from kirem.tenancy.limits import enforce_count_limit, plan_error
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import PLANS, PlanLimits, limits_for
@@ -180,13 +179,16 @@ _active_channels: TtlCache[list[Channel]] = TtlCache()
 async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
     """The project a live (unrevoked) key speaks for; cached briefly (:mod:`kirem.tenancy.cache`)."""
     key_hash = hash_secret(secret)
-    tenant = _tenants.get(key_hash)
-    if tenant is not None:
-        key = tenant.api_key
-        if await _touch(session, ApiKey, key.id, key.last_used_at):
-            key.last_used_at = utcnow()
-        return tenant
-    seen = cache_generation()
+    tenant = await _tenants.load(key_hash, lambda: _find_tenant(session, key_hash))
+    if tenant is None:
+        return None
+    key = tenant.api_key
+    if await _touch(session, ApiKey, key.id, key.last_used_at):
+        key.last_used_at = utcnow()
+    return tenant
+
+
+async def _find_tenant(session: AsyncSession, key_hash: str) -> Tenant | None:
     stmt = (
         select(ApiKey, Project, Account)
         .join(Project, Project.id == ApiKey.project_id)
@@ -203,12 +205,7 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
         )
     for loaded in (key, project, account):
         session.expunge(loaded)  # detached: later rollbacks in this session cannot expire them
-    tenant = Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
-    if await _touch(session, ApiKey, key.id, key.last_used_at):
-        key.last_used_at = utcnow()
-        seen = cache_generation()  # the touch itself invalidated the caches
-    _tenants.put(key_hash, tenant, seen)
-    return tenant
+    return Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
 
 
 async def _touch(
@@ -312,12 +309,15 @@ async def resolve_channel(
     found = next((channel for channel in cached if wanted(channel)), None) if cached else None
     if found is not None:
         return found
-    seen = cache_generation()
-    stmt = for_project(Channel, tenant.project_id).where(Channel.status == "active")
-    channels = list((await session.execute(stmt.order_by(Channel.created_at, Channel.id))).scalars())
-    for channel in channels:
-        session.expunge(channel)  # shared by later requests: detached, read-only
-    _active_channels.put(tenant.project_id, channels, seen)
+
+    async def active_channels() -> list[Channel]:
+        stmt = for_project(Channel, tenant.project_id).where(Channel.status == "active")
+        channels = list((await session.execute(stmt.order_by(Channel.created_at, Channel.id))).scalars())
+        for channel in channels:
+            session.expunge(channel)  # shared by later requests: detached, read-only
+        return channels
+
+    channels = await _active_channels.load(tenant.project_id, active_channels, cached=cached is None) or []
     found = next((channel for channel in channels if wanted(channel)), None)
     if found is not None:
         return found
