@@ -83,7 +83,7 @@ class SendLedger:
         for index, opening in enumerate(batch):
             by_account[opening.tenant.account.id].append(index)
         now = utcnow()
-        async with self._db.transaction() as session:
+        async with self._db.batch_transaction() as session:
             admitted: list[int] = []
             for account_id in sorted(by_account):  # a fixed order: PostgreSQL locks rows in it
                 indexes = by_account[account_id]
@@ -102,7 +102,7 @@ class SendLedger:
         wamids = [sent.message_id for sent in batch if sent.message_id]
         amounts: dict[str, Counter[str]] = defaultdict(Counter)
         accepted: list[dict[str, Any]] = []
-        async with self._db.transaction() as session:
+        async with self._db.batch_transaction() as session:
             overtaking: dict[str, list[PendingStatus]] = defaultdict(list)
             if wamids:
                 stmt = select(PendingStatus).where(PendingStatus.message_id.in_(wamids))

@@ -191,7 +191,7 @@ class WebhookOutbox:
     async def _delete_accepted(self, row_ids: list[int]) -> None:
         """Rows Kirem accepted together, deleted in one transaction (while their leases are ours)."""
         mine = (SandboxOutbox.id.in_(row_ids), SandboxOutbox.leased_by == self.worker_id)
-        async with self.database.transaction() as session:
+        async with self.database.batch_transaction() as session:
             await session.execute(delete(SandboxOutbox).where(*mine))
 
     async def release(self, row_id: int) -> None:
