@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 
@@ -17,6 +18,10 @@ from kirem.ratelimit import RateLimiter
 from kirem.signals import Signals
 
 
+class Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -28,6 +33,9 @@ class AppContext:
     sandbox_app_secret: str | None = None
     signals: Signals = field(default_factory=Signals)
     metrics: Instruments = field(default_factory=Instruments)
+    parts: dict[str, Closable] = field(default_factory=dict)
+    """Process-wide parts a layer above makes on first use (the send path's group committer, see
+    ``kirem.messaging.ledger.send_ledger``); closed with the context."""
 
     def graph_for(self, channel_kind: str) -> GraphClient:
         """The Graph client of a channel of this kind (``sandbox`` or ``live``)."""
@@ -38,6 +46,8 @@ class AppContext:
         return self.live_graph
 
     async def aclose(self) -> None:
+        for part in self.parts.values():
+            await part.aclose()
         await self.live_graph.aclose()
         if self.sandbox_graph is not None:
             await self.sandbox_graph.aclose()

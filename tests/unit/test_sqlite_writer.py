@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from kirem.config import Settings
+from kirem.db.engine import Database
 from kirem.db.sqlite_writer import WriterLock, connector, serialise_writes
 
 SHORT_BUSY_TIMEOUT = 0.05
@@ -81,3 +83,31 @@ async def test_many_concurrent_writers_all_commit(engine: AsyncEngine) -> None:
 
     await asyncio.gather(*(write(i) for i in range(40)))
     assert sorted(await _names(engine)) == sorted(f"w{i}" for i in range(40))
+
+
+async def test_batched_writers_share_one_connection_beside_the_other_sessions(tmp_path: Path) -> None:
+    database = Database(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'batched.db'}"))
+    try:
+        async with database.transaction() as session:
+            await session.execute(text("CREATE TABLE items (name TEXT)"))
+        connections: set[int] = set()
+
+        async def batched(index: int) -> None:
+            async with database.batch_transaction() as session:
+                raw = await session.connection()
+                connections.add(id((await raw.get_raw_connection()).driver_connection))
+                await session.execute(text("INSERT INTO items VALUES (:name)"), {"name": f"b{index}"})
+                await asyncio.sleep(0)
+
+        async def other(index: int) -> None:
+            async with database.transaction() as session:
+                await session.execute(text("INSERT INTO items VALUES (:name)"), {"name": f"o{index}"})
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(batched(i) for i in range(20)), *(other(i) for i in range(20)))
+        async with database.session() as session:
+            names = list((await session.execute(text("SELECT name FROM items"))).scalars())
+        assert sorted(names) == sorted([f"b{i}" for i in range(20)] + [f"o{i}" for i in range(20)])
+        assert len(connections) == 1
+    finally:
+        await database.dispose()

@@ -13,9 +13,9 @@ from kirem.context import AppContext
 from kirem.conversations.book import ConversationBook
 from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
 from kirem.customers import CustomerIds, identifier
-from kirem.db.base import utcnow
-from kirem.db.scope import for_project, get_owned, insert_if_absent
-from kirem.kit.enums import ChannelStatus
+from kirem.db.base import new_uuid, utcnow
+from kirem.db.scope import for_project, get_owned, insert_all_if_absent, insert_if_absent
+from kirem.kit.enums import ChannelStatus, ConversationStatus
 from kirem.kit.errors import Conflict, invalid, not_found
 from kirem.kit.paging import page_of
 from kirem.kit.params import iso
@@ -83,9 +83,20 @@ def epoch(value: Any, default: datetime) -> datetime:
 # Finding and opening conversations ---------------------------------------------------------
 
 
-async def joined_conversation(session: AsyncSession, channel: Channel, customer: CustomerIds) -> str:
-    """The id of the conversation a message sent to ``customer`` joins (opened if there is none)."""
-    return (await conversation_for(session, channel, customer)).id
+class JoinedConversation:
+    """What the send path is told about conversations (``kirem.messaging.ledger.ConversationOf``):
+    the conversation a message sent to a customer joins, opened if there is none."""
+
+    async def __call__(self, session: AsyncSession, channel: Channel, customer: CustomerIds) -> str:
+        return (await conversation_for(session, channel, customer)).id
+
+    async def by_phone(
+        self, session: AsyncSession, wanted: dict[tuple[str, str], str], now: datetime
+    ) -> dict[tuple[str, str], str]:
+        return await conversations_by_phone(session, wanted, now)
+
+
+joined_conversation = JoinedConversation()
 
 
 def _ids(customer: CustomerIds | str) -> CustomerIds:
@@ -106,6 +117,59 @@ async def conversation_for(
     :meth:`ConversationBook.conversation_for`.
     """
     return await ConversationBook(session).conversation_for(channel, _ids(customer), name=name, now=now)
+
+
+async def conversations_by_phone(
+    session: AsyncSession, wanted: dict[tuple[str, str], str], now: datetime | None = None
+) -> dict[tuple[str, str], str]:
+    """Conversation ids by (channel id, phone) for customers known by number alone, created as needed.
+
+    ``wanted`` maps each (channel id, phone) to the channel's project. This is what
+    :func:`conversation_for` does for each such customer (nothing to learn, nothing to merge: one
+    conversation per channel and number), with one query, one multi-row insert-if-absent for the
+    new ones and one query for those, for a whole batch of sends.
+    """
+
+    async def found(keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        stmt = select(Conversation.id, Conversation.channel_id, Conversation.customer_wa_id).where(
+            Conversation.channel_id.in_({channel_id for channel_id, _ in keys}),
+            Conversation.customer_wa_id.in_({phone for _, phone in keys}),
+        )
+        rows = (await session.execute(stmt)).all()
+        return {
+            (row.channel_id, row.customer_wa_id): row.id
+            for row in rows
+            if (row.channel_id, row.customer_wa_id) in keys
+        }
+
+    if not wanted:
+        return {}
+    ids = await found(set(wanted))
+    missing = sorted(key for key in wanted if key not in ids)
+    if missing:
+        now = now or utcnow()
+        new = {
+            "customer_user_id": None,
+            "customer_parent_user_id": None,
+            "customer_username": None,
+            "customer_name": "",
+            "status": ConversationStatus.OPEN,
+            "created_at": now,
+            "updated_at": now,
+        }
+        rows = [
+            {
+                **new,
+                "id": new_uuid(),
+                "project_id": wanted[key],
+                "channel_id": key[0],
+                "customer_wa_id": key[1],
+            }
+            for key in missing
+        ]
+        await insert_all_if_absent(session, Conversation, rows)
+        ids |= await found(set(missing))
+    return ids
 
 
 async def customer_wrote(

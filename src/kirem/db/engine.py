@@ -45,7 +45,15 @@ def secure_sqlite_files(path: Path) -> None:
             continue
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def is_sqlite(settings: Settings) -> bool:
+    return settings.database_url.startswith("sqlite")
+
+
+def create_engine(
+    settings: Settings, *, writer: WriterLock | None = None, single_connection: bool = False
+) -> AsyncEngine:
+    """The engine of ``settings.database_url``. On SQLite, engines sharing ``writer`` take turns
+    to write; ``single_connection`` makes an engine of one connection (the batched writers' own)."""
     url = settings.database_url
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
@@ -53,8 +61,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         path = sqlite_file(url)
         if path is not None:
             secure_sqlite_files(path)
+        pool = {"pool_size": 1, "max_overflow": 0} if single_connection else {}
         engine = create_async_engine(
-            url, async_creator=connector(url, WriterLock(BUSY_TIMEOUT_SECONDS), BUSY_TIMEOUT_SECONDS)
+            url,
+            async_creator=connector(url, writer or WriterLock(BUSY_TIMEOUT_SECONDS), BUSY_TIMEOUT_SECONDS),
+            **pool,
         )
         serialise_writes(engine)
 
@@ -78,12 +89,26 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 
 class Database:
-    """The process's engine and session factory, created once and shared."""
+    """The process's engines and session factories, created once and shared.
+
+    On SQLite the group committers (ingest, the send path, the sandbox's outbox) write through
+    :meth:`batch_transaction`: one connection of their own, which they take in turn, so the busy
+    paths' writes are serialised through one connection, each a batch. Every other session of the
+    process takes the same writer turn (:mod:`kirem.db.sqlite_writer`) for its own, rarer writes.
+    On PostgreSQL (and an in-memory SQLite database, which exists once per connection pool) both
+    are the one engine.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = create_engine(settings)
+        if is_sqlite(settings) and sqlite_file(settings.database_url) is not None:
+            writer = WriterLock(BUSY_TIMEOUT_SECONDS)
+            self.engine = create_engine(settings, writer=writer)
+            self.batch_engine = create_engine(settings, writer=writer, single_connection=True)
+        else:
+            self.engine = self.batch_engine = create_engine(settings)
         self.sessions = create_session_factory(self.engine)
+        self.batch_sessions = create_session_factory(self.batch_engine)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -95,5 +120,13 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def batch_transaction(self) -> AsyncIterator[AsyncSession]:
+        """The transaction of a group commit: on SQLite, on the batched writers' one connection."""
+        async with self.batch_sessions() as session, session.begin():
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.batch_engine is not self.engine:
+            await self.batch_engine.dispose()

@@ -38,7 +38,7 @@ class RawEventStore:
         now = utcnow()
         rows = [{"source": source, "body": body, "received_at": now} for source, body in batch]
         try:
-            async with self._db.transaction() as session:
+            async with self._db.batch_transaction() as session:
                 await session.execute(insert(cast("Table", RawEvent.__table__)).values(rows))
                 await notify(session, RAW_EVENTS)
         except Exception:

@@ -6,15 +6,17 @@ checks the key's and the channel's rules first.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.customers import CustomerIds, customer_ids
+from kirem.db.base import new_id, utcnow
 from kirem.kit.enums import MessageStatus
-from kirem.kit.errors import DomainError, invalid
+from kirem.kit.errors import invalid
+from kirem.messaging.ledger import Acceptance, ConversationOf, send_ledger
 from kirem.messaging.message_rules import (
     is_read_receipt,
     message_type_of,
@@ -24,7 +26,6 @@ from kirem.messaging.message_rules import (
 )
 from kirem.messaging.models import MessageLog
 from kirem.messaging.preview import preview
-from kirem.messaging.statuses import apply_pending
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable, first_object
 from kirem.phones import digits, with_ascii_recipient
 from kirem.tenancy.models import Channel
@@ -32,14 +33,9 @@ from kirem.tenancy.service import (
     Tenant,
     channel_token,
     check_channel_use,
-    consume_outbound_quota,
     release_outbound_quota,
     resolve_channel,
 )
-from kirem.usage import meter as usage
-
-ConversationOf = Callable[[AsyncSession, Channel, CustomerIds], Awaitable[str]]
-"""The id of the conversation a sent message joins: ``kirem.conversations.service.joined_conversation``."""
 
 
 async def send_message(
@@ -66,44 +62,45 @@ async def send_message(
         raise invalid(errors, meta_code=meta_error_code(errors))
     channel = channel or await resolve_channel(session, tenant, phone_number_id=phone_number_id)
     graph, token = graph_and_token(ctx, tenant, channel)
-    log = MessageLog(
-        project_id=tenant.project_id,
-        channel_id=channel.id,
-        recipient=_phone_of(body)[:64],
-        recipient_user_id=body.get("recipient"),
-        sender=channel.display_phone_number,
-        direction="outbound",
-        type=str(message_type_of(body) or "text")[:32],
-        status=MessageStatus.PENDING,
-        request=body,
-        author=author,
-        text=preview({**body, "type": message_type_of(body) or "text"}),
+    await session.commit()  # the caller's reads end here: no connection or snapshot held across the call
+    message_type = str(message_type_of(body) or "text")[:32]
+    log_id = new_id("msg")
+    await send_ledger(ctx, conversation_of).open(
+        tenant,
+        {
+            "id": log_id,
+            "project_id": tenant.project_id,
+            "channel_id": channel.id,
+            "recipient": _phone_of(body)[:64],
+            "recipient_user_id": body.get("recipient"),
+            "sender": channel.display_phone_number,
+            "direction": "outbound",
+            "type": message_type,
+            "status": MessageStatus.PENDING,
+            "request": body,
+            "author": author,
+            "text": preview({**body, "type": message_type_of(body) or "text"}),
+        },
     )
-    session.add(log)
-    try:
-        # counted last: the account's quota row stays locked only until the commit just after
-        await consume_outbound_quota(session, tenant)
-    except DomainError:
-        await session.rollback()
-        raise
-    await session.commit()
     try:
         answer = await graph.send_message(channel.phone_number_id, token, body)
     except MetaApiError as exc:
-        await _record_refusal(session, tenant, log, exc.code, exc.message)
+        await _record_refusal(ctx, tenant, log_id, exc.code, exc.message)
         raise
     except MetaUnavailable as exc:
-        await _record_refusal(session, tenant, log, None, str(exc))
+        await _record_refusal(ctx, tenant, log_id, None, str(exc))
         raise
-    customer = addressee(body, first_object(answer, "contacts"))
-    conversation_id = await conversation_of(session, channel, customer) if customer.known else None
     message_id = first_object(answer, "messages").get("id")
-    log.message_id = message_id if isinstance(message_id, str) and len(message_id) <= 255 else None
-    log.status = MessageStatus.ACCEPTED
-    log.conversation_id = conversation_id
-    await apply_pending(session, log)
-    await usage.count(session, tenant.project_id, {usage.outbound(log.type): 1})
-    await session.commit()
+    await send_ledger(ctx, conversation_of).accept(
+        Acceptance(
+            project_id=tenant.project_id,
+            log_id=log_id,
+            message_type=message_type,
+            channel=channel,
+            customer=addressee(body, first_object(answer, "contacts")),
+            message_id=message_id if isinstance(message_id, str) and len(message_id) <= 255 else None,
+        )
+    )
     return answer, False
 
 
@@ -123,13 +120,17 @@ def _phone_of(body: dict[str, Any]) -> str:
 
 
 async def _record_refusal(
-    session: AsyncSession, tenant: Tenant, log: MessageLog, code: int | None, message: str
+    ctx: AppContext, tenant: Tenant, log_id: str, code: int | None, message: str
 ) -> None:
-    log.status = MessageStatus.FAILED
-    log.error_code = code
-    log.error_message = message
-    await release_outbound_quota(session, tenant)
-    await session.commit()
+    failed = {
+        "status": MessageStatus.FAILED,
+        "error_code": code,
+        "error_message": message,
+        "updated_at": utcnow(),
+    }
+    async with ctx.db.transaction() as session:
+        await session.execute(update(MessageLog).where(MessageLog.id == log_id).values(failed))
+        await release_outbound_quota(session, tenant)
 
 
 async def mark_read(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.messaging.models import MessageLog, PendingStatus
@@ -66,21 +67,20 @@ class StatusBook:
         return bool(logs)
 
 
-async def apply_pending(session: AsyncSession, log: MessageLog) -> None:
-    """Statuses that overtook their send (Meta can be faster than our own commit).
+def advanced(status: str, overtaking: Iterable[PendingStatus]) -> dict[str, Any]:
+    """The log columns a send's entry, now at ``status``, takes from statuses that overtook it.
 
-    Read without flushing ``log`` first, and deleted only when there were some: on SQLite a send's
-    closing transaction then takes the write lock only for its own writes.
+    Meta can be faster than our own commit: a ``sent`` or even ``read`` status may be parked
+    before the send's entry says ``accepted``. Empty when none of them moves it forward.
     """
-    if not log.message_id:
-        return
-    stmt = select(PendingStatus).where(PendingStatus.message_id == log.message_id).order_by(PendingStatus.id)
-    with session.no_autoflush:
-        pending = list((await session.execute(stmt)).scalars())
-    for status in pending:
-        _advance(log, status.status, status.error_code, status.error_message)
-    if pending:
-        await session.execute(delete(PendingStatus).where(PendingStatus.message_id == log.message_id))
+    current: dict[str, Any] = {"status": status}
+    for pending in overtaking:
+        if RANK.get(pending.status, 0) > RANK.get(current["status"], 0):
+            current["status"] = pending.status
+            if pending.status == "failed":
+                current["error_code"] = pending.error_code
+                current["error_message"] = pending.error_message
+    return current if current["status"] != status else {}
 
 
 def format_error(code: int | None, title: str | None) -> str | None:

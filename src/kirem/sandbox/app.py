@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kirem.config import Settings
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
+from kirem.meta.transport import AiohttpTransport
 from kirem.sandbox.errors import install_error_handlers
 from kirem.sandbox.routes import router
 from kirem.sandbox.runtime import Clock, SandboxRuntime
@@ -44,7 +45,7 @@ def create_sandbox_app(
     ``{settings.base_url}/webhooks/meta`` through ``http_client`` (one is created when not given).
     """
     owns_client = http_client is None
-    client = http_client or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS)
+    client = http_client or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=AiohttpTransport())
     secret = resolve_app_secret(settings)
     runtime = SandboxRuntime(
         settings=settings,

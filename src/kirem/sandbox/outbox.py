@@ -5,7 +5,8 @@ contact changes, a send's ``sent``/``delivered``/``read`` or ``failed`` statuses
 review) writes the webhook with :func:`enqueue` in the same transaction as the change it reports,
 so an answered request always has its webhook on disk, whatever happens to the process next.
 
-:class:`WebhookOutbox` posts due rows and deletes each once Kirem answers 2xx. A failed post (no
+:class:`WebhookOutbox` posts due rows and deletes each once Kirem answers 2xx (the rows accepted
+together are deleted in one transaction). A failed post (no
 connection, a timeout, any other answer) is retried after :data:`RETRY_DELAYS` (the last one
 repeating) until it is accepted or, like Meta, after :data:`GIVE_UP_AFTER`. Rows of one lane go one
 at a time, in the order they were written. A claimed row is leased: on PostgreSQL it is picked
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kirem.db.engine import Database
+from kirem.db.group_commit import GroupCommitter
 from kirem.meta.signatures import webhook_body
 from kirem.sandbox.models import SandboxOutbox
 from kirem.sandbox.webhooks import WebhookSender
@@ -102,6 +104,7 @@ class WebhookOutbox:
         self._posting: dict[int, asyncio.Task[None]] = {}
         self._awaiting_answer: dict[int, asyncio.Task[None]] = {}
         self._stopping = False
+        self._accepted = GroupCommitter(self._delete_accepted, BATCH_SIZE, "sandbox-outbox-accepted")
 
     def wake(self) -> None:
         """Look for due rows now (called after a transaction that enqueued some committed)."""
@@ -157,11 +160,11 @@ class WebhookOutbox:
     async def record(self, row: Claimed, error: str | None) -> None:
         """Delete an accepted row or schedule its retry, only while the lease is still ours."""
         now = self.clock()
+        if error is None:
+            await self._accepted.submit(row.id)
+            return
         mine = (SandboxOutbox.id == row.id, SandboxOutbox.leased_by == self.worker_id)
         async with self.database.transaction() as session:
-            if error is None:
-                await session.execute(delete(SandboxOutbox).where(*mine))
-                return
             failures = row.attempts + 1
             if now - row.created_at >= GIVE_UP_AFTER:
                 log.warning(
@@ -184,6 +187,12 @@ class WebhookOutbox:
                     lease_expires_at=None,
                 )
             )
+
+    async def _delete_accepted(self, row_ids: list[int]) -> None:
+        """Rows Kirem accepted together, deleted in one transaction (while their leases are ours)."""
+        mine = (SandboxOutbox.id.in_(row_ids), SandboxOutbox.leased_by == self.worker_id)
+        async with self.database.batch_transaction() as session:
+            await session.execute(delete(SandboxOutbox).where(*mine))
 
     async def release(self, row_id: int) -> None:
         """Give a claimed row back at once (a clean stop), so the next process need not wait out the lease."""
@@ -229,6 +238,7 @@ class WebhookOutbox:
         for task in self._awaiting_answer.values():
             task.cancel()
         await asyncio.gather(*self._posting.values(), return_exceptions=True)
+        await self._accepted.aclose()
 
     def _start(self, rows: list[Claimed]) -> int:
         for row in rows:

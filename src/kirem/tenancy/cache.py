@@ -12,14 +12,17 @@ for :data:`TTL_SECONDS`:
 - only what was found is kept: an unknown key or channel is always looked up, so a key or channel
   created elsewhere works at once.
 
-A lookup that started before an invalidation does not store its (possibly stale) answer.
+A lookup that started before an invalidation does not store its (possibly stale) answer. Requests
+that miss the same entry at the same time share one lookup (:meth:`TtlCache.load`): when an entry
+expires under load, one query refreshes it instead of one per waiting request.
 The cached ORM objects are detached copies: callers read them and never add them to a session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
@@ -44,6 +47,7 @@ class TtlCache(Generic[V]):
         self.ttl = ttl
         self.clock = clock
         self._entries: dict[Any, tuple[float, V]] = {}
+        self._loading: dict[Any, asyncio.Future[V | None]] = {}
         _caches.append(self)
 
     def get(self, key: Any) -> V | None:
@@ -54,6 +58,34 @@ class TtlCache(Generic[V]):
             self._entries.pop(key, None)
             return None
         return entry[1]
+
+    async def load(
+        self, key: Any, lookup: Callable[[], Awaitable[V | None]], *, cached: bool = True
+    ) -> V | None:
+        """The entry (unless ``cached`` is false), else what ``lookup`` finds, kept when found.
+
+        A miss while another request's lookup of the same key runs waits for that lookup's answer
+        (or its error) instead of querying again.
+        """
+        if cached and (value := self.get(key)) is not None:
+            return value
+        if (running := self._loading.get(key)) is not None:
+            return await asyncio.shield(running)
+        answer: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = answer
+        seen = generation()
+        try:
+            value = await lookup()
+        except BaseException as exc:
+            answer.set_exception(exc)
+            answer.exception()  # retrieved: no warning when nobody else was waiting
+            raise
+        finally:
+            self._loading.pop(key, None)
+        if value is not None:
+            self.put(key, value, seen)
+        answer.set_result(value)
+        return value
 
     def put(self, key: Any, value: V, generation: int) -> None:
         """Keep ``value`` unless the caches were invalidated since ``generation`` was read."""

@@ -10,11 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import changed_rows, flush_unique, for_project, get_owned, upsert
+from kirem.db.scope import flush_unique, for_project, get_owned, insert_if_absent, upsert
 from kirem.kit.enums import ChannelStatus
-from kirem.kit.errors import Conflict, Forbidden, Invalid, not_found
+from kirem.kit.errors import Conflict, DomainError, Forbidden, Invalid, not_found
 from kirem.tenancy.cache import TtlCache
-from kirem.tenancy.cache import generation as cache_generation
 from kirem.tenancy.limits import enforce_count_limit, plan_error
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import PLANS, PlanLimits, limits_for
@@ -196,13 +195,16 @@ _active_channels: TtlCache[list[Channel]] = TtlCache()
 async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
     """The project a live (unrevoked) key speaks for; cached briefly (:mod:`kirem.tenancy.cache`)."""
     key_hash = hash_secret(secret)
-    tenant = _tenants.get(key_hash)
-    if tenant is not None:
-        key = tenant.calling_key
-        if await _touch(session, ApiKey, key.id, key.last_used_at):
-            key.last_used_at = utcnow()
-        return tenant
-    seen = cache_generation()
+    tenant = await _tenants.load(key_hash, lambda: _find_tenant(session, key_hash))
+    if tenant is None:
+        return None
+    key = tenant.calling_key
+    if await _touch(session, ApiKey, key.id, key.last_used_at):
+        key.last_used_at = utcnow()
+    return tenant
+
+
+async def _find_tenant(session: AsyncSession, key_hash: str) -> Tenant | None:
     stmt = (
         select(ApiKey, Project, Account)
         .join(Project, Project.id == ApiKey.project_id)
@@ -217,12 +219,7 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
         raise Forbidden(f"This project is disabled. {project.disabled_reason}", {"project_id": project.id})
     for loaded in (key, project, account):
         session.expunge(loaded)  # detached: later rollbacks in this session cannot expire them
-    tenant = Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
-    if await _touch(session, ApiKey, key.id, key.last_used_at):
-        key.last_used_at = utcnow()
-        seen = cache_generation()  # the touch itself invalidated the caches
-    _tenants.put(key_hash, tenant, seen)
-    return tenant
+    return Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
 
 
 async def _touch(
@@ -326,12 +323,15 @@ async def resolve_channel(
     found = next((channel for channel in cached if wanted(channel)), None) if cached else None
     if found is not None:
         return found
-    seen = cache_generation()
-    stmt = for_project(Channel, tenant.project_id).where(Channel.status == ChannelStatus.ACTIVE)
-    channels = list((await session.execute(stmt.order_by(Channel.created_at, Channel.id))).scalars())
-    for channel in channels:
-        session.expunge(channel)  # shared by later requests: detached, read-only
-    _active_channels.put(tenant.project_id, channels, seen)
+
+    async def active_channels() -> list[Channel]:
+        stmt = for_project(Channel, tenant.project_id).where(Channel.status == ChannelStatus.ACTIVE)
+        channels = list((await session.execute(stmt.order_by(Channel.created_at, Channel.id))).scalars())
+        for channel in channels:
+            session.expunge(channel)  # shared by later requests: detached, read-only
+        return channels
+
+    channels = await _active_channels.load(tenant.project_id, active_channels, cached=cached is None) or []
     found = next((channel for channel in channels if wanted(channel)), None)
     if found is not None:
         return found
@@ -370,24 +370,44 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
 
 
 async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
-    """Count one outbound message for today (the caller commits); 429 once the daily quota is used.
+    """Count one outbound message for today (the caller commits); 429 once the daily quota is used."""
+    if not await reserve_outbound_quota(session, tenant.account.id, tenant.limits.outbound_per_day, 1, now):
+        raise outbound_quota_error(tenant)
 
-    One statement: today's row is inserted at 1, or incremented only while below the quota. The
-    row's lock (PostgreSQL) or the write lock (SQLite) makes concurrent sends take turns, so exactly
-    the quota is admitted.
+
+async def reserve_outbound_quota(
+    session: AsyncSession, account_id: str, limit: int | None, wanted: int, now: datetime | None = None
+) -> int:
+    """Count up to ``wanted`` outbound messages for today (the caller commits); how many fit the quota.
+
+    Unlimited: one upsert adding ``wanted``. Limited: today's row is made to exist, read locked
+    (``FOR UPDATE`` on PostgreSQL; on SQLite the insert already took the database's write lock),
+    and raised by what still fits, so concurrent sends (and batches of them) admit exactly the quota.
     """
     day = (now or utcnow()).date().isoformat()
-    limit = tenant.limits.outbound_per_day
-    if limit is None or limit > 0:
-        count = upsert(session, DailyUsage).values(account_id=tenant.account.id, day=day, outbound_messages=1)
+    if limit is not None and limit <= 0:
+        return 0
+    today = (DailyUsage.account_id == account_id, DailyUsage.day == day)
+    if limit is None:
+        count = upsert(session, DailyUsage).values(account_id=account_id, day=day, outbound_messages=wanted)
         stmt = count.on_conflict_do_update(
             index_elements=[DailyUsage.account_id, DailyUsage.day],
-            set_={"outbound_messages": DailyUsage.outbound_messages + 1},
-            where=(DailyUsage.outbound_messages < limit) if limit is not None else None,
+            set_={"outbound_messages": DailyUsage.outbound_messages + wanted},
         )
-        if changed_rows(await session.execute(stmt)):
-            return
-    raise plan_error(
+        await session.execute(stmt)
+        return wanted
+    await insert_if_absent(session, DailyUsage, account_id=account_id, day=day, outbound_messages=0)
+    used = await session.scalar(select(DailyUsage.outbound_messages).where(*today).with_for_update())
+    admitted = max(0, min(wanted, limit - int(used or 0)))
+    if admitted:
+        raised = DailyUsage.outbound_messages + admitted
+        await session.execute(update(DailyUsage).where(*today).values(outbound_messages=raised))
+    return admitted
+
+
+def outbound_quota_error(tenant: Tenant) -> DomainError:
+    limit = tenant.limits.outbound_per_day
+    return plan_error(
         "outbound_per_day",
         f"Daily limit of {limit} outbound messages reached on the {tenant.account.plan} plan.",
         (limit or 0) + 1,
