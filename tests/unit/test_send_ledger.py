@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kirem.api.responses import ApiError
+from kirem.conversations.service import joined_conversation
 from kirem.crypto import Sealer
 from kirem.customers import customer_ids
 from kirem.db.base import new_id
@@ -59,7 +60,7 @@ async def test_concurrent_sends_at_the_quota_edge_admit_exactly_what_is_left(
     async with database.transaction() as session:
         for _ in range(5):
             await service.consume_outbound_quota(session, tenant)
-    ledger = SendLedger(database)
+    ledger = SendLedger(database, joined_conversation)
 
     async def send(index: int) -> bool:
         try:
@@ -86,7 +87,7 @@ async def test_accepted_sends_share_conversations_and_take_statuses_that_overtoo
     database: Database, sealer: Sealer
 ) -> None:
     tenant, channel = await _tenant_and_channel(database, sealer)
-    ledger = SendLedger(database)
+    ledger = SendLedger(database, joined_conversation)
     rows = [_row(tenant, channel, to) for to in ("6281100001", "6281100001", "6281100002")]
     async with database.transaction() as session:
         session.add(PendingStatus(message_id="wamid.2", status="delivered"))
