@@ -11,13 +11,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.body import read_json_object
 from kirem.api.deps import get_account, get_session, require_operator
 from kirem.api.responses import ok
+from kirem.api.schemas import Envelope, request_body, responses
 from kirem.dashboard import users
 from kirem.dashboard.models import DashboardUser
+from kirem.dashboard.schemas import (
+    USER_EXAMPLE,
+    PasswordReset,
+    PasswordResetBody,
+    SessionsEnded,
+    UserCreateBody,
+    UserUpdateBody,
+    UserView,
+)
 from kirem.kit.errors import invalid, not_found
 from kirem.tenancy.models import Account, Project
 
-manage_users = APIRouter(prefix="/v1/manage/users", tags=["management"])
-operator_users = APIRouter(prefix="/v1/operator", tags=["operator"], dependencies=[Depends(require_operator)])
+manage_users = APIRouter(prefix="/v1/manage/users", tags=["management"], responses=responses(401))
+BODY_ERRORS = (400, 413, 415)
+
+operator_users = APIRouter(
+    prefix="/v1/operator",
+    tags=["operator"],
+    dependencies=[Depends(require_operator)],
+    responses=responses(401, 403),
+)
 
 
 async def _view(session: AsyncSession, user: DashboardUser) -> dict[str, Any]:
@@ -46,7 +63,11 @@ async def _apply_roles(session: AsyncSession, account: Account, user: DashboardU
         await users.set_role(session, user, project, role)
 
 
-@manage_users.get("", summary="List the account's dashboard users and their project roles")
+@manage_users.get(
+    "",
+    summary="List the account's dashboard users and their project roles",
+    response_model=Envelope[list[UserView]],
+)
 async def list_users(
     account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -54,7 +75,17 @@ async def list_users(
     return ok(views, "Users retrieved successfully")
 
 
-@manage_users.post("", summary="Create a dashboard user (email and password) with roles")
+@manage_users.post(
+    "",
+    summary="Create a dashboard user (email and password) with roles",
+    status_code=201,
+    response_model=Envelope[UserView],
+    responses=responses(*BODY_ERRORS, 409),
+    openapi_extra=request_body(
+        UserCreateBody,
+        {"email": USER_EXAMPLE["email"], "password": "correct horse battery", "roles": USER_EXAMPLE["roles"]},
+    ),
+)
 async def create_user(
     request: Request, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -67,7 +98,9 @@ async def create_user(
     return ok(await _view(session, user), "User created successfully", 201)
 
 
-@manage_users.get("/{user_id}", summary="Get a dashboard user")
+@manage_users.get(
+    "/{user_id}", summary="Get a dashboard user", response_model=Envelope[UserView], responses=responses(404)
+)
 async def get_user(
     user_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -75,7 +108,13 @@ async def get_user(
     return ok(await _view(session, user), "User retrieved successfully")
 
 
-@manage_users.patch("/{user_id}", summary="Change a user's account ownership or project roles")
+@manage_users.patch(
+    "/{user_id}",
+    summary="Change a user's account ownership or project roles",
+    response_model=Envelope[UserView],
+    responses=responses(*BODY_ERRORS, 404),
+    openapi_extra=request_body(UserUpdateBody, {"roles": {"prj_4d5e6f7a8b9c0d1e2f3a4b5c": "developer"}}),
+)
 async def update_user(
     user_id: str,
     request: Request,
@@ -92,7 +131,12 @@ async def update_user(
     return ok(await _view(session, user), "User updated successfully")
 
 
-@manage_users.post("/{user_id}/logout", summary="End every dashboard session of a user")
+@manage_users.post(
+    "/{user_id}/logout",
+    summary="End every dashboard session of a user",
+    response_model=Envelope[SessionsEnded],
+    responses=responses(404),
+)
 async def logout_user(
     user_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -102,7 +146,12 @@ async def logout_user(
     return ok({"sessions_ended": ended}, "Sessions ended successfully")
 
 
-@manage_users.delete("/{user_id}", summary="Delete a dashboard user (their sessions end)")
+@manage_users.delete(
+    "/{user_id}",
+    summary="Delete a dashboard user (their sessions end)",
+    response_model=Envelope[UserView],
+    responses=responses(404),
+)
 async def delete_user(
     user_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
 ) -> Response:
@@ -113,7 +162,12 @@ async def delete_user(
     return ok(view, "User deleted successfully")
 
 
-@operator_users.get("/accounts/{account_id}/users", summary="List an account's dashboard users")
+@operator_users.get(
+    "/accounts/{account_id}/users",
+    summary="List an account's dashboard users",
+    response_model=Envelope[list[UserView]],
+    responses=responses(404),
+)
 async def operator_list_users(account_id: str, session: AsyncSession = Depends(get_session)) -> Response:
     account = await session.get(Account, account_id)
     if account is None:
@@ -125,6 +179,9 @@ async def operator_list_users(account_id: str, session: AsyncSession = Depends(g
 @operator_users.post(
     "/users/{user_id}/password",
     summary="Reset a user's password (random when none is given: shown only here); their sessions end",
+    response_model=Envelope[PasswordReset],
+    responses=responses(*BODY_ERRORS, 404),
+    openapi_extra=request_body(PasswordResetBody, {"password": "a new long passphrase"}, required=False),
 )
 async def reset_password(
     user_id: str, request: Request, session: AsyncSession = Depends(get_session)
