@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from kirem.dashboard.passwords import MAX_LENGTH, MIN_LENGTH
 
-USER_EXAMPLE = {
+USER_EXAMPLE: dict[str, Any] = {
     "id": "usr_5e4d3c2b1a0f9e8d7c6b5a49",
     "account_id": "acc_1f2e3d4c5b6a79880a1b2c3d",
     "email": "sari@toko-melati.example",
