@@ -1,12 +1,14 @@
-"""Dashboard page latency with 10,000 message logs and 10,000 deliveries in the database.
+"""Dashboard page latency with 10,000 message logs, 10,000 deliveries and 1,000 conversations.
 
 Starts ``kirem serve``, bootstraps a project with an owner, inserts ``--rows`` message logs and as
-many events, deliveries and delivery attempts spread over six days (a tenth failed), signs in and
-requests each log page ``--requests`` times in turn, then exports the logs as CSV. Prints the median
+many events, deliveries and delivery attempts spread over six days (a tenth failed), and
+``--conversations`` conversations the logs belong to, signs in and requests each page
+``--requests`` times in turn, then exports the logs as CSV. Prints the median
 and 95th percentile of each page's answer time and the export's time. Pages must answer in under
 300 ms (issue 13); run on an idle machine for figures worth comparing.
 
-Run: ``.venv/bin/python bench/dashboard.py [--database-url URL] [--rows 10000] [--requests 30]``
+Run: ``.venv/bin/python bench/dashboard.py [--database-url URL] [--rows 10000] [--conversations 1000]
+[--requests 30]``
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -39,11 +42,37 @@ PASSWORD = "bench password 1234"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-async def seed(database_url: str, project_id: str, target_id: str, url: str, rows: int) -> None:
-    """``rows`` message logs (a tenth failed) and as many events, deliveries and attempts, over 6 days."""
+def conversation_id(project_id: str, n: int) -> str:
+    """The seeded conversation number ``n`` of a project (the same id every time)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kirem-bench:{project_id}:{n}"))
+
+
+async def seed(
+    database_url: str, boot: dict[str, Any], target_id: str, url: str, rows: int, conversations: int
+) -> None:
+    """``rows`` message logs (a tenth failed) and as many events, deliveries and attempts, over 6 days,
+    the logs spread over ``conversations`` conversations of the project's channel."""
+    project_id = boot["project_id"]
     db = Database(Settings(database_url=database_url))
     now = utcnow()
+    chats = [
+        {
+            "id": conversation_id(project_id, n),
+            "project_id": project_id,
+            "channel_id": boot["channel_id"],
+            "customer_wa_id": f"62813{n:07d}",
+            "customer_name": f"Customer {n}",
+            "status": "open",
+            "last_customer_message_at": now - timedelta(minutes=n),
+            "updated_at": now - timedelta(minutes=n),
+            "created_at": now - timedelta(days=6),
+        }
+        for n in range(conversations)
+    ]
     try:
+        if chats:
+            async with db.transaction() as session:
+                await session.execute(insert(metadata.tables["conversations"]), chats)
         for start in range(0, rows, BATCH):
             logs: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
@@ -64,6 +93,8 @@ async def seed(database_url: str, project_id: str, target_id: str, url: str, row
                         "status": "failed" if failed else "delivered",
                         "error_code": 131026 if failed else None,
                         "error_message": "Message undeliverable" if failed else None,
+                        "conversation_id": chats[n % len(chats)]["id"] if chats else None,
+                        "text": f"order {n}",
                         "occurred_at": at,
                         "updated_at": at,
                         "created_at": at,
@@ -156,6 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="PostgreSQL URL (a new database is made); SQLite by default")
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--conversations", type=int, default=1_000)
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -174,7 +206,7 @@ def main() -> None:
                         json={"url": "http://127.0.0.1:9/never", "enabled": False},
                         headers={"Authorization": f"Bearer {boot['api_key']}"},
                     ).json()["data"]
-                    asyncio.run(seed(url, boot["project_id"], target["id"], target["url"], args.rows))
+                    asyncio.run(seed(url, boot, target["id"], target["url"], args.rows, args.conversations))
                     sign_in(client, email)
                     base = f"/dashboard/p/{boot['project_id']}"
                     last_page = max(1, args.rows // 50)
@@ -188,9 +220,17 @@ def main() -> None:
                         "bulk replay confirmation": f"{base}/deliveries/replay?status=failed",
                         "analytics, 30 days": f"{base}/analytics?days=30",
                         "webhooks": f"{base}/webhooks",
+                        "overview": f"{base}/overview",
+                        "inbox": f"{base}/inbox",
+                        "inbox, last page": f"{base}/inbox?page={max(1, args.conversations // 25)}",
+                        "inbox, search by number": f"{base}/inbox?q=6281300000007",
+                        "one conversation": f"{base}/inbox/{conversation_id(boot['project_id'], 7)}",
+                        "keys": f"{base}/keys",
+                        "settings": f"{base}/settings",
+                        "sandbox simulator": f"{base}/sandbox",
                     }
                     print(
-                        f"{args.rows} message logs and deliveries, "
+                        f"{args.rows} message logs and deliveries, {args.conversations} conversations, "
                         f"{args.requests} requests per page ({url.split(':')[0]})"
                     )
                     print(f"{'page':<28} {'median ms':>10} {'p95 ms':>8}")

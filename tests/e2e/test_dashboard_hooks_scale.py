@@ -13,15 +13,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from bench.dashboard import seed
+from bench.dashboard import conversation_id, seed
 
 from tests.e2e.conftest import Server, auth
 from tests.e2e.dashboard import PASSWORD, create_owner, http_login, unique_email
 
 ROWS = 10_000
+CONVERSATIONS = 1_000
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def seeded(server: Server) -> Iterator[tuple[httpx.Client, str]]:
     owner = create_owner(server, unique_email("scale"), PASSWORD)
     with httpx.Client(base_url=server.url, timeout=120) as client:
@@ -35,10 +36,11 @@ def seeded(server: Server) -> Iterator[tuple[httpx.Client, str]]:
         asyncio.run(
             seed(
                 server.env["KIREM_DATABASE_URL"],
-                owner["project_id"],
+                owner,
                 target_data["id"],
                 target_data["url"],
                 ROWS,
+                CONVERSATIONS,
             )
         )
         http_login(client, owner["email"], PASSWORD)
@@ -84,3 +86,17 @@ def test_every_log_page_renders_with_ten_thousand_rows(seeded: tuple[httpx.Clien
     assert re.search(r'id="replay-count"><strong>0 ', confirm.text), (
         "a disabled target's deliveries are not replayed"
     )
+
+
+def test_the_inbox_renders_with_a_thousand_conversations(seeded: tuple[httpx.Client, str]) -> None:
+    client, base = seeded
+    inbox = client.get(f"{base}/inbox")
+    assert inbox.status_code == 200 and f"{CONVERSATIONS} conversations" in inbox.text
+    assert inbox.text.count("data-conversation-id=") == 25
+    last = client.get(f"{base}/inbox", params={"page": str(CONVERSATIONS // 25)})
+    assert last.text.count("data-conversation-id=") == 25 and 'rel="next"' not in last.text
+    found = client.get(f"{base}/inbox", params={"q": "+62 813 0000007"})
+    assert found.text.count("data-conversation-id=") == 1
+    chat = client.get(f"{base}/inbox/{conversation_id(base.rsplit('/', 1)[1], 7)}")
+    assert chat.status_code == 200
+    assert chat.text.count('class="message ') == ROWS // CONVERSATIONS

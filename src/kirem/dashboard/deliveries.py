@@ -129,7 +129,7 @@ def _delivery_page(
             "excerpt": attempt["response_body"][:BODY_EXCERPT],
             "truncated": len(attempt["response_body"]) > BODY_EXCERPT,
         }
-        for attempt in reversed(delivery["attempts"])
+        for attempt in reversed(delivery["attempt_log"])
     ]
     context = {
         "delivery": delivery,
