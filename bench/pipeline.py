@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import database
 from bench.ingest import PHONE_NUMBER_ID, WABA_ID, webhook
-from kirem.db.models import metadata
 
 from kirem.cli_support import context_for
 from kirem.config import Settings
@@ -33,6 +32,7 @@ from kirem.delivery.models import Delivery
 from kirem.inbound.models import RawEvent
 from kirem.pipeline import processor
 from kirem.routing.models import WebhookTarget
+from kirem.tables import metadata
 from kirem.tenancy import service
 
 

@@ -31,9 +31,13 @@ def _chromium_or_skip() -> str:
     pytest.skip("Chromium is not installed (apt-get install chromium)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
-    """One headless Chromium per test module (tests using it are sync: Playwright's sync API)."""
+    """A headless Chromium for one test (tests using it are sync: Playwright's sync API).
+
+    Per test, not per module: while Playwright's sync API is open, its event loop runs in this
+    thread, and pytest-asyncio cannot set up the next engine's (async) server fixture.
+    """
     executable = _chromium_or_skip()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(

@@ -115,7 +115,7 @@ async def test_a_change_rolled_back_or_in_a_savepoint_keeps_the_cache(world: Wor
 CHANGE_ELSEWHERE = """
 import asyncio, sys
 from kirem.config import Settings
-import kirem.db.models  # every table, so the rule's foreign keys resolve
+import kirem.tables  # every table, so the rule's foreign keys resolve
 from kirem.db.engine import Database
 from kirem.routing.models import RoutingRule
 
