@@ -25,6 +25,7 @@ from kirem.routing import cache as routing_cache
 from kirem.routing.models import RoutingRule, WebhookTarget
 from kirem.signals import listen
 from kirem.tenancy import service
+from tests.conftest import ENGINES
 
 
 @dataclass
@@ -139,11 +140,10 @@ async def until(condition: object, what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
+@pytest.mark.parametrize("engine_name", [e for e in ENGINES if e == "postgres"])  # notices are PostgreSQL's
 async def test_a_rule_committed_by_another_process_is_honoured_on_its_notice(
     world: World, settings: Settings
 ) -> None:
-    if settings.is_sqlite:
-        pytest.skip("notices are PostgreSQL's; on SQLite an entry lives at most a second")
     ctx, cache = world.ctx, routing_cache.cache
     ctx.signals.notices[routing_cache.CHANNEL] = routing_cache.on_notice
     stop = asyncio.Event()
