@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
@@ -127,3 +128,13 @@ def require_operator(
         raise ApiError(403, "The operator API is disabled: set KIREM_OPERATOR_TOKEN to enable it")
     if not hmac.compare_digest(token.encode(), expected.encode()):
         raise ApiError(401, "Invalid operator token", headers={"WWW-Authenticate": "Bearer"})
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+"""A route parameter typed ``ContextDep`` receives the process's shared context."""
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+"""A route parameter typed ``SessionDep`` receives a database session for this request."""
+TenantDep = Annotated[Tenant, Depends(get_tenant)]
+"""A route parameter typed ``TenantDep`` receives the project the calling API key speaks for."""
+AccountDep = Annotated[Account, Depends(get_account)]
+"""A route parameter typed ``AccountDep`` receives the account the calling token belongs to."""
