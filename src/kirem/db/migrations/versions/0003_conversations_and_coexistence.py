@@ -1,93 +1,68 @@
-"""conversations and coexistence
+"""conversations and coexistence"""
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-24 16:46:33.365771
-"""
-
-from __future__ import annotations
-
-import sqlalchemy as sa
 from alembic import op
+from sqlalchemy import String
 
-import kirem.db.base
+from kirem.db.base import UTCDateTime
+from kirem.db.migrations.columns import (
+    foreign_key,
+    primary_key,
+    serial_id,
+    string,
+    string_id,
+    text,
+    timestamp,
+    unique,
+)
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "channel_contacts",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("project_id", sa.String(length=40), nullable=False),
-        sa.Column("channel_id", sa.String(length=40), nullable=False),
-        sa.Column("wa_id", sa.String(length=32), nullable=False),
-        sa.Column("full_name", sa.String(length=200), nullable=False),
-        sa.Column("first_name", sa.String(length=200), nullable=False),
-        sa.Column("updated_at", kirem.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["channel_id"],
-            ["channels.id"],
-            name=op.f("fk_channel_contacts_channel_id_channels"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_channel_contacts_project_id_projects"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_contacts")),
-        sa.UniqueConstraint("channel_id", "wa_id", name=op.f("uq_channel_contacts_channel_id")),
+        serial_id(),
+        string_id("project_id"),
+        string_id("channel_id"),
+        string("wa_id", 32),
+        string("full_name", 200),
+        string("first_name", 200),
+        timestamp("updated_at"),
+        foreign_key("fk_channel_contacts_channel_id_channels", "channel_id", "channels", "CASCADE"),
+        foreign_key("fk_channel_contacts_project_id_projects", "project_id", "projects", "CASCADE"),
+        primary_key("pk_channel_contacts", "id"),
+        unique("uq_channel_contacts_channel_id", "channel_id", "wa_id"),
     )
-    with op.batch_alter_table("channel_contacts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_channel_contacts_project_id"), ["project_id"], unique=False)
-
+    op.create_index("ix_channel_contacts_project_id", "channel_contacts", ["project_id"])
     op.create_table(
         "conversations",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("project_id", sa.String(length=40), nullable=False),
-        sa.Column("channel_id", sa.String(length=40), nullable=False),
-        sa.Column("customer_wa_id", sa.String(length=32), nullable=False),
-        sa.Column("customer_name", sa.String(length=200), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("last_customer_message_at", kirem.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("human_active_until", kirem.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", kirem.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", kirem.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["channel_id"],
-            ["channels.id"],
-            name=op.f("fk_conversations_channel_id_channels"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_conversations_project_id_projects"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
-        sa.UniqueConstraint("channel_id", "customer_wa_id", name=op.f("uq_conversations_channel_id")),
+        string("id", 36),
+        string_id("project_id"),
+        string_id("channel_id"),
+        string("customer_wa_id", 32),
+        string("customer_name", 200),
+        string("status", 16),
+        timestamp("last_customer_message_at", nullable=True),
+        timestamp("human_active_until", nullable=True),
+        timestamp("updated_at"),
+        timestamp("created_at"),
+        foreign_key("fk_conversations_channel_id_channels", "channel_id", "channels", "CASCADE"),
+        foreign_key("fk_conversations_project_id_projects", "project_id", "projects", "CASCADE"),
+        primary_key("pk_conversations", "id"),
+        unique("uq_conversations_channel_id", "channel_id", "customer_wa_id"),
     )
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_conversations_project_status_updated", ["project_id", "status", "updated_at"], unique=False
-        )
-
-    with op.batch_alter_table("message_logs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("conversation_id", sa.String(length=36), nullable=True))
-        batch_op.add_column(sa.Column("author", sa.String(length=16), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("text", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("occurred_at", kirem.db.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.create_index(
-            "ix_message_logs_conversation", ["conversation_id", "occurred_at"], unique=False
-        )
+    op.create_index(
+        "ix_conversations_project_status_updated", "conversations", ["project_id", "status", "updated_at"]
+    )
+    with op.batch_alter_table("message_logs") as batch_op:
+        batch_op.add_column(string("conversation_id", 36, nullable=True))
+        batch_op.add_column(string("author", 16, server_default=""))
+        batch_op.add_column(text("text", nullable=True))
+        batch_op.add_column(timestamp("occurred_at", nullable=True))
+        batch_op.create_index("ix_message_logs_conversation", ["conversation_id", "occurred_at"])
         batch_op.create_foreign_key(
-            batch_op.f("fk_message_logs_conversation_id_conversations"),
+            "fk_message_logs_conversation_id_conversations",
             "conversations",
             ["conversation_id"],
             ["id"],
@@ -95,29 +70,16 @@ def upgrade() -> None:
         )
     # Existing log entries happened when they were logged; then the column becomes required.
     op.execute("UPDATE message_logs SET occurred_at = created_at")
-    with op.batch_alter_table("message_logs", schema=None) as batch_op:
-        batch_op.alter_column(
-            "occurred_at", existing_type=kirem.db.base.UTCDateTime(timezone=True), nullable=False
-        )
-        batch_op.alter_column("author", existing_type=sa.String(length=16), server_default=None)
+    with op.batch_alter_table("message_logs") as batch_op:
+        batch_op.alter_column("occurred_at", existing_type=UTCDateTime(timezone=True), nullable=False)
+        batch_op.alter_column("author", existing_type=String(length=16), server_default=None)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("message_logs", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("fk_message_logs_conversation_id_conversations"), type_="foreignkey"
-        )
+    with op.batch_alter_table("message_logs") as batch_op:
+        batch_op.drop_constraint("fk_message_logs_conversation_id_conversations", type_="foreignkey")
         batch_op.drop_index("ix_message_logs_conversation")
-        batch_op.drop_column("occurred_at")
-        batch_op.drop_column("text")
-        batch_op.drop_column("author")
-        batch_op.drop_column("conversation_id")
-
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.drop_index("ix_conversations_project_status_updated")
-
+        for column in ("occurred_at", "text", "author", "conversation_id"):
+            batch_op.drop_column(column)
     op.drop_table("conversations")
-    with op.batch_alter_table("channel_contacts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_channel_contacts_project_id"))
-
     op.drop_table("channel_contacts")

@@ -3,13 +3,7 @@
 Custom webhook target headers often carry credentials: they move from a plaintext JSON column to
 ``headers_sealed``, sealed like channel tokens (AES-GCM, bound to the project and target ids).
 Existing rows are sealed here with the configured ``KIREM_ENCRYPTION_KEY`` (or the embedded key).
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-29 14:40:00.000000
 """
-
-from __future__ import annotations
 
 import json
 
@@ -18,11 +12,10 @@ from alembic import context, op
 
 from kirem.config import Settings
 from kirem.crypto import Sealer
+from kirem.db.migrations.columns import text
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 _targets = sa.table(
     "webhook_targets",
@@ -41,8 +34,7 @@ def _sealer() -> Sealer:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("webhook_targets", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("headers_sealed", sa.Text(), nullable=True))
+    op.add_column("webhook_targets", text("headers_sealed", nullable=True))
     connection = op.get_bind()
     rows = connection.execute(sa.select(_targets.c.id, _targets.c.project_id, _targets.c.headers)).all()
     sealer: Sealer | None = None
@@ -52,13 +44,12 @@ def upgrade() -> None:
         sealer = sealer or _sealer()
         sealed = sealer.seal(json.dumps(dict(headers)), project_id, target_id, HEADERS_AAD)
         connection.execute(_targets.update().where(_targets.c.id == target_id).values(headers_sealed=sealed))
-    with op.batch_alter_table("webhook_targets", schema=None) as batch_op:
+    with op.batch_alter_table("webhook_targets") as batch_op:
         batch_op.drop_column("headers")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("webhook_targets", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("headers", sa.JSON(), nullable=False, server_default="{}"))
+    op.add_column("webhook_targets", sa.Column("headers", sa.JSON(), nullable=False, server_default="{}"))
     connection = op.get_bind()
     rows = connection.execute(
         sa.select(_targets.c.id, _targets.c.project_id, _targets.c.headers_sealed).where(
@@ -70,6 +61,6 @@ def downgrade() -> None:
         assert sealer is not None
         headers = json.loads(sealer.open(sealed, project_id, target_id, HEADERS_AAD))
         connection.execute(_targets.update().where(_targets.c.id == target_id).values(headers=headers))
-    with op.batch_alter_table("webhook_targets", schema=None) as batch_op:
+    with op.batch_alter_table("webhook_targets") as batch_op:
         batch_op.drop_column("headers_sealed")
         batch_op.alter_column("headers", server_default=None)

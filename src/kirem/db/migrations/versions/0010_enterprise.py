@@ -2,88 +2,74 @@
 
 API keys get a scope (``api``, or ``mcp`` for a project's dedicated MCP endpoint); existing keys
 are ``api``. Deliveries get an index for the SLA window (finished deliveries of a project by time).
-
-Revision ID: 0010_enterprise
-Revises: 0009_customer_identity
-Create Date: 2026-11-29 17:40:00.000000
 """
 
-from __future__ import annotations
-
-import sqlalchemy as sa
 from alembic import op
 
-from kirem.db.base import UTCDateTime
+from kirem.db.migrations.columns import (
+    floating,
+    foreign_key,
+    integer,
+    primary_key,
+    string,
+    string_id,
+    timestamp,
+    unique,
+)
 
 revision = "0010_enterprise"
 down_revision = "0009_customer_identity"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("scope", sa.String(length=8), nullable=False, server_default="api"))
+    op.add_column("api_keys", string("scope", 8, server_default="api"))
     op.create_index("ix_deliveries_project_completed", "deliveries", ["project_id", "completed_at"])
     op.create_table(
         "mcp_endpoints",
-        sa.Column("project_id", sa.String(length=40), nullable=False),
-        sa.Column("slug", sa.String(length=63), nullable=False),
-        sa.Column("rate_limit_per_second", sa.Float(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_mcp_endpoints_project_id_projects"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_mcp_endpoints")),
-        sa.UniqueConstraint("slug", name=op.f("uq_mcp_endpoints_slug")),
+        string_id("project_id"),
+        string("slug", 63),
+        floating("rate_limit_per_second"),
+        timestamp("updated_at"),
+        timestamp("created_at"),
+        foreign_key("fk_mcp_endpoints_project_id_projects", "project_id", "projects", "CASCADE"),
+        primary_key("pk_mcp_endpoints", "project_id"),
+        unique("uq_mcp_endpoints_slug", "slug"),
     )
     op.create_table(
         "sla_policies",
-        sa.Column("project_id", sa.String(length=40), nullable=False),
-        sa.Column("window_seconds", sa.Integer(), nullable=False),
-        sa.Column("min_success_rate", sa.Float(), nullable=True),
-        sa.Column("max_p95_latency_ms", sa.Integer(), nullable=True),
-        sa.Column("min_deliveries", sa.Integer(), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("state_changed_at", UTCDateTime(timezone=True), nullable=True),
-        sa.Column("next_evaluation_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("evaluated_at", UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deliveries", sa.Integer(), nullable=True),
-        sa.Column("success_rate", sa.Float(), nullable=True),
-        sa.Column("p95_latency_ms", sa.Integer(), nullable=True),
-        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_sla_policies_project_id_projects"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_sla_policies")),
+        string_id("project_id"),
+        integer("window_seconds"),
+        floating("min_success_rate", nullable=True),
+        integer("max_p95_latency_ms", nullable=True),
+        integer("min_deliveries"),
+        string("state", 16),
+        timestamp("state_changed_at", nullable=True),
+        timestamp("next_evaluation_at"),
+        timestamp("evaluated_at", nullable=True),
+        integer("deliveries", nullable=True),
+        floating("success_rate", nullable=True),
+        integer("p95_latency_ms", nullable=True),
+        timestamp("updated_at"),
+        timestamp("created_at"),
+        foreign_key("fk_sla_policies_project_id_projects", "project_id", "projects", "CASCADE"),
+        primary_key("pk_sla_policies", "project_id"),
     )
     op.create_index("ix_sla_policies_next_evaluation_at", "sla_policies", ["next_evaluation_at"])
     op.create_table(
         "worker_heartbeats",
-        sa.Column("id", sa.String(length=40), nullable=False),
-        sa.Column("hostname", sa.String(length=255), nullable=False),
-        sa.Column("pid", sa.Integer(), nullable=False),
-        sa.Column("started_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("seen_at", UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_worker_heartbeats")),
+        string_id(),
+        string("hostname", 255),
+        integer("pid"),
+        timestamp("started_at"),
+        timestamp("seen_at"),
+        primary_key("pk_worker_heartbeats", "id"),
     )
     op.create_index("ix_worker_heartbeats_seen_at", "worker_heartbeats", ["seen_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_worker_heartbeats_seen_at", table_name="worker_heartbeats")
-    op.drop_table("worker_heartbeats")
-    op.drop_index("ix_sla_policies_next_evaluation_at", table_name="sla_policies")
-    op.drop_table("sla_policies")
-    op.drop_table("mcp_endpoints")
+    for table in ("worker_heartbeats", "sla_policies", "mcp_endpoints"):
+        op.drop_table(table)
     op.drop_index("ix_deliveries_project_completed", table_name="deliveries")
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+    with op.batch_alter_table("api_keys") as batch_op:
         batch_op.drop_column("scope")

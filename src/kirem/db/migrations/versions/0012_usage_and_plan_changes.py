@@ -3,23 +3,25 @@
 Over-limit projects, channels, targets and rules after a downgrade keep a reason (and, where the
 user can disable them too, a flag saying the plan did it); a downgrade keeps the longer retention
 for what was stored before it.
-
-Revision ID: 0012_usage_and_plan_changes
-Revises: 0011_onboarding
-Create Date: 2026-11-29 17:45:00.000000
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-import kirem.db.base
+from kirem.db.migrations.columns import (
+    big_integer,
+    boolean,
+    foreign_key,
+    integer,
+    primary_key,
+    string,
+    string_id,
+    text,
+    timestamp,
+)
 
 revision = "0012_usage_and_plan_changes"
 down_revision = "0011_onboarding"
-branch_labels = None
-depends_on = None
 
 PLAN_DISABLED = (("channels", True), ("webhook_targets", False), ("routing_rules", True))
 """Tables that gain ``disabled_by_plan``, and whether they gain ``disabled_reason`` too."""
@@ -28,32 +30,23 @@ PLAN_DISABLED = (("channels", True), ("webhook_targets", False), ("routing_rules
 def upgrade() -> None:
     op.create_table(
         "usage_counters",
-        sa.Column("project_id", sa.String(length=40), nullable=False),
-        sa.Column("month", sa.String(length=7), nullable=False),
-        sa.Column("metric", sa.String(length=64), nullable=False),
-        sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_usage_counters_project_id_projects"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("project_id", "month", "metric", name=op.f("pk_usage_counters")),
+        string_id("project_id"),
+        string("month", 7),
+        string("metric", 64),
+        big_integer("count"),
+        foreign_key("fk_usage_counters_project_id_projects", "project_id", "projects", "CASCADE"),
+        primary_key("pk_usage_counters", "project_id", "month", "metric"),
     )
 
     # Plain ADD/DROP COLUMN, never a batch table copy: on SQLite a copy drops the old table, and
     # with foreign keys on that deletes every child row whose foreign key cascades.
-    op.add_column("accounts", sa.Column("retention_days_before", sa.Integer(), nullable=True))
-    op.add_column(
-        "accounts", sa.Column("retention_changed_at", kirem.db.base.UTCDateTime(timezone=True), nullable=True)
-    )
-    op.add_column("projects", sa.Column("disabled_reason", sa.Text(), nullable=True))
+    op.add_column("accounts", integer("retention_days_before", nullable=True))
+    op.add_column("accounts", timestamp("retention_changed_at", nullable=True))
+    op.add_column("projects", text("disabled_reason", nullable=True))
     for table, reason in PLAN_DISABLED:
         if reason:
-            op.add_column(table, sa.Column("disabled_reason", sa.Text(), nullable=True))
-        op.add_column(
-            table, sa.Column("disabled_by_plan", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+            op.add_column(table, text("disabled_reason", nullable=True))
+        op.add_column(table, boolean("disabled_by_plan", server_default=sa.false()))
 
 
 def downgrade() -> None:
