@@ -256,8 +256,8 @@ def main() -> None:
         f"{expected / delivered / bare.rate:.1%} (deliveries)"
     )
     print(
-        f"  server CPU {backlog_cpu * 1000 / args.events:.2f} ms per event with its {args.targets} deliveries "
-        f"({backlog_cpu:.1f} s from the restart until all was delivered)"
+        f"  server CPU {backlog_cpu * 1000 / args.events:.2f} ms per event with its {args.targets} "
+        f"deliveries ({backlog_cpu:.1f} s from the restart until all was delivered)"
     )
     print(
         f"\nsteady {args.rate:g} webhooks/s x {args.targets} targets for {args.seconds:g} s: "

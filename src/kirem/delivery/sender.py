@@ -76,13 +76,7 @@ class AttemptResult:
 
 @runtime_checkable
 class WebhookSender(Protocol):
-    async def send(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: float,
-    ) -> AttemptResult:
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> AttemptResult:
         """Make one attempt; never raises."""
         ...
 
@@ -295,13 +289,7 @@ class AiohttpSender:
             )
         return self._session
 
-    async def send(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: float,
-    ) -> AttemptResult:
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> AttemptResult:
         started = time.perf_counter()
         bad = _bad_url(url)
         if bad:

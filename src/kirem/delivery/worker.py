@@ -14,13 +14,13 @@ Claims run ahead of the sends: a target's claimed rows wait in memory (up to ``C
 its concurrency) and each finished attempt starts the next one at once, so a target always has
 requests in flight while the next claim is made, and a claim is only made once a target has room
 for a whole concurrency's worth of rows. Rows waiting in memory keep their lease; they are given
-back when the target's circuit opens or the worker stops.
+back when the target's circuit opens, when the worker stops, and when too little of their lease is
+left for an attempt to finish within it (a slow target), so no row is sent after its lease ended.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections import defaultdict, deque
@@ -56,6 +56,8 @@ BREAKER_MAX_COOLDOWN = 300.0
 POLL_SECONDS = 1.0
 CLAIM_AHEAD = 4
 """A target's claimed rows (in flight and waiting) are at most this many times its concurrency."""
+LEASE_MARGIN = 5.0
+"""Seconds of lease an attempt must have left beyond its timeout to be started."""
 RECORD_BATCH = 200
 
 Recorded = tuple[str, str, AttemptResult, dict[str, str] | None]
@@ -80,8 +82,8 @@ class TargetGate:
     in_flight: int = 0
     failures_in_row: int = 0
     open_until: float = 0.0
-    waiting: deque[tuple[str, PreparedRequest | None]] = field(default_factory=deque)
-    """Claimed deliveries not sent yet, in claim order."""
+    waiting: deque[tuple[str, PreparedRequest | None, float]] = field(default_factory=deque)
+    """Claimed deliveries not sent yet, in claim order, each with when its lease ends (loop time)."""
 
 
 @dataclass
@@ -173,22 +175,32 @@ class DeliveryWorker:
         room = self.max_in_flight - len(self.tasks) - sum(len(gate.waiting) for gate in self.gates.values())
         if room <= 0:
             return 0
+        lease_ends = self.clock() + self.lease.total_seconds()
         async with self.ctx.db.session() as session:
             claimed = await self.claim(session, min(room, self.batch_size))
             requests = await self.prepare(session, [delivery_id for delivery_id, _ in claimed])
         for delivery_id, target_id in claimed:
-            self.gates[target_id].waiting.append((delivery_id, requests.get(delivery_id)))
+            self.gates[target_id].waiting.append((delivery_id, requests.get(delivery_id), lease_ends))
         for target_id in {target_id for _, target_id in claimed}:
             self._start(target_id)
         return len(claimed)
 
     def _start(self, target_id: str) -> None:
-        """Start as many of the target's waiting deliveries as its gate lets through."""
+        """Start as many of the target's waiting deliveries as its gate lets through; give back those
+        whose lease would end before their attempt."""
         gate = self.gates[target_id]
-        for _ in range(min(len(gate.waiting), self._sendable(gate))):
-            delivery_id, request = gate.waiting.popleft()
+        expiring: list[str] = []
+        while gate.waiting and self._sendable(gate) > 0:
+            delivery_id, request, lease_ends = gate.waiting.popleft()
+            if request is not None and self.clock() + request.timeout + LEASE_MARGIN > lease_ends:
+                expiring.append(delivery_id)
+                continue
             gate.in_flight += 1
             task = asyncio.create_task(self._attempt_guarded(delivery_id, target_id, request))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        if expiring:
+            task = asyncio.create_task(self._release(expiring))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -292,7 +304,7 @@ class DeliveryWorker:
     async def drain(self, grace: float = 35.0) -> None:
         """Give back the rows not sent yet; let in-flight attempts finish; past ``grace`` cancel
         them and give their rows back."""
-        waiting = [delivery_id for gate in self.gates.values() for delivery_id, _ in gate.waiting]
+        waiting = [delivery_id for gate in self.gates.values() for delivery_id, _, _ in gate.waiting]
         for gate in self.gates.values():
             gate.waiting.clear()
         if waiting:
@@ -305,12 +317,16 @@ class DeliveryWorker:
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def _release(self, delivery_ids: list[str]) -> None:
-        async with self.ctx.db.transaction() as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
-                .values(lease_expires_at=None, leased_by=None)
-            )
+        """Give leased rows back now (when that fails, their leases expire)."""
+        try:
+            async with self.ctx.db.transaction() as session:
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
+                    .values(lease_expires_at=None, leased_by=None)
+                )
+        except Exception:
+            log.warning("giving back %d deliveries failed; their leases will expire", len(delivery_ids))
 
     async def _attempt_guarded(
         self, delivery_id: str, target_id: str, request: PreparedRequest | None
@@ -331,8 +347,7 @@ class DeliveryWorker:
                 outcome = "success" if result.is_success else "gone" if result.gone else "failure"
                 self.ctx.metrics.delivery_attempts.labels(outcome).inc()
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._release([delivery_id]))
+            await asyncio.shield(self._release([delivery_id]))
             raise
         except Exception:
             log.exception("delivery %s attempt crashed; its lease will expire", delivery_id)
@@ -354,7 +369,7 @@ class DeliveryWorker:
         if gate.failures_in_row >= BREAKER_THRESHOLD:
             cooldown = min(BREAKER_MAX_COOLDOWN, 2.0 ** (gate.failures_in_row - BREAKER_THRESHOLD + 1))
             gate.open_until = self.clock() + cooldown
-            waiting = [delivery_id for delivery_id, _ in gate.waiting]
+            waiting = [delivery_id for delivery_id, _, _ in gate.waiting]
             gate.waiting.clear()
             if waiting:
                 await self._release(waiting)
