@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Row, Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import new_id
@@ -52,31 +52,6 @@ _FAILING_SINCE = (
 )
 
 
-class QueuedAttempt(Protocol):
-    """What recording reads of a leased delivery and its target."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def project_id(self) -> str: ...
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def target_id(self) -> str: ...
-    @property
-    def event_type(self) -> str: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def next_attempt_at(self) -> datetime: ...
-    @property
-    def failing_since(self) -> datetime | None: ...
-    @property
-    def retry_schedule(self) -> list[Any] | None: ...
-    @property
-    def max_attempts(self) -> int: ...
-
-
 class AttemptOutcomes:
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -88,10 +63,11 @@ class AttemptOutcomes:
         """Targets to disable, with why (the first reason in the batch)."""
         self.per_project: Counter[str] = Counter()
 
-    def add(
-        self, queued: QueuedAttempt, url: str, result: AttemptResult, headers: dict[str, str] | None
-    ) -> None:
-        """Apply one attempt's result to its delivery and target."""
+    def add(self, queued: Row[Any], url: str, result: AttemptResult, headers: dict[str, str] | None) -> None:
+        """Apply one attempt's result to its delivery and target.
+
+        ``queued`` is the delivery's row with its target's ``failing_since``, ``retry_schedule`` and
+        ``max_attempts`` (the worker reads them for the batch with one query)."""
         now, target_id = self.now, queued.target_id
         if target_id not in self.failing:
             self.failing[target_id] = self.failing_before[target_id] = queued.failing_since
