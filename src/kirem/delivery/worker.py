@@ -36,7 +36,7 @@ from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
 from kirem.delivery.attempts import TargetSigner, attempt, logged_headers
 from kirem.delivery.egress import EgressSenders
-from kirem.delivery.enqueue import fan_out
+from kirem.delivery.enqueue import Lease, fan_out
 from kirem.delivery.models import Delivery
 from kirem.delivery.outcomes import AttemptOutcomes
 from kirem.delivery.secret import signing_secrets
@@ -107,6 +107,8 @@ class DeliveryWorker:
         return timedelta(seconds=self.ctx.settings.delivery_lease_seconds)
 
     more_due: bool = False
+    stopping: bool = False
+    """Set by :meth:`drain`: rows handed over from then on are given back at once."""
     """The last claim left due rows behind for want of room: a freed slot calls for another claim."""
 
     def _sendable(self, gate: TargetGate) -> int:
@@ -124,7 +126,7 @@ class DeliveryWorker:
             return self.per_target_concurrency * CLAIM_AHEAD
         if gate.failures_in_row >= BREAKER_THRESHOLD:
             return 0 if gate.waiting else self._sendable(gate)
-        free = self.per_target_concurrency * CLAIM_AHEAD - gate.in_flight - len(gate.waiting)
+        free = self._free(target_id)
         return free if free >= self.per_target_concurrency else 0
 
     def _blocked_targets(self) -> list[str]:
@@ -179,11 +181,45 @@ class DeliveryWorker:
         async with self.ctx.db.session() as session:
             claimed = await self.claim(session, min(room, self.batch_size))
             requests = await self.prepare(session, [delivery_id for delivery_id, _ in claimed])
-        for delivery_id, target_id in claimed:
-            self.gates[target_id].waiting.append((delivery_id, requests.get(delivery_id), lease_ends))
-        for target_id in {target_id for _, target_id in claimed}:
-            self._start(target_id)
+        self._queue(claimed, requests, lease_ends)
         return len(claimed)
+
+    def handoff_lease(self, now: datetime) -> Lease:
+        """The lease the pipeline writes fresh rows with: as many per target as it has room for
+        (none while its circuit is open or half open: the claim makes the probes)."""
+        return Lease(self.worker_id, now + self.lease, self._free)
+
+    def _free(self, target_id: str) -> int:
+        gate = self.gates.get(target_id)
+        if gate is None:
+            return self.per_target_concurrency * CLAIM_AHEAD
+        if gate.failures_in_row >= BREAKER_THRESHOLD:
+            return 0
+        return max(0, self.per_target_concurrency * CLAIM_AHEAD - gate.in_flight - len(gate.waiting))
+
+    async def adopt(self, lease: Lease, leased: list[tuple[str, str]]) -> None:
+        """Take fresh rows the pipeline wrote leased to this worker: read, signed and started as
+        claimed ones are; if that fails they are given back."""
+        if self.stopping:
+            await self._release([delivery_id for delivery_id, _ in leased])
+            return
+        lease_ends = self.clock() + (lease.until - utcnow()).total_seconds()
+        try:
+            async with self.ctx.db.session() as session:
+                requests = await self.prepare(session, [delivery_id for delivery_id, _ in leased])
+        except Exception:
+            log.exception("taking %d fresh deliveries failed; giving them back", len(leased))
+            await self._release([delivery_id for delivery_id, _ in leased])
+            return
+        self._queue(leased, requests, lease_ends)
+
+    def _queue(
+        self, leased: list[tuple[str, str]], requests: dict[str, PreparedRequest], lease_ends: float
+    ) -> None:
+        for delivery_id, target_id in leased:
+            self.gates[target_id].waiting.append((delivery_id, requests.get(delivery_id), lease_ends))
+        for target_id in {target_id for _, target_id in leased}:
+            self._start(target_id)
 
     def _start(self, target_id: str) -> None:
         """Start as many of the target's waiting deliveries as its gate lets through; give back those
@@ -304,6 +340,7 @@ class DeliveryWorker:
     async def drain(self, grace: float = 35.0) -> None:
         """Give back the rows not sent yet; let in-flight attempts finish; past ``grace`` cancel
         them and give their rows back."""
+        self.stopping = True
         waiting = [delivery_id for gate in self.gates.values() for delivery_id, _, _ in gate.waiting]
         for gate in self.gates.values():
             gate.waiting.clear()
