@@ -57,7 +57,8 @@ POLL_SECONDS = 1.0
 CLAIM_AHEAD = 4
 """A target's claimed rows (in flight and waiting) are at most this many times its concurrency."""
 LEASE_MARGIN = 5.0
-"""Seconds of lease an attempt must have left beyond its timeout to be started."""
+"""Seconds of lease an attempt must have left beyond its timeout to be started (or, with a lease
+shorter than that, half the lease)."""
 RECORD_BATCH = 200
 
 Recorded = tuple[str, str, AttemptResult, dict[str, str] | None]
@@ -228,7 +229,8 @@ class DeliveryWorker:
         expiring: list[str] = []
         while gate.waiting and self._sendable(gate) > 0:
             delivery_id, request, lease_ends = gate.waiting.popleft()
-            if request is not None and self.clock() + request.timeout + LEASE_MARGIN > lease_ends:
+            needed = min(request.timeout + LEASE_MARGIN, self.lease.total_seconds() / 2) if request else 0.0
+            if self.clock() + needed > lease_ends:
                 expiring.append(delivery_id)
                 continue
             gate.in_flight += 1
