@@ -16,6 +16,9 @@ requests in flight while the next claim is made, and a claim is only made once a
 for a whole concurrency's worth of rows. Rows waiting in memory keep their lease; they are given
 back when the target's circuit opens, when the worker stops, and when too little of their lease is
 left for an attempt to finish within it (a slow target), so no row is sent after its lease ended.
+
+Fresh rows need no claim: the processing pipeline of this process writes them already leased to
+this worker and hands them over once committed (:meth:`DeliveryWorker.adopt`).
 """
 
 from __future__ import annotations
