@@ -6,9 +6,12 @@ measures, beside the harness's bare endpoint (wrk, same run):
 
 1. backlog: ``--events`` signed webhooks stored with the worker off, then the server restarted with
    the worker on; from its start, inbound events processed per second (until no raw event is
-   pending) and deliveries per second (until the consumer has them all);
+   pending) and deliveries per second (until the consumer has them all), and the server's CPU time
+   per event with its deliveries (the steadier figure on a shared machine);
 2. steady: webhooks posted at ``--rate`` per second for ``--seconds`` while the worker runs; for
    every delivery, the time from the 200 to Meta until the consumer has it (p50, p99, max).
+
+The load average is printed at the start and the end: the machine may be shared.
 
 Run: ``.venv/bin/python bench/fanout.py [--database-url URL] [--events 5000] [--rate 300]``
 """
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -34,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (
     Kirem,
+    cpu_seconds,
     database,
     free_port,
     print_table,
@@ -205,6 +210,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of the steady phase and of wrk")
     parser.add_argument("--profile", metavar="FILE", help="py-spy the server during the backlog into FILE")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-fanout-"))
     consumer_port = free_port()
     consumer = multiprocessing.Process(target=serve_consumer, args=(consumer_port,), daemon=True)
@@ -226,8 +232,10 @@ def main() -> None:
         expected = args.events * args.targets
         kirem = start_kirem(tmp, url, KIREM_WORKER="true", **env)
         try:
+            cpu_before = cpu_seconds(kirem.process.pid)
             with profiled(kirem.process.pid, args.profile, 10):
                 processed, delivered = asyncio.run(backlog(url, consumer_url, expected))
+            backlog_cpu = cpu_seconds(kirem.process.pid) - cpu_before
             after_backlog = rss_mb(kirem.process.pid)
             asyncio.run(consumer_reset(consumer_url))
             latencies = asyncio.run(steady(kirem.url, consumer_url, args.rate, args.seconds, args.targets))
@@ -248,6 +256,10 @@ def main() -> None:
         f"{expected / delivered / bare.rate:.1%} (deliveries)"
     )
     print(
+        f"  server CPU {backlog_cpu * 1000 / args.events:.2f} ms per event with its {args.targets} "
+        f"deliveries ({backlog_cpu:.1f} s from the restart until all was delivered)"
+    )
+    print(
         f"\nsteady {args.rate:g} webhooks/s x {args.targets} targets for {args.seconds:g} s: "
         "from the 200 to Meta until the consumer has the delivery"
     )
@@ -257,6 +269,8 @@ def main() -> None:
             f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
         )
     print(f"kirem RSS after the backlog {after_backlog:.0f} MB")
+    load_after = os.getloadavg()
+    print(f"load average (1, 5, 15 min): start {load_before}, end {load_after}")
 
 
 async def consumer_reset(url: str) -> None:

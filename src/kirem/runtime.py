@@ -66,7 +66,7 @@ class Runtime:
     async def _inbound_loop(self) -> None:
         while not self.stop_event.is_set():
             try:
-                processed = await process_pending(self.ctx)
+                processed = await process_pending(self.ctx, handoff=self.worker)
             except Exception:
                 log.exception("inbound processing failed; retrying")
                 processed = 0

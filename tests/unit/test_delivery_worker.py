@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -260,3 +261,82 @@ async def test_disabled_target_rows_become_skipped_when_claimed(world: World) ->
     await world.step()
     [delivery] = await world.deliveries()
     assert delivery.status == "skipped" and world.sender.sent == []
+
+
+@dataclass
+class CountingSender(ScriptedSender):
+    in_flight: int = 0
+    most: int = 0
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> AttemptResult:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        return await super().send(url, body, headers, timeout)
+
+
+async def settle(worker: DeliveryWorker) -> None:
+    """Until every claimed row was sent and recorded (``drain`` would give waiting rows back)."""
+    while worker.tasks or any(gate.waiting for gate in worker.gates.values()):
+        await asyncio.wait(set(worker.tasks))
+
+
+async def test_claimed_rows_beyond_the_concurrency_wait_and_go_as_slots_free(world: World) -> None:
+    await world.target()
+    for i in range(7):
+        await world.event(f"m{i}")
+    sender = CountingSender()
+    world.worker.sender = sender
+    world.worker.per_target_concurrency = 2
+    assert await world.worker.run_once() == 7
+    await settle(world.worker)
+    assert len(sender.sent) == 7 and sender.most == 2
+    assert {(d.status, d.attempts, d.leased_by) for d in await world.deliveries()} == {("succeeded", 1, None)}
+
+
+async def test_a_row_whose_lease_would_end_mid_attempt_is_given_back_unsent(world: World) -> None:
+    await world.target()
+    await world.event()
+    now = [0.0]
+    world.worker.clock = lambda: now[0]
+    world.worker.per_target_concurrency = 1
+    sender = CountingSender()
+    world.worker.sender = sender
+    await world.event("second")
+    assert await world.worker.run_once() == 2
+    now[0] = world.ctx.settings.delivery_lease_seconds  # the second row waited past its lease
+    await world.worker.drain()
+    assert len(sender.sent) == 1
+    rows = {(d.status, d.attempts, d.leased_by) for d in await world.deliveries()}
+    assert rows == {("succeeded", 1, None), ("pending", 0, None)}
+
+
+async def test_results_recorded_together_apply_in_order_per_target(world: World) -> None:
+    target_id = await world.target(failing_since=utcnow() - timedelta(hours=1))
+    for text in ("a", "b", "c"):
+        await world.event(text)
+    async with world.ctx.db.session() as session:
+        ids = [delivery_id for delivery_id, _ in await world.worker.claim(session, 10)]
+    results = [result(200), result(500), result(500)]
+    await asyncio.gather(*(world.worker.record(i, "http://x", r) for i, r in zip(ids, results, strict=True)))
+    async with world.ctx.db.session() as session:
+        target = await session.get(WebhookTarget, target_id)
+        attempts = list((await session.execute(select(DeliveryAttempt))).scalars())
+    assert target is not None and target.failing_since is not None
+    assert utcnow() - target.failing_since < timedelta(minutes=1)  # cleared by the success, then set again
+    assert sorted(a.is_success for a in attempts) == [False, False, True]
+    statuses = sorted((d.status, d.attempts, d.leased_by) for d in await world.deliveries())
+    assert statuses == [("pending", 1, None), ("pending", 1, None), ("succeeded", 1, None)]
+
+
+async def test_stopping_gives_back_the_rows_not_sent_yet(world: World) -> None:
+    await world.target()
+    for text in ("a", "b", "c"):
+        await world.event(text)
+    world.worker.per_target_concurrency = 1
+    assert await world.worker.run_once() == 3
+    await world.worker.drain()
+    assert len(world.sender.sent) == 1
+    rows = sorted((d.status, d.leased_by is None) for d in await world.deliveries())
+    assert rows == [("pending", True), ("pending", True), ("succeeded", True)]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from kirem.cli_support import context_for
 from kirem.config import Settings
 from kirem.context import AppContext
 from kirem.db.engine import Database
+from kirem.delivery.enqueue import Lease
 from kirem.delivery.models import Delivery
 from kirem.inbound.models import Event, RawEvent
 from kirem.inbound.normalize import NormalizedEvent
@@ -167,3 +169,38 @@ async def test_nul_characters_and_absurd_ids_are_stored_not_failed(world: World)
     assert texts["wamid.nul"] == "a\ufffdb"
     assert all(len(e.dedup_key) <= 300 for e in events)
     assert "a\ufffdb" in [log.text for log in logs]
+
+
+@dataclass
+class Taker:
+    """A worker stand-in that takes handed-over rows, with room for ``room`` per target."""
+
+    room: int
+    taken: list[tuple[str, str]] = field(default_factory=list)
+
+    def handoff_lease(self, now: datetime) -> Lease:
+        return Lease("wrk_taker", now + timedelta(minutes=1), lambda _target_id: self.room)
+
+    async def adopt(self, lease: Lease, leased: list[tuple[str, str]]) -> None:
+        self.taken.extend(leased)
+
+
+async def test_fresh_deliveries_are_handed_over_leased_as_far_as_the_worker_has_room(world: World) -> None:
+    await store_raw(world.ctx, webhook("wamid.H1", "wamid.H2", "wamid.H3"))
+    taker = Taker(room=2)
+    assert await processor.process_pending(world.ctx, handoff=taker) == 1
+    async with world.ctx.db.session() as session:
+        rows = list((await session.execute(select(Delivery.id, Delivery.leased_by))).all())
+    assert len(rows) == 3
+    leased = {delivery_id for delivery_id, holder in rows if holder == "wrk_taker"}
+    assert len(leased) == 2 and {delivery_id for delivery_id, _ in taker.taken} == leased
+    assert sum(holder is None for _, holder in rows) == 1  # left for a claim
+
+
+async def test_a_redelivered_webhook_hands_nothing_over(world: World) -> None:
+    await store_raw(world.ctx, webhook("wamid.R1"))
+    await processor.process_pending(world.ctx, handoff=Taker(room=5))
+    await store_raw(world.ctx, webhook("wamid.R1"))
+    again = Taker(room=5)
+    await processor.process_pending(world.ctx, handoff=again)
+    assert again.taken == [] and await count(world.ctx, Delivery) == 1

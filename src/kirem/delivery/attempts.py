@@ -6,6 +6,7 @@ real delivery is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from kirem import __version__
@@ -19,6 +20,42 @@ from kirem.routing.urls import check_target_url
 from kirem.tenancy.models import Project
 
 
+@dataclass(frozen=True)
+class TargetSigner:
+    """Signs requests to one target: its custom headers and the project's secrets opened once, so a
+    batch of deliveries to the target pays for opening them once."""
+
+    target: WebhookTarget
+    custom_headers: dict[str, str]
+    secrets: list[str]
+    now: datetime
+
+    @classmethod
+    def open(cls, sealer: Sealer, target: WebhookTarget, secrets: list[str], now: datetime) -> TargetSigner:
+        return cls(target, open_headers(sealer, target), secrets, now)
+
+    def sign(
+        self, delivery_id: str, event_id: str, event_type: str, kirem_body: bytes, meta_body: bytes
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body in the target's format and its headers: the target's own, then the signatures."""
+        payload_format = self.target.payload_format
+        body = meta_body if payload_format == "meta" else kirem_body
+        headers = dict(self.custom_headers)
+        headers.update(
+            sign_headers(
+                body=body,
+                event_id=event_id,
+                delivery_id=delivery_id,
+                event_type=event_type,
+                secrets=self.secrets,
+                timestamp=int(self.now.timestamp()),
+                payload_format=payload_format,
+                version=__version__,
+            )
+        )
+        return body, headers
+
+
 def signed_request(
     sealer: Sealer,
     target: WebhookTarget,
@@ -30,28 +67,10 @@ def signed_request(
     kirem_body: bytes,
     meta_body: bytes,
     now: datetime,
-    secrets: list[str] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The body in the target's format and its headers: the target's own, then the signatures.
-
-    ``secrets`` are the project's signing secrets when the caller has opened them already (a batch
-    of one project's deliveries opens them once).
-    """
-    body = meta_body if target.payload_format == "meta" else kirem_body
-    headers = open_headers(sealer, target)
-    headers.update(
-        sign_headers(
-            body=body,
-            event_id=event_id,
-            delivery_id=delivery_id,
-            event_type=event_type,
-            secrets=secrets if secrets is not None else signing_secrets(sealer, project, now),
-            timestamp=int(now.timestamp()),
-            payload_format=target.payload_format,
-            version=__version__,
-        )
-    )
-    return body, headers
+    """One delivery's body in the target's format and its headers, signed with the project's secrets."""
+    signer = TargetSigner.open(sealer, target, signing_secrets(sealer, project, now), now)
+    return signer.sign(delivery_id, event_id, event_type, kirem_body, meta_body)
 
 
 async def attempt(

@@ -4,12 +4,18 @@ One ``deliveries`` row per (event, target): ``pending`` for an enabled target, `
 disabled one (replayable later). Rows are written with ``INSERT … ON CONFLICT DO NOTHING`` as one
 ``executemany`` (sent as multi-row inserts), so an event routed twice gets its deliveries once;
 each created pending row counts as a delivery for the project's usage.
+
+The processing pipeline may hand fresh rows straight to this process's worker (:class:`Handoff`):
+they are written already leased to it, as many per target as it has room for, and it gets them
+once the transaction is committed — no claim, and the row stays the durable truth (a worker that
+dies leaves them to be claimed again when the lease ends).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -32,35 +38,75 @@ class QueuedEvent(RoutableEvent, Protocol):
     def project_id(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class Lease:
+    """New pending rows written leased to ``holder`` until ``until``, at most ``room(target)`` per target."""
+
+    holder: str
+    until: datetime
+    room: Callable[[str], int]
+
+
+class Handoff(Protocol):
+    """A worker in this process that takes fresh rows without claiming them."""
+
+    def handoff_lease(self, now: datetime) -> Lease:
+        """The lease to write fresh rows with, sized to the worker's room now."""
+        ...
+
+    async def adopt(self, lease: Lease, leased: list[tuple[str, str]]) -> None:
+        """Take the (delivery id, target id) rows written leased to it, once they are committed."""
+        ...
+
+
 async def enqueue(
-    session: AsyncSession, routed: Sequence[tuple[QueuedEvent, list[Decision]]], now: datetime
-) -> int:
-    """Write the deliveries of every (event, decisions) pair; return how many pending ones were created."""
-    rows: list[dict[str, Any]] = [
-        {
-            "id": new_id("dlv"),
-            "project_id": event.project_id,
-            "event_id": event.id,
-            "target_id": decision.target_id,
-            "event_type": event.type,
-            "status": "pending" if decision.target_enabled else "skipped",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for event, decisions in routed
-        for decision in decisions
-    ]
+    session: AsyncSession,
+    routed: Sequence[tuple[QueuedEvent, list[Decision]]],
+    now: datetime,
+    lease: Lease | None = None,
+) -> list[tuple[str, str]]:
+    """Write the deliveries of every (event, decisions) pair; return the (delivery id, target id) of
+    the pending rows created leased to ``lease``'s holder (none without a ``lease``)."""
+    left: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for event, decisions in routed:
+        for decision in decisions:
+            holder, until = None, None
+            if lease is not None and decision.target_enabled:
+                room = left.setdefault(decision.target_id, lease.room(decision.target_id))
+                if room > 0:
+                    left[decision.target_id] = room - 1
+                    holder, until = lease.holder, lease.until
+            rows.append(
+                {
+                    "id": new_id("dlv"),
+                    "project_id": event.project_id,
+                    "event_id": event.id,
+                    "target_id": decision.target_id,
+                    "event_type": event.type,
+                    "status": "pending" if decision.target_enabled else "skipped",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "leased_by": holder,
+                    "lease_expires_at": until,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
     created: Counter[str] = Counter()
+    handed: list[tuple[str, str]] = []
     if rows:
         table = cast("Table", Delivery.__table__)
-        stmt = upsert(session, table).on_conflict_do_nothing().returning(table.c.project_id, table.c.status)
-        result = await session.execute(stmt, rows)
-        created.update(project_id for project_id, status in result if status == "pending")
+        columns = (table.c.id, table.c.project_id, table.c.target_id, table.c.status, table.c.leased_by)
+        stmt = upsert(session, table).on_conflict_do_nothing().returning(*columns)
+        for delivery_id, project_id, target_id, status, leased_by in await session.execute(stmt, rows):
+            if status == "pending":
+                created[project_id] += 1
+                if leased_by is not None:
+                    handed.append((delivery_id, target_id))
     for project_id in sorted(created):
         await usage.count(session, project_id, {usage.DELIVERIES: created[project_id]}, now)
-    return sum(created.values())
+    return handed
 
 
 async def fan_out(session: AsyncSession, event: QueuedEvent, now: datetime | None = None) -> int:

@@ -76,13 +76,7 @@ class AttemptResult:
 
 @runtime_checkable
 class WebhookSender(Protocol):
-    async def send(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: float,
-    ) -> AttemptResult:
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> AttemptResult:
         """Make one attempt; never raises."""
         ...
 
@@ -151,6 +145,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _first(chain: list[BaseException], kind: type[BaseException]) -> BaseException | None:
+    """The outermost exception of the chain that is a ``kind``."""
+    return next((item for item in chain if isinstance(item, kind)), None)
+
+
 def _first_line(text: str) -> str:
     line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
     return line.rstrip(":")[:200] or "unreadable"
@@ -168,28 +167,25 @@ def _describe(exc: BaseException, url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or url
     chain = _chain(exc)
-    for item in chain:
-        if isinstance(item, RefusedAddress):
-            return f"refused: {item}"
+    refused = _first(chain, RefusedAddress)
+    if refused is not None:
+        return f"refused: {refused}"
     for item in chain:
         reason = getattr(item, "verify_message", None)
         if isinstance(item, ssl.SSLCertVerificationError) and reason:
             return f"TLS certificate of {host} is not valid: {reason}"
-    for item in chain:
-        if isinstance(item, ssl.SSLCertVerificationError):
-            return f"TLS certificate of {host} is not valid"
+    if _first(chain, ssl.SSLCertVerificationError) is not None:
+        return f"TLS certificate of {host} is not valid"
     for item in chain:
         if isinstance(item, ssl.SSLError):
             reason = getattr(item, "reason", None)
             if not reason:
                 continue
             return f"TLS handshake with {host} failed: {reason}"
-    for item in chain:
-        if isinstance(item, aiohttp.ClientSSLError):
-            return f"TLS handshake with {host} failed"
-    for item in chain:
-        if isinstance(item, socket.gaierror):
-            return f"DNS lookup for {host} failed"
+    if _first(chain, aiohttp.ClientSSLError) is not None:
+        return f"TLS handshake with {host} failed"
+    if _first(chain, socket.gaierror) is not None:
+        return f"DNS lookup for {host} failed"
     for item in chain:
         if isinstance(item, ConnectionRefusedError) or (
             isinstance(item, OSError) and item.errno == errno.ECONNREFUSED
@@ -202,9 +198,8 @@ def _describe(exc: BaseException, url: str) -> str:
             return f"{host} closed the connection without a complete response"
         if isinstance(item, aiohttp.ClientResponseError):
             return f"invalid HTTP response from {host}: {_first_line(item.message)}"
-    for item in chain:
-        if isinstance(item, aiohttp.InvalidURL):
-            return f"invalid target URL: {url}"
+    if _first(chain, aiohttp.InvalidURL) is not None:
+        return f"invalid target URL: {url}"
     for item in chain:
         if isinstance(item, OSError) and item.strerror:
             return f"could not connect to {parts.netloc or host}: {item.strerror}"
@@ -295,13 +290,7 @@ class AiohttpSender:
             )
         return self._session
 
-    async def send(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: float,
-    ) -> AttemptResult:
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> AttemptResult:
         started = time.perf_counter()
         bad = _bad_url(url)
         if bad:

@@ -9,15 +9,24 @@ One slow or dead target cannot hold up the others: each target has at most
 ``per_target_concurrency`` attempts in flight, and after ``BREAKER_THRESHOLD`` failures in a row its
 circuit opens — its deliveries wait (their attempts are not spent) while one probe at a time tests
 whether it is back. Other targets' rows keep being claimed meanwhile.
+
+Claims run ahead of the sends: a target's claimed rows wait in memory (up to ``CLAIM_AHEAD`` times
+its concurrency) and each finished attempt starts the next one at once, so a target always has
+requests in flight while the next claim is made, and a claim is only made once a target has room
+for a whole concurrency's worth of rows. Rows waiting in memory keep their lease; they are given
+back when the target's circuit opens, when the worker stops, and when too little of their lease is
+left for an attempt to finish within it (a slow target), so no row is sent after its lease ended.
+
+Fresh rows need no claim: the processing pipeline of this process writes them already leased to
+this worker and hands them over once committed (:meth:`DeliveryWorker.adopt`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from collections import Counter, defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,11 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
-from kirem.delivery.attempts import attempt, logged_headers, signed_request
+from kirem.delivery.attempts import TargetSigner, attempt, logged_headers
 from kirem.delivery.egress import EgressSenders
-from kirem.delivery.enqueue import fan_out
-from kirem.delivery.models import Delivery, DeliveryAttempt
-from kirem.delivery.schedule import DEFAULT_SCHEDULE, next_delay
+from kirem.delivery.enqueue import Lease, fan_out
+from kirem.delivery.models import Delivery
+from kirem.delivery.outcomes import AttemptOutcomes
 from kirem.delivery.secret import signing_secrets
 from kirem.delivery.sender import AttemptResult, WebhookSender
 from kirem.inbound.events import record_event
@@ -42,14 +51,17 @@ from kirem.routing.models import WebhookTarget
 from kirem.signals import DELIVERIES
 from kirem.tenancy.egress import Egress, project_egress
 from kirem.tenancy.models import Account, Project
-from kirem.usage import meter as usage
 
 log = logging.getLogger("kirem.worker")
 
-FAILING_DISABLES_AFTER = timedelta(days=5)
 BREAKER_THRESHOLD = 5
 BREAKER_MAX_COOLDOWN = 300.0
 POLL_SECONDS = 1.0
+CLAIM_AHEAD = 4
+"""A target's claimed rows (in flight and waiting) are at most this many times its concurrency."""
+LEASE_MARGIN = 5.0
+"""Seconds of lease an attempt must have left beyond its timeout to be started (or, with a lease
+shorter than that, half the lease)."""
 RECORD_BATCH = 200
 
 Recorded = tuple[str, str, AttemptResult, dict[str, str] | None]
@@ -74,15 +86,17 @@ class TargetGate:
     in_flight: int = 0
     failures_in_row: int = 0
     open_until: float = 0.0
+    waiting: deque[tuple[str, PreparedRequest | None, float]] = field(default_factory=deque)
+    """Claimed deliveries not sent yet, in claim order, each with when its lease ends (loop time)."""
 
 
 @dataclass
 class DeliveryWorker:
     ctx: AppContext
     sender: WebhookSender
-    per_target_concurrency: int = 4
-    batch_size: int = 100
-    max_in_flight: int = 200
+    per_target_concurrency: int = 32
+    batch_size: int = 500
+    max_in_flight: int = 1000
     clock: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
     worker_id: str = field(default_factory=lambda: "wrk_" + secrets.token_hex(6))
     gates: dict[str, TargetGate] = field(default_factory=lambda: defaultdict(TargetGate))
@@ -96,15 +110,28 @@ class DeliveryWorker:
         """Longer than the longest target timeout, so a live attempt never loses its row."""
         return timedelta(seconds=self.ctx.settings.delivery_lease_seconds)
 
-    def room(self, target_id: str) -> int:
-        """How many more attempts this target may have in flight now (0 while its circuit is open)."""
-        gate = self.gates.get(target_id)
-        if gate is None:
-            return self.per_target_concurrency
+    more_due: bool = False
+    stopping: bool = False
+    """Set by :meth:`drain`: rows handed over from then on are given back at once."""
+    """The last claim left due rows behind for want of room: a freed slot calls for another claim."""
+
+    def _sendable(self, gate: TargetGate) -> int:
+        """How many more attempts the target may have in flight now (0 while its circuit is open)."""
         if gate.failures_in_row >= BREAKER_THRESHOLD:
             half_open = self.clock() >= gate.open_until
-            return 1 - gate.in_flight if half_open and gate.in_flight == 0 else 0
+            return 1 if half_open and gate.in_flight == 0 else 0
         return self.per_target_concurrency - gate.in_flight
+
+    def room(self, target_id: str) -> int:
+        """How many more rows may be claimed for this target now: none until it has room for a whole
+        concurrency's worth (one probe while its circuit is half open, none while it is open)."""
+        gate = self.gates.get(target_id)
+        if gate is None:
+            return self.per_target_concurrency * CLAIM_AHEAD
+        if gate.failures_in_row >= BREAKER_THRESHOLD:
+            return 0 if gate.waiting else self._sendable(gate)
+        free = self._free(target_id)
+        return free if free >= self.per_target_concurrency else 0
 
     def _blocked_targets(self) -> list[str]:
         return [target_id for target_id in self.gates if self.room(target_id) <= 0]
@@ -126,11 +153,14 @@ class DeliveryWorker:
             due = due.with_for_update(skip_locked=True)
         room: dict[str, int] = {}
         picked: list[str] = []
+        self.more_due = False
         for delivery_id, target_id in (await session.execute(due)).all():
             left = room.setdefault(target_id, self.room(target_id))
             if left > 0 and len(picked) < limit:
                 picked.append(delivery_id)
                 room[target_id] = left - 1
+            else:
+                self.more_due = True
         if not picked:
             await session.commit()
             return []
@@ -146,63 +176,157 @@ class DeliveryWorker:
         return rows
 
     async def run_once(self) -> int:
-        """Claim what is due (within the gates) and start the attempts; return how many started."""
-        room = self.max_in_flight - len(self.tasks)
+        """Claim what is due (within the gates) and start what the gates let through; return how
+        many were claimed."""
+        room = self.max_in_flight - len(self.tasks) - sum(len(gate.waiting) for gate in self.gates.values())
         if room <= 0:
             return 0
+        lease_ends = self.clock() + self.lease.total_seconds()
         async with self.ctx.db.session() as session:
             claimed = await self.claim(session, min(room, self.batch_size))
             requests = await self.prepare(session, [delivery_id for delivery_id, _ in claimed])
-        for delivery_id, target_id in claimed:
-            self.gates[target_id].in_flight += 1
-            task = asyncio.create_task(
-                self._attempt_guarded(delivery_id, target_id, requests.get(delivery_id))
-            )
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+        self._queue(claimed, requests, lease_ends)
         return len(claimed)
 
-    async def prepare(self, session: AsyncSession, delivery_ids: list[str]) -> dict[str, PreparedRequest]:
-        """The signed requests of claimed deliveries, read with one query for the batch.
+    def handoff_lease(self, now: datetime) -> Lease:
+        """The lease the pipeline writes fresh rows with: as many per target as it has room for
+        (none while its circuit is open or half open: the claim makes the probes)."""
+        return Lease(self.worker_id, now + self.lease, self._free)
 
-        Each project's signing secrets and egress are opened once per batch. A delivery of a target
-        disabled meanwhile is kept as ``skipped``; one no longer pending (or no longer ours) gets
-        no request, so nothing is sent for it.
+    def _free(self, target_id: str) -> int:
+        gate = self.gates.get(target_id)
+        if gate is None:
+            return self.per_target_concurrency * CLAIM_AHEAD
+        if gate.failures_in_row >= BREAKER_THRESHOLD:
+            return 0
+        return max(0, self.per_target_concurrency * CLAIM_AHEAD - gate.in_flight - len(gate.waiting))
+
+    async def adopt(self, lease: Lease, leased: list[tuple[str, str]]) -> None:
+        """Take fresh rows the pipeline wrote leased to this worker: read, signed and started as
+        claimed ones are; if that fails they are given back."""
+        if self.stopping:
+            await self._release([delivery_id for delivery_id, _ in leased])
+            return
+        lease_ends = self.clock() + (lease.until - utcnow()).total_seconds()
+        try:
+            async with self.ctx.db.session() as session:
+                requests = await self.prepare(session, [delivery_id for delivery_id, _ in leased])
+        except Exception:
+            log.exception("taking %d fresh deliveries failed; giving them back", len(leased))
+            await self._release([delivery_id for delivery_id, _ in leased])
+            return
+        self._queue(leased, requests, lease_ends)
+
+    def _queue(
+        self, leased: list[tuple[str, str]], requests: dict[str, PreparedRequest], lease_ends: float
+    ) -> None:
+        for delivery_id, target_id in leased:
+            self.gates[target_id].waiting.append((delivery_id, requests.get(delivery_id), lease_ends))
+        for target_id in {target_id for _, target_id in leased}:
+            self._start(target_id)
+
+    def _start(self, target_id: str) -> None:
+        """Start as many of the target's waiting deliveries as its gate lets through; give back those
+        whose lease would end before their attempt."""
+        gate = self.gates[target_id]
+        expiring: list[str] = []
+        while gate.waiting and self._sendable(gate) > 0:
+            delivery_id, request, lease_ends = gate.waiting.popleft()
+            needed = min(request.timeout + LEASE_MARGIN, self.lease.total_seconds() / 2) if request else 0.0
+            if self.clock() + needed > lease_ends:
+                expiring.append(delivery_id)
+                continue
+            gate.in_flight += 1
+            task = asyncio.create_task(self._attempt_guarded(delivery_id, target_id, request))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        if expiring:
+            task = asyncio.create_task(self._release(expiring))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def prepare(self, session: AsyncSession, delivery_ids: list[str]) -> dict[str, PreparedRequest]:
+        """The signed requests of claimed deliveries, read with two queries for the batch.
+
+        The deliveries and their events are read as plain columns; each target, project and
+        account once, and each project's signing secrets and egress and each target's custom
+        headers are opened once per batch. A delivery of a target disabled meanwhile is kept as
+        ``skipped``; one no longer pending (or no longer ours) gets no request, so nothing is sent
+        for it.
         """
         if not delivery_ids:
             return {}
-        stmt = (
-            select(Delivery, Event, WebhookTarget, Project, Account)
-            .join(Event, Event.id == Delivery.event_id)
-            .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
-            .join(Project, Project.id == Delivery.project_id)
-            .join(Account, Account.id == Project.account_id)
-            .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
-        )
-        now = utcnow()
-        opened: dict[str, tuple[list[str], Egress | None]] = {}
+        rows = (
+            await session.execute(
+                select(
+                    Delivery.id,
+                    Delivery.target_id,
+                    Delivery.status,
+                    Event.id,
+                    Event.type,
+                    Event.kirem_body,
+                    Event.meta_body,
+                )
+                .join(Event, Event.id == Delivery.event_id)
+                .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
+            )
+        ).all()
+        signers = await self._signers(session, {row[1] for row in rows}, utcnow())
         requests: dict[str, PreparedRequest] = {}
         skipped: list[str] = []
-        for delivery, event, target, project, account in await session.execute(stmt):
-            if delivery.status != "pending":
+        for delivery_id, target_id, status, event_id, event_type, kirem_body, meta_body in rows:
+            if status != DeliveryStatus.PENDING or target_id not in signers:
                 continue
+            signer, egress = signers[target_id]
+            target = signer.target
             if not target.enabled:
-                skipped.append(delivery.id)
+                skipped.append(delivery_id)
                 continue
             try:
-                requests[delivery.id] = self._signed(target, project, account, delivery, event, now, opened)
+                body, headers = signer.sign(delivery_id, event_id, event_type, kirem_body, meta_body)
+                requests[delivery_id] = PreparedRequest(
+                    target.url, target.timeout_seconds, body, headers, egress
+                )
             except Exception:
                 log.exception(
-                    "delivery %s: its request could not be prepared; its lease will expire", delivery.id
+                    "delivery %s: its request could not be prepared; its lease will expire", delivery_id
                 )
         if skipped:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(skipped), Delivery.leased_by == self.worker_id)
-                .values(status="skipped", lease_expires_at=None, leased_by=None)
+                .values(status=DeliveryStatus.SKIPPED, lease_expires_at=None, leased_by=None)
             )
         await session.commit()
         return requests
+
+    async def _signers(
+        self, session: AsyncSession, target_ids: set[str], now: datetime
+    ) -> dict[str, tuple[TargetSigner, Egress | None]]:
+        """Each target's signer and egress, each project's opened once (a failure leaves it out)."""
+        stmt = (
+            select(WebhookTarget, Project, Account)
+            .join(Project, Project.id == WebhookTarget.project_id)
+            .join(Account, Account.id == Project.account_id)
+            .where(WebhookTarget.id.in_(target_ids))
+        )
+        opened: dict[str, tuple[list[str], Egress | None]] = {}
+        signers: dict[str, tuple[TargetSigner, Egress | None]] = {}
+        for target, project, account in await session.execute(stmt):
+            try:
+                if project.id not in opened:
+                    sealer = self.ctx.sealer
+                    opened[project.id] = (
+                        signing_secrets(sealer, project, now),
+                        project_egress(sealer, project, account),
+                    )
+                keys, egress = opened[project.id]
+                signers[target.id] = (TargetSigner.open(self.ctx.sealer, target, keys, now), egress)
+            except Exception:
+                log.exception(
+                    "target %s: its deliveries could not be signed; their leases will expire", target.id
+                )
+        return signers
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -219,7 +343,14 @@ class DeliveryWorker:
         await self.egress_senders.aclose()
 
     async def drain(self, grace: float = 35.0) -> None:
-        """Let in-flight attempts finish; past ``grace`` cancel them and give their rows back."""
+        """Give back the rows not sent yet; let in-flight attempts finish; past ``grace`` cancel
+        them and give their rows back."""
+        self.stopping = True
+        waiting = [delivery_id for gate in self.gates.values() for delivery_id, _, _ in gate.waiting]
+        for gate in self.gates.values():
+            gate.waiting.clear()
+        if waiting:
+            await self._release(waiting)
         if not self.tasks:
             return
         _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
@@ -227,50 +358,23 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _release(self, delivery_id: str) -> None:
-        async with self.ctx.db.transaction() as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.leased_by == self.worker_id)
-                .values(lease_expires_at=None, leased_by=None)
-            )
-
-    def _signed(
-        self,
-        target: WebhookTarget,
-        project: Project,
-        account: Account,
-        delivery: Delivery,
-        event: Event,
-        now: datetime,
-        opened: dict[str, tuple[list[str], Egress | None]],
-    ) -> PreparedRequest:
-        """A delivery's request; ``opened`` keeps each project's secrets and egress for the batch."""
-        if project.id not in opened:
-            sealer = self.ctx.sealer
-            opened[project.id] = (
-                signing_secrets(sealer, project, now),
-                project_egress(sealer, project, account),
-            )
-        secrets, egress = opened[project.id]
-        body, headers = signed_request(
-            self.ctx.sealer,
-            target,
-            project,
-            event_id=event.id,
-            delivery_id=delivery.id,
-            event_type=event.type,
-            kirem_body=event.kirem_body,
-            meta_body=event.meta_body,
-            now=now,
-            secrets=secrets,
-        )
-        return PreparedRequest(target.url, target.timeout_seconds, body, headers, egress)
+    async def _release(self, delivery_ids: list[str]) -> None:
+        """Give leased rows back now (when that fails, their leases expire)."""
+        try:
+            async with self.ctx.db.transaction() as session:
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
+                    .values(lease_expires_at=None, leased_by=None)
+                )
+        except Exception:
+            log.warning("giving back %d deliveries failed; their leases will expire", len(delivery_ids))
 
     async def _attempt_guarded(
         self, delivery_id: str, target_id: str, request: PreparedRequest | None
     ) -> None:
-        """Send, free the target's slot, then record: the next attempt need not wait for the commit."""
+        """Send, free the target's slot (starting its next waiting delivery), then record: the next
+        attempt need not wait for the commit."""
         gate = self.gates[target_id]
         try:
             try:
@@ -278,21 +382,28 @@ class DeliveryWorker:
             finally:
                 gate.in_flight -= 1
             if request is not None and result is not None:
-                self._judge(gate, result.is_success)
-                self.ctx.signals.wake(DELIVERIES)
+                await self._judge(gate, result.is_success)
+                self._start(target_id)
+                self._claim_if_due()
                 await self.record(delivery_id, request.url, result, logged_headers(request.headers))
                 outcome = "success" if result.is_success else "gone" if result.gone else "failure"
                 self.ctx.metrics.delivery_attempts.labels(outcome).inc()
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._release(delivery_id))
+            await asyncio.shield(self._release([delivery_id]))
             raise
         except Exception:
             log.exception("delivery %s attempt crashed; its lease will expire", delivery_id)
-        self.ctx.signals.wake(DELIVERIES)
+        self._start(target_id)
+        self._claim_if_due()
 
-    def _judge(self, gate: TargetGate, succeeded: bool) -> None:
-        """The circuit breaker: enough failures in a row open it, for longer each time."""
+    def _claim_if_due(self) -> None:
+        """Wake the claim loop when rows were left behind for want of room (else new rows wake it)."""
+        if self.more_due:
+            self.ctx.signals.wake(DELIVERIES)
+
+    async def _judge(self, gate: TargetGate, succeeded: bool) -> None:
+        """The circuit breaker: enough failures in a row open it, for longer each time; its rows not
+        sent yet are given back (their attempts are not spent)."""
         if succeeded:
             gate.failures_in_row = 0
             return
@@ -300,6 +411,10 @@ class DeliveryWorker:
         if gate.failures_in_row >= BREAKER_THRESHOLD:
             cooldown = min(BREAKER_MAX_COOLDOWN, 2.0 ** (gate.failures_in_row - BREAKER_THRESHOLD + 1))
             gate.open_until = self.clock() + cooldown
+            waiting = [delivery_id for delivery_id, _, _ in gate.waiting]
+            gate.waiting.clear()
+            if waiting:
+                await self._release(waiting)
 
     async def send(self, request: PreparedRequest) -> AttemptResult:
         """One HTTP attempt of a claimed delivery (through the project's egress, if it has one)."""
@@ -337,94 +452,37 @@ class DeliveryWorker:
                     log.exception("delivery %s: recording its attempt failed; its lease will expire", item[0])
 
     async def _record_in(self, session: AsyncSession, batch: list[Recorded]) -> None:
-        ids = [item[0] for item in batch]
-        deliveries = {
-            d.id: d
-            for d in (
-                await session.execute(
-                    select(Delivery).where(Delivery.id.in_(ids), Delivery.leased_by == self.worker_id)
-                )
-            ).scalars()
-        }
-        target_ids = {d.target_id for d in deliveries.values()}
-        targets = {
-            t.id: t
-            for t in (
-                await session.execute(select(WebhookTarget).where(WebhookTarget.id.in_(target_ids)))
-            ).scalars()
-        }
+        """Record a batch of attempts with one statement per table (Core, no unit of work)."""
         now = utcnow()
-        attempts: Counter[str] = Counter()
+        outcome = AttemptOutcomes(now)
+        stmt = (
+            select(
+                Delivery.id,
+                Delivery.project_id,
+                Delivery.event_id,
+                Delivery.target_id,
+                Delivery.event_type,
+                Delivery.attempts,
+                Delivery.next_attempt_at,
+                WebhookTarget.failing_since,
+                WebhookTarget.retry_schedule,
+                WebhookTarget.max_attempts,
+            )
+            .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
+            .where(Delivery.id.in_([item[0] for item in batch]), Delivery.leased_by == self.worker_id)
+        )
+        queued = {row.id: row for row in await session.execute(stmt)}
         for delivery_id, url, result, headers in batch:
-            delivery = deliveries.get(delivery_id)
-            if delivery is None:
+            row = queued.get(delivery_id)
+            if row is None:
                 log.warning("delivery %s: lease lost before its attempt was recorded", delivery_id)
                 continue
-            await self._apply(session, delivery, targets[delivery.target_id], url, result, headers, now)
-            attempts[delivery.project_id] += 1
-        for project_id, count in sorted(attempts.items()):
-            await usage.count(session, project_id, {usage.ATTEMPTS: count}, now)
-
-    async def _apply(
-        self,
-        session: AsyncSession,
-        delivery: Delivery,
-        target: WebhookTarget,
-        url: str,
-        result: AttemptResult,
-        headers: dict[str, str] | None,
-        now: datetime,
-    ) -> None:
-        delivery.attempts += 1
-        session.add(
-            DeliveryAttempt(
-                project_id=delivery.project_id,
-                delivery_id=delivery.id,
-                event_id=delivery.event_id,
-                target_id=delivery.target_id,
-                event_type=delivery.event_type,
-                url=url,
-                attempt=delivery.attempts,
-                status_code=result.status_code,
-                duration_ms=result.duration_ms,
-                is_success=result.is_success,
-                error=result.error,
-                response_body=result.response_body,
-                request_headers=headers,
-                created_at=now,
-            )
-        )
-        delivery.last_status_code = result.status_code
-        delivery.last_error = result.error
-        delivery.lease_expires_at = None
-        delivery.leased_by = None
-        if result.is_success:
-            delivery.status = DeliveryStatus.SUCCEEDED
-            delivery.completed_at = now
-            target.failing_since = None
-            return
-        if result.gone:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.completed_at = now
-            await disable_target(session, target, "the endpoint answered 410 Gone", now)
-            return
-        target.failing_since = target.failing_since or now
-        if now - target.failing_since >= FAILING_DISABLES_AFTER:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.completed_at = now
-            await disable_target(session, target, "every delivery failed for 5 days", now)
-            return
-        delay = next_delay(
-            delivery.attempts,
-            schedule=tuple(target.retry_schedule or DEFAULT_SCHEDULE),
-            max_attempts=target.max_attempts,
-            retry_after=result.retry_after,
-        )
-        if delay is None:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.completed_at = now
-        else:
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            outcome.add(row, url, result, headers)
+        await outcome.write(session, self.worker_id)
+        for target_id, reason in outcome.disable.items():
+            target = await session.get(WebhookTarget, target_id)
+            if target is not None:
+                await disable_target(session, target, reason, now)
 
 
 async def disable_target(session: AsyncSession, target: WebhookTarget, reason: str, now: datetime) -> None:

@@ -11,7 +11,9 @@ per domain, in order, each working on the whole batch with one query per lookup:
    coexistence (:func:`kirem.conversations.inbound.apply_events`);
 4. the events log writes them (one multi-row insert) and usage counts them;
 5. routing decides their targets from the per-process routing cache (:mod:`kirem.routing.cache`);
-6. delivery queues them (:func:`kirem.delivery.enqueue.enqueue`).
+6. delivery queues them (:func:`kirem.delivery.enqueue.enqueue`) — with a ``handoff``, the fresh
+   rows are written leased to this process's worker and handed to it once the batch is committed,
+   so it sends them without claiming or polling.
 
 Raw events are claimed with a lease, so a processor that dies mid-way leaves its rows to be taken
 again; everything a batch produces is written in one transaction with the raw events' ``processed``
@@ -39,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
 from kirem.db.base import utcnow
-from kirem.delivery.enqueue import enqueue
+from kirem.delivery.enqueue import Handoff, Lease, enqueue
 from kirem.inbound.batch import Item, ReadRaw, read_raw_events
 from kirem.inbound.events import EventLog, LoggedEvent, NewEvent, record_event
 from kirem.inbound.models import RawEvent
@@ -79,11 +81,12 @@ async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lea
     return result
 
 
-async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE) -> int:
+async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Handoff | None = None) -> int:
     """Process one batch of pending raw events; return how many were claimed.
 
     The batch is processed in one transaction; if that transaction fails as a whole (a passing
     database trouble, or an error outside any one raw event), each raw event is taken alone.
+    ``handoff`` gets the batch's fresh deliveries (not those of raw events taken alone).
     """
     async with ctx.db.session() as session:
         lease = timedelta(seconds=ctx.settings.inbound_lease_seconds)
@@ -91,7 +94,7 @@ async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE) -> int:
     if not ids:
         return 0
     try:
-        await process_raw_events(ctx, ids)
+        await process_raw_events(ctx, ids, handoff)
     except Exception:
         log.warning(
             "processing %d raw events together failed; taking them one by one", len(ids), exc_info=True
@@ -121,22 +124,30 @@ def _failed(raw: RawEvent, exc: Exception) -> None:
         raw.status = "invalid"
 
 
-async def process_raw_events(ctx: AppContext, ids: list[int]) -> None:
+async def process_raw_events(ctx: AppContext, ids: list[int], handoff: Handoff | None = None) -> None:
     """Claimed raw events in one transaction: the whole batch at once, else item by item."""
     try:
         async with ctx.db.transaction() as session:
             raws = await _pending(session, ids)
             now = utcnow()
+            lease = handoff.handoff_lease(now) if handoff is not None else None
             batch = await read_raw_events(session, raws)
-            await _stages(ctx, session, [item for read in batch for item in read.items], now)
+            items = [item for read in batch for item in read.items]
+            leased = await _stages(ctx, session, items, now, lease)
             for read in batch:
                 _finish_read(read, [], now)
             await notify(session, DELIVERIES)
-        return
     except Exception as exc:
         if _transient(exc):
             raise
         log.warning("processing %d raw events as a batch failed; item by item", len(ids), exc_info=True)
+        await _item_by_item(ctx, ids)
+        return
+    if handoff is not None and lease is not None and leased:
+        await handoff.adopt(lease, leased)
+
+
+async def _item_by_item(ctx: AppContext, ids: list[int]) -> None:
     async with ctx.db.transaction() as session:
         raws = await _pending(session, ids)
         now = utcnow()
@@ -153,17 +164,19 @@ async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
     return list((await session.execute(stmt)).scalars())
 
 
-async def _stages(ctx: AppContext, session: AsyncSession, items: list[Item], now: datetime) -> None:
-    """Every stage, in order, on the whole list of items."""
+async def _stages(
+    ctx: AppContext, session: AsyncSession, items: list[Item], now: datetime, lease: Lease | None = None
+) -> list[tuple[str, str]]:
+    """Every stage, in order, on the whole list of items; the deliveries written under ``lease``."""
     if not items:
-        return
+        return []
     events = await EventLog.lookup(session, [(i.channel.project_id, i.event.dedup_key) for i in items])
     fresh = [i for i in items if events.claim(i.channel.project_id, i.event.dedup_key)]
     await apply_events(session, [(i.channel, i.event) for i in fresh], ctx.settings.handover_seconds)
     logged = await events.record(session, [_new_event(i) for i in fresh], now)
     await _count_usage(session, logged, now)
     routing = await routing_of(session, {e.project_id for e in logged})
-    await enqueue(session, [(e, decide(e, routing[e.project_id])) for e in logged], now)
+    return await enqueue(session, [(e, decide(e, routing[e.project_id])) for e in logged], now, lease)
 
 
 def _new_event(item: Item) -> NewEvent:
