@@ -5,15 +5,16 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.answers import deleted
 from kirem.api.body import read_json_object
-from kirem.api.deps import AccountDep, PathAccountDep, SessionDep, require_operator
+from kirem.api.deps import AccountDep, PathAccountDep, SessionDep
 from kirem.api.responses import ok
 from kirem.api.route_docs import documented
-from kirem.api.schemas import request_body, responses
+from kirem.api.routers import management_router, operator_router
+from kirem.api.schemas import request_body
 from kirem.dashboard import users
 from kirem.dashboard.models import DashboardUser
 from kirem.dashboard.schemas import (
@@ -28,14 +29,8 @@ from kirem.dashboard.schemas import (
 from kirem.kit.errors import invalid, not_found
 from kirem.tenancy.models import Account, Project
 
-manage_users = APIRouter(prefix="/v1/manage/users", tags=["management"], responses=responses(401))
-
-operator_users = APIRouter(
-    prefix="/v1/operator",
-    tags=["operator"],
-    dependencies=[Depends(require_operator)],
-    responses=responses(401, 403),
-)
+manage_users = management_router("/users")
+operator_users = operator_router()
 
 
 async def _view(session: AsyncSession, user: DashboardUser) -> dict[str, Any]:

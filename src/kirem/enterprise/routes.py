@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from kirem.api.answers import deleted
 from kirem.api.body import read_json_object
 from kirem.api.deps import AccountDep, AccountProjectDep, ContextDep, SessionDep
 from kirem.api.responses import ok
 from kirem.api.route_docs import documented
-from kirem.api.schemas import request_body, responses
+from kirem.api.routers import management_router
+from kirem.api.schemas import request_body
 from kirem.db.base import utcnow
 from kirem.enterprise.mcp_endpoints import endpoint_view, project_endpoint, set_endpoint
 from kirem.enterprise.models import SlaPolicy
@@ -21,9 +22,7 @@ from kirem.kit.errors import not_found
 from kirem.tenancy import service
 from kirem.tenancy.limits import plan_error
 
-router = APIRouter(
-    prefix="/v1/manage/projects/{project_id}", tags=["management"], responses=responses(401, 404)
-)
+router = management_router("/projects/{project_id}", 404)
 
 
 @router.get("/mcp-endpoint", **documented("The project's dedicated MCP endpoint", McpEndpointView))

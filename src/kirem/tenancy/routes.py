@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy import select
 
 from kirem.api.body import read_json_object
@@ -14,11 +14,11 @@ from kirem.api.deps import (
     ContextDep,
     PathAccountDep,
     SessionDep,
-    require_operator,
 )
 from kirem.api.responses import ok
 from kirem.api.route_docs import documented
-from kirem.api.schemas import request_body, responses
+from kirem.api.routers import management_router, operator_router
+from kirem.api.schemas import request_body
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.delivery.secret import rotate_webhook_secret
@@ -59,13 +59,8 @@ from kirem.tenancy.schemas import (
 )
 from kirem.tenancy.views import account_view, channel_view, connected_view, key_view, project_view
 
-manage = APIRouter(prefix="/v1/manage", tags=["management"], responses=responses(401))
-operator = APIRouter(
-    prefix="/v1/operator",
-    tags=["operator"],
-    dependencies=[Depends(require_operator)],
-    responses=responses(401, 403),
-)
+manage = management_router()
+operator = operator_router()
 
 
 def _name(body: dict[str, Any], field: str = "name") -> str:
