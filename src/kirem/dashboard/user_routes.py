@@ -60,6 +60,7 @@ async def _apply_roles(session: AsyncSession, account: Account, user: DashboardU
 
 
 async def _account_user(user_id: str, account: AccountDep, session: SessionDep) -> DashboardUser:
+    """The path's dashboard user, if the calling account has it (404 otherwise)."""
     return await users.account_user(session, account, user_id)
 
 
@@ -67,6 +68,7 @@ AccountUserDep = Annotated[DashboardUser, Depends(_account_user)]
 
 
 async def _users_answer(session: AsyncSession, account: Account) -> Response:
+    """The account's dashboard users, for its own token and for the operator alike."""
     views = [await _view(session, user) for user in await users.account_users(session, account)]
     return ok(views, "Users retrieved successfully")
 

@@ -61,6 +61,7 @@ async def delete_mcp_endpoint(project: AccountProjectDep, ctx: ContextDep, sessi
 
 
 async def _policy(project: AccountProjectDep, session: SessionDep) -> SlaPolicy:
+    """The project's SLA policy (404 while it has none)."""
     policy = await session.get(SlaPolicy, project.id)
     if policy is None:
         raise not_found("SLA policy")

@@ -62,6 +62,7 @@ async def list_links(ctx: ContextDep, session: SessionDep, tenant: TenantDep) ->
 
 
 async def _link(link_id: str, session: SessionDep, tenant: TenantDep) -> SetupLink:
+    """The path's setup link of the calling key's project (404 otherwise)."""
     return await service.get_link(session, tenant.project_id, link_id)
 
 
