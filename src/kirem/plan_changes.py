@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -164,6 +164,20 @@ async def _channels(
             changes["disabled"].append(channel.id)
 
 
+Switchable = TypeVar("Switchable", WebhookTarget, RoutingRule)
+
+
+async def _plan_managed(session: AsyncSession, model: type[Switchable], project_id: str) -> list[Switchable]:
+    """The project's enabled rows of ``model`` and those the plan disabled, oldest first: what a
+    plan's count limit is applied to (rows the user disabled take no place)."""
+    stmt = (
+        for_project(model, project_id)
+        .where(model.enabled.is_(True) | model.disabled_by_plan.is_(True))
+        .order_by(model.created_at, model.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def _targets(
     session: AsyncSession,
     plan: str,
@@ -172,12 +186,7 @@ async def _targets(
     now: datetime,
     changes: dict[str, list[str]],
 ) -> None:
-    stmt = (
-        for_project(WebhookTarget, project_id)
-        .where(WebhookTarget.enabled.is_(True) | WebhookTarget.disabled_by_plan.is_(True))
-        .order_by(WebhookTarget.created_at, WebhookTarget.id)
-    )
-    targets = list((await session.execute(stmt)).scalars())
+    targets = await _plan_managed(session, WebhookTarget, project_id)
     kept, over = _split(targets, limit)
     reason = over_limit(plan, "webhook_targets", limit or 0, "webhook target(s)", len(targets))
     for target in kept:
@@ -195,12 +204,7 @@ async def _targets(
 async def _rules(
     session: AsyncSession, plan: str, project_id: str, limit: int | None, changes: dict[str, list[str]]
 ) -> None:
-    stmt = (
-        for_project(RoutingRule, project_id)
-        .where(RoutingRule.enabled.is_(True) | RoutingRule.disabled_by_plan.is_(True))
-        .order_by(RoutingRule.created_at, RoutingRule.id)
-    )
-    rules = list((await session.execute(stmt)).scalars())
+    rules = await _plan_managed(session, RoutingRule, project_id)
     kept, over = _split(rules, limit)
     for rule in kept:
         if rule.disabled_by_plan:

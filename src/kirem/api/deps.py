@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.api.responses import ApiError
 from kirem.api.schemas import ACCOUNT_TOKEN, API_KEY, OPERATOR_TOKEN
 from kirem.context import AppContext
+from kirem.kit.errors import not_found
 from kirem.ratelimit import RateLimiter
 from kirem.tenancy.allowlist import allowed, client_address
-from kirem.tenancy.models import Account
-from kirem.tenancy.service import Tenant, account_for_token, tenant_for_key
+from kirem.tenancy.models import Account, Project
+from kirem.tenancy.service import Tenant, account_for_token, account_project, tenant_for_key
 
 
 def get_context(request: Request) -> AppContext:
@@ -115,6 +116,27 @@ async def get_account(
     if account is None:
         raise ApiError(401, "Invalid or revoked account token", headers={"WWW-Authenticate": "Bearer"})
     return account
+
+
+async def get_account_project(
+    project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
+) -> Project:
+    """The project of the path's ``project_id``, if the calling account owns it (404 otherwise)."""
+    return await account_project(session, account, project_id)
+
+
+async def get_path_account(account_id: str, session: AsyncSession = Depends(get_session)) -> Account:
+    """The account of the path's ``account_id`` (404 otherwise), for the operator's routes."""
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise not_found("Account")
+    return account
+
+
+AccountProjectDep = Annotated[Project, Depends(get_account_project)]
+"""A route parameter typed ``AccountProjectDep`` receives the calling account's project of the path."""
+PathAccountDep = Annotated[Account, Depends(get_path_account)]
+"""A route parameter typed ``PathAccountDep`` receives the account named by the path (operator API)."""
 
 
 def require_operator(

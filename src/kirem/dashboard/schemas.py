@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kirem.api.route_docs import with_examples
 from kirem.dashboard.passwords import MAX_LENGTH, MIN_LENGTH
 
 USER_EXAMPLE: dict[str, Any] = {
@@ -19,7 +20,7 @@ USER_EXAMPLE: dict[str, Any] = {
 
 
 class UserView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [USER_EXAMPLE]})
+    model_config = with_examples(USER_EXAMPLE)
 
     id: str
     account_id: str

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.api.answers import deleted
 from kirem.api.body import read_json_object
-from kirem.api.deps import get_account, get_session, require_operator
+from kirem.api.deps import AccountDep, PathAccountDep, SessionDep
 from kirem.api.responses import ok
-from kirem.api.schemas import Envelope, request_body, responses
+from kirem.api.route_docs import documented
+from kirem.api.routers import management_router, operator_router
+from kirem.api.schemas import request_body
 from kirem.dashboard import users
 from kirem.dashboard.models import DashboardUser
 from kirem.dashboard.schemas import (
@@ -26,15 +29,8 @@ from kirem.dashboard.schemas import (
 from kirem.kit.errors import invalid, not_found
 from kirem.tenancy.models import Account, Project
 
-manage_users = APIRouter(prefix="/v1/manage/users", tags=["management"], responses=responses(401))
-BODY_ERRORS = (400, 413, 415)
-
-operator_users = APIRouter(
-    prefix="/v1/operator",
-    tags=["operator"],
-    dependencies=[Depends(require_operator)],
-    responses=responses(401, 403),
-)
+manage_users = management_router("/users")
+operator_users = operator_router()
 
 
 async def _view(session: AsyncSession, user: DashboardUser) -> dict[str, Any]:
@@ -63,32 +59,45 @@ async def _apply_roles(session: AsyncSession, account: Account, user: DashboardU
         await users.set_role(session, user, project, role)
 
 
-@manage_users.get(
-    "",
-    summary="List the account's dashboard users and their project roles",
-    response_model=Envelope[list[UserView]],
-)
-async def list_users(
-    account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
+async def _account_user(user_id: str, account: AccountDep, session: SessionDep) -> DashboardUser:
+    """The path's dashboard user, if the calling account has it (404 otherwise)."""
+    return await users.account_user(session, account, user_id)
+
+
+AccountUserDep = Annotated[DashboardUser, Depends(_account_user)]
+
+
+async def _users_answer(session: AsyncSession, account: Account) -> Response:
+    """The account's dashboard users, for its own token and for the operator alike."""
     views = [await _view(session, user) for user in await users.account_users(session, account)]
     return ok(views, "Users retrieved successfully")
 
 
+@manage_users.get(
+    "", **documented("List the account's dashboard users and their project roles", list[UserView])
+)
+async def list_users(account: AccountDep, session: SessionDep) -> Response:
+    return await _users_answer(session, account)
+
+
 @manage_users.post(
     "",
-    summary="Create a dashboard user (email and password) with roles",
-    status_code=201,
-    response_model=Envelope[UserView],
-    responses=responses(*BODY_ERRORS, 409),
-    openapi_extra=request_body(
-        UserCreateBody,
-        {"email": USER_EXAMPLE["email"], "password": "correct horse battery", "roles": USER_EXAMPLE["roles"]},
+    **documented(
+        "Create a dashboard user (email and password) with roles",
+        UserView,
+        409,
+        body=request_body(
+            UserCreateBody,
+            {
+                "email": USER_EXAMPLE["email"],
+                "password": "correct horse battery",
+                "roles": USER_EXAMPLE["roles"],
+            },
+        ),
+        status=201,
     ),
 )
-async def create_user(
-    request: Request, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
+async def create_user(request: Request, account: AccountDep, session: SessionDep) -> Response:
     body = await read_json_object(request)
     user = await users.create_user(
         session, account, body.get("email"), body.get("password"), account_owner=bool(_owner_flag(body))
@@ -98,30 +107,23 @@ async def create_user(
     return ok(await _view(session, user), "User created successfully", 201)
 
 
-@manage_users.get(
-    "/{user_id}", summary="Get a dashboard user", response_model=Envelope[UserView], responses=responses(404)
-)
-async def get_user(
-    user_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
-    user = await users.account_user(session, account, user_id)
+@manage_users.get("/{user_id}", **documented("Get a dashboard user", UserView, 404))
+async def get_user(user: AccountUserDep, session: SessionDep) -> Response:
     return ok(await _view(session, user), "User retrieved successfully")
 
 
 @manage_users.patch(
     "/{user_id}",
-    summary="Change a user's account ownership or project roles",
-    response_model=Envelope[UserView],
-    responses=responses(*BODY_ERRORS, 404),
-    openapi_extra=request_body(UserUpdateBody, {"roles": {"prj_4d5e6f7a8b9c0d1e2f3a4b5c": "developer"}}),
+    **documented(
+        "Change a user's account ownership or project roles",
+        UserView,
+        404,
+        body=request_body(UserUpdateBody, {"roles": {"prj_4d5e6f7a8b9c0d1e2f3a4b5c": "developer"}}),
+    ),
 )
 async def update_user(
-    user_id: str,
-    request: Request,
-    account: Account = Depends(get_account),
-    session: AsyncSession = Depends(get_session),
+    user: AccountUserDep, request: Request, account: AccountDep, session: SessionDep
 ) -> Response:
-    user = await users.account_user(session, account, user_id)
     body = await read_json_object(request)
     owner = _owner_flag(body)
     if owner is not None:
@@ -132,60 +134,38 @@ async def update_user(
 
 
 @manage_users.post(
-    "/{user_id}/logout",
-    summary="End every dashboard session of a user",
-    response_model=Envelope[SessionsEnded],
-    responses=responses(404),
+    "/{user_id}/logout", **documented("End every dashboard session of a user", SessionsEnded, 404)
 )
-async def logout_user(
-    user_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
-    user = await users.account_user(session, account, user_id)
+async def logout_user(user: AccountUserDep, session: SessionDep) -> Response:
     ended = await users.end_sessions(session, user.id)
     await session.commit()
     return ok({"sessions_ended": ended}, "Sessions ended successfully")
 
 
 @manage_users.delete(
-    "/{user_id}",
-    summary="Delete a dashboard user (their sessions end)",
-    response_model=Envelope[UserView],
-    responses=responses(404),
+    "/{user_id}", **documented("Delete a dashboard user (their sessions end)", UserView, 404)
 )
-async def delete_user(
-    user_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
-    user = await users.account_user(session, account, user_id)
-    view = await _view(session, user)
-    await session.delete(user)
-    await session.commit()
-    return ok(view, "User deleted successfully")
+async def delete_user(user: AccountUserDep, session: SessionDep) -> Response:
+    return await deleted(session, user, await _view(session, user), "User deleted successfully")
 
 
 @operator_users.get(
-    "/accounts/{account_id}/users",
-    summary="List an account's dashboard users",
-    response_model=Envelope[list[UserView]],
-    responses=responses(404),
+    "/accounts/{account_id}/users", **documented("List an account's dashboard users", list[UserView], 404)
 )
-async def operator_list_users(account_id: str, session: AsyncSession = Depends(get_session)) -> Response:
-    account = await session.get(Account, account_id)
-    if account is None:
-        raise not_found("Account")
-    views = [await _view(session, user) for user in await users.account_users(session, account)]
-    return ok(views, "Users retrieved successfully")
+async def operator_list_users(account: PathAccountDep, session: SessionDep) -> Response:
+    return await _users_answer(session, account)
 
 
 @operator_users.post(
     "/users/{user_id}/password",
-    summary="Reset a user's password (random when none is given: shown only here); their sessions end",
-    response_model=Envelope[PasswordReset],
-    responses=responses(*BODY_ERRORS, 404),
-    openapi_extra=request_body(PasswordResetBody, {"password": "a new long passphrase"}, required=False),
+    **documented(
+        "Reset a user's password (random when none is given: shown only here); their sessions end",
+        PasswordReset,
+        404,
+        body=request_body(PasswordResetBody, {"password": "a new long passphrase"}, required=False),
+    ),
 )
-async def reset_password(
-    user_id: str, request: Request, session: AsyncSession = Depends(get_session)
-) -> Response:
+async def reset_password(user_id: str, request: Request, session: SessionDep) -> Response:
     user = await session.get(DashboardUser, user_id)
     if user is None:
         raise not_found("User")

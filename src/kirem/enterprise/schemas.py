@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kirem.api.route_docs import Timestamp, with_examples
 from kirem.enterprise.mcp_endpoints import DEFAULT_RATE, MAX_RATE, SLUG
 from kirem.enterprise.sla import (
     DEFAULT_MIN_DELIVERIES,
@@ -13,23 +14,17 @@ from kirem.enterprise.sla import (
     MIN_WINDOW_SECONDS,
 )
 
-TIME = "ISO 8601, UTC"
-
 
 class McpEndpointView(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
-                    "slug": "toko-melati",
-                    "url": "https://kirem.example/v1/mcp/toko-melati",
-                    "rate_limit_per_second": 20.0,
-                    "key_scope": "mcp",
-                    "created_at": "2026-11-02T08:20:00Z",
-                    "updated_at": "2026-11-02T08:20:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+            "slug": "toko-melati",
+            "url": "https://kirem.example/v1/mcp/toko-melati",
+            "rate_limit_per_second": 20.0,
+            "key_scope": "mcp",
+            "created_at": "2026-11-02T08:20:00Z",
+            "updated_at": "2026-11-02T08:20:00Z",
         }
     )
 
@@ -38,28 +33,24 @@ class McpEndpointView(BaseModel):
     url: str = Field(description="Where MCP clients POST, with a key of scope mcp")
     rate_limit_per_second: float
     key_scope: str = Field(description="Always mcp: the scope of the keys this endpoint takes")
-    created_at: str | None = Field(None, description=TIME)
-    updated_at: str | None = Field(None, description=TIME)
+    created_at: Timestamp = None
+    updated_at: Timestamp = None
 
 
 class SlaPolicyView(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
-                    "window_seconds": 3600,
-                    "min_success_rate": 0.99,
-                    "max_p95_latency_ms": 5000,
-                    "min_deliveries": 20,
-                    "state": "ok",
-                    "state_changed_at": None,
-                    "evaluated_at": "2026-11-02T09:00:00Z",
-                    "deliveries": 120,
-                    "success_rate": 1.0,
-                    "p95_latency_ms": 180.0,
-                }
-            ]
+    model_config = with_examples(
+        {
+            "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+            "window_seconds": 3600,
+            "min_success_rate": 0.99,
+            "max_p95_latency_ms": 5000,
+            "min_deliveries": 20,
+            "state": "ok",
+            "state_changed_at": None,
+            "evaluated_at": "2026-11-02T09:00:00Z",
+            "deliveries": 120,
+            "success_rate": 1.0,
+            "p95_latency_ms": 180.0,
         }
     )
 
@@ -69,8 +60,8 @@ class SlaPolicyView(BaseModel):
     max_p95_latency_ms: int | None = None
     min_deliveries: int
     state: str = Field(description="ok or breached")
-    state_changed_at: str | None = Field(None, description=TIME)
-    evaluated_at: str | None = Field(None, description=TIME)
+    state_changed_at: Timestamp = None
+    evaluated_at: Timestamp = None
     deliveries: int | None = Field(None, description="Finished deliveries in the last evaluated window")
     success_rate: float | None = None
     p95_latency_ms: float | None = None

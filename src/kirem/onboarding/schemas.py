@@ -4,33 +4,28 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from kirem.api.route_docs import WITHOUT_PARENT_EXAMPLES, Timestamp, with_examples
 from kirem.onboarding.service import DEFAULT_EXPIRY, MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS
-
-TIME = "ISO 8601, UTC"
 
 
 class SetupLinkView(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "lnk_5e6f7a8b9c0d1e2f3a4b5c6d",
-                    "client_name": "Toko Bunga Melati",
-                    "redirect_url": "https://agency.example/onboarded?client=42",
-                    "coexistence": False,
-                    "mode": "sandbox",
-                    "status": "pending",
-                    "failure_reason": None,
-                    "expires_at": "2026-11-09T08:00:00Z",
-                    "completed_at": None,
-                    "project_id": None,
-                    "channel_id": None,
-                    "registration_pin": "482913",
-                    "created_at": "2026-11-02T08:00:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "lnk_5e6f7a8b9c0d1e2f3a4b5c6d",
+            "client_name": "Toko Bunga Melati",
+            "redirect_url": "https://agency.example/onboarded?client=42",
+            "coexistence": False,
+            "mode": "sandbox",
+            "status": "pending",
+            "failure_reason": None,
+            "expires_at": "2026-11-09T08:00:00Z",
+            "completed_at": None,
+            "project_id": None,
+            "channel_id": None,
+            "registration_pin": "482913",
+            "created_at": "2026-11-02T08:00:00Z",
         }
     )
 
@@ -41,18 +36,18 @@ class SetupLinkView(BaseModel):
     mode: str = Field(description="sandbox or live: whose Embedded Signup the page runs")
     status: Literal["pending", "processing", "completed", "failed", "expired"]
     failure_reason: str | None = None
-    expires_at: str | None = Field(None, description=TIME)
-    completed_at: str | None = Field(None, description=TIME)
+    expires_at: Timestamp = None
+    completed_at: Timestamp = None
     project_id: str | None = Field(None, description="The client's project, once connected")
     channel_id: str | None = Field(None, description="The client's channel, once connected")
     registration_pin: str | None = Field(
         None, description="The PIN the number is registered with (not coexistence)"
     )
-    created_at: str | None = Field(None, description=TIME)
+    created_at: Timestamp = None
 
 
 class NewSetupLinkView(SetupLinkView):
-    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+    model_config = WITHOUT_PARENT_EXAMPLES
 
     url: str = Field(description="The page to send the client: shown only in this answer")
 

@@ -23,15 +23,21 @@ class Account(CreatedAt, Base):
     retention_changed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class AccountToken(CreatedAt, Base):
+class Credential:
+    """What account tokens and API keys share besides the secret's hash: its first characters, to
+    recognise it by, and when it was last used or revoked."""
+
+    prefix: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AccountToken(CreatedAt, Credential, Base):
     __tablename__ = "account_tokens"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("atok"))
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(32))
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Project(CreatedAt, Base):
@@ -53,7 +59,7 @@ class Project(CreatedAt, Base):
     """After a rotation the old secret keeps signing alongside the new one until this time."""
 
 
-class ApiKey(CreatedAt, Base):
+class ApiKey(CreatedAt, Credential, Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("key"))
@@ -64,9 +70,6 @@ class ApiKey(CreatedAt, Base):
     scope: Mapped[str] = mapped_column(String(8), default="api")
     """``api``: the REST API and ``/v1/mcp``; ``mcp``: only the project's dedicated MCP endpoint."""
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(32))
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Channel(CreatedAt, Base):

@@ -25,64 +25,40 @@ class PlanLimits:
     sla_thresholds: bool
 
 
-PLANS: dict[str, PlanLimits] = {
-    "developer": PlanLimits(
-        projects=1,
-        channels=1,
-        outbound_per_day=20,
-        retention_days=7,
-        webhook_targets=1,
-        routing_rules=0,
-        analytics_api=False,
-        ip_allowlist=False,
-        customer_setup_links=False,
-        dedicated_outbound_ip=False,
-        dedicated_mcp=False,
-        sla_thresholds=False,
-    ),
-    "growth": PlanLimits(
-        projects=None,
-        channels=None,
-        outbound_per_day=None,
-        retention_days=30,
-        webhook_targets=5,
-        routing_rules=5,
-        analytics_api=True,
-        ip_allowlist=True,
-        customer_setup_links=False,
-        dedicated_outbound_ip=False,
-        dedicated_mcp=False,
-        sla_thresholds=False,
-    ),
-    "scale": PlanLimits(
-        projects=None,
-        channels=None,
-        outbound_per_day=None,
-        retention_days=90,
-        webhook_targets=None,
-        routing_rules=None,
-        analytics_api=True,
-        ip_allowlist=True,
-        customer_setup_links=True,
-        dedicated_outbound_ip=True,
-        dedicated_mcp=False,
-        sla_thresholds=False,
-    ),
-    "enterprise": PlanLimits(
-        projects=None,
-        channels=None,
-        outbound_per_day=None,
-        retention_days=365,
-        webhook_targets=None,
-        routing_rules=None,
-        analytics_api=True,
-        ip_allowlist=True,
-        customer_setup_links=True,
-        dedicated_outbound_ip=True,
-        dedicated_mcp=True,
-        sla_thresholds=True,
-    ),
+_COUNTS: dict[str, dict[str, int]] = {
+    "developer": {
+        "projects": 1,
+        "channels": 1,
+        "outbound_per_day": 20,
+        "retention_days": 7,
+        "webhook_targets": 1,
+        "routing_rules": 0,
+    },
+    "growth": {"retention_days": 30, "webhook_targets": 5, "routing_rules": 5},
+    "scale": {"retention_days": 90},
+    "enterprise": {"retention_days": 365},
 }
+"""Each plan's counted limits; one it does not name is unlimited."""
+_FEATURES_FROM: dict[str, str] = {
+    "analytics_api": "growth",
+    "ip_allowlist": "growth",
+    "customer_setup_links": "scale",
+    "dedicated_outbound_ip": "scale",
+    "dedicated_mcp": "enterprise",
+    "sla_thresholds": "enterprise",
+}
+"""The cheapest plan with each feature: every plan above it has the feature too."""
+
+
+def _plan(name: str) -> PlanLimits:
+    rank = PLAN_ORDER.index(name)
+    features = {feature: rank >= PLAN_ORDER.index(first) for feature, first in _FEATURES_FROM.items()}
+    counted = {item.name: UNLIMITED for item in fields(PlanLimits) if item.name not in features}
+    values: dict[str, Any] = {**counted, **_COUNTS[name], **features}
+    return PlanLimits(**values)
+
+
+PLANS: dict[str, PlanLimits] = {name: _plan(name) for name in PLAN_ORDER}
 
 
 @dataclass(frozen=True)

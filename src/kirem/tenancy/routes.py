@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.body import read_json_object
-from kirem.api.deps import get_account, get_context, get_session, require_operator
+from kirem.api.deps import (
+    AccountDep,
+    AccountProjectDep,
+    ContextDep,
+    PathAccountDep,
+    SessionDep,
+)
 from kirem.api.responses import ok
-from kirem.api.schemas import Envelope, request_body, responses
-from kirem.context import AppContext
+from kirem.api.route_docs import documented
+from kirem.api.routers import management_router, operator_router
+from kirem.api.schemas import request_body
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.delivery.secret import rotate_webhook_secret
@@ -53,14 +59,8 @@ from kirem.tenancy.schemas import (
 )
 from kirem.tenancy.views import account_view, channel_view, connected_view, key_view, project_view
 
-manage = APIRouter(prefix="/v1/manage", tags=["management"], responses=responses(401))
-operator = APIRouter(
-    prefix="/v1/operator",
-    tags=["operator"],
-    dependencies=[Depends(require_operator)],
-    responses=responses(401, 403),
-)
-BODY_ERRORS = (400, 413, 415)
+manage = management_router()
+operator = operator_router()
 
 
 def _name(body: dict[str, Any], field: str = "name") -> str:
@@ -73,33 +73,31 @@ def _name(body: dict[str, Any], field: str = "name") -> str:
 # Management: the account's own projects, keys and channels ----------------------------------
 
 
-@manage.get("/account", summary="The calling account and its plan", response_model=Envelope[OwnAccountView])
-async def get_own_account(account: Account = Depends(get_account)) -> Response:
+@manage.get("/account", **documented("The calling account and its plan", OwnAccountView))
+async def get_own_account(account: AccountDep) -> Response:
     limits = service.account_limits(account)
     return ok({**account_view(account), "limits": limits.__dict__}, "Account retrieved successfully")
 
 
-@manage.get("/projects", summary="List projects", response_model=Envelope[list[ProjectView]])
-async def list_projects(
-    account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
+@manage.get("/projects", **documented("List projects", list[ProjectView]))
+async def list_projects(account: AccountDep, session: SessionDep) -> Response:
     projects = await service.account_projects(session, account)
     return ok([project_view(p, account) for p in projects], "Projects retrieved successfully")
 
 
 @manage.post(
     "/projects",
-    summary="Create a project",
-    status_code=201,
-    response_model=Envelope[ProjectView],
-    responses=responses(*BODY_ERRORS, 403, 409),
-    openapi_extra=request_body(NameBody, {"name": "Toko Melati"}),
+    **documented(
+        "Create a project",
+        ProjectView,
+        403,
+        409,
+        body=request_body(NameBody, {"name": "Toko Melati"}),
+        status=201,
+    ),
 )
 async def create_project(
-    request: Request,
-    account: Account = Depends(get_account),
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
+    request: Request, account: AccountDep, ctx: ContextDep, session: SessionDep
 ) -> Response:
     body = await read_json_object(request)
     project = await service.create_project(session, ctx.sealer, account, _name(body))
@@ -107,51 +105,29 @@ async def create_project(
     return ok(project_view(project, account), "Project created successfully", 201)
 
 
-@manage.get(
-    "/projects/{project_id}",
-    summary="Get a project",
-    response_model=Envelope[ProjectView],
-    responses=responses(404),
-)
-async def get_project(
-    project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
-    project = await service.account_project(session, account, project_id)
+@manage.get("/projects/{project_id}", **documented("Get a project", ProjectView, 404))
+async def get_project(project: AccountProjectDep, account: AccountDep) -> Response:
     return ok(project_view(project, account), "Project retrieved successfully")
 
 
 @manage.get(
     "/projects/{project_id}/webhook-secret",
-    summary="Reveal the project's webhook signing secret",
-    response_model=Envelope[WebhookSecretView],
-    responses=responses(404),
+    **documented("Reveal the project's webhook signing secret", WebhookSecretView, 404),
 )
-async def get_webhook_secret(
-    project_id: str,
-    account: Account = Depends(get_account),
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    project = await service.account_project(session, account, project_id)
-    return ok(
-        {"webhook_secret": service.webhook_secret(ctx.sealer, project)},
-        "Webhook secret retrieved successfully",
-    )
+async def get_webhook_secret(project: AccountProjectDep, ctx: ContextDep) -> Response:
+    secret = service.webhook_secret(ctx.sealer, project)
+    return ok({"webhook_secret": secret}, "Webhook secret retrieved successfully")
 
 
 @manage.post(
     "/projects/{project_id}/webhook-secret/rotate",
-    summary="Rotate the webhook signing secret (the old one keeps signing for 24 hours)",
-    response_model=Envelope[RotatedSecretView],
-    responses=responses(404),
+    **documented(
+        "Rotate the webhook signing secret (the old one keeps signing for 24 hours)", RotatedSecretView, 404
+    ),
 )
 async def rotate_project_webhook_secret(
-    project_id: str,
-    account: Account = Depends(get_account),
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
+    project: AccountProjectDep, ctx: ContextDep, session: SessionDep
 ) -> Response:
-    project = await service.account_project(session, account, project_id)
     secret = await rotate_webhook_secret(session, ctx.sealer, project, utcnow())
     await session.commit()
     data = {"webhook_secret": secret, "previous_secret_expires_at": iso(project.previous_secret_expires_at)}
@@ -159,32 +135,25 @@ async def rotate_project_webhook_secret(
 
 
 @manage.get(
-    "/projects/{project_id}/ip-allowlist",
-    summary="The project's IP allowlist",
-    response_model=Envelope[IpAllowlistView],
-    responses=responses(404),
+    "/projects/{project_id}/ip-allowlist", **documented("The project's IP allowlist", IpAllowlistView, 404)
 )
-async def get_ip_allowlist(
-    project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
-    project = await service.account_project(session, account, project_id)
+async def get_ip_allowlist(project: AccountProjectDep) -> Response:
     return ok({"cidrs": project.ip_allowlist or []}, "IP allowlist retrieved successfully")
 
 
 @manage.put(
     "/projects/{project_id}/ip-allowlist",
-    summary="Replace the IP allowlist (growth plan and up)",
-    response_model=Envelope[IpAllowlistView],
-    responses=responses(*BODY_ERRORS, 403, 404),
-    openapi_extra=request_body(IpAllowlistBody, {"cidrs": ["203.0.113.0/24", "2001:db8::1"]}),
+    **documented(
+        "Replace the IP allowlist (growth plan and up)",
+        IpAllowlistView,
+        403,
+        404,
+        body=request_body(IpAllowlistBody, {"cidrs": ["203.0.113.0/24", "2001:db8::1"]}),
+    ),
 )
 async def put_ip_allowlist(
-    project_id: str,
-    request: Request,
-    account: Account = Depends(get_account),
-    session: AsyncSession = Depends(get_session),
+    project: AccountProjectDep, request: Request, account: AccountDep, session: SessionDep
 ) -> Response:
-    project = await service.account_project(session, account, project_id)
     body = await read_json_object(request)
     cidrs = set_ip_allowlist(account, project, body.get("cidrs"))
     await session.commit()
@@ -193,36 +162,28 @@ async def put_ip_allowlist(
 
 @manage.get(
     "/projects/{project_id}/egress",
-    summary="Where the project's webhook deliveries leave from",
-    response_model=Envelope[EgressView],
-    responses=responses(404),
+    **documented("Where the project's webhook deliveries leave from", EgressView, 404),
 )
-async def get_egress(
-    project_id: str,
-    account: Account = Depends(get_account),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    project = await service.account_project(session, account, project_id)
+async def get_egress(project: AccountProjectDep, account: AccountDep) -> Response:
     return ok(egress_view(project, account), "Outbound settings retrieved successfully")
 
 
 @manage.put(
     "/projects/{project_id}/egress",
-    summary="Set a dedicated source address and/or proxy for webhook deliveries (scale plan and up)",
-    response_model=Envelope[EgressView],
-    responses=responses(*BODY_ERRORS, 403, 404),
-    openapi_extra=request_body(
-        EgressBody, {"bind_address": "203.0.113.10", "proxy_url": "http://user:secret@proxy.internal:3128"}
+    **documented(
+        "Set a dedicated source address and/or proxy for webhook deliveries (scale plan and up)",
+        EgressView,
+        403,
+        404,
+        body=request_body(
+            EgressBody,
+            {"bind_address": "203.0.113.10", "proxy_url": "http://user:secret@proxy.internal:3128"},
+        ),
     ),
 )
 async def put_egress(
-    project_id: str,
-    request: Request,
-    account: Account = Depends(get_account),
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
+    project: AccountProjectDep, request: Request, account: AccountDep, ctx: ContextDep, session: SessionDep
 ) -> Response:
-    project = await service.account_project(session, account, project_id)
     egress, errors = parse_egress(await read_json_object(request))
     if errors:
         raise invalid(errors)
@@ -237,108 +198,85 @@ async def put_egress(
 
 
 @manage.get(
-    "/projects/{project_id}/keys",
-    summary="List API keys (never their secrets)",
-    response_model=Envelope[list[KeyView]],
-    responses=responses(404),
+    "/projects/{project_id}/keys", **documented("List API keys (never their secrets)", list[KeyView], 404)
 )
-async def list_keys(
-    project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
-    project = await service.account_project(session, account, project_id)
+async def list_keys(project: AccountProjectDep, session: SessionDep) -> Response:
     keys = (await session.execute(for_project(ApiKey, project.id).order_by(ApiKey.created_at))).scalars()
     return ok([key_view(k) for k in keys], "API keys retrieved successfully")
 
 
 @manage.post(
     "/projects/{project_id}/keys",
-    summary="Create an API key: the secret is shown only in this answer",
-    status_code=201,
-    response_model=Envelope[NewKeyView],
-    responses=responses(*BODY_ERRORS, 403, 404),
-    openapi_extra=request_body(KeyCreateBody, {"name": "ci", "mode": "test", "scope": "api"}, required=False),
+    **documented(
+        "Create an API key: the secret is shown only in this answer",
+        NewKeyView,
+        403,
+        404,
+        body=request_body(KeyCreateBody, {"name": "ci", "mode": "test", "scope": "api"}, required=False),
+        status=201,
+    ),
 )
 async def create_key(
-    project_id: str,
-    request: Request,
-    account: Account = Depends(get_account),
-    session: AsyncSession = Depends(get_session),
+    project: AccountProjectDep, request: Request, account: AccountDep, session: SessionDep
 ) -> Response:
-    project = await service.account_project(session, account, project_id)
     body = await read_json_object(request) if await request.body() else {}
     key, secret = await create_key_from(session, account, project, body)
     await session.commit()
     return ok(key_view(key, secret), "API key created successfully", 201)
 
 
-@manage.delete(
-    "/projects/{project_id}/keys/{key_id}",
-    summary="Revoke an API key",
-    response_model=Envelope[KeyView],
-    responses=responses(404),
-)
-async def revoke_key(
-    project_id: str,
-    key_id: str,
-    account: Account = Depends(get_account),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
+@manage.delete("/projects/{project_id}/keys/{key_id}", **documented("Revoke an API key", KeyView, 404))
+async def revoke_key(project_id: str, key_id: str, account: AccountDep, session: SessionDep) -> Response:
     project = await service.account_project(session, account, project_id)
     key = await service.revoke_api_key(session, project, key_id)
     await session.commit()
     return ok(key_view(key), "API key revoked successfully")
 
 
-@manage.get(
-    "/projects/{project_id}/channels",
-    summary="List channels",
-    response_model=Envelope[list[ChannelView]],
-    responses=responses(404),
-)
-async def list_channels(
-    project_id: str, account: Account = Depends(get_account), session: AsyncSession = Depends(get_session)
-) -> Response:
-    project = await service.account_project(session, account, project_id)
+@manage.get("/projects/{project_id}/channels", **documented("List channels", list[ChannelView], 404))
+async def list_channels(project: AccountProjectDep, session: SessionDep) -> Response:
     channels = await service.list_channels(session, project.id)
     return ok([channel_view(c) for c in channels], "Channels retrieved successfully")
 
 
 @manage.post(
     "/projects/{project_id}/channels",
-    summary="Connect a channel (live Meta number or sandbox number)",
-    status_code=201,
-    response_model=Envelope[ConnectedChannelView],
-    responses=responses(*BODY_ERRORS, 403, 404, 409, 424),
-    openapi_extra=request_body(
-        ChannelCreateBody,
-        examples={
-            "live": {
-                "kind": "live",
-                "name": "Toko Melati",
-                "phone_number_id": "106540352242922",
-                "waba_id": "102290129340398",
-                "access_token": "EAAG…",
-                "subscribe_app": True,
+    **documented(
+        "Connect a channel (live Meta number or sandbox number)",
+        ConnectedChannelView,
+        403,
+        404,
+        409,
+        424,
+        body=request_body(
+            ChannelCreateBody,
+            examples={
+                "live": {
+                    "kind": "live",
+                    "name": "Toko Melati",
+                    "phone_number_id": "106540352242922",
+                    "waba_id": "102290129340398",
+                    "access_token": "EAAG…",
+                    "subscribe_app": True,
+                },
+                "sandbox": {"kind": "sandbox"},
             },
-            "sandbox": {"kind": "sandbox"},
-        },
+        ),
+        status=201,
     ),
 )
 async def add_channel(
-    project_id: str,
-    request: Request,
-    account: Account = Depends(get_account),
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
+    project: AccountProjectDep, request: Request, account: AccountDep, ctx: ContextDep, session: SessionDep
 ) -> Response:
-    project = await service.account_project(session, account, project_id)
     body = await read_json_object(request)
     connected = await create_channel(ctx, session, account, project, body)
     await session.commit()
     return ok(connected_view(connected.channel, connected.check), "Channel created successfully", 201)
 
 
-async def _channel(session: AsyncSession, account: Account, project_id: str, channel_id: str) -> Channel:
+async def _channel(project_id: str, channel_id: str, account: AccountDep, session: SessionDep) -> Channel:
+    """The path's channel in the calling account's project of the path (its path parameters in
+    path order, as the document lists them)."""
     project = await service.account_project(session, account, project_id)
     channel = await get_owned(session, Channel, channel_id, project.id)
     if channel is None:
@@ -346,37 +284,18 @@ async def _channel(session: AsyncSession, account: Account, project_id: str, cha
     return channel
 
 
-@manage.get(
-    "/projects/{project_id}/channels/{channel_id}",
-    summary="Get a channel",
-    response_model=Envelope[ChannelView],
-    responses=responses(404),
-)
-async def get_channel(
-    project_id: str,
-    channel_id: str,
-    account: Account = Depends(get_account),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    return ok(
-        channel_view(await _channel(session, account, project_id, channel_id)),
-        "Channel retrieved successfully",
-    )
+ChannelDep = Annotated[Channel, Depends(_channel)]
+
+
+@manage.get("/projects/{project_id}/channels/{channel_id}", **documented("Get a channel", ChannelView, 404))
+async def get_channel(channel: ChannelDep) -> Response:
+    return ok(channel_view(channel), "Channel retrieved successfully")
 
 
 @manage.delete(
-    "/projects/{project_id}/channels/{channel_id}",
-    summary="Disconnect a channel",
-    response_model=Envelope[ChannelView],
-    responses=responses(404),
+    "/projects/{project_id}/channels/{channel_id}", **documented("Disconnect a channel", ChannelView, 404)
 )
-async def remove_channel(
-    project_id: str,
-    channel_id: str,
-    account: Account = Depends(get_account),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    channel = await _channel(session, account, project_id, channel_id)
+async def remove_channel(channel: ChannelDep, session: SessionDep) -> Response:
     channel.status = "disabled"
     await session.commit()
     return ok(channel_view(channel), "Channel disabled successfully")
@@ -387,13 +306,15 @@ async def remove_channel(
 
 @operator.post(
     "/accounts",
-    summary="Create an account; its first account token is shown once",
-    status_code=201,
-    response_model=Envelope[AccountWithToken],
-    responses=responses(*BODY_ERRORS, 409),
-    openapi_extra=request_body(AccountCreateBody, {"name": "Agensi Nusantara", "plan": "growth"}),
+    **documented(
+        "Create an account; its first account token is shown once",
+        AccountWithToken,
+        409,
+        body=request_body(AccountCreateBody, {"name": "Agensi Nusantara", "plan": "growth"}),
+        status=201,
+    ),
 )
-async def create_account(request: Request, session: AsyncSession = Depends(get_session)) -> Response:
+async def create_account(request: Request, session: SessionDep) -> Response:
     body = await read_json_object(request)
     account = await service.create_account(session, _name(body), str(body.get("plan", "developer")))
     token = await service.mint_account_token(session, account)
@@ -401,42 +322,29 @@ async def create_account(request: Request, session: AsyncSession = Depends(get_s
     return ok({**account_view(account), "account_token": token}, "Account created successfully", 201)
 
 
-@operator.get("/accounts", summary="List accounts", response_model=Envelope[list[AccountView]])
-async def list_accounts(session: AsyncSession = Depends(get_session)) -> Response:
+@operator.get("/accounts", **documented("List accounts", list[AccountView]))
+async def list_accounts(session: SessionDep) -> Response:
     rows = await session.execute(select(Account).order_by(Account.created_at))
     return ok([account_view(a) for a in rows.scalars()], "Accounts retrieved successfully")
 
 
-async def _account(session: AsyncSession, account_id: str) -> Account:
-    account = await session.get(Account, account_id)
-    if account is None:
-        raise not_found("Account")
-    return account
-
-
-@operator.get(
-    "/accounts/{account_id}",
-    summary="Get an account",
-    response_model=Envelope[AccountView],
-    responses=responses(404),
-)
-async def get_account_by_id(account_id: str, session: AsyncSession = Depends(get_session)) -> Response:
-    return ok(account_view(await _account(session, account_id)), "Account retrieved successfully")
+@operator.get("/accounts/{account_id}", **documented("Get an account", AccountView, 404))
+async def get_account_by_id(account: PathAccountDep) -> Response:
+    return ok(account_view(account), "Account retrieved successfully")
 
 
 @operator.patch(
     "/accounts/{account_id}",
-    summary="Change an account's plan or limit overrides",
-    response_model=Envelope[AccountUpdated],
-    responses=responses(*BODY_ERRORS, 404),
-    openapi_extra=request_body(
-        AccountUpdateBody, {"plan": "scale", "limit_overrides": {"outbound_per_day": 50000}}
+    **documented(
+        "Change an account's plan or limit overrides",
+        AccountUpdated,
+        404,
+        body=request_body(
+            AccountUpdateBody, {"plan": "scale", "limit_overrides": {"outbound_per_day": 50000}}
+        ),
     ),
 )
-async def update_account(
-    account_id: str, request: Request, session: AsyncSession = Depends(get_session)
-) -> Response:
-    account = await _account(session, account_id)
+async def update_account(account: PathAccountDep, request: Request, session: SessionDep) -> Response:
     body = await read_json_object(request)
     plan = str(body["plan"]) if "plan" in body else None
     overrides = body.get("limit_overrides") if "limit_overrides" in body else None
@@ -454,18 +362,14 @@ async def update_account(
 
 @operator.post(
     "/accounts/{account_id}/tokens",
-    summary="Mint another account token (shown once)",
-    status_code=201,
-    response_model=Envelope[AccountToken],
-    responses=responses(404),
+    **documented("Mint another account token (shown once)", AccountToken, 404, status=201),
 )
-async def mint_token(account_id: str, session: AsyncSession = Depends(get_session)) -> Response:
-    account = await _account(session, account_id)
+async def mint_token(account: PathAccountDep, session: SessionDep) -> Response:
     token = await service.mint_account_token(session, account)
     await session.commit()
     return ok({"account_id": account.id, "account_token": token}, "Account token created successfully", 201)
 
 
-@operator.get("/plans", summary="The plan table", response_model=Envelope[dict[str, PlanLimitsView]])
+@operator.get("/plans", **documented("The plan table", dict[str, PlanLimitsView]))
 async def plans() -> Response:
     return ok({name: limits.__dict__ for name, limits in PLANS.items()}, "Plans retrieved successfully")

@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kirem.api.route_docs import WITHOUT_PARENT_EXAMPLES, Timestamp, with_examples
+
 PlanName = Literal["developer", "growth", "scale", "enterprise"]
 """The names of :data:`kirem.tenancy.plans.PLANS` (a unit test keeps them equal)."""
-TIME = "ISO 8601, UTC"
 
 
 class PlanLimitsView(BaseModel):
@@ -33,17 +34,13 @@ class PlanLimitsView(BaseModel):
 
 
 class AccountView(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "acc_1f2e3d4c5b6a79880a1b2c3d",
-                    "name": "Agensi Nusantara",
-                    "plan": "growth",
-                    "limit_overrides": {},
-                    "created_at": "2026-11-02T08:15:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "acc_1f2e3d4c5b6a79880a1b2c3d",
+            "name": "Agensi Nusantara",
+            "plan": "growth",
+            "limit_overrides": {},
+            "created_at": "2026-11-02T08:15:00Z",
         }
     )
 
@@ -51,23 +48,23 @@ class AccountView(BaseModel):
     name: str
     plan: str
     limit_overrides: dict[str, Any] = Field(description="Limits that replace the plan's for this account")
-    created_at: str | None = Field(None, description=TIME)
+    created_at: Timestamp = None
 
 
 class OwnAccountView(AccountView):
-    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+    model_config = WITHOUT_PARENT_EXAMPLES
 
     limits: PlanLimitsView = Field(description="The plan's limits with the account's overrides applied")
 
 
 class AccountWithToken(AccountView):
-    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+    model_config = WITHOUT_PARENT_EXAMPLES
 
     account_token: str = Field(description="The account token, shown only in this answer")
 
 
 class AccountUpdated(AccountView):
-    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+    model_config = WITHOUT_PARENT_EXAMPLES
 
     changes: dict[str, Any] = Field(
         description="What the new limits disabled or re-enabled (projects, channels, targets, rules, egress)"
@@ -87,23 +84,19 @@ class EgressView(BaseModel):
 
 
 class ProjectView(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
-                    "account_id": "acc_1f2e3d4c5b6a79880a1b2c3d",
-                    "name": "Toko Melati",
-                    "disabled_reason": None,
-                    "egress": {
-                        "bind_address": None,
-                        "proxy_url": None,
-                        "active": False,
-                        "inactive_reason": None,
-                    },
-                    "created_at": "2026-11-02T08:16:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+            "account_id": "acc_1f2e3d4c5b6a79880a1b2c3d",
+            "name": "Toko Melati",
+            "disabled_reason": None,
+            "egress": {
+                "bind_address": None,
+                "proxy_url": None,
+                "active": False,
+                "inactive_reason": None,
+            },
+            "created_at": "2026-11-02T08:16:00Z",
         }
     )
 
@@ -112,25 +105,21 @@ class ProjectView(BaseModel):
     name: str
     disabled_reason: str | None = Field(None, description="Why the project is disabled (over a plan limit)")
     egress: EgressView
-    created_at: str | None = Field(None, description=TIME)
+    created_at: Timestamp = None
 
 
 class KeyView(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "key_9a8b7c6d5e4f3a2b1c0d9e8f",
-                    "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
-                    "name": "ci",
-                    "mode": "test",
-                    "scope": "api",
-                    "prefix": "kirem_test_3f9a",
-                    "created_at": "2026-11-02T08:17:00Z",
-                    "last_used_at": None,
-                    "revoked_at": None,
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "key_9a8b7c6d5e4f3a2b1c0d9e8f",
+            "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+            "name": "ci",
+            "mode": "test",
+            "scope": "api",
+            "prefix": "kirem_test_3f9a",
+            "created_at": "2026-11-02T08:17:00Z",
+            "last_used_at": None,
+            "revoked_at": None,
         }
     )
 
@@ -140,34 +129,30 @@ class KeyView(BaseModel):
     mode: Literal["live", "test"]
     scope: Literal["api", "mcp"]
     prefix: str = Field(description="The key's first characters, to recognise it")
-    created_at: str | None = Field(None, description=TIME)
-    last_used_at: str | None = Field(None, description=TIME)
-    revoked_at: str | None = Field(None, description=TIME)
+    created_at: Timestamp = None
+    last_used_at: Timestamp = None
+    revoked_at: Timestamp = None
 
 
 class NewKeyView(KeyView):
-    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+    model_config = WITHOUT_PARENT_EXAMPLES
 
     key: str = Field(description="The secret key, shown only in this answer")
 
 
 class ChannelView(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "chn_0a1b2c3d4e5f60718293a4b5",
-                    "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
-                    "kind": "sandbox",
-                    "name": "Sandbox",
-                    "phone_number_id": "106540352242922",
-                    "waba_id": "102290129340398",
-                    "display_phone_number": "+1 555 078 3881",
-                    "status": "active",
-                    "disabled_reason": None,
-                    "created_at": "2026-11-02T08:18:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "chn_0a1b2c3d4e5f60718293a4b5",
+            "project_id": "prj_4d5e6f7a8b9c0d1e2f3a4b5c",
+            "kind": "sandbox",
+            "name": "Sandbox",
+            "phone_number_id": "106540352242922",
+            "waba_id": "102290129340398",
+            "display_phone_number": "+1 555 078 3881",
+            "status": "active",
+            "disabled_reason": None,
+            "created_at": "2026-11-02T08:18:00Z",
         }
     )
 
@@ -180,7 +165,7 @@ class ChannelView(BaseModel):
     display_phone_number: str | None = None
     status: str = Field(description="active or disabled")
     disabled_reason: str | None = None
-    created_at: str | None = Field(None, description=TIME)
+    created_at: Timestamp = None
 
 
 class LiveCheckView(BaseModel):
@@ -197,7 +182,7 @@ class LiveCheckView(BaseModel):
 
 
 class ConnectedChannelView(ChannelView):
-    model_config = ConfigDict(json_schema_extra={})  # the parent's example lacks this one's fields
+    model_config = WITHOUT_PARENT_EXAMPLES
 
     verification: LiveCheckView | None = Field(
         None, description="null for a sandbox channel or verify: false"
