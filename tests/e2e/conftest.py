@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+import traceback
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from kirem.crypto import generate_key_spec
+from kirem.tenancy.cache import invalidate_all
 from tests.conftest import ENGINES, create_postgres_database, drop_postgres_database
 from tests.e2e.openapi_check import Contract
 
@@ -37,8 +41,17 @@ class Server:
     env: dict[str, str]
     log_path: Path
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([KIREM, *args], env=self.env, capture_output=True, text=True, timeout=120)
+    def cli(self, *args: str, check: bool = True, process: bool = False) -> subprocess.CompletedProcess[str]:
+        """``kirem *args`` with this server's environment: in this process, or a real one if ``process``.
+
+        A new interpreter pays seconds of imports per command; the in-process run sees the same
+        environment, arguments and exit code. Keep ``process=True`` where the process itself matters
+        (at least one command of each family).
+        """
+        if process:
+            result = subprocess.run([KIREM, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        else:
+            result = invoke_kirem(args, self.env)
         if check and result.returncode != 0:
             raise AssertionError(f"kirem {' '.join(args)} failed: {result.stdout}\n{result.stderr}")
         return result
@@ -52,6 +65,26 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def invoke_kirem(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """The ``kirem`` command run in this process as a fresh process with ``env`` would run it.
+
+    Only ``KIREM_*`` variables differ between ``env`` and this process's environment. A worker thread
+    runs it, since the command's ``asyncio.run`` needs a thread without a running loop (async tests
+    call this too); the tenancy caches are emptied after, as a process exit would.
+    """
+    from kirem.cli import app
+
+    patch: dict[str, str | None] = {name: None for name in os.environ if name.startswith("KIREM_")}
+    patch.update({name: value for name, value in env.items() if name.startswith("KIREM_")})
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(CliRunner().invoke, app, list(args), env=patch).result()
+    invalidate_all()
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["kirem", *args], result.exit_code, result.stdout, stderr)
 
 
 def start_server(

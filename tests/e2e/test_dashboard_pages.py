@@ -147,7 +147,9 @@ def test_the_account_manages_its_users_and_the_operator_resets_a_password(
 
 def test_the_cli_lists_and_changes_roles(server: Server, owner: dict[str, Any]) -> None:
     email = unique_email("cli")
-    made = server.cli("users", "create", email, "--account", owner["account"], "--project", "main", "--json")
+    made = server.cli(
+        "users", "create", email, "--account", owner["account"], "--project", "main", "--json", process=True
+    )
     assert '"password"' in made.stdout
     server.cli("users", "set-role", email, "main", "owner")
     listed = server.cli("users", "list", owner["account"], "--json")

@@ -81,7 +81,17 @@ def log_of(client: httpx.Client, key: str, wamid: str, status: str) -> dict[str,
 
 
 def test_bootstrap_prints_everything_a_newcomer_needs(server: Server) -> None:
-    boot = server.bootstrap(plan="developer")
+    """A real ``kirem bootstrap`` process (the other tests bootstrap in-process)."""
+    out = server.cli(
+        "bootstrap",
+        "--account",
+        f"newcomer-{uuid.uuid4().hex[:6]}",
+        "--plan",
+        "developer",
+        "--json",
+        process=True,
+    )
+    boot = json.loads(out.stdout)
     for field in (
         "account_id",
         "account_token",
@@ -616,6 +626,7 @@ def test_cli_wraps_the_sandbox_simulator(server: Server, client: httpx.Client) -
         "Halo dari CLI",
         "--url",
         server.url,
+        process=True,
     )
     assert "wamid." in out.stdout
     assert wait_for(lambda: logs(client, boot["api_key"], direction="inbound")["total"] == 1)
@@ -652,15 +663,22 @@ def test_cli_wraps_the_sandbox_simulator(server: Server, client: httpx.Client) -
 
 
 def test_cli_manages_accounts_projects_keys_and_channels(server: Server) -> None:
+    """The first command of each family runs as a real ``kirem`` process, the rest in-process."""
     name = f"cli-{uuid.uuid4().hex[:6]}"
-    created = json.loads(server.cli("accounts", "create", name, "--plan", "growth", "--json").stdout)
+    created = json.loads(
+        server.cli("accounts", "create", name, "--plan", "growth", "--json", process=True).stdout
+    )
     assert created["account_token"].startswith("kirem_acct_")
-    server.cli("projects", "create", name, "web")
-    key = json.loads(server.cli("keys", "create", name, "web", "--mode", "test", "--json").stdout)
+    server.cli("projects", "create", name, "web", process=True)
+    key = json.loads(
+        server.cli("keys", "create", name, "web", "--mode", "test", "--json", process=True).stdout
+    )
     assert key["key"].startswith("kirem_test_")
     table = server.cli("keys", "list", name, "web").stdout
     assert key["id"] in table and key["key"] not in table
-    channel = json.loads(server.cli("channels", "add", name, "web", "--kind", "sandbox", "--json").stdout)
+    channel = json.loads(
+        server.cli("channels", "add", name, "web", "--kind", "sandbox", "--json", process=True).stdout
+    )
     assert channel["kind"] == "sandbox" and channel["phone_number_id"]
     assert channel["phone_number_id"] in server.cli("channels", "list", name, "web").stdout
     rotated = json.loads(server.cli("projects", "rotate-secret", name, "web", "--json").stdout)

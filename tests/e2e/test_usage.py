@@ -135,7 +135,7 @@ def test_usage_counts_each_billable_thing_once(
         "total": 25_652,
     }
 
-    table = server.cli("usage", _account_name(client, boot))
+    table = server.cli("usage", _account_name(client, boot), process=True)
     assert "main" in table.stdout and "25,652" in table.stdout
     as_json = json.loads(server.cli("usage", _account_name(client, boot), "--json").stdout)
     assert as_json["bill"]["total"] == 25_652
