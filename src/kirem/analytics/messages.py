@@ -13,7 +13,8 @@ from kirem.conversations.models import Conversation
 from kirem.customers import identifier
 from kirem.db.scope import for_project
 from kirem.kit.paging import in_window, listing, page_of
-from kirem.kit.params import Window, iso
+from kirem.kit.params import Window
+from kirem.kit.views import view_of
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
 from kirem.tenancy.limits import plan_error
@@ -23,22 +24,25 @@ DIRECTIONS = ("inbound", "outbound")
 STATUSES = (*RANK, "received")
 
 
+LOG_FIELDS = (
+    "id",
+    "message_id",
+    "channel_id",
+    "recipient",
+    "recipient_user_id",
+    "sender",
+    "direction",
+    "type",
+    "status",
+    "error_code",
+    "error_message",
+    "created_at",
+    "updated_at",
+)
+
+
 def log_view(log: MessageLog) -> dict[str, Any]:
-    return {
-        "id": log.id,
-        "message_id": log.message_id,
-        "channel_id": log.channel_id,
-        "recipient": log.recipient,
-        "recipient_user_id": log.recipient_user_id,
-        "sender": log.sender,
-        "direction": log.direction,
-        "type": log.type,
-        "status": log.status,
-        "error_code": log.error_code,
-        "error_message": log.error_message,
-        "created_at": iso(log.created_at),
-        "updated_at": iso(log.updated_at),
-    }
+    return view_of(log, LOG_FIELDS)
 
 
 def _to_recipient(project_id: str, value: str) -> Any:

@@ -18,60 +18,62 @@ from kirem.kit.enums import DeliveryStatus
 from kirem.kit.errors import Conflict, not_found
 from kirem.kit.paging import in_window, listing, page_of, total_of
 from kirem.kit.params import Window, iso, parse_bool
+from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import WebhookTarget
 
 DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
 MAX_BULK_REPLAY = 10_000
+DELIVERY_FIELDS = (
+    "id",
+    "event_id",
+    "event",
+    "target_id",
+    "url",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_status_code",
+    "last_error",
+    "created_at",
+    "completed_at",
+)
+ATTEMPT_FIELDS = (
+    "id",
+    "delivery_id",
+    "event_id",
+    "event",
+    "target_id",
+    "url",
+    "status_code",
+    "duration_ms",
+    "is_success",
+    "attempt",
+    "error",
+    "response_body",
+    "request_headers",
+    "created_at",
+)
+EVENT_FIELDS = ("id", "event", "channel_id", "created_at", "error", "data")
 
 
 def delivery_view(delivery: Delivery, url: str | None = None) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "event_id": delivery.event_id,
-        "event": delivery.event_type,
-        "target_id": delivery.target_id,
-        "url": url,
-        "status": delivery.status,
-        "attempts": delivery.attempts,
-        "next_attempt_at": iso(delivery.next_attempt_at)
-        if delivery.status == DeliveryStatus.PENDING
-        else None,
-        "last_status_code": delivery.last_status_code,
-        "last_error": delivery.last_error,
-        "created_at": iso(delivery.created_at),
-        "completed_at": iso(delivery.completed_at),
-    }
+    pending = delivery.status == DeliveryStatus.PENDING
+    return view_of(
+        delivery,
+        DELIVERY_FIELDS,
+        event=delivery.event_type,
+        url=url,
+        next_attempt_at=iso(delivery.next_attempt_at) if pending else None,
+    )
 
 
 def attempt_view(attempt: DeliveryAttempt) -> dict[str, Any]:
-    return {
-        "id": attempt.id,
-        "delivery_id": attempt.delivery_id,
-        "event_id": attempt.event_id,
-        "event": attempt.event_type,
-        "target_id": attempt.target_id,
-        "url": attempt.url,
-        "status_code": attempt.status_code,
-        "duration_ms": attempt.duration_ms,
-        "is_success": attempt.is_success,
-        "attempt": attempt.attempt,
-        "error": attempt.error,
-        "response_body": attempt.response_body,
-        "request_headers": attempt.request_headers,
-        "created_at": iso(attempt.created_at),
-    }
+    return view_of(attempt, ATTEMPT_FIELDS, event=attempt.event_type)
 
 
 def event_view(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "event": event.type,
-        "channel_id": event.channel_id,
-        "created_at": iso(event.created_at),
-        "error": event.error,
-        "data": event.data,
-    }
+    return view_of(event, EVENT_FIELDS, event=event.type)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from kirem.db.scope import changed_rows, for_project, get_owned
 from kirem.delivery.enqueue import fan_out
 from kirem.inbound.events import record_event
 from kirem.kit.errors import Conflict, DomainError, Forbidden, NotFound, invalid, not_found
-from kirem.kit.params import iso
+from kirem.kit.views import view_of
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.meta.ids import is_graph_id
 from kirem.onboarding.models import SetupLink
@@ -61,22 +61,31 @@ def link_status(link: SetupLink, now: datetime) -> str:
     return link.status
 
 
+LINK_FIELDS = (
+    "id",
+    "client_name",
+    "redirect_url",
+    "coexistence",
+    "mode",
+    "status",
+    "failure_reason",
+    "expires_at",
+    "completed_at",
+    "project_id",
+    "channel_id",
+    "registration_pin",
+    "created_at",
+)
+
+
 def link_view(sealer: Sealer, link: SetupLink, now: datetime, url: str | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": link.id,
-        "client_name": link.client_name,
-        "redirect_url": link.redirect_url,
-        "coexistence": link.coexistence,
-        "mode": link.mode,
-        "status": link_status(link, now),
-        "failure_reason": link.failure_reason,
-        "expires_at": iso(link.expires_at),
-        "completed_at": iso(link.completed_at),
-        "project_id": link.client_project_id,
-        "channel_id": link.channel_id,
-        "registration_pin": None if link.coexistence else sealer.open(link.pin_sealed, link.id, "pin"),
-        "created_at": iso(link.created_at),
-    }
+    view = view_of(
+        link,
+        LINK_FIELDS,
+        status=link_status(link, now),
+        project_id=link.client_project_id,
+        registration_pin=None if link.coexistence else sealer.open(link.pin_sealed, link.id, "pin"),
+    )
     if url is not None:
         view["url"] = url
     return view

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.db.scope import for_project, get_owned
 from kirem.inbound.normalize import message_texts
 from kirem.kit.errors import invalid, not_found
-from kirem.kit.params import iso
+from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
 from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route, user_ids_of
 from kirem.routing.models import RoutingRule, WebhookTarget
@@ -36,21 +36,27 @@ log = logging.getLogger("kirem.routing")
 NAME_MAX = 200
 TARGET_IDS_MAX = 100
 RULE_FIELDS = ("name", "enabled", "conditions", "target_ids")
+RULE_VIEW_FIELDS = (
+    "id",
+    "name",
+    "enabled",
+    "disabled_reason",
+    "conditions",
+    "target_ids",
+    "created_at",
+    "updated_at",
+)
 _NEVER = Conditions(event_types=())
 """Conditions no event meets: stands in for stored conditions that no longer parse."""
 
 
 def rule_view(rule: RoutingRule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "name": rule.name,
-        "enabled": rule.enabled,
-        "disabled_reason": rule.disabled_reason,
-        "conditions": dict(rule.conditions or {}),
-        "target_ids": list(rule.target_ids or []),
-        "created_at": iso(rule.created_at),
-        "updated_at": iso(rule.updated_at),
-    }
+    return view_of(
+        rule,
+        RULE_VIEW_FIELDS,
+        conditions=dict(rule.conditions or {}),
+        target_ids=list(rule.target_ids or []),
+    )
 
 
 # Matcher inputs ------------------------------------------------------------------------------

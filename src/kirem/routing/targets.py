@@ -22,7 +22,7 @@ from kirem.crypto import Sealer
 from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, get_owned
 from kirem.kit.errors import invalid, not_found
-from kirem.kit.params import iso
+from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, RoutingRule, WebhookTarget
 from kirem.routing.target_settings import PAYLOAD_FORMATS, validate_schedule
@@ -91,24 +91,34 @@ def _seal_headers(sealer: Sealer, target: WebhookTarget, headers: dict[str, str]
     )
 
 
+TARGET_VIEW_FIELDS = (
+    "id",
+    "url",
+    "description",
+    "payload_format",
+    "events",
+    "enabled",
+    "headers",
+    "timeout_seconds",
+    "max_attempts",
+    "retry_schedule",
+    "disabled_reason",
+    "disabled_at",
+    "failing_since",
+    "created_at",
+    "updated_at",
+)
+
+
 def target_view(sealer: Sealer, target: WebhookTarget) -> dict[str, Any]:
-    return {
-        "id": target.id,
-        "url": target.url,
-        "description": target.description,
-        "payload_format": target.payload_format,
-        "events": list(target.events or []),
-        "enabled": target.enabled,
-        "headers": {name: HEADER_MASK for name in open_headers(sealer, target)},
-        "timeout_seconds": target.timeout_seconds,
-        "max_attempts": target.max_attempts,
-        "retry_schedule": list(target.retry_schedule) if target.retry_schedule is not None else None,
-        "disabled_reason": target.disabled_reason,
-        "disabled_at": iso(target.disabled_at),
-        "failing_since": iso(target.failing_since),
-        "created_at": iso(target.created_at),
-        "updated_at": iso(target.updated_at),
-    }
+    retry_schedule = target.retry_schedule
+    return view_of(
+        target,
+        TARGET_VIEW_FIELDS,
+        events=list(target.events or []),
+        headers={name: HEADER_MASK for name in open_headers(sealer, target)},
+        retry_schedule=list(retry_schedule) if retry_schedule is not None else None,
+    )
 
 
 # Validation ----------------------------------------------------------------------------------
