@@ -16,8 +16,8 @@ from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_all_if_absent, insert_if_absent
 from kirem.kit.enums import ChannelStatus, ConversationStatus
-from kirem.kit.errors import Conflict, invalid, not_found
-from kirem.kit.paging import page_of
+from kirem.kit.errors import Conflict, found, invalid, not_found
+from kirem.kit.paging import page_of, rows_of
 from kirem.kit.params import iso
 from kirem.kit.views import view_of
 from kirem.messaging.models import MessageLog
@@ -288,7 +288,7 @@ async def _contacts_of(session: AsyncSession, channel: Channel, ids: CustomerIds
         .where(ChannelContact.channel_id == channel.id, or_(*keys))
         .order_by(ChannelContact.id)
     )
-    return list((await session.execute(stmt)).scalars())
+    return await rows_of(session, stmt)
 
 
 def address_of(conversation: Conversation) -> dict[str, str]:
@@ -311,9 +311,7 @@ def parse_id(conversation_id: str) -> str:
 
 async def get_conversation(session: AsyncSession, project_id: str, conversation_id: str) -> Conversation:
     conversation = await get_owned(session, Conversation, parse_id(conversation_id), project_id)
-    if conversation is None:
-        raise not_found("Conversation")
-    return conversation
+    return found(conversation, "Conversation")
 
 
 async def list_conversations(

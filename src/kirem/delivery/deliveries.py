@@ -15,8 +15,8 @@ from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
 from kirem.kit.enums import DeliveryStatus
-from kirem.kit.errors import Conflict, not_found
-from kirem.kit.paging import in_window, listing, page_of, total_of
+from kirem.kit.errors import Conflict, found
+from kirem.kit.paging import in_window, listing, page_of, rows_of, total_of
 from kirem.kit.params import Window, iso, parse_bool
 from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES
@@ -138,9 +138,7 @@ async def list_deliveries(
 
 
 async def get_delivery(session: AsyncSession, project_id: str, delivery_id: str) -> dict[str, Any]:
-    delivery = await get_owned(session, Delivery, delivery_id, project_id)
-    if delivery is None:
-        raise not_found("Delivery")
+    delivery = found(await get_owned(session, Delivery, delivery_id, project_id), "Delivery")
     target = await session.get(WebhookTarget, delivery.target_id)
     attempts = (
         await session.execute(
@@ -188,9 +186,7 @@ async def _enabled_target(session: AsyncSession, delivery: Delivery) -> None:
 
 
 async def replay_delivery(session: AsyncSession, project_id: str, delivery_id: str) -> int:
-    delivery = await get_owned(session, Delivery, delivery_id, project_id)
-    if delivery is None:
-        raise not_found("Delivery")
+    delivery = found(await get_owned(session, Delivery, delivery_id, project_id), "Delivery")
     if delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0:
         return 0
     await _enabled_target(session, delivery)
@@ -198,10 +194,7 @@ async def replay_delivery(session: AsyncSession, project_id: str, delivery_id: s
 
 
 async def replay_event_by_id(session: AsyncSession, project_id: str, event_id: str) -> int:
-    event = await get_owned(session, Event, event_id, project_id)
-    if event is None:
-        raise not_found("Event")
-    return await replay_event(session, event)
+    return await replay_event(session, found(await get_owned(session, Event, event_id, project_id), "Event"))
 
 
 def _bulk_replay_selection(
@@ -233,8 +226,7 @@ async def bulk_replay(
     """Requeue every matching delivery whose target is enabled now, within the plan's retention."""
     now = utcnow()
     stmt = _bulk_replay_selection(project_id, retention_days, flt, window, now)
-    deliveries = list((await session.execute(stmt)).scalars())
-    return await requeue(session, deliveries, now)
+    return await requeue(session, await rows_of(session, stmt), now)
 
 
 async def list_events(
@@ -251,9 +243,7 @@ async def list_events(
 
 
 async def get_event(session: AsyncSession, project_id: str, event_id: str) -> dict[str, Any]:
-    event = await get_owned(session, Event, event_id, project_id)
-    if event is None:
-        raise not_found("Event")
+    event = found(await get_owned(session, Event, event_id, project_id), "Event")
     rows = (
         await session.execute(
             for_project(Delivery, project_id)

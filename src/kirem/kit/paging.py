@@ -29,6 +29,11 @@ async def total_of(session: AsyncSession, stmt: Select[Any]) -> int:
     return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
+async def rows_of(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
+    """Every row the statement selects, as the objects of its first column."""
+    return list((await session.execute(stmt)).scalars())
+
+
 async def page_of(
     session: AsyncSession,
     stmt: Select[Any],
@@ -39,8 +44,7 @@ async def page_of(
 ) -> tuple[int, list[Any]]:
     """The total and the rows of one page, in ``order_by`` (which must end on a unique column)."""
     total = await total_of(session, stmt)
-    rows = (await session.execute(stmt.order_by(*order_by).limit(limit).offset(offset))).scalars()
-    return total, list(rows)
+    return total, await rows_of(session, stmt.order_by(*order_by).limit(limit).offset(offset))
 
 
 def listing(key: str, items: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:

@@ -24,7 +24,8 @@ from kirem.db.base import utcnow
 from kirem.db.scope import changed_rows, for_project, get_owned
 from kirem.delivery.enqueue import fan_out
 from kirem.inbound.events import record_event
-from kirem.kit.errors import Conflict, DomainError, Forbidden, NotFound, invalid, not_found
+from kirem.kit.errors import Conflict, DomainError, Forbidden, NotFound, found, invalid
+from kirem.kit.paging import rows_of
 from kirem.kit.views import view_of
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.meta.ids import is_graph_id
@@ -213,14 +214,11 @@ async def create_link(
 
 async def list_links(session: AsyncSession, project_id: str) -> list[SetupLink]:
     stmt = for_project(SetupLink, project_id).order_by(SetupLink.created_at.desc(), SetupLink.id)
-    return list((await session.execute(stmt)).scalars())
+    return await rows_of(session, stmt)
 
 
 async def get_link(session: AsyncSession, project_id: str, link_id: str) -> SetupLink:
-    link = await get_owned(session, SetupLink, link_id, project_id)
-    if link is None:
-        raise not_found("Setup link")
-    return link
+    return found(await get_owned(session, SetupLink, link_id, project_id), "Setup link")
 
 
 # The client's side: the hosted page and the callback -----------------------------------------

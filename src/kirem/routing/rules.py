@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.scope import for_project, get_owned
 from kirem.inbound.normalize import message_texts
-from kirem.kit.errors import invalid, not_found
+from kirem.kit.errors import found, invalid
+from kirem.kit.paging import rows_of
 from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
 from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route, user_ids_of
@@ -178,14 +179,11 @@ async def create_rule(session: AsyncSession, tenant: Tenant, body: dict[str, Any
 
 async def list_rules(session: AsyncSession, project_id: str) -> list[RoutingRule]:
     stmt = for_project(RoutingRule, project_id).order_by(RoutingRule.created_at, RoutingRule.id)
-    return list((await session.execute(stmt)).scalars())
+    return await rows_of(session, stmt)
 
 
 async def get_rule(session: AsyncSession, project_id: str, rule_id: str) -> RoutingRule:
-    rule = await get_owned(session, RoutingRule, rule_id, project_id)
-    if rule is None:
-        raise not_found("Routing rule")
-    return rule
+    return found(await get_owned(session, RoutingRule, rule_id, project_id), "Routing rule")
 
 
 async def update_rule(

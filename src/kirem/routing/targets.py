@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.crypto import Sealer
 from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, get_owned
-from kirem.kit.errors import invalid, not_found
+from kirem.kit.errors import found, invalid
+from kirem.kit.paging import rows_of
 from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, RoutingRule, WebhookTarget
@@ -315,14 +316,11 @@ async def create_target(
 
 async def list_targets(session: AsyncSession, project_id: str) -> list[WebhookTarget]:
     stmt = for_project(WebhookTarget, project_id).order_by(WebhookTarget.created_at, WebhookTarget.id)
-    return list((await session.execute(stmt)).scalars())
+    return await rows_of(session, stmt)
 
 
 async def get_target(session: AsyncSession, project_id: str, target_id: str) -> WebhookTarget:
-    target = await get_owned(session, WebhookTarget, target_id, project_id)
-    if target is None:
-        raise not_found("Webhook target")
-    return target
+    return found(await get_owned(session, WebhookTarget, target_id, project_id), "Webhook target")
 
 
 async def update_target(
