@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid, is_parent_bsuid
+from kirem.kit.message_types import MEDIA_TYPES
 from kirem.kit.nulls import without_nulls
 
 Errors = dict[str, str]
@@ -30,7 +31,6 @@ MESSAGE_TYPES = (
     "text", "template", "image", "video", "audio", "document", "sticker",
     "location", "contacts", "interactive", "reaction",
 )  # fmt: skip
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 INTERACTIVE_TYPES = (
     "button", "list", "cta_url", "product", "product_list", "catalog_message", "flow",
     "location_request_message", "address_message", "order_details", "order_status",

@@ -28,29 +28,19 @@ import re2
 
 from kirem.bsuid import is_bsuid, is_parent_bsuid
 from kirem.kit.enums import EventType
+from kirem.kit.message_types import INBOUND_TYPES
 from kirem.phones import ascii_digits
 
 EVENT_TYPES: tuple[str, ...] = tuple(EventType)
-MESSAGE_TYPES: tuple[str, ...] = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "voice",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "button",
-    "reaction",
-    "order",
-    "system",
-    "unsupported",
-    "request_welcome",
-)
 VOICE = "voice"
 """A condition-only message type: Meta sends voice notes as ``audio`` with ``voice: true``."""
+_AFTER_AUDIO = INBOUND_TYPES.index("audio") + 1
+MESSAGE_TYPES: tuple[str, ...] = (
+    *INBOUND_TYPES[:_AFTER_AUDIO],
+    VOICE,
+    *INBOUND_TYPES[_AFTER_AUDIO:],
+    "request_welcome",
+)
 LIST_MAX_ITEMS = 100
 ITEM_MAX_LENGTH = 200
 REGEX_MAX_LENGTH = 1000

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.scope import insert_if_absent
+from kirem.kit.message_types import MEDIA_TYPES
 from kirem.phones import ascii_digits, is_ascii_number
 from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import MetaError, invalid_parameter
@@ -46,7 +47,6 @@ from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
 from kirem.sandbox.outbox import enqueue
 from kirem.sandbox.samples import SAMPLE_FILES, sample_bytes
 from kirem.sandbox.simulator import (
-    MEDIA_KINDS,
     PHONE_DIGITS,
     PHONE_NOISE,
     bad_field,
@@ -65,7 +65,7 @@ ECHO_FIELD = "smb_message_echoes"
 HISTORY_FIELD = "history"
 STATE_SYNC_FIELD = "smb_app_state_sync"
 
-ECHO_TYPES = ("text", "image", "video", "audio", "document", "sticker", "location", "contacts", "reaction")
+ECHO_TYPES = ("text", *MEDIA_TYPES, "location", "contacts", "reaction")
 """What the WhatsApp Business app sends (it has no interactive or template messages)."""
 HISTORY_STATUSES = ("DELIVERED", "ERROR", "PENDING", "PLAYED", "READ", "SENT")
 DEFAULT_HISTORY_STATUS = "READ"
@@ -167,7 +167,7 @@ async def _type_body(
     """
     kind = _check_type(message, prefix)
     try:
-        if kind in MEDIA_KINDS:
+        if kind in MEDIA_TYPES:
             given = message.get(kind)
             given = {} if given is None else given
             if reuse_sample and isinstance(given, dict) and given.get("id") is None:

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid, is_parent_bsuid
+from kirem.kit.message_types import MEDIA_TYPES
 from kirem.kit.nulls import without_nulls
 from kirem.phones import ascii_digits
 from kirem.sandbox.customers import derived_user_id
@@ -72,7 +73,6 @@ SEND_TYPES = (
     "text",
     "video",
 )
-MEDIA_TYPES = ("audio", "document", "image", "sticker", "video")
 TEXT_MAX_LENGTH = 4096
 _PHONE_NOISE = re.compile(r"[\s+\-()]")
 _PHONE_DIGITS = re.compile(r"^[0-9]{5,15}$")

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid
 from kirem.db.scope import insert_if_absent
+from kirem.kit.message_types import INBOUND_TYPES, MEDIA_TYPES
 from kirem.phones import ascii_digits
 from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import MetaError, invalid_parameter
@@ -41,23 +42,6 @@ if TYPE_CHECKING:
 
     from kirem.sandbox.runtime import SandboxRuntime
 
-INBOUND_TYPES = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "button",
-    "reaction",
-    "order",
-    "system",
-    "unsupported",
-)
-MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 INTERACTIVE_REPLIES = ("button_reply", "list_reply", "nfm_reply")
 DEFAULT_PROFILE_NAME = "Sandbox Customer"
 UNSUPPORTED_ERROR = {
@@ -297,7 +281,7 @@ async def receive_inbound(session: AsyncSession, runtime: SandboxRuntime, body: 
         number.waba_id, wa_id=request.wa_id, username=request.username
     )
     customer = request.wa_id or user_id
-    if request.type in MEDIA_KINDS:
+    if request.type in MEDIA_TYPES:
         type_body: Any = await media_body(session, runtime, number, request.type, request.message)
     else:
         type_body = checked_body(request.type, request.message)
