@@ -52,6 +52,7 @@ from kirem.sandbox.simulator import (
     bad_field,
     checked_body,
     conversation_lane,
+    issued_message,
     media_body,
     object_field,
     string_field,
@@ -208,16 +209,7 @@ async def receive_echo(session: AsyncSession, runtime: SandboxRuntime, body: Any
         kind: type_body,
     }
     value = {"messaging_product": "whatsapp", "metadata": metadata(number), "message_echoes": [echo]}
-    session.add(
-        SandboxMessage(
-            wamid=wamid,
-            phone_number_id=number.phone_number_id,
-            direction="out",
-            wa_id=wa_id,
-            type=kind,
-            created_at=now,
-        )
-    )
+    session.add(issued_message(number, wamid, wa_id, kind, now, outbound=True))
     # Same lane as the customer's messages: a conversation's webhooks keep their order.
     enqueue(
         session,
@@ -365,16 +357,7 @@ async def receive_history(session: AsyncSession, runtime: SandboxRuntime, body: 
             message["history_context"] = {"status": _history_status(item, field)}
             messages.append(message)
             wamids.append(wamid)
-            rows.append(
-                SandboxMessage(
-                    wamid=wamid,
-                    phone_number_id=number.phone_number_id,
-                    direction="out" if from_business else "in",
-                    wa_id=wa_id,
-                    type=kind,
-                    created_at=now,
-                )
-            )
+            rows.append(issued_message(number, wamid, wa_id, kind, now, outbound=from_business))
         out_threads.append({"id": wa_id, "messages": messages})
     await _record_history(session, rows)
 

@@ -51,6 +51,7 @@ from kirem.sandbox.errors import (
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxWindow
 from kirem.sandbox.outbox import enqueue
+from kirem.sandbox.simulator import issued_message
 from kirem.sandbox.templates import apply_due_reviews, check_send_parameters, find_for_send
 from kirem.sandbox.webhooks import envelope, metadata
 
@@ -360,16 +361,7 @@ async def accept_send(
     billable = category in ("marketing", "authentication") or (category == "utility" and not in_window)
 
     wamid = new_wamid(customer, inbound=False)
-    session.add(
-        SandboxMessage(
-            wamid=wamid,
-            phone_number_id=number.phone_number_id,
-            direction="out",
-            wa_id=customer,
-            type=request.type,
-            created_at=now,
-        )
-    )
+    session.add(issued_message(number, wamid, customer, request.type, now, outbound=True))
     message: dict[str, Any] = {"id": wamid}
     if request.type == "template":
         message["message_status"] = "accepted"

@@ -263,6 +263,20 @@ def contact_entry(request: InboundRequest, user_id: str) -> dict[str, Any]:
     return contact
 
 
+def issued_message(
+    number: SandboxNumber, wamid: str, wa_id: str, kind: str, now: datetime, *, outbound: bool
+) -> SandboxMessage:
+    """The record of a message id the sandbox issued, which later read receipts are checked against."""
+    return SandboxMessage(
+        wamid=wamid,
+        phone_number_id=number.phone_number_id,
+        direction="out" if outbound else "in",
+        wa_id=wa_id,
+        type=kind,
+        created_at=now,
+    )
+
+
 def conversation_lane(phone_number_id: str, wa_id: str) -> str:
     """The outbox lane of one conversation's messages and echoes: they reach Kirem in order."""
     return f"{phone_number_id}:{wa_id}"
@@ -313,16 +327,7 @@ async def receive_inbound(session: AsyncSession, runtime: SandboxRuntime, body: 
         for key in (request.wa_id, user_id):  # a send may name the customer either way
             if key:
                 await _open_window(session, number.phone_number_id, key, now)
-    session.add(
-        SandboxMessage(
-            wamid=wamid,
-            phone_number_id=number.phone_number_id,
-            direction="in",
-            wa_id=customer,
-            type=request.type,
-            created_at=now,
-        )
-    )
+    session.add(issued_message(number, wamid, customer, request.type, now, outbound=False))
     enqueue(
         session,
         lane=conversation_lane(number.phone_number_id, customer),
