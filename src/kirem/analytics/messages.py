@@ -25,19 +25,8 @@ STATUSES = (*RANK, "received")
 
 
 LOG_FIELDS = (
-    "id",
-    "message_id",
-    "channel_id",
-    "recipient",
-    "recipient_user_id",
-    "sender",
-    "direction",
-    "type",
-    "status",
-    "error_code",
-    "error_message",
-    "created_at",
-    "updated_at",
+    "id message_id channel_id recipient recipient_user_id sender direction type status error_code"
+    " error_message created_at updated_at"
 )
 
 

@@ -42,32 +42,11 @@ def human_active(conversation: Conversation, now: datetime | None = None) -> boo
 
 
 CONVERSATION_FIELDS = (
-    "id",
-    "status",
-    "customer_phone",
-    "customer_user_id",
-    "customer_parent_user_id",
-    "customer_username",
-    "customer_name",
-    "channel_id",
-    "last_customer_message_at",
-    "window_open",
-    "human_active_until",
-    "updated_at",
-    "created_at",
+    "id status customer_phone customer_user_id customer_parent_user_id customer_username customer_name"
+    " channel_id last_customer_message_at window_open human_active_until updated_at created_at"
 )
-TIMELINE_FIELDS = (
-    "id",
-    "message_id",
-    "sender",
-    "direction",
-    "type",
-    "text",
-    "status",
-    "error_message",
-    "created_at",
-)
-CONTACT_FIELDS = ("wa_id", "user_id", "username", "full_name", "first_name", "channel_id", "updated_at")
+TIMELINE_FIELDS = "id message_id sender direction type text status error_message created_at"
+CONTACT_FIELDS = "wa_id user_id username full_name first_name channel_id updated_at"
 
 
 def conversation_view(conversation: Conversation) -> dict[str, Any]:

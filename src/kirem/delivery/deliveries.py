@@ -25,36 +25,14 @@ from kirem.routing.models import WebhookTarget
 DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
 MAX_BULK_REPLAY = 10_000
 DELIVERY_FIELDS = (
-    "id",
-    "event_id",
-    "event",
-    "target_id",
-    "url",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "last_status_code",
-    "last_error",
-    "created_at",
-    "completed_at",
+    "id event_id event target_id url status attempts next_attempt_at last_status_code last_error"
+    " created_at completed_at"
 )
 ATTEMPT_FIELDS = (
-    "id",
-    "delivery_id",
-    "event_id",
-    "event",
-    "target_id",
-    "url",
-    "status_code",
-    "duration_ms",
-    "is_success",
-    "attempt",
-    "error",
-    "response_body",
-    "request_headers",
-    "created_at",
+    "id delivery_id event_id event target_id url status_code duration_ms is_success attempt error"
+    " response_body request_headers created_at"
 )
-EVENT_FIELDS = ("id", "event", "channel_id", "created_at", "error", "data")
+EVENT_FIELDS = "id event channel_id created_at error data"
 
 
 def delivery_view(delivery: Delivery, url: str | None = None) -> dict[str, Any]:

@@ -93,17 +93,10 @@ def parse_policy(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-THRESHOLD_FIELDS = ("min_success_rate", "max_p95_latency_ms", "min_deliveries")
+THRESHOLD_FIELDS = "min_success_rate max_p95_latency_ms min_deliveries"
 POLICY_FIELDS = (
-    "project_id",
-    "window_seconds",
-    *THRESHOLD_FIELDS,
-    "state",
-    "state_changed_at",
-    "evaluated_at",
-    "deliveries",
-    "success_rate",
-    "p95_latency_ms",
+    f"project_id window_seconds {THRESHOLD_FIELDS} state state_changed_at evaluated_at deliveries"
+    " success_rate p95_latency_ms"
 )
 
 

@@ -63,19 +63,8 @@ def link_status(link: SetupLink, now: datetime) -> str:
 
 
 LINK_FIELDS = (
-    "id",
-    "client_name",
-    "redirect_url",
-    "coexistence",
-    "mode",
-    "status",
-    "failure_reason",
-    "expires_at",
-    "completed_at",
-    "project_id",
-    "channel_id",
-    "registration_pin",
-    "created_at",
+    "id client_name redirect_url coexistence mode status failure_reason expires_at completed_at"
+    " project_id channel_id registration_pin created_at"
 )
 
 

@@ -37,16 +37,7 @@ log = logging.getLogger("kirem.routing")
 NAME_MAX = 200
 TARGET_IDS_MAX = 100
 RULE_FIELDS = ("name", "enabled", "conditions", "target_ids")
-RULE_VIEW_FIELDS = (
-    "id",
-    "name",
-    "enabled",
-    "disabled_reason",
-    "conditions",
-    "target_ids",
-    "created_at",
-    "updated_at",
-)
+RULE_VIEW_FIELDS = "id name enabled disabled_reason conditions target_ids created_at updated_at"
 _NEVER = Conditions(event_types=())
 """Conditions no event meets: stands in for stored conditions that no longer parse."""
 

@@ -92,22 +92,8 @@ def _seal_headers(sealer: Sealer, target: WebhookTarget, headers: dict[str, str]
     )
 
 
-TARGET_VIEW_FIELDS = (
-    "id",
-    "url",
-    "description",
-    "payload_format",
-    "events",
-    "enabled",
-    "headers",
-    "timeout_seconds",
-    "max_attempts",
-    "retry_schedule",
-    "disabled_reason",
-    "disabled_at",
-    "failing_since",
-    "created_at",
-    "updated_at",
+TARGET_VIEW_FIELDS = " ".join(
+    ("id", *TARGET_FIELDS, "disabled_reason", "disabled_at", "failing_since", "created_at", "updated_at")
 )
 
 

@@ -9,30 +9,11 @@ from kirem.tenancy.egress import egress_view
 from kirem.tenancy.live_checks import LiveCheck
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 
-ACCOUNT_FIELDS = ("id", "name", "plan", "limit_overrides", "created_at")
-PROJECT_FIELDS = ("id", "account_id", "name", "disabled_reason", "egress", "created_at")
-KEY_FIELDS = (
-    "id",
-    "project_id",
-    "name",
-    "mode",
-    "scope",
-    "prefix",
-    "created_at",
-    "last_used_at",
-    "revoked_at",
-)
+ACCOUNT_FIELDS = "id name plan limit_overrides created_at"
+PROJECT_FIELDS = "id account_id name disabled_reason egress created_at"
+KEY_FIELDS = "id project_id name mode scope prefix created_at last_used_at revoked_at"
 CHANNEL_FIELDS = (
-    "id",
-    "project_id",
-    "kind",
-    "name",
-    "phone_number_id",
-    "waba_id",
-    "display_phone_number",
-    "status",
-    "disabled_reason",
-    "created_at",
+    "id project_id kind name phone_number_id waba_id display_phone_number status disabled_reason created_at"
 )
 
 
