@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.conversations.models import Conversation
 from kirem.customers import identifier
 from kirem.db.scope import for_project
-from kirem.kit.paging import in_window, listing, page_of
+from kirem.kit.paging import in_window, newest_listing
 from kirem.kit.params import Window
 from kirem.kit.views import view_of
 from kirem.messaging.models import MessageLog
@@ -70,10 +70,8 @@ async def query_message_logs(
     session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None]
 ) -> dict[str, Any]:
     stmt = _filtered(project_id, window, filters)
-    order = (MessageLog.created_at.desc(), MessageLog.id.desc())
-    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
-    logs = [log_view(log) for log in rows]
-    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
+    newest = (MessageLog.created_at, MessageLog.id)
+    return await newest_listing(session, stmt, newest, window, "logs", log_view)
 
 
 async def iter_message_logs(

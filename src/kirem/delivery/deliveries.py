@@ -16,7 +16,7 @@ from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
 from kirem.kit.enums import DeliveryStatus
 from kirem.kit.errors import Conflict, found
-from kirem.kit.paging import in_window, listing, page_of, rows_of, total_of
+from kirem.kit.paging import in_window, listing, newest_listing, rows_of, total_of
 from kirem.kit.params import Window, iso, parse_bool
 from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES
@@ -148,10 +148,8 @@ async def attempt_logs(
     if target_id:
         stmt = stmt.where(DeliveryAttempt.target_id == target_id)
     stmt = in_window(stmt, DeliveryAttempt.created_at, window)
-    order = (DeliveryAttempt.created_at.desc(), DeliveryAttempt.id.desc())
-    total, attempts = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
-    logs = [attempt_view(a) for a in attempts]
-    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
+    newest = (DeliveryAttempt.created_at, DeliveryAttempt.id)
+    return await newest_listing(session, stmt, newest, window, "logs", attempt_view)
 
 
 async def _enabled_target(session: AsyncSession, delivery: Delivery) -> None:
@@ -214,10 +212,7 @@ async def list_events(
     if event_type:
         stmt = stmt.where(Event.type == event_type)
     stmt = in_window(stmt, Event.created_at, window)
-    order = (Event.created_at.desc(), Event.id.desc())
-    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
-    events = [event_view(e) for e in rows]
-    return listing("events", events, total=total, limit=window.limit, offset=window.offset)
+    return await newest_listing(session, stmt, (Event.created_at, Event.id), window, "events", event_view)
 
 
 async def get_event(session: AsyncSession, project_id: str, event_id: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -50,3 +50,18 @@ async def page_of(
 def listing(key: str, items: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:
     """A log list in the seed's shape: ``{"total", "limit", "offset", key: items}``."""
     return {"total": total, "limit": limit, "offset": offset, key: items}
+
+
+async def newest_listing(
+    session: AsyncSession,
+    stmt: Select[Any],
+    newest: tuple[Column, Column],
+    window: Window,
+    key: str,
+    view: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """The window's page of ``stmt``, newest first by ``newest`` (time, id), as a :func:`listing`."""
+    time, row_id = newest
+    order = (time.desc(), row_id.desc())
+    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    return listing(key, [view(row) for row in rows], total=total, limit=window.limit, offset=window.offset)
