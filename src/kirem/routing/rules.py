@@ -16,20 +16,18 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.db.scope import for_project, get_owned
+from kirem.db.scope import for_project
 from kirem.inbound.normalize import message_texts
-from kirem.kit.errors import found, invalid
-from kirem.kit.paging import rows_of
+from kirem.kit.errors import invalid
 from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
 from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route, user_ids_of
 from kirem.routing.models import RoutingRule, WebhookTarget
-from kirem.routing.targets import list_targets
-from kirem.tenancy.limits import enforce_count_limit, enforce_enabling_limit
-from kirem.tenancy.models import Channel, Project
+from kirem.routing.targets import RULES, list_targets
+from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
 
 log = logging.getLogger("kirem.routing")
@@ -152,29 +150,16 @@ async def _rule_fields(
 async def create_rule(session: AsyncSession, tenant: Tenant, body: dict[str, Any]) -> RoutingRule:
     """A new rule (the caller commits); 403 past the plan's ``routing_rules``, 400 on bad fields."""
     values = await _rule_fields(session, tenant.project_id, body, creating=True)
-    await enforce_count_limit(
-        session,
-        Project,
-        tenant.project_id,
-        for_project(RoutingRule, tenant.project_id).with_only_columns(func.count()),
-        limit=tenant.limits.routing_rules,
-        feature="routing_rules",
-        plan=tenant.account.plan,
-        noun="routing rule(s)",
-    )
     rule = RoutingRule(project_id=tenant.project_id, **{"enabled": True, "conditions": {}, **values})
-    session.add(rule)
-    await session.flush()
-    return rule
+    return await RULES.add(session, tenant, rule)
 
 
 async def list_rules(session: AsyncSession, project_id: str) -> list[RoutingRule]:
-    stmt = for_project(RoutingRule, project_id).order_by(RoutingRule.created_at, RoutingRule.id)
-    return await rows_of(session, stmt)
+    return await RULES.listed(session, project_id)
 
 
 async def get_rule(session: AsyncSession, project_id: str, rule_id: str) -> RoutingRule:
-    return found(await get_owned(session, RoutingRule, rule_id, project_id), "Routing rule")
+    return await RULES.get(session, project_id, rule_id)
 
 
 async def update_rule(
@@ -184,15 +169,7 @@ async def update_rule(
     rule = await get_rule(session, tenant.project_id, rule_id)
     values = await _rule_fields(session, tenant.project_id, body, creating=False)
     if values.get("enabled") is True and not rule.enabled:
-        await enforce_enabling_limit(
-            session,
-            RoutingRule,
-            tenant.project_id,
-            limit=tenant.limits.routing_rules,
-            feature="routing_rules",
-            plan=tenant.account.plan,
-            noun="enabled routing rule(s)",
-        )
+        await RULES.check_enabling(session, tenant)
     if "enabled" in values:
         rule.disabled_by_plan, rule.disabled_reason = False, None
     for key, value in values.items():

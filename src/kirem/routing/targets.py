@@ -13,7 +13,8 @@ as a value keeps the stored one, so a target read and written back loses nothing
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -259,6 +260,72 @@ async def _target_fields(
 # Service -------------------------------------------------------------------------------------
 
 
+Counted = TypeVar("Counted", WebhookTarget, RoutingRule)
+
+
+@dataclass(frozen=True)
+class PlanCounted(Generic[Counted]):
+    """A project's targets or rules: created within the plan's limit, listed and looked up.
+
+    ``feature`` names the limit (a :class:`~kirem.tenancy.plans.PlanLimits` field) and its refusal.
+    """
+
+    model: type[Counted]
+    feature: Literal["webhook_targets", "routing_rules"]
+    noun: str
+    """How the plan's refusal counts them (``webhook target(s)``)."""
+    what: str
+    """How a lookup's 404 names one (``Webhook target``)."""
+
+    async def add(self, session: AsyncSession, tenant: Tenant, row: Counted) -> Counted:
+        """Add ``row`` (the caller commits); 403 when the project already has as many as its plan allows.
+
+        Under a limit the project stays locked until the commit: concurrent creates cannot pass it.
+        """
+        count = for_project(self.model, tenant.project_id).with_only_columns(func.count())
+        await enforce_count_limit(
+            session,
+            Project,
+            tenant.project_id,
+            count,
+            limit=self._limit(tenant),
+            feature=self.feature,
+            plan=tenant.account.plan,
+            noun=self.noun,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
+    async def check_enabling(self, session: AsyncSession, tenant: Tenant) -> None:
+        """403 when the project already has as many enabled as its plan allows."""
+        await enforce_enabling_limit(
+            session,
+            self.model,
+            tenant.project_id,
+            limit=self._limit(tenant),
+            feature=self.feature,
+            plan=tenant.account.plan,
+            noun=f"enabled {self.noun}",
+        )
+
+    async def listed(self, session: AsyncSession, project_id: str) -> list[Counted]:
+        """The project's rows, oldest first."""
+        model = self.model
+        return await rows_of(session, for_project(model, project_id).order_by(model.created_at, model.id))
+
+    async def get(self, session: AsyncSession, project_id: str, row_id: str) -> Counted:
+        return found(await get_owned(session, self.model, row_id, project_id), self.what)
+
+    def _limit(self, tenant: Tenant) -> int | None:
+        limit: int | None = getattr(tenant.limits, self.feature)
+        return limit
+
+
+TARGETS = PlanCounted(WebhookTarget, "webhook_targets", "webhook target(s)", "Webhook target")
+RULES = PlanCounted(RoutingRule, "routing_rules", "routing rule(s)", "Routing rule")
+
+
 async def create_target(
     session: AsyncSession,
     tenant: Tenant,
@@ -271,16 +338,6 @@ async def create_target(
     """A new target (the caller commits); 403 past the plan's ``webhook_targets``, 400 on bad fields."""
     values = await _target_fields(
         body, creating=True, production=production, resolve=resolve, stored_headers={}
-    )
-    await enforce_count_limit(
-        session,
-        Project,
-        tenant.project_id,
-        for_project(WebhookTarget, tenant.project_id).with_only_columns(func.count()),
-        limit=tenant.limits.webhook_targets,
-        feature="webhook_targets",
-        plan=tenant.account.plan,
-        noun="webhook target(s)",
     )
     target = WebhookTarget(
         id=new_id("tgt"),
@@ -295,18 +352,15 @@ async def create_target(
         retry_schedule=None,
     )
     _apply(target, values, sealer)
-    session.add(target)
-    await session.flush()
-    return target
+    return await TARGETS.add(session, tenant, target)
 
 
 async def list_targets(session: AsyncSession, project_id: str) -> list[WebhookTarget]:
-    stmt = for_project(WebhookTarget, project_id).order_by(WebhookTarget.created_at, WebhookTarget.id)
-    return await rows_of(session, stmt)
+    return await TARGETS.listed(session, project_id)
 
 
 async def get_target(session: AsyncSession, project_id: str, target_id: str) -> WebhookTarget:
-    return found(await get_owned(session, WebhookTarget, target_id, project_id), "Webhook target")
+    return await TARGETS.get(session, project_id, target_id)
 
 
 async def update_target(
@@ -340,15 +394,7 @@ async def _check_enabling(
     session: AsyncSession, tenant: Tenant, target: WebhookTarget, enabled: object
 ) -> None:
     if enabled is True and not target.enabled:
-        await enforce_enabling_limit(
-            session,
-            WebhookTarget,
-            tenant.project_id,
-            limit=tenant.limits.webhook_targets,
-            feature="webhook_targets",
-            plan=tenant.account.plan,
-            noun="enabled webhook target(s)",
-        )
+        await TARGETS.check_enabling(session, tenant)
 
 
 def _apply(target: WebhookTarget, values: dict[str, Any], sealer: Sealer | None = None) -> None:
