@@ -24,6 +24,7 @@ from kirem.db.base import utcnow
 from kirem.db.scope import changed_rows, for_project, get_owned
 from kirem.delivery.enqueue import fan_out
 from kirem.inbound.events import record_event
+from kirem.kit.bodies import check_flag
 from kirem.kit.errors import Conflict, DomainError, Forbidden, NotFound, found, invalid
 from kirem.kit.paging import rows_of
 from kirem.kit.views import view_of
@@ -127,9 +128,9 @@ def parse_link_request(body: dict[str, Any], production: bool) -> LinkRequest:
         or not MIN_EXPIRY_SECONDS <= expires_in <= MAX_EXPIRY_SECONDS
     ):
         errors["expires_in_seconds"] = f"must be an integer from {MIN_EXPIRY_SECONDS} to {MAX_EXPIRY_SECONDS}"
+    flags: dict[str, bool] = {}
     for flag in ("coexistence", "sandbox"):
-        if flag in body and not isinstance(body[flag], bool):
-            errors[flag] = "must be true or false"
+        check_flag(body, flag, flags, errors)
     pin = body.get("pin")
     if pin is not None and (
         not isinstance(pin, str) or len(pin) != 6 or not pin.isascii() or not pin.isdigit()
@@ -141,9 +142,9 @@ def parse_link_request(body: dict[str, Any], production: bool) -> LinkRequest:
         client_name=str(name).strip(),
         redirect_url=str(body["redirect_url"]),
         expires_in=int(expires_in),
-        coexistence=bool(body.get("coexistence", False)),
+        coexistence=flags.get("coexistence", False),
         pin=pin,
-        sandbox=body.get("sandbox"),
+        sandbox=flags.get("sandbox"),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.scope import for_project
 from kirem.inbound.normalize import message_texts
+from kirem.kit.bodies import check_flag, unknown_fields
 from kirem.kit.errors import invalid
 from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
@@ -115,22 +116,15 @@ async def _check_target_ids(
 async def _rule_fields(
     session: AsyncSession, project_id: str, body: dict[str, Any], *, creating: bool
 ) -> dict[str, Any]:
-    errors: dict[str, str] = {}
+    errors = unknown_fields(body, RULE_FIELDS)
     values: dict[str, Any] = {}
-    for key in body:
-        if key not in RULE_FIELDS:
-            errors[key] = f"unknown field; expected one of {', '.join(RULE_FIELDS)}"
     if creating or "name" in body:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_MAX:
             errors["name"] = f"is required: a string of 1 to {NAME_MAX} characters"
         else:
             values["name"] = name.strip()
-    if "enabled" in body:
-        if not isinstance(body["enabled"], bool):
-            errors["enabled"] = "must be true or false"
-        else:
-            values["enabled"] = body["enabled"]
+    check_flag(body, "enabled", values, errors)
     if "conditions" in body:
         conditions, problems = parse_conditions(body["conditions"])
         if conditions is None:
@@ -154,12 +148,8 @@ async def create_rule(session: AsyncSession, tenant: Tenant, body: dict[str, Any
     return await RULES.add(session, tenant, rule)
 
 
-async def list_rules(session: AsyncSession, project_id: str) -> list[RoutingRule]:
-    return await RULES.listed(session, project_id)
-
-
-async def get_rule(session: AsyncSession, project_id: str, rule_id: str) -> RoutingRule:
-    return await RULES.get(session, project_id, rule_id)
+list_rules = RULES.listed
+get_rule = RULES.get
 
 
 async def update_rule(

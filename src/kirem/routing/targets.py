@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.crypto import Sealer
 from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, get_owned
+from kirem.kit.bodies import check_flag, unknown_fields
 from kirem.kit.errors import found, invalid
 from kirem.kit.paging import rows_of
 from kirem.kit.views import view_of
@@ -188,11 +189,8 @@ async def _target_fields(
     ``null`` resets an optional field to its default (``events`` null = every event). ``headers``
     comes back in clear, for the caller to seal.
     """
-    errors: dict[str, str] = {}
+    errors = unknown_fields(body, TARGET_FIELDS)
     values: dict[str, Any] = {}
-    for key in body:
-        if key not in TARGET_FIELDS:
-            errors[key] = f"unknown field; expected one of {', '.join(TARGET_FIELDS)}"
     if creating or "url" in body:
         url = body.get("url")
         problem = await check_target_url(url, production=production, resolve=resolve)
@@ -218,11 +216,7 @@ async def _target_fields(
             values["payload_format"] = fmt
     if "events" in body:
         values["events"] = _check_events(body["events"], errors)
-    if "enabled" in body:
-        if not isinstance(body["enabled"], bool):
-            errors["enabled"] = "must be true or false"
-        else:
-            values["enabled"] = body["enabled"]
+    check_flag(body, "enabled", values, errors)
     if "headers" in body:
         values["headers"] = check_headers(body["headers"], errors, stored_headers)
     if "timeout_seconds" in body:
@@ -355,12 +349,8 @@ async def create_target(
     return await TARGETS.add(session, tenant, target)
 
 
-async def list_targets(session: AsyncSession, project_id: str) -> list[WebhookTarget]:
-    return await TARGETS.listed(session, project_id)
-
-
-async def get_target(session: AsyncSession, project_id: str, target_id: str) -> WebhookTarget:
-    return await TARGETS.get(session, project_id, target_id)
+list_targets = TARGETS.listed
+get_target = TARGETS.get
 
 
 async def update_target(
