@@ -22,8 +22,6 @@ from kirem.tenancy.service import Tenant
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (*RANK, "received")
-
-
 LOG_FIELDS = (
     "id message_id channel_id recipient recipient_user_id sender direction type status error_code"
     " error_message created_at updated_at"
