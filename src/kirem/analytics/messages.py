@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.conversations.models import Conversation
 from kirem.customers import identifier
 from kirem.db.scope import for_project
-from kirem.kit.paging import in_window, listing, page_of
-from kirem.kit.params import Window, iso
+from kirem.kit.paging import in_window, newest_listing
+from kirem.kit.params import Window
+from kirem.kit.views import view_of
 from kirem.messaging.models import MessageLog
 from kirem.messaging.statuses import RANK
 from kirem.tenancy.limits import plan_error
@@ -21,24 +22,14 @@ from kirem.tenancy.service import Tenant
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (*RANK, "received")
+LOG_FIELDS = (
+    "id message_id channel_id recipient recipient_user_id sender direction type status error_code"
+    " error_message created_at updated_at"
+)
 
 
 def log_view(log: MessageLog) -> dict[str, Any]:
-    return {
-        "id": log.id,
-        "message_id": log.message_id,
-        "channel_id": log.channel_id,
-        "recipient": log.recipient,
-        "recipient_user_id": log.recipient_user_id,
-        "sender": log.sender,
-        "direction": log.direction,
-        "type": log.type,
-        "status": log.status,
-        "error_code": log.error_code,
-        "error_message": log.error_message,
-        "created_at": iso(log.created_at),
-        "updated_at": iso(log.updated_at),
-    }
+    return view_of(log, LOG_FIELDS)
 
 
 def _to_recipient(project_id: str, value: str) -> Any:
@@ -77,10 +68,8 @@ async def query_message_logs(
     session: AsyncSession, project_id: str, window: Window, filters: dict[str, str | None]
 ) -> dict[str, Any]:
     stmt = _filtered(project_id, window, filters)
-    order = (MessageLog.created_at.desc(), MessageLog.id.desc())
-    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
-    logs = [log_view(log) for log in rows]
-    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
+    newest = (MessageLog.created_at, MessageLog.id)
+    return await newest_listing(session, stmt, newest, window, "logs", log_view)
 
 
 async def iter_message_logs(

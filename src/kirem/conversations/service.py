@@ -16,9 +16,10 @@ from kirem.customers import CustomerIds, identifier
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_all_if_absent, insert_if_absent
 from kirem.kit.enums import ChannelStatus, ConversationStatus
-from kirem.kit.errors import Conflict, invalid, not_found
-from kirem.kit.paging import page_of
+from kirem.kit.errors import Conflict, found, invalid, not_found
+from kirem.kit.paging import page_of, rows_of
 from kirem.kit.params import iso
+from kirem.kit.views import view_of
 from kirem.messaging.models import MessageLog
 from kirem.messaging.preview import preview
 from kirem.messaging.service import send_message
@@ -40,36 +41,31 @@ def human_active(conversation: Conversation, now: datetime | None = None) -> boo
     return until is not None and (now or utcnow()) < until
 
 
+CONVERSATION_FIELDS = (
+    "id status customer_phone customer_user_id customer_parent_user_id customer_username customer_name"
+    " channel_id last_customer_message_at window_open human_active_until updated_at created_at"
+)
+TIMELINE_FIELDS = "id message_id sender direction type text status error_message created_at"
+CONTACT_FIELDS = "wa_id user_id username full_name first_name channel_id updated_at"
+
+
 def conversation_view(conversation: Conversation) -> dict[str, Any]:
-    return {
-        "id": conversation.id,
-        "status": conversation.status,
-        "customer_phone": conversation.customer_wa_id,
-        "customer_user_id": conversation.customer_user_id,
-        "customer_parent_user_id": conversation.customer_parent_user_id,
-        "customer_username": conversation.customer_username,
-        "customer_name": conversation.customer_name,
-        "channel_id": conversation.channel_id,
-        "last_customer_message_at": iso(conversation.last_customer_message_at),
-        "window_open": window_open(conversation),
-        "human_active_until": iso(conversation.human_active_until) if human_active(conversation) else None,
-        "updated_at": iso(conversation.updated_at),
-        "created_at": iso(conversation.created_at),
-    }
+    return view_of(
+        conversation,
+        CONVERSATION_FIELDS,
+        customer_phone=conversation.customer_wa_id,
+        window_open=window_open(conversation),
+        human_active_until=iso(conversation.human_active_until) if human_active(conversation) else None,
+    )
 
 
 def timeline_entry_view(log: MessageLog) -> dict[str, Any]:
-    return {
-        "id": log.id,
-        "message_id": log.message_id,
-        "sender": log.author or ("customer" if log.direction == "inbound" else "api"),
-        "direction": log.direction,
-        "type": log.type,
-        "text": log.text,
-        "status": log.status,
-        "error_message": log.error_message,
-        "created_at": iso(log.occurred_at or log.created_at),
-    }
+    return view_of(
+        log,
+        TIMELINE_FIELDS,
+        sender=log.author or ("customer" if log.direction == "inbound" else "api"),
+        created_at=iso(log.occurred_at or log.created_at),
+    )
 
 
 def epoch(value: Any, default: datetime) -> datetime:
@@ -271,7 +267,7 @@ async def _contacts_of(session: AsyncSession, channel: Channel, ids: CustomerIds
         .where(ChannelContact.channel_id == channel.id, or_(*keys))
         .order_by(ChannelContact.id)
     )
-    return list((await session.execute(stmt)).scalars())
+    return await rows_of(session, stmt)
 
 
 def address_of(conversation: Conversation) -> dict[str, str]:
@@ -294,9 +290,7 @@ def parse_id(conversation_id: str) -> str:
 
 async def get_conversation(session: AsyncSession, project_id: str, conversation_id: str) -> Conversation:
     conversation = await get_owned(session, Conversation, parse_id(conversation_id), project_id)
-    if conversation is None:
-        raise not_found("Conversation")
-    return conversation
+    return found(conversation, "Conversation")
 
 
 async def list_conversations(
@@ -365,15 +359,7 @@ async def list_contacts(
 
 
 def contact_view(contact: ChannelContact) -> dict[str, Any]:
-    return {
-        "wa_id": contact.wa_id,
-        "user_id": contact.user_id,
-        "username": contact.username,
-        "full_name": contact.full_name,
-        "first_name": contact.first_name,
-        "channel_id": contact.channel_id,
-        "updated_at": iso(contact.updated_at),
-    }
+    return view_of(contact, CONTACT_FIELDS)
 
 
 # Replying ------------------------------------------------------------------------------------

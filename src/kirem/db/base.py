@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -55,6 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def channel_column() -> MappedColumn[Any]:
+    """A row's channel, if any: the row stays, with no channel, when the channel is deleted."""
+    return mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
 
 
 class CreatedAt:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
+from collections.abc import Awaitable
 from typing import Any
 
 import aiosqlite
@@ -70,23 +71,21 @@ class WriterConnection(aiosqlite.Connection):
         if held is not None:
             held.release()
 
-    async def commit(self) -> None:
+    async def _giving_back(self, ending: Awaitable[None]) -> None:
+        """Await the connection's ``ending`` (commit, rollback or close), then give the write lock back."""
         try:
-            await super().commit()
+            await ending
         finally:
             self._give_back()
+
+    async def commit(self) -> None:
+        await self._giving_back(super().commit())
 
     async def rollback(self) -> None:
-        try:
-            await super().rollback()
-        finally:
-            self._give_back()
+        await self._giving_back(super().rollback())
 
     async def close(self) -> None:
-        try:
-            await super().close()
-        finally:
-            self._give_back()
+        await self._giving_back(super().close())
 
     def stop(self) -> Any:
         try:

@@ -15,63 +15,43 @@ from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
 from kirem.kit.enums import DeliveryStatus
-from kirem.kit.errors import Conflict, not_found
-from kirem.kit.paging import in_window, listing, page_of, total_of
+from kirem.kit.errors import Conflict, found
+from kirem.kit.paging import in_window, listing, newest_listing, rows_of, total_of
 from kirem.kit.params import Window, iso, parse_bool
+from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import WebhookTarget
 
 DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
 MAX_BULK_REPLAY = 10_000
+DELIVERY_FIELDS = (
+    "id event_id event target_id url status attempts next_attempt_at last_status_code last_error"
+    " created_at completed_at"
+)
+ATTEMPT_FIELDS = (
+    "id delivery_id event_id event target_id url status_code duration_ms is_success attempt error"
+    " response_body request_headers created_at"
+)
+EVENT_FIELDS = "id event channel_id created_at error data"
 
 
 def delivery_view(delivery: Delivery, url: str | None = None) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "event_id": delivery.event_id,
-        "event": delivery.event_type,
-        "target_id": delivery.target_id,
-        "url": url,
-        "status": delivery.status,
-        "attempts": delivery.attempts,
-        "next_attempt_at": iso(delivery.next_attempt_at)
-        if delivery.status == DeliveryStatus.PENDING
-        else None,
-        "last_status_code": delivery.last_status_code,
-        "last_error": delivery.last_error,
-        "created_at": iso(delivery.created_at),
-        "completed_at": iso(delivery.completed_at),
-    }
+    pending = delivery.status == DeliveryStatus.PENDING
+    return view_of(
+        delivery,
+        DELIVERY_FIELDS,
+        event=delivery.event_type,
+        url=url,
+        next_attempt_at=iso(delivery.next_attempt_at) if pending else None,
+    )
 
 
 def attempt_view(attempt: DeliveryAttempt) -> dict[str, Any]:
-    return {
-        "id": attempt.id,
-        "delivery_id": attempt.delivery_id,
-        "event_id": attempt.event_id,
-        "event": attempt.event_type,
-        "target_id": attempt.target_id,
-        "url": attempt.url,
-        "status_code": attempt.status_code,
-        "duration_ms": attempt.duration_ms,
-        "is_success": attempt.is_success,
-        "attempt": attempt.attempt,
-        "error": attempt.error,
-        "response_body": attempt.response_body,
-        "request_headers": attempt.request_headers,
-        "created_at": iso(attempt.created_at),
-    }
+    return view_of(attempt, ATTEMPT_FIELDS, event=attempt.event_type)
 
 
 def event_view(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "event": event.type,
-        "channel_id": event.channel_id,
-        "created_at": iso(event.created_at),
-        "error": event.error,
-        "data": event.data,
-    }
+    return view_of(event, EVENT_FIELDS, event=event.type)
 
 
 @dataclass(frozen=True)
@@ -136,9 +116,7 @@ async def list_deliveries(
 
 
 async def get_delivery(session: AsyncSession, project_id: str, delivery_id: str) -> dict[str, Any]:
-    delivery = await get_owned(session, Delivery, delivery_id, project_id)
-    if delivery is None:
-        raise not_found("Delivery")
+    delivery = found(await get_owned(session, Delivery, delivery_id, project_id), "Delivery")
     target = await session.get(WebhookTarget, delivery.target_id)
     attempts = (
         await session.execute(
@@ -170,10 +148,8 @@ async def attempt_logs(
     if target_id:
         stmt = stmt.where(DeliveryAttempt.target_id == target_id)
     stmt = in_window(stmt, DeliveryAttempt.created_at, window)
-    order = (DeliveryAttempt.created_at.desc(), DeliveryAttempt.id.desc())
-    total, attempts = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
-    logs = [attempt_view(a) for a in attempts]
-    return listing("logs", logs, total=total, limit=window.limit, offset=window.offset)
+    newest = (DeliveryAttempt.created_at, DeliveryAttempt.id)
+    return await newest_listing(session, stmt, newest, window, "logs", attempt_view)
 
 
 async def _enabled_target(session: AsyncSession, delivery: Delivery) -> None:
@@ -186,9 +162,7 @@ async def _enabled_target(session: AsyncSession, delivery: Delivery) -> None:
 
 
 async def replay_delivery(session: AsyncSession, project_id: str, delivery_id: str) -> int:
-    delivery = await get_owned(session, Delivery, delivery_id, project_id)
-    if delivery is None:
-        raise not_found("Delivery")
+    delivery = found(await get_owned(session, Delivery, delivery_id, project_id), "Delivery")
     if delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0:
         return 0
     await _enabled_target(session, delivery)
@@ -196,10 +170,7 @@ async def replay_delivery(session: AsyncSession, project_id: str, delivery_id: s
 
 
 async def replay_event_by_id(session: AsyncSession, project_id: str, event_id: str) -> int:
-    event = await get_owned(session, Event, event_id, project_id)
-    if event is None:
-        raise not_found("Event")
-    return await replay_event(session, event)
+    return await replay_event(session, found(await get_owned(session, Event, event_id, project_id), "Event"))
 
 
 def _bulk_replay_selection(
@@ -231,8 +202,7 @@ async def bulk_replay(
     """Requeue every matching delivery whose target is enabled now, within the plan's retention."""
     now = utcnow()
     stmt = _bulk_replay_selection(project_id, retention_days, flt, window, now)
-    deliveries = list((await session.execute(stmt)).scalars())
-    return await requeue(session, deliveries, now)
+    return await requeue(session, await rows_of(session, stmt), now)
 
 
 async def list_events(
@@ -242,16 +212,11 @@ async def list_events(
     if event_type:
         stmt = stmt.where(Event.type == event_type)
     stmt = in_window(stmt, Event.created_at, window)
-    order = (Event.created_at.desc(), Event.id.desc())
-    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
-    events = [event_view(e) for e in rows]
-    return listing("events", events, total=total, limit=window.limit, offset=window.offset)
+    return await newest_listing(session, stmt, (Event.created_at, Event.id), window, "events", event_view)
 
 
 async def get_event(session: AsyncSession, project_id: str, event_id: str) -> dict[str, Any]:
-    event = await get_owned(session, Event, event_id, project_id)
-    if event is None:
-        raise not_found("Event")
+    event = found(await get_owned(session, Event, event_id, project_id), "Event")
     rows = (
         await session.execute(
             for_project(Delivery, project_id)

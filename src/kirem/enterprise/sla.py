@@ -31,6 +31,7 @@ from kirem.inbound.events import record_event
 from kirem.kit.enums import DeliveryStatus
 from kirem.kit.errors import invalid
 from kirem.kit.params import iso
+from kirem.kit.views import view_of
 from kirem.tenancy.models import Account, Project
 from kirem.tenancy.plans import limits_for
 
@@ -92,20 +93,15 @@ def parse_policy(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+THRESHOLD_FIELDS = "min_success_rate max_p95_latency_ms min_deliveries"
+POLICY_FIELDS = (
+    f"project_id window_seconds {THRESHOLD_FIELDS} state state_changed_at evaluated_at deliveries"
+    " success_rate p95_latency_ms"
+)
+
+
 def policy_view(policy: SlaPolicy) -> dict[str, Any]:
-    return {
-        "project_id": policy.project_id,
-        "window_seconds": policy.window_seconds,
-        "min_success_rate": policy.min_success_rate,
-        "max_p95_latency_ms": policy.max_p95_latency_ms,
-        "min_deliveries": policy.min_deliveries,
-        "state": policy.state,
-        "state_changed_at": iso(policy.state_changed_at),
-        "evaluated_at": iso(policy.evaluated_at),
-        "deliveries": policy.deliveries,
-        "success_rate": policy.success_rate,
-        "p95_latency_ms": policy.p95_latency_ms,
-    }
+    return view_of(policy, POLICY_FIELDS)
 
 
 def _latency_seconds(dialect: str) -> ColumnElement[Any]:
@@ -175,11 +171,7 @@ async def _tell(session: AsyncSession, policy: SlaPolicy, broken: list[str], now
             "deliveries": policy.deliveries,
             "success_rate": policy.success_rate,
             "p95_latency_ms": policy.p95_latency_ms,
-            "thresholds": {
-                "min_success_rate": policy.min_success_rate,
-                "max_p95_latency_ms": policy.max_p95_latency_ms,
-                "min_deliveries": policy.min_deliveries,
-            },
+            "thresholds": view_of(policy, THRESHOLD_FIELDS),
             "evaluated_at": iso(now),
         },
         facts={},

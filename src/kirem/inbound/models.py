@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kirem.db.base import Base, CreatedAt, UTCDateTime, new_id, utcnow
+from kirem.db.base import Base, CreatedAt, UTCDateTime, channel_column, new_id, utcnow
 
 
 class RawEvent(Base):
@@ -43,9 +43,7 @@ class Event(CreatedAt, Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("evt"))
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    channel_id: Mapped[str | None] = mapped_column(
-        ForeignKey("channels.id", ondelete="SET NULL"), default=None
-    )
+    channel_id: Mapped[str | None] = channel_column()
     raw_event_id: Mapped[int | None] = mapped_column(
         ForeignKey("raw_events.id", ondelete="SET NULL"), default=None
     )

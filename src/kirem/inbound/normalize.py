@@ -209,14 +209,14 @@ def _change_drafts(entry: dict[str, Any], change: dict[str, Any]) -> list[_Draft
         messages = _list(value.get("messages"))
         statuses = _list(value.get("statuses"))
         if messages or statuses:
-            drafts = [d for m in messages if (d := _message_draft(value, m, common)) is not None]
+            drafts = [d for m in messages if (d := _message_draft(value, m, common, _RECEIVED)) is not None]
             drafts += [d for s in statuses if (d := _status_draft(value, s, common)) is not None]
             return drafts
     elif field == "message_template_status_update":
         return [_template_draft(entry, change, value, common)]
     elif field == "smb_message_echoes":
         echoes = _list(value.get("message_echoes"))
-        return [d for m in echoes if (d := _echo_draft(value, m, common)) is not None]
+        return [d for m in echoes if (d := _message_draft(value, m, common, _ECHOED)) is not None]
     elif field == "history":
         return [_whole_change_draft(EventType.HISTORY_SYNC, value, entry, change, common)]
     elif field == "smb_app_state_sync":
@@ -225,54 +225,50 @@ def _change_drafts(entry: dict[str, Any], change: dict[str, Any]) -> list[_Draft
     return [_whole_change_draft(EventType.ACCOUNT_UPDATE, data, entry, change, common)]
 
 
-def _message_draft(value: dict[str, Any], message: Any, common: dict[str, Any]) -> _Draft | None:
+@dataclass(frozen=True)
+class _Direction:
+    """A message's way: the customer's address key (``from`` in, ``to`` out), its event and item list."""
+
+    party: str
+    type: EventType
+    key_prefix: str
+    item_list: str
+
+
+_RECEIVED = _Direction("from", EventType.MESSAGES_RECEIVED, "msg", "messages")
+_ECHOED = _Direction("to", EventType.MESSAGES_ECHO, "echo", "message_echoes")
+
+
+def _message_draft(
+    value: dict[str, Any], message: Any, common: dict[str, Any], way: _Direction
+) -> _Draft | None:
+    """A received message, or the echo of one the business sent from the WhatsApp Business app.
+
+    An echo takes only the ``contacts`` entry of its recipient, never the first one as a fallback.
+    """
     if not isinstance(message, dict):
         return None
     wamid = _id(message.get("id"))
     if wamid is None:
         return None
-    user_id = _id(message.get("from_user_id"))
-    contact = _contact(value, _id(message.get("from")), user_id)
-    customer = _customer(contact, message.get("from"), user_id, message.get("from_parent_user_id"))
+    party, received = way.party, way is _RECEIVED
+    user_id = _id(message.get(f"{party}_user_id"))
+    contact = _contact(value, _id(message.get(party)), user_id, fallback=received)
+    customer = _customer(contact, message.get(party), user_id, message.get(f"{party}_parent_user_id"))
     data = _message_data(value, message, contact)
-    data["from"] = message.get("from") or customer.phone
-    _add_identity(data, customer, contact)
-    return _Draft(
-        type=EventType.MESSAGES_RECEIVED,
-        data=data,
-        dedup_key=f"msg:{wamid}",
-        message_type=_str(message.get("type")),
-        sender=customer.phone,
-        texts=message_texts(message),
-        item_list="messages",
-        item=message,
-        contact=contact,
-        customer=customer,
-        **common,
-    )
-
-
-def _echo_draft(value: dict[str, Any], message: Any, common: dict[str, Any]) -> _Draft | None:
-    if not isinstance(message, dict):
-        return None
-    wamid = _id(message.get("id"))
-    if wamid is None:
-        return None
-    user_id = _id(message.get("to_user_id"))
-    contact = _contact(value, _id(message.get("to")), user_id, fallback=False)
-    customer = _customer(contact, message.get("to"), user_id, message.get("to_parent_user_id"))
-    data = _message_data(value, message, contact)
-    if "to_user_id" in message:
+    if received:
+        data["from"] = message.get("from") or customer.phone
+    elif "to_user_id" in message:
         data["to_user_id"] = message["to_user_id"]
     _add_identity(data, customer, contact)
     return _Draft(
-        type=EventType.MESSAGES_ECHO,
+        type=way.type,
         data=data,
-        dedup_key=f"echo:{wamid}",
+        dedup_key=f"{way.key_prefix}:{wamid}",
         message_type=_str(message.get("type")),
         sender=customer.phone,
         texts=message_texts(message),
-        item_list="message_echoes",
+        item_list=way.item_list,
         item=message,
         contact=contact,
         customer=customer,

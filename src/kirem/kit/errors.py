@@ -7,7 +7,9 @@ Services import this module, never ``kirem.api``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -86,6 +88,13 @@ class DependencyFailed(_Refusal):
 
 def not_found(what: str) -> NotFound:
     return NotFound(f"{what} not found")
+
+
+def found(value: T | None, what: str) -> T:
+    """``value`` when a lookup found it; else the refusal ``{what} not found``."""
+    if value is None:
+        raise not_found(what)
+    return value
 
 
 def invalid(

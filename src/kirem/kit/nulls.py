@@ -7,6 +7,8 @@ they leave out; Meta treats those as not given. Local checks (Kirem's and the sa
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, overload
 
 
@@ -28,3 +30,18 @@ def without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [without_nulls(item) for item in value]
     return value
+
+
+def object_body(check: Callable[[dict[str, Any]], dict[str, str]]) -> Callable[[object], dict[str, str]]:
+    """``check`` of a request body, made to take any JSON: an object is checked :func:`without_nulls`.
+
+    Any other body gets the one error ``{"body": "the request body must be a JSON object"}``.
+    """
+
+    @functools.wraps(check)
+    def checked(body: object) -> dict[str, str]:
+        if not isinstance(body, dict):
+            return {"body": "the request body must be a JSON object"}
+        return check(without_nulls(body))
+
+    return checked

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -29,6 +29,11 @@ async def total_of(session: AsyncSession, stmt: Select[Any]) -> int:
     return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
+async def rows_of(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
+    """Every row the statement selects, as the objects of its first column."""
+    return list((await session.execute(stmt)).scalars())
+
+
 async def page_of(
     session: AsyncSession,
     stmt: Select[Any],
@@ -39,10 +44,24 @@ async def page_of(
 ) -> tuple[int, list[Any]]:
     """The total and the rows of one page, in ``order_by`` (which must end on a unique column)."""
     total = await total_of(session, stmt)
-    rows = (await session.execute(stmt.order_by(*order_by).limit(limit).offset(offset))).scalars()
-    return total, list(rows)
+    return total, await rows_of(session, stmt.order_by(*order_by).limit(limit).offset(offset))
 
 
 def listing(key: str, items: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:
     """A log list in the seed's shape: ``{"total", "limit", "offset", key: items}``."""
     return {"total": total, "limit": limit, "offset": offset, key: items}
+
+
+async def newest_listing(
+    session: AsyncSession,
+    stmt: Select[Any],
+    newest: tuple[Column, Column],
+    window: Window,
+    key: str,
+    view: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """The window's page of ``stmt``, newest first by ``newest`` (time, id), as a :func:`listing`."""
+    time, row_id = newest
+    order = (time.desc(), row_id.desc())
+    total, rows = await page_of(session, stmt, order, limit=window.limit, offset=window.offset)
+    return listing(key, [view(row) for row in rows], total=total, limit=window.limit, offset=window.offset)

@@ -98,6 +98,18 @@ def sent_text(answer: dict[str, Any]) -> str:
     return f"Pesan berhasil dikirim. Message ID: {messages[0].get('id')}"
 
 
+async def reply_as_agent(conversation_id: str, body: dict[str, Any], force: bool) -> CallToolResult:
+    """Send ``body`` to a conversation's customer as the agent, and say what was sent."""
+    caller = current_caller()
+    async with caller.ctx.db.session() as session:
+        with agent_hints(conversation_id):
+            answer = await conversations.reply(
+                caller.ctx, session, caller.tenant, conversation_id, body, author="agent", force=force
+            )
+        await session.commit()
+    return text_result(sent_text(answer))
+
+
 # Conversations ---------------------------------------------------------------------------------
 
 
@@ -109,15 +121,9 @@ async def send_message(
 ) -> CallToolResult:
     """Kirim pesan WhatsApp ke session chat/percakapan tertentu."""
     conversation_id = session_uuid(session_id)
-    body = {"type": "text", "text": {"body": message_text(text)}}
-    caller = current_caller()
-    async with caller.ctx.db.session() as session:
-        with agent_hints(conversation_id):
-            answer = await conversations.reply(
-                caller.ctx, session, caller.tenant, conversation_id, body, author="agent", force=force
-            )
-        await session.commit()
-    return text_result(sent_text(answer))
+    return await reply_as_agent(
+        conversation_id, {"type": "text", "text": {"body": message_text(text)}}, force
+    )
 
 
 @guarded("list_conversations")
@@ -261,25 +267,20 @@ async def send_template(
         )
     has_session, has_to, _ = given
     body = template_body(name, language, parameters)
+    if has_session:
+        return await reply_as_agent(session_uuid(str(session_id)), body, force)
+    addressee = {"to": str(to).strip()} if has_to else {"recipient": str(recipient).strip()}
+    message = {"messaging_product": "whatsapp", "recipient_type": "individual", **addressee, **body}
     caller = current_caller()
     async with caller.ctx.db.session() as session:
-        if has_session:
-            conversation_id = session_uuid(str(session_id))
-            with agent_hints(conversation_id):
-                answer = await conversations.reply(
-                    caller.ctx, session, caller.tenant, conversation_id, body, author="agent", force=force
-                )
-        else:
-            addressee = {"to": str(to).strip()} if has_to else {"recipient": str(recipient).strip()}
-            message = {"messaging_product": "whatsapp", "recipient_type": "individual", **addressee, **body}
-            answer, _ = await messaging.send_message(
-                caller.ctx,
-                session,
-                caller.tenant,
-                message,
-                conversation_of=conversations.joined_conversation,
-                author="agent",
-            )
+        answer, _ = await messaging.send_message(
+            caller.ctx,
+            session,
+            caller.tenant,
+            message,
+            conversation_of=conversations.joined_conversation,
+            author="agent",
+        )
         await session.commit()
     return text_result(sent_text(answer))
 

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid, is_parent_bsuid
-from kirem.kit.nulls import without_nulls
+from kirem.kit.message_types import MEDIA_TYPES
+from kirem.kit.nulls import object_body
 
 Errors = dict[str, str]
 
@@ -30,7 +31,6 @@ MESSAGE_TYPES = (
     "text", "template", "image", "video", "audio", "document", "sticker",
     "location", "contacts", "interactive", "reaction",
 )  # fmt: skip
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 INTERACTIVE_TYPES = (
     "button", "list", "cta_url", "product", "product_list", "catalog_message", "flow",
     "location_request_message", "address_message", "order_details", "order_status",
@@ -88,11 +88,9 @@ def is_read_receipt(body: object) -> bool:
     return isinstance(body, dict) and body.get("status") == "read"
 
 
-def validate_read_receipt(body: object) -> Errors:
+@object_body
+def validate_read_receipt(body: dict[str, Any]) -> Errors:
     """Check a mark-as-read body: ``message_id``, optional ``status`` "read" and ``typing_indicator``."""
-    if not isinstance(body, dict):
-        return {"body": "the request body must be a JSON object"}
-    body = without_nulls(body)
     errors = _check_messaging_product(body)
     if not _nonempty_str(body.get("message_id")):
         errors["message_id"] = "message_id is required and must be a non-empty string"
@@ -105,13 +103,11 @@ def validate_read_receipt(body: object) -> Errors:
     return errors
 
 
-def validate_message(body: object) -> Errors:
+@object_body
+def validate_message(body: dict[str, Any]) -> Errors:
     """Check a send-message body; a body with ``"status": "read"`` is checked as a read receipt."""
-    if not isinstance(body, dict):
-        return {"body": "the request body must be a JSON object"}
     if is_read_receipt(body):
         return validate_read_receipt(body)
-    body = without_nulls(body)
     errors = _check_messaging_product(body)
     errors.update(check_addressee(body))
     if "context" in body:

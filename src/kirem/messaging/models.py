@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.customers import BSUID_LENGTH
-from kirem.db.base import Base, CreatedAt, UTCDateTime, new_id, utcnow
+from kirem.db.base import Base, CreatedAt, UTCDateTime, channel_column, new_id, utcnow
 
 
 class MessageLog(CreatedAt, Base):
@@ -23,9 +23,7 @@ class MessageLog(CreatedAt, Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("msg"))
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    channel_id: Mapped[str | None] = mapped_column(
-        ForeignKey("channels.id", ondelete="SET NULL"), default=None
-    )
+    channel_id: Mapped[str | None] = channel_column()
     message_id: Mapped[str | None] = mapped_column(String(255), default=None)
     """Meta's ``wamid.…``; empty when Meta refused the message."""
     recipient: Mapped[str] = mapped_column(String(64), default="")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kirem.kit.nulls import without_nulls
+from kirem.kit.nulls import object_body
 from kirem.messaging.message_rules import is_http_url
 
 Errors = dict[str, str]
@@ -34,11 +34,9 @@ MAX_WEBSITE = 256
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def validate_profile_update(body: object) -> Errors:
+@object_body
+def validate_profile_update(body: dict[str, Any]) -> Errors:
     """Check the profile fields Kirem knows; the others are Meta's to judge."""
-    if not isinstance(body, dict):
-        return {"body": "the request body must be a JSON object"}
-    body = without_nulls(body)
     errors: Errors = {}
     if "messaging_product" in body and body["messaging_product"] != "whatsapp":
         errors["messaging_product"] = 'messaging_product must be "whatsapp"'

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kirem.kit.nulls import without_nulls
+from kirem.kit.nulls import object_body
 from kirem.messaging.message_rules import is_http_url
 from kirem.meta.templates import (
     NAMED_VARIABLE,
@@ -57,11 +57,9 @@ does not take, a text over its limit, and any other parameter (no subcode)."""
 _TOO_LONG = re.compile(r"at most \d+ characters")
 
 
-def validate_template(body: object) -> Errors:
+@object_body
+def validate_template(body: dict[str, Any]) -> Errors:
     """Check a create-template body: name, category, language, components and Meta's limits."""
-    if not isinstance(body, dict):
-        return {"body": "the request body must be a JSON object"}
-    body = without_nulls(body)
     errors: Errors = {}
     name = body.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):

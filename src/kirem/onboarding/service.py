@@ -24,8 +24,10 @@ from kirem.db.base import utcnow
 from kirem.db.scope import changed_rows, for_project, get_owned
 from kirem.delivery.enqueue import fan_out
 from kirem.inbound.events import record_event
-from kirem.kit.errors import Conflict, DomainError, Forbidden, NotFound, invalid, not_found
-from kirem.kit.params import iso
+from kirem.kit.bodies import check_flag
+from kirem.kit.errors import Conflict, DomainError, Forbidden, NotFound, found, invalid
+from kirem.kit.paging import rows_of
+from kirem.kit.views import view_of
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.meta.ids import is_graph_id
 from kirem.onboarding.models import SetupLink
@@ -61,22 +63,20 @@ def link_status(link: SetupLink, now: datetime) -> str:
     return link.status
 
 
+LINK_FIELDS = (
+    "id client_name redirect_url coexistence mode status failure_reason expires_at completed_at"
+    " project_id channel_id registration_pin created_at"
+)
+
+
 def link_view(sealer: Sealer, link: SetupLink, now: datetime, url: str | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": link.id,
-        "client_name": link.client_name,
-        "redirect_url": link.redirect_url,
-        "coexistence": link.coexistence,
-        "mode": link.mode,
-        "status": link_status(link, now),
-        "failure_reason": link.failure_reason,
-        "expires_at": iso(link.expires_at),
-        "completed_at": iso(link.completed_at),
-        "project_id": link.client_project_id,
-        "channel_id": link.channel_id,
-        "registration_pin": None if link.coexistence else sealer.open(link.pin_sealed, link.id, "pin"),
-        "created_at": iso(link.created_at),
-    }
+    view = view_of(
+        link,
+        LINK_FIELDS,
+        status=link_status(link, now),
+        project_id=link.client_project_id,
+        registration_pin=None if link.coexistence else sealer.open(link.pin_sealed, link.id, "pin"),
+    )
     if url is not None:
         view["url"] = url
     return view
@@ -128,9 +128,9 @@ def parse_link_request(body: dict[str, Any], production: bool) -> LinkRequest:
         or not MIN_EXPIRY_SECONDS <= expires_in <= MAX_EXPIRY_SECONDS
     ):
         errors["expires_in_seconds"] = f"must be an integer from {MIN_EXPIRY_SECONDS} to {MAX_EXPIRY_SECONDS}"
+    flags: dict[str, bool] = {}
     for flag in ("coexistence", "sandbox"):
-        if flag in body and not isinstance(body[flag], bool):
-            errors[flag] = "must be true or false"
+        check_flag(body, flag, flags, errors)
     pin = body.get("pin")
     if pin is not None and (
         not isinstance(pin, str) or len(pin) != 6 or not pin.isascii() or not pin.isdigit()
@@ -142,9 +142,9 @@ def parse_link_request(body: dict[str, Any], production: bool) -> LinkRequest:
         client_name=str(name).strip(),
         redirect_url=str(body["redirect_url"]),
         expires_in=int(expires_in),
-        coexistence=bool(body.get("coexistence", False)),
+        coexistence=flags.get("coexistence", False),
         pin=pin,
-        sandbox=body.get("sandbox"),
+        sandbox=flags.get("sandbox"),
     )
 
 
@@ -204,14 +204,11 @@ async def create_link(
 
 async def list_links(session: AsyncSession, project_id: str) -> list[SetupLink]:
     stmt = for_project(SetupLink, project_id).order_by(SetupLink.created_at.desc(), SetupLink.id)
-    return list((await session.execute(stmt)).scalars())
+    return await rows_of(session, stmt)
 
 
 async def get_link(session: AsyncSession, project_id: str, link_id: str) -> SetupLink:
-    link = await get_owned(session, SetupLink, link_id, project_id)
-    if link is None:
-        raise not_found("Setup link")
-    return link
+    return found(await get_owned(session, SetupLink, link_id, project_id), "Setup link")
 
 
 # The client's side: the hosted page and the callback -----------------------------------------

@@ -28,29 +28,19 @@ import re2
 
 from kirem.bsuid import is_bsuid, is_parent_bsuid
 from kirem.kit.enums import EventType
+from kirem.kit.message_types import INBOUND_TYPES
 from kirem.phones import ascii_digits
 
 EVENT_TYPES: tuple[str, ...] = tuple(EventType)
-MESSAGE_TYPES: tuple[str, ...] = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "voice",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "button",
-    "reaction",
-    "order",
-    "system",
-    "unsupported",
-    "request_welcome",
-)
 VOICE = "voice"
 """A condition-only message type: Meta sends voice notes as ``audio`` with ``voice: true``."""
+_AFTER_AUDIO = INBOUND_TYPES.index("audio") + 1
+MESSAGE_TYPES: tuple[str, ...] = (
+    *INBOUND_TYPES[:_AFTER_AUDIO],
+    VOICE,
+    *INBOUND_TYPES[_AFTER_AUDIO:],
+    "request_welcome",
+)
 LIST_MAX_ITEMS = 100
 ITEM_MAX_LENGTH = 200
 REGEX_MAX_LENGTH = 1000
@@ -127,6 +117,17 @@ def parse_conditions(raw: object) -> tuple[Conditions | None, dict[str, str]]:
     return Conditions(**parsed), {}
 
 
+def _sized(raw: str | list[Any], path: str, most: int, too_long: str, errors: dict[str, str]) -> bool:
+    """True when ``raw`` holds 1 to ``most`` items (characters); else False, with the error at ``path``."""
+    if not raw:
+        errors[path] = "must not be empty (leave the condition out to match everything)"
+        return False
+    if len(raw) > most:
+        errors[path] = too_long
+        return False
+    return True
+
+
 def _parse_list(
     key: str, raw: Any, check: Callable[[str], tuple[str | None, str | None]], errors: dict[str, str]
 ) -> tuple[str, ...] | None:
@@ -134,11 +135,7 @@ def _parse_list(
     if not isinstance(raw, list):
         errors[path] = "must be a list of strings"
         return None
-    if not raw:
-        errors[path] = "must not be empty (leave the condition out to match everything)"
-        return None
-    if len(raw) > LIST_MAX_ITEMS:
-        errors[path] = f"must hold at most {LIST_MAX_ITEMS} items"
+    if not _sized(raw, path, LIST_MAX_ITEMS, f"must hold at most {LIST_MAX_ITEMS} items", errors):
         return None
     values: list[str] = []
     for index, item in enumerate(raw):
@@ -213,11 +210,7 @@ def _parse_regex(raw: Any, errors: dict[str, str]) -> str | None:
     if not isinstance(raw, str):
         errors[path] = "must be a string"
         return None
-    if not raw:
-        errors[path] = "must not be empty (leave the condition out to match everything)"
-        return None
-    if len(raw) > REGEX_MAX_LENGTH:
-        errors[path] = f"must be at most {REGEX_MAX_LENGTH} characters"
+    if not _sized(raw, path, REGEX_MAX_LENGTH, f"must be at most {REGEX_MAX_LENGTH} characters", errors):
         return None
     try:
         compile_regex(raw)

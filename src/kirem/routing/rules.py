@@ -16,19 +16,19 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.db.scope import for_project, get_owned
+from kirem.db.scope import for_project
 from kirem.inbound.normalize import message_texts
-from kirem.kit.errors import invalid, not_found
-from kirem.kit.params import iso
+from kirem.kit.bodies import check_flag, unknown_fields
+from kirem.kit.errors import invalid
+from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES, Conditions, parse_conditions
 from kirem.routing.matcher import EventFacts, RuleSpec, TargetSpec, route, user_ids_of
 from kirem.routing.models import RoutingRule, WebhookTarget
-from kirem.routing.targets import list_targets
-from kirem.tenancy.limits import enforce_count_limit, enforce_enabling_limit
-from kirem.tenancy.models import Channel, Project
+from kirem.routing.targets import RULES, list_targets
+from kirem.tenancy.models import Channel
 from kirem.tenancy.service import Tenant
 
 log = logging.getLogger("kirem.routing")
@@ -36,21 +36,18 @@ log = logging.getLogger("kirem.routing")
 NAME_MAX = 200
 TARGET_IDS_MAX = 100
 RULE_FIELDS = ("name", "enabled", "conditions", "target_ids")
+RULE_VIEW_FIELDS = "id name enabled disabled_reason conditions target_ids created_at updated_at"
 _NEVER = Conditions(event_types=())
 """Conditions no event meets: stands in for stored conditions that no longer parse."""
 
 
 def rule_view(rule: RoutingRule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "name": rule.name,
-        "enabled": rule.enabled,
-        "disabled_reason": rule.disabled_reason,
-        "conditions": dict(rule.conditions or {}),
-        "target_ids": list(rule.target_ids or []),
-        "created_at": iso(rule.created_at),
-        "updated_at": iso(rule.updated_at),
-    }
+    return view_of(
+        rule,
+        RULE_VIEW_FIELDS,
+        conditions=dict(rule.conditions or {}),
+        target_ids=list(rule.target_ids or []),
+    )
 
 
 # Matcher inputs ------------------------------------------------------------------------------
@@ -119,22 +116,15 @@ async def _check_target_ids(
 async def _rule_fields(
     session: AsyncSession, project_id: str, body: dict[str, Any], *, creating: bool
 ) -> dict[str, Any]:
-    errors: dict[str, str] = {}
+    errors = unknown_fields(body, RULE_FIELDS)
     values: dict[str, Any] = {}
-    for key in body:
-        if key not in RULE_FIELDS:
-            errors[key] = f"unknown field; expected one of {', '.join(RULE_FIELDS)}"
     if creating or "name" in body:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_MAX:
             errors["name"] = f"is required: a string of 1 to {NAME_MAX} characters"
         else:
             values["name"] = name.strip()
-    if "enabled" in body:
-        if not isinstance(body["enabled"], bool):
-            errors["enabled"] = "must be true or false"
-        else:
-            values["enabled"] = body["enabled"]
+    check_flag(body, "enabled", values, errors)
     if "conditions" in body:
         conditions, problems = parse_conditions(body["conditions"])
         if conditions is None:
@@ -154,32 +144,12 @@ async def _rule_fields(
 async def create_rule(session: AsyncSession, tenant: Tenant, body: dict[str, Any]) -> RoutingRule:
     """A new rule (the caller commits); 403 past the plan's ``routing_rules``, 400 on bad fields."""
     values = await _rule_fields(session, tenant.project_id, body, creating=True)
-    await enforce_count_limit(
-        session,
-        Project,
-        tenant.project_id,
-        for_project(RoutingRule, tenant.project_id).with_only_columns(func.count()),
-        limit=tenant.limits.routing_rules,
-        feature="routing_rules",
-        plan=tenant.account.plan,
-        noun="routing rule(s)",
-    )
     rule = RoutingRule(project_id=tenant.project_id, **{"enabled": True, "conditions": {}, **values})
-    session.add(rule)
-    await session.flush()
-    return rule
+    return await RULES.add(session, tenant, rule)
 
 
-async def list_rules(session: AsyncSession, project_id: str) -> list[RoutingRule]:
-    stmt = for_project(RoutingRule, project_id).order_by(RoutingRule.created_at, RoutingRule.id)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def get_rule(session: AsyncSession, project_id: str, rule_id: str) -> RoutingRule:
-    rule = await get_owned(session, RoutingRule, rule_id, project_id)
-    if rule is None:
-        raise not_found("Routing rule")
-    return rule
+list_rules = RULES.listed
+get_rule = RULES.get
 
 
 async def update_rule(
@@ -189,15 +159,7 @@ async def update_rule(
     rule = await get_rule(session, tenant.project_id, rule_id)
     values = await _rule_fields(session, tenant.project_id, body, creating=False)
     if values.get("enabled") is True and not rule.enabled:
-        await enforce_enabling_limit(
-            session,
-            RoutingRule,
-            tenant.project_id,
-            limit=tenant.limits.routing_rules,
-            feature="routing_rules",
-            plan=tenant.account.plan,
-            noun="enabled routing rule(s)",
-        )
+        await RULES.check_enabling(session, tenant)
     if "enabled" in values:
         rule.disabled_by_plan, rule.disabled_reason = False, None
     for key, value in values.items():

@@ -13,7 +13,8 @@ as a value keeps the stored one, so a target read and written back loses nothing
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.crypto import Sealer
 from kirem.db.base import new_id, utcnow
 from kirem.db.scope import for_project, get_owned
-from kirem.kit.errors import invalid, not_found
-from kirem.kit.params import iso
+from kirem.kit.bodies import check_flag, unknown_fields
+from kirem.kit.errors import found, invalid
+from kirem.kit.paging import rows_of
+from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.models import DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS, RoutingRule, WebhookTarget
 from kirem.routing.target_settings import PAYLOAD_FORMATS, validate_schedule
@@ -91,24 +94,20 @@ def _seal_headers(sealer: Sealer, target: WebhookTarget, headers: dict[str, str]
     )
 
 
+TARGET_VIEW_FIELDS = " ".join(
+    ("id", *TARGET_FIELDS, "disabled_reason", "disabled_at", "failing_since", "created_at", "updated_at")
+)
+
+
 def target_view(sealer: Sealer, target: WebhookTarget) -> dict[str, Any]:
-    return {
-        "id": target.id,
-        "url": target.url,
-        "description": target.description,
-        "payload_format": target.payload_format,
-        "events": list(target.events or []),
-        "enabled": target.enabled,
-        "headers": {name: HEADER_MASK for name in open_headers(sealer, target)},
-        "timeout_seconds": target.timeout_seconds,
-        "max_attempts": target.max_attempts,
-        "retry_schedule": list(target.retry_schedule) if target.retry_schedule is not None else None,
-        "disabled_reason": target.disabled_reason,
-        "disabled_at": iso(target.disabled_at),
-        "failing_since": iso(target.failing_since),
-        "created_at": iso(target.created_at),
-        "updated_at": iso(target.updated_at),
-    }
+    retry_schedule = target.retry_schedule
+    return view_of(
+        target,
+        TARGET_VIEW_FIELDS,
+        events=list(target.events or []),
+        headers={name: HEADER_MASK for name in open_headers(sealer, target)},
+        retry_schedule=list(retry_schedule) if retry_schedule is not None else None,
+    )
 
 
 # Validation ----------------------------------------------------------------------------------
@@ -190,11 +189,8 @@ async def _target_fields(
     ``null`` resets an optional field to its default (``events`` null = every event). ``headers``
     comes back in clear, for the caller to seal.
     """
-    errors: dict[str, str] = {}
+    errors = unknown_fields(body, TARGET_FIELDS)
     values: dict[str, Any] = {}
-    for key in body:
-        if key not in TARGET_FIELDS:
-            errors[key] = f"unknown field; expected one of {', '.join(TARGET_FIELDS)}"
     if creating or "url" in body:
         url = body.get("url")
         problem = await check_target_url(url, production=production, resolve=resolve)
@@ -220,11 +216,7 @@ async def _target_fields(
             values["payload_format"] = fmt
     if "events" in body:
         values["events"] = _check_events(body["events"], errors)
-    if "enabled" in body:
-        if not isinstance(body["enabled"], bool):
-            errors["enabled"] = "must be true or false"
-        else:
-            values["enabled"] = body["enabled"]
+    check_flag(body, "enabled", values, errors)
     if "headers" in body:
         values["headers"] = check_headers(body["headers"], errors, stored_headers)
     if "timeout_seconds" in body:
@@ -262,6 +254,72 @@ async def _target_fields(
 # Service -------------------------------------------------------------------------------------
 
 
+Counted = TypeVar("Counted", WebhookTarget, RoutingRule)
+
+
+@dataclass(frozen=True)
+class PlanCounted(Generic[Counted]):
+    """A project's targets or rules: created within the plan's limit, listed and looked up.
+
+    ``feature`` names the limit (a :class:`~kirem.tenancy.plans.PlanLimits` field) and its refusal.
+    """
+
+    model: type[Counted]
+    feature: Literal["webhook_targets", "routing_rules"]
+    noun: str
+    """How the plan's refusal counts them (``webhook target(s)``)."""
+    what: str
+    """How a lookup's 404 names one (``Webhook target``)."""
+
+    async def add(self, session: AsyncSession, tenant: Tenant, row: Counted) -> Counted:
+        """Add ``row`` (the caller commits); 403 when the project already has as many as its plan allows.
+
+        Under a limit the project stays locked until the commit: concurrent creates cannot pass it.
+        """
+        count = for_project(self.model, tenant.project_id).with_only_columns(func.count())
+        await enforce_count_limit(
+            session,
+            Project,
+            tenant.project_id,
+            count,
+            limit=self._limit(tenant),
+            feature=self.feature,
+            plan=tenant.account.plan,
+            noun=self.noun,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
+    async def check_enabling(self, session: AsyncSession, tenant: Tenant) -> None:
+        """403 when the project already has as many enabled as its plan allows."""
+        await enforce_enabling_limit(
+            session,
+            self.model,
+            tenant.project_id,
+            limit=self._limit(tenant),
+            feature=self.feature,
+            plan=tenant.account.plan,
+            noun=f"enabled {self.noun}",
+        )
+
+    async def listed(self, session: AsyncSession, project_id: str) -> list[Counted]:
+        """The project's rows, oldest first."""
+        model = self.model
+        return await rows_of(session, for_project(model, project_id).order_by(model.created_at, model.id))
+
+    async def get(self, session: AsyncSession, project_id: str, row_id: str) -> Counted:
+        return found(await get_owned(session, self.model, row_id, project_id), self.what)
+
+    def _limit(self, tenant: Tenant) -> int | None:
+        limit: int | None = getattr(tenant.limits, self.feature)
+        return limit
+
+
+TARGETS = PlanCounted(WebhookTarget, "webhook_targets", "webhook target(s)", "Webhook target")
+RULES = PlanCounted(RoutingRule, "routing_rules", "routing rule(s)", "Routing rule")
+
+
 async def create_target(
     session: AsyncSession,
     tenant: Tenant,
@@ -274,16 +332,6 @@ async def create_target(
     """A new target (the caller commits); 403 past the plan's ``webhook_targets``, 400 on bad fields."""
     values = await _target_fields(
         body, creating=True, production=production, resolve=resolve, stored_headers={}
-    )
-    await enforce_count_limit(
-        session,
-        Project,
-        tenant.project_id,
-        for_project(WebhookTarget, tenant.project_id).with_only_columns(func.count()),
-        limit=tenant.limits.webhook_targets,
-        feature="webhook_targets",
-        plan=tenant.account.plan,
-        noun="webhook target(s)",
     )
     target = WebhookTarget(
         id=new_id("tgt"),
@@ -298,21 +346,11 @@ async def create_target(
         retry_schedule=None,
     )
     _apply(target, values, sealer)
-    session.add(target)
-    await session.flush()
-    return target
+    return await TARGETS.add(session, tenant, target)
 
 
-async def list_targets(session: AsyncSession, project_id: str) -> list[WebhookTarget]:
-    stmt = for_project(WebhookTarget, project_id).order_by(WebhookTarget.created_at, WebhookTarget.id)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def get_target(session: AsyncSession, project_id: str, target_id: str) -> WebhookTarget:
-    target = await get_owned(session, WebhookTarget, target_id, project_id)
-    if target is None:
-        raise not_found("Webhook target")
-    return target
+list_targets = TARGETS.listed
+get_target = TARGETS.get
 
 
 async def update_target(
@@ -346,15 +384,7 @@ async def _check_enabling(
     session: AsyncSession, tenant: Tenant, target: WebhookTarget, enabled: object
 ) -> None:
     if enabled is True and not target.enabled:
-        await enforce_enabling_limit(
-            session,
-            WebhookTarget,
-            tenant.project_id,
-            limit=tenant.limits.webhook_targets,
-            feature="webhook_targets",
-            plan=tenant.account.plan,
-            noun="enabled webhook target(s)",
-        )
+        await TARGETS.check_enabling(session, tenant)
 
 
 def _apply(target: WebhookTarget, values: dict[str, Any], sealer: Sealer | None = None) -> None:

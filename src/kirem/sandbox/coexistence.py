@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.scope import insert_if_absent
+from kirem.kit.message_types import MEDIA_TYPES
 from kirem.phones import ascii_digits, is_ascii_number
 from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import MetaError, invalid_parameter
@@ -46,12 +47,12 @@ from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
 from kirem.sandbox.outbox import enqueue
 from kirem.sandbox.samples import SAMPLE_FILES, sample_bytes
 from kirem.sandbox.simulator import (
-    MEDIA_KINDS,
     PHONE_DIGITS,
     PHONE_NOISE,
     bad_field,
     checked_body,
     conversation_lane,
+    issued_message,
     media_body,
     object_field,
     string_field,
@@ -65,7 +66,7 @@ ECHO_FIELD = "smb_message_echoes"
 HISTORY_FIELD = "history"
 STATE_SYNC_FIELD = "smb_app_state_sync"
 
-ECHO_TYPES = ("text", "image", "video", "audio", "document", "sticker", "location", "contacts", "reaction")
+ECHO_TYPES = ("text", *MEDIA_TYPES, "location", "contacts", "reaction")
 """What the WhatsApp Business app sends (it has no interactive or template messages)."""
 HISTORY_STATUSES = ("DELIVERED", "ERROR", "PENDING", "PLAYED", "READ", "SENT")
 DEFAULT_HISTORY_STATUS = "READ"
@@ -167,7 +168,7 @@ async def _type_body(
     """
     kind = _check_type(message, prefix)
     try:
-        if kind in MEDIA_KINDS:
+        if kind in MEDIA_TYPES:
             given = message.get(kind)
             given = {} if given is None else given
             if reuse_sample and isinstance(given, dict) and given.get("id") is None:
@@ -208,16 +209,7 @@ async def receive_echo(session: AsyncSession, runtime: SandboxRuntime, body: Any
         kind: type_body,
     }
     value = {"messaging_product": "whatsapp", "metadata": metadata(number), "message_echoes": [echo]}
-    session.add(
-        SandboxMessage(
-            wamid=wamid,
-            phone_number_id=number.phone_number_id,
-            direction="out",
-            wa_id=wa_id,
-            type=kind,
-            created_at=now,
-        )
-    )
+    session.add(issued_message(number, wamid, wa_id, kind, now, outbound=True))
     # Same lane as the customer's messages: a conversation's webhooks keep their order.
     enqueue(
         session,
@@ -365,16 +357,7 @@ async def receive_history(session: AsyncSession, runtime: SandboxRuntime, body: 
             message["history_context"] = {"status": _history_status(item, field)}
             messages.append(message)
             wamids.append(wamid)
-            rows.append(
-                SandboxMessage(
-                    wamid=wamid,
-                    phone_number_id=number.phone_number_id,
-                    direction="out" if from_business else "in",
-                    wa_id=wa_id,
-                    type=kind,
-                    created_at=now,
-                )
-            )
+            rows.append(issued_message(number, wamid, wa_id, kind, now, outbound=from_business))
         out_threads.append({"id": wa_id, "messages": messages})
     await _record_history(session, rows)
 

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid, is_parent_bsuid
+from kirem.kit.message_types import MEDIA_TYPES
 from kirem.kit.nulls import without_nulls
 from kirem.phones import ascii_digits
 from kirem.sandbox.customers import derived_user_id
@@ -50,6 +51,7 @@ from kirem.sandbox.errors import (
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxWindow
 from kirem.sandbox.outbox import enqueue
+from kirem.sandbox.simulator import issued_message
 from kirem.sandbox.templates import apply_due_reviews, check_send_parameters, find_for_send
 from kirem.sandbox.webhooks import envelope, metadata
 
@@ -72,7 +74,6 @@ SEND_TYPES = (
     "text",
     "video",
 )
-MEDIA_TYPES = ("audio", "document", "image", "sticker", "video")
 TEXT_MAX_LENGTH = 4096
 _PHONE_NOISE = re.compile(r"[\s+\-()]")
 _PHONE_DIGITS = re.compile(r"^[0-9]{5,15}$")
@@ -360,16 +361,7 @@ async def accept_send(
     billable = category in ("marketing", "authentication") or (category == "utility" and not in_window)
 
     wamid = new_wamid(customer, inbound=False)
-    session.add(
-        SandboxMessage(
-            wamid=wamid,
-            phone_number_id=number.phone_number_id,
-            direction="out",
-            wa_id=customer,
-            type=request.type,
-            created_at=now,
-        )
-    )
+    session.add(issued_message(number, wamid, customer, request.type, now, outbound=True))
     message: dict[str, Any] = {"id": wamid}
     if request.type == "template":
         message["message_status"] = "accepted"

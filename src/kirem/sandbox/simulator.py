@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.bsuid import PROBLEM as BSUID_PROBLEM
 from kirem.bsuid import is_bsuid
 from kirem.db.scope import insert_if_absent
+from kirem.kit.message_types import INBOUND_TYPES, MEDIA_TYPES
 from kirem.phones import ascii_digits
 from kirem.sandbox.customers import derived_user_id
 from kirem.sandbox.errors import MetaError, invalid_parameter
@@ -41,23 +42,6 @@ if TYPE_CHECKING:
 
     from kirem.sandbox.runtime import SandboxRuntime
 
-INBOUND_TYPES = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "button",
-    "reaction",
-    "order",
-    "system",
-    "unsupported",
-)
-MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 INTERACTIVE_REPLIES = ("button_reply", "list_reply", "nfm_reply")
 DEFAULT_PROFILE_NAME = "Sandbox Customer"
 UNSUPPORTED_ERROR = {
@@ -279,6 +263,20 @@ def contact_entry(request: InboundRequest, user_id: str) -> dict[str, Any]:
     return contact
 
 
+def issued_message(
+    number: SandboxNumber, wamid: str, wa_id: str, kind: str, now: datetime, *, outbound: bool
+) -> SandboxMessage:
+    """The record of a message id the sandbox issued, which later read receipts are checked against."""
+    return SandboxMessage(
+        wamid=wamid,
+        phone_number_id=number.phone_number_id,
+        direction="out" if outbound else "in",
+        wa_id=wa_id,
+        type=kind,
+        created_at=now,
+    )
+
+
 def conversation_lane(phone_number_id: str, wa_id: str) -> str:
     """The outbox lane of one conversation's messages and echoes: they reach Kirem in order."""
     return f"{phone_number_id}:{wa_id}"
@@ -297,7 +295,7 @@ async def receive_inbound(session: AsyncSession, runtime: SandboxRuntime, body: 
         number.waba_id, wa_id=request.wa_id, username=request.username
     )
     customer = request.wa_id or user_id
-    if request.type in MEDIA_KINDS:
+    if request.type in MEDIA_TYPES:
         type_body: Any = await media_body(session, runtime, number, request.type, request.message)
     else:
         type_body = checked_body(request.type, request.message)
@@ -329,16 +327,7 @@ async def receive_inbound(session: AsyncSession, runtime: SandboxRuntime, body: 
         for key in (request.wa_id, user_id):  # a send may name the customer either way
             if key:
                 await _open_window(session, number.phone_number_id, key, now)
-    session.add(
-        SandboxMessage(
-            wamid=wamid,
-            phone_number_id=number.phone_number_id,
-            direction="in",
-            wa_id=customer,
-            type=request.type,
-            created_at=now,
-        )
-    )
+    session.add(issued_message(number, wamid, customer, request.type, now, outbound=False))
     enqueue(
         session,
         lane=conversation_lane(number.phone_number_id, customer),

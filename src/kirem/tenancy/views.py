@@ -4,63 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from kirem.kit.params import iso
+from kirem.kit.views import view_of
 from kirem.tenancy.egress import egress_view
 from kirem.tenancy.live_checks import LiveCheck
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 
+ACCOUNT_FIELDS = "id name plan limit_overrides created_at"
+PROJECT_FIELDS = "id account_id name disabled_reason egress created_at"
+KEY_FIELDS = "id project_id name mode scope prefix created_at last_used_at revoked_at"
+CHANNEL_FIELDS = (
+    "id project_id kind name phone_number_id waba_id display_phone_number status disabled_reason created_at"
+)
+
 
 def account_view(account: Account) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "name": account.name,
-        "plan": account.plan,
-        "limit_overrides": account.limit_overrides or {},
-        "created_at": iso(account.created_at),
-    }
+    return view_of(account, ACCOUNT_FIELDS, limit_overrides=account.limit_overrides or {})
 
 
 def project_view(project: Project, account: Account) -> dict[str, Any]:
-    return {
-        "id": project.id,
-        "account_id": project.account_id,
-        "name": project.name,
-        "disabled_reason": project.disabled_reason,
-        "egress": egress_view(project, account),
-        "created_at": iso(project.created_at),
-    }
+    return view_of(project, PROJECT_FIELDS, egress=egress_view(project, account))
 
 
 def key_view(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
-    view = {
-        "id": key.id,
-        "project_id": key.project_id,
-        "name": key.name,
-        "mode": key.mode,
-        "scope": key.scope,
-        "prefix": key.prefix,
-        "created_at": iso(key.created_at),
-        "last_used_at": iso(key.last_used_at),
-        "revoked_at": iso(key.revoked_at),
-    }
+    view = view_of(key, KEY_FIELDS)
     if secret is not None:
         view["key"] = secret
     return view
 
 
 def channel_view(channel: Channel) -> dict[str, Any]:
-    return {
-        "id": channel.id,
-        "project_id": channel.project_id,
-        "kind": channel.kind,
-        "name": channel.name,
-        "phone_number_id": channel.phone_number_id,
-        "waba_id": channel.waba_id,
-        "display_phone_number": channel.display_phone_number,
-        "status": channel.status,
-        "disabled_reason": channel.disabled_reason,
-        "created_at": iso(channel.created_at),
-    }
+    return view_of(channel, CHANNEL_FIELDS)
 
 
 def connected_view(channel: Channel, check: LiveCheck | None) -> dict[str, Any]:
