@@ -7,7 +7,8 @@ then to Kirem, which commits each raw body before its 200. By default the proces
 so the figure is the ingest path alone; ``--processing`` leaves it on (it then competes for the
 same cores and the same database). ``--profile FILE`` samples the server with py-spy during the
 run and prints where its time went. Prints the table of the harness (absolute figures and share of
-the bare endpoint) and the server's resident memory.
+the bare endpoint, server CPU per request), the server's resident memory and the machine's load
+average (the cores are often shared: read the share of bare and the CPU per request).
 
 Run: ``.venv/bin/python bench/ingest.py [--database-url URL] [--seconds 10] [--connections 32]``
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -88,7 +90,12 @@ def main() -> None:
         bare_process, bare_url = start_bare()
         try:
             bare = run_wrk(
-                "bare FastAPI", bare_url, requests, connections=args.connections, seconds=args.seconds
+                "bare FastAPI",
+                bare_url,
+                requests,
+                connections=args.connections,
+                seconds=args.seconds,
+                server_pid=bare_process.pid,
             )
         finally:
             stop_process(bare_process)
@@ -109,6 +116,7 @@ def main() -> None:
                     requests,
                     connections=args.connections,
                     seconds=args.seconds,
+                    server_pid=kirem.process.pid,
                 )
             loaded = rss_mb(kirem.process.pid)
         finally:
@@ -122,6 +130,7 @@ def main() -> None:
         bare,
     )
     print(f"kirem RSS: idle {idle:.0f} MB, after the run {loaded:.0f} MB")
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
 
 
 if __name__ == "__main__":
