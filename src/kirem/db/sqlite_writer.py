@@ -66,19 +66,6 @@ class WriterConnection(aiosqlite.Connection):
         if self.held is None:
             self.held = await self.writer.acquire()
 
-    async def write_batch(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run ``statement`` once per row and commit, in one turn of the connection's thread.
-
-        One transaction under the writer lock, rolled back if any row fails: a group commit's whole
-        batch for one hand-off to the thread instead of one per cursor, statement and commit.
-        """
-        await self.start_writing()
-        try:
-            # aiosqlite's own way to run a function in the connection's thread (untyped there)
-            await self._execute(_execute_and_commit, self._conn, statement, rows)  # type: ignore[no-untyped-call]
-        finally:
-            self._give_back()
-
     def _give_back(self) -> None:
         held, self.held = self.held, None
         if held is not None:
@@ -105,6 +92,19 @@ class WriterConnection(aiosqlite.Connection):
     def stop(self) -> Any:
         try:
             return super().stop()
+        finally:
+            self._give_back()
+
+    async def write_batch(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``statement`` once per row and commit, in one turn of the connection's thread.
+
+        One transaction under the writer lock, rolled back if any row fails: a group commit's whole
+        batch for one hand-off to the thread instead of one per cursor, statement and commit.
+        """
+        await self.start_writing()
+        try:
+            # aiosqlite's own way to run a function in the connection's thread (untyped there)
+            await self._execute(_execute_and_commit, self._conn, statement, rows)  # type: ignore[no-untyped-call]
         finally:
             self._give_back()
 
