@@ -7,7 +7,11 @@ then to Kirem, which commits each raw body before its 200. By default the proces
 so the figure is the ingest path alone; ``--processing`` leaves it on (it then competes for the
 same cores and the same database). ``--profile FILE`` samples the server with py-spy during the
 run and prints where its time went. Prints the table of the harness (absolute figures and share of
-the bare endpoint) and the server's resident memory.
+the bare endpoint, server CPU per request), the server's resident memory and the machine's load
+average (the cores are often shared: read the share of bare and the CPU per request).
+
+``--in-process`` drives the ASGI app directly instead (6,000 webhooks, ``--connections`` at a time,
+no HTTP server and no wrk) and prints the app's CPU per webhook, a figure a busy machine bends less.
 
 Run: ``.venv/bin/python bench/ingest.py [--database-url URL] [--seconds 10] [--connections 32]``
 """
@@ -15,16 +19,24 @@ Run: ``.venv/bin/python bench/ingest.py [--database-url URL] [--seconds 10] [--c
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (
+    KIREM,
     Request,
     database,
+    free_port,
+    kirem_env,
     print_table,
     rss_mb,
     run_wrk,
@@ -73,6 +85,63 @@ def signed_webhooks(count: int, run: str) -> list[Request]:
     return requests
 
 
+def in_process(url: str, tmp: Path, requests: list[Request], connections: int) -> None:
+    """The app's own CPU per webhook: ``requests`` through the ASGI app, ``connections`` at a time.
+
+    No HTTP server and no load generator share the measure, so it holds on a busy machine too.
+    """
+    env = kirem_env(tmp, url, free_port(), KIREM_SANDBOX="false", KIREM_WORKER="false")
+    subprocess.run([KIREM, "migrate"], env=env, check=True, capture_output=True)
+    os.environ.update(env)
+    from kirem.app import create_app
+    from kirem.config import Settings
+
+    app = create_app(Settings())
+
+    async def post(request: Request) -> None:
+        headers = [(name.lower().encode(), value.encode()) for name, value in request.headers.items()]
+        headers.append((b"content-length", str(len(request.body)).encode()))
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": request.path,
+            "query_string": b"",
+            "headers": headers,
+        }
+        messages = [{"type": "http.request", "body": request.body, "more_body": False}]
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await app(scope, receive, send)
+        if statuses != [200]:
+            raise RuntimeError(f"webhook answered {statuses}")
+
+    async def run() -> None:
+        async with app.router.lifespan_context(app):
+            for request in requests[:200]:  # warm-up
+                await post(request)
+            waiting = list(requests[200:])
+
+            async def connection() -> None:
+                while waiting:
+                    await post(waiting.pop())
+
+            cpu, wall = time.process_time(), time.perf_counter()
+            await asyncio.gather(*(connection() for _ in range(connections)))
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        count = len(requests) - 200
+        print(f"in-process, {connections} at a time: {count} webhooks, {cpu * 1000 / count:.3f} ms CPU each")
+        print(f"({count / wall:.0f}/s on the wall clock)")
+
+    asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a fresh SQLite file; else a PostgreSQL server URL")
@@ -81,14 +150,25 @@ def main() -> None:
     parser.add_argument("--bodies", type=int, default=20000, help="distinct signed webhooks to cycle through")
     parser.add_argument("--processing", action="store_true", help="keep the processing worker on")
     parser.add_argument("--profile", metavar="FILE", help="py-spy the server during the run into FILE")
+    parser.add_argument(
+        "--in-process", action="store_true", help="only the app's CPU per webhook, without HTTP or wrk"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-ingest-"))
     requests = signed_webhooks(args.bodies, "I")
     with database(args.database_url, tmp) as url:
+        if args.in_process:
+            in_process(url, tmp, requests[:6000], args.connections)
+            return
         bare_process, bare_url = start_bare()
         try:
             bare = run_wrk(
-                "bare FastAPI", bare_url, requests, connections=args.connections, seconds=args.seconds
+                "bare FastAPI",
+                bare_url,
+                requests,
+                connections=args.connections,
+                seconds=args.seconds,
+                server_pid=bare_process.pid,
             )
         finally:
             stop_process(bare_process)
@@ -109,6 +189,7 @@ def main() -> None:
                     requests,
                     connections=args.connections,
                     seconds=args.seconds,
+                    server_pid=kirem.process.pid,
                 )
             loaded = rss_mb(kirem.process.pid)
         finally:
@@ -122,6 +203,7 @@ def main() -> None:
         bare,
     )
     print(f"kirem RSS: idle {idle:.0f} MB, after the run {loaded:.0f} MB")
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from kirem.api.docs_pages import install_docs_pages
 from kirem.api.errors import install_error_handlers
 from kirem.api.health import router as health_router
 from kirem.api.middleware import RequestContextMiddleware
-from kirem.api.nul_guard import NulGuardMiddleware
 from kirem.api.openapi import TAGS, Completion, install_openapi, mounted
 from kirem.config import Settings
 from kirem.context import AppContext, live_graph_client
@@ -29,6 +28,7 @@ from kirem.delivery.routes import router as delivery_router
 from kirem.delivery.sender import WebhookSender
 from kirem.enterprise.routes import router as enterprise_router
 from kirem.inbound.ingest import RawEventStore
+from kirem.inbound.routes import receive_directly
 from kirem.inbound.routes import router as inbound_router
 from kirem.mcp.openapi import add_mcp_paths
 from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
@@ -170,7 +170,7 @@ def create_app(
     for path in (MCP_PATH, MCP_PATH + "/", DEDICATED_MCP_PATH):
         app.router.routes.append(Route(path, mcp, methods=["POST"], include_in_schema=False))
     routers = (
-        inbound_router,  # first: Meta's webhooks are the busiest path, matched before any other route
+        inbound_router,
         health_router,
         messaging_router,
         analytics_router,
@@ -191,6 +191,10 @@ def create_app(
     app.include_router(graph_router)  # last: Meta's /v<major>.<minor>/… paths must not shadow Kirem's
     if sandbox_app is not None:
         app.mount(SANDBOX_PREFIX, sandbox_app)
-    app.add_middleware(NulGuardMiddleware)  # inside the request context: ids, size limits
-    app.add_middleware(RequestContextMiddleware, body_limit_for=_body_limit(settings), metrics=ctx.metrics)
+    app.add_middleware(
+        RequestContextMiddleware,
+        body_limit_for=_body_limit(settings),
+        metrics=ctx.metrics,
+        direct={("POST", "/webhooks/meta"): receive_directly},  # Meta's webhooks skip FastAPI's routing
+    )
     return app

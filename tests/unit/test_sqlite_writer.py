@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -111,3 +112,17 @@ async def test_batched_writers_share_one_connection_beside_the_other_sessions(tm
         assert len(connections) == 1
     finally:
         await database.dispose()
+
+
+async def test_a_batch_is_written_in_one_turn_and_a_failing_row_undoes_it(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("CREATE UNIQUE INDEX items_name ON items (name)"))
+        await conn.commit()
+        writer = (await conn.get_raw_connection()).driver_connection
+        await writer.write_batch("INSERT INTO items VALUES (?)", [("a",), ("b",)])
+        with pytest.raises(sqlite3.IntegrityError):
+            await writer.write_batch("INSERT INTO items VALUES (?)", [("c",), ("a",)])
+        assert writer.held is None  # the turn passed on after the failed batch too
+    async with engine.begin() as conn:  # and the next writer gets it
+        await conn.execute(text("INSERT INTO items VALUES ('d')"))
+    assert await _names(engine) == ["a", "b", "d"]

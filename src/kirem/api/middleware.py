@@ -1,6 +1,9 @@
-"""Outermost ASGI layer: request ids, body size limits, and a last-resort 500 in the wrapper.
+"""The app's one outer ASGI layer: request ids, body size limits, the NUL guard, metrics, a last-resort 500.
 
 On Graph-compatible paths (``/v<major>.<minor>/…``) its own answers are in Meta's error body instead.
+``direct`` routes (an exact method and path) are served here by their own ASGI app, ahead of
+FastAPI's routing and dependency resolution, with everything else this layer does: the busiest
+path (Meta's webhooks) pays for no machinery it does not use.
 """
 
 from __future__ import annotations
@@ -9,40 +12,86 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import orjson
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kirem.api import graph_errors
+from kirem.api.nul_guard import nul_refusal
 from kirem.api.responses import error_body
 from kirem.instruments import Instruments
 from kirem.logs import request_id_var
 
 log = logging.getLogger("kirem.api")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+DirectRoutes = Mapping[tuple[str, str], ASGIApp]
+"""ASGI apps served by the edge itself, by ``(method, path)``."""
 
 
 class BodyTooLarge(Exception):
     pass
 
 
+class RequestMetrics:
+    """The HTTP counters' labelled children, looked up once per label set (``labels`` takes a lock)."""
+
+    def __init__(self, metrics: Instruments) -> None:
+        self._metrics = metrics
+        self._answered: dict[tuple[str, str, str], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, str(status))
+        answered = self._answered.get(key)
+        if answered is None:
+            answered = self._answered[key] = self._metrics.http_requests.labels(*key)
+        answered.inc()
+        duration = self._durations.get(route)
+        if duration is None:
+            duration = self._durations[route] = self._metrics.http_seconds.labels(route)
+        duration.observe(seconds)
+
+
+def _request_headers(scope: Scope) -> tuple[str, bytes | None]:
+    """The ``X-Request-Id`` (empty when absent) and ``Content-Length`` (raw) of a request."""
+    incoming = b""
+    declared = None
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value
+        elif name == b"content-length":
+            declared = value
+    return incoming.decode("latin-1"), declared
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, body_limit_for: Callable[[str], int], metrics: Instruments) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        body_limit_for: Callable[[str], int],
+        metrics: Instruments,
+        direct: DirectRoutes | None = None,
+    ) -> None:
         self.app = app
         self.body_limit_for = body_limit_for
-        self.metrics = metrics
+        self.metrics = RequestMetrics(metrics)
+        self.direct = dict(direct or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        incoming, declared = _request_headers(scope)
         request_id = incoming if _SAFE_ID.match(incoming) else "req_" + secrets.token_hex(12)
+        request_id_header = request_id.encode()
         scope.setdefault("state", {})["request_id"] = request_id
         request_id_var.set(request_id)
-        limit = self.body_limit_for(scope["path"])
+        path: str = scope["path"]
+        method: str = scope.get("method", "")
+        direct = self.direct.get((method, path))
+        limit = self.body_limit_for(path)
         started = False
         too_large = False
         status = 500
@@ -50,16 +99,16 @@ class RequestContextMiddleware:
 
         async def send_with_id(message: Message) -> None:
             nonlocal started, status
-            if too_large and not started and message["type"] == "http.response.start":
-                raise BodyTooLarge  # the app turned our error into its own answer; ours wins
             if message["type"] == "http.response.start":
+                if too_large and not started:
+                    raise BodyTooLarge  # the app turned our error into its own answer; ours wins
                 started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id_header)]
             await send(message)
 
         async def reply(status: int, message: str, graph_error: graph_errors.GraphError) -> None:
-            graph = graph_errors.is_graph_path(scope["path"])
+            graph = graph_errors.is_graph_path(path)
             body = orjson.dumps(graph_error.body(request_id) if graph else error_body(status, message))
             await send_with_id(
                 {
@@ -73,7 +122,6 @@ class RequestContextMiddleware:
             )
             await send_with_id({"type": "http.response.body", "body": body})
 
-        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await reply(413, f"Request body too large (limit {limit} bytes)", graph_errors.too_large(limit))
             return
@@ -91,7 +139,14 @@ class RequestContextMiddleware:
             return message
 
         try:
-            await self.app(scope, limited_receive, send_with_id)
+            if direct is not None:
+                await direct(scope, limited_receive, send_with_id)
+            else:
+                refused, receive_on = await nul_refusal(scope, limited_receive)
+                if refused is not None:
+                    await refused(scope, receive_on, send_with_id)
+                else:
+                    await self.app(scope, receive_on, send_with_id)
         except BodyTooLarge:
             if not started:
                 too_large = False
@@ -99,10 +154,9 @@ class RequestContextMiddleware:
                     413, f"Request body too large (limit {limit} bytes)", graph_errors.too_large(limit)
                 )
         except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            log.exception("unhandled error on %s %s", method, path)
             if not started:
                 await reply(500, "Internal server error", graph_errors.unexpected())
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.http_requests.labels(scope.get("method", ""), route, str(status)).inc()
-            self.metrics.http_seconds.labels(route).observe(time.perf_counter() - began)
+            route = path if direct is not None else getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.record(method, route, status, time.perf_counter() - began)

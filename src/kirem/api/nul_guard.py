@@ -1,4 +1,4 @@
-"""NUL characters are refused once, at the edge of the app, for every route.
+"""NUL characters are refused once, at the edge of the app (:mod:`kirem.api.middleware`), for every route.
 
 PostgreSQL cannot store U+0000 in text or JSON, and no WhatsApp text needs one, so a NUL anywhere
 in a request's path, in a query parameter, or in a string (or key) of a JSON body is answered 400
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from kirem.api.graph_errors import GraphError, is_graph_path
 from kirem.api.responses import WrappedJSON, error_body
@@ -91,28 +91,24 @@ def refusal(scope: Scope, field: str, *, in_query: bool) -> Response:
     return WrappedJSON(error_body(400, message, {field: REASON}), status_code=400)
 
 
-class NulGuardMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+async def nul_refusal(scope: Scope, receive: Receive) -> tuple[Response | None, Receive]:
+    """The 400 for a NUL in the request (``None`` when it has none), and the ``receive`` to go on with.
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT:
-            await self.app(scope, receive, send)
-            return
-        if NUL in scope["path"]:
-            await refusal(scope, "path", in_query=False)(scope, receive, send)
-            return
-        if (field := query_field(scope.get("query_string") or b"")) is not None:
-            await refusal(scope, field, in_query=True)(scope, receive, send)
-            return
-        if scope.get("method") not in _BODY_METHODS or _is_multipart(scope):
-            await self.app(scope, receive, send)
-            return
-        body, replay = await _buffered(receive)
-        if (field := json_field(body)) is not None:
-            await refusal(scope, field, in_query=False)(scope, replay, send)
-            return
-        await self.app(scope, replay, send)
+    An HTTP request only; a JSON body is read whole here, and the ``receive`` returned replays it.
+    """
+    path = scope["path"]
+    if path in EXEMPT:
+        return None, receive
+    if NUL in path:
+        return refusal(scope, "path", in_query=False), receive
+    if (field := query_field(scope.get("query_string") or b"")) is not None:
+        return refusal(scope, field, in_query=True), receive
+    if scope.get("method") not in _BODY_METHODS or _is_multipart(scope):
+        return None, receive
+    body, replay = await _buffered(receive)
+    if (field := json_field(body)) is not None:
+        return refusal(scope, field, in_query=False), replay
+    return None, replay
 
 
 def _is_multipart(scope: Scope) -> bool:

@@ -6,11 +6,18 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from kirem.config import Settings
@@ -50,13 +57,22 @@ def is_sqlite(settings: Settings) -> bool:
 
 
 def create_engine(
-    settings: Settings, *, writer: WriterLock | None = None, single_connection: bool = False
+    settings: Settings,
+    *,
+    writer: WriterLock | None = None,
+    single_connection: bool = False,
+    autocommit: bool = False,
 ) -> AsyncEngine:
     """The engine of ``settings.database_url``. On SQLite, engines sharing ``writer`` take turns
-    to write; ``single_connection`` makes an engine of one connection (the batched writers' own)."""
+    to write; ``single_connection`` makes an engine of one connection (the batched writers' own).
+    ``autocommit`` (PostgreSQL) makes one connection whose every statement commits alone."""
     url = settings.database_url
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if autocommit and not url.startswith("sqlite"):
+        # every statement commits alone and no pre-ping precedes it: a broken connection fails its
+        # one statement (the caller's batch) and the pool opens a new one for the next
+        return create_async_engine(url, pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT")
     if url.startswith("sqlite"):
         path = sqlite_file(url)
         if path is not None:
@@ -107,6 +123,7 @@ class Database:
             self.batch_engine = create_engine(settings, writer=writer, single_connection=True)
         else:
             self.engine = self.batch_engine = create_engine(settings)
+        self.autocommit_engine = None if is_sqlite(settings) else create_engine(settings, autocommit=True)
         self.sessions = create_session_factory(self.engine)
         self.batch_sessions = create_session_factory(self.batch_engine)
 
@@ -126,7 +143,25 @@ class Database:
         async with self.batch_sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL: a connection on which each statement is its own transaction, committed when it
+        returns: one round trip for a group commit written as one statement."""
+        if self.autocommit_engine is None:
+            raise RuntimeError("autocommit connections are PostgreSQL's")
+        async with self.autocommit_engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def batch_driver_connection(self) -> AsyncIterator[Any]:
+        """SQLite: the batched writers' driver connection (a ``WriterConnection``), for one batch."""
+        async with self.batch_engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.batch_engine is not self.engine:
             await self.batch_engine.dispose()
+        if self.autocommit_engine is not None:
+            await self.autocommit_engine.dispose()
