@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from kirem.context import AppContext
+    from kirem.routing.models import WebhookTarget
     from kirem.tenancy.service import Tenant
 
 targets_app = typer.Typer(help="Webhook targets of a project.", no_args_is_help=True)
@@ -28,6 +29,7 @@ TARGET_COLUMNS = ["id", "url", "payload_format", "events", "enabled", "disabled_
 RULE_COLUMNS = ["id", "name", "enabled", "target_ids", "conditions"]
 
 Delete = Callable[["AsyncSession", "Tenant", str], Awaitable[None]]
+TargetChange = Callable[["AsyncSession", "Tenant", "AppContext"], Awaitable["WebhookTarget"]]
 TargetIdArg = typer.Argument(..., help="The target's id (from `kirem targets list`).", show_default=False)
 
 
@@ -72,6 +74,40 @@ def _schedule(value: str | None) -> list[float] | None:
 
 def _production(ctx: AppContext) -> bool:
     return ctx.settings.env == "production"
+
+
+def _given(
+    url: str | None,
+    description: str | None,
+    payload_format: str | None,
+    event: list[str] | None,
+    header: list[str] | None,
+    timeout: float | None,
+    max_attempts: int | None,
+    retry_schedule: str | None,
+) -> dict[str, Any]:
+    """The target options given on the command line, as the API's body fields."""
+    fields = {
+        "url": url,
+        "description": description,
+        "payload_format": payload_format,
+        "events": list(event) if event else None,
+        "headers": _headers(header),
+        "timeout_seconds": timeout,
+        "max_attempts": max_attempts,
+        "retry_schedule": _schedule(retry_schedule),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _change_target(account: str, project: str, change: TargetChange, as_json: bool) -> None:
+    """Run ``change`` on the project and print the target it created or changed."""
+    from kirem.routing import targets
+
+    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
+        return targets.target_view(ctx.sealer, await change(session, tenant, ctx))
+
+    _show(on_project(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
 
 
 # Targets -------------------------------------------------------------------------------------
@@ -122,27 +158,16 @@ def targets_create(
     """Create a webhook target."""
     from kirem.routing import targets
 
-    body: dict[str, Any] = {"url": url}
-    optional = {
-        "description": description,
-        "payload_format": payload_format,
-        "events": list(event) if event else None,
-        "headers": _headers(header),
-        "timeout_seconds": timeout,
-        "max_attempts": max_attempts,
-        "retry_schedule": _schedule(retry_schedule),
-    }
-    body.update({k: v for k, v in optional.items() if v is not None})
+    body = _given(url, description, payload_format, event, header, timeout, max_attempts, retry_schedule)
     if disabled:
         body["enabled"] = False
 
-    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
-        target = await targets.create_target(
+    async def create(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> WebhookTarget:
+        return await targets.create_target(
             session, tenant, body, sealer=ctx.sealer, production=_production(ctx)
         )
-        return targets.target_view(ctx.sealer, target)
 
-    _show(on_project(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
+    _change_target(account, project, create, as_json)
 
 
 @targets_app.command("update")
@@ -168,20 +193,7 @@ def targets_update(
     """Change a webhook target: only the options given change (headers are replaced as a whole)."""
     from kirem.routing import targets
 
-    body: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "url": url,
-            "description": description,
-            "payload_format": payload_format,
-            "events": list(event) if event else None,
-            "headers": _headers(header),
-            "timeout_seconds": timeout,
-            "max_attempts": max_attempts,
-            "retry_schedule": _schedule(retry_schedule),
-        }.items()
-        if v is not None
-    }
+    body = _given(url, description, payload_format, event, header, timeout, max_attempts, retry_schedule)
     if all_events:
         body["events"] = []
     if clear_headers:
@@ -189,13 +201,12 @@ def targets_update(
     if default_schedule:
         body["retry_schedule"] = None
 
-    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
-        target = await targets.update_target(
+    async def update(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> WebhookTarget:
+        return await targets.update_target(
             session, tenant, target_id, body, sealer=ctx.sealer, production=_production(ctx)
         )
-        return targets.target_view(ctx.sealer, target)
 
-    _show(on_project(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
+    _change_target(account, project, update, as_json)
 
 
 def _enabling(enabled: bool) -> Callable[..., None]:
@@ -209,11 +220,10 @@ def _enabling(enabled: bool) -> Callable[..., None]:
     ) -> None:
         from kirem.routing import targets
 
-        async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
-            target = await targets.set_target_enabled(session, tenant, target_id, enabled)
-            return targets.target_view(ctx.sealer, target)
+        async def change(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> WebhookTarget:
+            return await targets.set_target_enabled(session, tenant, target_id, enabled)
 
-        _show(on_project(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
+        _change_target(account, project, change, as_json)
 
     return command
 
