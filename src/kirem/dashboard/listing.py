@@ -33,7 +33,9 @@ class Listing:
     window: Window
     """The filters' time window, narrowed to the rows of ``page``."""
 
-    def context(self, rows: list[dict[str, Any]], total: int, page_url: Callable[[int], str]) -> dict[str, Any]:
+    def context(
+        self, rows: list[dict[str, Any]], total: int, page_url: Callable[[int], str]
+    ) -> dict[str, Any]:
         """What every list template draws: the filter form, the rows and the pager."""
         return {
             "filters": self.filters,
