@@ -17,13 +17,13 @@ from kirem.cli_support import (
     JsonOpt,
     ProjectArg,
     UrlOpt,
-    account_named,
     console,
     context_for,
     fail,
     http_failure,
     migrate_schema,
-    project_named,
+    on_account,
+    on_project,
     run,
     settings_from,
     show,
@@ -33,7 +33,11 @@ from kirem.routing.cli import rules_app, targets_app
 from kirem.users_cli import users_app
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from kirem.context import AppContext
+    from kirem.tenancy.models import Account
+    from kirem.tenancy.service import Tenant
 
 app = typer.Typer(
     help="Kirem: WhatsApp Business API gateway and webhook router.",
@@ -55,6 +59,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(replay_app, name="replay")
 app.add_typer(users_app, name="users")
+CHANNEL_COLUMNS = ["id", "kind", "phone_number_id", "waba_id", "display_phone_number"]
 
 
 @app.command()
@@ -250,13 +255,11 @@ def accounts_set_plan(
     from kirem.plan_changes import change_plan
     from kirem.tenancy.views import account_view
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.transaction() as session:
-            account = await account_named(session, name)
-            changes = await change_plan(session, account, plan=plan)
-            return {**account_view(account), "changes": changes}
+    async def work(session: AsyncSession, account: Account, _ctx: AppContext) -> dict[str, Any]:
+        changes = await change_plan(session, account, plan=plan)
+        return {**account_view(account), "changes": changes}
 
-    result = run(settings_from(), work, as_json=as_json)
+    result = on_account(name, work, write=True, as_json=as_json)
     if as_json:
         show(result, True)
         return
@@ -282,12 +285,10 @@ def usage(
     """An account's metered usage per project for a month, and its estimated bill in IDR."""
     from kirem.usage.report import account_usage, parse_month
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.session() as session:
-            owner = await account_named(session, account)
-            return await account_usage(session, owner, parse_month(month), ctx.settings.price_table)
+    async def work(session: AsyncSession, owner: Account, ctx: AppContext) -> dict[str, Any]:
+        return await account_usage(session, owner, parse_month(month), ctx.settings.price_table)
 
-    report = run(settings_from(), work, read_only=True, as_json=as_json)
+    report = on_account(account, work, as_json=as_json)
     if as_json:
         show(report, True)
         return
@@ -304,13 +305,11 @@ def projects_list(account: str = AccountArg, as_json: bool = JsonOpt) -> None:
     from kirem.tenancy.models import Project
     from kirem.tenancy.views import project_view
 
-    async def work(ctx: AppContext) -> list[dict[str, Any]]:
-        async with ctx.db.session() as session:
-            owner = await account_named(session, account)
-            rows = await session.execute(select(Project).where(Project.account_id == owner.id))
-            return [project_view(p, owner) for p in rows.scalars()]
+    async def work(session: AsyncSession, owner: Account, _ctx: AppContext) -> list[dict[str, Any]]:
+        rows = await session.execute(select(Project).where(Project.account_id == owner.id))
+        return [project_view(p, owner) for p in rows.scalars()]
 
-    show(run(settings_from(), work, read_only=True, as_json=as_json), as_json, ["id", "name", "created_at"])
+    show(on_account(account, work, as_json=as_json), as_json, ["id", "name", "created_at"])
 
 
 @projects_app.command("create")
@@ -325,13 +324,10 @@ def projects_create(
     from kirem.tenancy import service
     from kirem.tenancy.views import project_view
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.transaction() as session:
-            owner = await account_named(session, account)
-            project = await service.create_project(session, ctx.sealer, owner, name)
-            return project_view(project, owner)
+    async def work(session: AsyncSession, owner: Account, ctx: AppContext) -> dict[str, Any]:
+        return project_view(await service.create_project(session, ctx.sealer, owner, name), owner)
 
-    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "created_at"])
+    show(on_account(account, work, write=True, as_json=as_json), as_json, ["id", "name", "created_at"])
 
 
 @projects_app.command("rotate-secret")
@@ -343,18 +339,15 @@ def projects_rotate_secret(
     from kirem.delivery.secret import rotate_webhook_secret
     from kirem.kit.params import iso
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.transaction() as session:
-            _, owner = await project_named(session, account, project)
-            secret = await rotate_webhook_secret(session, ctx.sealer, owner, utcnow())
-            return {
-                "webhook_secret": secret,
-                "previous_secret_expires_at": iso(owner.previous_secret_expires_at),
-            }
+    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
+        secret = await rotate_webhook_secret(session, ctx.sealer, tenant.project, utcnow())
+        return {
+            "webhook_secret": secret,
+            "previous_secret_expires_at": iso(tenant.project.previous_secret_expires_at),
+        }
 
-    show(
-        run(settings_from(), work, as_json=as_json), as_json, ["webhook_secret", "previous_secret_expires_at"]
-    )
+    result = on_project(account, project, work, write=True, as_json=as_json)
+    show(result, as_json, ["webhook_secret", "previous_secret_expires_at"])
 
 
 @keys_app.command("list")
@@ -364,16 +357,13 @@ def keys_list(account: str = AccountArg, project: str = ProjectArg, as_json: boo
     from kirem.tenancy.models import ApiKey
     from kirem.tenancy.views import key_view
 
-    async def work(ctx: AppContext) -> list[dict[str, Any]]:
-        async with ctx.db.session() as session:
-            _, owner = await project_named(session, account, project)
-            return [key_view(k) for k in (await session.execute(for_project(ApiKey, owner.id))).scalars()]
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> list[dict[str, Any]]:
+        return [
+            key_view(k) for k in (await session.execute(for_project(ApiKey, tenant.project_id))).scalars()
+        ]
 
-    show(
-        run(settings_from(), work, read_only=True, as_json=as_json),
-        as_json,
-        ["id", "name", "mode", "prefix", "last_used_at", "revoked_at"],
-    )
+    columns = ["id", "name", "mode", "prefix", "last_used_at", "revoked_at"]
+    show(on_project(account, project, work, as_json=as_json), as_json, columns)
 
 
 @keys_app.command("create")
@@ -392,15 +382,14 @@ def keys_create(
     from kirem.tenancy.limits import require_plan
     from kirem.tenancy.views import key_view
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.transaction() as session:
-            owner_account, owner = await project_named(session, account, project)
-            if scope == "mcp":
-                require_plan(owner_account, service.account_limits(owner_account))
-            key, secret = await service.mint_api_key(session, owner, mode, name, scope)
-            return key_view(key, secret)
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
+        if scope == "mcp":
+            require_plan(tenant.account, tenant.limits)
+        key, secret = await service.mint_api_key(session, tenant.project, mode, name, scope)
+        return key_view(key, secret)
 
-    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "mode", "scope", "key"])
+    columns = ["id", "name", "mode", "scope", "key"]
+    show(on_project(account, project, work, write=True, as_json=as_json), as_json, columns)
 
 
 @keys_app.command("revoke")
@@ -414,12 +403,12 @@ def keys_revoke(
     from kirem.tenancy import service
     from kirem.tenancy.views import key_view
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.transaction() as session:
-            _, owner = await project_named(session, account, project)
-            return key_view(await service.revoke_api_key(session, owner, key_id))
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
+        return key_view(await service.revoke_api_key(session, tenant.project, key_id))
 
-    show(run(settings_from(), work, as_json=as_json), as_json, ["id", "name", "revoked_at"])
+    show(
+        on_project(account, project, work, write=True, as_json=as_json), as_json, ["id", "name", "revoked_at"]
+    )
 
 
 @channels_app.command("list")
@@ -428,16 +417,10 @@ def channels_list(account: str = AccountArg, project: str = ProjectArg, as_json:
     from kirem.tenancy import service
     from kirem.tenancy.views import channel_view
 
-    async def work(ctx: AppContext) -> list[dict[str, Any]]:
-        async with ctx.db.session() as session:
-            _, owner = await project_named(session, account, project)
-            return [channel_view(c) for c in await service.list_channels(session, owner.id)]
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> list[dict[str, Any]]:
+        return [channel_view(c) for c in await service.list_channels(session, tenant.project_id)]
 
-    show(
-        run(settings_from(), work, read_only=True, as_json=as_json),
-        as_json,
-        ["id", "kind", "phone_number_id", "waba_id", "display_phone_number", "status"],
-    )
+    show(on_project(account, project, work, as_json=as_json), as_json, [*CHANNEL_COLUMNS, "status"])
 
 
 @channels_app.command("add")
@@ -473,17 +456,11 @@ def channels_add(
         "subscribe_app": subscribe_app,
     }
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.transaction() as session:
-            owner_account, owner = await project_named(session, account, project)
-            connected = await create_channel(ctx, session, owner_account, owner, body)
-            return connected_view(connected.channel, connected.check)
+    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
+        connected = await create_channel(ctx, session, tenant.account, tenant.project, body)
+        return connected_view(connected.channel, connected.check)
 
-    show(
-        run(settings_from(), work, as_json=as_json),
-        as_json,
-        ["id", "kind", "phone_number_id", "waba_id", "display_phone_number"],
-    )
+    show(on_project(account, project, work, write=True, as_json=as_json), as_json, CHANNEL_COLUMNS)
 
 
 @sandbox_app.command("inbound")

@@ -10,12 +10,14 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+
+from kirem.kit.error_fields import flatten_errors
 
 if TYPE_CHECKING:
     import httpx
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from kirem.config import Settings
     from kirem.context import AppContext
     from kirem.tenancy.models import Account, Project
+    from kirem.tenancy.service import Tenant
 
 console = Console(width=None if sys.stdout.isatty() else 240)
 """Piped output is not cut to 80 columns: ids and keys stay whole for scripts and logs."""
@@ -33,6 +36,8 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 AccountArg = typer.Argument(..., help="The account's name.", show_default=False)
 ProjectArg = typer.Argument(..., help="The project's name within the account.", show_default=False)
 UrlOpt = typer.Option(None, help="The running server (default http://KIREM_HOST:KIREM_PORT).")
+AccountWork = Callable[["AsyncSession", "Account", "AppContext"], Awaitable[T]]
+ProjectWork = Callable[["AsyncSession", "Tenant", "AppContext"], Awaitable[T]]
 
 
 def fail(message: str, code: int = 1, body: dict[str, Any] | None = None) -> NoReturn:
@@ -43,19 +48,9 @@ def fail(message: str, code: int = 1, body: dict[str, Any] | None = None) -> NoR
 
 def describe(message: str, errors: Any, status: int | None = None) -> str:
     """One readable line: the message, the field errors it does not already say, and the status."""
-    details = [f"{field}: {text}" for field, text in _flatten(errors) if text not in message]
+    details = [f"{field}: {text}" for field, text in flatten_errors(errors, "error") if text not in message]
     line = message.rstrip() + (f" — {'; '.join(details)}" if details else "")
     return f"{line} ({status})" if status is not None else line
-
-
-def _flatten(errors: Any, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(errors, dict):
-        return [pair for key, value in errors.items() for pair in _flatten(value, f"{prefix}{key}.")]
-    if isinstance(errors, list):
-        return [pair for i, value in enumerate(errors) for pair in _flatten(value, f"{prefix}{i}.")]
-    if errors is None or errors == "":
-        return []
-    return [(prefix.rstrip(".") or "error", str(errors))]
 
 
 def api_failure(exc: ApiError, as_json: bool = False) -> NoReturn:
@@ -151,6 +146,34 @@ def run(
             return asyncio.run(main())
         except ApiError as exc:
             api_failure(exc, as_json)
+
+
+def on_account(account: str, work: AccountWork[T], *, write: bool = False, as_json: bool = False) -> T:
+    """Run ``work`` on the named account: in a transaction when ``write``, else read-only."""
+
+    async def main(ctx: AppContext) -> T:
+        async with _opener(ctx, write)() as session:
+            return await work(session, await account_named(session, account), ctx)
+
+    return run(settings_from(), main, read_only=not write, as_json=as_json)
+
+
+def on_project(
+    account: str, project: str, work: ProjectWork[T], *, write: bool = False, as_json: bool = False
+) -> T:
+    """Run ``work`` on the named project, as its operator (no API key), like :func:`on_account`."""
+    from kirem.tenancy.service import tenant_for_project
+
+    async def main(ctx: AppContext) -> T:
+        async with _opener(ctx, write)() as session:
+            _, owner = await project_named(session, account, project)
+            return await work(session, await tenant_for_project(session, owner), ctx)
+
+    return run(settings_from(), main, read_only=not write, as_json=as_json)
+
+
+def _opener(ctx: AppContext, write: bool) -> Callable[[], AbstractAsyncContextManager[AsyncSession]]:
+    return ctx.db.transaction if write else ctx.db.session
 
 
 def migrate_schema(settings: Settings) -> None:

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kirem.cli_support import AccountArg, JsonOpt, account_named, run, settings_from, show
+from kirem.cli_support import AccountArg, JsonOpt, on_account, project_named, run, settings_from, show
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from kirem.context import AppContext
     from kirem.dashboard.models import DashboardUser
+    from kirem.tenancy.models import Account
 
 users_app = typer.Typer(help="Dashboard users (email and password) and their roles.", no_args_is_help=True)
 
@@ -58,25 +59,18 @@ def users_create(
 ) -> None:
     """Create a dashboard user of an account (an owner, or a member with a role on one project)."""
     from kirem.dashboard import users
-    from kirem.tenancy import service
 
     secret, generated = _password(password)
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.transaction() as session:
-            found = await account_named(session, account)
-            user = await users.create_user(session, found, email, secret, account_owner=owner)
-            if project is not None:
-                chosen = await service.find_project(session, found, project)
-                if chosen is None:
-                    from kirem.api.responses import ApiError
+    async def work(session: AsyncSession, found: Account, _ctx: AppContext) -> dict[str, Any]:
+        user = await users.create_user(session, found, email, secret, account_owner=owner)
+        if project is not None:
+            _, chosen = await project_named(session, account, project)
+            await users.set_role(session, user, chosen, role)
+        view = users.user_view(user, await users.memberships(session, user))
+        return {**view, "password": secret if generated else "(as given)"}
 
-                    raise ApiError(404, f"Project {project!r} not found in account {account!r}")
-                await users.set_role(session, user, chosen, role)
-            view = users.user_view(user, await users.memberships(session, user))
-            return {**view, "password": secret if generated else "(as given)"}
-
-    show(run(settings_from(), work, as_json=as_json), as_json, USER_COLUMNS)
+    show(on_account(account, work, write=True, as_json=as_json), as_json, USER_COLUMNS)
 
 
 @users_app.command("list")
@@ -84,15 +78,13 @@ def users_list(account: str = AccountArg, as_json: bool = JsonOpt) -> None:
     """List an account's dashboard users with their roles (project id → role)."""
     from kirem.dashboard import users
 
-    async def work(ctx: AppContext) -> list[dict[str, Any]]:
-        async with ctx.db.session() as session:
-            found = await account_named(session, account)
-            return [
-                users.user_view(user, await users.memberships(session, user))
-                for user in await users.account_users(session, found)
-            ]
+    async def work(session: AsyncSession, found: Account, _ctx: AppContext) -> list[dict[str, Any]]:
+        return [
+            users.user_view(user, await users.memberships(session, user))
+            for user in await users.account_users(session, found)
+        ]
 
-    show(run(settings_from(), work, read_only=True, as_json=as_json), as_json, USER_COLUMNS[:-1])
+    show(on_account(account, work, as_json=as_json), as_json, USER_COLUMNS[:-1])
 
 
 @users_app.command("set-role")

@@ -3,19 +3,22 @@ its event, or in bulk by filter after a confirmation that states the count)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import ApiError
 from kirem.dashboard.auth import PageNotFound, ProjectAccess, check_csrf, require_role
+from kirem.dashboard.listing import filter_window, listing, present_filters
 from kirem.dashboard.nav import project_url
 from kirem.dashboard.web import redirect, render
 from kirem.delivery import deliveries as service
 from kirem.delivery.deliveries import DELIVERY_STATUSES, DeliveryFilter, parse_filter
-from kirem.kit.params import Window, parse_int, parse_window
+from kirem.kit.params import Window
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.routing.targets import list_targets
 from kirem.signals import DELIVERIES
@@ -23,21 +26,22 @@ from kirem.signals import DELIVERIES
 router = APIRouter()
 
 STAFF = require_role("owner", "developer")
-PAGE_SIZE = 50
-MAX_PAGE = 100_000
 BODY_EXCERPT = 2000
 """Characters of a consumer's answer shown in the attempt detail (the log keeps up to 20 KB)."""
 FILTERS = ("status", "target_id", "event", "since", "until")
+BulkAct = Callable[[AsyncSession, str, int, DeliveryFilter, Window], Awaitable[int]]
+"""Counting or replaying the deliveries a selection picks (``count_bulk_replay``, ``bulk_replay``)."""
 
 
-def _filters(source: Any) -> dict[str, str]:
-    """The list's filters present in a query string or a form, as text."""
-    return {name: value for name in FILTERS if isinstance(value := source.get(name), str) and value.strip()}
-
-
-def _parse(filters: dict[str, str], errors: dict[str, str]) -> tuple[DeliveryFilter, Window]:
-    window = parse_window(filters.get("since"), filters.get("until"), str(PAGE_SIZE), None, errors)
-    return parse_filter(dict(filters), errors), window
+async def _on_selection(access: ProjectAccess, filters: dict[str, str], act: BulkAct) -> int | None:
+    """``act`` (count or replay) on the deliveries the filters select within the plan's retention;
+    None when a filter is refused."""
+    errors: dict[str, str] = {}
+    window = filter_window(filters, errors)
+    flt = parse_filter(dict(filters), errors)
+    if errors:
+        return None
+    return await act(access.session, access.project.id, access.tenant.limits.retention_days, flt, window)
 
 
 def _list_url(project_id: str, filters: dict[str, str], page: int | None = None) -> str:
@@ -51,23 +55,17 @@ def _list_url(project_id: str, filters: dict[str, str], page: int | None = None)
 @router.get("/dashboard/p/{project_id}/deliveries")
 async def deliveries_page(request: Request, access: ProjectAccess = Depends(STAFF)) -> Response:
     params = request.query_params
-    filters = _filters(params)
-    errors: dict[str, str] = {}
-    page = parse_int("page", params.get("page"), 1, 1, MAX_PAGE, errors)
-    flt, window = _parse(filters, errors)
+    shown = listing(params, FILTERS)
+    filters = shown.filters
+    flt = parse_filter(dict(filters), shown.errors)
     data: dict[str, Any] = {"total": 0, "deliveries": []}
-    if not errors:
-        paged = Window(window.since, window.until, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        data = await service.list_deliveries(access.session, access.project.id, flt, paged)
+    if not shown.errors:
+        data = await service.list_deliveries(access.session, access.project.id, flt, shown.window)
     target_rows = await list_targets(access.session, access.project.id)
     context = {
-        "filters": filters,
-        "errors": errors,
-        "rows": data["deliveries"],
-        "total": data["total"],
-        "page": page,
-        "has_next": page * PAGE_SIZE < data["total"],
-        "page_url": lambda number: _list_url(access.project.id, filters, number),
+        **shown.context(
+            data["deliveries"], data["total"], lambda number: _list_url(access.project.id, filters, number)
+        ),
         "replay_url": f"{project_url(access.project.id, 'deliveries')}/replay?{urlencode(filters)}",
         "statuses": DELIVERY_STATUSES,
         "event_types": EVENT_TYPES,
@@ -80,17 +78,14 @@ async def deliveries_page(request: Request, access: ProjectAccess = Depends(STAF
 
 @router.get("/dashboard/p/{project_id}/deliveries/replay")
 async def confirm_bulk_replay(request: Request, access: ProjectAccess = Depends(STAFF)) -> Response:
-    filters = _filters(request.query_params)
-    errors: dict[str, str] = {}
-    flt, window = _parse(filters, errors)
-    if errors:
+    filters = present_filters(request.query_params, FILTERS)
+    count = await _on_selection(access, filters, service.count_bulk_replay)
+    if count is None:
         return redirect(_list_url(access.project.id, filters))
-    retention = access.tenant.limits.retention_days
-    count = await service.count_bulk_replay(access.session, access.project.id, retention, flt, window)
     context = {
         "filters": filters,
         "count": count,
-        "retention_days": retention,
+        "retention_days": access.tenant.limits.retention_days,
         "limit": service.MAX_BULK_REPLAY,
         "back_url": _list_url(access.project.id, filters),
     }
@@ -99,13 +94,10 @@ async def confirm_bulk_replay(request: Request, access: ProjectAccess = Depends(
 
 @router.post("/dashboard/p/{project_id}/deliveries/replay", dependencies=[Depends(check_csrf)])
 async def bulk_replay(request: Request, access: ProjectAccess = Depends(STAFF)) -> Response:
-    filters = _filters(await request.form())
-    errors: dict[str, str] = {}
-    flt, window = _parse(filters, errors)
-    if errors:
+    filters = present_filters(await request.form(), FILTERS)
+    count = await _on_selection(access, filters, service.bulk_replay)
+    if count is None:
         return redirect(_list_url(access.project.id, filters))
-    retention = access.tenant.limits.retention_days
-    count = await service.bulk_replay(access.session, access.project.id, retention, flt, window)
     await access.session.commit()
     access.ctx.signals.wake(DELIVERIES)
     return redirect(f"{_list_url(access.project.id, {**filters, 'notice': 'replayed', 'count': str(count)})}")

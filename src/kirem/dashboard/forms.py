@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.datastructures import FormData
 
 from kirem.api.responses import ApiError
-
-
-def _flatten(errors: Any, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(errors, dict):
-        return [pair for key, value in errors.items() for pair in _flatten(value, f"{prefix}{key}.")]
-    if isinstance(errors, list):
-        return [pair for i, value in enumerate(errors) for pair in _flatten(value, f"{prefix}{i}.")]
-    if errors is None or errors == "":
-        return []
-    return [(prefix.rstrip(".") or "form", str(errors))]
+from kirem.kit.error_fields import flatten_errors
 
 
 def field_errors(exc: ApiError) -> dict[str, str]:
@@ -24,7 +13,7 @@ def field_errors(exc: ApiError) -> dict[str, str]:
 
     Nested names are dotted (``cidrs.0``); ``cidrs[0]`` style names are kept as the service wrote them.
     """
-    errors = dict(_flatten(exc.errors))
+    errors = dict(flatten_errors(exc.errors, "form"))
     named = {field: text for field, text in errors.items() if field != "form"}
     if not named:
         return {"form": exc.message if not errors.get("form") else f"{exc.message}: {errors['form']}"}

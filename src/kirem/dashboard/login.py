@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
 
-from kirem.api.deps import get_context, get_session
+from kirem.api.deps import ContextDep, SessionDep, get_session
 from kirem.context import AppContext
 from kirem.dashboard.auth import (
     SESSION_COOKIE,
@@ -106,24 +107,27 @@ async def login_form(request: Request, web: ActiveSession | None = Depends(curre
     return _login_page(request, notice=t(known[notice]) if notice in known else None)
 
 
-async def _locked(session: AsyncSession, request: Request, keys: list[tuple[str, int]]) -> str | None:
+async def _throttle(
+    request: Request, ctx: AppContext, session: AsyncSession, email: str
+) -> tuple[list[tuple[str, int]], str | None]:
+    """The failure counters a sign-in attempt counts against, and why it must wait (None: it may try)."""
+    keys = throttle_keys(email, _address(request, ctx))
     wait = await locked_for(session, keys)
     if wait is None:
-        return None
-    return translator(language(request))("login.locked", minutes=max(1, math.ceil(wait.total_seconds() / 60)))
+        return keys, None
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    return keys, translator(language(request))("login.locked", minutes=minutes)
+
+
+def _next_url(form: FormData) -> str:
+    return safe_next(text(form, "next") or None, "") or "/dashboard/"
 
 
 @router.post("/dashboard/login", include_in_schema=False, dependencies=[Depends(check_csrf)])
-async def login(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
+async def login(request: Request, ctx: ContextDep, session: SessionDep) -> Response:
     form = await request.form()
     email, password = text(form, "email").lower(), form.get("password")
-    next_url = safe_next(text(form, "next") or None, "")
-    keys = throttle_keys(email, _address(request, ctx))
-    locked = await _locked(session, request, keys)
+    keys, locked = await _throttle(request, ctx, session, email)
     if locked:
         return _login_page(request, email=email, errors={"form": locked})
     user = await find_user(session, email) if email else None
@@ -137,21 +141,15 @@ async def login(
     await purge_stale(session, utcnow())
     cookie = await start_session(session, user, replaces=request.cookies.get(SESSION_COOKIE))
     await session.commit()
-    return _signed_in(request, cookie, next_url or "/dashboard/")
+    return _signed_in(request, cookie, _next_url(form))
 
 
 @router.post("/dashboard/login/operator", include_in_schema=False, dependencies=[Depends(check_csrf)])
-async def operator_login(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
+async def operator_login(request: Request, ctx: ContextDep, session: SessionDep) -> Response:
     form = await request.form()
     token = text(form, "token")
-    next_url = safe_next(text(form, "next") or None, "")
     t = translator(language(request))
-    keys = throttle_keys("", _address(request, ctx))
-    locked = await _locked(session, request, keys)
+    keys, locked = await _throttle(request, ctx, session, "")
     if locked:
         return _login_page(request, operator_errors={"form": locked})
     expected = ctx.settings.operator_token
@@ -163,11 +161,11 @@ async def operator_login(
         return _login_page(request, operator_errors={"form": t("login.operator_failed")})
     cookie = await start_session(session, None, operator=True, replaces=request.cookies.get(SESSION_COOKIE))
     await session.commit()
-    return _signed_in(request, cookie, next_url or "/dashboard/")
+    return _signed_in(request, cookie, _next_url(form))
 
 
 @router.post("/dashboard/logout", include_in_schema=False, dependencies=[Depends(check_csrf)])
-async def logout(request: Request, session: AsyncSession = Depends(get_session)) -> Response:
+async def logout(request: Request, session: SessionDep) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await end_session(session, cookie)

@@ -15,17 +15,16 @@ from fastapi.responses import Response, StreamingResponse
 from kirem.analytics.messages import DIRECTIONS, STATUSES, iter_message_logs, query_message_logs
 from kirem.dashboard.auth import ProjectAccess, require_role
 from kirem.dashboard.charts import grouped_bars
+from kirem.dashboard.listing import Listing, filter_window, listing, present_filters
 from kirem.dashboard.nav import project_url
 from kirem.dashboard.overview_stats import daily_attempts, daily_messages
 from kirem.dashboard.web import SECURITY_HEADERS, render
 from kirem.db.base import utcnow
-from kirem.kit.params import Window, parse_int, parse_window
+from kirem.kit.params import Window, parse_int
 
 router = APIRouter()
 
 STAFF = require_role("owner", "developer")
-PAGE_SIZE = 50
-MAX_PAGE = 100_000
 FILTERS = ("status", "direction", "recipient", "type", "since", "until")
 CSV_COLUMNS = (
     "created_at",
@@ -46,19 +45,13 @@ ANALYTICS_DAYS = (7, 30, 90)
 SERIES = ("sent", "received", "failed")
 
 
-def _filters(source: Any) -> dict[str, str]:
-    return {name: value for name in FILTERS if isinstance(value := source.get(name), str) and value.strip()}
-
-
-def _parse(filters: dict[str, str], errors: dict[str, str]) -> Window:
-    """The API's checks of ``GET /v1/analytics/messages`` (same parameters, same messages)."""
-    window = parse_window(filters.get("since"), filters.get("until"), str(PAGE_SIZE), None, errors)
+def _check(filters: dict[str, str], errors: dict[str, str]) -> None:
+    """The API's checks of ``GET /v1/analytics/messages`` beyond the window (same messages)."""
     status, direction = filters.get("status"), filters.get("direction")
     if status and status not in STATUSES:
         errors["status"] = f"must be one of {', '.join(STATUSES)}"
     if direction and direction not in DIRECTIONS:
         errors["direction"] = "must be 'inbound' or 'outbound'"
-    return window
 
 
 def _query(filters: dict[str, str]) -> dict[str, str | None]:
@@ -67,32 +60,23 @@ def _query(filters: dict[str, str]) -> dict[str, str | None]:
 
 @router.get("/dashboard/p/{project_id}/logs")
 async def logs_page(request: Request, access: ProjectAccess = Depends(STAFF)) -> Response:
-    params = request.query_params
-    filters = _filters(params)
-    errors: dict[str, str] = {}
-    page = parse_int("page", params.get("page"), 1, 1, MAX_PAGE, errors)
-    window = _parse(filters, errors)
+    shown = listing(request.query_params, FILTERS)
+    filters = shown.filters
+    _check(filters, shown.errors)
     data: dict[str, Any] = {"total": 0, "logs": []}
-    if not errors:
-        paged = Window(window.since, window.until, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        data = await query_message_logs(access.session, access.project.id, paged, _query(filters))
+    if not shown.errors:
+        data = await query_message_logs(access.session, access.project.id, shown.window, _query(filters))
     base = project_url(access.project.id, "logs")
 
     def page_url(number: int) -> str:
         return f"{base}?{urlencode({**filters, 'page': str(number)})}"
 
-    context = {
-        "filters": filters,
-        "errors": errors,
-        "rows": data["logs"],
-        "total": data["total"],
-        "page": page,
-        "has_next": page * PAGE_SIZE < data["total"],
-        "page_url": page_url,
-        "export_url": f"{base}/export.csv?{urlencode(filters)}",
-        "statuses": STATUSES,
-        "directions": DIRECTIONS,
-    }
+    export_url = f"{base}/export.csv?{urlencode(filters)}"
+    return _logs_page(request, shown.context(data["logs"], data["total"], page_url), export_url)
+
+
+def _logs_page(request: Request, listed: dict[str, Any], export_url: str) -> Response:
+    context = {**listed, "export_url": export_url, "statuses": STATUSES, "directions": DIRECTIONS}
     return render(request, "hooks/logs.html", context)
 
 
@@ -113,23 +97,13 @@ async def _csv_rows(access: ProjectAccess, window: Window, filters: dict[str, st
 @router.get("/dashboard/p/{project_id}/logs/export.csv")
 async def export_logs(request: Request, access: ProjectAccess = Depends(STAFF)) -> Response:
     """Every log the filters select, streamed (batches read by keyset, nothing held in memory)."""
-    filters = _filters(request.query_params)
+    filters = present_filters(request.query_params, FILTERS)
     errors: dict[str, str] = {}
-    window = _parse(filters, errors)
+    window = filter_window(filters, errors)
+    _check(filters, errors)
     if errors:
-        context = {
-            "filters": filters,
-            "errors": errors,
-            "rows": [],
-            "total": 0,
-            "page": 1,
-            "has_next": False,
-            "page_url": lambda number: "",
-            "export_url": "",
-            "statuses": STATUSES,
-            "directions": DIRECTIONS,
-        }
-        return render(request, "hooks/logs.html", context)
+        refused = Listing(filters, errors, 1, window)
+        return _logs_page(request, refused.context([], 0, lambda number: ""), "")
     name = f"kirem-messages-{access.project.id}-{utcnow():%Y%m%d-%H%M%S}.csv"
     headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(

@@ -6,34 +6,19 @@ is the page the menu links to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 STAFF = ("owner", "developer")
 EVERYONE = ("owner", "developer", "agent")
+AREAS = (
+    "overview", "inbox", "keys", "channels", "webhooks", "deliveries", "logs", "analytics", "templates",
+    "profile", "sandbox", "settings",
+)  # fmt: skip
+"""The menu in order; an area's entry page is ``<area>`` and its label ``nav.<area>``."""
+AGENT_AREAS = ("inbox",)
+"""The areas agents see too (the others are for owners and developers)."""
 
 
-@dataclass(frozen=True)
-class NavEntry:
-    area: str
-    path: str
-    label_key: str
-    roles: tuple[str, ...]
-
-
-NAV = (
-    NavEntry("overview", "overview", "nav.overview", STAFF),
-    NavEntry("inbox", "inbox", "nav.inbox", EVERYONE),
-    NavEntry("keys", "keys", "nav.keys", STAFF),
-    NavEntry("channels", "channels", "nav.channels", STAFF),
-    NavEntry("webhooks", "webhooks", "nav.webhooks", STAFF),
-    NavEntry("deliveries", "deliveries", "nav.deliveries", STAFF),
-    NavEntry("logs", "logs", "nav.logs", STAFF),
-    NavEntry("analytics", "analytics", "nav.analytics", STAFF),
-    NavEntry("templates", "templates", "nav.templates", STAFF),
-    NavEntry("profile", "profile", "nav.profile", STAFF),
-    NavEntry("sandbox", "sandbox", "nav.sandbox", STAFF),
-    NavEntry("settings", "settings", "nav.settings", STAFF),
-)
+def _roles(area: str) -> tuple[str, ...]:
+    return EVERYONE if area in AGENT_AREAS else STAFF
 
 
 def project_url(project_id: str, path: str = "") -> str:
@@ -47,10 +32,10 @@ def landing(project_id: str, role: str) -> str:
 
 def nav_for(project_id: str, role: str, current_path: str) -> list[dict[str, object]]:
     items = []
-    for entry in NAV:
-        if role not in entry.roles:
+    for area in AREAS:
+        if role not in _roles(area):
             continue
-        href = project_url(project_id, entry.path)
+        href = project_url(project_id, area)
         active = current_path == href or current_path.startswith(href + "/")
-        items.append({"area": entry.area, "href": href, "label_key": entry.label_key, "active": active})
+        items.append({"area": area, "href": href, "label_key": f"nav.{area}", "active": active})
     return items

@@ -129,6 +129,19 @@ def _values(form: FormData) -> dict[str, str]:
     return values
 
 
+def _channel_page(
+    request: Request,
+    template: str,
+    channels: list[Channel],
+    channel: Channel | None,
+    context: dict[str, Any],
+    extra: dict[str, Any],
+) -> Response:
+    """A page about one of the project's active channels; ``extra`` may hold errors and a status code."""
+    page = {"channels": channels, "channel": channel, **context, "errors": extra.pop("errors", {})}
+    return render(request, template, page, extra.pop("status_code", 200))
+
+
 def _new_page(
     request: Request, access: ProjectAccess, channel: Channel | None, channels: list[Channel], **extra: Any
 ) -> Response:
@@ -136,14 +149,8 @@ def _new_page(
         "category": "UTILITY",
         "language": "id",
     }
-    context = {
-        "channels": channels,
-        "channel": channel,
-        "categories": CATEGORIES,
-        "values": values,
-        "errors": extra.pop("errors", {}),
-    }
-    return render(request, "content/template_new.html", context, extra.pop("status_code", 200))
+    context = {"categories": CATEGORIES, "values": values}
+    return _channel_page(request, "content/template_new.html", channels, channel, context, extra)
 
 
 @router.get("/dashboard/p/{project_id}/templates/new")
@@ -210,14 +217,11 @@ async def _profile_page(
     values = values or {}
     websites = values.get("websites") or []
     context = {
-        "channels": channels,
-        "channel": channel,
         "values": {**{name: values.get(name) or "" for name in PROFILE_FORM_FIELDS}, "websites": websites},
         "verticals": VERTICALS,
         "problem": problem,
-        "errors": extra.pop("errors", {}),
     }
-    return render(request, "content/profile.html", context, extra.pop("status_code", 200))
+    return _channel_page(request, "content/profile.html", channels, channel, context, extra)
 
 
 @router.get("/dashboard/p/{project_id}/profile")

@@ -108,22 +108,27 @@ def _back(access: ProjectAccess, notice: str) -> Response:
 # Targets -------------------------------------------------------------------------------------
 
 
+def _form_page(
+    request: Request, template: str, errors: dict[str, str] | None, context: dict[str, Any]
+) -> Response:
+    """A form page; shown again with the service's errors it answers ``FORM_AGAIN``."""
+    return render(request, template, {**context, "errors": errors or {}}, FORM_AGAIN if errors else 200)
+
+
 def _target_page(
     request: Request,
     values: dict[str, Any],
     *,
     target: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     context = {
         "values": values,
         "target": target,
-        "errors": errors or {},
         "event_types": EVENT_TYPES,
         "payload_formats": PAYLOAD_FORMATS,
     }
-    return render(request, "hooks/target_form.html", context, status_code)
+    return _form_page(request, "hooks/target_form.html", errors, context)
 
 
 @router.get("/dashboard/p/{project_id}/webhooks/targets/new")
@@ -145,9 +150,7 @@ async def create_target(request: Request, access: ProjectAccess = Depends(STAFF)
         )
         await access.session.commit()
     except ApiError as exc:
-        return _target_page(
-            request, echo_target_form(fields, events), errors=_errors(exc), status_code=FORM_AGAIN
-        )
+        return _target_page(request, echo_target_form(fields, events), errors=_errors(exc))
     return redirect(f"{project_url(access.project.id, 'webhooks')}/targets/{target.id}?notice=created")
 
 
@@ -176,7 +179,7 @@ async def update_target(request: Request, target_id: str, access: ProjectAccess 
         await access.session.commit()
     except ApiError as exc:
         values = echo_target_form(fields, events)
-        return _target_page(request, values, target=view, errors=_errors(exc), status_code=FORM_AGAIN)
+        return _target_page(request, values, target=view, errors=_errors(exc))
     return redirect(f"{project_url(access.project.id, 'webhooks')}/targets/{target_id}?notice=saved")
 
 
@@ -223,14 +226,12 @@ async def _rule_page(
     *,
     rule: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     target_rows = await targets.list_targets(access.session, access.project.id)
     channels = (await access.session.execute(for_project(Channel, access.project.id))).scalars()
     context = {
         "values": values,
         "rule": rule,
-        "errors": errors or {},
         "targets": [{"id": t.id, "url": t.url, "description": t.description} for t in target_rows],
         "channels": [
             {"id": c.id, "label": c.name or c.display_phone_number or c.phone_number_id} for c in channels
@@ -238,7 +239,7 @@ async def _rule_page(
         "event_types": EVENT_TYPES,
         "message_types": MESSAGE_TYPES,
     }
-    return render(request, "hooks/rule_form.html", context, status_code)
+    return _form_page(request, "hooks/rule_form.html", errors, context)
 
 
 def _rule_values(rule: dict[str, Any] | None) -> dict[str, Any]:
@@ -301,15 +302,11 @@ async def create_rule(request: Request, access: ProjectAccess = Depends(STAFF)) 
     body, problems = _rule_body(request, form)
     try:
         if body is None:
-            return await _rule_page(
-                request, access, _echo_rule(form), errors=problems, status_code=FORM_AGAIN
-            )
+            return await _rule_page(request, access, _echo_rule(form), errors=problems)
         await rules.create_rule(access.session, access.tenant, body)
         await access.session.commit()
     except ApiError as exc:
-        return await _rule_page(
-            request, access, _echo_rule(form), errors=_errors(exc), status_code=FORM_AGAIN
-        )
+        return await _rule_page(request, access, _echo_rule(form), errors=_errors(exc))
     return _back(access, "rule_created")
 
 
@@ -326,15 +323,11 @@ async def update_rule(request: Request, rule_id: str, access: ProjectAccess = De
     body, problems = _rule_body(request, form)
     try:
         if body is None:
-            return await _rule_page(
-                request, access, _echo_rule(form), rule=rule, errors=problems, status_code=FORM_AGAIN
-            )
+            return await _rule_page(request, access, _echo_rule(form), rule=rule, errors=problems)
         await rules.update_rule(access.session, access.tenant, rule_id, body)
         await access.session.commit()
     except ApiError as exc:
-        return await _rule_page(
-            request, access, _echo_rule(form), rule=rule, errors=_errors(exc), status_code=FORM_AGAIN
-        )
+        return await _rule_page(request, access, _echo_rule(form), rule=rule, errors=_errors(exc))
     return _back(access, "rule_saved")
 
 
@@ -366,19 +359,17 @@ async def _tester_page(
     picked: str = "",
     answer: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     events = await _recent_events(access)
     rule_rows = await rules.list_rules(access.session, access.project.id)
     context = {
-        "events": [{"id": e.id, "type": e.type, "created_at": iso(e.created_at)} for e in events],
+        "events": [(e.id, f"{iso(e.created_at)} · {e.type} · {e.id}") for e in events],
         "rule_names": {rule.id: rule.name for rule in rule_rows},
         "pasted": pasted,
         "picked": picked,
         "answer": answer,
-        "errors": errors or {},
     }
-    return render(request, "hooks/tester.html", context, status_code)
+    return _form_page(request, "hooks/tester.html", errors, context)
 
 
 @router.get("/dashboard/p/{project_id}/webhooks/tester")
@@ -401,7 +392,6 @@ async def run_tester(request: Request, access: ProjectAccess = Depends(STAFF)) -
                 pasted=pasted,
                 picked=picked,
                 errors={"sample": t("hooks.err_json", detail=str(exc))},
-                status_code=FORM_AGAIN,
             )
     elif picked:
         event = await access.session.get(Event, picked)
@@ -412,7 +402,6 @@ async def run_tester(request: Request, access: ProjectAccess = Depends(STAFF)) -
                 pasted=pasted,
                 picked=picked,
                 errors={"event_id": t("hooks.err_unknown_event")},
-                status_code=FORM_AGAIN,
             )
         sample = {"event": _sample_of(event)}
     else:
@@ -422,16 +411,13 @@ async def run_tester(request: Request, access: ProjectAccess = Depends(STAFF)) -
             pasted=pasted,
             picked=picked,
             errors={"form": t("hooks.err_pick")},
-            status_code=FORM_AGAIN,
         )
     body = sample if isinstance(sample, dict) else {"event": sample}
     try:
         answer = await rules.run_rule_test(access.session, access.tenant, body)
     except ApiError as exc:
         errors = {("sample" if key != "form" else key): text for key, text in field_errors(exc).items()}
-        return await _tester_page(
-            request, access, pasted=pasted, picked=picked, errors=errors, status_code=FORM_AGAIN
-        )
+        return await _tester_page(request, access, pasted=pasted, picked=picked, errors=errors)
     return await _tester_page(request, access, pasted=pasted, picked=picked, answer=answer)
 
 

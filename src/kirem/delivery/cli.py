@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kirem.cli_support import AccountArg, JsonOpt, ProjectArg, fail, project_named, run, settings_from, show
+from kirem.cli_support import AccountArg, JsonOpt, ProjectArg, fail, on_project, show
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from kirem.context import AppContext
     from kirem.delivery.deliveries import DeliveryFilter
     from kirem.kit.params import Window
+    from kirem.tenancy.service import Tenant
 
 deliveries_app = typer.Typer(help="Webhook deliveries of a project.", no_args_is_help=True)
 replay_app = typer.Typer(help="Send deliveries again.", no_args_is_help=True)
@@ -64,16 +67,14 @@ def list_deliveries(
     """List a project's deliveries, newest first."""
     from kirem.delivery import deliveries as service
 
-    async def work(ctx: AppContext) -> list[dict[str, Any]]:
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> list[dict[str, Any]]:
         flt, window = _filters(status, target_id, event, since, until, limit)
-        async with ctx.db.session() as session:
-            _, owner = await project_named(session, account, project)
-            found: list[dict[str, Any]] = (await service.list_deliveries(session, owner.id, flt, window))[
-                "deliveries"
-            ]
-            return found
+        found: list[dict[str, Any]] = (
+            await service.list_deliveries(session, tenant.project_id, flt, window)
+        )["deliveries"]
+        return found
 
-    show(run(settings_from(), work, read_only=True, as_json=as_json), as_json, COLUMNS)
+    show(on_project(account, project, work, as_json=as_json), as_json, COLUMNS)
 
 
 @deliveries_app.command("show")
@@ -86,12 +87,10 @@ def show_delivery(
     """A delivery and each of its attempts."""
     from kirem.delivery import deliveries as service
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.session() as session:
-            _, owner = await project_named(session, account, project)
-            return await service.get_delivery(session, owner.id, delivery_id)
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
+        return await service.get_delivery(session, tenant.project_id, delivery_id)
 
-    result = run(settings_from(), work, read_only=True, as_json=as_json)
+    result = on_project(account, project, work, as_json=as_json)
     if as_json:
         show(result, True)
         return
@@ -100,14 +99,10 @@ def show_delivery(
 
 
 def _replay(account: str, project: str, action: Any, as_json: bool) -> None:
-    from kirem.tenancy.service import account_limits
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
+        return {"queued": await action(session, tenant.project_id, tenant.limits.retention_days)}
 
-    async def work(ctx: AppContext) -> dict[str, Any]:
-        async with ctx.db.transaction() as session:
-            owner_account, owner = await project_named(session, account, project)
-            return {"queued": await action(session, owner.id, account_limits(owner_account).retention_days)}
-
-    result = run(settings_from(), work, as_json=as_json)
+    result = on_project(account, project, work, write=True, as_json=as_json)
     typer.echo(json.dumps(result) if as_json else f"{result['queued']} queued")
 
 

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kirem.cli_support import AccountArg, JsonOpt, ProjectArg, fail, project_named, run, settings_from, show
+from kirem.cli_support import AccountArg, JsonOpt, ProjectArg, fail, on_project, show
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from kirem.context import AppContext
+    from kirem.routing.models import WebhookTarget
     from kirem.tenancy.service import Tenant
 
 targets_app = typer.Typer(help="Webhook targets of a project.", no_args_is_help=True)
@@ -27,21 +28,9 @@ rules_app = typer.Typer(help="Routing rules of a project.", no_args_is_help=True
 TARGET_COLUMNS = ["id", "url", "payload_format", "events", "enabled", "disabled_reason", "description"]
 RULE_COLUMNS = ["id", "name", "enabled", "target_ids", "conditions"]
 
-Work = Callable[["AsyncSession", "Tenant", "AppContext"], Awaitable[Any]]
+Delete = Callable[["AsyncSession", "Tenant", str], Awaitable[None]]
+TargetChange = Callable[["AsyncSession", "Tenant", "AppContext"], Awaitable["WebhookTarget"]]
 TargetIdArg = typer.Argument(..., help="The target's id (from `kirem targets list`).", show_default=False)
-
-
-def _project_work(account: str, project: str, work: Work, *, write: bool, as_json: bool) -> Any:
-    """Run ``work`` on the named project (in a transaction when ``write``); API errors exit 1."""
-    from kirem.tenancy.service import tenant_for_project
-
-    async def main(ctx: AppContext) -> Any:
-        opener = ctx.db.transaction if write else ctx.db.session
-        async with opener() as session:
-            _, owner = await project_named(session, account, project)
-            return await work(session, await tenant_for_project(session, owner), ctx)
-
-    return run(settings_from(), main, read_only=not write, as_json=as_json)
 
 
 def _show(rows: Any, as_json: bool, columns: list[str]) -> None:
@@ -87,6 +76,40 @@ def _production(ctx: AppContext) -> bool:
     return ctx.settings.env == "production"
 
 
+def _given(
+    url: str | None,
+    description: str | None,
+    payload_format: str | None,
+    event: list[str] | None,
+    header: list[str] | None,
+    timeout: float | None,
+    max_attempts: int | None,
+    retry_schedule: str | None,
+) -> dict[str, Any]:
+    """The target options given on the command line, as the API's body fields."""
+    fields = {
+        "url": url,
+        "description": description,
+        "payload_format": payload_format,
+        "events": list(event) if event else None,
+        "headers": _headers(header),
+        "timeout_seconds": timeout,
+        "max_attempts": max_attempts,
+        "retry_schedule": _schedule(retry_schedule),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _change_target(account: str, project: str, change: TargetChange, as_json: bool) -> None:
+    """Run ``change`` on the project and print the target it created or changed."""
+    from kirem.routing import targets
+
+    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
+        return targets.target_view(ctx.sealer, await change(session, tenant, ctx))
+
+    _show(on_project(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
+
+
 # Targets -------------------------------------------------------------------------------------
 
 
@@ -100,7 +123,7 @@ def targets_list(account: str = AccountArg, project: str = ProjectArg, as_json: 
             targets.target_view(ctx.sealer, t) for t in await targets.list_targets(session, tenant.project_id)
         ]
 
-    _show(_project_work(account, project, work, write=False, as_json=as_json), as_json, TARGET_COLUMNS)
+    _show(on_project(account, project, work, as_json=as_json), as_json, TARGET_COLUMNS)
 
 
 EventOpt = typer.Option(None, "--event", help="Subscribe to this event type (repeat); none = every event.")
@@ -135,27 +158,16 @@ def targets_create(
     """Create a webhook target."""
     from kirem.routing import targets
 
-    body: dict[str, Any] = {"url": url}
-    optional = {
-        "description": description,
-        "payload_format": payload_format,
-        "events": list(event) if event else None,
-        "headers": _headers(header),
-        "timeout_seconds": timeout,
-        "max_attempts": max_attempts,
-        "retry_schedule": _schedule(retry_schedule),
-    }
-    body.update({k: v for k, v in optional.items() if v is not None})
+    body = _given(url, description, payload_format, event, header, timeout, max_attempts, retry_schedule)
     if disabled:
         body["enabled"] = False
 
-    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
-        target = await targets.create_target(
+    async def create(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> WebhookTarget:
+        return await targets.create_target(
             session, tenant, body, sealer=ctx.sealer, production=_production(ctx)
         )
-        return targets.target_view(ctx.sealer, target)
 
-    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
+    _change_target(account, project, create, as_json)
 
 
 @targets_app.command("update")
@@ -181,20 +193,7 @@ def targets_update(
     """Change a webhook target: only the options given change (headers are replaced as a whole)."""
     from kirem.routing import targets
 
-    body: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "url": url,
-            "description": description,
-            "payload_format": payload_format,
-            "events": list(event) if event else None,
-            "headers": _headers(header),
-            "timeout_seconds": timeout,
-            "max_attempts": max_attempts,
-            "retry_schedule": _schedule(retry_schedule),
-        }.items()
-        if v is not None
-    }
+    body = _given(url, description, payload_format, event, header, timeout, max_attempts, retry_schedule)
     if all_events:
         body["events"] = []
     if clear_headers:
@@ -202,46 +201,49 @@ def targets_update(
     if default_schedule:
         body["retry_schedule"] = None
 
-    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
-        target = await targets.update_target(
+    async def update(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> WebhookTarget:
+        return await targets.update_target(
             session, tenant, target_id, body, sealer=ctx.sealer, production=_production(ctx)
         )
-        return targets.target_view(ctx.sealer, target)
 
-    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
-
-
-def _set_enabled(account: str, project: str, target_id: str, enabled: bool, as_json: bool) -> None:
-    from kirem.routing import targets
-
-    async def work(session: AsyncSession, tenant: Tenant, ctx: AppContext) -> dict[str, Any]:
-        return targets.target_view(
-            ctx.sealer, await targets.set_target_enabled(session, tenant, target_id, enabled)
-        )
-
-    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, TARGET_COLUMNS)
+    _change_target(account, project, update, as_json)
 
 
-@targets_app.command("disable")
-def targets_disable(
-    account: str = AccountArg,
-    project: str = ProjectArg,
-    target_id: str = TargetIdArg,
-    as_json: bool = JsonOpt,
-) -> None:
-    """Stop deliveries to a target (its events are kept as skipped deliveries, replayable)."""
-    _set_enabled(account, project, target_id, False, as_json)
+def _enabling(enabled: bool) -> Callable[..., None]:
+    """``targets enable`` and ``targets disable``: one command but for the state it sets."""
+
+    def command(
+        account: str = AccountArg,
+        project: str = ProjectArg,
+        target_id: str = TargetIdArg,
+        as_json: bool = JsonOpt,
+    ) -> None:
+        from kirem.routing import targets
+
+        async def change(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> WebhookTarget:
+            return await targets.set_target_enabled(session, tenant, target_id, enabled)
+
+        _change_target(account, project, change, as_json)
+
+    return command
 
 
-@targets_app.command("enable")
-def targets_enable(
-    account: str = AccountArg,
-    project: str = ProjectArg,
-    target_id: str = TargetIdArg,
-    as_json: bool = JsonOpt,
-) -> None:
-    """Enable a target again (clears why and since when it was disabled or failing)."""
-    _set_enabled(account, project, target_id, True, as_json)
+targets_app.command(
+    "disable", help="Stop deliveries to a target (its events are kept as skipped deliveries, replayable)."
+)(_enabling(False))
+targets_app.command(
+    "enable", help="Enable a target again (clears why and since when it was disabled or failing)."
+)(_enabling(True))
+
+
+def _delete(account: str, project: str, item_id: str, delete: Delete, as_json: bool) -> None:
+    """Delete a target or a rule of the project by its id."""
+
+    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
+        await delete(session, tenant, item_id)
+        return {"id": item_id, "deleted": True}
+
+    _show(on_project(account, project, work, write=True, as_json=as_json), as_json, ["id", "deleted"])
 
 
 @targets_app.command("delete")
@@ -254,11 +256,7 @@ def targets_delete(
     """Delete a target, its deliveries, and its id from every rule."""
     from kirem.routing import targets
 
-    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
-        await targets.delete_target(session, tenant, target_id)
-        return {"id": target_id, "deleted": True}
-
-    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, ["id", "deleted"])
+    _delete(account, project, target_id, targets.delete_target, as_json)
 
 
 # Rules ---------------------------------------------------------------------------------------
@@ -272,7 +270,7 @@ def rules_list(account: str = AccountArg, project: str = ProjectArg, as_json: bo
     async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> list[dict[str, Any]]:
         return [rules.rule_view(r) for r in await rules.list_rules(session, tenant.project_id)]
 
-    _show(_project_work(account, project, work, write=False, as_json=as_json), as_json, RULE_COLUMNS)
+    _show(on_project(account, project, work, as_json=as_json), as_json, RULE_COLUMNS)
 
 
 @rules_app.command("create")
@@ -300,7 +298,7 @@ def rules_create(
     async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
         return rules.rule_view(await rules.create_rule(session, tenant, body))
 
-    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, RULE_COLUMNS)
+    _show(on_project(account, project, work, write=True, as_json=as_json), as_json, RULE_COLUMNS)
 
 
 @rules_app.command("delete")
@@ -313,11 +311,7 @@ def rules_delete(
     """Delete a routing rule."""
     from kirem.routing import rules
 
-    async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
-        await rules.delete_rule(session, tenant, rule_id)
-        return {"id": rule_id, "deleted": True}
-
-    _show(_project_work(account, project, work, write=True, as_json=as_json), as_json, ["id", "deleted"])
+    _delete(account, project, rule_id, rules.delete_rule, as_json)
 
 
 @rules_app.command("test")
@@ -352,7 +346,7 @@ def rules_test(
     async def work(session: AsyncSession, tenant: Tenant, _ctx: AppContext) -> dict[str, Any]:
         return await rules.run_rule_test(session, tenant, {"event": sample})
 
-    answer = _project_work(account, project, work, write=False, as_json=as_json)
+    answer = on_project(account, project, work, as_json=as_json)
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
