@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
 
 from kirem.api.body import read_json_object
-from kirem.api.deps import get_context, get_session, get_tenant
-from kirem.api.idempotency import idempotent
+from kirem.api.calls import CallDep
+from kirem.api.deps import SessionDep, TenantDep
+from kirem.api.listing import Page, PageDep
 from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
@@ -16,7 +18,6 @@ from kirem.api.schemas import (
     Envelope,
     answer,
     idempotency,
-    integer,
     one_of,
     operation,
     request_body,
@@ -24,7 +25,6 @@ from kirem.api.schemas import (
     typed_query,
     wrapped,
 )
-from kirem.context import AppContext
 from kirem.conversations import service
 from kirem.conversations.models import CONVERSATION_STATUSES
 from kirem.conversations.schemas import (
@@ -36,14 +36,11 @@ from kirem.conversations.schemas import (
 )
 from kirem.conversations.schemas import Conversation as ConversationModel
 from kirem.kit.errors import invalid
-from kirem.kit.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_int, raise_if
+from kirem.kit.params import raise_if
 from kirem.messaging.schemas import SENT_EXAMPLE, MessageSent
-from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 MAX_TEXT = 4096
-LIMIT = typed_query(integer(1, MAX_LIMIT), "Page size (default 50)")
-OFFSET = typed_query(integer(0, MAX_OFFSET), "Rows to skip")
 CONVERSATION = {
     "id": "9b2f6c1e-4d3a-4e5f-8a7b-6c5d4e3f2a1b",
     "status": "open",
@@ -72,14 +69,9 @@ TIMELINE_ENTRY = {
 }
 
 
-def _page(limit: str | None, offset: str | None) -> tuple[int, int]:
-    errors: dict[str, str] = {}
-    page = (
-        parse_int("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT, errors),
-        parse_int("offset", offset, 0, 0, MAX_OFFSET, errors),
-    )
-    raise_if(errors)
-    return page
+def _paged(page: Page, total: int, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """One page of a list as the API answers it: ``{total, limit, offset, <key>: [...]}``."""
+    return {"total": total, "limit": page.limit, "offset": page.offset, key: items}
 
 
 @router.get(
@@ -98,23 +90,17 @@ def _page(limit: str | None, offset: str | None) -> tuple[int, int]:
     },
 )
 async def list_conversations(
+    session: SessionDep,
+    tenant: TenantDep,
+    page: PageDep,
     status: str | None = typed_query(one_of(CONVERSATION_STATUSES), "Only conversations in this status"),
     customer: str | None = Query(None, description="The customer's phone number, in any notation, or BSUID"),
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
 ) -> Response:
-    size, start = _page(limit, offset)
+    raise_if(page.errors)
     total, rows = await service.list_conversations(
-        session, tenant.project_id, status=status, customer=customer, limit=size, offset=start
+        session, tenant.project_id, status=status, customer=customer, limit=page.limit, offset=page.offset
     )
-    data = {
-        "total": total,
-        "limit": size,
-        "offset": start,
-        "conversations": [service.conversation_view(c) for c in rows],
-    }
+    data = _paged(page, total, "conversations", [service.conversation_view(c) for c in rows])
     return ok(data, "Conversations retrieved successfully")
 
 
@@ -137,19 +123,14 @@ async def list_conversations(
     },
 )
 async def get_conversation(
-    conversation_id: str,
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    conversation_id: str, session: SessionDep, tenant: TenantDep, page: PageDep
 ) -> Response:
-    size, start = _page(limit, offset)
+    raise_if(page.errors)
     conversation = await service.get_conversation(session, tenant.project_id, conversation_id)
     total, entries = await service.timeline(
-        session, tenant.project_id, conversation, limit=size, offset=start
+        session, tenant.project_id, conversation, limit=page.limit, offset=page.offset
     )
-    messages = [service.timeline_entry_view(e) for e in entries]
-    timeline = {"total": total, "limit": size, "offset": start, "messages": messages}
+    timeline = _paged(page, total, "messages", [service.timeline_entry_view(e) for e in entries])
     return ok(
         {**service.conversation_view(conversation), "timeline": timeline},
         "Conversation retrieved successfully",
@@ -167,10 +148,7 @@ async def get_conversation(
     openapi_extra=request_body(ConversationUpdate, {"status": "resolved"}),
 )
 async def update_conversation(
-    conversation_id: str,
-    request: Request,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    conversation_id: str, request: Request, session: SessionDep, tenant: TenantDep
 ) -> Response:
     body = await read_json_object(request)
     unknown = set(body) - {"status"}
@@ -212,23 +190,17 @@ async def update_conversation(
         idempotency(),
     ),
 )
-async def reply(
-    conversation_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def reply(conversation_id: str, call: CallDep) -> Response:
     async def execute() -> Response:
-        body = await read_json_object(request)
+        body = await read_json_object(call.request)
         if "type" not in body and isinstance(body.get("text"), str):
             if len(body["text"]) > MAX_TEXT:
                 raise invalid({"text": f"at most {MAX_TEXT} characters"})
             body = {"type": "text", "text": {"body": body["text"]}}
-        answer = await service.reply(ctx, session, tenant, conversation_id, body, author="api")
+        answer = await service.reply(call.ctx, call.session, call.tenant, conversation_id, body, author="api")
         return ok(answer, "Message sent successfully", 201)
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 contacts_router = APIRouter(prefix="/v1/contacts", tags=["conversations"])
@@ -265,20 +237,14 @@ contacts_router = APIRouter(prefix="/v1/contacts", tags=["conversations"])
     },
 )
 async def list_contacts(
+    session: SessionDep,
+    tenant: TenantDep,
+    page: PageDep,
     channel_id: str | None = Query(None, description="Only contacts of this channel"),
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
 ) -> Response:
-    size, start = _page(limit, offset)
+    raise_if(page.errors)
     total, contacts = await service.list_contacts(
-        session, tenant.project_id, channel_id=channel_id, limit=size, offset=start
+        session, tenant.project_id, channel_id=channel_id, limit=page.limit, offset=page.offset
     )
-    data = {
-        "total": total,
-        "limit": size,
-        "offset": start,
-        "contacts": [service.contact_view(c) for c in contacts],
-    }
+    data = _paged(page, total, "contacts", [service.contact_view(c) for c in contacts])
     return ok(data, "Contacts retrieved successfully")

@@ -1,0 +1,47 @@
+"""The query parameters of the API's lists: a page (``limit``, ``offset``) and a time window
+(``since``, ``until``), published with their types and read as text by :mod:`kirem.kit.params`.
+
+The dependencies never refuse: a route adds its own filters' errors to ``errors`` and refuses them
+all at once (``raise_if``), in the order they were found.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from kirem.api.schemas import TIMESTAMP, integer, typed_query
+from kirem.kit.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, Window, parse_int, parse_window
+
+SINCE = typed_query(TIMESTAMP, "Created at or after (ISO 8601 or Unix seconds)")
+UNTIL = typed_query(TIMESTAMP, "Created at or before (ISO 8601 or Unix seconds)")
+LIMIT = typed_query(integer(1, MAX_LIMIT), "Page size (default 50)")
+OFFSET = typed_query(integer(0, MAX_OFFSET), "Rows to skip")
+
+
+class Page:
+    """``?limit&offset``: ``limit`` rows from row ``offset`` (defaults 50 and 0)."""
+
+    def __init__(self, limit: str | None = LIMIT, offset: str | None = OFFSET) -> None:
+        self.errors: dict[str, str] = {}
+        self.limit = parse_int("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT, self.errors)
+        self.offset = parse_int("offset", offset, 0, 0, MAX_OFFSET, self.errors)
+
+
+class TimeWindow:
+    """``?since&until&limit&offset``: a page of the rows created in a time range."""
+
+    def __init__(
+        self,
+        since: str | None = SINCE,
+        until: str | None = UNTIL,
+        limit: str | None = LIMIT,
+        offset: str | None = OFFSET,
+    ) -> None:
+        self.errors: dict[str, str] = {}
+        self.window: Window = parse_window(since, until, limit, offset, self.errors)
+
+
+PageDep = Annotated[Page, Depends()]
+WindowDep = Annotated[TimeWindow, Depends()]
