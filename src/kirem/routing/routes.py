@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request, Response
 
 from kirem.api.body import read_json_object
-from kirem.api.deps import get_context, get_session, get_tenant
-from kirem.api.idempotency import idempotent
+from kirem.api.calls import CallDep
+from kirem.api.deps import ContextDep, SessionDep, TenantDep
 from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
@@ -43,7 +42,6 @@ from kirem.routing.schemas import (
     TargetTest,
     TargetUpdate,
 )
-from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -96,21 +94,17 @@ def _production(ctx: AppContext) -> bool:
     responses={**answer(201, wrapped("Webhook target created successfully", TARGET_ANSWER, 201)), **CREATE},
     openapi_extra=operation(request_body(TargetCreate, TARGET_EXAMPLE), idempotency()),
 )
-async def create_target(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def create_target(call: CallDep) -> Response:
     async def execute() -> Response:
-        body = await read_json_object(request)
+        ctx, session = call.ctx, call.session
+        body = await read_json_object(call.request)
         target = await targets.create_target(
-            session, tenant, body, sealer=ctx.sealer, production=_production(ctx)
+            session, call.tenant, body, sealer=ctx.sealer, production=_production(ctx)
         )
         await session.commit()
         return ok(targets.target_view(ctx.sealer, target), "Webhook target created successfully", 201)
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 @router.get(
@@ -122,11 +116,7 @@ async def create_target(
         **responses(*AUTHENTICATED),
     },
 )
-async def list_targets(
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def list_targets(ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
     rows = await targets.list_targets(session, tenant.project_id)
     return ok([targets.target_view(ctx.sealer, t) for t in rows], "Webhook targets retrieved successfully")
 
@@ -137,12 +127,7 @@ async def list_targets(
     response_model=Envelope[Target],
     responses={**answer(200, wrapped("Webhook target retrieved successfully", TARGET_ANSWER)), **READ},
 )
-async def get_target(
-    target_id: str,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def get_target(target_id: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
     target = await targets.get_target(session, tenant.project_id, target_id)
     return ok(targets.target_view(ctx.sealer, target), "Webhook target retrieved successfully")
 
@@ -154,16 +139,11 @@ async def get_target(
     responses={**answer(200, wrapped("Webhook target updated successfully", TARGET_ANSWER)), **WRITE},
     openapi_extra=request_body(TargetUpdate, {"enabled": True, "headers": {"Authorization": "****"}}),
 )
-async def update_target(
-    target_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
-    body = await read_json_object(request)
+async def update_target(target_id: str, call: CallDep) -> Response:
+    ctx, session = call.ctx, call.session
+    body = await read_json_object(call.request)
     target = await targets.update_target(
-        session, tenant, target_id, body, sealer=ctx.sealer, production=_production(ctx)
+        session, call.tenant, target_id, body, sealer=ctx.sealer, production=_production(ctx)
     )
     await session.commit()
     return ok(targets.target_view(ctx.sealer, target), "Webhook target updated successfully")
@@ -197,12 +177,7 @@ async def update_target(
         **READ,
     },
 )
-async def test_target(
-    target_id: str,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def test_target(target_id: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
     result = await send_test_event(ctx, session, tenant, target_id)
     message = "Test event delivered" if result["success"] else "Test event not delivered"
     return ok(result, message)
@@ -214,9 +189,7 @@ async def test_target(
     response_model=Envelope[Success],
     responses={**answer(200, wrapped("Webhook target deleted successfully", DELETED)), **READ},
 )
-async def delete_target(
-    target_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
-) -> Response:
+async def delete_target(target_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     await targets.delete_target(session, tenant, target_id)
     await session.commit()
     return ok(DELETED, "Webhook target deleted successfully")
@@ -233,19 +206,13 @@ async def delete_target(
     responses={**answer(201, wrapped("Routing rule created successfully", RULE_ANSWER, 201)), **CREATE},
     openapi_extra=operation(request_body(RuleCreate, RULE_EXAMPLE), idempotency()),
 )
-async def create_rule(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def create_rule(call: CallDep) -> Response:
     async def execute() -> Response:
-        body = await read_json_object(request)
-        rule = await rules.create_rule(session, tenant, body)
-        await session.commit()
+        rule = await rules.create_rule(call.session, call.tenant, await read_json_object(call.request))
+        await call.session.commit()
         return ok(rules.rule_view(rule), "Routing rule created successfully", 201)
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 @router.get(
@@ -257,9 +224,7 @@ async def create_rule(
         **responses(*AUTHENTICATED),
     },
 )
-async def list_rules(
-    session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
-) -> Response:
+async def list_rules(session: SessionDep, tenant: TenantDep) -> Response:
     rows = await rules.list_rules(session, tenant.project_id)
     return ok([rules.rule_view(r) for r in rows], "Routing rules retrieved successfully")
 
@@ -299,18 +264,12 @@ async def list_rules(
     },
     openapi_extra=operation(request_body(RuleTest, RULE_TEST_EXAMPLE), idempotency()),
 )
-async def try_rules(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def try_rules(call: CallDep) -> Response:
     async def execute() -> Response:
-        body = await read_json_object(request)
-        answer = await rules.run_rule_test(session, tenant, body)
+        answer = await rules.run_rule_test(call.session, call.tenant, await read_json_object(call.request))
         return ok(answer, "Routing test completed successfully")
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 @router.get(
@@ -319,9 +278,7 @@ async def try_rules(
     response_model=Envelope[Rule],
     responses={**answer(200, wrapped("Routing rule retrieved successfully", RULE_ANSWER)), **READ},
 )
-async def get_rule(
-    rule_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
-) -> Response:
+async def get_rule(rule_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     rule = await rules.get_rule(session, tenant.project_id, rule_id)
     return ok(rules.rule_view(rule), "Routing rule retrieved successfully")
 
@@ -333,12 +290,7 @@ async def get_rule(
     responses={**answer(200, wrapped("Routing rule updated successfully", RULE_ANSWER)), **WRITE},
     openapi_extra=request_body(RuleUpdate, {"enabled": False}),
 )
-async def update_rule(
-    rule_id: str,
-    request: Request,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def update_rule(rule_id: str, request: Request, session: SessionDep, tenant: TenantDep) -> Response:
     body = await read_json_object(request)
     rule = await rules.update_rule(session, tenant, rule_id, body)
     await session.commit()
@@ -351,9 +303,7 @@ async def update_rule(
     response_model=Envelope[Success],
     responses={**answer(200, wrapped("Routing rule deleted successfully", DELETED)), **READ},
 )
-async def delete_rule(
-    rule_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
-) -> Response:
+async def delete_rule(rule_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     await rules.delete_rule(session, tenant, rule_id)
     await session.commit()
     return ok(DELETED, "Routing rule deleted successfully")
@@ -379,19 +329,15 @@ async def delete_rule(
     },
     openapi_extra=idempotency(),
 )
-async def rotate_secret(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def rotate_secret(call: CallDep) -> Response:
     async def execute() -> Response:
-        secret = await rotate_webhook_secret(session, ctx.sealer, tenant.project, utcnow())
-        await session.commit()
+        project = call.tenant.project
+        secret = await rotate_webhook_secret(call.session, call.ctx.sealer, project, utcnow())
+        await call.session.commit()
         data = {
             "webhook_secret": secret,
-            "previous_secret_expires_at": iso(tenant.project.previous_secret_expires_at),
+            "previous_secret_expires_at": iso(project.previous_secret_expires_at),
         }
         return ok(data, "Webhook secret rotated successfully")
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
