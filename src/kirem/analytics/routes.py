@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from kirem.analytics.messages import DIRECTIONS, STATUSES, check_analytics, query_message_logs
 from kirem.analytics.schemas import MESSAGE_LOGS_EXAMPLE, MessageLogPage
 from kirem.api.deps import SessionDep, TenantDep
-from kirem.api.listing import WindowDep
+from kirem.api.listing import WindowDep, listed
 from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
@@ -19,7 +19,6 @@ from kirem.api.schemas import (
     one_of,
     responses,
     typed_query,
-    wrapped,
 )
 from kirem.delivery.deliveries import attempt_logs
 from kirem.delivery.schemas import AttemptPage
@@ -86,17 +85,9 @@ async def message_logs(
 @router.get(
     "/webhooks",
     summary="Webhook delivery attempts, filtered and paginated",
-    response_model=Envelope[AttemptPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Webhook logs retrieved successfully",
-                {"total": 1, "limit": 10, "offset": 0, "logs": [WEBHOOK_LOG]},
-            ),
-        ),
-        **ERRORS,
-    },
+    **listed(
+        AttemptPage, "Webhook logs retrieved successfully", "logs", WEBHOOK_LOG, limit=10, errors=ERRORS
+    ),
 )
 async def webhook_logs(
     session: SessionDep,

@@ -7,11 +7,20 @@ all at once (``raise_if``), in the order they were found.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 
-from kirem.api.schemas import TIMESTAMP, integer, typed_query
+from kirem.api.schemas import (
+    AUTHENTICATED,
+    TIMESTAMP,
+    Envelope,
+    answer,
+    integer,
+    responses,
+    typed_query,
+    wrapped,
+)
 from kirem.kit.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, Window, parse_int, parse_window
 
 SINCE = typed_query(TIMESTAMP, "Created at or after (ISO 8601 or Unix seconds)")
@@ -41,6 +50,23 @@ class TimeWindow:
     ) -> None:
         self.errors: dict[str, str] = {}
         self.window: Window = parse_window(since, until, limit, offset, self.errors)
+
+
+def listed(
+    model: Any,
+    message: str,
+    key: str,
+    *rows: Any,
+    limit: int = DEFAULT_LIMIT,
+    errors: dict[int | str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A list route's ``response_model`` and ``responses``: its page in the wrapper, with ``rows``
+    as the example, and what a list may refuse (``errors`` replace those answers)."""
+    example = wrapped(message, {"total": len(rows), "limit": limit, "offset": 0, key: list(rows)})
+    return {
+        "response_model": Envelope[model],
+        "responses": {**answer(200, example), **(errors or responses(400, *AUTHENTICATED))},
+    }
 
 
 PageDep = Annotated[Page, Depends()]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from kirem.api.body import read_json_object
 from kirem.api.calls import CallDep
 from kirem.api.deps import SessionDep, TenantDep
-from kirem.api.listing import Page, PageDep
+from kirem.api.listing import Page, PageDep, listed
 from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
@@ -77,17 +77,7 @@ def _paged(page: Page, total: int, key: str, items: list[dict[str, Any]]) -> dic
 @router.get(
     "",
     summary="Conversations, most recently active first",
-    response_model=Envelope[ConversationPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Conversations retrieved successfully",
-                {"total": 1, "limit": 50, "offset": 0, "conversations": [CONVERSATION]},
-            ),
-        ),
-        **responses(400, *AUTHENTICATED),
-    },
+    **listed(ConversationPage, "Conversations retrieved successfully", "conversations", CONVERSATION),
 )
 async def list_conversations(
     session: SessionDep,
@@ -209,32 +199,20 @@ contacts_router = APIRouter(prefix="/v1/contacts", tags=["conversations"])
 @contacts_router.get(
     "",
     summary="Contacts synced from the WhatsApp Business app (coexistence)",
-    response_model=Envelope[ContactPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Contacts retrieved successfully",
-                {
-                    "total": 1,
-                    "limit": 50,
-                    "offset": 0,
-                    "contacts": [
-                        {
-                            "wa_id": "62812345678",
-                            "user_id": None,
-                            "username": None,
-                            "full_name": "Budi Santoso",
-                            "first_name": "Budi",
-                            "channel_id": "chan_5b1e2d3c4a5f6e7d8c9b0a1f",
-                            "updated_at": "2026-11-29T10:00:00Z",
-                        }
-                    ],
-                },
-            ),
-        ),
-        **responses(400, *AUTHENTICATED),
-    },
+    **listed(
+        ContactPage,
+        "Contacts retrieved successfully",
+        "contacts",
+        {
+            "wa_id": "62812345678",
+            "user_id": None,
+            "username": None,
+            "full_name": "Budi Santoso",
+            "first_name": "Budi",
+            "channel_id": "chan_5b1e2d3c4a5f6e7d8c9b0a1f",
+            "updated_at": "2026-11-29T10:00:00Z",
+        },
+    ),
 )
 async def list_contacts(
     session: SessionDep,

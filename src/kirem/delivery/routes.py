@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
 from kirem.api.body import read_json_object
 from kirem.api.calls import Call, CallDep
 from kirem.api.deps import SessionDep, TenantDep
-from kirem.api.listing import WindowDep
+from kirem.api.listing import WindowDep, listed
 from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
@@ -73,6 +74,15 @@ EVENT = {
     "data": {"from": "62812345678", "type": "text", "text": {"body": "Halo"}},
 }
 EVENT_TYPE = typed_query(one_of(EVENT_TYPES), "Only events of this type")
+BULK_FILTERS: dict[str, dict[str, Any]] = {
+    "status": one_of(DELIVERY_STATUSES),
+    "is_success": BOOLEAN,
+    "target_id": {"type": "string"},
+    "event": one_of(EVENT_TYPES),
+    "since": TIMESTAMP,
+    "until": TIMESTAMP,
+}
+"""The filters of a bulk replay, each with the schema it is published with."""
 QUEUED = {
     **answer(202, wrapped("1 delivery queued", {"queued": 1}, 202)),
     **responses(*AUTHENTICATED, 404, *IDEMPOTENT),
@@ -89,17 +99,7 @@ def _as_param(value: object) -> str | None:
 @router.get(
     "/webhooks/deliveries",
     summary="Deliveries (one per event and target), newest first",
-    response_model=Envelope[DeliveryPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Deliveries retrieved successfully",
-                {"total": 1, "limit": 50, "offset": 0, "deliveries": [DELIVERY]},
-            ),
-        ),
-        **responses(400, *AUTHENTICATED),
-    },
+    **listed(DeliveryPage, "Deliveries retrieved successfully", "deliveries", DELIVERY),
 )
 async def list_deliveries(
     session: SessionDep,
@@ -145,6 +145,17 @@ async def get_delivery(delivery_id: str, session: SessionDep, tenant: TenantDep)
     )
 
 
+def queues(answers: dict[int | str, dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The decorator keywords of a replay: 202 with the count queued, under an ``Idempotency-Key``
+    (``extra``: the route's whole ``openapi_extra``)."""
+    return {
+        "status_code": 202,
+        "response_model": Envelope[Queued],
+        "responses": answers,
+        "openapi_extra": extra or idempotency(),
+    }
+
+
 async def _replay(call: Call, queue: Callable[[], Awaitable[int]]) -> Response:
     """Queue deliveries once per ``Idempotency-Key``, commit them and wake the sender."""
 
@@ -160,10 +171,7 @@ async def _replay(call: Call, queue: Callable[[], Awaitable[int]]) -> Response:
 @router.post(
     "/webhooks/deliveries/{delivery_id}/replay",
     summary="Send one delivery again",
-    status_code=202,
-    response_model=Envelope[Queued],
-    responses={**QUEUED, **responses(409, r409="The delivery's target is disabled")},
-    openapi_extra=idempotency(),
+    **queues({**QUEUED, **responses(409, r409="The delivery's target is disabled")}),
 )
 async def replay_delivery(delivery_id: str, call: CallDep) -> Response:
     return await _replay(
@@ -174,10 +182,7 @@ async def replay_delivery(delivery_id: str, call: CallDep) -> Response:
 @router.post(
     "/events/{event_id}/replay",
     summary="Send an event again to every target it should reach now",
-    status_code=202,
-    response_model=Envelope[Queued],
-    responses=QUEUED,
-    openapi_extra=idempotency(),
+    **queues(QUEUED),
 )
 async def replay_event(event_id: str, call: CallDep) -> Response:
     return await _replay(
@@ -188,30 +193,26 @@ async def replay_event(event_id: str, call: CallDep) -> Response:
 @router.post(
     "/webhooks/replay",
     summary="Replay many deliveries by filter (within the plan's retention)",
-    status_code=202,
-    response_model=Envelope[Queued],
-    responses={
-        **answer(202, wrapped("12 deliveries queued", {"queued": 12}, 202)),
-        **responses(400, 413, 415, *AUTHENTICATED, *IDEMPOTENT),
-    },
-    openapi_extra=operation(
-        request_body(
-            BulkReplay,
-            {"is_success": False, "since": "2026-11-28"},
-            required=False,
-            description="The filters, here or in the query string (the body wins)",
-        ),
-        idempotency(),
+    **queues(
         {
-            "parameters": [
-                {"name": "status", "in": "query", "required": False, "schema": one_of(DELIVERY_STATUSES)},
-                {"name": "is_success", "in": "query", "required": False, "schema": BOOLEAN},
-                {"name": "target_id", "in": "query", "required": False, "schema": {"type": "string"}},
-                {"name": "event", "in": "query", "required": False, "schema": one_of(EVENT_TYPES)},
-                {"name": "since", "in": "query", "required": False, "schema": TIMESTAMP},
-                {"name": "until", "in": "query", "required": False, "schema": TIMESTAMP},
-            ]
+            **answer(202, wrapped("12 deliveries queued", {"queued": 12}, 202)),
+            **responses(400, 413, 415, *AUTHENTICATED, *IDEMPOTENT),
         },
+        operation(
+            request_body(
+                BulkReplay,
+                {"is_success": False, "since": "2026-11-28"},
+                required=False,
+                description="The filters, here or in the query string (the body wins)",
+            ),
+            idempotency(),
+            {
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": schema}
+                    for name, schema in BULK_FILTERS.items()
+                ]
+            },
+        ),
     ),
 )
 async def bulk_replay(call: CallDep) -> Response:
@@ -220,7 +221,7 @@ async def bulk_replay(call: CallDep) -> Response:
         body = await read_json_object(request) if await request.body() else {}
         params = {**dict(request.query_params), **{k: _as_param(v) for k, v in body.items()}}
         errors: dict[str, str] = {}
-        unknown = set(params) - {"status", "is_success", "target_id", "event", "since", "until"}
+        unknown = set(params) - set(BULK_FILTERS)
         for name in sorted(unknown):
             errors[name] = "unknown filter"
         window = parse_window(params.get("since"), params.get("until"), None, None, errors)
@@ -237,16 +238,7 @@ async def bulk_replay(call: CallDep) -> Response:
 @router.get(
     "/events",
     summary="Events of the project, newest first",
-    response_model=Envelope[EventPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Events retrieved successfully", {"total": 1, "limit": 50, "offset": 0, "events": [EVENT]}
-            ),
-        ),
-        **responses(400, *AUTHENTICATED),
-    },
+    **listed(EventPage, "Events retrieved successfully", "events", EVENT),
 )
 async def list_events(
     session: SessionDep, tenant: TenantDep, query: WindowDep, event: str | None = EVENT_TYPE
