@@ -61,16 +61,33 @@ router = APIRouter(prefix="/v1", tags=["messaging"])
 
 CHANNEL_ID = Query(None, description="The channel to use (default: the project's first active channel)")
 READ_ANSWER = wrapped("Message marked as read", {"success": True})
+ASKING_META = responses(400, *AUTHENTICATED, 404, 409, 502)
+"""What a route that asks Meta about a channel may answer: a bad value, a credential refused, no
+such channel or object, a disconnected channel, Meta unavailable."""
+WRITING_TO_META = responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502)
+"""What a route that sends Meta a body under an ``Idempotency-Key`` may answer."""
 SEND: dict[str, Any] = {
     "response_model": Envelope[MessageSent],
     "status_code": 201,
     "responses": {
         **answer(201, SENT_EXAMPLE, "Meta accepted the message"),
         **also(200, Envelope[MessageSent], READ_ANSWER, "The body was a read receipt (`status: read`)"),
-        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
+        **WRITING_TO_META,
     },
     "openapi_extra": operation(request_body(SendMessage, examples=SEND_EXAMPLES), idempotency()),
 }
+
+
+def at_meta(model: Any, example: Any, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The decorator keywords of a route that calls Meta for a channel: ``model`` answered with
+    ``example``; one that sends a ``body`` (:func:`request_body`) takes an ``Idempotency-Key``."""
+    if body is None:
+        return {"response_model": model, "responses": {**answer(200, example), **ASKING_META}}
+    return {
+        "response_model": model,
+        "responses": {**answer(200, example), **WRITING_TO_META},
+        "openapi_extra": operation(body, idempotency()),
+    }
 
 
 async def _send(call: Call, phone_number_id: str | None) -> Response:
@@ -99,12 +116,7 @@ async def send_message(call: CallDep) -> Response:
 @router.post(
     "/messages/read",
     summary="Mark an inbound message as read (optionally show typing)",
-    response_model=Envelope[Success],
-    responses={
-        **answer(200, READ_ANSWER),
-        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
-    },
-    openapi_extra=operation(request_body(ReadReceipt, READ_EXAMPLE), idempotency()),
+    **at_meta(Envelope[Success], READ_ANSWER, request_body(ReadReceipt, READ_EXAMPLE)),
 )
 async def mark_read(call: CallDep) -> Response:
     async def execute() -> Response:
@@ -126,9 +138,7 @@ async def send_message_from(phone_number_id: str, call: CallDep) -> Response:
 @router.post(
     "/media",
     summary="Upload a media file to Meta (multipart: file, messaging_product)",
-    response_model=Envelope[MediaId],
-    responses={**answer(200, MEDIA_EXAMPLE), **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502)},
-    openapi_extra=operation(request_body(MediaUpload, media_type="multipart/form-data"), idempotency()),
+    **at_meta(Envelope[MediaId], MEDIA_EXAMPLE, request_body(MediaUpload, media_type="multipart/form-data")),
 )
 async def upload_media(call: CallDep, channel_id: str | None = CHANNEL_ID) -> Response:
     async def execute() -> Response:
@@ -148,7 +158,7 @@ async def upload_media(call: CallDep, channel_id: str | None = CHANNEL_ID) -> Re
             "description": "The file's bytes, with its MIME type as Content-Type",
             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         },
-        **responses(400, *AUTHENTICATED, 404, 409, 502),
+        **ASKING_META,
     },
 )
 async def download_media(media_id: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
@@ -165,11 +175,7 @@ async def download_media(media_id: str, ctx: ContextDep, session: SessionDep, te
 @router.delete(
     "/media/{media_id}",
     summary="Delete a media file at Meta",
-    response_model=Envelope[Success],
-    responses={
-        **answer(200, wrapped("Media deleted successfully", {"success": True})),
-        **responses(400, *AUTHENTICATED, 404, 409, 502),
-    },
+    **at_meta(Envelope[Success], wrapped("Media deleted successfully", {"success": True})),
 )
 async def delete_media(media_id: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
     await media.delete_media(ctx, session, tenant, media_id)
@@ -179,8 +185,7 @@ async def delete_media(media_id: str, ctx: ContextDep, session: SessionDep, tena
 @router.get(
     "/templates",
     summary="List message templates (filters, and Meta's cursors with limit)",
-    response_model=PagedEnvelope[list[Template]],
-    responses={**answer(200, TEMPLATES_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+    **at_meta(PagedEnvelope[list[Template]], TEMPLATES_EXAMPLE),
 )
 async def list_templates(
     call: CallDep,
@@ -206,12 +211,9 @@ async def list_templates(
 @router.post(
     "/templates",
     summary="Create a message template and submit it for review",
-    response_model=Envelope[TemplateCreated],
-    responses={
-        **answer(200, TEMPLATE_CREATED_EXAMPLE),
-        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
-    },
-    openapi_extra=operation(request_body(TemplateCreate, TEMPLATE_EXAMPLE), idempotency()),
+    **at_meta(
+        Envelope[TemplateCreated], TEMPLATE_CREATED_EXAMPLE, request_body(TemplateCreate, TEMPLATE_EXAMPLE)
+    ),
 )
 async def create_template(call: CallDep, channel_id: str | None = CHANNEL_ID) -> Response:
     async def execute() -> Response:
@@ -227,8 +229,7 @@ async def create_template(call: CallDep, channel_id: str | None = CHANNEL_ID) ->
 @router.delete(
     "/templates/{name}",
     summary="Delete a message template (every language)",
-    response_model=Envelope[Success],
-    responses={**answer(200, TEMPLATE_DELETED_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+    **at_meta(Envelope[Success], TEMPLATE_DELETED_EXAMPLE),
 )
 async def delete_template(
     name: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep, channel_id: str | None = CHANNEL_ID
@@ -240,8 +241,7 @@ async def delete_template(
 @router.get(
     "/profile",
     summary="Get the WhatsApp Business profile of a channel",
-    response_model=Envelope[Profile],
-    responses={**answer(200, PROFILE_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+    **at_meta(Envelope[Profile], PROFILE_EXAMPLE),
 )
 async def get_profile(
     ctx: ContextDep, session: SessionDep, tenant: TenantDep, channel_id: str | None = CHANNEL_ID
@@ -253,12 +253,9 @@ async def get_profile(
 @router.post(
     "/profile",
     summary="Update the WhatsApp Business profile of a channel",
-    response_model=Envelope[Success],
-    responses={
-        **answer(200, PROFILE_UPDATED_EXAMPLE),
-        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
-    },
-    openapi_extra=operation(request_body(ProfileUpdate, PROFILE_UPDATE_EXAMPLE), idempotency()),
+    **at_meta(
+        Envelope[Success], PROFILE_UPDATED_EXAMPLE, request_body(ProfileUpdate, PROFILE_UPDATE_EXAMPLE)
+    ),
 )
 async def update_profile(call: CallDep, channel_id: str | None = CHANNEL_ID) -> Response:
     async def execute() -> Response:

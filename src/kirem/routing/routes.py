@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from kirem.api.answers import answers
 from kirem.api.body import read_json_object
 from kirem.api.calls import CallDep
 from kirem.api.deps import ContextDep, SessionDep, TenantDep
@@ -74,6 +75,7 @@ RULE_ANSWER = {
     "created_at": "2026-11-29T10:00:00Z",
     "updated_at": "2026-11-29T10:00:00Z",
 }
+LIST = responses(*AUTHENTICATED)
 READ = responses(*AUTHENTICATED, 404)
 WRITE = responses(*BODY, *AUTHENTICATED, 404)
 CREATE = responses(*BODY, *AUTHENTICATED, *IDEMPOTENT)
@@ -89,9 +91,7 @@ def _production(ctx: AppContext) -> bool:
 @router.post(
     "/targets",
     summary="Create a webhook target",
-    status_code=201,
-    response_model=Envelope[Target],
-    responses={**answer(201, wrapped("Webhook target created successfully", TARGET_ANSWER, 201)), **CREATE},
+    **answers(Target, "Webhook target created successfully", TARGET_ANSWER, CREATE, 201),
     openapi_extra=operation(request_body(TargetCreate, TARGET_EXAMPLE), idempotency()),
 )
 async def create_target(call: CallDep) -> Response:
@@ -110,11 +110,7 @@ async def create_target(call: CallDep) -> Response:
 @router.get(
     "/targets",
     summary="List webhook targets",
-    response_model=Envelope[list[Target]],
-    responses={
-        **answer(200, wrapped("Webhook targets retrieved successfully", [TARGET_ANSWER])),
-        **responses(*AUTHENTICATED),
-    },
+    **answers(list[Target], "Webhook targets retrieved successfully", [TARGET_ANSWER], LIST),
 )
 async def list_targets(ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
     rows = await targets.list_targets(session, tenant.project_id)
@@ -124,8 +120,7 @@ async def list_targets(ctx: ContextDep, session: SessionDep, tenant: TenantDep) 
 @router.get(
     "/targets/{target_id}",
     summary="Get a webhook target",
-    response_model=Envelope[Target],
-    responses={**answer(200, wrapped("Webhook target retrieved successfully", TARGET_ANSWER)), **READ},
+    **answers(Target, "Webhook target retrieved successfully", TARGET_ANSWER, READ),
 )
 async def get_target(target_id: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
     target = await targets.get_target(session, tenant.project_id, target_id)
@@ -135,8 +130,7 @@ async def get_target(target_id: str, ctx: ContextDep, session: SessionDep, tenan
 @router.patch(
     "/targets/{target_id}",
     summary="Change a webhook target (enabled: true re-enables it)",
-    response_model=Envelope[Target],
-    responses={**answer(200, wrapped("Webhook target updated successfully", TARGET_ANSWER)), **WRITE},
+    **answers(Target, "Webhook target updated successfully", TARGET_ANSWER, WRITE),
     openapi_extra=request_body(TargetUpdate, {"enabled": True, "headers": {"Authorization": "****"}}),
 )
 async def update_target(target_id: str, call: CallDep) -> Response:
@@ -186,8 +180,7 @@ async def test_target(target_id: str, ctx: ContextDep, session: SessionDep, tena
 @router.delete(
     "/targets/{target_id}",
     summary="Delete a webhook target (also from every rule; a rule left without targets matches nothing)",
-    response_model=Envelope[Success],
-    responses={**answer(200, wrapped("Webhook target deleted successfully", DELETED)), **READ},
+    **answers(Success, "Webhook target deleted successfully", DELETED, READ),
 )
 async def delete_target(target_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     await targets.delete_target(session, tenant, target_id)
@@ -201,9 +194,7 @@ async def delete_target(target_id: str, session: SessionDep, tenant: TenantDep) 
 @router.post(
     "/rules",
     summary="Create a routing rule",
-    status_code=201,
-    response_model=Envelope[Rule],
-    responses={**answer(201, wrapped("Routing rule created successfully", RULE_ANSWER, 201)), **CREATE},
+    **answers(Rule, "Routing rule created successfully", RULE_ANSWER, CREATE, 201),
     openapi_extra=operation(request_body(RuleCreate, RULE_EXAMPLE), idempotency()),
 )
 async def create_rule(call: CallDep) -> Response:
@@ -218,11 +209,7 @@ async def create_rule(call: CallDep) -> Response:
 @router.get(
     "/rules",
     summary="List routing rules",
-    response_model=Envelope[list[Rule]],
-    responses={
-        **answer(200, wrapped("Routing rules retrieved successfully", [RULE_ANSWER])),
-        **responses(*AUTHENTICATED),
-    },
+    **answers(list[Rule], "Routing rules retrieved successfully", [RULE_ANSWER], LIST),
 )
 async def list_rules(session: SessionDep, tenant: TenantDep) -> Response:
     rows = await rules.list_rules(session, tenant.project_id)
@@ -275,8 +262,7 @@ async def try_rules(call: CallDep) -> Response:
 @router.get(
     "/rules/{rule_id}",
     summary="Get a routing rule",
-    response_model=Envelope[Rule],
-    responses={**answer(200, wrapped("Routing rule retrieved successfully", RULE_ANSWER)), **READ},
+    **answers(Rule, "Routing rule retrieved successfully", RULE_ANSWER, READ),
 )
 async def get_rule(rule_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     rule = await rules.get_rule(session, tenant.project_id, rule_id)
@@ -286,8 +272,7 @@ async def get_rule(rule_id: str, session: SessionDep, tenant: TenantDep) -> Resp
 @router.patch(
     "/rules/{rule_id}",
     summary="Change a routing rule",
-    response_model=Envelope[Rule],
-    responses={**answer(200, wrapped("Routing rule updated successfully", RULE_ANSWER)), **WRITE},
+    **answers(Rule, "Routing rule updated successfully", RULE_ANSWER, WRITE),
     openapi_extra=request_body(RuleUpdate, {"enabled": False}),
 )
 async def update_rule(rule_id: str, request: Request, session: SessionDep, tenant: TenantDep) -> Response:
@@ -300,8 +285,7 @@ async def update_rule(rule_id: str, request: Request, session: SessionDep, tenan
 @router.delete(
     "/rules/{rule_id}",
     summary="Delete a routing rule",
-    response_model=Envelope[Success],
-    responses={**answer(200, wrapped("Routing rule deleted successfully", DELETED)), **READ},
+    **answers(Success, "Routing rule deleted successfully", DELETED, READ),
 )
 async def delete_rule(rule_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     await rules.delete_rule(session, tenant, rule_id)
