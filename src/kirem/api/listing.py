@@ -11,16 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from kirem.api.schemas import (
-    AUTHENTICATED,
-    TIMESTAMP,
-    Envelope,
-    answer,
-    integer,
-    responses,
-    typed_query,
-    wrapped,
-)
+from kirem.api.answers import answers
+from kirem.api.schemas import AUTHENTICATED, TIMESTAMP, integer, responses, typed_query
 from kirem.kit.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, Window, parse_int, parse_window
 
 SINCE = typed_query(TIMESTAMP, "Created at or after (ISO 8601 or Unix seconds)")
@@ -36,6 +28,10 @@ class Page:
         self.errors: dict[str, str] = {}
         self.limit = parse_int("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT, self.errors)
         self.offset = parse_int("offset", offset, 0, 0, MAX_OFFSET, self.errors)
+
+    def of(self, total: int, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """This page of a list as the API answers it: ``{total, limit, offset, <key>: rows}``."""
+        return {"total": total, "limit": self.limit, "offset": self.offset, key: rows}
 
 
 class TimeWindow:
@@ -60,13 +56,10 @@ def listed(
     limit: int = DEFAULT_LIMIT,
     errors: dict[int | str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A list route's ``response_model`` and ``responses``: its page in the wrapper, with ``rows``
-    as the example, and what a list may refuse (``errors`` replace those answers)."""
-    example = wrapped(message, {"total": len(rows), "limit": limit, "offset": 0, key: list(rows)})
-    return {
-        "response_model": Envelope[model],
-        "responses": {**answer(200, example), **(errors or responses(400, *AUTHENTICATED))},
-    }
+    """A list route's decorator keywords (:func:`kirem.api.answers.answers`): ``rows`` as the example
+    page, and what a list may refuse (``errors`` replace those answers)."""
+    page = {"total": len(rows), "limit": limit, "offset": 0, key: list(rows)}
+    return answers(model, message, page, errors or responses(400, *AUTHENTICATED))
 
 
 PageDep = Annotated[Page, Depends()]

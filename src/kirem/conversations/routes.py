@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request, Response
 
+from kirem.api.answers import answers
 from kirem.api.body import read_json_object
 from kirem.api.calls import CallDep
 from kirem.api.deps import SessionDep, TenantDep
-from kirem.api.listing import Page, PageDep, listed
+from kirem.api.listing import PageDep, listed
 from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
@@ -23,7 +22,6 @@ from kirem.api.schemas import (
     request_body,
     responses,
     typed_query,
-    wrapped,
 )
 from kirem.conversations import service
 from kirem.conversations.models import CONVERSATION_STATUSES
@@ -69,11 +67,6 @@ TIMELINE_ENTRY = {
 }
 
 
-def _paged(page: Page, total: int, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """One page of a list as the API answers it: ``{total, limit, offset, <key>: [...]}``."""
-    return {"total": total, "limit": page.limit, "offset": page.offset, key: items}
-
-
 @router.get(
     "",
     summary="Conversations, most recently active first",
@@ -90,27 +83,19 @@ async def list_conversations(
     total, rows = await service.list_conversations(
         session, tenant.project_id, status=status, customer=customer, limit=page.limit, offset=page.offset
     )
-    data = _paged(page, total, "conversations", [service.conversation_view(c) for c in rows])
+    data = page.of(total, "conversations", [service.conversation_view(c) for c in rows])
     return ok(data, "Conversations retrieved successfully")
 
 
 @router.get(
     "/{conversation_id}",
     summary="A conversation with its timeline (oldest first, paginated)",
-    response_model=Envelope[ConversationDetail],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Conversation retrieved successfully",
-                {
-                    **CONVERSATION,
-                    "timeline": {"total": 1, "limit": 50, "offset": 0, "messages": [TIMELINE_ENTRY]},
-                },
-            ),
-        ),
-        **responses(400, *AUTHENTICATED, 404),
-    },
+    **answers(
+        ConversationDetail,
+        "Conversation retrieved successfully",
+        {**CONVERSATION, "timeline": {"total": 1, "limit": 50, "offset": 0, "messages": [TIMELINE_ENTRY]}},
+        responses(400, *AUTHENTICATED, 404),
+    ),
 )
 async def get_conversation(
     conversation_id: str, session: SessionDep, tenant: TenantDep, page: PageDep
@@ -120,7 +105,7 @@ async def get_conversation(
     total, entries = await service.timeline(
         session, tenant.project_id, conversation, limit=page.limit, offset=page.offset
     )
-    timeline = _paged(page, total, "messages", [service.timeline_entry_view(e) for e in entries])
+    timeline = page.of(total, "messages", [service.timeline_entry_view(e) for e in entries])
     return ok(
         {**service.conversation_view(conversation), "timeline": timeline},
         "Conversation retrieved successfully",
@@ -130,11 +115,12 @@ async def get_conversation(
 @router.patch(
     "/{conversation_id}",
     summary="Change a conversation's status",
-    response_model=Envelope[ConversationModel],
-    responses={
-        **answer(200, wrapped("Conversation updated successfully", {**CONVERSATION, "status": "resolved"})),
-        **responses(*BODY, *AUTHENTICATED, 404),
-    },
+    **answers(
+        ConversationModel,
+        "Conversation updated successfully",
+        {**CONVERSATION, "status": "resolved"},
+        responses(*BODY, *AUTHENTICATED, 404),
+    ),
     openapi_extra=request_body(ConversationUpdate, {"status": "resolved"}),
 )
 async def update_conversation(
@@ -224,5 +210,5 @@ async def list_contacts(
     total, contacts = await service.list_contacts(
         session, tenant.project_id, channel_id=channel_id, limit=page.limit, offset=page.offset
     )
-    data = _paged(page, total, "contacts", [service.contact_view(c) for c in contacts])
+    data = page.of(total, "contacts", [service.contact_view(c) for c in contacts])
     return ok(data, "Contacts retrieved successfully")

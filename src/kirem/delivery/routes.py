@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
+from kirem.api.answers import answers
 from kirem.api.body import read_json_object
 from kirem.api.calls import Call, CallDep
 from kirem.api.deps import SessionDep, TenantDep
@@ -121,23 +122,15 @@ async def list_deliveries(
 @router.get(
     "/webhooks/deliveries/{delivery_id}",
     summary="One delivery with every attempt",
-    response_model=Envelope[DeliveryDetail],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Delivery retrieved successfully",
-                {
-                    **DELIVERY,
-                    "attempt_log": [
-                        ATTEMPT,
-                        {**ATTEMPT, "status_code": 200, "is_success": True, "attempt": 2},
-                    ],
-                },
-            ),
-        ),
-        **responses(*AUTHENTICATED, 404),
-    },
+    **answers(
+        DeliveryDetail,
+        "Delivery retrieved successfully",
+        {
+            **DELIVERY,
+            "attempt_log": [ATTEMPT, {**ATTEMPT, "status_code": 200, "is_success": True, "attempt": 2}],
+        },
+        responses(*AUTHENTICATED, 404),
+    ),
 )
 async def get_delivery(delivery_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     return ok(
@@ -255,11 +248,12 @@ async def list_events(
 @router.get(
     "/events/{event_id}",
     summary="One event with its deliveries",
-    response_model=Envelope[EventDetail],
-    responses={
-        **answer(200, wrapped("Event retrieved successfully", {**EVENT, "deliveries": [DELIVERY]})),
-        **responses(*AUTHENTICATED, 404),
-    },
+    **answers(
+        EventDetail,
+        "Event retrieved successfully",
+        {**EVENT, "deliveries": [DELIVERY]},
+        responses(*AUTHENTICATED, 404),
+    ),
 )
 async def get_event(event_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     return ok(await service.get_event(session, tenant.project_id, event_id), "Event retrieved successfully")
