@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.analytics.messages import DIRECTIONS, STATUSES, check_analytics, query_message_logs
 from kirem.analytics.schemas import MESSAGE_LOGS_EXAMPLE, MessageLogPage
-from kirem.api.deps import get_session, get_tenant
+from kirem.api.deps import SessionDep, TenantDep
+from kirem.api.listing import WindowDep, listed
 from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
     BOOLEAN,
-    TIMESTAMP,
     Envelope,
     answer,
-    integer,
     one_of,
     responses,
     typed_query,
-    wrapped,
 )
 from kirem.delivery.deliveries import attempt_logs
 from kirem.delivery.schemas import AttemptPage
-from kirem.kit.params import MAX_LIMIT, MAX_OFFSET, parse_bool, parse_window, raise_if
+from kirem.kit.params import parse_bool, raise_if
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
-SINCE = typed_query(TIMESTAMP, "Created at or after (ISO 8601 or Unix seconds)")
-UNTIL = typed_query(TIMESTAMP, "Created at or before (ISO 8601 or Unix seconds)")
-LIMIT = typed_query(integer(1, MAX_LIMIT), "Page size (default 50)")
-OFFSET = typed_query(integer(0, MAX_OFFSET), "Rows to skip")
 ERRORS = responses(
     400, *AUTHENTICATED, r403="The plan does not include the analytics API, or the key is refused"
 )
@@ -53,8 +48,12 @@ WEBHOOK_LOG = {
 }
 
 
-def require_analytics(tenant: Tenant = Depends(get_tenant)) -> Tenant:
+def require_analytics(tenant: TenantDep) -> Tenant:
     return check_analytics(tenant)
+
+
+AnalyticsTenant = Annotated[Tenant, Depends(require_analytics)]
+"""The calling key's project, once its plan is known to include the analytics API."""
 
 
 @router.get(
@@ -64,62 +63,46 @@ def require_analytics(tenant: Tenant = Depends(get_tenant)) -> Tenant:
     responses={**answer(200, MESSAGE_LOGS_EXAMPLE), **ERRORS},
 )
 async def message_logs(
+    session: SessionDep,
+    tenant: AnalyticsTenant,
+    query: WindowDep,
     status: str | None = typed_query(one_of(STATUSES), "Only messages in this status"),
     direction: str | None = typed_query(one_of(DIRECTIONS), "inbound or outbound"),
     recipient: str | None = Query(None, description="The customer's number"),
     type: str | None = Query(None, description="The message type: text, template, image, …"),
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(require_analytics),
 ) -> Response:
-    errors: dict[str, str] = {}
-    window = parse_window(since, until, limit, offset, errors)
+    errors = query.errors
     if status and status not in STATUSES:
         errors["status"] = f"must be one of {', '.join(STATUSES)}"
     if direction and direction not in DIRECTIONS:
         errors["direction"] = "must be 'inbound' or 'outbound'"
     raise_if(errors)
     filters = {"status": status, "direction": direction, "recipient": recipient, "type": type}
-    data = await query_message_logs(session, tenant.project_id, window, filters)
+    data = await query_message_logs(session, tenant.project_id, query.window, filters)
     return ok(data, "Message logs retrieved successfully")
 
 
 @router.get(
     "/webhooks",
     summary="Webhook delivery attempts, filtered and paginated",
-    response_model=Envelope[AttemptPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Webhook logs retrieved successfully",
-                {"total": 1, "limit": 10, "offset": 0, "logs": [WEBHOOK_LOG]},
-            ),
-        ),
-        **ERRORS,
-    },
+    **listed(
+        AttemptPage, "Webhook logs retrieved successfully", "logs", WEBHOOK_LOG, limit=10, errors=ERRORS
+    ),
 )
 async def webhook_logs(
+    session: SessionDep,
+    tenant: AnalyticsTenant,
+    query: WindowDep,
     is_success: str | None = typed_query(BOOLEAN, "Only successful (true) or failed (false) attempts"),
     event: str | None = typed_query(one_of(EVENT_TYPES), "Only attempts of this event type"),
     target_id: str | None = Query(None, description="Only attempts to this target"),
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(require_analytics),
 ) -> Response:
-    errors: dict[str, str] = {}
-    window = parse_window(since, until, limit, offset, errors)
+    errors = query.errors
     success = parse_bool("is_success", is_success, errors)
     if event and event not in EVENT_TYPES:
         errors["event"] = f"must be one of {', '.join(EVENT_TYPES)}"
     raise_if(errors)
     data = await attempt_logs(
-        session, tenant.project_id, window, is_success=success, event=event, target_id=target_id
+        session, tenant.project_id, query.window, is_success=success, event=event, target_id=target_id
     )
     return ok(data, "Webhook logs retrieved successfully")

@@ -30,6 +30,11 @@ def redoc_bundle() -> bytes:
     return bundle.replace(REDOC_LOGO, ASSETS_PATH.lstrip("/").encode() + b"/favicon.png")
 
 
+def _asset(request: Request, name: str) -> str:
+    """A file of :data:`ASSETS`, addressed below the app's root path (a proxy's prefix)."""
+    return f"{request.scope.get('root_path', '')}{ASSETS_PATH}/{name}"
+
+
 def install_docs_pages(app: FastAPI) -> None:
     """Serve the two pages and their assets; ``app`` is built with ``docs_url=None, redoc_url=None``."""
 
@@ -39,26 +44,28 @@ def install_docs_pages(app: FastAPI) -> None:
 
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
+    title = f"{app.title} API"
+
+    def document(request: Request) -> str:
+        return f"{request.scope.get('root_path', '')}{openapi_url}"
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} API",
-            swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
+            openapi_url=document(request),
+            title=title,
+            swagger_js_url=_asset(request, "swagger-ui-bundle.js"),
+            swagger_css_url=_asset(request, "swagger-ui.css"),
+            swagger_favicon_url=_asset(request, "favicon.png"),
             swagger_ui_parameters=SWAGGER_PARAMETERS,
         )
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
         return get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} API",
-            redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
+            openapi_url=document(request),
+            title=title,
+            redoc_js_url=_asset(request, "redoc.standalone.js"),
+            redoc_favicon_url=_asset(request, "favicon.png"),
             with_google_fonts=False,
         )

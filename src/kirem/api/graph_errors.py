@@ -8,10 +8,10 @@ object that cannot be used, 2500 unknown path, 2 unexpected. ``fbtrace_id`` is t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from kirem.api.responses import ApiError, WrappedJSON
+from kirem.meta.graph_error import GraphFault
 
 VERSION = re.compile(r"^\d+\.\d+$")
 _GRAPH_PATH = re.compile(r"^/v\d+\.\d+(/|$)")
@@ -22,7 +22,6 @@ _TITLES = {
     131009: "Parameter value is not valid",
 }
 """Meta's titles for the codes of Kirem's own send checks (its error codes reference)."""
-GRAPH_DOCS = "Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
 
 
 def is_graph_path(path: str) -> bool:
@@ -30,33 +29,8 @@ def is_graph_path(path: str) -> bool:
     return _GRAPH_PATH.match(path) is not None
 
 
-@dataclass
-class GraphError(Exception):
-    status: int
-    code: int
-    message: str
-    type: str = "OAuthException"
-    subcode: int | None = None
-    details: Any = None
-    is_transient: bool | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    user_title: str | None = None
-    user_msg: str | None = None
-
-    def body(self, request_id: str | None) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        if self.is_transient is not None:
-            error["is_transient"] = self.is_transient
-        if self.user_title is not None:
-            error["error_user_title"] = self.user_title
-        if self.user_msg is not None:
-            error["error_user_msg"] = self.user_msg
-        if self.details is not None:
-            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
-        error["fbtrace_id"] = request_id or ""
-        return {"error": error}
+class GraphError(GraphFault):
+    """A refusal on a Graph-compatible path; its ``fbtrace_id`` is the request id."""
 
     def response(self, request_id: str | None) -> WrappedJSON:
         return WrappedJSON(self.body(request_id), status_code=self.status, headers=self.headers or None)
@@ -93,27 +67,10 @@ def _details(errors: Any) -> Any:
     return errors
 
 
-def missing_token() -> GraphError:
-    return GraphError(
-        401,
-        104,
-        "An access token is required to request this resource.",
-        headers={
-            "WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_request" "An access token is required"'
-        },
-    )
-
-
-def unsupported_request(method: str, object_id: str) -> GraphError:
-    """Meta's answer for an object id that does not exist, is not reachable, or lacks the method."""
-    return GraphError(
-        400,
-        100,
-        f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not exist, cannot be "
-        f"loaded due to missing permissions, or does not support this operation. {GRAPH_DOCS}",
-        type="GraphMethodException",
-        subcode=33,
-    )
+missing_token = GraphError.missing_token
+unsupported_request = GraphError.unsupported_request
+unknown_path = GraphError.unknown_path
+unexpected = GraphError.unexpected
 
 
 def unsupported_version(version: str) -> GraphError:
@@ -123,16 +80,6 @@ def unsupported_version(version: str) -> GraphError:
         2635,
         f"(#2635) You are calling a deprecated version of the Graph API (v{version}). "
         "Please update to v13.0 or later.",
-    )
-
-
-def unknown_path(path: str) -> GraphError:
-    return GraphError(400, 2500, f"Unknown path components: {path}")
-
-
-def unexpected() -> GraphError:
-    return GraphError(
-        500, 2, "An unexpected error has occurred. Please retry your request later.", is_transient=True
     )
 
 

@@ -97,29 +97,6 @@ def mounted(prefix: str, app: FastAPI, tag: str) -> Completion:
     return complete
 
 
-def build_document(
-    app: FastAPI,
-    *,
-    tags: list[dict[str, str]] | None = None,
-    servers: list[dict[str, str]] | None = None,
-    completions: Sequence[Completion] = (),
-) -> dict[str, Any]:
-    document = get_openapi(
-        title=app.title,
-        version=app.version,
-        openapi_version=app.openapi_version,
-        description=app.description,
-        routes=app.routes,
-        tags=tags,
-        servers=servers,
-    )
-    for complete in completions:
-        complete(document)
-    _drop_validation_errors(document)
-    _add_request_models(document)
-    return document
-
-
 def install_openapi(
     app: FastAPI,
     *,
@@ -127,11 +104,25 @@ def install_openapi(
     servers: list[dict[str, str]] | None = None,
     completions: Sequence[Completion] = (),
 ) -> None:
-    """Serve :func:`build_document` at the app's ``openapi_url`` (built once, on first request)."""
+    """Serve the app's document at its ``openapi_url``, built once, on first request: FastAPI's,
+    completed by ``completions``, without FastAPI's 422 and with the request-body models."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_document(app, tags=tags, servers=servers, completions=completions)
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=app.routes,
+                tags=tags,
+                servers=servers,
+            )
+            for complete in completions:
+                complete(document)
+            _drop_validation_errors(document)
+            _add_request_models(document)
+            app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

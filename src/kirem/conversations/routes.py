@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request, Response
 
 from kirem.api.body import read_json_object
-from kirem.api.deps import get_context, get_session, get_tenant
-from kirem.api.idempotency import idempotent
+from kirem.api.calls import CallDep
+from kirem.api.deps import SessionDep, TenantDep
+from kirem.api.listing import PageDep, listed
 from kirem.api.responses import ok
+from kirem.api.route_docs import answers
 from kirem.api.schemas import (
     AUTHENTICATED,
     BODY,
@@ -16,15 +17,12 @@ from kirem.api.schemas import (
     Envelope,
     answer,
     idempotency,
-    integer,
     one_of,
     operation,
     request_body,
     responses,
     typed_query,
-    wrapped,
 )
-from kirem.context import AppContext
 from kirem.conversations import service
 from kirem.conversations.models import CONVERSATION_STATUSES
 from kirem.conversations.schemas import (
@@ -36,14 +34,11 @@ from kirem.conversations.schemas import (
 )
 from kirem.conversations.schemas import Conversation as ConversationModel
 from kirem.kit.errors import invalid
-from kirem.kit.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, parse_int, raise_if
+from kirem.kit.params import raise_if
 from kirem.messaging.schemas import SENT_EXAMPLE, MessageSent
-from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 MAX_TEXT = 4096
-LIMIT = typed_query(integer(1, MAX_LIMIT), "Page size (default 50)")
-OFFSET = typed_query(integer(0, MAX_OFFSET), "Rows to skip")
 CONVERSATION = {
     "id": "9b2f6c1e-4d3a-4e5f-8a7b-6c5d4e3f2a1b",
     "status": "open",
@@ -72,84 +67,45 @@ TIMELINE_ENTRY = {
 }
 
 
-def _page(limit: str | None, offset: str | None) -> tuple[int, int]:
-    errors: dict[str, str] = {}
-    page = (
-        parse_int("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT, errors),
-        parse_int("offset", offset, 0, 0, MAX_OFFSET, errors),
-    )
-    raise_if(errors)
-    return page
-
-
 @router.get(
     "",
     summary="Conversations, most recently active first",
-    response_model=Envelope[ConversationPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Conversations retrieved successfully",
-                {"total": 1, "limit": 50, "offset": 0, "conversations": [CONVERSATION]},
-            ),
-        ),
-        **responses(400, *AUTHENTICATED),
-    },
+    **listed(ConversationPage, "Conversations retrieved successfully", "conversations", CONVERSATION),
 )
 async def list_conversations(
+    session: SessionDep,
+    tenant: TenantDep,
+    page: PageDep,
     status: str | None = typed_query(one_of(CONVERSATION_STATUSES), "Only conversations in this status"),
     customer: str | None = Query(None, description="The customer's phone number, in any notation, or BSUID"),
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
 ) -> Response:
-    size, start = _page(limit, offset)
+    raise_if(page.errors)
     total, rows = await service.list_conversations(
-        session, tenant.project_id, status=status, customer=customer, limit=size, offset=start
+        session, tenant.project_id, status=status, customer=customer, limit=page.limit, offset=page.offset
     )
-    data = {
-        "total": total,
-        "limit": size,
-        "offset": start,
-        "conversations": [service.conversation_view(c) for c in rows],
-    }
+    data = page.of(total, "conversations", [service.conversation_view(c) for c in rows])
     return ok(data, "Conversations retrieved successfully")
 
 
 @router.get(
     "/{conversation_id}",
     summary="A conversation with its timeline (oldest first, paginated)",
-    response_model=Envelope[ConversationDetail],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Conversation retrieved successfully",
-                {
-                    **CONVERSATION,
-                    "timeline": {"total": 1, "limit": 50, "offset": 0, "messages": [TIMELINE_ENTRY]},
-                },
-            ),
-        ),
-        **responses(400, *AUTHENTICATED, 404),
-    },
+    **answers(
+        ConversationDetail,
+        "Conversation retrieved successfully",
+        {**CONVERSATION, "timeline": {"total": 1, "limit": 50, "offset": 0, "messages": [TIMELINE_ENTRY]}},
+        responses(400, *AUTHENTICATED, 404),
+    ),
 )
 async def get_conversation(
-    conversation_id: str,
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    conversation_id: str, session: SessionDep, tenant: TenantDep, page: PageDep
 ) -> Response:
-    size, start = _page(limit, offset)
+    raise_if(page.errors)
     conversation = await service.get_conversation(session, tenant.project_id, conversation_id)
     total, entries = await service.timeline(
-        session, tenant.project_id, conversation, limit=size, offset=start
+        session, tenant.project_id, conversation, limit=page.limit, offset=page.offset
     )
-    messages = [service.timeline_entry_view(e) for e in entries]
-    timeline = {"total": total, "limit": size, "offset": start, "messages": messages}
+    timeline = page.of(total, "messages", [service.timeline_entry_view(e) for e in entries])
     return ok(
         {**service.conversation_view(conversation), "timeline": timeline},
         "Conversation retrieved successfully",
@@ -159,18 +115,16 @@ async def get_conversation(
 @router.patch(
     "/{conversation_id}",
     summary="Change a conversation's status",
-    response_model=Envelope[ConversationModel],
-    responses={
-        **answer(200, wrapped("Conversation updated successfully", {**CONVERSATION, "status": "resolved"})),
-        **responses(*BODY, *AUTHENTICATED, 404),
-    },
+    **answers(
+        ConversationModel,
+        "Conversation updated successfully",
+        {**CONVERSATION, "status": "resolved"},
+        responses(*BODY, *AUTHENTICATED, 404),
+    ),
     openapi_extra=request_body(ConversationUpdate, {"status": "resolved"}),
 )
 async def update_conversation(
-    conversation_id: str,
-    request: Request,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    conversation_id: str, request: Request, session: SessionDep, tenant: TenantDep
 ) -> Response:
     body = await read_json_object(request)
     unknown = set(body) - {"status"}
@@ -212,23 +166,17 @@ async def update_conversation(
         idempotency(),
     ),
 )
-async def reply(
-    conversation_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def reply(conversation_id: str, call: CallDep) -> Response:
     async def execute() -> Response:
-        body = await read_json_object(request)
+        body = await read_json_object(call.request)
         if "type" not in body and isinstance(body.get("text"), str):
             if len(body["text"]) > MAX_TEXT:
                 raise invalid({"text": f"at most {MAX_TEXT} characters"})
             body = {"type": "text", "text": {"body": body["text"]}}
-        answer = await service.reply(ctx, session, tenant, conversation_id, body, author="api")
+        answer = await service.reply(call.ctx, call.session, call.tenant, conversation_id, body, author="api")
         return ok(answer, "Message sent successfully", 201)
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 contacts_router = APIRouter(prefix="/v1/contacts", tags=["conversations"])
@@ -237,48 +185,30 @@ contacts_router = APIRouter(prefix="/v1/contacts", tags=["conversations"])
 @contacts_router.get(
     "",
     summary="Contacts synced from the WhatsApp Business app (coexistence)",
-    response_model=Envelope[ContactPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Contacts retrieved successfully",
-                {
-                    "total": 1,
-                    "limit": 50,
-                    "offset": 0,
-                    "contacts": [
-                        {
-                            "wa_id": "62812345678",
-                            "user_id": None,
-                            "username": None,
-                            "full_name": "Budi Santoso",
-                            "first_name": "Budi",
-                            "channel_id": "chan_5b1e2d3c4a5f6e7d8c9b0a1f",
-                            "updated_at": "2026-11-29T10:00:00Z",
-                        }
-                    ],
-                },
-            ),
-        ),
-        **responses(400, *AUTHENTICATED),
-    },
+    **listed(
+        ContactPage,
+        "Contacts retrieved successfully",
+        "contacts",
+        {
+            "wa_id": "62812345678",
+            "user_id": None,
+            "username": None,
+            "full_name": "Budi Santoso",
+            "first_name": "Budi",
+            "channel_id": "chan_5b1e2d3c4a5f6e7d8c9b0a1f",
+            "updated_at": "2026-11-29T10:00:00Z",
+        },
+    ),
 )
 async def list_contacts(
+    session: SessionDep,
+    tenant: TenantDep,
+    page: PageDep,
     channel_id: str | None = Query(None, description="Only contacts of this channel"),
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
 ) -> Response:
-    size, start = _page(limit, offset)
+    raise_if(page.errors)
     total, contacts = await service.list_contacts(
-        session, tenant.project_id, channel_id=channel_id, limit=size, offset=start
+        session, tenant.project_id, channel_id=channel_id, limit=page.limit, offset=page.offset
     )
-    data = {
-        "total": total,
-        "limit": size,
-        "offset": start,
-        "contacts": [service.contact_view(c) for c in contacts],
-    }
+    data = page.of(total, "contacts", [service.contact_view(c) for c in contacts])
     return ok(data, "Contacts retrieved successfully")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
 
 from kirem.api.body import read_json_object
-from kirem.api.deps import get_context, get_session, get_tenant
-from kirem.api.idempotency import idempotent
+from kirem.api.calls import Call, CallDep
+from kirem.api.deps import SessionDep, TenantDep
+from kirem.api.listing import WindowDep, listed
 from kirem.api.responses import ok
+from kirem.api.route_docs import answers
 from kirem.api.schemas import (
     AUTHENTICATED,
     BOOLEAN,
@@ -17,7 +21,6 @@ from kirem.api.schemas import (
     Envelope,
     answer,
     idempotency,
-    integer,
     one_of,
     operation,
     request_body,
@@ -25,14 +28,12 @@ from kirem.api.schemas import (
     typed_query,
     wrapped,
 )
-from kirem.context import AppContext
 from kirem.delivery import deliveries as service
 from kirem.delivery.deliveries import DELIVERY_STATUSES, parse_filter
 from kirem.delivery.schemas import BulkReplay, DeliveryDetail, DeliveryPage, EventDetail, EventPage, Queued
-from kirem.kit.params import MAX_LIMIT, MAX_OFFSET, parse_window, raise_if
+from kirem.kit.params import parse_window, raise_if
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.signals import DELIVERIES
-from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
 
@@ -74,10 +75,15 @@ EVENT = {
     "data": {"from": "62812345678", "type": "text", "text": {"body": "Halo"}},
 }
 EVENT_TYPE = typed_query(one_of(EVENT_TYPES), "Only events of this type")
-SINCE = typed_query(TIMESTAMP, "Created at or after (ISO 8601 or Unix seconds)")
-UNTIL = typed_query(TIMESTAMP, "Created at or before (ISO 8601 or Unix seconds)")
-LIMIT = typed_query(integer(1, MAX_LIMIT), "Page size (default 50)")
-OFFSET = typed_query(integer(0, MAX_OFFSET), "Rows to skip")
+BULK_FILTERS: dict[str, dict[str, Any]] = {
+    "status": one_of(DELIVERY_STATUSES),
+    "is_success": BOOLEAN,
+    "target_id": {"type": "string"},
+    "event": one_of(EVENT_TYPES),
+    "since": TIMESTAMP,
+    "until": TIMESTAMP,
+}
+"""The filters of a bulk replay, each with the schema it is published with."""
 QUEUED = {
     **answer(202, wrapped("1 delivery queued", {"queued": 1}, 202)),
     **responses(*AUTHENTICATED, 404, *IDEMPOTENT),
@@ -94,218 +100,160 @@ def _as_param(value: object) -> str | None:
 @router.get(
     "/webhooks/deliveries",
     summary="Deliveries (one per event and target), newest first",
-    response_model=Envelope[DeliveryPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Deliveries retrieved successfully",
-                {"total": 1, "limit": 50, "offset": 0, "deliveries": [DELIVERY]},
-            ),
-        ),
-        **responses(400, *AUTHENTICATED),
-    },
+    **listed(DeliveryPage, "Deliveries retrieved successfully", "deliveries", DELIVERY),
 )
 async def list_deliveries(
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    session: SessionDep,
+    tenant: TenantDep,
+    query: WindowDep,
     status: str | None = typed_query(one_of(DELIVERY_STATUSES), "Only deliveries in this status"),
     is_success: str | None = typed_query(BOOLEAN, "true: succeeded; false: failed at least once"),
     target_id: str | None = Query(None, description="Only deliveries to this target"),
     event: str | None = EVENT_TYPE,
     event_id: str | None = Query(None, description="Only deliveries of this event"),
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
 ) -> Response:
-    errors: dict[str, str] = {}
-    window = parse_window(since, until, limit, offset, errors)
     filters = {"status": status, "is_success": is_success, "target_id": target_id, "event": event}
-    flt = parse_filter({**filters, "event_id": event_id}, errors)
-    raise_if(errors)
-    data = await service.list_deliveries(session, tenant.project_id, flt, window)
+    flt = parse_filter({**filters, "event_id": event_id}, query.errors)
+    raise_if(query.errors)
+    data = await service.list_deliveries(session, tenant.project_id, flt, query.window)
     return ok(data, "Deliveries retrieved successfully")
 
 
 @router.get(
     "/webhooks/deliveries/{delivery_id}",
     summary="One delivery with every attempt",
-    response_model=Envelope[DeliveryDetail],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Delivery retrieved successfully",
-                {
-                    **DELIVERY,
-                    "attempt_log": [
-                        ATTEMPT,
-                        {**ATTEMPT, "status_code": 200, "is_success": True, "attempt": 2},
-                    ],
-                },
-            ),
-        ),
-        **responses(*AUTHENTICATED, 404),
-    },
+    **answers(
+        DeliveryDetail,
+        "Delivery retrieved successfully",
+        {
+            **DELIVERY,
+            "attempt_log": [ATTEMPT, {**ATTEMPT, "status_code": 200, "is_success": True, "attempt": 2}],
+        },
+        responses(*AUTHENTICATED, 404),
+    ),
 )
-async def get_delivery(
-    delivery_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
-) -> Response:
+async def get_delivery(delivery_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     return ok(
         await service.get_delivery(session, tenant.project_id, delivery_id), "Delivery retrieved successfully"
     )
 
 
-async def _queued(ctx: AppContext, session: AsyncSession, count: int) -> Response:
-    await session.commit()
-    ctx.signals.wake(DELIVERIES)
-    return ok({"queued": count}, f"{count} deliver{'y' if count == 1 else 'ies'} queued", 202)
+def queues(answers: dict[int | str, dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The decorator keywords of a replay: 202 with the count queued, under an ``Idempotency-Key``
+    (``extra``: the route's whole ``openapi_extra``)."""
+    return {
+        "status_code": 202,
+        "response_model": Envelope[Queued],
+        "responses": answers,
+        "openapi_extra": extra or idempotency(),
+    }
+
+
+async def _replay(call: Call, queue: Callable[[], Awaitable[int]]) -> Response:
+    """Queue deliveries once per ``Idempotency-Key``, commit them and wake the sender."""
+
+    async def execute() -> Response:
+        count = await queue()
+        await call.session.commit()
+        call.ctx.signals.wake(DELIVERIES)
+        return ok({"queued": count}, f"{count} deliver{'y' if count == 1 else 'ies'} queued", 202)
+
+    return await call.once(execute)
 
 
 @router.post(
     "/webhooks/deliveries/{delivery_id}/replay",
     summary="Send one delivery again",
-    status_code=202,
-    response_model=Envelope[Queued],
-    responses={**QUEUED, **responses(409, r409="The delivery's target is disabled")},
-    openapi_extra=idempotency(),
+    **queues({**QUEUED, **responses(409, r409="The delivery's target is disabled")}),
 )
-async def replay_delivery(
-    delivery_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
-    async def execute() -> Response:
-        return await _queued(
-            ctx, session, await service.replay_delivery(session, tenant.project_id, delivery_id)
-        )
-
-    return await idempotent(request, ctx, tenant, execute)
+async def replay_delivery(delivery_id: str, call: CallDep) -> Response:
+    return await _replay(
+        call, lambda: service.replay_delivery(call.session, call.tenant.project_id, delivery_id)
+    )
 
 
 @router.post(
     "/events/{event_id}/replay",
     summary="Send an event again to every target it should reach now",
-    status_code=202,
-    response_model=Envelope[Queued],
-    responses=QUEUED,
-    openapi_extra=idempotency(),
+    **queues(QUEUED),
 )
-async def replay_event(
-    event_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
-    async def execute() -> Response:
-        return await _queued(
-            ctx, session, await service.replay_event_by_id(session, tenant.project_id, event_id)
-        )
-
-    return await idempotent(request, ctx, tenant, execute)
+async def replay_event(event_id: str, call: CallDep) -> Response:
+    return await _replay(
+        call, lambda: service.replay_event_by_id(call.session, call.tenant.project_id, event_id)
+    )
 
 
 @router.post(
     "/webhooks/replay",
     summary="Replay many deliveries by filter (within the plan's retention)",
-    status_code=202,
-    response_model=Envelope[Queued],
-    responses={
-        **answer(202, wrapped("12 deliveries queued", {"queued": 12}, 202)),
-        **responses(400, 413, 415, *AUTHENTICATED, *IDEMPOTENT),
-    },
-    openapi_extra=operation(
-        request_body(
-            BulkReplay,
-            {"is_success": False, "since": "2026-11-28"},
-            required=False,
-            description="The filters, here or in the query string (the body wins)",
-        ),
-        idempotency(),
+    **queues(
         {
-            "parameters": [
-                {"name": "status", "in": "query", "required": False, "schema": one_of(DELIVERY_STATUSES)},
-                {"name": "is_success", "in": "query", "required": False, "schema": BOOLEAN},
-                {"name": "target_id", "in": "query", "required": False, "schema": {"type": "string"}},
-                {"name": "event", "in": "query", "required": False, "schema": one_of(EVENT_TYPES)},
-                {"name": "since", "in": "query", "required": False, "schema": TIMESTAMP},
-                {"name": "until", "in": "query", "required": False, "schema": TIMESTAMP},
-            ]
+            **answer(202, wrapped("12 deliveries queued", {"queued": 12}, 202)),
+            **responses(400, 413, 415, *AUTHENTICATED, *IDEMPOTENT),
         },
+        operation(
+            request_body(
+                BulkReplay,
+                {"is_success": False, "since": "2026-11-28"},
+                required=False,
+                description="The filters, here or in the query string (the body wins)",
+            ),
+            idempotency(),
+            {
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": schema}
+                    for name, schema in BULK_FILTERS.items()
+                ]
+            },
+        ),
     ),
 )
-async def bulk_replay(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
-    async def execute() -> Response:
+async def bulk_replay(call: CallDep) -> Response:
+    async def queue() -> int:
+        request = call.request
         body = await read_json_object(request) if await request.body() else {}
         params = {**dict(request.query_params), **{k: _as_param(v) for k, v in body.items()}}
         errors: dict[str, str] = {}
-        unknown = set(params) - {"status", "is_success", "target_id", "event", "since", "until"}
+        unknown = set(params) - set(BULK_FILTERS)
         for name in sorted(unknown):
             errors[name] = "unknown filter"
         window = parse_window(params.get("since"), params.get("until"), None, None, errors)
         flt = parse_filter(params, errors)
         raise_if(errors)
-        return await _queued(
-            ctx,
-            session,
-            await service.bulk_replay(session, tenant.project_id, tenant.limits.retention_days, flt, window),
+        tenant = call.tenant
+        return await service.bulk_replay(
+            call.session, tenant.project_id, tenant.limits.retention_days, flt, window
         )
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await _replay(call, queue)
 
 
 @router.get(
     "/events",
     summary="Events of the project, newest first",
-    response_model=Envelope[EventPage],
-    responses={
-        **answer(
-            200,
-            wrapped(
-                "Events retrieved successfully", {"total": 1, "limit": 50, "offset": 0, "events": [EVENT]}
-            ),
-        ),
-        **responses(400, *AUTHENTICATED),
-    },
+    **listed(EventPage, "Events retrieved successfully", "events", EVENT),
 )
 async def list_events(
-    event: str | None = EVENT_TYPE,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    limit: str | None = LIMIT,
-    offset: str | None = OFFSET,
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    session: SessionDep, tenant: TenantDep, query: WindowDep, event: str | None = EVENT_TYPE
 ) -> Response:
-    errors: dict[str, str] = {}
-    window = parse_window(since, until, limit, offset, errors)
     if event and event not in EVENT_TYPES:
-        errors["event"] = f"must be one of {', '.join(EVENT_TYPES)}"
-    raise_if(errors)
+        query.errors["event"] = f"must be one of {', '.join(EVENT_TYPES)}"
+    raise_if(query.errors)
     return ok(
-        await service.list_events(session, tenant.project_id, event, window), "Events retrieved successfully"
+        await service.list_events(session, tenant.project_id, event, query.window),
+        "Events retrieved successfully",
     )
 
 
 @router.get(
     "/events/{event_id}",
     summary="One event with its deliveries",
-    response_model=Envelope[EventDetail],
-    responses={
-        **answer(200, wrapped("Event retrieved successfully", {**EVENT, "deliveries": [DELIVERY]})),
-        **responses(*AUTHENTICATED, 404),
-    },
+    **answers(
+        EventDetail,
+        "Event retrieved successfully",
+        {**EVENT, "deliveries": [DELIVERY]},
+        responses(*AUTHENTICATED, 404),
+    ),
 )
-async def get_event(
-    event_id: str, session: AsyncSession = Depends(get_session), tenant: Tenant = Depends(get_tenant)
-) -> Response:
+async def get_event(event_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     return ok(await service.get_event(session, tenant.project_id, event_id), "Event retrieved successfully")

@@ -9,23 +9,24 @@ paths must be Meta's (digits) before anything else happens.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi.types import DecoratedCallable
+from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import Scope
 
 from kirem.api import graph_errors
 from kirem.api.body import TOKEN_FIELD, is_form, read_form, read_graph_body, read_upload
-from kirem.api.deps import get_context, get_session, tenant_for_request
+from kirem.api.calls import Call
+from kirem.api.deps import ContextDep, SessionDep, tenant_for_request
 from kirem.api.graph_errors import VERSION
-from kirem.api.idempotency import idempotent
 from kirem.api.responses import WrappedJSON
 from kirem.api.schemas import API_KEY, request_body
-from kirem.context import AppContext
 from kirem.conversations.service import joined_conversation
 from kirem.db.scope import for_project
 from kirem.kit.errors import not_found
@@ -85,8 +86,8 @@ async def graph_token(request: Request) -> str | None:
 
 async def get_graph_tenant(
     request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
+    ctx: ContextDep,
+    session: SessionDep,
     _: HTTPAuthorizationCredentials | None = Security(API_KEY),
 ) -> Tenant:
     """A Kirem API key in any of Meta's token places, under the same rules as the Bearer header."""
@@ -94,6 +95,20 @@ async def get_graph_tenant(
     if token is None:
         raise graph_errors.missing_token()
     return await tenant_for_request(request, ctx, session, token)
+
+
+async def graph_call(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    tenant: Annotated[Tenant, Depends(get_graph_tenant)],
+) -> Call:
+    return Call(request, ctx, session, tenant)
+
+
+GraphCallDep = Annotated[Call, Depends(graph_call)]
+"""A route parameter typed ``GraphCallDep`` receives the request with its context, session and the
+project of the Kirem key found in Meta's token places (:func:`get_graph_tenant`)."""
 
 
 def graph_id(request: Request, object_id: str) -> str:
@@ -127,209 +142,170 @@ router = APIRouter(
     dependencies=[Depends(supported_version)],
     responses=graph_responses(*GRAPH_AUTHENTICATED),
 )
-POST_ERRORS = (413, 415)
+BODY_ERRORS = (413, 415)
+"""What a route reading a body may also answer: too large, not JSON or a form."""
+
+
+def operation(
+    method: str, path: str, summary: str, model: type[BaseModel], body: dict[str, Any] | None = None
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A Graph-compatible route answering ``model`` as Meta does; every one reaches Meta (502), and
+    one that reads a ``body`` (its ``openapi_extra``) may refuse it as well."""
+    errors = (*BODY_ERRORS, 502) if body else (502,)
+    return router.api_route(
+        path,
+        methods=[method],
+        summary=summary,
+        response_model=model,
+        responses=graph_responses(*errors),
+        openapi_extra=body,
+    )
 
 
 def meta(data: Any) -> WrappedJSON:
     return WrappedJSON(data)
 
 
-async def _waba_channel(session: AsyncSession, tenant: Tenant, waba_id: str) -> str:
-    stmt = for_project(Channel, tenant.project_id).where(
+SUCCESS = {"success": True}
+
+
+async def _waba_channel(call: Call, waba_id: str) -> str:
+    """The active channel of the project's WhatsApp Business Account ``waba_id`` (Meta's id)."""
+    graph_id(call.request, waba_id)
+    stmt = for_project(Channel, call.tenant.project_id).where(
         Channel.waba_id == waba_id, Channel.status == "active"
     )
-    channel = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+    channel = (await call.session.execute(stmt.limit(1))).scalar_one_or_none()
     if channel is None:
         raise not_found("WhatsApp Business Account")
     return channel.id
 
 
-@router.post(
+@operation(
+    "POST",
     "/{phone_number_id}/messages",
-    summary="Meta's send endpoint, through Kirem",
-    response_model=MessageSent,
-    responses=graph_responses(*POST_ERRORS, 502),
-    openapi_extra=graph_body(SendMessage, SEND_EXAMPLES["text"]),
+    "Meta's send endpoint, through Kirem",
+    MessageSent,
+    graph_body(SendMessage, SEND_EXAMPLES["text"]),
 )
-async def send(
-    phone_number_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
-    graph_id(request, phone_number_id)
+async def send(phone_number_id: str, call: GraphCallDep) -> Response:
+    graph_id(call.request, phone_number_id)
 
     async def execute() -> Response:
-        body = await read_graph_body(request)
+        body = await read_graph_body(call.request)
         answer, _ = await service.send_message(
-            ctx, session, tenant, body, conversation_of=joined_conversation, phone_number_id=phone_number_id
+            call.ctx,
+            call.session,
+            call.tenant,
+            body,
+            conversation_of=joined_conversation,
+            phone_number_id=phone_number_id,
         )
         return meta(answer)
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
-@router.post(
+@operation(
+    "POST",
     "/{phone_number_id}/media",
-    summary="Meta's media upload, through Kirem",
-    response_model=MediaId,
-    responses=graph_responses(*POST_ERRORS, 502),
-    openapi_extra=request_body(MediaUpload, media_type="multipart/form-data"),
+    "Meta's media upload, through Kirem",
+    MediaId,
+    request_body(MediaUpload, media_type="multipart/form-data"),
 )
-async def upload(
-    phone_number_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
-    graph_id(request, phone_number_id)
-    media_id = await media.upload_part(
-        ctx, session, tenant, await read_upload(request), channel_id=phone_number_id
-    )
+async def upload(phone_number_id: str, call: GraphCallDep) -> Response:
+    graph_id(call.request, phone_number_id)
+    part = await read_upload(call.request)
+    media_id = await media.upload_part(call.ctx, call.session, call.tenant, part, channel_id=phone_number_id)
     return meta({"id": media_id})
 
 
-@router.get(
+@operation(
+    "GET",
     "/{media_id}",
-    summary="Meta's media metadata (the URL downloads through Kirem with the same key), or a channel's "
+    "Meta's media metadata (the URL downloads through Kirem with the same key), or a channel's "
     "phone number node",
-    response_model=MediaOrNumber,
-    responses=graph_responses(502),
+    MediaOrNumber,
 )
-async def media_metadata(
-    media_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
-    graph_id(request, media_id)
+async def media_metadata(media_id: str, call: GraphCallDep) -> Response:
+    ctx, session, tenant, params = call.ctx, call.session, call.tenant, call.request.query_params
+    graph_id(call.request, media_id)
     number = await profile.project_number(session, tenant, media_id)
     if number is not None:
-        return meta(await profile.phone_number(ctx, session, tenant, request.query_params, channel=number))
+        return meta(await profile.phone_number(ctx, session, tenant, params, channel=number))
     _, info = await media.media_info(ctx, session, tenant, media_id)
     url = f"{ctx.settings.base_url}/v1/media/{media_id}/download"
     answer = {"messaging_product": "whatsapp", **info, "id": str(info.get("id") or media_id), "url": url}
-    return meta(select_fields(answer, requested_fields(request.query_params.get("fields"))))
+    return meta(select_fields(answer, requested_fields(params.get("fields"))))
 
 
-@router.delete(
-    "/{media_id}",
-    summary="Meta's media deletion, through Kirem",
-    response_model=GraphSuccess,
-    responses=graph_responses(502),
-)
-async def delete_media(
-    media_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
-    graph_id(request, media_id)
-    await media.delete_media(ctx, session, tenant, media_id)
-    return meta({"success": True})
+@operation("DELETE", "/{media_id}", "Meta's media deletion, through Kirem", GraphSuccess)
+async def delete_media(media_id: str, call: GraphCallDep) -> Response:
+    graph_id(call.request, media_id)
+    await media.delete_media(call.ctx, call.session, call.tenant, media_id)
+    return meta(SUCCESS)
 
 
-@router.get(
-    "/{waba_id}/message_templates",
-    summary="Meta's template list, through Kirem",
-    response_model=TemplatePage,
-    responses=graph_responses(502),
-)
-async def list_templates(
-    waba_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
+@operation("GET", "/{waba_id}/message_templates", "Meta's template list, through Kirem", TemplatePage)
+async def list_templates(waba_id: str, call: GraphCallDep) -> Response:
     """Meta's page as Meta answers it (``fields``, filters, cursors and ``summary`` go to Meta),
     its ``paging`` links pointing back at Kirem."""
-    graph_id(request, waba_id)
-    channel_id = await _waba_channel(session, tenant, waba_id)
-    page = await templates.template_page(ctx, session, tenant, request.query_params, channel_id=channel_id)
+    channel_id = await _waba_channel(call, waba_id)
+    request, ctx = call.request, call.ctx
+    page = await templates.template_page(
+        ctx, call.session, call.tenant, request.query_params, channel_id=channel_id
+    )
     if "paging" in page:
         page = {**page, "paging": templates.own_paging(page["paging"], ctx.settings.base_url, request.url)}
     return meta(page)
 
 
-@router.post(
+@operation(
+    "POST",
     "/{waba_id}/message_templates",
-    summary="Meta's template creation, through Kirem",
-    response_model=TemplateCreated,
-    responses=graph_responses(*POST_ERRORS, 502),
-    openapi_extra=graph_body(TemplateCreate, TEMPLATE_EXAMPLE),
+    "Meta's template creation, through Kirem",
+    TemplateCreated,
+    graph_body(TemplateCreate, TEMPLATE_EXAMPLE),
 )
-async def create_template(
-    waba_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
-    graph_id(request, waba_id)
-    channel_id = await _waba_channel(session, tenant, waba_id)
-    body = await read_graph_body(request)
-    return meta(await templates.create_template(ctx, session, tenant, body, channel_id=channel_id))
+async def create_template(waba_id: str, call: GraphCallDep) -> Response:
+    channel_id = await _waba_channel(call, waba_id)
+    body = await read_graph_body(call.request)
+    return meta(
+        await templates.create_template(call.ctx, call.session, call.tenant, body, channel_id=channel_id)
+    )
 
 
-@router.delete(
-    "/{waba_id}/message_templates",
-    summary="Meta's template deletion by name, through Kirem",
-    response_model=GraphSuccess,
-    responses=graph_responses(502),
+@operation(
+    "DELETE", "/{waba_id}/message_templates", "Meta's template deletion by name, through Kirem", GraphSuccess
 )
-async def delete_template(
-    waba_id: str,
-    request: Request,
-    name: str = Query(...),
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
-    graph_id(request, waba_id)
-    channel_id = await _waba_channel(session, tenant, waba_id)
-    await templates.delete_template(ctx, session, tenant, name, channel_id=channel_id)
-    return meta({"success": True})
+async def delete_template(waba_id: str, call: GraphCallDep, name: str = Query(...)) -> Response:
+    channel_id = await _waba_channel(call, waba_id)
+    await templates.delete_template(call.ctx, call.session, call.tenant, name, channel_id=channel_id)
+    return meta(SUCCESS)
 
 
-@router.get(
+@operation(
+    "GET",
     "/{phone_number_id}/whatsapp_business_profile",
-    summary="Meta's business profile, through Kirem",
-    response_model=ProfilePage,
-    responses=graph_responses(502),
+    "Meta's business profile, through Kirem",
+    ProfilePage,
 )
-async def get_business_profile(
-    phone_number_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
-    graph_id(request, phone_number_id)
-    data = await profile.get_profile(ctx, session, tenant, channel_id=phone_number_id)
-    fields = requested_fields(request.query_params.get("fields"))
+async def get_business_profile(phone_number_id: str, call: GraphCallDep) -> Response:
+    graph_id(call.request, phone_number_id)
+    data = await profile.get_profile(call.ctx, call.session, call.tenant, channel_id=phone_number_id)
+    fields = requested_fields(call.request.query_params.get("fields"))
     return meta({"data": [{**select_fields(data, fields), "messaging_product": "whatsapp"}]})
 
 
-@router.post(
+@operation(
+    "POST",
     "/{phone_number_id}/whatsapp_business_profile",
-    summary="Meta's profile update, through Kirem",
-    response_model=GraphSuccess,
-    responses=graph_responses(*POST_ERRORS, 502),
-    openapi_extra=graph_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_UPDATE_EXAMPLE}),
+    "Meta's profile update, through Kirem",
+    GraphSuccess,
+    graph_body(ProfileUpdate, {"messaging_product": "whatsapp", **PROFILE_UPDATE_EXAMPLE}),
 )
-async def update_business_profile(
-    phone_number_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_graph_tenant),
-) -> Response:
-    graph_id(request, phone_number_id)
-    body = await read_graph_body(request)
-    await profile.update_profile(ctx, session, tenant, body, channel_id=phone_number_id)
-    return meta({"success": True})
+async def update_business_profile(phone_number_id: str, call: GraphCallDep) -> Response:
+    graph_id(call.request, phone_number_id)
+    body = await read_graph_body(call.request)
+    await profile.update_profile(call.ctx, call.session, call.tenant, body, channel_id=phone_number_id)
+    return meta(SUCCESS)

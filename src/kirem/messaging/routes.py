@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 
 from kirem.api.body import read_json, read_json_object, read_upload
-from kirem.api.deps import get_context, get_session, get_tenant
-from kirem.api.idempotency import idempotent
+from kirem.api.calls import Call, CallDep
+from kirem.api.deps import ContextDep, SessionDep, TenantDep
 from kirem.api.responses import ok
 from kirem.api.schemas import (
     AUTHENTICATED,
@@ -30,7 +29,6 @@ from kirem.api.schemas import (
     typed_query,
     wrapped,
 )
-from kirem.context import AppContext
 from kirem.conversations.service import joined_conversation
 from kirem.kit.errors import invalid
 from kirem.messaging import media, profile, service, templates
@@ -58,107 +56,97 @@ from kirem.messaging.schemas import (
     TemplateCreated,
 )
 from kirem.meta.ids import is_graph_id
-from kirem.tenancy.service import Tenant
 
 router = APIRouter(prefix="/v1", tags=["messaging"])
 
 CHANNEL_ID = Query(None, description="The channel to use (default: the project's first active channel)")
 READ_ANSWER = wrapped("Message marked as read", {"success": True})
+ASKING_META = responses(400, *AUTHENTICATED, 404, 409, 502)
+"""What a route that asks Meta about a channel may answer: a bad value, a credential refused, no
+such channel or object, a disconnected channel, Meta unavailable."""
+WRITING_TO_META = responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502)
+"""What a route that sends Meta a body under an ``Idempotency-Key`` may answer."""
 SEND: dict[str, Any] = {
     "response_model": Envelope[MessageSent],
     "status_code": 201,
     "responses": {
         **answer(201, SENT_EXAMPLE, "Meta accepted the message"),
         **also(200, Envelope[MessageSent], READ_ANSWER, "The body was a read receipt (`status: read`)"),
-        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
+        **WRITING_TO_META,
     },
     "openapi_extra": operation(request_body(SendMessage, examples=SEND_EXAMPLES), idempotency()),
 }
 
 
-async def _send(
-    request: Request, ctx: AppContext, session: AsyncSession, tenant: Tenant, phone_number_id: str | None
-) -> Response:
+def at_meta(model: Any, example: Any, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The decorator keywords of a route that calls Meta for a channel: ``model`` answered with
+    ``example``; one that sends a ``body`` (:func:`request_body`) takes an ``Idempotency-Key``."""
+    if body is None:
+        return {"response_model": model, "responses": {**answer(200, example), **ASKING_META}}
+    return {
+        "response_model": model,
+        "responses": {**answer(200, example), **WRITING_TO_META},
+        "openapi_extra": operation(body, idempotency()),
+    }
+
+
+async def _send(call: Call, phone_number_id: str | None) -> Response:
     async def execute() -> Response:
-        body = await read_json(request)
+        body = await read_json(call.request)
         answer, was_read = await service.send_message(
-            ctx, session, tenant, body, conversation_of=joined_conversation, phone_number_id=phone_number_id
+            call.ctx,
+            call.session,
+            call.tenant,
+            body,
+            conversation_of=joined_conversation,
+            phone_number_id=phone_number_id,
         )
         if was_read:
             return ok(answer, "Message marked as read")
         return ok(answer, "Message sent successfully", 201)
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 @router.post("/messages", summary="Send a message through the project's first active channel", **SEND)
-async def send_message(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
-    return await _send(request, ctx, session, tenant, None)
+async def send_message(call: CallDep) -> Response:
+    return await _send(call, None)
 
 
 @router.post(
     "/messages/read",
     summary="Mark an inbound message as read (optionally show typing)",
-    response_model=Envelope[Success],
-    responses={
-        **answer(200, READ_ANSWER),
-        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
-    },
-    openapi_extra=operation(request_body(ReadReceipt, READ_EXAMPLE), idempotency()),
+    **at_meta(Envelope[Success], READ_ANSWER, request_body(ReadReceipt, READ_EXAMPLE)),
 )
-async def mark_read(
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def mark_read(call: CallDep) -> Response:
     async def execute() -> Response:
-        body = await read_json_object(request)
-        answer = await service.mark_read(ctx, session, tenant, body)
-        return ok(answer, "Message marked as read")
+        body = await read_json_object(call.request)
+        return ok(
+            await service.mark_read(call.ctx, call.session, call.tenant, body), "Message marked as read"
+        )
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 @router.post("/{phone_number_id}/messages", summary="Send a message through a given phone number", **SEND)
-async def send_message_from(
-    phone_number_id: str,
-    request: Request,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def send_message_from(phone_number_id: str, call: CallDep) -> Response:
     if not is_graph_id(phone_number_id):
         raise invalid({"phone_number_id": "must be Meta's numeric phone number id"})
-    return await _send(request, ctx, session, tenant, phone_number_id)
+    return await _send(call, phone_number_id)
 
 
 @router.post(
     "/media",
     summary="Upload a media file to Meta (multipart: file, messaging_product)",
-    response_model=Envelope[MediaId],
-    responses={**answer(200, MEDIA_EXAMPLE), **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502)},
-    openapi_extra=operation(request_body(MediaUpload, media_type="multipart/form-data"), idempotency()),
+    **at_meta(Envelope[MediaId], MEDIA_EXAMPLE, request_body(MediaUpload, media_type="multipart/form-data")),
 )
-async def upload_media(
-    request: Request,
-    channel_id: str | None = CHANNEL_ID,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def upload_media(call: CallDep, channel_id: str | None = CHANNEL_ID) -> Response:
     async def execute() -> Response:
-        media_id = await media.upload_part(
-            ctx, session, tenant, await read_upload(request), channel_id=channel_id
-        )
+        part = await read_upload(call.request)
+        media_id = await media.upload_part(call.ctx, call.session, call.tenant, part, channel_id=channel_id)
         return ok({"id": media_id}, "Media uploaded successfully")
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 @router.get(
@@ -170,15 +158,10 @@ async def upload_media(
             "description": "The file's bytes, with its MIME type as Content-Type",
             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         },
-        **responses(400, *AUTHENTICATED, 404, 409, 502),
+        **ASKING_META,
     },
 )
-async def download_media(
-    media_id: str,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def download_media(media_id: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
     download = await media.open_media(ctx, session, tenant, media_id)
     headers = {"Content-Length": str(download.file_size)} if download.file_size is not None else None
     return StreamingResponse(
@@ -192,18 +175,9 @@ async def download_media(
 @router.delete(
     "/media/{media_id}",
     summary="Delete a media file at Meta",
-    response_model=Envelope[Success],
-    responses={
-        **answer(200, wrapped("Media deleted successfully", {"success": True})),
-        **responses(400, *AUTHENTICATED, 404, 409, 502),
-    },
+    **at_meta(Envelope[Success], wrapped("Media deleted successfully", {"success": True})),
 )
-async def delete_media(
-    media_id: str,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def delete_media(media_id: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep) -> Response:
     await media.delete_media(ctx, session, tenant, media_id)
     return ok({"success": True}, "Media deleted successfully")
 
@@ -211,11 +185,10 @@ async def delete_media(
 @router.get(
     "/templates",
     summary="List message templates (filters, and Meta's cursors with limit)",
-    response_model=PagedEnvelope[list[Template]],
-    responses={**answer(200, TEMPLATES_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+    **at_meta(PagedEnvelope[list[Template]], TEMPLATES_EXAMPLE),
 )
 async def list_templates(
-    request: Request,
+    call: CallDep,
     status: str | None = Query(None, description="APPROVED, PENDING, REJECTED, …"),
     name: str | None = Query(None, description="Templates whose name contains this"),
     category: str | None = Query(None, description="UTILITY, MARKETING or AUTHENTICATION"),
@@ -224,12 +197,10 @@ async def list_templates(
     after: str | None = Query(None, description="Meta's cursor of the next page"),
     before: str | None = Query(None, description="Meta's cursor of the previous page"),
     channel_id: str | None = CHANNEL_ID,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
 ) -> Response:
+    request, ctx = call.request, call.ctx
     data, paging = await templates.summary_page(
-        ctx, session, tenant, request.query_params, channel_id=channel_id
+        ctx, call.session, call.tenant, request.query_params, channel_id=channel_id
     )
     extra = None
     if paging is not None:
@@ -240,40 +211,28 @@ async def list_templates(
 @router.post(
     "/templates",
     summary="Create a message template and submit it for review",
-    response_model=Envelope[TemplateCreated],
-    responses={
-        **answer(200, TEMPLATE_CREATED_EXAMPLE),
-        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
-    },
-    openapi_extra=operation(request_body(TemplateCreate, TEMPLATE_EXAMPLE), idempotency()),
+    **at_meta(
+        Envelope[TemplateCreated], TEMPLATE_CREATED_EXAMPLE, request_body(TemplateCreate, TEMPLATE_EXAMPLE)
+    ),
 )
-async def create_template(
-    request: Request,
-    channel_id: str | None = CHANNEL_ID,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def create_template(call: CallDep, channel_id: str | None = CHANNEL_ID) -> Response:
     async def execute() -> Response:
-        body = await read_json(request)
-        data = await templates.create_template(ctx, session, tenant, body, channel_id=channel_id)
+        body = await read_json(call.request)
+        data = await templates.create_template(
+            call.ctx, call.session, call.tenant, body, channel_id=channel_id
+        )
         return ok(data, "Template created successfully")
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)
 
 
 @router.delete(
     "/templates/{name}",
     summary="Delete a message template (every language)",
-    response_model=Envelope[Success],
-    responses={**answer(200, TEMPLATE_DELETED_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+    **at_meta(Envelope[Success], TEMPLATE_DELETED_EXAMPLE),
 )
 async def delete_template(
-    name: str,
-    channel_id: str | None = CHANNEL_ID,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    name: str, ctx: ContextDep, session: SessionDep, tenant: TenantDep, channel_id: str | None = CHANNEL_ID
 ) -> Response:
     await templates.delete_template(ctx, session, tenant, name, channel_id=channel_id)
     return ok({"success": True}, "Template deleted successfully")
@@ -282,14 +241,10 @@ async def delete_template(
 @router.get(
     "/profile",
     summary="Get the WhatsApp Business profile of a channel",
-    response_model=Envelope[Profile],
-    responses={**answer(200, PROFILE_EXAMPLE), **responses(400, *AUTHENTICATED, 404, 409, 502)},
+    **at_meta(Envelope[Profile], PROFILE_EXAMPLE),
 )
 async def get_profile(
-    channel_id: str | None = CHANNEL_ID,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
+    ctx: ContextDep, session: SessionDep, tenant: TenantDep, channel_id: str | None = CHANNEL_ID
 ) -> Response:
     data = await profile.get_profile(ctx, session, tenant, channel_id=channel_id)
     return ok(data, "Business profile retrieved successfully")
@@ -298,23 +253,14 @@ async def get_profile(
 @router.post(
     "/profile",
     summary="Update the WhatsApp Business profile of a channel",
-    response_model=Envelope[Success],
-    responses={
-        **answer(200, PROFILE_UPDATED_EXAMPLE),
-        **responses(*BODY, *AUTHENTICATED, 404, *IDEMPOTENT, 502),
-    },
-    openapi_extra=operation(request_body(ProfileUpdate, PROFILE_UPDATE_EXAMPLE), idempotency()),
+    **at_meta(
+        Envelope[Success], PROFILE_UPDATED_EXAMPLE, request_body(ProfileUpdate, PROFILE_UPDATE_EXAMPLE)
+    ),
 )
-async def update_profile(
-    request: Request,
-    channel_id: str | None = CHANNEL_ID,
-    ctx: AppContext = Depends(get_context),
-    session: AsyncSession = Depends(get_session),
-    tenant: Tenant = Depends(get_tenant),
-) -> Response:
+async def update_profile(call: CallDep, channel_id: str | None = CHANNEL_ID) -> Response:
     async def execute() -> Response:
-        body = await read_json(request)
-        await profile.update_profile(ctx, session, tenant, body, channel_id=channel_id)
+        body = await read_json(call.request)
+        await profile.update_profile(call.ctx, call.session, call.tenant, body, channel_id=channel_id)
         return ok({"success": True}, "Business profile updated successfully")
 
-    return await idempotent(request, ctx, tenant, execute)
+    return await call.once(execute)

@@ -68,7 +68,6 @@ def authorize_simulator(settings: Settings, request: Request) -> None:
             403,
             10,
             "(#10) The sandbox simulator is closed in production: set KIREM_OPERATOR_TOKEN to use it.",
-            type_="OAuthException",
         )
     header = request.headers.get("authorization", "")
     scheme, _, token = header.strip().partition(" ")

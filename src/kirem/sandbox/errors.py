@@ -17,11 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kirem.sandbox.ids import fbtrace_id
+from kirem.meta.graph_error import GraphFault, www_authenticate
+from kirem.sandbox.ids import fbtrace_id as new_fbtrace_id
 
 log = logging.getLogger("kirem.sandbox")
 
-GRAPH_DOCS = "Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
 ERROR_CODES_DOCS = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
 
 
@@ -31,52 +31,18 @@ def json_response(content: Any, status_code: int = 200, headers: dict[str, str] 
     )
 
 
-class MetaError(Exception):
-    """A failure answered in Meta's error body with the HTTP status Meta uses for it."""
+class MetaError(GraphFault):
+    """A failure of the sandbox, answered in Meta's error body with a fresh ``fbtrace_id``."""
 
-    def __init__(
-        self,
-        status_code: int,
-        code: int,
-        message: str,
-        *,
-        type_: str = "OAuthException",
-        subcode: int | None = None,
-        details: str | None = None,
-        user_title: str | None = None,
-        user_msg: str | None = None,
-        is_transient: bool | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.code = code
-        self.message = message
-        self.type = type_
-        self.subcode = subcode
-        self.details = details
-        self.user_title = user_title
-        self.user_msg = user_msg
-        self.is_transient = is_transient
-        self.headers = headers
+    @property
+    def status_code(self) -> int:
+        return self.status
 
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        if self.is_transient is not None:
-            error["is_transient"] = self.is_transient
-        if self.user_title is not None:
-            error["error_user_title"] = self.user_title
-        if self.user_msg is not None:
-            error["error_user_msg"] = self.user_msg
-        if self.details is not None:
-            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
-        error["fbtrace_id"] = fbtrace_id()
-        return {"error": error}
+    def body(self, fbtrace_id: str | None = None) -> dict[str, Any]:
+        return super().body(fbtrace_id or new_fbtrace_id())
 
     def response(self) -> Response:
-        return json_response(self.body(), self.status_code, self.headers)
+        return json_response(self.body(), self.status, self.headers or None)
 
 
 def required_parameter(name: str) -> MetaError:
@@ -87,21 +53,18 @@ def invalid_parameter(details: str, *, status_code: int = 400, subcode: int | No
     return MetaError(status_code, 100, "(#100) Invalid parameter", details=details, subcode=subcode)
 
 
+def invalid_application() -> MetaError:
+    return MetaError(400, 101, "Error validating application. Invalid application ID.")
+
+
 def not_one_of(param: str, allowed: tuple[str, ...] | list[str], got: object) -> MetaError:
     return MetaError(400, 100, f'(#100) Param {param} must be one of {{{", ".join(allowed)}}} - got "{got}".')
 
 
-def _www_authenticate(error: str, description: str) -> str:
-    return f'OAuth "Facebook Platform" "{error}" "{description}"'
-
-
-def missing_token() -> MetaError:
-    return MetaError(
-        401,
-        104,
-        "An access token is required to request this resource.",
-        headers={"WWW-Authenticate": _www_authenticate("invalid_request", "An access token is required")},
-    )
+missing_token = MetaError.missing_token
+unsupported_request = MetaError.unsupported_request
+unknown_path = MetaError.unknown_path
+unexpected_error = MetaError.unexpected
 
 
 def invalid_token() -> MetaError:
@@ -109,23 +72,8 @@ def invalid_token() -> MetaError:
         401,
         190,
         "Invalid OAuth access token - Cannot parse access token",
-        headers={"WWW-Authenticate": _www_authenticate("invalid_token", "Invalid OAuth access token")},
+        headers={"WWW-Authenticate": www_authenticate("invalid_token", "Invalid OAuth access token")},
     )
-
-
-def unsupported_request(method: str, object_id: str) -> MetaError:
-    return MetaError(
-        400,
-        100,
-        f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not exist, cannot be "
-        f"loaded due to missing permissions, or does not support this operation. {GRAPH_DOCS}",
-        type_="GraphMethodException",
-        subcode=33,
-    )
-
-
-def unknown_path(path: str) -> MetaError:
-    return MetaError(400, 2500, f"Unknown path components: {path}")
 
 
 def nonexisting_field(field: str, node_type: str) -> MetaError:
@@ -137,12 +85,6 @@ def nonexisting_field(field: str, node_type: str) -> MetaError:
 def rate_limit_hit() -> MetaError:
     return MetaError(
         429, 130429, "(#130429) Rate limit hit", details="Cloud API message throughput has been reached."
-    )
-
-
-def unexpected_error() -> MetaError:
-    return MetaError(
-        500, 2, "An unexpected error has occurred. Please retry your request later.", is_transient=True
     )
 
 

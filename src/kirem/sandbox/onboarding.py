@@ -21,7 +21,13 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
+from kirem.sandbox.errors import (
+    MetaError,
+    invalid_application,
+    invalid_parameter,
+    not_one_of,
+    required_parameter,
+)
 from kirem.sandbox.ids import hash_token, new_access_token
 from kirem.sandbox.models import SandboxNumber
 from kirem.sandbox.provisioning import provision_number
@@ -90,7 +96,7 @@ def mint_code(secret: str, number: SandboxNumber, now: datetime) -> str:
 
 
 def _invalid_code(message: str) -> MetaError:
-    return MetaError(400, 100, message, type_="OAuthException")
+    return MetaError(400, 100, message)
 
 
 async def exchange_code(
@@ -101,9 +107,7 @@ async def exchange_code(
         if not params.get(name):
             raise required_parameter(name)
     if params["client_id"] != SANDBOX_APP_ID:
-        raise MetaError(
-            400, 101, "Error validating application. Invalid application ID.", type_="OAuthException"
-        )
+        raise invalid_application()
     if not hmac.compare_digest(params["client_secret"].encode(), secret.encode()):
         raise _invalid_code("Error validating client secret.")
     parts = params["code"].split(".")

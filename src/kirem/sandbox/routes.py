@@ -6,11 +6,13 @@ Paths are relative to the mount point (``/sandbox``). ``{version}`` must look li
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -37,7 +39,13 @@ from kirem.messaging.schemas import (
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.sandbox.auth import authenticate, authorize_number, authorize_simulator, authorize_waba
 from kirem.sandbox.coexistence import receive_contacts, receive_echo, receive_history
-from kirem.sandbox.errors import MetaError, invalid_parameter, json_response, required_parameter
+from kirem.sandbox.errors import (
+    MetaError,
+    invalid_application,
+    invalid_parameter,
+    json_response,
+    required_parameter,
+)
 from kirem.sandbox.media import (
     check_download,
     check_upload,
@@ -118,6 +126,18 @@ def _simulator_access(request: Request) -> None:
     authorize_simulator(_runtime(request).settings, request)
 
 
+async def _simulate(
+    request: Request, receive: Callable[[AsyncSession, SandboxRuntime, Any], Awaitable[Any]]
+) -> Response:
+    """Let ``receive`` act on the JSON body in one transaction, then send the webhooks it queued."""
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    async with runtime.database.transaction() as session:
+        answer = await receive(session, runtime, body)
+    runtime.outbox.wake()
+    return json_response(answer)
+
+
 simulator = APIRouter(dependencies=[Depends(_simulator_access)], responses=graph_responses(403))
 """The customer and phone-app simulator: the operator token in production (see ``authorize_simulator``)."""
 
@@ -133,12 +153,11 @@ simulator = APIRouter(dependencies=[Depends(_simulator_access)], responses=graph
 )
 async def simulate_inbound(request: Request) -> Response:
     """Act as the customer: send any inbound message type to a sandbox number."""
-    runtime = _runtime(request)
-    body = await _json_body(request)
-    async with runtime.database.transaction() as session:
-        wamid = await receive_inbound(session, runtime, body)
-    runtime.outbox.wake()
-    return json_response({"wamid": wamid})
+
+    async def wamid(session: AsyncSession, runtime: SandboxRuntime, body: Any) -> dict[str, str]:
+        return {"wamid": await receive_inbound(session, runtime, body)}
+
+    return await _simulate(request, wamid)
 
 
 @simulator.post(
@@ -156,12 +175,7 @@ async def simulate_inbound(request: Request) -> Response:
 )
 async def simulate_echo(request: Request) -> Response:
     """Act as the owner on the phone app (coexistence): post an ``smb_message_echoes`` webhook."""
-    runtime = _runtime(request)
-    body = await _json_body(request)
-    async with runtime.database.transaction() as session:
-        answer = await receive_echo(session, runtime, body)
-    runtime.outbox.wake()
-    return json_response(answer)
+    return await _simulate(request, receive_echo)
 
 
 @simulator.post(
@@ -178,12 +192,7 @@ async def simulate_echo(request: Request) -> Response:
 )
 async def simulate_history(request: Request) -> Response:
     """Share one chunk of the phone app's chat history (coexistence): post a ``history`` webhook."""
-    runtime = _runtime(request)
-    body = await _json_body(request)
-    async with runtime.database.transaction() as session:
-        answer = await receive_history(session, runtime, body)
-    runtime.outbox.wake()
-    return json_response(answer)
+    return await _simulate(request, receive_history)
 
 
 @simulator.post(
@@ -202,12 +211,7 @@ async def simulate_history(request: Request) -> Response:
 )
 async def simulate_contacts(request: Request) -> Response:
     """Change the phone app's contacts (coexistence): post an ``smb_app_state_sync`` webhook."""
-    runtime = _runtime(request)
-    body = await _json_body(request)
-    async with runtime.database.transaction() as session:
-        answer = await receive_contacts(session, runtime, body)
-    runtime.outbox.wake()
-    return json_response(answer)
+    return await _simulate(request, receive_contacts)
 
 
 router.include_router(simulator)
@@ -245,9 +249,7 @@ async def embedded_signup(request: Request) -> Response:
         if not params.get(name):
             raise required_parameter(name)
     if params["app_id"] != SANDBOX_APP_ID:
-        raise MetaError(
-            400, 101, "Error validating application. Invalid application ID.", type_="OAuthException"
-        )
+        raise invalid_application()
     page = popup_page(
         app_id=params["app_id"],
         state=params["state"],
