@@ -13,7 +13,7 @@ from yarl import URL
 
 from kirem.instruments import Instruments
 from kirem.meta.ids import is_graph_id
-from kirem.meta.transport import AiohttpTransport
+from kirem.meta.transport import AiohttpTransport, client_headers
 
 
 @dataclass
@@ -46,10 +46,6 @@ def media_url(value: object) -> bool:
     except httpx.InvalidURL:
         return False
     return url.scheme in ("http", "https") and bool(url.host)
-
-
-_DIRECT_SETS = frozenset({"accept-encoding", "connection"})
-"""Default headers of ``http`` that a direct call leaves to aiohttp (which decodes what it accepts)."""
 
 
 class InvalidGraphId(ValueError):
@@ -87,7 +83,7 @@ class GraphClient:
         self.metrics = metrics or Instruments()
         self.direct = direct
         self._base_url = str(http.base_url).rstrip("/")
-        self._headers = [(k, v) for k, v in http.headers.multi_items() if k.lower() not in _DIRECT_SETS]
+        self._headers = client_headers(http)
 
     async def aclose(self) -> None:
         await self.http.aclose()

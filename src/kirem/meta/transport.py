@@ -27,6 +27,9 @@ POOL_LIMIT = 256
 """Connections open to Meta at once; a send waits for one beyond that."""
 KEEPALIVE_SECONDS = 30.0
 _DROPPED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_SET_BY_AIOHTTP = frozenset({"accept-encoding", "connection"})
+"""Default headers of an httpx client that a direct call leaves to aiohttp (which decodes what it
+accepts)."""
 _CHUNK = 64 * 1024
 
 
@@ -150,6 +153,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def client_headers(client: httpx.AsyncClient) -> list[tuple[str, str]]:
+    """``client``'s default headers (User-Agent, Accept) for :meth:`AiohttpTransport.exchange`."""
+    return [(k, v) for k, v in client.headers.multi_items() if k.lower() not in _SET_BY_AIOHTTP]
 
 
 def _timeout(pool: float | None, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:

@@ -1,10 +1,11 @@
-"""GraphClient's direct calls through the pooled aiohttp transport answer as its httpx calls do."""
+"""Direct calls through the pooled aiohttp transport (Graph calls, the sandbox's webhook posts)
+send and answer what the same calls through httpx do."""
 
 from __future__ import annotations
 
 import gzip
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -13,13 +14,14 @@ from aiohttp import web
 
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.meta.transport import AiohttpTransport
+from kirem.sandbox.webhooks import SIGNATURE_HEADER, WebhookSender, sign
 
 SENT = b'{"messaging_product":"whatsapp","messages":[{"id":"wamid.X"}]}'
 
 
 @dataclass
 class Seen:
-    requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+    requests: list[tuple[str, str, Mapping[str, str], bytes]] = field(default_factory=list)
 
 
 SEEN = web.AppKey("seen", Seen)
@@ -28,8 +30,8 @@ SEEN = web.AppKey("seen", Seen)
 async def _answer(request: web.Request) -> web.Response:
     seen: Seen = request.app[SEEN]
     body = await request.read()
-    seen.requests.append((request.method, request.path_qs, dict(request.headers), body))
-    if request.path.endswith("/refused"):
+    seen.requests.append((request.method, request.path_qs, request.headers.copy(), body))
+    if request.path.endswith("/refused") or request.path_qs.endswith("?refuse"):
         return web.json_response({"error": {"code": 131030, "message": "not allowed"}}, status=400)
     if request.path.endswith("/zipped"):
         return web.Response(body=gzip.compress(SENT), headers={"Content-Encoding": "gzip"})
@@ -110,3 +112,41 @@ async def test_a_call_with_query_parameters_goes_through_httpx(graph_url: tuple[
     await direct.get_profile("1234", "tok", "about")
     assert seen.requests[-1][1] == "/v23.0/1234/whatsapp_business_profile?fields=about"
     await direct.aclose()
+
+
+def _senders(url: str) -> tuple[WebhookSender, WebhookSender]:
+    made = []
+    for direct in (True, False):
+        pooled = AiohttpTransport()
+        http = httpx.AsyncClient(timeout=5, transport=pooled)
+        made.append(WebhookSender(http, url, "s3cret", direct=pooled if direct else None))
+    return made[0], made[1]
+
+
+async def test_webhook_posts_are_the_same_either_way(graph_url: tuple[str, Seen]) -> None:
+    url, seen = graph_url
+    body = b'{"object":"whatsapp_business_account","entry":[]}'
+    for sender in _senders(f"{url}/webhooks/meta"):
+        assert await sender.attempt(body) is None
+        sender.url += "?refuse"
+        assert await sender.attempt(body) == "HTTP 400"
+        await sender.client.aclose()
+    posted = [request for request in seen.requests if request[1] == "/webhooks/meta"]
+    assert len(posted) == 2
+    for method, _, headers, received in posted:
+        assert (method, received) == ("POST", body)
+        assert headers[SIGNATURE_HEADER] == sign("s3cret", body)
+        assert headers["Content-Type"] == "application/json"
+    assert posted[0][2]["User-Agent"] == posted[1][2]["User-Agent"]
+
+
+async def test_an_unreachable_kirem_is_the_same_failure_either_way() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    failures = []
+    for sender in _senders(f"http://127.0.0.1:{port}/webhooks/meta"):
+        failures.append(await sender.attempt(b"{}"))
+        await sender.client.aclose()
+    assert failures[0] == failures[1]
+    assert failures[0] is not None and failures[0].startswith("ConnectError: ")
