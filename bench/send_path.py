@@ -18,6 +18,7 @@ Run (wrk from Debian's ``wrk`` package):
 
     .venv/bin/python bench/send_path.py --mode live [--database-url postgresql://…/postgres]
     .venv/bin/python bench/send_path.py --mode sandbox [--seconds 10] [--connections 32]
+    .venv/bin/python bench/send_path.py graph-call     # CPU of one Graph call, httpx or direct
 
 A PostgreSQL URL names a server: the bench creates a fresh database there and drops it after.
 """
@@ -56,6 +57,9 @@ from bench.profile import profiled
 
 PHONE_NUMBER_ID = "109876543210987"
 WABA_ID = "209876543210987"
+SANDBOX_THROUGHPUT = 1000
+"""Sends per second the sandbox number takes: Meta's top tier, not its default 80, so that the
+sandbox's own throughput limit is not what the sandbox run measures."""
 
 
 def graph_response(message_number: int, to: bytes) -> bytes:
@@ -190,6 +194,7 @@ def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
         with database(args.database_url, tmp) as url:
             env = {
                 "KIREM_SANDBOX_STATUS_DELAY_SECONDS": str(args.status_delay),
+                "KIREM_SANDBOX_THROUGHPUT_PER_SECOND": str(SANDBOX_THROUGHPUT),
                 "KIREM_META_GRAPH_URL": graph_url or "http://127.0.0.1:9",
             }
             if args.worker_processes:
@@ -268,9 +273,51 @@ def report(
     print(f"server RSS (largest process): idle {rss[0]:.0f} MB, peak {rss[1]:.0f} MB, after {rss[2]:.0f} MB")
 
 
+def graph_call_cpu(rounds: int = 60, in_flight: int = 32) -> None:
+    """CPU per Graph send call, through httpx and direct (``GraphClient(direct=…)``), 32 in flight.
+
+    The client's ``time.process_time`` against the stand-in Graph server in its own process: a
+    figure the machine's load does not move, unlike a rate.
+    """
+    import httpx
+
+    from kirem.meta.client import GraphClient
+    from kirem.meta.transport import AiohttpTransport
+
+    body = {"messaging_product": "whatsapp", "to": "15551234567", "type": "template"}
+    body["template"] = {"name": "hello_world", "language": {"code": "en_US"}}
+
+    async def per_call(url: str, direct: bool) -> float:
+        pooled = AiohttpTransport()
+        http = httpx.AsyncClient(base_url=url, timeout=10, transport=pooled, headers={"User-Agent": "Kirem"})
+        client = GraphClient(http, "v23.0", direct=pooled if direct else None)
+
+        async def together() -> None:
+            calls = [client.send_message(PHONE_NUMBER_ID, "token", body) for _ in range(in_flight)]
+            await asyncio.gather(*calls)
+
+        await together()  # connections opened before the clock starts
+        start = time.process_time()
+        for _ in range(rounds):
+            await together()
+        await client.aclose()
+        return (time.process_time() - start) / (rounds * in_flight) * 1000
+
+    async def compare(url: str) -> None:
+        for _ in range(3):
+            through_httpx, direct = await per_call(url, False), await per_call(url, True)
+            print(f"CPU per Graph call: through httpx {through_httpx:.3f} ms, direct {direct:.3f} ms")
+
+    process, url = start_graph()
+    try:
+        asyncio.run(compare(url))
+    finally:
+        stop_process(process)
+
+
 def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="bench", choices=["bench", "graph"])
+    parser.add_argument("command", nargs="?", default="bench", choices=["bench", "graph", "graph-call"])
     parser.add_argument("--mode", choices=["live", "sandbox"], default="live")
     parser.add_argument("--database-url", help="default: a fresh SQLite file; or a PostgreSQL server URL")
     parser.add_argument("--seconds", type=float, default=10)
@@ -290,6 +337,8 @@ def main() -> None:
     args = arguments().parse_args()
     if args.command == "graph":
         serve_graph(args.port)
+    elif args.command == "graph-call":
+        graph_call_cpu()
     else:
         run(args)
 

@@ -58,10 +58,11 @@ def live_graph_client(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None, metrics: Instruments | None = None
 ) -> GraphClient:
     """The client of live channels: through ``transport`` when given (tests), else pooled aiohttp."""
+    pooled = AiohttpTransport() if transport is None else None
     http = httpx.AsyncClient(
         base_url=settings.meta_graph_url,
         timeout=settings.meta_timeout_seconds,
-        transport=transport or AiohttpTransport(),
+        transport=transport or pooled,
         headers={"User-Agent": "Kirem"},
     )
-    return GraphClient(http, settings.meta_graph_version, metrics)
+    return GraphClient(http, settings.meta_graph_version, metrics, direct=pooled)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import orjson
+from yarl import URL
 
 from kirem.instruments import Instruments
 from kirem.meta.ids import is_graph_id
+from kirem.meta.transport import AiohttpTransport, client_headers
 
 
 @dataclass
@@ -61,12 +64,26 @@ def first_object(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 class GraphClient:
-    """Graph API calls for one base URL (Meta's, or the sandbox's), with a per-call access token."""
+    """Graph API calls for one base URL (Meta's, or the sandbox's), with a per-call access token.
 
-    def __init__(self, http: httpx.AsyncClient, version: str, metrics: Instruments | None = None) -> None:
+    ``direct``, the pooled transport under ``http`` if it is one, takes the calls without query
+    parameters or files (a send) straight to aiohttp, skipping httpx's request and response objects.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        version: str,
+        metrics: Instruments | None = None,
+        *,
+        direct: AiohttpTransport | None = None,
+    ) -> None:
         self.http = http
         self.version = version
         self.metrics = metrics or Instruments()
+        self.direct = direct
+        self._base_url = str(http.base_url).rstrip("/")
+        self._headers = client_headers(http)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -86,23 +103,37 @@ class GraphClient:
     async def _request(self, method: str, path: str, token: str | None, **kwargs: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         try:
-            response = await self.http.request(method, path, headers=headers, **kwargs)
+            if (direct := self.direct) is not None and kwargs.keys() <= {"json"}:
+                status, content = await self._exchange(direct, method, path, headers, kwargs.get("json"))
+            else:
+                response = await self.http.request(method, path, headers=headers, **kwargs)
+                status, content = response.status_code, response.content
         except httpx.HTTPError as exc:
             raise MetaUnavailable(f"Meta API request failed: {exc.__class__.__name__}") from exc
         try:
-            body = orjson.loads(response.content) if response.content else {}
+            body = orjson.loads(content) if content else {}
         except orjson.JSONDecodeError as exc:
-            raise MetaUnavailable(
-                f"Meta API answered HTTP {response.status_code} with a non-JSON body"
-            ) from exc
-        if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
+            raise MetaUnavailable(f"Meta API answered HTTP {status} with a non-JSON body") from exc
+        if status >= 400 or (isinstance(body, dict) and "error" in body):
             error = body.get("error") if isinstance(body, dict) else None
             if not isinstance(error, dict):
-                raise MetaUnavailable(f"Meta API answered HTTP {response.status_code} without an error body")
-            raise MetaApiError(response.status_code if response.status_code >= 400 else 400, error)
+                raise MetaUnavailable(f"Meta API answered HTTP {status} without an error body")
+            raise MetaApiError(status if status >= 400 else 400, error)
         if not isinstance(body, dict):
-            raise MetaUnavailable(f"Meta API answered HTTP {response.status_code} with a non-object body")
+            raise MetaUnavailable(f"Meta API answered HTTP {status} with a non-object body")
         return body
+
+    async def _exchange(
+        self, direct: AiohttpTransport, method: str, path: str, headers: dict[str, str], payload: Any
+    ) -> tuple[int, bytes]:
+        """The call through ``direct``, with the headers and JSON body httpx would have sent."""
+        sent = [*self._headers, *headers.items()]
+        body = None
+        if payload is not None:
+            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            sent.append(("Content-Type", "application/json"))
+        url = URL(self._base_url + path, encoded=True)
+        return await direct.exchange(method, url, sent, body, self.http.timeout)
 
     async def send_message(self, phone_number_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", self._path(phone_number_id, "messages"), token, json=body)

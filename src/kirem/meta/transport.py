@@ -7,12 +7,16 @@ This transport keeps the httpx API and hands each request to aiohttp: keep-alive
 by every call to Meta, certificates verified, no cookies, redirects not followed, bodies passed on
 undecoded (httpx decodes them by ``Content-Encoding`` as it always does), aiohttp's errors raised as
 the httpx errors callers already handle.
+
+:meth:`AiohttpTransport.exchange` is the same call without httpx's request and response objects,
+for :class:`kirem.meta.client.GraphClient`'s small JSON calls (a send): building those cost about
+0.4 ms of CPU per call, a tenth of a whole send.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 import certifi
@@ -23,6 +27,9 @@ POOL_LIMIT = 256
 """Connections open to Meta at once; a send waits for one beyond that."""
 KEEPALIVE_SECONDS = 30.0
 _DROPPED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_SET_BY_AIOHTTP = frozenset({"accept-encoding", "connection"})
+"""Default headers of an httpx client that a direct call leaves to aiohttp (which decodes what it
+accepts)."""
 _CHUNK = 64 * 1024
 
 
@@ -69,29 +76,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.get("pool"),
-            sock_connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
-        )
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
         body = await request.aread()
-        try:
-            response = await self._client().request(
-                request.method,
-                URL(str(request.url), encoded=True),
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-                timeout=timeout,
-            )
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise httpx.TimeoutException(str(exc) or "timed out", request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.NetworkError(str(exc) or exc.__class__.__name__, request=request) from exc
+        response = await self._send(
+            request.method,
+            URL(str(request.url), encoded=True),
+            headers,
+            body or None,
+            _timeout(timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")),
+            request=request,
+            decompress=False,
+        )
         return httpx.Response(
             status_code=response.status,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
@@ -99,6 +94,77 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions={"http_version": b"HTTP/1.1"},
         )
 
+    async def exchange(
+        self,
+        method: str,
+        url: URL,
+        headers: Sequence[tuple[str, str]],
+        body: bytes | None,
+        timeout: httpx.Timeout,
+    ) -> tuple[int, bytes]:
+        """One whole request and its answer (status, body decoded by ``Content-Encoding``).
+
+        Fails with the httpx errors :meth:`handle_async_request` raises for the same failures.
+        """
+        response = await self._send(
+            method, url, headers, body, _timeout(timeout.pool, timeout.connect, timeout.read), request=None
+        )
+        try:
+            return response.status, await response.read()
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc) or "read timed out", request=_named(method, url)) from exc
+        except aiohttp.ClientError as exc:
+            message = str(exc) or exc.__class__.__name__
+            raise httpx.ReadError(message, request=_named(method, url)) from exc
+        finally:
+            response.release()
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        headers: Sequence[tuple[str, str]],
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        *,
+        request: httpx.Request | None,
+        decompress: bool = True,
+    ) -> aiohttp.ClientResponse:
+        """aiohttp's request; its errors as httpx's, naming ``request`` (one made up if ``None``)."""
+        try:
+            return await self._client().request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                timeout=timeout,
+                auto_decompress=decompress,
+            )
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            named = request or _named(method, url)
+            raise httpx.TimeoutException(str(exc) or "timed out", request=named) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc), request=request or _named(method, url)) from exc
+        except aiohttp.ClientError as exc:
+            named = request or _named(method, url)
+            raise httpx.NetworkError(str(exc) or exc.__class__.__name__, request=named) from exc
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def client_headers(client: httpx.AsyncClient) -> list[tuple[str, str]]:
+    """``client``'s default headers (User-Agent, Accept) for :meth:`AiohttpTransport.exchange`."""
+    return [(k, v) for k, v in client.headers.multi_items() if k.lower() not in _SET_BY_AIOHTTP]
+
+
+def _timeout(pool: float | None, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """httpx's timeouts in aiohttp's terms: waiting for a pooled connection, connecting, each read."""
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
+
+
+def _named(method: str, url: URL) -> httpx.Request:
+    """The httpx request an error names, made only when a direct :meth:`exchange` fails."""
+    return httpx.Request(method, str(url))

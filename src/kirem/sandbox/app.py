@@ -45,7 +45,8 @@ def create_sandbox_app(
     ``{settings.base_url}/webhooks/meta`` through ``http_client`` (one is created when not given).
     """
     owns_client = http_client is None
-    client = http_client or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=AiohttpTransport())
+    pooled = AiohttpTransport() if owns_client else None
+    client = http_client or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=pooled)
     secret = resolve_app_secret(settings)
     runtime = SandboxRuntime(
         settings=settings,
@@ -53,7 +54,7 @@ def create_sandbox_app(
         http_client=client,
         owns_client=owns_client,
         clock=clock or utcnow,
-        webhooks=WebhookSender(client, webhook_url(settings), secret),
+        webhooks=WebhookSender(client, webhook_url(settings), secret, direct=pooled),
         app_secret=secret,
     )
     runtime.on_start.append(resume_pending_reviews)

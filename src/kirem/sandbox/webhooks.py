@@ -14,9 +14,11 @@ import secrets
 from typing import Any
 
 import httpx
+from yarl import URL
 
 from kirem.config import Settings
 from kirem.keyfiles import load_or_create_secret
+from kirem.meta.transport import AiohttpTransport, client_headers
 from kirem.sandbox.models import SandboxNumber
 
 APP_SECRET_FILE = "sandbox_app_secret"
@@ -55,18 +57,30 @@ def envelope(
 
 
 class WebhookSender:
-    """Posts signed bodies to one URL, one attempt at a time (the outbox retries). Never raises."""
+    """Posts signed bodies to one URL, one attempt at a time (the outbox retries). Never raises.
 
-    def __init__(self, client: httpx.AsyncClient, url: str, secret: str) -> None:
+    ``direct``, the pooled transport under ``client`` if it is one, takes the posts straight to
+    aiohttp (three per sandbox send), without httpx's request and response objects.
+    """
+
+    def __init__(
+        self, client: httpx.AsyncClient, url: str, secret: str, *, direct: AiohttpTransport | None = None
+    ) -> None:
         self.client = client
         self.url = url
         self.secret = secret
+        self.direct = direct
+        self._default_headers = client_headers(client)
 
     async def attempt(self, body: bytes) -> str | None:
         """Post ``body`` once: ``None`` when Kirem answered 2xx, else why the post failed."""
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)}
         try:
-            response = await self.client.post(self.url, content=body, headers=headers)
+            if self.direct is None:
+                status = (await self.client.post(self.url, content=body, headers=headers)).status_code
+            else:
+                sent = [*self._default_headers, *headers.items()]
+                status, _ = await self.direct.exchange("POST", URL(self.url), sent, body, self.client.timeout)
         except (httpx.HTTPError, OSError) as exc:
             return f"{type(exc).__name__}: {exc}"
-        return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        return None if 200 <= status < 300 else f"HTTP {status}"
