@@ -20,7 +20,8 @@ from kirem.tenancy.models import Account, Project
 from kirem.tenancy.service import Tenant, account_for_token, account_project, tenant_for_key
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool (a hand-off)."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -139,7 +140,7 @@ PathAccountDep = Annotated[Account, Depends(get_path_account)]
 """A route parameter typed ``PathAccountDep`` receives the account named by the path (operator API)."""
 
 
-def require_operator(
+async def require_operator(
     request: Request,
     ctx: AppContext = Depends(get_context),
     _: HTTPAuthorizationCredentials | None = Security(OPERATOR_TOKEN),
