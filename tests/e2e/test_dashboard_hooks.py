@@ -225,11 +225,13 @@ def test_message_logs_filter_export_csv_and_chart(web: Web) -> None:
     for text in ("halo", "apa kabar"):
         inbound(web.client, web.info, {"type": "text", "text": {"body": text}}, sender="6281111111")
     inbound(web.client, web.info, {"type": "text", "text": {"body": "other"}}, sender="6282222222")
-    # The count and the rows are two reads: wait until both have seen the third message.
-    page = wait_for(
-        lambda: (p := web.get("/logs", direction="inbound")).text.count("<tr>") >= 4 and "3 in total" in p.text
-    )
-    assert page
+
+    def all_three() -> bool:
+        # The count and the rows are two reads: wait until both have seen the third message.
+        text = web.get("/logs", direction="inbound").text
+        return text.count("<tr>") >= 4 and "3 in total" in text
+
+    assert wait_for(all_three)
     mine = web.get("/logs", recipient="6281111111", direction="inbound")
     assert mine.status_code == 200
     exported = web.get("/logs/export.csv", direction="inbound")
