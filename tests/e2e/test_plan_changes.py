@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from kirem.routing.cache import SQLITE_TTL_SECONDS
 from tests.e2e.conftest import Server, auth, wait_for
 from tests.e2e.consumers import Consumer, consumer_server
 from tests.e2e.test_routing import add_rule, add_target
@@ -90,6 +92,9 @@ def test_downgrade_disables_over_limit_things_and_upgrade_restores_them(
     assert consumer.at("/later0") == [] and consumer.at("/later1") == []
 
     server.cli("accounts", "set-plan", _account_name(client, boot), "growth")
+    # The server learns of a change made by another process within its routing cache's lifetime on
+    # SQLite (a NOTIFY on PostgreSQL): an event routed before that still sees the targets disabled.
+    time.sleep(SQLITE_TTL_SECONDS + 0.5)
     for target in later:
         shown = client.get(f"/v1/webhooks/targets/{target['id']}", headers=key).json()["data"]
         assert shown["enabled"] is True and shown["disabled_reason"] is None
