@@ -40,7 +40,7 @@ async def requeue(session: AsyncSession, deliveries: Iterable[Delivery], now: da
             lease_expires_at=case((held, Delivery.lease_expires_at), else_=None),
             leased_by=case((held, Delivery.leased_by), else_=None),
             completed_at=None,
-            replay_requested=held,
+            replay_requested=case((held, True), else_=False),
             updated_at=now,
         )
     )
