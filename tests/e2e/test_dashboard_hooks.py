@@ -177,16 +177,18 @@ def test_failed_deliveries_are_inspected_and_replayed_one_by_event_and_in_bulk(
     for text in ("one", "two"):
         inbound(web.client, web.info, {"type": "text", "text": {"body": text}})
     consumer.wait_for("/flaky", 2)
+    # The count and the rows are two reads: wait until both have seen the second failure.
     listing = wait_for(
         lambda: (
             (page := web.get("/deliveries", status="failed", target_id=target_id)).text.count(
                 "/deliveries/dlv_"
             )
             >= 2
+            and "2 in total" in page.text
             and page
         )
     )
-    assert listing and "2 in total" in listing.text
+    assert listing
     delivery_id = re.findall(r"/deliveries/(dlv_[A-Za-z0-9]+)", listing.text)[0]
     detail = web.get(f"/deliveries/{delivery_id}")
     assert detail.status_code == 200
