@@ -5,7 +5,9 @@ account has, oldest first, and keeps enabled what the plan allows: projects, act
 (account-wide), and per project its webhook targets and routing rules. What is over the limit is
 disabled with a reason shown in its GET, and flagged as disabled by the plan; what the plan allows
 again (an upgrade) and was disabled by the plan is re-enabled. What the user disabled stays as the
-user left it and does not take a place. Retention shrinks only forward (:func:`shrink_retention`).
+user left it and does not take a place. A channel re-enabled gets the Meta webhooks kept for its
+number while the plan had it disabled: they go through the pipeline again. Retention shrinks only
+forward (:func:`shrink_retention`).
 A project's dedicated outbound settings are kept as they are: whether deliveries use them is read
 from the account's limits when they are looked up (``kirem.tenancy.egress``); :func:`change_plan`
 only reports the projects whose settings stopped or started applying.
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.db.base import utcnow
 from kirem.db.scope import for_project
 from kirem.delivery.worker import disable_target
+from kirem.inbound.unrouted import take_again
 from kirem.kit.enums import ChannelStatus
 from kirem.routing.models import RoutingRule, WebhookTarget
 from kirem.tenancy.limits import lock_owner
@@ -118,7 +121,7 @@ async def apply_limits(
                 account.plan, "projects", limits.projects or 0, "project(s)", len(projects)
             )
             changes["projects"]["disabled"].append(project.id)
-    await _channels(session, account, limits, {p.id: p for p in kept}, changes["channels"])
+    await _channels(session, account, limits, {p.id: p for p in kept}, now, changes["channels"])
     for project in kept:
         await lock_owner(session, Project, project.id)  # creates of targets and rules wait for this
         await _targets(session, account.plan, project.id, limits.webhook_targets, now, changes["targets"])
@@ -132,9 +135,12 @@ async def _channels(
     account: Account,
     limits: PlanLimits,
     enabled_projects: dict[str, Project],
+    now: datetime,
     changes: dict[str, list[str]],
 ) -> None:
-    """Active channels and channels the plan disabled, oldest first, in projects the plan keeps."""
+    """Active channels and channels the plan disabled, oldest first, in projects the plan keeps.
+
+    A channel re-enabled gets the webhooks kept for its number while it was disabled."""
     stmt = (
         select(Channel)
         .join(Project, Project.id == Channel.project_id)
@@ -149,6 +155,8 @@ async def _channels(
     for channel in kept:
         if channel.disabled_by_plan:
             channel.status, channel.disabled_reason, channel.disabled_by_plan = "active", None, False
+            await take_again(session, channel, channel.plan_disabled_at or channel.created_at)
+            channel.plan_disabled_at = None
             changes["enabled"].append(channel.id)
     for channel in over:
         if channel.status == ChannelStatus.ACTIVE:
@@ -161,6 +169,7 @@ async def _channels(
                 )
             )
             channel.status, channel.disabled_reason, channel.disabled_by_plan = "disabled", reason, True
+            channel.plan_disabled_at = now
             changes["disabled"].append(channel.id)
 
 

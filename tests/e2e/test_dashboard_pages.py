@@ -66,7 +66,7 @@ def test_an_allowlist_without_your_address_is_refused(
     account = auth(owner["account_token"])
 
     refused = web.post(save, data={"cidrs": "203.0.113.0/24", "csrf_token": token})
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     assert "would lock you out: your address 127.0.0.1" in refused.text
     assert "203.0.113.0/24" in refused.text  # what was typed stays in the box
     assert client.get(allowlist, headers=account).json()["data"]["cidrs"] == []

@@ -15,6 +15,7 @@ from kirem.config import Settings
 from kirem.context import AppContext
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
+from kirem.delivery.deliveries import replay_delivery
 from kirem.delivery.enqueue import fan_out
 from kirem.delivery.models import Delivery, DeliveryAttempt
 from kirem.delivery.sender import AttemptResult
@@ -134,31 +135,43 @@ async def test_the_attempt_log_keeps_the_request_headers_with_custom_values_mask
 
 
 async def test_failures_follow_the_schedule_then_give_up(world: World) -> None:
+    """Each retry is due its schedule's wait (±20 % jitter) after the attempt that failed, measured
+    from the attempt's recorded time, so a slow machine cannot move the figures."""
     await world.target(max_attempts=3)
     await world.event()
     world.sender.answers = [result(500), result(503), result(500)]
-    before = utcnow()
-    await world.step()
-    [delivery] = await world.deliveries()
-    assert delivery.status == "pending" and delivery.attempts == 1
-    gap = (delivery.next_attempt_at - before).total_seconds()
-    assert 4 * 0.8 <= gap <= 5 * 1.2 + 1  # 5 s ±20 %
+    waits: list[float] = []
     for _ in range(2):
+        await world.step()
+        [delivery] = await world.deliveries()
+        async with world.ctx.db.session() as session:
+            last = (
+                (await session.execute(select(DeliveryAttempt).order_by(DeliveryAttempt.attempt.desc())))
+                .scalars()
+                .first()
+            )
+        assert last is not None and delivery.status == "pending" and delivery.attempts == last.attempt
+        waits.append((delivery.next_attempt_at - last.created_at).total_seconds())
         async with world.ctx.db.transaction() as session:
             await session.execute(update(Delivery).values(next_attempt_at=utcnow()))
-        await world.step()
+    assert 5 * 0.8 <= waits[0] <= 5 * 1.2 and 300 * 0.8 <= waits[1] <= 300 * 1.2
+    await world.step()
     [delivery] = await world.deliveries()
     assert delivery.status == "failed" and delivery.attempts == 3 and delivery.completed_at is not None
+    async with world.ctx.db.session() as session:
+        numbers = (await session.execute(select(DeliveryAttempt.attempt))).scalars()
+        assert sorted(numbers) == [1, 2, 3]
 
 
 async def test_retry_after_is_honoured(world: World) -> None:
     await world.target()
     await world.event()
     world.sender.answers = [result(429, retry_after=120)]
-    before = utcnow()
     await world.step()
     [delivery] = await world.deliveries()
-    assert (delivery.next_attempt_at - before).total_seconds() >= 119
+    async with world.ctx.db.session() as session:
+        [attempt] = (await session.execute(select(DeliveryAttempt))).scalars()
+    assert (delivery.next_attempt_at - attempt.created_at).total_seconds() >= 120
 
 
 async def test_410_disables_the_target_skips_its_queue_and_tells_the_others(world: World) -> None:
@@ -340,3 +353,86 @@ async def test_stopping_gives_back_the_rows_not_sent_yet(world: World) -> None:
     assert len(world.sender.sent) == 1
     rows = sorted((d.status, d.leased_by is None) for d in await world.deliveries())
     assert rows == [("pending", True), ("pending", True), ("succeeded", True)]
+
+
+async def _failed_once(world: World) -> str:
+    """A delivery whose first attempt failed, due again now (a replay puts such a row back)."""
+    await world.target()
+    await world.event()
+    world.sender.answers = [result(500)]
+    await world.step()
+    async with world.ctx.db.transaction() as session:
+        await session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+    [delivery] = await world.deliveries()
+    return delivery.id
+
+
+async def _replay(world: World, delivery_id: str) -> None:
+    async with world.ctx.db.transaction() as session:
+        assert await replay_delivery(session, world.project_id, delivery_id) == 1
+
+
+async def _logged(world: World) -> list[tuple[int, bool]]:
+    async with world.ctx.db.session() as session:
+        rows = await session.execute(
+            select(DeliveryAttempt.attempt, DeliveryAttempt.is_success).order_by(DeliveryAttempt.created_at)
+        )
+        return [(attempt, ok) for attempt, ok in rows]
+
+
+async def test_a_replay_during_an_attempt_keeps_its_record_then_starts_a_fresh_series(world: World) -> None:
+    delivery_id = await _failed_once(world)
+    async with world.ctx.db.session() as session:
+        [(claimed, _)] = await world.worker.claim(session, 10)
+    assert claimed == delivery_id
+    await _replay(world, delivery_id)  # while the attempt is in flight
+    await world.worker.record(delivery_id, "http://x", result(200))
+    assert await _logged(world) == [(1, False), (2, True)]
+    [delivery] = await world.deliveries()
+    assert (delivery.status, delivery.attempts, delivery.leased_by, delivery.replay_requested) == (
+        "pending",
+        0,
+        None,
+        False,
+    )
+    assert await world.step() == 1
+    assert await _logged(world) == [(1, False), (2, True), (1, True)]
+    [delivery] = await world.deliveries()
+    assert (delivery.status, delivery.attempts) == ("succeeded", 1)
+
+
+async def test_a_row_replayed_during_its_attempt_is_not_claimed_again_before_the_result(world: World) -> None:
+    delivery_id = await _failed_once(world)
+    async with world.ctx.db.session() as session:
+        assert len(await world.worker.claim(session, 10)) == 1
+    await _replay(world, delivery_id)
+    async with world.ctx.db.session() as session:
+        assert await world.worker.claim(session, 10) == []  # the lease still runs: no second attempt
+    await world.worker.record(delivery_id, "http://x", result(200))
+    [delivery] = await world.deliveries()
+    assert (delivery.status, delivery.attempts, delivery.leased_by) == ("pending", 0, None)
+    assert await _logged(world) == [(1, False), (2, True)]
+
+
+async def test_a_replayed_row_given_back_unsent_starts_the_fresh_series_when_claimed(world: World) -> None:
+    delivery_id = await _failed_once(world)
+    async with world.ctx.db.session() as session:
+        assert len(await world.worker.claim(session, 10)) == 1
+    await _replay(world, delivery_id)
+    await world.worker._release([delivery_id])
+    assert await world.step() == 1
+    assert await _logged(world) == [(1, False), (1, True)]
+    [delivery] = await world.deliveries()
+    assert (delivery.status, delivery.attempts, delivery.replay_requested) == ("succeeded", 1, False)
+
+
+async def test_a_replay_after_the_attempt_was_recorded_requeues_at_once(world: World) -> None:
+    delivery_id = await _failed_once(world)
+    await _replay(world, delivery_id)
+    [delivery] = await world.deliveries()
+    assert (delivery.status, delivery.attempts, delivery.leased_by, delivery.replay_requested) == (
+        "pending",
+        0,
+        None,
+        False,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -12,7 +13,9 @@ from kirem.cli_support import context_for
 from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.inbound.events import record_event
+from kirem.inbound.models import Event, RawEvent
 from kirem.messaging.models import MessageLog
+from kirem.pipeline import processor
 from kirem.plan_changes import change_plan
 from kirem.retention import purge_expired
 from kirem.routing import rules, targets
@@ -173,3 +176,101 @@ async def test_retention_shrinks_only_forward(database: Database, settings) -> N
         account = await session.get(Account, account.id)
         await change_plan(session, account, plan="enterprise", now=later)
         assert account.retention_days_before is None and account.retention_changed_at is None
+
+
+def _webhook(*numbered: tuple[str, str]) -> bytes:
+    """A Meta webhook with one text message per (phone_number_id, wamid)."""
+    entries = [
+        {
+            "id": "9",
+            "changes": [
+                {
+                    "field": "messages",
+                    "value": {
+                        "messaging_product": "whatsapp",
+                        "metadata": {"phone_number_id": number},
+                        "messages": [
+                            {
+                                "from": "6281100",
+                                "id": wamid,
+                                "timestamp": "1767225600",
+                                "type": "text",
+                                "text": {"body": wamid},
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+        for number, wamid in numbered
+    ]
+    return orjson.dumps({"object": "whatsapp_business_account", "entry": entries})
+
+
+async def test_an_upgrade_processes_the_webhooks_kept_for_a_channel_the_plan_disabled(
+    database: Database, settings
+) -> None:
+    ctx = context_for(settings)
+    async with ctx.db.transaction() as session:
+        account, first, second, _ = await _scale_account(ctx, session)
+    async with ctx.db.transaction() as session:
+        await change_plan(session, await session.get(Account, account.id), plan="developer")
+    async with ctx.db.transaction() as session:
+        session.add(RawEvent(source="meta", body=_webhook(("1002", "wamid.alone"))))
+        session.add(RawEvent(source="meta", body=_webhook(("1001", "wamid.kept"), ("1002", "wamid.mixed"))))
+    await processor.process_pending(ctx)
+
+    async def events(project: Project) -> list[str]:
+        async with ctx.db.session() as session:
+            stmt = (
+                select(Event.dedup_key)
+                .where(Event.project_id == project.id, Event.type == "messages.received")
+                .order_by(Event.dedup_key)
+            )
+            return list((await session.execute(stmt)).scalars())
+
+    async with ctx.db.session() as session:
+        raws = list((await session.execute(select(RawEvent.status).order_by(RawEvent.id))).scalars())
+    assert raws == ["unrouted", "processed"] and await events(second) == []
+    assert await events(first) == ["msg:wamid.kept"]
+
+    async with ctx.db.transaction() as session:
+        await change_plan(session, await session.get(Account, account.id), plan="scale")
+    await processor.process_pending(ctx)
+    assert await events(second) == ["msg:wamid.alone", "msg:wamid.mixed"]  # processed now
+    assert await events(first) == ["msg:wamid.kept"]  # the one routed already is not routed twice
+    async with ctx.db.session() as session:
+        assert set((await session.execute(select(RawEvent.status))).scalars()) == {"processed"}
+        assert (await session.get(Channel, (await _channel_of(session, second)))).plan_disabled_at is None
+    await ctx.aclose()
+
+
+async def _channel_of(session, project: Project) -> str:  # type: ignore[no-untyped-def]
+    return str(await session.scalar(select(Channel.id).where(Channel.project_id == project.id)))
+
+
+async def test_webhooks_kept_before_the_plan_disabled_a_channel_are_not_taken_again(
+    database: Database, settings
+) -> None:
+    ctx = context_for(settings)
+    async with ctx.db.transaction() as session:
+        account, _, second, _ = await _scale_account(ctx, session)
+        session.add(RawEvent(source="meta", body=_webhook(("1003", "wamid.before"))))
+    await processor.process_pending(ctx)  # no channel has 1003 yet: kept unrouted
+    async with ctx.db.transaction() as session:
+        project = await session.get(Project, second.id)
+        await service.add_channel(
+            session,
+            ctx.sealer,
+            project,
+            kind="sandbox",
+            phone_number_id="1003",
+            waba_id="9",
+            access_token="-",
+        )
+    for plan in ("developer", "scale"):
+        async with ctx.db.transaction() as session:
+            await change_plan(session, await session.get(Account, account.id), plan=plan)
+    async with ctx.db.session() as session:
+        assert list((await session.execute(select(RawEvent.status))).scalars()) == ["unrouted"]
+    await ctx.aclose()

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from kirem.api.responses import ApiError
 from kirem.dashboard.auth import ProjectAccess, check_csrf, require_role
-from kirem.dashboard.forms import field_errors, text
+from kirem.dashboard.forms import field_errors, form_status, text
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, render
 from kirem.db.base import utcnow
@@ -79,7 +79,7 @@ async def _page(
         "sandbox_enabled": access.ctx.settings.sandbox_enabled,
         "links_allowed": access.tenant.limits.customer_setup_links,
     }
-    return render(request, "channels.html", context)
+    return render(request, "channels.html", context, form_status(errors, link_errors))
 
 
 @router.get("/dashboard/p/{project_id}/channels")

@@ -7,6 +7,15 @@ from starlette.datastructures import FormData
 from kirem.api.responses import ApiError
 from kirem.kit.error_fields import flatten_errors
 
+FORM_AGAIN = 400
+"""The status of every form shown again with errors to correct: 400, as the API answers the same
+input (Chromium notes a 4xx document in the console; the page is shown all the same)."""
+
+
+def form_status(*errors: dict[str, str] | None) -> int:
+    """The status of a form page: ``FORM_AGAIN`` when it shows errors, else 200."""
+    return FORM_AGAIN if any(errors) else 200
+
 
 def field_errors(exc: ApiError) -> dict[str, str]:
     """Field name → message from an API error; a refusal naming no field lands under ``form``.

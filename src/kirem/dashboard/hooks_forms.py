@@ -20,10 +20,6 @@ _LIST_SPLIT = re.compile(r"[,\n]")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 _INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 
-FORM_AGAIN = 200
-"""The status of a form shown again with the service's errors: a page to correct and send again
-(a 4xx page would be logged by browsers as a failed resource)."""
-
 CONDITION_LISTS = ("senders", "keywords")
 """Conditions typed as text, one item per line (or separated by commas)."""
 CONDITION_CHOICES = ("event_types", "message_types", "channel_ids")

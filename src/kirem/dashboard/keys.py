@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from kirem.api.responses import ApiError
 from kirem.dashboard.auth import ProjectAccess, check_csrf, require_role
-from kirem.dashboard.forms import field_errors, text
+from kirem.dashboard.forms import field_errors, form_status, text
 from kirem.dashboard.web import redirect, render
 from kirem.db.scope import for_project
 from kirem.tenancy.keys import create_key
@@ -37,7 +37,7 @@ async def _page(
         "values": values or {"name": "", "mode": "live", "scope": "api"},
         "mcp_allowed": access.tenant.limits.dedicated_mcp,
     }
-    return render(request, "keys.html", context)
+    return render(request, "keys.html", context, form_status(errors))
 
 
 @router.get("/dashboard/p/{project_id}/keys")

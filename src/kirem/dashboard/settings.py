@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from kirem.api.responses import ApiError
 from kirem.dashboard.auth import ProjectAccess, check_csrf, require_role
-from kirem.dashboard.forms import field_errors
+from kirem.dashboard.forms import field_errors, form_status
 from kirem.dashboard.i18n import translator
 from kirem.dashboard.web import language, redirect, render
 from kirem.kit.errors import invalid
@@ -60,7 +60,7 @@ async def _page(
         "month_error": month_error,
         "saved": request.query_params.get("saved") == "1",
     }
-    return render(request, "settings.html", context)
+    return render(request, "settings.html", context, form_status(errors))
 
 
 @router.get("/dashboard/p/{project_id}/settings")

@@ -13,9 +13,8 @@ from starlette.datastructures import FormData
 
 from kirem.api.responses import ApiError
 from kirem.dashboard.auth import PageNotFound, ProjectAccess, check_csrf, require_role
-from kirem.dashboard.forms import field_errors
+from kirem.dashboard.forms import field_errors, form_status
 from kirem.dashboard.hooks_forms import (
-    FORM_AGAIN,
     conditions_body,
     conditions_form,
     echo_target_form,
@@ -111,8 +110,8 @@ def _back(access: ProjectAccess, notice: str) -> Response:
 def _form_page(
     request: Request, template: str, errors: dict[str, str] | None, context: dict[str, Any]
 ) -> Response:
-    """A form page; shown again with the service's errors it answers ``FORM_AGAIN``."""
-    return render(request, template, {**context, "errors": errors or {}}, FORM_AGAIN if errors else 200)
+    """A form page; shown again with errors it answers ``FORM_AGAIN``."""
+    return render(request, template, {**context, "errors": errors or {}}, form_status(errors))
 
 
 def _target_page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kirem.db.base import Base, CreatedAt, UTCDateTime, new_id, utcnow
@@ -16,6 +16,9 @@ class Delivery(CreatedAt, Base):
 
     ``status``: ``pending`` (waiting for ``next_attempt_at``), ``succeeded``, ``failed`` (attempts
     exhausted, or the target answered 410) or ``skipped`` (the target was disabled).
+
+    ``replay_requested``: a replay came while an attempt held the lease; when that attempt's result
+    is recorded (or the row is next claimed) the delivery starts a fresh series of attempts.
     """
 
     __tablename__ = "deliveries"
@@ -40,6 +43,7 @@ class Delivery(CreatedAt, Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    replay_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -2,9 +2,10 @@
 
 The worker records attempts that finish together in one transaction. For each it logs the attempt,
 moves its delivery on (succeeded, failed, or pending again at its next time) and keeps its target's
-``failing_since``; targets to disable are named with the reason, for the worker to disable after
-the rows are written. Results are applied in order, so a target's state after the batch is the one
-its last result left.
+``failing_since``; a delivery replayed while its attempt was in flight starts its fresh series
+instead of moving on (the attempt is still logged). Targets to disable are named with the reason,
+for the worker to disable after the rows are written. Results are applied in order, so a target's
+state after the batch is the one its last result left.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, update
+from sqlalchemy import Row, Table, bindparam, case, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import new_id
@@ -30,21 +31,30 @@ _DELIVERIES = cast("Table", Delivery.__table__)
 _ATTEMPTS = cast("Table", DeliveryAttempt.__table__)
 _TARGETS = cast("Table", WebhookTarget.__table__)
 
+_REPLAY = _DELIVERIES.c.replay_requested
 _MOVE_ON = (
     update(_DELIVERIES)
     .where(_DELIVERIES.c.id == bindparam("b_id"), _DELIVERIES.c.leased_by == bindparam("b_worker"))
     .values(
-        attempts=bindparam("b_attempts"),
-        status=bindparam("b_status"),
-        next_attempt_at=bindparam("b_next", type_=_DELIVERIES.c.next_attempt_at.type),
-        completed_at=bindparam("b_completed", type_=_DELIVERIES.c.completed_at.type),
+        attempts=case((_REPLAY, 0), else_=bindparam("b_attempts")),
+        status=case((_REPLAY, DeliveryStatus.PENDING.value), else_=bindparam("b_status")),
+        next_attempt_at=case(
+            (_REPLAY, bindparam("b_now", type_=_DELIVERIES.c.next_attempt_at.type)),
+            else_=bindparam("b_next", type_=_DELIVERIES.c.next_attempt_at.type),
+        ),
+        completed_at=case(
+            (_REPLAY, None), else_=bindparam("b_completed", type_=_DELIVERIES.c.completed_at.type)
+        ),
         last_status_code=bindparam("b_code", type_=_DELIVERIES.c.last_status_code.type),
         last_error=bindparam("b_error", type_=_DELIVERIES.c.last_error.type),
         lease_expires_at=None,
         leased_by=None,
+        replay_requested=False,
         updated_at=bindparam("b_now", type_=_DELIVERIES.c.updated_at.type),
     )
 )
+"""Moves a delivery on from its attempt's result, or, when a replay was asked for meanwhile, starts
+its fresh series (decided in the statement, on the row as it is when written)."""
 _FAILING_SINCE = (
     update(_TARGETS)
     .where(_TARGETS.c.id == bindparam("b_id"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import utcnow
@@ -17,21 +17,30 @@ from kirem.usage import meter as usage
 
 
 async def requeue(session: AsyncSession, deliveries: Iterable[Delivery], now: datetime | None = None) -> int:
-    """Put deliveries back in the queue for a fresh series of attempts (replay)."""
+    """Put deliveries back in the queue for a fresh series of attempts (replay).
+
+    A delivery whose attempt is in flight (its lease still runs) keeps its lease and is only marked
+    ``replay_requested``: the attempt's result is logged when it ends, and the fresh series starts
+    then (:mod:`kirem.delivery.outcomes`). One statement decides per row on its current lease, so a
+    lease taken or given up meanwhile loses neither the attempt's record nor the replay.
+    """
     ids = [d.id for d in deliveries]
     if not ids:
         return 0
     now = now or utcnow()
+    held = and_(Delivery.leased_by.is_not(None), Delivery.lease_expires_at >= now)
+    due_now = literal(now, Delivery.next_attempt_at.type)
     await session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids))
         .values(
             status=DeliveryStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            lease_expires_at=None,
-            leased_by=None,
+            attempts=case((held, Delivery.attempts), else_=0),
+            next_attempt_at=case((held, Delivery.next_attempt_at), else_=due_now),
+            lease_expires_at=case((held, Delivery.lease_expires_at), else_=None),
+            leased_by=case((held, Delivery.leased_by), else_=None),
             completed_at=None,
+            replay_requested=case((held, True), else_=False),
             updated_at=now,
         )
     )

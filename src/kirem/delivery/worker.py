@@ -3,7 +3,9 @@
 The ``deliveries`` table is the queue. A claim sets ``leased_by`` and a lease longer than any
 request timeout; on PostgreSQL rows are picked ``FOR UPDATE SKIP LOCKED`` so several workers never
 take the same row, on SQLite the claiming ``UPDATE`` itself re-checks the lease under SQLite's
-single writer. An attempt's result is written only while the worker still holds the lease.
+single writer. An attempt's result is written only while the worker still holds the lease. A replay
+asked for meanwhile waits for that result (``replay_requested``); a row given back unsent, or whose
+lease expired, starts the replay's fresh series when it is next claimed.
 
 One slow or dead target cannot hold up the others: each target has at most
 ``per_target_concurrency`` attempts in flight, and after ``BREAKER_THRESHOLD`` failures in a row its
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
@@ -168,7 +170,12 @@ class DeliveryWorker:
             update(Delivery)
             .where(Delivery.id.in_(picked), Delivery.status == DeliveryStatus.PENDING)
             .where(or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now))
-            .values(lease_expires_at=now + self.lease, leased_by=self.worker_id)
+            .values(
+                lease_expires_at=now + self.lease,
+                leased_by=self.worker_id,
+                attempts=case((Delivery.replay_requested, 0), else_=Delivery.attempts),
+                replay_requested=False,
+            )
             .returning(Delivery.id, Delivery.target_id)
         )
         rows = [(row[0], row[1]) for row in claimed]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.inbound.models import RawEvent
 from kirem.inbound.normalize import NormalizedEvent, normalize
+from kirem.inbound.unrouted import unknown_name
 from kirem.tenancy.models import Channel
 
 
@@ -56,7 +57,7 @@ async def read_raw_events(session: AsyncSession, raws: list[RawEvent]) -> list[R
         for event in events:
             channels = owners.get(event.phone_number_id or "") or owners.get(f"waba:{event.waba_id}") or []
             if not channels:
-                result.unknown.add(event.phone_number_id or f"waba {event.waba_id}")
+                result.unknown.add(unknown_name(event.phone_number_id, event.waba_id))
             result.items += [Item(result.raw, channel, event) for channel in _one_per_project(channels)]
     return [result for result, _ in read]
 

@@ -45,6 +45,7 @@ from kirem.delivery.enqueue import Handoff, Lease, enqueue
 from kirem.inbound.batch import Item, ReadRaw, read_raw_events
 from kirem.inbound.events import EventLog, LoggedEvent, NewEvent, record_event
 from kirem.inbound.models import RawEvent
+from kirem.inbound.unrouted import no_channel_note
 from kirem.routing.cache import routing_of
 from kirem.routing.decide import decide, stored_facts
 from kirem.routing.matcher import facts_from
@@ -277,7 +278,7 @@ def _finish_read(read: ReadRaw, failures: list[str], now: datetime) -> None:
     if read.invalid is not None:
         _finish(raw, "invalid", now, read.invalid)
         return
-    notes = [f"no channel for phone_number_id {', '.join(sorted(read.unknown))}"] if read.unknown else []
+    notes = [no_channel_note(read.unknown)] if read.unknown else []
     if failures:
         notes.append(f"{len(failures)} item(s) failed: " + "; ".join(failures))
     routed = bool(read.items) or not read.events

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kirem.db.base import Base, CreatedAt, new_id
+from kirem.db.base import Base, CreatedAt, UTCDateTime, new_id
 
 
 class Account(CreatedAt, Base):
@@ -88,6 +88,9 @@ class Channel(CreatedAt, Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     disabled_by_plan: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Disabled by a plan change (re-enabled by an upgrade), not disconnected by the user."""
+    plan_disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the plan disabled it: the webhooks kept for its number since then are processed when an
+    upgrade re-enables it (:func:`kirem.inbound.unrouted.take_again`)."""
 
 
 class DailyUsage(Base):
