@@ -12,8 +12,8 @@ per domain, in order, each working on the whole batch with one query per lookup:
 4. the events log writes them (one multi-row insert) and usage counts them;
 5. routing decides their targets from the per-process routing cache (:mod:`kirem.routing.cache`);
 6. delivery queues them (:func:`kirem.delivery.enqueue.enqueue`) — with a ``handoff``, the fresh
-   rows are written leased to this process's worker and handed to it once the batch is committed,
-   so it sends them without claiming or polling.
+   rows are written leased to this process's worker and handed to it, with their events' bodies,
+   once the batch is committed, so it sends them without claiming, polling or reading them back.
 
 Raw events are claimed with a lease, so a processor that dies mid-way leaves its rows to be taken
 again; everything a batch produces is written in one transaction with the raw events' ``processed``
@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
 from kirem.db.base import utcnow
-from kirem.delivery.enqueue import Handoff, Lease, enqueue
+from kirem.delivery.enqueue import Fresh, Handoff, Lease, enqueue
 from kirem.inbound.batch import Item, ReadRaw, read_raw_events
 from kirem.inbound.events import EventLog, LoggedEvent, NewEvent, record_event
 from kirem.inbound.models import RawEvent
@@ -166,7 +166,7 @@ async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
 
 async def _stages(
     ctx: AppContext, session: AsyncSession, items: list[Item], now: datetime, lease: Lease | None = None
-) -> list[tuple[str, str]]:
+) -> list[Fresh]:
     """Every stage, in order, on the whole list of items; the deliveries written under ``lease``."""
     if not items:
         return []
@@ -176,7 +176,9 @@ async def _stages(
     logged = await events.record(session, [_new_event(i) for i in fresh], now)
     await _count_usage(session, logged, now)
     routing = await routing_of(session, {e.project_id for e in logged})
-    return await enqueue(session, [(e, decide(e, routing[e.project_id])) for e in logged], now, lease)
+    routed = [(e, decide(e, routing[e.project_id])) for e in logged]
+    bodies = {e.id: e.bodies for e in logged if e.bodies is not None}
+    return await enqueue(session, routed, now, lease, bodies)
 
 
 def _new_event(item: Item) -> NewEvent:
