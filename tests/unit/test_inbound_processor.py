@@ -24,6 +24,7 @@ from kirem.inbound.normalize import NormalizedEvent
 from kirem.messaging.models import MessageLog
 from kirem.pipeline import processor
 from kirem.routing.models import WebhookTarget
+from kirem.signals import DELIVERIES
 from kirem.tenancy import service
 from kirem.tenancy.models import Channel
 
@@ -208,6 +209,17 @@ async def test_fresh_deliveries_are_handed_over_with_the_bodies_written(world: W
         }
     assert len(taker.taken) == 2
     assert all((fresh.event_type, fresh.bodies) == stored[fresh.event_id] for fresh in taker.taken)
+
+
+@pytest.mark.parametrize(("room", "woken"), [(3, []), (2, [DELIVERIES])])
+async def test_the_worker_is_woken_only_for_rows_left_to_claim(
+    world: World, monkeypatch: pytest.MonkeyPatch, room: int, woken: list[str]
+) -> None:
+    wakes: list[str] = []
+    monkeypatch.setattr(world.ctx.signals, "wake", wakes.append)
+    await store_raw(world.ctx, webhook("wamid.W1", "wamid.W2", "wamid.W3"))
+    await processor.process_pending(world.ctx, handoff=Taker(room=room))
+    assert wakes == woken
 
 
 async def test_a_redelivered_webhook_hands_nothing_over(world: World) -> None:

@@ -60,6 +60,15 @@ class Fresh:
     bodies: tuple[bytes, bytes] | None
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What :func:`enqueue` wrote for the worker: the rows handed over, and how many pending rows
+    were left for a claim (with none, no worker needs waking)."""
+
+    handed: list[Fresh]
+    unleased: int
+
+
 class Handoff(Protocol):
     """A worker in this process that takes fresh rows without claiming them."""
 
@@ -78,9 +87,10 @@ async def enqueue(
     now: datetime,
     lease: Lease | None = None,
     bodies: Mapping[str, tuple[bytes, bytes]] | None = None,
-) -> list[Fresh]:
+) -> Queued:
     """Write the deliveries of every (event, decisions) pair; return the pending rows created leased
-    to ``lease``'s holder (none without a ``lease``), with their event's ``bodies`` (by event id)."""
+    to ``lease``'s holder (none without a ``lease``), with their event's ``bodies`` (by event id),
+    and how many pending rows were created without a lease."""
     left: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
     events = {event.id: event for event, _ in routed}
@@ -110,6 +120,7 @@ async def enqueue(
             )
     created: Counter[str] = Counter()
     handed: list[Fresh] = []
+    unleased = 0
     if rows:
         table = cast("Table", Delivery.__table__)
         c = table.c
@@ -119,12 +130,14 @@ async def enqueue(
         for delivery_id, project_id, target_id, event_id, status, holder in written:
             if status == "pending":
                 created[project_id] += 1
-                if holder is not None:
-                    found = (bodies or {}).get(event_id)
-                    handed.append(Fresh(delivery_id, target_id, event_id, events[event_id].type, found))
+                if holder is None:
+                    unleased += 1
+                    continue
+                found = (bodies or {}).get(event_id)
+                handed.append(Fresh(delivery_id, target_id, event_id, events[event_id].type, found))
     for project_id in sorted(created):
         await usage.count(session, project_id, {usage.DELIVERIES: created[project_id]}, now)
-    return handed
+    return Queued(handed, unleased)
 
 
 async def fan_out(session: AsyncSession, event: QueuedEvent, now: datetime | None = None) -> int:
