@@ -17,13 +17,14 @@ from kirem.cli_support import context_for
 from kirem.config import Settings
 from kirem.context import AppContext
 from kirem.db.engine import Database
-from kirem.delivery.enqueue import Lease
+from kirem.delivery.enqueue import Fresh, Lease
 from kirem.delivery.models import Delivery
 from kirem.inbound.models import Event, RawEvent
 from kirem.inbound.normalize import NormalizedEvent
 from kirem.messaging.models import MessageLog
 from kirem.pipeline import processor
 from kirem.routing.models import WebhookTarget
+from kirem.signals import DELIVERIES
 from kirem.tenancy import service
 from kirem.tenancy.models import Channel
 
@@ -176,12 +177,12 @@ class Taker:
     """A worker stand-in that takes handed-over rows, with room for ``room`` per target."""
 
     room: int
-    taken: list[tuple[str, str]] = field(default_factory=list)
+    taken: list[Fresh] = field(default_factory=list)
 
     def handoff_lease(self, now: datetime) -> Lease:
         return Lease("wrk_taker", now + timedelta(minutes=1), lambda _target_id: self.room)
 
-    async def adopt(self, lease: Lease, leased: list[tuple[str, str]]) -> None:
+    async def adopt(self, lease: Lease, leased: list[Fresh]) -> None:
         self.taken.extend(leased)
 
 
@@ -193,8 +194,32 @@ async def test_fresh_deliveries_are_handed_over_leased_as_far_as_the_worker_has_
         rows = list((await session.execute(select(Delivery.id, Delivery.leased_by))).all())
     assert len(rows) == 3
     leased = {delivery_id for delivery_id, holder in rows if holder == "wrk_taker"}
-    assert len(leased) == 2 and {delivery_id for delivery_id, _ in taker.taken} == leased
+    assert len(leased) == 2 and {fresh.delivery_id for fresh in taker.taken} == leased
     assert sum(holder is None for _, holder in rows) == 1  # left for a claim
+
+
+async def test_fresh_deliveries_are_handed_over_with_the_bodies_written(world: World) -> None:
+    await store_raw(world.ctx, webhook("wamid.B1", "wamid.B2"))
+    taker = Taker(room=5)
+    await processor.process_pending(world.ctx, handoff=taker)
+    async with world.ctx.db.session() as session:
+        stored = {
+            row.id: (row.type, (row.kirem_body, row.meta_body))
+            for row in await session.execute(select(Event.id, Event.type, Event.kirem_body, Event.meta_body))
+        }
+    assert len(taker.taken) == 2
+    assert all((fresh.event_type, fresh.bodies) == stored[fresh.event_id] for fresh in taker.taken)
+
+
+@pytest.mark.parametrize(("room", "woken"), [(3, []), (2, [DELIVERIES])])
+async def test_the_worker_is_woken_only_for_rows_left_to_claim(
+    world: World, monkeypatch: pytest.MonkeyPatch, room: int, woken: list[str]
+) -> None:
+    wakes: list[str] = []
+    monkeypatch.setattr(world.ctx.signals, "wake", wakes.append)
+    await store_raw(world.ctx, webhook("wamid.W1", "wamid.W2", "wamid.W3"))
+    await processor.process_pending(world.ctx, handoff=Taker(room=room))
+    assert wakes == woken
 
 
 async def test_a_redelivered_webhook_hands_nothing_over(world: World) -> None:

@@ -8,13 +8,14 @@ each created pending row counts as a delivery for the project's usage.
 The processing pipeline may hand fresh rows straight to this process's worker (:class:`Handoff`):
 they are written already leased to it, as many per target as it has room for, and it gets them
 once the transaction is committed — no claim, and the row stays the durable truth (a worker that
-dies leaves them to be claimed again when the lease ends).
+dies leaves them to be claimed again when the lease ends). The pipeline hands each row over with its
+event's bodies, which it has just written, so the worker signs it without reading the event back.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -47,6 +48,27 @@ class Lease:
     room: Callable[[str], int]
 
 
+@dataclass(frozen=True)
+class Fresh:
+    """A pending row written leased to the handoff's holder, with what its request is made of:
+    the event's ``(kirem body, meta body)`` when the writer has them, else None (the worker reads them)."""
+
+    delivery_id: str
+    target_id: str
+    event_id: str
+    event_type: str
+    bodies: tuple[bytes, bytes] | None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What :func:`enqueue` wrote for the worker: the rows handed over, and how many pending rows
+    were left for a claim (with none, no worker needs waking)."""
+
+    handed: list[Fresh]
+    unleased: int
+
+
 class Handoff(Protocol):
     """A worker in this process that takes fresh rows without claiming them."""
 
@@ -54,8 +76,8 @@ class Handoff(Protocol):
         """The lease to write fresh rows with, sized to the worker's room now."""
         ...
 
-    async def adopt(self, lease: Lease, leased: list[tuple[str, str]]) -> None:
-        """Take the (delivery id, target id) rows written leased to it, once they are committed."""
+    async def adopt(self, lease: Lease, leased: list[Fresh]) -> None:
+        """Take the rows written leased to it, once they are committed."""
         ...
 
 
@@ -64,11 +86,14 @@ async def enqueue(
     routed: Sequence[tuple[QueuedEvent, list[Decision]]],
     now: datetime,
     lease: Lease | None = None,
-) -> list[tuple[str, str]]:
-    """Write the deliveries of every (event, decisions) pair; return the (delivery id, target id) of
-    the pending rows created leased to ``lease``'s holder (none without a ``lease``)."""
+    bodies: Mapping[str, tuple[bytes, bytes]] | None = None,
+) -> Queued:
+    """Write the deliveries of every (event, decisions) pair; return the pending rows created leased
+    to ``lease``'s holder (none without a ``lease``), with their event's ``bodies`` (by event id),
+    and how many pending rows were created without a lease."""
     left: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
+    events = {event.id: event for event, _ in routed}
     for event, decisions in routed:
         for decision in decisions:
             holder, until = None, None
@@ -94,19 +119,25 @@ async def enqueue(
                 }
             )
     created: Counter[str] = Counter()
-    handed: list[tuple[str, str]] = []
+    handed: list[Fresh] = []
+    unleased = 0
     if rows:
         table = cast("Table", Delivery.__table__)
-        columns = (table.c.id, table.c.project_id, table.c.target_id, table.c.status, table.c.leased_by)
-        stmt = upsert(session, table).on_conflict_do_nothing().returning(*columns)
-        for delivery_id, project_id, target_id, status, leased_by in await session.execute(stmt, rows):
+        c = table.c
+        stmt = upsert(session, table).on_conflict_do_nothing()
+        returned = stmt.returning(c.id, c.project_id, c.target_id, c.event_id, c.status, c.leased_by)
+        written = await session.execute(returned, rows)
+        for delivery_id, project_id, target_id, event_id, status, holder in written:
             if status == "pending":
                 created[project_id] += 1
-                if leased_by is not None:
-                    handed.append((delivery_id, target_id))
+                if holder is None:
+                    unleased += 1
+                    continue
+                found = (bodies or {}).get(event_id)
+                handed.append(Fresh(delivery_id, target_id, event_id, events[event_id].type, found))
     for project_id in sorted(created):
         await usage.count(session, project_id, {usage.DELIVERIES: created[project_id]}, now)
-    return handed
+    return Queued(handed, unleased)
 
 
 async def fan_out(session: AsyncSession, event: QueuedEvent, now: datetime | None = None) -> int:

@@ -285,7 +285,7 @@ class AiohttpSender:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
                 trust_env=self._trust_env,
-                timeout=aiohttp.ClientTimeout(total=None),
+                timeout=aiohttp.ClientTimeout(total=None),  # ``asyncio.timeout`` bounds each attempt
                 skip_auto_headers=("Accept-Encoding",),
             )
         return self._session
@@ -307,7 +307,6 @@ class AiohttpSender:
                     data=body,
                     headers={"Accept-Encoding": "identity", **headers, **self._forward_proxy_headers(url)},
                     allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
                     proxy=self._proxy,
                     proxy_headers=self._proxy_headers,
                 ) as response:

@@ -20,7 +20,8 @@ back when the target's circuit opens, when the worker stops, and when too little
 left for an attempt to finish within it (a slow target), so no row is sent after its lease ended.
 
 Fresh rows need no claim: the processing pipeline of this process writes them already leased to
-this worker and hands them over once committed (:meth:`DeliveryWorker.adopt`).
+this worker and hands them over once committed, with their events' bodies, so they are signed
+without reading anything back but the targets (:meth:`DeliveryWorker.adopt`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from kirem.db.base import utcnow
 from kirem.db.group_commit import GroupCommitter
 from kirem.delivery.attempts import TargetSigner, attempt, logged_headers
 from kirem.delivery.egress import EgressSenders
-from kirem.delivery.enqueue import Lease, fan_out
+from kirem.delivery.enqueue import Fresh, Lease, fan_out
 from kirem.delivery.models import Delivery
 from kirem.delivery.outcomes import AttemptOutcomes
 from kirem.delivery.secret import signing_secrets
@@ -66,6 +67,8 @@ LEASE_MARGIN = 5.0
 shorter than that, half the lease)."""
 RECORD_BATCH = 200
 
+Row = tuple[str, str, str, str, str, bytes, bytes]
+"""A delivery to sign: its id, target id and status, its event's id, type, kirem body and meta body."""
 Recorded = tuple[str, str, AttemptResult, dict[str, str] | None]
 """An attempt waiting to be recorded: delivery id, URL, result, request headers as logged."""
 
@@ -208,21 +211,28 @@ class DeliveryWorker:
             return 0
         return max(0, self.per_target_concurrency * CLAIM_AHEAD - gate.in_flight - len(gate.waiting))
 
-    async def adopt(self, lease: Lease, leased: list[tuple[str, str]]) -> None:
-        """Take fresh rows the pipeline wrote leased to this worker: read, signed and started as
-        claimed ones are; if that fails they are given back."""
+    async def adopt(self, lease: Lease, leased: list[Fresh]) -> None:
+        """Take fresh rows the pipeline wrote leased to this worker: signed with the bodies handed
+        over (the others read, as claimed ones are) and started; if that fails they are given back."""
+        ids = [fresh.delivery_id for fresh in leased]
         if self.stopping:
-            await self._release([delivery_id for delivery_id, _ in leased])
+            await self._release(ids)
             return
         lease_ends = self.clock() + (lease.until - utcnow()).total_seconds()
+        given = [
+            (f.delivery_id, f.target_id, DeliveryStatus.PENDING, f.event_id, f.event_type, *f.bodies)
+            for f in leased
+            if f.bodies is not None
+        ]
         try:
             async with self.ctx.db.session() as session:
-                requests = await self.prepare(session, [delivery_id for delivery_id, _ in leased])
+                unread = [fresh.delivery_id for fresh in leased if fresh.bodies is None]
+                requests = await self._sign(session, given + await self._read(session, unread))
         except Exception:
             log.exception("taking %d fresh deliveries failed; giving them back", len(leased))
-            await self._release([delivery_id for delivery_id, _ in leased])
+            await self._release(ids)
             return
-        self._queue(leased, requests, lease_ends)
+        self._queue([(fresh.delivery_id, fresh.target_id) for fresh in leased], requests, lease_ends)
 
     def _queue(
         self, leased: list[tuple[str, str]], requests: dict[str, PreparedRequest], lease_ends: float
@@ -261,23 +271,31 @@ class DeliveryWorker:
         ``skipped``; one no longer pending (or no longer ours) gets no request, so nothing is sent
         for it.
         """
+        return await self._sign(session, await self._read(session, delivery_ids))
+
+    async def _read(self, session: AsyncSession, delivery_ids: list[str]) -> list[Row]:
+        """The deliveries still ours among ``delivery_ids``, with their events' bodies."""
         if not delivery_ids:
-            return {}
-        rows = (
-            await session.execute(
-                select(
-                    Delivery.id,
-                    Delivery.target_id,
-                    Delivery.status,
-                    Event.id,
-                    Event.type,
-                    Event.kirem_body,
-                    Event.meta_body,
-                )
-                .join(Event, Event.id == Delivery.event_id)
-                .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
+            return []
+        stmt = (
+            select(
+                Delivery.id,
+                Delivery.target_id,
+                Delivery.status,
+                Event.id,
+                Event.type,
+                Event.kirem_body,
+                Event.meta_body,
             )
-        ).all()
+            .join(Event, Event.id == Delivery.event_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.leased_by == self.worker_id)
+        )
+        return list(await session.execute(stmt))
+
+    async def _sign(self, session: AsyncSession, rows: list[Row]) -> dict[str, PreparedRequest]:
+        """Each row's signed request (see :meth:`prepare`); commits the session."""
+        if not rows:
+            return {}
         signers = await self._signers(session, {row[1] for row in rows}, utcnow())
         requests: dict[str, PreparedRequest] = {}
         skipped: list[str] = []

@@ -94,6 +94,9 @@ class LoggedEvent:
     type: str
     facts: dict[str, Any]
     data: dict[str, Any]
+    bodies: tuple[bytes, bytes] | None = None
+    """``(kirem body, meta body)`` as just written; None for a failed event written again (its
+    stored bodies are kept)."""
 
 
 class EventLog:
@@ -168,7 +171,7 @@ class EventLog:
                     "created_at": now,
                 }
             )
-            logged.append(_logged(event_id, event))
+            logged.append(_logged(event_id, event, (kirem_body, event.meta_body)))
         inserted: set[str] = set()
         if rows:
             table = cast("Table", Event.__table__)
@@ -178,5 +181,7 @@ class EventLog:
         return [event for event in logged if event.id in inserted or event.id in kept_ids]
 
 
-def _logged(event_id: str, event: NewEvent) -> LoggedEvent:
-    return LoggedEvent(event_id, event.project_id, event.channel_id, event.type, event.facts, event.data)
+def _logged(event_id: str, event: NewEvent, bodies: tuple[bytes, bytes] | None = None) -> LoggedEvent:
+    return LoggedEvent(
+        event_id, event.project_id, event.channel_id, event.type, event.facts, event.data, bodies
+    )

@@ -12,8 +12,8 @@ per domain, in order, each working on the whole batch with one query per lookup:
 4. the events log writes them (one multi-row insert) and usage counts them;
 5. routing decides their targets from the per-process routing cache (:mod:`kirem.routing.cache`);
 6. delivery queues them (:func:`kirem.delivery.enqueue.enqueue`) — with a ``handoff``, the fresh
-   rows are written leased to this process's worker and handed to it once the batch is committed,
-   so it sends them without claiming or polling.
+   rows are written leased to this process's worker and handed to it, with their events' bodies,
+   once the batch is committed, so it sends them without claiming, polling or reading them back.
 
 Raw events are claimed with a lease, so a processor that dies mid-way leaves its rows to be taken
 again; everything a batch produces is written in one transaction with the raw events' ``processed``
@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
 from kirem.db.base import utcnow
-from kirem.delivery.enqueue import Handoff, Lease, enqueue
+from kirem.delivery.enqueue import Handoff, Lease, Queued, enqueue
 from kirem.inbound.batch import Item, ReadRaw, read_raw_events
 from kirem.inbound.events import EventLog, LoggedEvent, NewEvent, record_event
 from kirem.inbound.models import RawEvent
@@ -94,8 +94,9 @@ async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Han
         ids = await claim_raw_events(session, utcnow(), limit, lease)
     if not ids:
         return 0
+    claimable = True
     try:
-        await process_raw_events(ctx, ids, handoff)
+        claimable = await process_raw_events(ctx, ids, handoff)
     except Exception:
         log.warning(
             "processing %d raw events together failed; taking them one by one", len(ids), exc_info=True
@@ -106,7 +107,8 @@ async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Han
             except Exception as exc:
                 log.exception("processing raw event %s failed", raw_id)
                 await _record_failure(ctx, raw_id, exc)
-    ctx.signals.wake(DELIVERIES)
+    if claimable:
+        ctx.signals.wake(DELIVERIES)
     return len(ids)
 
 
@@ -125,8 +127,12 @@ def _failed(raw: RawEvent, exc: Exception) -> None:
         raw.status = "invalid"
 
 
-async def process_raw_events(ctx: AppContext, ids: list[int], handoff: Handoff | None = None) -> None:
-    """Claimed raw events in one transaction: the whole batch at once, else item by item."""
+async def process_raw_events(ctx: AppContext, ids: list[int], handoff: Handoff | None = None) -> bool:
+    """Claimed raw events in one transaction: the whole batch at once, else item by item.
+
+    Returns whether deliveries were left for workers to claim (they were woken: a ``NOTIFY`` on
+    PostgreSQL); rows all handed to ``handoff`` need no claim, so nobody is woken for them.
+    """
     try:
         async with ctx.db.transaction() as session:
             raws = await _pending(session, ids)
@@ -134,18 +140,20 @@ async def process_raw_events(ctx: AppContext, ids: list[int], handoff: Handoff |
             lease = handoff.handoff_lease(now) if handoff is not None else None
             batch = await read_raw_events(session, raws)
             items = [item for read in batch for item in read.items]
-            leased = await _stages(ctx, session, items, now, lease)
+            queued = await _stages(ctx, session, items, now, lease)
             for read in batch:
                 _finish_read(read, [], now)
-            await notify(session, DELIVERIES)
+            if queued.unleased:
+                await notify(session, DELIVERIES)
     except Exception as exc:
         if _transient(exc):
             raise
         log.warning("processing %d raw events as a batch failed; item by item", len(ids), exc_info=True)
         await _item_by_item(ctx, ids)
-        return
-    if handoff is not None and lease is not None and leased:
-        await handoff.adopt(lease, leased)
+        return True
+    if handoff is not None and lease is not None and queued.handed:
+        await handoff.adopt(lease, queued.handed)
+    return queued.unleased > 0
 
 
 async def _item_by_item(ctx: AppContext, ids: list[int]) -> None:
@@ -167,17 +175,19 @@ async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
 
 async def _stages(
     ctx: AppContext, session: AsyncSession, items: list[Item], now: datetime, lease: Lease | None = None
-) -> list[tuple[str, str]]:
-    """Every stage, in order, on the whole list of items; the deliveries written under ``lease``."""
+) -> Queued:
+    """Every stage, in order, on the whole list of items; what was queued for the worker."""
     if not items:
-        return []
+        return Queued([], 0)
     events = await EventLog.lookup(session, [(i.channel.project_id, i.event.dedup_key) for i in items])
     fresh = [i for i in items if events.claim(i.channel.project_id, i.event.dedup_key)]
     await apply_events(session, [(i.channel, i.event) for i in fresh], ctx.settings.handover_seconds)
     logged = await events.record(session, [_new_event(i) for i in fresh], now)
     await _count_usage(session, logged, now)
     routing = await routing_of(session, {e.project_id for e in logged})
-    return await enqueue(session, [(e, decide(e, routing[e.project_id])) for e in logged], now, lease)
+    routed = [(e, decide(e, routing[e.project_id])) for e in logged]
+    bodies = {e.id: e.bodies for e in logged if e.bodies is not None}
+    return await enqueue(session, routed, now, lease, bodies)
 
 
 def _new_event(item: Item) -> NewEvent:

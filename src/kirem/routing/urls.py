@@ -22,6 +22,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit
 
 MAX_URL_LENGTH = 2048
@@ -111,6 +112,13 @@ def _split(url: object) -> tuple[SplitResult | None, str | None]:
     """Parse and check the URL's form (no network): the parts, or the error text."""
     if not isinstance(url, str) or not url.strip():
         return None, "is required: an http:// or https:// URL"
+    return _split_text(url)
+
+
+@lru_cache(maxsize=4096)
+def _split_text(url: str) -> tuple[SplitResult | None, str | None]:
+    """:func:`_split` of a text, remembered: the worker checks every attempt's URL, mostly the same
+    few targets' (the form of a text never changes; where it points is checked afresh)."""
     if len(url) > MAX_URL_LENGTH:
         return None, f"must be at most {MAX_URL_LENGTH} characters"
     if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
