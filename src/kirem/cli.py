@@ -76,6 +76,7 @@ def serve(
     import uvicorn
 
     from kirem.app import create_app
+    from kirem.heap import freeze_start_up
     from kirem.logs import configure_logging
 
     settings = settings_from(host=host, port=port)
@@ -94,7 +95,9 @@ def serve(
         "log_config": log_config,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        served = create_app(settings)
+        freeze_start_up()
+        uvicorn.run(served, **options)
         return
     # each worker process builds its app from the environment: pass the command line's choices on
     os.environ["KIREM_HOST"], os.environ["KIREM_PORT"] = settings.host, str(settings.port)
@@ -106,6 +109,7 @@ def worker() -> None:
     """Run inbound processing and webhook delivery alone (scale out beside `kirem serve`)."""
     import signal
 
+    from kirem.heap import freeze_start_up
     from kirem.logs import configure_logging
     from kirem.runtime import Runtime
 
@@ -116,6 +120,7 @@ def worker() -> None:
     async def main() -> None:
         ctx = context_for(settings)
         runtime = Runtime(ctx)
+        freeze_start_up()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
