@@ -22,6 +22,7 @@ from kirem.cli_support import (
     fail,
     http_failure,
     migrate_schema,
+    migrate_schema_apart,
     on_account,
     on_project,
     run,
@@ -81,7 +82,7 @@ def serve(
 
     settings = settings_from(host=host, port=port)
     log_config = configure_logging(settings.log_level, settings.resolved_log_format)
-    migrate_schema(settings)
+    migrate_schema_apart(settings)
     console.print(
         f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'}"
         f"{f', {workers} processes' if workers > 1 else ''})"
@@ -115,7 +116,7 @@ def worker() -> None:
 
     settings = settings_from()
     configure_logging(settings.log_level, settings.resolved_log_format)
-    migrate_schema(settings)
+    migrate_schema_apart(settings)
 
     async def main() -> None:
         ctx = context_for(settings)
