@@ -150,7 +150,8 @@ class McpEndpoint:
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
         """Open the endpoint for the host app's lifespan; at its end, stop the SDK's task group."""
-        self._stopping.clear()
+        # made in the lifespan's event loop, which the first MCP request's task shares
+        self._starting, self._stopping = asyncio.Lock(), asyncio.Event()
         self.running = True
         try:
             yield
