@@ -7,8 +7,9 @@ then to Kirem, which commits each raw body before its 200. By default the proces
 so the figure is the ingest path alone; ``--processing`` leaves it on (it then competes for the
 same cores and the same database). ``--profile FILE`` samples the server with py-spy during the
 run and prints where its time went. Prints the table of the harness (absolute figures and share of
-the bare endpoint, server CPU per request), the server's resident memory and the machine's load
-average (the cores are often shared: read the share of bare and the CPU per request).
+the bare endpoint, server CPU per request), the server's resident memory (idle, peak during the run,
+2 s after it) and the machine's load average (the cores are often shared: read the share of bare
+and the CPU per request).
 
 ``--in-process`` drives the ASGI app directly instead (6,000 webhooks, ``--connections`` at a time,
 no HTTP server and no wrk) and prints the app's CPU per webhook, a figure a busy machine bends less.
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.harness import (
     KIREM,
     Request,
+    RssSampler,
     database,
     free_port,
     kirem_env,
@@ -182,7 +184,10 @@ def main() -> None:
         try:
             idle = rss_mb(kirem.process.pid)
             run_wrk("warm-up", kirem.url, requests[:200], connections=args.connections, seconds=1)
-            with profiled(kirem.process.pid, args.profile, args.seconds):
+            with (
+                RssSampler(kirem.process.pid) as sampler,
+                profiled(kirem.process.pid, args.profile, args.seconds),
+            ):
                 ingest = run_wrk(
                     "POST /webhooks/meta",
                     kirem.url,
@@ -191,7 +196,8 @@ def main() -> None:
                     seconds=args.seconds,
                     server_pid=kirem.process.pid,
                 )
-            loaded = rss_mb(kirem.process.pid)
+            time.sleep(2)
+            after = rss_mb(kirem.process.pid)
         finally:
             kirem.stop()
     engine = "PostgreSQL" if url.startswith("postgres") else "SQLite"
@@ -202,7 +208,7 @@ def main() -> None:
         [ingest],
         bare,
     )
-    print(f"kirem RSS: idle {idle:.0f} MB, after the run {loaded:.0f} MB")
+    print(f"kirem RSS: idle {idle:.0f} MB, peak {sampler.peak:.0f} MB, 2 s after the run {after:.0f} MB")
     print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
 
 

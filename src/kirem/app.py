@@ -27,6 +27,7 @@ from kirem.db.engine import Database
 from kirem.delivery.routes import router as delivery_router
 from kirem.delivery.sender import WebhookSender
 from kirem.enterprise.routes import router as enterprise_router
+from kirem.heap import freeze_start_up
 from kirem.inbound.ingest import RawEventStore
 from kirem.inbound.routes import receive_directly
 from kirem.inbound.routes import router as inbound_router
@@ -83,7 +84,9 @@ def _warn_sandbox_in_production(settings: Settings) -> None:
 
 def app_from_environment() -> FastAPI:
     """The app of one ``kirem serve --workers N`` process, from ``KIREM_*`` (already migrated)."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    freeze_start_up()
+    return app
 
 
 def create_app(

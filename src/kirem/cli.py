@@ -22,6 +22,7 @@ from kirem.cli_support import (
     fail,
     http_failure,
     migrate_schema,
+    migrate_schema_apart,
     on_account,
     on_project,
     run,
@@ -76,11 +77,12 @@ def serve(
     import uvicorn
 
     from kirem.app import create_app
+    from kirem.heap import freeze_start_up
     from kirem.logs import configure_logging
 
     settings = settings_from(host=host, port=port)
     log_config = configure_logging(settings.log_level, settings.resolved_log_format)
-    migrate_schema(settings)
+    migrate_schema_apart(settings)
     console.print(
         f"Kirem listening on {settings.base_url} (sandbox {'on' if settings.sandbox_enabled else 'off'}"
         f"{f', {workers} processes' if workers > 1 else ''})"
@@ -94,7 +96,9 @@ def serve(
         "log_config": log_config,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        served = create_app(settings)
+        freeze_start_up()
+        uvicorn.run(served, **options)
         return
     # each worker process builds its app from the environment: pass the command line's choices on
     os.environ["KIREM_HOST"], os.environ["KIREM_PORT"] = settings.host, str(settings.port)
@@ -106,16 +110,18 @@ def worker() -> None:
     """Run inbound processing and webhook delivery alone (scale out beside `kirem serve`)."""
     import signal
 
+    from kirem.heap import freeze_start_up
     from kirem.logs import configure_logging
     from kirem.runtime import Runtime
 
     settings = settings_from()
     configure_logging(settings.log_level, settings.resolved_log_format)
-    migrate_schema(settings)
+    migrate_schema_apart(settings)
 
     async def main() -> None:
         ctx = context_for(settings)
         runtime = Runtime(ctx)
+        freeze_start_up()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

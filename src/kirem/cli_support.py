@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
@@ -182,6 +184,32 @@ def migrate_schema(settings: Settings) -> None:
 
     with database_errors():
         upgrade(settings)
+
+
+def migrate_schema_apart(settings: Settings) -> None:
+    """:func:`migrate_schema` in a forked child: a server or worker process, which lives long, then
+    never loads Alembic and the migration scripts (about 10 MB it would hold for its whole life).
+
+    The child's failure is the command's: its one error line, its exit code."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            migrate_schema(settings)
+            code = 0
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code != 0:
+        raise typer.Exit(code if code > 0 else 1)
 
 
 @contextmanager

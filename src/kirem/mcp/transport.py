@@ -7,6 +7,10 @@ The host app routes exactly ``/v1/mcp`` here (a ``Route``, not a ``Mount``: no r
 ``/v1/mcp/``) and runs :meth:`McpEndpoint.run` in its own lifespan, since the SDK's session manager
 needs a task group and a mounted app's lifespan never runs.
 
+The SDK is imported by the first MCP request, not at start-up: with its dependencies it holds about
+15 MB that a gateway nobody asks over MCP does not need (docs/performance.md, "Memory"). Its session
+manager's task group then runs in a task of its own until the lifespan ends.
+
 Before the SDK sees a request:
 
 - the ``Authorization: Bearer <project API key>`` is checked exactly as for the REST API
@@ -25,12 +29,12 @@ own, with a plain ``{"jsonrpc": "2.0", "result" | "error", "id"}`` body.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,9 +46,11 @@ from kirem.context import AppContext
 from kirem.enterprise.mcp_endpoints import EndpointLimiters, endpoint_owner
 from kirem.kit.errors import Forbidden, not_found
 from kirem.mcp.caller import Caller, reset_caller, set_caller
-from kirem.mcp.server import KiremMCPServer, create_mcp_server
 from kirem.tenancy.limits import require_plan
 from kirem.tenancy.service import Tenant
+
+if TYPE_CHECKING:
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 MCP_PATH = "/v1/mcp"
 DEDICATED_MCP_PATH = MCP_PATH + "/{project_slug}"
@@ -110,34 +116,72 @@ def _headers(scope: Scope, body_length: int) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def session_manager(max_body_bytes: int) -> StreamableHTTPSessionManager:
+    """Kirem's MCP server and the SDK's stateless, JSON-answering session manager for it."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from kirem.mcp.server import create_mcp_server
+
+    server = create_mcp_server()
+    server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=True,
+        json_response=True,
+        max_request_body_size=max_body_bytes,
+        # the API key is the protection here; Host checks would break every public deployment
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+    return server.session_manager
+
+
 class McpEndpoint:
     """The ASGI endpoint of ``/v1/mcp`` and ``/v1/mcp/{project_slug}`` for one app (one SDK session
-    manager, run once)."""
+    manager per lifespan, started by the first MCP request)."""
 
-    def __init__(self, ctx: AppContext, server: KiremMCPServer | None = None) -> None:
+    def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.server = server or create_mcp_server()
-        self.server.streamable_http_app(
-            streamable_http_path=MCP_PATH,
-            stateless_http=True,
-            json_response=True,
-            max_request_body_size=ctx.settings.max_body_bytes,
-            # the API key is the protection here; Host checks would break every public deployment
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
-        self.sessions = self.server.session_manager
         self.limiters = EndpointLimiters()
         self.running = False
+        self._sessions: StreamableHTTPSessionManager | None = None
+        self._sessions_task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._stopping = asyncio.Event()
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
-        """The SDK's task group; enter it in the host app's lifespan."""
-        async with self.sessions.run():
-            self.running = True
-            try:
-                yield
-            finally:
-                self.running = False
+        """Open the endpoint for the host app's lifespan; at its end, stop the SDK's task group."""
+        # made in the lifespan's event loop, which the first MCP request's task shares
+        self._starting, self._stopping = asyncio.Lock(), asyncio.Event()
+        self.running = True
+        try:
+            yield
+        finally:
+            self.running = False
+            task, self._sessions_task, self._sessions = self._sessions_task, None, None
+            if task is not None:
+                self._stopping.set()
+                await task
+
+    async def sessions(self) -> StreamableHTTPSessionManager:
+        """The SDK's session manager, built and its task group started by the first call."""
+        async with self._starting:
+            if self._sessions is None:
+                sessions = session_manager(self.ctx.settings.max_body_bytes)
+                started = asyncio.Event()
+                task = asyncio.create_task(self._serve(sessions, started), name="kirem-mcp-sessions")
+                await started.wait()
+                if task.done():
+                    task.result()  # the task group could not start: raise why
+                self._sessions, self._sessions_task = sessions, task
+        return self._sessions
+
+    async def _serve(self, sessions: StreamableHTTPSessionManager, started: asyncio.Event) -> None:
+        try:
+            async with sessions.run():
+                started.set()
+                await self._stopping.wait()
+        finally:
+            started.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -179,13 +223,12 @@ class McpEndpoint:
                 return {"type": "http.request", "body": prepared, "more_body": False}
             return await receive()
 
+        sessions = await self.sessions()  # before the caller is set: its task must not inherit it
         state = scope.get("state") or {}
         caller = Caller(self.ctx, tenant, str(state.get("request_id") or "unknown"))
         token = set_caller(caller)
         try:
-            await self.sessions.handle_request(
-                {**scope, "headers": _headers(scope, len(prepared))}, replay, send
-            )
+            await sessions.handle_request({**scope, "headers": _headers(scope, len(prepared))}, replay, send)
         finally:
             reset_caller(token)
 
