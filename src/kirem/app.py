@@ -35,6 +35,7 @@ from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
 from kirem.messaging.graph_routes import router as graph_router
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
+from kirem.meta.transport import AsgiExchange
 from kirem.metrics import Metrics
 from kirem.onboarding.routes import pages as setup_pages
 from kirem.onboarding.routes import router as setup_links_router
@@ -105,6 +106,7 @@ def create_app(
             httpx.AsyncClient(transport=transport, base_url=settings.base_url + SANDBOX_PREFIX, timeout=30),
             settings.meta_graph_version,
             metrics,
+            direct=AsgiExchange(sandbox_app, root_path=SANDBOX_PREFIX),
         )
     ctx = AppContext(
         settings=settings,
