@@ -28,7 +28,7 @@ from kirem.delivery.routes import router as delivery_router
 from kirem.delivery.sender import WebhookSender
 from kirem.enterprise.routes import router as enterprise_router
 from kirem.inbound.ingest import RawEventStore
-from kirem.inbound.routes import receive_directly
+from kirem.inbound.routes import receive_directly, receive_in_process
 from kirem.inbound.routes import router as inbound_router
 from kirem.mcp.openapi import add_mcp_paths
 from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
@@ -98,9 +98,17 @@ def create_app(
     metrics = Metrics()
     sandbox_app = None
     sandbox_graph = None
+
+    async def to_this_kirem(body: bytes, signature: str) -> int:
+        """A sandbox webhook to this app's own receiver (``ctx`` and ``raw_events`` are made below)."""
+        return await receive_in_process(ctx, raw_events, body, signature)
+
     if settings.sandbox_enabled:
         _warn_sandbox_in_production(settings)
-        sandbox_app = create_sandbox_app(settings, database)
+        # Without KIREM_PUBLIC_URL the sandbox's callback URL is this server's own address
+        sandbox_app = create_sandbox_app(
+            settings, database, in_process=None if settings.public_url else to_this_kirem
+        )
         transport = httpx.ASGITransport(app=sandbox_app, root_path=SANDBOX_PREFIX)
         sandbox_graph = GraphClient(
             httpx.AsyncClient(transport=transport, base_url=settings.base_url + SANDBOX_PREFIX, timeout=30),
