@@ -29,13 +29,14 @@ from kirem.delivery.sender import WebhookSender
 from kirem.enterprise.routes import router as enterprise_router
 from kirem.heap import freeze_start_up
 from kirem.inbound.ingest import RawEventStore
-from kirem.inbound.routes import receive_directly
+from kirem.inbound.routes import receive_directly, receive_in_process
 from kirem.inbound.routes import router as inbound_router
 from kirem.mcp.openapi import add_mcp_paths
 from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
 from kirem.messaging.graph_routes import router as graph_router
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
+from kirem.meta.transport import AsgiExchange
 from kirem.metrics import Metrics
 from kirem.onboarding.routes import pages as setup_pages
 from kirem.onboarding.routes import router as setup_links_router
@@ -100,14 +101,23 @@ def create_app(
     metrics = Metrics()
     sandbox_app = None
     sandbox_graph = None
+
+    async def to_this_kirem(body: bytes, signature: str) -> int:
+        """A sandbox webhook to this app's own receiver (``ctx`` and ``raw_events`` are made below)."""
+        return await receive_in_process(ctx, raw_events, body, signature)
+
     if settings.sandbox_enabled:
         _warn_sandbox_in_production(settings)
-        sandbox_app = create_sandbox_app(settings, database)
+        # Without KIREM_PUBLIC_URL the sandbox's callback URL is this server's own address
+        sandbox_app = create_sandbox_app(
+            settings, database, in_process=None if settings.public_url else to_this_kirem
+        )
         transport = httpx.ASGITransport(app=sandbox_app, root_path=SANDBOX_PREFIX)
         sandbox_graph = GraphClient(
             httpx.AsyncClient(transport=transport, base_url=settings.base_url + SANDBOX_PREFIX, timeout=30),
             settings.meta_graph_version,
             metrics,
+            direct=AsgiExchange(sandbox_app, root_path=SANDBOX_PREFIX),
         )
     ctx = AppContext(
         settings=settings,

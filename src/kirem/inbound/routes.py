@@ -14,6 +14,7 @@ from kirem.api.responses import ApiError, error_response, ok
 from kirem.api.schemas import Envelope, json_only, request_body, responses
 from kirem.context import AppContext
 from kirem.db.group_commit import BatchFailed
+from kirem.inbound.ingest import RawEventStore
 from kirem.inbound.schemas import META_WEBHOOK_EXAMPLE, MetaWebhook, Received
 from kirem.meta.signatures import verify
 
@@ -75,9 +76,16 @@ async def verify_subscription(
 )
 async def receive(request: Request) -> Response:
     """Check the signature, commit the raw body (with its neighbours' bodies), answer 200; process after."""
-    ctx: AppContext = request.app.state.ctx
     body = await request.body()
-    source = signature_source(ctx, body, request.headers.get("x-hub-signature-256"))
+    await accept(
+        request.app.state.ctx, request.app.state.raw_events, body, request.headers.get("x-hub-signature-256")
+    )
+    return RECEIVED
+
+
+async def accept(ctx: AppContext, raw_events: RawEventStore, body: bytes, signature: str | None) -> None:
+    """What :func:`receive` does with a body: returns once it is stored, else raises its ApiError."""
+    source = signature_source(ctx, body, signature)
     if source is None:
         raise ApiError(401, "Missing or invalid X-Hub-Signature-256")
     try:
@@ -87,13 +95,27 @@ async def receive(request: Request) -> Response:
     if not isinstance(envelope, dict):
         raise ApiError(400, "Webhook body must be a JSON object")
     try:
-        await request.app.state.raw_events.store(source, body)
+        await raw_events.store(source, body)
     except BatchFailed as exc:
         raise ApiError(
             503, "The event could not be stored; send it again", headers={"Retry-After": "1"}
         ) from exc
     ctx.metrics.inbound_webhooks.labels(source).inc()
-    return RECEIVED
+
+
+async def receive_in_process(ctx: AppContext, raw_events: RawEventStore, body: bytes, signature: str) -> int:
+    """The status :func:`receive` would answer a post of ``body``: the sandbox's webhooks in this process.
+
+    Same checks (the body limit of ``/webhooks/meta`` included), same durable store and group commit;
+    only uvicorn and the HTTP round trip are skipped.
+    """
+    if len(body) > ctx.settings.max_webhook_bytes:
+        return 413
+    try:
+        await accept(ctx, raw_events, body, signature)
+    except ApiError as exc:
+        return exc.status
+    return 200
 
 
 async def receive_directly(scope: Scope, receive_message: Receive, send: Send) -> None:

@@ -13,7 +13,7 @@ from yarl import URL
 
 from kirem.instruments import Instruments
 from kirem.meta.ids import is_graph_id
-from kirem.meta.transport import AiohttpTransport, client_headers
+from kirem.meta.transport import Exchange, client_headers
 
 
 @dataclass
@@ -66,8 +66,9 @@ def first_object(body: dict[str, Any], key: str) -> dict[str, Any]:
 class GraphClient:
     """Graph API calls for one base URL (Meta's, or the sandbox's), with a per-call access token.
 
-    ``direct``, the pooled transport under ``http`` if it is one, takes the calls without query
-    parameters or files (a send) straight to aiohttp, skipping httpx's request and response objects.
+    ``direct``, the pooled transport under ``http`` if it is one (or the sandbox app it calls in
+    process), takes the calls without query parameters or files (a send) straight to aiohttp (or
+    the app), skipping httpx's request and response objects.
     """
 
     def __init__(
@@ -76,7 +77,7 @@ class GraphClient:
         version: str,
         metrics: Instruments | None = None,
         *,
-        direct: AiohttpTransport | None = None,
+        direct: Exchange | None = None,
     ) -> None:
         self.http = http
         self.version = version
@@ -124,7 +125,7 @@ class GraphClient:
         return body
 
     async def _exchange(
-        self, direct: AiohttpTransport, method: str, path: str, headers: dict[str, str], payload: Any
+        self, direct: Exchange, method: str, path: str, headers: dict[str, str], payload: Any
     ) -> tuple[int, bytes]:
         """The call through ``direct``, with the headers and JSON body httpx would have sent."""
         sent = [*self._headers, *headers.items()]

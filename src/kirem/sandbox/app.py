@@ -14,7 +14,7 @@ from kirem.sandbox.errors import install_error_handlers
 from kirem.sandbox.routes import router
 from kirem.sandbox.runtime import Clock, SandboxRuntime
 from kirem.sandbox.templates import resume_pending_reviews
-from kirem.sandbox.webhooks import WebhookSender, resolve_app_secret, webhook_url
+from kirem.sandbox.webhooks import InProcessReceiver, WebhookSender, resolve_app_secret, webhook_url
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 
@@ -38,11 +38,13 @@ def create_sandbox_app(
     *,
     http_client: httpx.AsyncClient | None = None,
     clock: Clock | None = None,
+    in_process: InProcessReceiver | None = None,
 ) -> FastAPI:
     """Build the emulator. ``app.state.sandbox`` is its :class:`SandboxRuntime`.
 
     The host must ``await app.state.sandbox.aclose()`` on shutdown; webhooks go to
-    ``{settings.base_url}/webhooks/meta`` through ``http_client`` (one is created when not given).
+    ``{settings.base_url}/webhooks/meta`` through ``http_client`` (one is created when not given),
+    or to ``in_process`` when the host is the Kirem at that address.
     """
     owns_client = http_client is None
     pooled = AiohttpTransport() if owns_client else None
@@ -54,7 +56,7 @@ def create_sandbox_app(
         http_client=client,
         owns_client=owns_client,
         clock=clock or utcnow,
-        webhooks=WebhookSender(client, webhook_url(settings), secret, direct=pooled),
+        webhooks=WebhookSender(client, webhook_url(settings), secret, direct=pooled, in_process=in_process),
         app_secret=secret,
     )
     runtime.on_start.append(resume_pending_reviews)

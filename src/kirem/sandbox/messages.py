@@ -50,9 +50,9 @@ from kirem.sandbox.errors import (
 )
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxWindow
-from kirem.sandbox.outbox import enqueue
+from kirem.sandbox.outbox import enqueue_lane
 from kirem.sandbox.simulator import issued_message
-from kirem.sandbox.templates import apply_due_reviews, check_send_parameters, find_for_send
+from kirem.sandbox.templates import check_send_parameters, find_for_send
 from kirem.sandbox.webhooks import envelope, metadata
 
 if TYPE_CHECKING:
@@ -338,9 +338,9 @@ async def accept_send(
     category = "service"
     if request.type == "template":
         template_body = body["template"]
-        await apply_due_reviews(session, now, waba_id=number.waba_id)
         template = await find_for_send(
             session,
+            now,
             waba_id=number.waba_id,
             name=template_body["name"],
             language=template_body["language"]["code"],
@@ -385,7 +385,7 @@ async def accept_send(
         error=error,
         conversation_id=secrets.token_hex(16),
     )
-    enqueue_statuses(session, plan, now, runtime.settings.sandbox_status_delay_seconds)
+    await enqueue_statuses(session, plan, now, runtime.settings.sandbox_status_delay_seconds)
     return answer
 
 
@@ -434,15 +434,9 @@ def status_payload(plan: DeliveryPlan, status: str, now: datetime) -> dict[str, 
     return envelope(plan.waba_id, value)
 
 
-def enqueue_statuses(session: AsyncSession, plan: DeliveryPlan, now: datetime, delay: float) -> None:
+async def enqueue_statuses(session: AsyncSession, plan: DeliveryPlan, now: datetime, delay: float) -> None:
     """Owe Kirem the message's statuses, the k-th due ``k * delay`` seconds after ``now``."""
     statuses = ("failed",) if plan.error else ("sent", "delivered", "read")
-    for step, status in enumerate(statuses, start=1):
-        due_at = now + timedelta(seconds=step * delay)
-        enqueue(
-            session,
-            lane=f"status:{plan.wamid}",
-            payload=status_payload(plan, status, due_at),
-            now=now,
-            due_at=due_at,
-        )
+    due = [(status, now + timedelta(seconds=step * delay)) for step, status in enumerate(statuses, start=1)]
+    payloads = [(status_payload(plan, status, due_at), due_at) for status, due_at in due]
+    await enqueue_lane(session, lane=f"status:{plan.wamid}", payloads=payloads, now=now)

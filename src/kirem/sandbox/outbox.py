@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -66,6 +66,24 @@ def enqueue(
             created_at=now,
         )
     )
+
+
+async def enqueue_lane(
+    session: AsyncSession, *, lane: str, payloads: Sequence[tuple[dict[str, Any], datetime]], now: datetime
+) -> None:
+    """Owe Kirem each ``(payload, due_at)`` of one lane, in order: what :func:`enqueue` writes, one
+    statement for them all (a send's three statuses)."""
+    rows = [
+        {
+            "lane": lane,
+            "body": webhook_body(payload).decode(),
+            "due_at": due_at,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for payload, due_at in payloads
+    ]
+    await session.execute(insert(SandboxOutbox), rows)
 
 
 def retry_delay(failures: int, delays: Sequence[float] = RETRY_DELAYS) -> float:

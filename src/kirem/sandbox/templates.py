@@ -13,11 +13,11 @@ import asyncio
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
@@ -180,7 +180,11 @@ async def apply_due_reviews(
         query = query.where(SandboxTemplate.waba_id == waba_id)
     if template_id is not None:
         query = query.where(SandboxTemplate.id == template_id)
-    for template in (await session.scalars(query)).all():
+    await _finish_reviews(session, (await session.scalars(query)).all(), now)
+
+
+async def _finish_reviews(session: AsyncSession, templates: Sequence[SandboxTemplate], now: datetime) -> None:
+    for template in templates:
         status, reason = review_outcome(template.name)
         # The status condition makes the review happen once even if a timer and a read race.
         result = await session.execute(
@@ -367,14 +371,22 @@ async def delete_templates(
         await session.delete(template)
 
 
-async def find_for_send(session: AsyncSession, *, waba_id: str, name: str, language: str) -> SandboxTemplate:
-    template = await session.scalar(
-        select(SandboxTemplate).where(
-            SandboxTemplate.waba_id == waba_id,
-            SandboxTemplate.name == name,
-            SandboxTemplate.language == language,
+async def find_for_send(
+    session: AsyncSession, now: datetime, *, waba_id: str, name: str, language: str
+) -> SandboxTemplate:
+    """The template a send names, after the WABA's reviews due by ``now`` (as :func:`apply_due_reviews`
+    finishes them): one query finds both."""
+    due = and_(SandboxTemplate.status == PENDING, SandboxTemplate.review_at <= now)
+    named = and_(SandboxTemplate.name == name, SandboxTemplate.language == language)
+    rows = (
+        await session.execute(
+            select(SandboxTemplate, due.label("due")).where(
+                SandboxTemplate.waba_id == waba_id, or_(due, named)
+            )
         )
-    )
+    ).all()
+    await _finish_reviews(session, [row for row, is_due in rows if is_due], now)
+    template = next((row for row, _ in rows if row.name == name and row.language == language), None)
     if template is None:
         raise MetaError(
             404,

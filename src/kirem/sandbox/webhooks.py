@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -56,25 +57,46 @@ def envelope(
     return {"object": "whatsapp_business_account", "entry": [entry]}
 
 
+InProcessReceiver = Callable[[bytes, str], Awaitable[int]]
+"""Kirem's ``POST /webhooks/meta`` called in this process: (body, signature header) -> HTTP status."""
+
+
 class WebhookSender:
     """Posts signed bodies to one URL, one attempt at a time (the outbox retries). Never raises.
 
     ``direct``, the pooled transport under ``client`` if it is one, takes the posts straight to
-    aiohttp (three per sandbox send), without httpx's request and response objects.
+    aiohttp (three per sandbox send), without httpx's request and response objects. ``in_process``,
+    given when ``url`` is the address of the Kirem this sandbox is mounted in, hands the same signed
+    bodies to that Kirem's webhook receiver without an HTTP round trip; its status counts as the
+    post's answer.
     """
 
     def __init__(
-        self, client: httpx.AsyncClient, url: str, secret: str, *, direct: AiohttpTransport | None = None
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        secret: str,
+        *,
+        direct: AiohttpTransport | None = None,
+        in_process: InProcessReceiver | None = None,
     ) -> None:
         self.client = client
         self.url = url
         self.secret = secret
         self.direct = direct
+        self.in_process = in_process
         self._default_headers = client_headers(client)
 
     async def attempt(self, body: bytes) -> str | None:
         """Post ``body`` once: ``None`` when Kirem answered 2xx, else why the post failed."""
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)}
+        signature = sign(self.secret, body)
+        if self.in_process is not None:
+            try:
+                status = await self.in_process(body, signature)
+            except Exception as exc:
+                return f"{type(exc).__name__}: {exc}"
+            return None if 200 <= status < 300 else f"HTTP {status}"
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature}
         try:
             if self.direct is None:
                 status = (await self.client.post(self.url, content=body, headers=headers)).status_code
