@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -83,7 +84,20 @@ def _warn_sandbox_in_production(settings: Settings) -> None:
 
 def app_from_environment() -> FastAPI:
     """The app of one ``kirem serve --workers N`` process, from ``KIREM_*`` (already migrated)."""
-    return create_app(Settings())
+    return served_app(Settings())
+
+
+def served_app(settings: Settings) -> FastAPI:
+    """The app of a ``kirem serve`` process, with everything built so far kept out of the collector.
+
+    The modules, the routes, the schemas and the engines live as long as the process: frozen
+    (:func:`gc.freeze`), a full collection no longer walks them. Before, each one took about 0.2 s
+    of CPU under load, the event loop stalled the while, which set the send path's p99 latency.
+    """
+    app = create_app(settings)
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def create_app(

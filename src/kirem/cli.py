@@ -75,7 +75,7 @@ def serve(
 
     import uvicorn
 
-    from kirem.app import create_app
+    from kirem.app import served_app
     from kirem.logs import configure_logging
 
     settings = settings_from(host=host, port=port)
@@ -94,7 +94,7 @@ def serve(
         "log_config": log_config,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(served_app(settings), **options)
         return
     # each worker process builds its app from the environment: pass the command line's choices on
     os.environ["KIREM_HOST"], os.environ["KIREM_PORT"] = settings.host, str(settings.port)

@@ -217,3 +217,16 @@ def test_an_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) ->
         result = invoke(*words, code=1)
         assert result.stdout == "" and result.stderr.startswith("error: cannot reach the database: ")
         assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_served_app_keeps_its_startup_heap_out_of_the_collector(settings: Any) -> None:
+    import gc
+
+    from kirem.app import served_app
+
+    gc.unfreeze()
+    try:
+        served_app(settings)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
