@@ -15,7 +15,7 @@ from kirem.analytics.routes import router as analytics_router
 from kirem.api.docs_pages import install_docs_pages
 from kirem.api.errors import install_error_handlers
 from kirem.api.health import router as health_router
-from kirem.api.middleware import RequestContextMiddleware
+from kirem.api.middleware import DirectRoute, RequestContextMiddleware
 from kirem.api.openapi import TAGS, Completion, install_openapi, mounted
 from kirem.config import Settings
 from kirem.context import AppContext, live_graph_client
@@ -34,6 +34,7 @@ from kirem.inbound.routes import router as inbound_router
 from kirem.mcp.openapi import add_mcp_paths
 from kirem.mcp.transport import DEDICATED_MCP_PATH, MCP_PATH, McpEndpoint
 from kirem.messaging.graph_routes import router as graph_router
+from kirem.messaging.routes import SENDS
 from kirem.messaging.routes import router as messaging_router
 from kirem.meta.client import GraphClient
 from kirem.meta.transport import AsgiExchange
@@ -208,6 +209,6 @@ def create_app(
         RequestContextMiddleware,
         body_limit_for=_body_limit(settings),
         metrics=ctx.metrics,
-        direct={("POST", "/webhooks/meta"): receive_directly},  # Meta's webhooks skip FastAPI's routing
+        direct=(DirectRoute("POST", "/webhooks/meta", receive_directly), *SENDS),  # no FastAPI routing
     )
     return app

@@ -88,33 +88,24 @@ def _api_answer(request: Request, exc: ApiError) -> WrappedJSON:
     return error_response(exc)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(GraphError)
-    async def _graph_error(request: Request, exc: GraphError) -> WrappedJSON:
+def error_answer(request: Request, exc: Exception) -> WrappedJSON | None:
+    """The app's answer to ``exc``: the error wrapper, or Meta's error body on Graph-compatible
+    paths; ``None`` for an exception no handler knows (a bug: the app's edge answers 500)."""
+    if isinstance(exc, GraphError):
         return _meta_answer(request, exc)
-
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> WrappedJSON:
+    if isinstance(exc, ApiError):
         return _api_answer(request, exc)
-
-    @app.exception_handler(MetaApiError)
-    async def _meta_error(request: Request, exc: MetaApiError) -> WrappedJSON:
+    if isinstance(exc, MetaApiError):
         if _graph(request):
             return WrappedJSON({"error": exc.error}, status_code=exc.http_status)
         return error_response(meta_error(exc))
-
-    @app.exception_handler(MetaUnavailable)
-    async def _meta_unavailable(request: Request, exc: MetaUnavailable) -> WrappedJSON:
+    if isinstance(exc, MetaUnavailable):
         if _graph(request):
             return _meta_answer(request, graph_errors.meta_unavailable(str(exc)))
         return error_response(ApiError(502, "Meta API is unavailable, try again", {"meta": str(exc)}))
-
-    @app.exception_handler(InvalidGraphId)
-    async def _invalid_graph_id(request: Request, exc: InvalidGraphId) -> WrappedJSON:
+    if isinstance(exc, InvalidGraphId):
         return _api_answer(request, ApiError(400, "Validation failed", {"id": str(exc)}))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> WrappedJSON:
+    if isinstance(exc, RequestValidationError):
         errors = validation_errors(exc)
         message = (
             "Malformed JSON body"
@@ -122,7 +113,30 @@ def install_error_handlers(app: FastAPI) -> None:
             else "Validation failed"
         )
         return _api_answer(request, ApiError(400, message, errors))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> WrappedJSON:
+    if isinstance(exc, StarletteHTTPException):
         return _http_error(request, exc)
+    return None
+
+
+HANDLED = (
+    GraphError,
+    ApiError,
+    MetaApiError,
+    MetaUnavailable,
+    InvalidGraphId,
+    RequestValidationError,
+    StarletteHTTPException,
+)
+"""The exceptions :func:`error_answer` answers (none is a subclass of another)."""
+
+
+async def _handle(request: Request, exc: Exception) -> WrappedJSON:
+    answer = error_answer(request, exc)
+    if answer is None:
+        raise exc
+    return answer
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for kind in HANDLED:
+        app.add_exception_handler(kind, _handle)

@@ -1,9 +1,9 @@
 """The app's one outer ASGI layer: request ids, body size limits, the NUL guard, metrics, a last-resort 500.
 
 On Graph-compatible paths (``/v<major>.<minor>/…``) its own answers are in Meta's error body instead.
-``direct`` routes (an exact method and path) are served here by their own ASGI app, ahead of
-FastAPI's routing and dependency resolution, with everything else this layer does: the busiest
-path (Meta's webhooks) pays for no machinery it does not use.
+``direct`` routes (:class:`DirectRoute`) are served here by their own ASGI app, ahead of FastAPI's
+routing and dependency resolution, with everything else this layer does: the busiest paths (Meta's
+webhooks, sends) pay for no machinery they do not use.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import orjson
 from prometheus_client import Counter, Histogram
@@ -26,8 +27,40 @@ from kirem.logs import request_id_var
 
 log = logging.getLogger("kirem.api")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-DirectRoutes = Mapping[tuple[str, str], ASGIApp]
-"""ASGI apps served by the edge itself, by ``(method, path)``."""
+
+
+def _any_segment(segment: str) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class DirectRoute:
+    """A route the edge serves itself: ``path`` as FastAPI declares it (where it stays for the
+    OpenAPI document), each ``{name}`` segment taking one path segment that ``accepts`` accepts;
+    a request it does not accept goes to FastAPI's routing as any other."""
+
+    method: str
+    path: str
+    app: ASGIApp
+    accepts: Callable[[str], bool] = _any_segment
+
+    def params(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters of a request this route serves; ``None`` when it is not one."""
+        if method != self.method:
+            return None
+        declared = self.path.split("/")
+        given = path.split("/")
+        if len(given) != len(declared):
+            return None
+        found: dict[str, str] = {}
+        for pattern, segment in zip(declared, given, strict=True):
+            if pattern.startswith("{") and pattern.endswith("}"):
+                if not segment or not self.accepts(segment):
+                    return None
+                found[pattern[1:-1]] = segment
+            elif pattern != segment:
+                return None
+        return found
 
 
 class BodyTooLarge(Exception):
@@ -72,12 +105,21 @@ class RequestContextMiddleware:
         app: ASGIApp,
         body_limit_for: Callable[[str], int],
         metrics: Instruments,
-        direct: DirectRoutes | None = None,
+        direct: Sequence[DirectRoute] = (),
     ) -> None:
         self.app = app
         self.body_limit_for = body_limit_for
         self.metrics = RequestMetrics(metrics)
-        self.direct = dict(direct or {})
+        self.direct = tuple(direct)
+
+    def _direct_route(self, scope: Scope, method: str, path: str) -> DirectRoute | None:
+        """The direct route serving this request (its path parameters put in ``scope``), if any."""
+        for route in self.direct:
+            params = route.params(method, path)
+            if params is not None:
+                scope["path_params"] = params
+                return route
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,7 +132,7 @@ class RequestContextMiddleware:
         request_id_var.set(request_id)
         path: str = scope["path"]
         method: str = scope.get("method", "")
-        direct = self.direct.get((method, path))
+        direct = self._direct_route(scope, method, path)
         limit = self.body_limit_for(path)
         started = False
         too_large = False
@@ -139,14 +181,11 @@ class RequestContextMiddleware:
             return message
 
         try:
-            if direct is not None:
-                await direct(scope, limited_receive, send_with_id)
+            refused, receive_on = await nul_refusal(scope, limited_receive)
+            if refused is not None:
+                await refused(scope, receive_on, send_with_id)
             else:
-                refused, receive_on = await nul_refusal(scope, limited_receive)
-                if refused is not None:
-                    await refused(scope, receive_on, send_with_id)
-                else:
-                    await self.app(scope, receive_on, send_with_id)
+                await (self.app if direct is None else direct.app)(scope, receive_on, send_with_id)
         except BodyTooLarge:
             if not started:
                 too_large = False
@@ -158,5 +197,5 @@ class RequestContextMiddleware:
             if not started:
                 await reply(500, "Internal server error", graph_errors.unexpected())
         finally:
-            route = path if direct is not None else getattr(scope.get("route"), "path", "unmatched")
+            route = direct.path if direct is not None else getattr(scope.get("route"), "path", "unmatched")
             self.metrics.record(method, route, status, time.perf_counter() - began)
