@@ -34,6 +34,8 @@ class Consumer:
     """Seconds every answer waits after the request was recorded (a slow consumer)."""
     hold: threading.Event | None = None
     """While set to an unset Event, every request hangs (a target that never answers)."""
+    arrived: list[str] = field(default_factory=list)
+    """The path of every request as it arrives, before any hold (``received`` has the answered ones)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def endpoint(self, path: str, *statuses: int) -> str:
@@ -53,12 +55,21 @@ class Consumer:
             time.sleep(0.05)
         return self.at(path)
 
+    def wait_for_arrivals(self, path: str, count: int, timeout: float = 20.0) -> int:
+        """How many requests to ``path`` have arrived, once ``count`` have (or at the timeout)."""
+        deadline = time.monotonic() + timeout
+        while (arrived := self.arrived.count(path)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return arrived
+
 
 def _handler(consumer: Consumer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length)
+            with consumer.lock:
+                consumer.arrived.append(self.path)
             if consumer.hold is not None:
                 consumer.hold.wait(60)
             with consumer.lock:

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -44,6 +45,14 @@ def start_worker(server: Server, tmp_path: Path, name: str) -> subprocess.Popen[
 
 def delivered_event_ids(consumer: Consumer, path: str) -> Counter[str]:
     return Counter(r.json()["id"] for r in consumer.at(path))
+
+
+def succeeded(client: httpx.Client, boot: dict[str, Any]) -> int:
+    """How many deliveries Kirem has recorded as answered by their consumer."""
+    page = client.get(
+        "/v1/webhooks/deliveries", params={"status": "succeeded", "limit": 1}, headers=auth(boot["api_key"])
+    )
+    return int(page.json()["data"]["total"])
 
 
 def test_server_killed_right_after_answering_meta_still_routes_after_restart(
@@ -101,18 +110,19 @@ def test_worker_killed_mid_delivery_loses_nothing(
                 events=["messages.received"],
                 timeout_seconds=2,
             )
-            consumer.delay = 0.3
+            consumer.hold = held = threading.Event()  # every attempt hangs until the worker is dead
             for i in range(20):
                 inbound(client, boot, {"type": "text", "text": {"body": f"pesan {i}"}})
-            consumer.wait_for("/slow", 3)
+            assert consumer.wait_for_arrivals("/slow", 3) >= 3, "no attempt reached the consumer"
             worker.send_signal(signal.SIGKILL)
             worker.wait()
-            before = len(consumer.at("/slow"))
-            assert before < 20, "the worker finished everything before it could be killed"
+            consumer.hold = None
+            held.set()  # the dead worker's requests end; their answers reach nobody
             worker = start_worker(server, tmp_path, "worker-2")
             deadline = time.monotonic() + 60
-            while len(delivered_event_ids(consumer, "/slow")) < 20 and time.monotonic() < deadline:
+            while succeeded(client, boot) < 20 and time.monotonic() < deadline:
                 time.sleep(0.1)
+            assert succeeded(client, boot) == 20
             assert len(delivered_event_ids(consumer, "/slow")) == 20
             events = client.get("/v1/events", params={"limit": 100}, headers=auth(boot["api_key"])).json()[
                 "data"
