@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -80,6 +80,10 @@ def _handler(consumer: Consumer) -> type[BaseHTTPRequestHandler]:
                 status = statuses.pop(0) if statuses else 200
             if consumer.delay:
                 time.sleep(consumer.delay)
+            with suppress(BrokenPipeError, ConnectionResetError):  # the sender gone (a killed worker)
+                self._answer(status)
+
+        def _answer(self, status: int) -> None:
             answer = b'{"ok":true}'
             self.send_response(status)
             if status == 429:
