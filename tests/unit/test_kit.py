@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any, cast
 
 import orjson
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.api.responses import ApiError, error_response
 from kirem.crypto import Sealer
@@ -18,7 +21,7 @@ from kirem.kit.paging import in_window, listing, page_of, total_of
 from kirem.kit.params import Window
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.tenancy import service
-from kirem.tenancy.models import Channel, Project
+from kirem.tenancy.models import Account, Channel, Project
 
 
 @pytest.mark.parametrize(
@@ -83,3 +86,44 @@ async def test_count_and_page_within_a_window(database: Database, settings) -> N
         "offset": 0,
         "logs": [1],
     }
+
+
+class _CommitsBetweenStatements:
+    """A session that lets another transaction commit a row after each of its statements."""
+
+    def __init__(self, session: AsyncSession, commit_one: Callable[[], Awaitable[None]]) -> None:
+        self.session = session
+        self.commit_one = commit_one
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        result = await self.session.execute(*args, **kwargs)
+        await self.commit_one()
+        return result
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        result = await self.session.scalar(*args, **kwargs)
+        await self.commit_one()
+        return result
+
+
+async def test_a_page_and_its_total_are_read_together(database: Database) -> None:
+    """Regression: the total and the rows were two reads; a row committed between them was in one only."""
+    added = 0
+
+    async def commit_one() -> None:
+        nonlocal added
+        added += 1
+        async with database.transaction() as other:
+            await service.create_account(other, f"race-{added}", "scale")
+
+    await commit_one()
+    async with database.session() as session:
+        racing = cast(AsyncSession, _CommitsBetweenStatements(session, commit_one))
+        stmt = select(Account).where(Account.name.like("race-%"))
+        total, page = await page_of(racing, stmt, (Account.name,), limit=10, offset=0)
+        assert total == len(page) == 1
+        total, page = await page_of(racing, stmt, (Account.name,), limit=10, offset=10)  # past the end
+        assert total == added - 1 and page == []
+        end = added
+        total, page = await page_of(racing, stmt, (Account.name,), limit=10, offset=end)  # the end, then not
+        assert page and total == end + len(page) == added - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -29,11 +30,14 @@ async def test_concurrent_misses_of_one_key_share_one_lookup() -> None:
     assert lookups == 1
 
 
-async def test_a_failed_lookup_fails_every_waiter_and_is_not_kept() -> None:
+async def test_a_failed_lookup_is_not_kept_and_each_waiter_looks_up_again() -> None:
     cache: TtlCache[str] = TtlCache()
     release = asyncio.Event()
+    lookups = 0
 
     async def failing() -> str:
+        nonlocal lookups
+        lookups += 1
         await release.wait()
         raise LookupError("database down")
 
@@ -42,11 +46,86 @@ async def test_a_failed_lookup_fails_every_waiter_and_is_not_kept() -> None:
     release.set()
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert [type(result) for result in results] == [LookupError] * 3
+    assert lookups == 3  # one after the other: the failure of one session is not another's
 
     async def found() -> str:
         return "found"
 
     assert await cache.load("key", found) == "found"
+
+
+async def test_a_cancelled_loader_leaves_its_waiters_to_look_up_themselves() -> None:
+    """Regression: the loader's cancellation was raised in every waiter (none of them cancelled)."""
+    cache: TtlCache[str] = TtlCache()
+    loading = asyncio.Event()
+    lookups: list[str] = []
+
+    def lookup(name: str) -> Callable[[], Awaitable[str]]:
+        async def run() -> str:
+            lookups.append(name)
+            loading.set()
+            await asyncio.get_running_loop().create_future()  # runs until cancelled
+            return name
+
+        return run
+
+    async def found() -> str:
+        lookups.append("waiter")
+        return "found"
+
+    loader = asyncio.create_task(cache.load("key", lookup("loader")))
+    await loading.wait()
+    waiter = asyncio.create_task(cache.load("key", found))
+    await asyncio.sleep(0)  # the waiter now waits for the loader's lookup
+    loader.cancel()
+    assert await waiter == "found"
+    assert loader.cancelled()
+    assert lookups == ["loader", "waiter"]
+    assert cache.get("key") == "found"
+
+
+async def test_a_waiter_does_not_get_the_loaders_failure() -> None:
+    """A connection broken in the loader's session fails the loader's request only."""
+    cache: TtlCache[str] = TtlCache()
+    loading, release = asyncio.Event(), asyncio.Event()
+
+    async def broken() -> str:
+        loading.set()
+        await release.wait()
+        raise ConnectionResetError("the loader's connection")
+
+    async def found() -> str:
+        return "found"
+
+    loader = asyncio.create_task(cache.load("key", broken))
+    await loading.wait()
+    waiter = asyncio.create_task(cache.load("key", found))
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(ConnectionResetError):
+        await loader
+    assert await waiter == "found"
+
+
+async def test_a_lookup_alone_neither_reads_joins_nor_keeps_the_cache() -> None:
+    cache: TtlCache[str] = TtlCache()
+    loading, release = asyncio.Event(), asyncio.Event()
+
+    async def shared() -> str:
+        loading.set()
+        await release.wait()
+        return "shared"
+
+    async def own() -> str:
+        return "own"
+
+    loader = asyncio.create_task(cache.load("key", shared))
+    await loading.wait()
+    assert await cache.load("key", own, alone=True) == "own"  # not joined to the running lookup
+    release.set()
+    assert await loader == "shared"
+    assert await cache.load("key", own, alone=True) == "own"  # not read from the cache
+    assert cache.get("key") == "shared"  # and not kept
 
 
 async def test_an_answer_read_before_an_invalidation_is_not_kept() -> None:

@@ -12,7 +12,7 @@ from kirem.db.engine import Database
 from kirem.db.scope import get_owned
 from kirem.tenancy import service
 from kirem.tenancy.cache import TTL_SECONDS
-from kirem.tenancy.models import ApiKey, Channel, DailyUsage
+from kirem.tenancy.models import ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.tokens import hash_secret
 
 
@@ -248,3 +248,49 @@ async def test_tenant_outlives_a_rollback_and_concurrent_first_sends(
             return tenant.project.id
 
     assert set(await asyncio.gather(*(first_send_of_the_day() for _ in range(8)))) == {project.id}
+
+
+async def test_a_channel_added_in_a_rolled_back_transaction_is_not_shared(
+    database: Database, sealer: Sealer
+) -> None:
+    """Regression: the shared lookup read through the caller's transaction and kept its uncommitted rows."""
+    _, project = await _project(database, sealer, plan="growth")
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project)
+        await service.add_channel(
+            session, sealer, project, kind="live", name="a", phone_number_id="1001", waba_id="2001",
+            access_token="EAAfirst", display_phone_number="",
+        )  # fmt: skip
+    async with database.session() as session:
+        tenant = await service.tenant_for_key(session, secret)
+        await service.add_channel(
+            session, sealer, project, kind="live", name="b", phone_number_id="1002", waba_id="2002",
+            access_token="EAAsecond", display_phone_number="",
+        )  # fmt: skip
+        assert (await service.resolve_channel(session, tenant, phone_number_id="1002")).name == "b"
+        await session.rollback()
+    async with database.session() as session:
+        with pytest.raises(ApiError) as err:
+            await service.resolve_channel(session, tenant, phone_number_id="1002")
+        assert err.value.status == 404
+
+
+async def test_a_project_enabled_in_a_rolled_back_transaction_is_not_shared(
+    database: Database, sealer: Sealer
+) -> None:
+    _, project = await _project(database, sealer)
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project)
+    async with database.session() as session:
+        assert await service.tenant_for_key(session, secret) is not None  # used: no touch for a while
+    async with database.transaction() as session:
+        (await session.get(Project, project.id)).disabled_reason = "Suspended."
+    async with database.session() as session:
+        (await session.get(Project, project.id)).disabled_reason = None
+        await session.flush()
+        assert await service.tenant_for_key(session, secret) is not None  # its own transaction's view
+        await session.rollback()
+    async with database.session() as session:
+        with pytest.raises(ApiError) as err:
+            await service.tenant_for_key(session, secret)
+        assert err.value.status == 403

@@ -16,7 +16,7 @@ from kirem.delivery.replay import replay_event, requeue
 from kirem.inbound.models import Event
 from kirem.kit.enums import DeliveryStatus
 from kirem.kit.errors import Conflict, found
-from kirem.kit.paging import in_window, listing, newest_listing, rows_of, total_of
+from kirem.kit.paging import counted_page, in_window, listing, newest_listing, rows_of, total_of
 from kirem.kit.params import Window, iso, parse_bool
 from kirem.kit.views import view_of
 from kirem.routing.conditions import EVENT_TYPES
@@ -102,7 +102,6 @@ async def list_deliveries(
     session: AsyncSession, project_id: str, flt: DeliveryFilter, window: Window
 ) -> dict[str, Any]:
     stmt = _filtered(project_id, flt, window)
-    total = await total_of(session, stmt)
     page = (
         stmt.add_columns(WebhookTarget.url)
         .join(WebhookTarget, WebhookTarget.id == Delivery.target_id)
@@ -110,7 +109,7 @@ async def list_deliveries(
         .limit(window.limit)
         .offset(window.offset)
     )
-    rows = (await session.execute(page)).all()
+    total, rows = await counted_page(session, stmt, page, offset=window.offset)
     deliveries = [delivery_view(d, url) for d, url in rows]
     return listing("deliveries", deliveries, total=total, limit=window.limit, offset=window.offset)
 

@@ -34,6 +34,28 @@ async def rows_of(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def counted_page(
+    session: AsyncSession, stmt: Select[Any], page: Select[Any], *, offset: int
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """The total of ``stmt`` and the rows of ``page`` (``stmt`` ordered and cut at ``offset``).
+
+    Both come from one statement, the total a column of every row, so they are read from one
+    snapshot on either engine: a row committed meanwhile is in both or in neither. Only a page
+    past the end, which has no row to carry the total, counts apart; a count that then reaches
+    into the page means rows came in between, and the page is read again.
+    """
+    total = select(func.count()).select_from(stmt.subquery()).scalar_subquery()
+    while True:
+        rows = (await session.execute(page.add_columns(total))).all()
+        if rows:
+            return int(rows[0][-1]), [tuple(row[:-1]) for row in rows]
+        if offset == 0:
+            return 0, []
+        counted = await total_of(session, stmt)
+        if counted <= offset:
+            return counted, []
+
+
 async def page_of(
     session: AsyncSession,
     stmt: Select[Any],
@@ -42,9 +64,11 @@ async def page_of(
     limit: int,
     offset: int,
 ) -> tuple[int, list[Any]]:
-    """The total and the rows of one page, in ``order_by`` (which must end on a unique column)."""
-    total = await total_of(session, stmt)
-    return total, await rows_of(session, stmt.order_by(*order_by).limit(limit).offset(offset))
+    """The total and the rows of one page, in ``order_by`` (which must end on a unique column),
+    read together (:func:`counted_page`)."""
+    page = stmt.order_by(*order_by).limit(limit).offset(offset)
+    total, rows = await counted_page(session, stmt, page, offset=offset)
+    return total, [row[0] for row in rows]
 
 
 def listing(key: str, items: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:

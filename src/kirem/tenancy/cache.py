@@ -14,7 +14,12 @@ for :data:`TTL_SECONDS`:
 
 A lookup that started before an invalidation does not store its (possibly stale) answer. Requests
 that miss the same entry at the same time share one lookup (:meth:`TtlCache.load`): when an entry
-expires under load, one query refreshes it instead of one per waiting request.
+expires under load, one query refreshes it instead of one per waiting request. Only an answer is
+shared: the lookup runs on its loader's session, so when it fails or its loader is cancelled (a
+client gone mid-query) the waiters look up again on their own sessions instead of inheriting a
+failure that belongs to another request's connection. A session holding uncommitted tenancy
+changes reads its own view alone (:func:`holds_changes`): what it sees may be rolled back, so it is
+neither served from the cache nor shared nor kept.
 The cached ORM objects are detached copies: callers read them and never add them to a session.
 """
 
@@ -26,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
@@ -60,25 +66,34 @@ class TtlCache(Generic[V]):
         return entry[1]
 
     async def load(
-        self, key: Any, lookup: Callable[[], Awaitable[V | None]], *, cached: bool = True
+        self,
+        key: Any,
+        lookup: Callable[[], Awaitable[V | None]],
+        *,
+        cached: bool = True,
+        alone: bool = False,
     ) -> V | None:
         """The entry (unless ``cached`` is false), else what ``lookup`` finds, kept when found.
 
         A miss while another request's lookup of the same key runs waits for that lookup's answer
-        (or its error) instead of querying again.
+        instead of querying again; if that lookup ends without one (failed, or its caller was
+        cancelled), the waiter looks up itself. ``alone`` runs ``lookup`` apart from the cache.
         """
+        if alone:
+            return await lookup()
         if cached and (value := self.get(key)) is not None:
             return value
-        if (running := self._loading.get(key)) is not None:
-            return await asyncio.shield(running)
+        while (running := self._loading.get(key)) is not None:
+            await asyncio.wait([running])
+            if not running.cancelled():
+                return running.result()
         answer: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
         self._loading[key] = answer
         seen = generation()
         try:
             value = await lookup()
-        except BaseException as exc:
-            answer.set_exception(exc)
-            answer.exception()  # retrieved: no warning when nobody else was waiting
+        except BaseException:
+            answer.cancel()  # no answer: each waiter looks up on its own session
             raise
         finally:
             self._loading.pop(key, None)
@@ -106,6 +121,13 @@ _generation = [0]
 def generation() -> int:
     """Read before a lookup whose answer will be :meth:`TtlCache.put`."""
     return _generation[0]
+
+
+def holds_changes(session: AsyncSession) -> bool:
+    """Whether ``session`` changed an account, project, API key or channel and has not committed."""
+    if session.info.get(_CHANGED, False):
+        return True
+    return any(isinstance(row, TENANCY_MODELS) for row in (*session.new, *session.dirty, *session.deleted))
 
 
 def invalidate_all() -> None:

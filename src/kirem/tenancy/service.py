@@ -13,7 +13,7 @@ from kirem.db.base import utcnow
 from kirem.db.scope import flush_unique, for_project, get_owned, insert_if_absent, upsert
 from kirem.kit.enums import ChannelStatus
 from kirem.kit.errors import Conflict, DomainError, Forbidden, Invalid, not_found
-from kirem.tenancy.cache import TtlCache
+from kirem.tenancy.cache import TtlCache, holds_changes
 from kirem.tenancy.limits import enforce_count_limit, plan_error
 from kirem.tenancy.models import Account, AccountToken, ApiKey, Channel, DailyUsage, Project
 from kirem.tenancy.plans import PLANS, PlanLimits, limits_for
@@ -195,7 +195,8 @@ _active_channels: TtlCache[list[Channel]] = TtlCache()
 async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
     """The project a live (unrevoked) key speaks for; cached briefly (:mod:`kirem.tenancy.cache`)."""
     key_hash = hash_secret(secret)
-    tenant = await _tenants.load(key_hash, lambda: _find_tenant(session, key_hash))
+    alone = holds_changes(session)
+    tenant = await _tenants.load(key_hash, lambda: _find_tenant(session, key_hash), alone=alone)
     if tenant is None:
         return None
     key = tenant.calling_key
@@ -319,7 +320,8 @@ async def resolve_channel(
             return False
         return phone_number_id is None or channel.phone_number_id == phone_number_id
 
-    cached = _active_channels.get(tenant.project_id)
+    alone = holds_changes(session)
+    cached = None if alone else _active_channels.get(tenant.project_id)
     found = next((channel for channel in cached if wanted(channel)), None) if cached else None
     if found is not None:
         return found
@@ -331,8 +333,10 @@ async def resolve_channel(
             session.expunge(channel)  # shared by later requests: detached, read-only
         return channels
 
-    channels = await _active_channels.load(tenant.project_id, active_channels, cached=cached is None) or []
-    found = next((channel for channel in channels if wanted(channel)), None)
+    channels = await _active_channels.load(
+        tenant.project_id, active_channels, cached=cached is None, alone=alone
+    )
+    found = next((channel for channel in channels or [] if wanted(channel)), None)
     if found is not None:
         return found
     if channel_id is None and phone_number_id is None:
