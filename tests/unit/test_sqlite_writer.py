@@ -133,7 +133,8 @@ async def test_a_statement_takes_one_turn_of_the_connection_thread(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Making the cursor, executing, fetching and closing it were four hand-offs each; one now,
-    with the same rows, counts, last row ids and errors through SQLAlchemy."""
+    with the same rows, counts, last row ids and errors through SQLAlchemy. A commit or rollback
+    with no transaction open takes none."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))  # the connection is open
         writer = (await conn.get_raw_connection()).driver_connection
@@ -160,4 +161,6 @@ async def test_a_statement_takes_one_turn_of_the_connection_thread(
         with pytest.raises(OperationalError, match="no such table"):
             await conn.execute(text("SELECT * FROM missing"))
         await conn.commit()
+        assert len(turns) == 6
+    assert len(turns) == 6  # back in the pool: nothing to roll back, no turn for it
     assert await _names(engine) == ["a", "b"]

@@ -80,10 +80,21 @@ class WriterConnection(aiosqlite.Connection):
         finally:
             self._give_back()
 
+    def _idle(self) -> bool:
+        """No transaction open: sqlite3's commit and rollback would do nothing, so no thread turn
+        is spent on them (SQLAlchemy rolls back every connection it takes back into the pool)."""
+        return self._connection is not None and not self._connection.in_transaction
+
     async def commit(self) -> None:
+        if self._idle():
+            self._give_back()
+            return
         await self._giving_back(super().commit())
 
     async def rollback(self) -> None:
+        if self._idle():
+            self._give_back()
+            return
         await self._giving_back(super().rollback())
 
     async def close(self) -> None:
