@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 
+from kirem.meta import transport
 from kirem.meta.client import GraphClient, MetaApiError, MetaUnavailable
 from kirem.meta.transport import AiohttpTransport
 from kirem.sandbox.webhooks import SIGNATURE_HEADER, WebhookSender, sign
@@ -150,3 +153,26 @@ async def test_an_unreachable_kirem_is_the_same_failure_either_way() -> None:
         await sender.client.aclose()
     assert failures[0] == failures[1]
     assert failures[0] is not None and failures[0].startswith("ConnectError: ")
+
+
+async def test_the_tls_context_is_built_with_the_transport_not_in_the_first_call(
+    graph_url: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the CA roots blocks the event loop for tens of milliseconds: start-up pays it, once
+    per process, and no request does."""
+    built: list[ssl.SSLContext] = []
+    create = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(create(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    transport.verified_tls.cache_clear()
+    clients = _clients(graph_url[0])
+    assert len(built) == 1
+    for client in clients:
+        await client.send_message("1234", "tok", {"messaging_product": "whatsapp", "to": "1"})
+        await client.aclose()
+    assert len(built) == 1
+    transport.verified_tls.cache_clear()

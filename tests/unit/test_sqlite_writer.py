@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kirem.config import Settings
@@ -126,3 +127,40 @@ async def test_a_batch_is_written_in_one_turn_and_a_failing_row_undoes_it(engine
     async with engine.begin() as conn:  # and the next writer gets it
         await conn.execute(text("INSERT INTO items VALUES ('d')"))
     assert await _names(engine) == ["a", "b", "d"]
+
+
+async def test_a_statement_takes_one_turn_of_the_connection_thread(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making the cursor, executing, fetching and closing it were four hand-offs each; one now,
+    with the same rows, counts, last row ids and errors through SQLAlchemy. A commit or rollback
+    with no transaction open takes none."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))  # the connection is open
+        writer = (await conn.get_raw_connection()).driver_connection
+        turns: list[object] = []
+        run = writer._execute
+
+        async def counted(function: object, *args: object, **kwargs: object) -> object:
+            turns.append(function)
+            return await run(function, *args, **kwargs)
+
+        monkeypatch.setattr(writer, "_execute", counted)
+        inserted = await conn.execute(text("INSERT INTO items VALUES ('a'), ('b')"))
+        assert (inserted.rowcount, inserted.lastrowid) == (2, 2)
+        assert len(turns) == 1
+        many = await conn.execute(text("INSERT INTO items VALUES (:name)"), [{"name": "c"}, {"name": "d"}])
+        assert many.rowcount == 2
+        assert len(turns) == 2
+        rows = (await conn.execute(text("SELECT rowid, name FROM items ORDER BY rowid"))).all()
+        assert [tuple(row) for row in rows] == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+        assert len(turns) == 3
+        returned = await conn.execute(text("DELETE FROM items WHERE name > 'b' RETURNING name"))
+        assert sorted(returned.scalars()) == ["c", "d"]
+        assert len(turns) == 4
+        with pytest.raises(OperationalError, match="no such table"):
+            await conn.execute(text("SELECT * FROM missing"))
+        await conn.commit()
+        assert len(turns) == 6
+    assert len(turns) == 6  # back in the pool: nothing to roll back, no turn for it
+    assert await _names(engine) == ["a", "b"]

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from kirem.api.responses import ApiError
 from kirem.crypto import Sealer
@@ -294,3 +294,30 @@ async def test_a_project_enabled_in_a_rolled_back_transaction_is_not_shared(
         with pytest.raises(ApiError) as err:
             await service.tenant_for_key(session, secret)
         assert err.value.status == 403
+
+
+async def test_concurrent_requests_of_a_key_record_its_use_once(database: Database, sealer: Sealer) -> None:
+    """The requests that find the key in the cache together do not all write ``last_used_at`` (each
+    write also empties the process's key and channel caches)."""
+    _, project = await _project(database, sealer)
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project, "live")
+    writes: list[str] = []
+
+    def count(conn, cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("UPDATE API_KEYS"):
+            writes.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+
+        async def request() -> None:
+            async with database.session() as session:
+                assert await service.tenant_for_key(session, secret) is not None
+
+        await asyncio.gather(*(request() for _ in range(8)))
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+    assert len(writes) == 1
+    async with database.session() as session:
+        assert (await session.scalar(select(ApiKey.last_used_at))) is not None

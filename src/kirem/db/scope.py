@@ -52,15 +52,20 @@ async def insert_if_absent(session: AsyncSession, model: type[Any], **values: An
 
     True when the row was inserted, False when it was already there.
     """
-    return await insert_all_if_absent(session, model, [values]) == 1
+    statement = upsert(session, model).values(values).on_conflict_do_nothing()
+    return changed_rows(await session.execute(statement)) == 1
 
 
-async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> int:
-    """``insert_if_absent`` of several rows in one multi-row ``INSERT``; how many were inserted."""
-    if not rows:
-        return 0
-    statement = upsert(session, model).values(rows).on_conflict_do_nothing()
-    return changed_rows(await session.execute(statement))
+async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """``insert_if_absent`` of several rows (all with the same keys) in one round trip.
+
+    One single-row statement of the table, compiled once and run for every row (``executemany``):
+    a multi-row ``VALUES`` is compiled again for every new number of rows, and the ORM's bulk
+    insert builds it row by row. PostgreSQL's driver does not count an ``executemany``'s rows, so
+    nothing is counted.
+    """
+    if rows:
+        await session.execute(upsert(session, model.__table__).on_conflict_do_nothing(), rows)
 
 
 def changed_rows(result: Result[*tuple[Any, ...]]) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -24,6 +24,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
+
+from kirem.db.one_turn_cursor import OneTurnCursor, Outcome
 
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
 """The statements with which a connection starts (or may start) a write transaction."""
@@ -78,10 +80,21 @@ class WriterConnection(aiosqlite.Connection):
         finally:
             self._give_back()
 
+    def _idle(self) -> bool:
+        """No transaction open: sqlite3's commit and rollback would do nothing, so no thread turn
+        is spent on them (SQLAlchemy rolls back every connection it takes back into the pool)."""
+        return self._connection is not None and not self._connection.in_transaction
+
     async def commit(self) -> None:
+        if self._idle():
+            self._give_back()
+            return
         await self._giving_back(super().commit())
 
     async def rollback(self) -> None:
+        if self._idle():
+            self._give_back()
+            return
         await self._giving_back(super().rollback())
 
     async def close(self) -> None:
@@ -92,6 +105,16 @@ class WriterConnection(aiosqlite.Connection):
             return super().stop()
         finally:
             self._give_back()
+
+    def cursor(self) -> OneTurnCursor:  # type: ignore[override]
+        """A cursor whose every statement is one turn of this connection's thread (no turn to make it)."""
+        return OneTurnCursor(self)
+
+    async def run_in_thread(self, function: Callable[..., Outcome], *args: Any, **kwargs: Any) -> Outcome:
+        """``function(the sqlite3 connection, *args, **kwargs)`` in this connection's thread."""
+        # aiosqlite's own way to run a function in the connection's thread (untyped there)
+        outcome: Outcome = await self._execute(function, self._conn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        return outcome
 
     async def write_batch(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run ``statement`` once per row and commit, in one turn of the connection's thread.

@@ -109,7 +109,8 @@ class SendLedger:
                     outcomes[index] = outbound_quota_error(batch[index].tenant)
             if admitted:
                 stamps = {"created_at": now, "occurred_at": now, "updated_at": now}
-                await session.execute(insert(MessageLog), [stamps | batch[i].row for i in admitted])
+                logs = cast("Table", MessageLog.__table__)  # Core: no ORM bulk work per row
+                await session.execute(insert(logs), [stamps | batch[i].row for i in admitted])
         return outcomes
 
     async def _accept(self, batch: list[Acceptance]) -> Outcomes:

@@ -62,7 +62,8 @@ async def send_message(
         raise invalid(errors, meta_code=meta_error_code(errors))
     channel = channel or await resolve_channel(session, tenant, phone_number_id=phone_number_id)
     graph, token = graph_and_token(ctx, tenant, channel)
-    await session.commit()  # the caller's reads end here: no connection or snapshot held across the call
+    if session.in_transaction():  # a send whose key and channel came from the caches read nothing
+        await session.commit()  # the caller's reads end here: no connection or snapshot held across the call
     message_type = str(message_type_of(body) or "text")[:32]
     log_id = new_id("msg")
     await send_ledger(ctx, conversation_of).open(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Sequence
+from functools import cache
 from typing import Any, Protocol
 
 import aiohttp
@@ -67,12 +68,23 @@ class _Body(httpx.AsyncByteStream):
         self.response.release()
 
 
+@cache
+def verified_tls() -> ssl.SSLContext:
+    """The process's TLS context for Meta: certifi's roots, certificates and host names verified.
+
+    Loading the roots takes tens of milliseconds of CPU (hundreds on a loaded machine), so it is done
+    once per process, when a transport is made at start-up, not inside the first request's call.
+    """
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Requests made by aiohttp, answers as httpx responses; the session opens on first use."""
 
     def __init__(self, limit: int = POOL_LIMIT, keepalive: float = KEEPALIVE_SECONDS) -> None:
         self.limit = limit
         self.keepalive = keepalive
+        self._tls = verified_tls()
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -80,7 +92,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             connector = aiohttp.TCPConnector(
                 limit=self.limit,
                 keepalive_timeout=self.keepalive,
-                ssl=ssl.create_default_context(cafile=certifi.where()),
+                ssl=self._tls,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

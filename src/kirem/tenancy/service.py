@@ -98,7 +98,9 @@ async def account_for_token(session: AsyncSession, token: str) -> Account | None
     if row is None:
         return None
     account, record = row
-    await _touch(session, AccountToken, record.id, record.last_used_at)
+    now = utcnow()
+    if _use_due(record.last_used_at, now):
+        await _record_use(session, AccountToken, record.id, now)
     return account
 
 
@@ -200,8 +202,10 @@ async def tenant_for_key(session: AsyncSession, secret: str) -> Tenant | None:
     if tenant is None:
         return None
     key = tenant.calling_key
-    if await _touch(session, ApiKey, key.id, key.last_used_at):
-        key.last_used_at = utcnow()
+    now = utcnow()
+    if _use_due(key.last_used_at, now):
+        key.last_used_at = now  # before the write: the requests sharing this cached key skip theirs
+        await _record_use(session, ApiKey, key.id, now)
     return tenant
 
 
@@ -223,16 +227,16 @@ async def _find_tenant(session: AsyncSession, key_hash: str) -> Tenant | None:
     return Tenant(account=account, project=project, api_key=key, limits=account_limits(account))
 
 
-async def _touch(
-    session: AsyncSession, model: type[ApiKey] | type[AccountToken], row_id: str, last: datetime | None
-) -> bool:
-    """Record a use at most every :data:`LAST_USED_RESOLUTION`; whether it was written now."""
-    now = utcnow()
-    if last is None or now - last >= LAST_USED_RESOLUTION:
-        await session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
-        await session.commit()
-        return True
-    return False
+def _use_due(last: datetime | None, now: datetime) -> bool:
+    """Whether a use is recorded now: at most every :data:`LAST_USED_RESOLUTION`."""
+    return last is None or now - last >= LAST_USED_RESOLUTION
+
+
+async def _record_use(
+    session: AsyncSession, model: type[ApiKey] | type[AccountToken], row_id: str, now: datetime
+) -> None:
+    await session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
+    await session.commit()
 
 
 # Channels ------------------------------------------------------------------------------------
