@@ -50,8 +50,9 @@ from kirem.sandbox.errors import (
 )
 from kirem.sandbox.ids import new_wamid
 from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxWindow
-from kirem.sandbox.outbox import enqueue_lane
-from kirem.sandbox.simulator import issued_message
+from kirem.sandbox.outbox import outbox_row
+from kirem.sandbox.send_log import IssuedSend
+from kirem.sandbox.simulator import message_record
 from kirem.sandbox.templates import check_send_parameters, find_for_send
 from kirem.sandbox.webhooks import envelope, metadata
 
@@ -326,10 +327,23 @@ async def window_open(session: AsyncSession, phone_number_id: str, wa_id: str, n
     return window is not None and window.last_inbound_at > now - SERVICE_WINDOW
 
 
+@dataclass(frozen=True)
+class AcceptedSend:
+    """Meta's answer to a send and the rows that record it (:class:`~kirem.sandbox.send_log.SendLog`
+    writes them; the answer may go out once they are committed)."""
+
+    answer: dict[str, Any]
+    issued: IssuedSend
+
+
 async def accept_send(
     session: AsyncSession, runtime: SandboxRuntime, number: SandboxNumber, body: dict[str, Any]
-) -> dict[str, Any]:
-    """Validate and record a send and owe Kirem its status webhooks. Returns Meta's answer."""
+) -> AcceptedSend:
+    """Validate a send; its answer and the rows that record it and owe Kirem its status webhooks.
+
+    ``session`` reads (and finishes the WABA's due template reviews); the caller commits it, then
+    records the send with ``runtime.send_log``, where it is written with the sends in flight beside
+    it, and answers."""
     body = without_nulls(body)
     now = runtime.now()
     if not runtime.throughput.allow(number.phone_number_id, now.timestamp()):
@@ -361,7 +375,6 @@ async def accept_send(
     billable = category in ("marketing", "authentication") or (category == "utility" and not in_window)
 
     wamid = new_wamid(customer, inbound=False)
-    session.add(issued_message(number, wamid, customer, request.type, now, outbound=True))
     message: dict[str, Any] = {"id": wamid}
     if request.type == "template":
         message["message_status"] = "accepted"
@@ -385,8 +398,9 @@ async def accept_send(
         error=error,
         conversation_id=secrets.token_hex(16),
     )
-    await enqueue_statuses(session, plan, now, runtime.settings.sandbox_status_delay_seconds)
-    return answer
+    statuses = status_rows(plan, now, runtime.settings.sandbox_status_delay_seconds)
+    message_row = message_record(number, wamid, customer, request.type, now, outbound=True)
+    return AcceptedSend(answer=answer, issued=IssuedSend(message=message_row, outbox=statuses))
 
 
 async def mark_read(session: AsyncSession, number: SandboxNumber, body: dict[str, Any]) -> dict[str, Any]:
@@ -434,9 +448,14 @@ def status_payload(plan: DeliveryPlan, status: str, now: datetime) -> dict[str, 
     return envelope(plan.waba_id, value)
 
 
-async def enqueue_statuses(session: AsyncSession, plan: DeliveryPlan, now: datetime, delay: float) -> None:
-    """Owe Kirem the message's statuses, the k-th due ``k * delay`` seconds after ``now``."""
+def status_rows(plan: DeliveryPlan, now: datetime, delay: float) -> list[dict[str, Any]]:
+    """The outbox rows owing Kirem the message's statuses, in one lane, the k-th due ``k * delay``
+    seconds after ``now``."""
     statuses = ("failed",) if plan.error else ("sent", "delivered", "read")
-    due = [(status, now + timedelta(seconds=step * delay)) for step, status in enumerate(statuses, start=1)]
-    payloads = [(status_payload(plan, status, due_at), due_at) for status, due_at in due]
-    await enqueue_lane(session, lane=f"status:{plan.wamid}", payloads=payloads, now=now)
+    lane = f"status:{plan.wamid}"
+    rows = []
+    for step, status in enumerate(statuses, start=1):
+        due_at = now + timedelta(seconds=step * delay)
+        payload = status_payload(plan, status, due_at)
+        rows.append(outbox_row(lane=lane, payload=payload, now=now, due_at=due_at))
+    return rows
