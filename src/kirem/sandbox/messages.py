@@ -358,6 +358,7 @@ async def accept_send(
             waba_id=number.waba_id,
             name=template_body["name"],
             language=template_body["language"]["code"],
+            cache=runtime.lookups.templates,
         )
         check_send_parameters(template, template_body.get("components"))
         category = template.category.lower()

@@ -331,7 +331,7 @@ async def send_message(request: Request, version: str, phone_number_id: str) -> 
     _check_version(version)
     runtime = _runtime(request)
     async with runtime.database.transaction() as session:
-        number = await authorize_number(session, request, phone_number_id)
+        number = await authorize_number(session, request, phone_number_id, runtime.lookups.numbers)
         body = await _json_body(request)
         if body.get("status") == "read":
             return json_response(await mark_read(session, number, body))

@@ -13,6 +13,7 @@ import httpx
 
 from kirem.config import Settings
 from kirem.db.engine import Database
+from kirem.sandbox.lookups import SendLookups
 from kirem.sandbox.outbox import WebhookOutbox
 from kirem.sandbox.send_log import SendLog
 from kirem.sandbox.webhooks import WebhookSender
@@ -76,6 +77,7 @@ class SandboxRuntime:
         )
         self._outbox_loop: asyncio.Task[None] | None = None
         self.send_log = SendLog(database)
+        self.lookups = SendLookups()
         self.throughput = ThroughputLimiter(settings.sandbox_throughput_per_second)
         self._owns_client = owns_client
         self._tasks: set[asyncio.Task[Any]] = set()
