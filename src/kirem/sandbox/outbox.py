@@ -128,7 +128,7 @@ class WebhookOutbox:
         return conditions
 
     async def claim(self, limit: int) -> list[Claimed]:
-        """Lease up to ``limit`` due rows, at most one per lane."""
+        """Lease up to ``limit`` due rows, at most one per lane, in one statement."""
         now = self.clock()
         async with self.database.session() as session:
             due = (
@@ -139,14 +139,9 @@ class WebhookOutbox:
             )
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
-            picked = list((await session.scalars(due)).all())
-            if not picked:
-                await session.commit()
-                return []
             claimed = await session.execute(
                 update(SandboxOutbox)
-                .where(SandboxOutbox.id.in_(picked))
-                .where(or_(SandboxOutbox.lease_expires_at.is_(None), SandboxOutbox.lease_expires_at < now))
+                .where(SandboxOutbox.id.in_(due.scalar_subquery()))
                 .values(leased_by=self.worker_id, lease_expires_at=now + self.lease)
                 .returning(
                     SandboxOutbox.id, SandboxOutbox.body, SandboxOutbox.attempts, SandboxOutbox.created_at
