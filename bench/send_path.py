@@ -42,6 +42,7 @@ from bench.harness import (
     Request,
     RssSampler,
     WrkResult,
+    cpu_seconds,
     database,
     free_port,
     max_rss_mb,
@@ -184,7 +185,11 @@ def wait_statuses(database_url: str, expected: int, limit: float = 300) -> float
 
 
 def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
-    """One measurement as ``args`` say; prints its table and returns bare, send and the drain time."""
+    """One measurement as ``args`` say; prints its table and returns bare, send and the drain time.
+
+    In sandbox mode the report adds the server's CPU per send from the start of the load until every
+    send is ``read`` (the status webhooks' processing included, which the wrk column stops short of).
+    """
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-"))
     graph_process, graph_url = start_graph() if args.mode == "live" else (None, "")
     bare_process, bare_url = start_bare()
@@ -227,6 +232,7 @@ def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
                 RssSampler(server.process.pid) as sampler,
                 profiled(server.process.pid, profile, args.seconds),
             ):
+                cpu_before = cpu_seconds(server.process.pid)
                 send = run_wrk(
                     f"send ({args.mode})",
                     server.url,
@@ -236,9 +242,10 @@ def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
                     server_pid=server.process.pid,
                 )
                 drained = wait_statuses(url, send.requests) if args.mode == "sandbox" else 0.0
+                cpu_drained = cpu_seconds(server.process.pid) - cpu_before
             time.sleep(2)
             after = max_rss_mb(server.process.pid)
-            report(args, url, bare, send, drained, (idle, sampler.peak, after))
+            report(args, url, bare, send, (drained, cpu_drained), (idle, sampler.peak, after))
             return bare, send, drained
     finally:
         for worker in workers:
@@ -255,9 +262,12 @@ def report(
     url: str,
     bare: WrkResult,
     send: WrkResult,
-    drained: float,
+    drain: tuple[float, float],
     rss: tuple[float, float, float],
 ) -> None:
+    """The table; in sandbox mode also ``drain``: seconds until every send was ``read`` after the load,
+    and the server's CPU seconds from the load's start until then."""
+    drained, cpu_drained = drain
     engine = "postgresql" if url.startswith("postgres") else "sqlite"
     title = (
         f"{engine}, {args.mode}: wrk 1 thread, {args.connections} connections, {args.seconds:g} s; "
@@ -268,7 +278,8 @@ def report(
         total = send.seconds + drained
         print(
             f"all {send.requests} sends 'read' {drained:.1f} s after the load: "
-            f"{send.requests / total:.1f} sends/s with their status webhooks processed"
+            f"{send.requests / total:.1f} sends/s with their status webhooks processed, "
+            f"{cpu_drained * 1000 / max(send.requests, 1):.2f} ms of server CPU per send with them"
         )
     print(f"server RSS (largest process): idle {rss[0]:.0f} MB, peak {rss[1]:.0f} MB, after {rss[2]:.0f} MB")
 

@@ -118,8 +118,9 @@ async def test_statuses_are_written_with_the_send_and_due_after_the_delay(
         async with database.transaction() as session:
             sandbox_number = await session.get(SandboxNumber, number.phone_number_id)
             assert sandbox_number is not None
-            answer = await accept_send(session, sandbox.runtime, sandbox_number, HELLO)
-        wamid = answer["messages"][0]["id"]
+            accepted = await accept_send(session, sandbox.runtime, sandbox_number, HELLO)
+        await sandbox.runtime.send_log.record(accepted.issued)
+        wamid = accepted.answer["messages"][0]["id"]
         rows = await outbox_rows(database)
         statuses = [change_of(row)["value"]["statuses"][0] for row in rows]
         assert [s["status"] for s in statuses] == ["sent", "delivered", "read"]

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from kirem.config import Settings
+from kirem.kit.ttl_cache import TtlCache
 from kirem.sandbox.errors import MetaError, invalid_token, missing_token, unsupported_request
 from kirem.sandbox.ids import hash_token
 from kirem.sandbox.models import SandboxNumber
@@ -25,22 +26,38 @@ def request_token(request: Request) -> str | None:
     return request.query_params.get("access_token")
 
 
-async def authenticate(session: AsyncSession, request: Request) -> SandboxNumber:
-    """The number the request's token belongs to; 401 (code 104 or 190) otherwise."""
+async def authenticate(
+    session: AsyncSession, request: Request, cache: TtlCache[SandboxNumber] | None = None
+) -> SandboxNumber:
+    """The number the request's token belongs to; 401 (code 104 or 190) otherwise.
+
+    With ``cache`` (:mod:`kirem.sandbox.lookups`) the number may be a detached copy: read it only."""
     token = request_token(request)
     if token is None:
         raise missing_token()
-    number = await session.scalar(
-        select(SandboxNumber).where(SandboxNumber.access_token_hash == hash_token(token))
-    )
+    token_hash = hash_token(token)
+
+    async def lookup() -> SandboxNumber | None:
+        stmt = select(SandboxNumber).where(SandboxNumber.access_token_hash == token_hash)
+        found = await session.scalar(stmt)
+        if found is not None and cache is not None:
+            session.expunge(found)
+        return found
+
+    number = await (cache.load(token_hash, lookup) if cache is not None else lookup())
     if number is None:
         raise invalid_token()
     return number
 
 
-async def authorize_number(session: AsyncSession, request: Request, phone_number_id: str) -> SandboxNumber:
+async def authorize_number(
+    session: AsyncSession,
+    request: Request,
+    phone_number_id: str,
+    cache: TtlCache[SandboxNumber] | None = None,
+) -> SandboxNumber:
     """The token's number when it is ``phone_number_id``; Meta's 100/33 for any other object."""
-    number = await authenticate(session, request)
+    number = await authenticate(session, request, cache)
     if number.phone_number_id != phone_number_id:
         raise unsupported_request(request.method, phone_number_id)
     return number

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -49,9 +49,9 @@ from kirem.sandbox.errors import (
     required_parameter,
 )
 from kirem.sandbox.ids import new_wamid
-from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber, SandboxWindow
-from kirem.sandbox.outbox import enqueue_lane
-from kirem.sandbox.simulator import issued_message
+from kirem.sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
+from kirem.sandbox.outbox import outbox_row
+from kirem.sandbox.simulator import message_record
 from kirem.sandbox.templates import check_send_parameters, find_for_send
 from kirem.sandbox.webhooks import envelope, metadata
 
@@ -314,22 +314,71 @@ class DeliveryPlan:
     """The customer's phone number; None for a send to a BSUID (its statuses carry no ``recipient_id``)."""
     category: str
     """``service`` for free-form messages, else the template's category in lower case."""
-    billable: bool
-    error: dict[str, Any] | None
     conversation_id: str
-    user_id: str | None = None
+    user_id: str | None
     """The customer's BSUID, carried by every status as ``recipient_user_id``."""
+    undeliverable: bool
+    in_window: bool
+    """Whether the customer wrote to the number in the 24 hours before the send."""
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        if self.undeliverable:
+            return UNDELIVERABLE_ERROR
+        if self.category == "service" and not self.in_window:
+            return REENGAGEMENT_ERROR
+        return None
+
+    @property
+    def billable(self) -> bool:
+        return self.category in ("marketing", "authentication") or (
+            self.category == "utility" and not self.in_window
+        )
 
 
-async def window_open(session: AsyncSession, phone_number_id: str, wa_id: str, now: datetime) -> bool:
-    window = await session.get(SandboxWindow, (phone_number_id, wa_id))
-    return window is not None and window.last_inbound_at > now - SERVICE_WINDOW
+def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Whether a customer whose last message came at ``last_inbound_at`` is in the window at ``now``."""
+    return last_inbound_at is not None and last_inbound_at > now - SERVICE_WINDOW
+
+
+@dataclass(frozen=True)
+class IssuedSend:
+    """An accepted send as :class:`~kirem.sandbox.send_log.SendLog` records it: its message record
+    and its statuses, which depend on the customer's 24-hour window, read with the sends beside it."""
+
+    message: dict[str, Any]
+    plan: DeliveryPlan
+    now: datetime
+    delay: float
+
+    @property
+    def window_key(self) -> tuple[str, str]:
+        """The ``sandbox_windows`` row of the customer: ``(phone_number_id, wa_id)``."""
+        return self.message["phone_number_id"], self.message["wa_id"]
+
+    def outbox_rows(self, last_inbound_at: datetime | None) -> list[dict[str, Any]]:
+        """The status rows, the customer's last message having come at ``last_inbound_at``."""
+        plan = replace(self.plan, in_window=window_open(last_inbound_at, self.now))
+        return status_rows(plan, self.now, self.delay)
+
+
+@dataclass(frozen=True)
+class AcceptedSend:
+    """Meta's answer to a send and the rows that record it (:class:`~kirem.sandbox.send_log.SendLog`
+    writes them; the answer may go out once they are committed)."""
+
+    answer: dict[str, Any]
+    issued: IssuedSend
 
 
 async def accept_send(
     session: AsyncSession, runtime: SandboxRuntime, number: SandboxNumber, body: dict[str, Any]
-) -> dict[str, Any]:
-    """Validate and record a send and owe Kirem its status webhooks. Returns Meta's answer."""
+) -> AcceptedSend:
+    """Validate a send; its answer and what records it and owes Kirem its status webhooks.
+
+    ``session`` reads what the cache does not hold (and finishes the WABA's due template reviews);
+    the caller commits it, then records the send with ``runtime.send_log``, where the customer's
+    window is read and the send written with the sends in flight beside it, and answers."""
     body = without_nulls(body)
     now = runtime.now()
     if not runtime.throughput.allow(number.phone_number_id, now.timestamp()):
@@ -344,6 +393,7 @@ async def accept_send(
             waba_id=number.waba_id,
             name=template_body["name"],
             language=template_body["language"]["code"],
+            cache=runtime.lookups.templates,
         )
         check_send_parameters(template, template_body.get("components"))
         category = template.category.lower()
@@ -351,17 +401,7 @@ async def accept_send(
 
     customer = request.wa_id or request.user_id
     assert customer is not None
-    user_id = request.user_id or derived_user_id(number.waba_id, wa_id=request.wa_id)
-    in_window = await window_open(session, number.phone_number_id, customer, now)
-    error: dict[str, Any] | None = None
-    if request.wa_id and is_undeliverable(request.wa_id):
-        error = UNDELIVERABLE_ERROR
-    elif request.type != "template" and not in_window:
-        error = REENGAGEMENT_ERROR
-    billable = category in ("marketing", "authentication") or (category == "utility" and not in_window)
-
     wamid = new_wamid(customer, inbound=False)
-    session.add(issued_message(number, wamid, customer, request.type, now, outbound=True))
     message: dict[str, Any] = {"id": wamid}
     if request.type == "template":
         message["message_status"] = "accepted"
@@ -379,14 +419,19 @@ async def accept_send(
         metadata=metadata(number),
         wamid=wamid,
         wa_id=request.wa_id,
-        user_id=user_id,
+        user_id=request.user_id or derived_user_id(number.waba_id, wa_id=request.wa_id),
         category=category,
-        billable=billable,
-        error=error,
         conversation_id=secrets.token_hex(16),
+        undeliverable=bool(request.wa_id and is_undeliverable(request.wa_id)),
+        in_window=False,
     )
-    await enqueue_statuses(session, plan, now, runtime.settings.sandbox_status_delay_seconds)
-    return answer
+    issued = IssuedSend(
+        message=message_record(number, wamid, customer, request.type, now, outbound=True),
+        plan=plan,
+        now=now,
+        delay=runtime.settings.sandbox_status_delay_seconds,
+    )
+    return AcceptedSend(answer=answer, issued=issued)
 
 
 async def mark_read(session: AsyncSession, number: SandboxNumber, body: dict[str, Any]) -> dict[str, Any]:
@@ -434,9 +479,14 @@ def status_payload(plan: DeliveryPlan, status: str, now: datetime) -> dict[str, 
     return envelope(plan.waba_id, value)
 
 
-async def enqueue_statuses(session: AsyncSession, plan: DeliveryPlan, now: datetime, delay: float) -> None:
-    """Owe Kirem the message's statuses, the k-th due ``k * delay`` seconds after ``now``."""
+def status_rows(plan: DeliveryPlan, now: datetime, delay: float) -> list[dict[str, Any]]:
+    """The outbox rows owing Kirem the message's statuses, in one lane, the k-th due ``k * delay``
+    seconds after ``now``."""
     statuses = ("failed",) if plan.error else ("sent", "delivered", "read")
-    due = [(status, now + timedelta(seconds=step * delay)) for step, status in enumerate(statuses, start=1)]
-    payloads = [(status_payload(plan, status, due_at), due_at) for status, due_at in due]
-    await enqueue_lane(session, lane=f"status:{plan.wamid}", payloads=payloads, now=now)
+    lane = f"status:{plan.wamid}"
+    rows = []
+    for step, status in enumerate(statuses, start=1):
+        due_at = now + timedelta(seconds=step * delay)
+        payload = status_payload(plan, status, due_at)
+        rows.append(outbox_row(lane=lane, payload=payload, now=now, due_at=due_at))
+    return rows

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -48,6 +48,19 @@ BATCH_SIZE = 50
 MAX_IN_FLIGHT = 32
 
 
+def outbox_row(
+    *, lane: str, payload: dict[str, Any], now: datetime, due_at: datetime | None = None
+) -> dict[str, Any]:
+    """The outbox row owing Kirem ``payload``, due at ``due_at`` (default ``now``)."""
+    return {
+        "lane": lane,
+        "body": webhook_body(payload).decode(),
+        "due_at": due_at or now,
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
 def enqueue(
     session: AsyncSession,
     *,
@@ -57,33 +70,7 @@ def enqueue(
     due_at: datetime | None = None,
 ) -> None:
     """Owe Kirem ``payload``, posted at ``due_at`` (default ``now``) after the lane's earlier rows."""
-    session.add(
-        SandboxOutbox(
-            lane=lane,
-            body=webhook_body(payload).decode(),
-            due_at=due_at or now,
-            attempts=0,
-            created_at=now,
-        )
-    )
-
-
-async def enqueue_lane(
-    session: AsyncSession, *, lane: str, payloads: Sequence[tuple[dict[str, Any], datetime]], now: datetime
-) -> None:
-    """Owe Kirem each ``(payload, due_at)`` of one lane, in order: what :func:`enqueue` writes, one
-    statement for them all (a send's three statuses)."""
-    rows = [
-        {
-            "lane": lane,
-            "body": webhook_body(payload).decode(),
-            "due_at": due_at,
-            "attempts": 0,
-            "created_at": now,
-        }
-        for payload, due_at in payloads
-    ]
-    await session.execute(insert(SandboxOutbox), rows)
+    session.add(SandboxOutbox(**outbox_row(lane=lane, payload=payload, now=now, due_at=due_at)))
 
 
 def retry_delay(failures: int, delays: Sequence[float] = RETRY_DELAYS) -> float:
@@ -141,7 +128,7 @@ class WebhookOutbox:
         return conditions
 
     async def claim(self, limit: int) -> list[Claimed]:
-        """Lease up to ``limit`` due rows, at most one per lane."""
+        """Lease up to ``limit`` due rows, at most one per lane, in one statement."""
         now = self.clock()
         async with self.database.session() as session:
             due = (
@@ -152,14 +139,9 @@ class WebhookOutbox:
             )
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
-            picked = list((await session.scalars(due)).all())
-            if not picked:
-                await session.commit()
-                return []
             claimed = await session.execute(
                 update(SandboxOutbox)
-                .where(SandboxOutbox.id.in_(picked))
-                .where(or_(SandboxOutbox.lease_expires_at.is_(None), SandboxOutbox.lease_expires_at < now))
+                .where(SandboxOutbox.id.in_(due.scalar_subquery()))
                 .values(leased_by=self.worker_id, lease_expires_at=now + self.lease)
                 .returning(
                     SandboxOutbox.id, SandboxOutbox.body, SandboxOutbox.attempts, SandboxOutbox.created_at

@@ -331,14 +331,14 @@ async def send_message(request: Request, version: str, phone_number_id: str) -> 
     _check_version(version)
     runtime = _runtime(request)
     async with runtime.database.transaction() as session:
-        number = await authorize_number(session, request, phone_number_id)
+        number = await authorize_number(session, request, phone_number_id, runtime.lookups.numbers)
         body = await _json_body(request)
         if body.get("status") == "read":
-            answer = await mark_read(session, number, body)
-        else:
-            answer = await accept_send(session, runtime, number, body)
+            return json_response(await mark_read(session, number, body))
+        accepted = await accept_send(session, runtime, number, body)
+    await runtime.send_log.record(accepted.issued)
     runtime.outbox.wake()
-    return json_response(answer)
+    return json_response(accepted.answer)
 
 
 @router.post(

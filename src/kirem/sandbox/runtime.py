@@ -13,7 +13,9 @@ import httpx
 
 from kirem.config import Settings
 from kirem.db.engine import Database
+from kirem.sandbox.lookups import SendLookups
 from kirem.sandbox.outbox import WebhookOutbox
+from kirem.sandbox.send_log import SendLog
 from kirem.sandbox.webhooks import WebhookSender
 
 log = logging.getLogger("kirem.sandbox")
@@ -74,6 +76,8 @@ class SandboxRuntime:
             database, webhooks, clock, lease_seconds=settings.sandbox_webhook_lease_seconds
         )
         self._outbox_loop: asyncio.Task[None] | None = None
+        self.send_log = SendLog(database)
+        self.lookups = SendLookups()
         self.throughput = ThroughputLimiter(settings.sandbox_throughput_per_second)
         self._owns_client = owns_client
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -126,6 +130,7 @@ class SandboxRuntime:
     async def aclose(self) -> None:
         """Stop; webhooks not yet accepted stay in the outbox for the next start."""
         self._closed = True
+        await self.send_log.aclose()
         if self._outbox_loop is not None:
             await self.outbox.stop(self._outbox_loop)
         tasks = list(self._tasks)

@@ -263,18 +263,25 @@ def contact_entry(request: InboundRequest, user_id: str) -> dict[str, Any]:
     return contact
 
 
+def message_record(
+    number: SandboxNumber, wamid: str, wa_id: str, kind: str, now: datetime, *, outbound: bool
+) -> dict[str, Any]:
+    """The values of the record of a message id the sandbox issued (see :func:`issued_message`)."""
+    return {
+        "wamid": wamid,
+        "phone_number_id": number.phone_number_id,
+        "direction": "out" if outbound else "in",
+        "wa_id": wa_id,
+        "type": kind,
+        "created_at": now,
+    }
+
+
 def issued_message(
     number: SandboxNumber, wamid: str, wa_id: str, kind: str, now: datetime, *, outbound: bool
 ) -> SandboxMessage:
     """The record of a message id the sandbox issued, which later read receipts are checked against."""
-    return SandboxMessage(
-        wamid=wamid,
-        phone_number_id=number.phone_number_id,
-        direction="out" if outbound else "in",
-        wa_id=wa_id,
-        type=kind,
-        created_at=now,
-    )
+    return SandboxMessage(**message_record(number, wamid, wa_id, kind, now, outbound=outbound))
 
 
 def conversation_lane(phone_number_id: str, wa_id: str) -> str:

@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
 from kirem.kit.nulls import without_nulls
+from kirem.kit.ttl_cache import TtlCache
 from kirem.meta.fields import requested_fields, select_fields
 from kirem.meta.templates import parameter_format_of, variable_count
 from kirem.sandbox.errors import MetaError, invalid_parameter, not_one_of, required_parameter
 from kirem.sandbox.ids import numeric_id
+from kirem.sandbox.lookups import FoundTemplate
 from kirem.sandbox.models import SandboxTemplate
 from kirem.sandbox.outbox import enqueue
 from kirem.sandbox.webhooks import envelope
@@ -372,28 +374,58 @@ async def delete_templates(
 
 
 async def find_for_send(
-    session: AsyncSession, now: datetime, *, waba_id: str, name: str, language: str
+    session: AsyncSession,
+    now: datetime,
+    *,
+    waba_id: str,
+    name: str,
+    language: str,
+    cache: TtlCache[FoundTemplate] | None = None,
 ) -> SandboxTemplate:
     """The template a send names, after the WABA's reviews due by ``now`` (as :func:`apply_due_reviews`
-    finishes them): one query finds both."""
-    due = and_(SandboxTemplate.status == PENDING, SandboxTemplate.review_at <= now)
-    named = and_(SandboxTemplate.name == name, SandboxTemplate.language == language)
-    rows = (
-        await session.execute(
-            select(SandboxTemplate, due.label("due")).where(
-                SandboxTemplate.waba_id == waba_id, or_(due, named)
+    finishes them): one query finds both, and the WABA's next review.
+
+    With ``cache`` (:mod:`kirem.sandbox.lookups`) the template may be a detached copy, kept until the
+    WABA's next review falls due: read it only."""
+    key = (waba_id, name, language)
+
+    async def lookup() -> FoundTemplate | None:
+        pending = SandboxTemplate.status == PENDING
+        due = and_(pending, SandboxTemplate.review_at <= now)
+        named = and_(SandboxTemplate.name == name, SandboxTemplate.language == language)
+        rows = (
+            await session.execute(
+                select(SandboxTemplate, due.label("due")).where(
+                    SandboxTemplate.waba_id == waba_id, or_(pending, named)
+                )
             )
-        )
-    ).all()
-    await _finish_reviews(session, [row for row, is_due in rows if is_due], now)
-    template = next((row for row, _ in rows if row.name == name and row.language == language), None)
-    if template is None:
+        ).all()
+        await _finish_reviews(session, [row for row, is_due in rows if is_due], now)
+        found = next((row for row, _ in rows if row.name == name and row.language == language), None)
+        if found is None:
+            return None
+        if cache is not None:
+            session.expunge(found)
+        reviews = [
+            row.review_at
+            for row, is_due in rows
+            if row.status == PENDING and not is_due and row.review_at is not None
+        ]
+        return FoundTemplate(found, min(reviews, default=None))
+
+    if cache is None:
+        entry = await lookup()
+    else:
+        current = cache.get(key)
+        entry = await cache.load(key, lookup, cached=current is not None and current.current(now))
+    if entry is None:
         raise MetaError(
             404,
             132001,
             "(#132001) Template name does not exist in the translation",
             details=f"template name ({name}) does not exist in {language}",
         )
+    template = entry.template
     if template.status != APPROVED:
         raise MetaError(
             400,

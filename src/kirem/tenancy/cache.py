@@ -25,138 +25,37 @@ The cached ORM objects are detached copies: callers read them and never add them
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from kirem.db import cache_invalidation
+from kirem.kit import ttl_cache
 from kirem.tenancy.models import Account, ApiKey, Channel, Project
 
 TTL_SECONDS = 0.5
 """How long another process's change (a revoked key, a disconnected channel) can go unseen."""
-MAX_ENTRIES = 4096
-"""Entries per cache at most (emptied when full): memory stays flat however many keys are used."""
 TENANCY_MODELS = (Account, ApiKey, Channel, Project)
-_CHANGED = "kirem_tenancy_changed"
+_GROUP = ttl_cache.CacheGroup()
+_NAME = "tenancy"
+cache_invalidation.invalidate_on_commit(_GROUP, TENANCY_MODELS, _NAME)
 
 V = TypeVar("V")
 
 
-class TtlCache(Generic[V]):
-    """Values by key for ``ttl`` seconds; :func:`invalidate_all` empties every instance at once."""
+class TtlCache(ttl_cache.TtlCache[V]):
+    """A cache of tenancy rows: emptied by :func:`invalidate_all`."""
 
     def __init__(self, ttl: float = TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.clock = clock
-        self._entries: dict[Any, tuple[float, V]] = {}
-        self._loading: dict[Any, asyncio.Future[V | None]] = {}
-        _caches.append(self)
-
-    def get(self, key: Any) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= self.clock():
-            self._entries.pop(key, None)
-            return None
-        return entry[1]
-
-    async def load(
-        self,
-        key: Any,
-        lookup: Callable[[], Awaitable[V | None]],
-        *,
-        cached: bool = True,
-        alone: bool = False,
-    ) -> V | None:
-        """The entry (unless ``cached`` is false), else what ``lookup`` finds, kept when found.
-
-        A miss while another request's lookup of the same key runs waits for that lookup's answer
-        instead of querying again; if that lookup ends without one (failed, or its caller was
-        cancelled), the waiter looks up itself. ``alone`` runs ``lookup`` apart from the cache.
-        """
-        if alone:
-            return await lookup()
-        if cached and (value := self.get(key)) is not None:
-            return value
-        while (running := self._loading.get(key)) is not None:
-            await asyncio.wait([running])
-            if not running.cancelled():
-                return running.result()
-        answer: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
-        self._loading[key] = answer
-        seen = generation()
-        try:
-            value = await lookup()
-        except BaseException:
-            answer.cancel()  # no answer: each waiter looks up on its own session
-            raise
-        finally:
-            self._loading.pop(key, None)
-        if value is not None:
-            self.put(key, value, seen)
-        answer.set_result(value)
-        return value
-
-    def put(self, key: Any, value: V, generation: int) -> None:
-        """Keep ``value`` unless the caches were invalidated since ``generation`` was read."""
-        if generation != _generation[0]:
-            return
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key] = (self.clock() + self.ttl, value)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-_caches: list[TtlCache[Any]] = []
-_generation = [0]
-
-
-def generation() -> int:
-    """Read before a lookup whose answer will be :meth:`TtlCache.put`."""
-    return _generation[0]
+        super().__init__(_GROUP, ttl, clock)
 
 
 def holds_changes(session: AsyncSession) -> bool:
     """Whether ``session`` changed an account, project, API key or channel and has not committed."""
-    if session.info.get(_CHANGED, False):
-        return True
-    return any(isinstance(row, TENANCY_MODELS) for row in (*session.new, *session.dirty, *session.deleted))
+    return cache_invalidation.holds_changes(session, TENANCY_MODELS, _NAME)
 
 
 def invalidate_all() -> None:
-    _generation[0] += 1
-    for cache in _caches:
-        cache.clear()
-
-
-@event.listens_for(Session, "after_flush")
-def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(row, TENANCY_MODELS) for row in changed):
-        session.info[_CHANGED] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_bulk_changes(state: ORMExecuteState) -> None:
-    mapper = state.bind_mapper
-    changes = state.is_update or state.is_delete
-    if changes and mapper is not None and issubclass(mapper.class_, TENANCY_MODELS):
-        state.session.info[_CHANGED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _invalidate_on_commit(session: Session) -> None:
-    if session.info.pop(_CHANGED, False):
-        invalidate_all()
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_on_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(_CHANGED, None)
+    _GROUP.invalidate()
