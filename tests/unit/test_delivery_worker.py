@@ -25,6 +25,7 @@ from kirem.inbound.events import record_event
 from kirem.inbound.models import Event
 from kirem.routing.models import WebhookTarget
 from kirem.routing.targets import HEADER_MASK, HEADERS_AAD
+from kirem.signals import DELIVERIES, Signals
 from kirem.tenancy import service
 
 
@@ -306,6 +307,46 @@ async def test_claimed_rows_beyond_the_concurrency_wait_and_go_as_slots_free(wor
     await settle(world.worker)
     assert len(sender.sent) == 7 and sender.most == 2
     assert {(d.status, d.attempts, d.leased_by) for d in await world.deliveries()} == {("succeeded", 1, None)}
+
+
+@dataclass
+class GatedSender(ScriptedSender):
+    """Holds every attempt until ``gate`` is set."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> AttemptResult:
+        await self.gate.wait()
+        return await super().send(url, body, headers, timeout)
+
+
+class RecordingSignals(Signals):
+    def __init__(self) -> None:
+        super().__init__()
+        self.woken: list[str] = []
+
+    def wake(self, channel: str) -> None:
+        self.woken.append(channel)
+        super().wake(channel)
+
+
+async def test_rows_left_out_for_want_of_room_are_claimed_once_the_target_has_room(world: World) -> None:
+    await world.target()
+    for i in range(6):
+        await world.event(f"m{i}")
+    sender = GatedSender()
+    signals = RecordingSignals()
+    world.ctx.signals = signals
+    world.worker.sender = sender
+    world.worker.per_target_concurrency = 1
+    assert await world.worker.run_once() == 4  # claimed ahead: one in flight, three waiting
+    assert await world.worker.run_once() == 0  # no room left for the target: its rows stay due
+    sender.gate.set()
+    await settle(world.worker)
+    assert DELIVERIES in signals.woken  # the claim loop is woken, not left to its poll
+    assert await world.worker.run_once() == 2
+    await settle(world.worker)
+    assert len(sender.sent) == 6
 
 
 async def test_a_row_whose_lease_would_end_mid_attempt_is_given_back_unsent(world: World) -> None:

@@ -116,9 +116,13 @@ class DeliveryWorker:
         return timedelta(seconds=self.ctx.settings.delivery_lease_seconds)
 
     more_due: bool = False
+    """The last claim left due rows behind for want of room in the worker: a freed slot calls for
+    another claim."""
+    starved: set[str] = field(default_factory=set)
+    """Targets the last claim left out or cut short for want of room: once one has room again, it
+    calls for another claim (without this, the rows waited for the next poll)."""
     stopping: bool = False
     """Set by :meth:`drain`: rows handed over from then on are given back at once."""
-    """The last claim left due rows behind for want of room: a freed slot calls for another claim."""
 
     def _sendable(self, gate: TargetGate) -> int:
         """How many more attempts the target may have in flight now (0 while its circuit is open)."""
@@ -159,13 +163,16 @@ class DeliveryWorker:
         room: dict[str, int] = {}
         picked: list[str] = []
         self.more_due = False
+        self.starved = set(blocked)
         for delivery_id, target_id in (await session.execute(due)).all():
             left = room.setdefault(target_id, self.room(target_id))
-            if left > 0 and len(picked) < limit:
+            if left <= 0:
+                self.starved.add(target_id)
+            elif len(picked) >= limit:
+                self.more_due = True
+            else:
                 picked.append(delivery_id)
                 room[target_id] = left - 1
-            else:
-                self.more_due = True
         if not picked:
             await session.commit()
             return []
@@ -409,7 +416,7 @@ class DeliveryWorker:
             if request is not None and result is not None:
                 await self._judge(gate, result.is_success)
                 self._start(target_id)
-                self._claim_if_due()
+                self._claim_if_due(target_id)
                 await self.record(delivery_id, request.url, result, logged_headers(request.headers))
                 outcome = "success" if result.is_success else "gone" if result.gone else "failure"
                 self.ctx.metrics.delivery_attempts.labels(outcome).inc()
@@ -419,11 +426,13 @@ class DeliveryWorker:
         except Exception:
             log.exception("delivery %s attempt crashed; its lease will expire", delivery_id)
         self._start(target_id)
-        self._claim_if_due()
+        self._claim_if_due(target_id)
 
-    def _claim_if_due(self) -> None:
-        """Wake the claim loop when rows were left behind for want of room (else new rows wake it)."""
-        if self.more_due:
+    def _claim_if_due(self, target_id: str) -> None:
+        """Wake the claim loop when rows were left behind for want of room that a freed slot now
+        offers (else new rows wake it)."""
+        if self.more_due or (target_id in self.starved and self.room(target_id) > 0):
+            self.starved.discard(target_id)
             self.ctx.signals.wake(DELIVERIES)
 
     async def _judge(self, gate: TargetGate, succeeded: bool) -> None:
