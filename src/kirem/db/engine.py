@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from kirem.config import Settings
+from kirem.db.idle_ping import ping_after_idle
 from kirem.db.sqlite_writer import WriterLock, connector, serialise_writes
 
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
@@ -97,7 +98,9 @@ def create_engine(
                 secure_sqlite_files(path)  # the WAL and SHM files now exist
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    ping_after_idle(engine)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
