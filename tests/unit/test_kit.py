@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 import orjson
 import pytest
@@ -22,6 +21,7 @@ from kirem.kit.params import Window
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.tenancy import service
 from kirem.tenancy.models import Account, Channel, Project
+from tests.racing import CommitsBetweenStatements
 
 
 @pytest.mark.parametrize(
@@ -88,24 +88,6 @@ async def test_count_and_page_within_a_window(database: Database, settings) -> N
     }
 
 
-class _CommitsBetweenStatements:
-    """A session that lets another transaction commit a row after each of its statements."""
-
-    def __init__(self, session: AsyncSession, commit_one: Callable[[], Awaitable[None]]) -> None:
-        self.session = session
-        self.commit_one = commit_one
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        result = await self.session.execute(*args, **kwargs)
-        await self.commit_one()
-        return result
-
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        result = await self.session.scalar(*args, **kwargs)
-        await self.commit_one()
-        return result
-
-
 async def test_a_page_and_its_total_are_read_together(database: Database) -> None:
     """Regression: the total and the rows were two reads; a row committed between them was in one only."""
     added = 0
@@ -118,7 +100,7 @@ async def test_a_page_and_its_total_are_read_together(database: Database) -> Non
 
     await commit_one()
     async with database.session() as session:
-        racing = cast(AsyncSession, _CommitsBetweenStatements(session, commit_one))
+        racing = cast(AsyncSession, CommitsBetweenStatements(session, commit_one))
         stmt = select(Account).where(Account.name.like("race-%"))
         total, page = await page_of(racing, stmt, (Account.name,), limit=10, offset=0)
         assert total == len(page) == 1
