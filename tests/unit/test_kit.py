@@ -16,7 +16,7 @@ from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.kit.enums import ChannelStatus, EventType
 from kirem.kit.errors import Conflict, DependencyFailed, Forbidden, Invalid, NotFound, not_found
-from kirem.kit.paging import in_window, listing, page_of, total_of
+from kirem.kit.paging import in_window, last_page, listing, page_of, total_of
 from kirem.kit.params import Window
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.tenancy import service
@@ -109,3 +109,23 @@ async def test_a_page_and_its_total_are_read_together(database: Database) -> Non
         end = added
         total, page = await page_of(racing, stmt, (Account.name,), limit=10, offset=end)  # the end, then not
         assert page and total == end + len(page) == added - 1
+
+
+async def test_the_last_page_counts_back_from_the_end(database: Database) -> None:
+    async with database.transaction() as session:
+        for number in range(7):
+            await service.create_account(session, f"tail-{number}", "scale")
+    async with database.session() as session:
+        stmt = select(Account).where(Account.name.like("tail-%"))
+
+        async def names(limit: int, back: int) -> tuple[int, list[str]]:
+            total, rows = await last_page(session, stmt, (Account.name,), limit=limit, back=back)
+            return total, [row.name for row in rows]
+
+        assert await names(3, 0) == (7, ["tail-4", "tail-5", "tail-6"])
+        assert await names(3, 1) == (7, ["tail-1", "tail-2", "tail-3"])
+        assert await names(3, 2) == (7, ["tail-0", "tail-1", "tail-2"])  # short of a page: the first
+        assert await names(3, 9) == (7, ["tail-0", "tail-1", "tail-2"])
+        assert await names(10, 0) == (7, [f"tail-{n}" for n in range(7)])
+        none = stmt.where(Account.name == "none")
+        assert await last_page(session, none, (Account.name,), limit=3) == (0, [])
