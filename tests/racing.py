@@ -15,7 +15,8 @@ CommitOne = Callable[[], Awaitable[None]]
 
 
 class CommitsBetweenStatements:
-    """An ``AsyncSession`` stand-in: after each ``SELECT`` it runs, another transaction commits
+    """An ``AsyncSession`` stand-in: after each ``SELECT`` it runs (``execute``, ``scalar``,
+    ``scalars``), another transaction commits
     (``commit_one``); everything else is the session's own. Not after its writes: on SQLite the other
     transaction would wait for this one's lock."""
 
@@ -30,6 +31,11 @@ class CommitsBetweenStatements:
 
     async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         result = await self.session.scalar(statement, *args, **kwargs)
+        await self._after(statement)
+        return result
+
+    async def scalars(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await self.session.scalars(statement, *args, **kwargs)
         await self._after(statement)
         return result
 
