@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, or_, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -78,28 +78,16 @@ async def last_page(
     end on a unique column), in that order; once the rows do not reach that far back, their first
     ``limit``.
 
-    One statement numbers and counts the filtered rows' keys with window functions and reads the
-    rows of the page by those numbers, so the total and the page come from one snapshot: a row
-    committed meanwhile is in both or in neither, and there is no second read even for an empty
-    page.
+    One statement: the count is a common table expression that both the offset and a column of every
+    row read, so the total and the page come from one snapshot (a row committed meanwhile is in both
+    or in neither) and there is no second read, even for an empty page.
     """
-    entity = stmt.column_descriptions[0]["entity"]
-    (key,) = inspect(entity).primary_key
-    numbered = stmt.with_only_columns(
-        key.label("key"),
-        func.row_number().over(order_by=order_by).label("position"),
-        func.count().over().label("total"),
-    ).subquery()
-    position, total = numbered.c.position, numbered.c.total
-    page = (
-        select(entity, total)
-        .join(numbered, key == numbered.c.key)
-        .where(position > total - limit * (back + 1))
-        .where(or_(position <= total - limit * back, position <= limit))
-        .order_by(position)
-    )
+    counted = select(func.count().label("total")).select_from(stmt.subquery()).cte("counted")
+    total = select(counted.c.total).scalar_subquery()
+    start = total - limit * (back + 1)
+    page = stmt.add_columns(total).order_by(*order_by).limit(limit).offset(case((start > 0, start), else_=0))
     rows = (await session.execute(page)).all()
-    return (int(rows[0][1]) if rows else 0), [row[0] for row in rows]
+    return (int(rows[0][-1]) if rows else 0), [row[0] for row in rows]
 
 
 def listing(key: str, items: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:
