@@ -15,16 +15,21 @@ from sqlalchemy import insert, select
 
 from kirem.app import create_app
 from kirem.config import Settings
+from kirem.conversations import service as conversations
 from kirem.conversations.models import Conversation
+from kirem.customers import identifier
 from kirem.dashboard.users import create_user, set_role
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.migrate import upgrade_async
 from kirem.tenancy.bootstrap import bootstrap
-from kirem.tenancy.models import Account, Project
+from kirem.tenancy.models import Account, Channel, Project
+from tests.racing import racing_sessions
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROWS = re.compile(r"data-conversation-id=\"([^\"]+)\"")
+BUBBLES = re.compile(r'<p class="bubble">([^<]*)</p>')
+CUSTOMER = "62812345678"
 
 
 @dataclass
@@ -38,6 +43,27 @@ class Inbox:
     @property
     def url(self) -> str:
         return f"/dashboard/p/{self.boot['project_id']}/inbox"
+
+    async def customer_writes(self, text: str, minutes_ago: float) -> str:
+        """A customer message in the one conversation of ``CUSTOMER``, as the inbound processor logs it."""
+        at = utcnow() - timedelta(minutes=minutes_ago)
+        async with self.app.state.ctx.db.transaction() as session:
+            channel = await session.get(Channel, self.boot["channel_id"])
+            assert channel is not None
+            chat = await conversations.customer_wrote(session, channel, CUSTOMER, "Budi", at)
+            message = {"id": f"wamid.{new_uuid()}", "type": "text", "text": {"body": text}}
+            conversations.log_message(
+                session,
+                channel,
+                chat,
+                message,
+                direction="inbound",
+                author="customer",
+                status="received",
+                occurred_at=at,
+                customer=identifier(CUSTOMER),
+            )
+            return str(chat.id)
 
     async def add_conversations(self, count: int, **fields: Any) -> list[str]:
         now = utcnow()
@@ -192,3 +218,38 @@ async def test_unknown_and_foreign_conversations_are_not_found(inbox: Inbox) -> 
         assert page.status_code == 404
         assert theirs not in ROWS.findall(page.text)
     assert (await inbox.http.get(f"/dashboard/p/{other['project_id']}/inbox")).status_code == 404
+
+
+async def test_one_conversation_pages_back_from_its_newest_messages(inbox: Inbox) -> None:
+    for n in range(120):
+        chat_id = await inbox.customer_writes(f"pesan {n}", minutes_ago=1000 - n)
+    url = f"{inbox.url}/{chat_id}"
+    newest = await inbox.http.get(url)
+    assert BUBBLES.findall(newest.text) == [f"pesan {n}" for n in range(70, 120)]
+    assert f"{url}?older=2" in newest.text and "?older=0" not in newest.text
+    back = await inbox.http.get(url, params={"older": 2})
+    assert BUBBLES.findall(back.text) == [f"pesan {n}" for n in range(20, 70)]
+    assert f"{url}?older=3" in back.text and f"{url}?older=1" in back.text
+    oldest = await inbox.http.get(url, params={"older": 3})
+    assert BUBBLES.findall(oldest.text) == [f"pesan {n}" for n in range(50)]  # a full page, as before
+    assert "?older=4" not in oldest.text and f"{url}?older=2" in oldest.text
+
+
+async def test_one_conversation_shows_its_newest_messages_as_read(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the timeline was counted, then its newest page read at the offset the count gave;
+    a message committed between the two was left off the newest page."""
+    written: list[str] = []
+
+    async def commit_one() -> None:
+        written.append(await inbox.customer_writes(f"pesan {len(written)}", minutes_ago=1000 - len(written)))
+
+    for _ in range(51):
+        await commit_one()
+    database = inbox.app.state.ctx.db
+    monkeypatch.setattr(database, "session", racing_sessions(database, commit_one))
+    page = await inbox.http.get(f"{inbox.url}/{written[0]}")
+    assert page.status_code == 200
+    seen = len(written) - 1  # the page's read is the request's last statement: one commit came after it
+    assert BUBBLES.findall(page.text) == [f"pesan {n}" for n in range(seen - 50, seen)]

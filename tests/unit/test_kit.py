@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 import orjson
 import pytest
@@ -17,11 +16,12 @@ from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.kit.enums import ChannelStatus, EventType
 from kirem.kit.errors import Conflict, DependencyFailed, Forbidden, Invalid, NotFound, not_found
-from kirem.kit.paging import in_window, listing, page_of, total_of
+from kirem.kit.paging import in_window, last_page, listing, page_of, total_of
 from kirem.kit.params import Window
 from kirem.routing.conditions import EVENT_TYPES
 from kirem.tenancy import service
 from kirem.tenancy.models import Account, Channel, Project
+from tests.racing import CommitsBetweenStatements
 
 
 @pytest.mark.parametrize(
@@ -88,24 +88,6 @@ async def test_count_and_page_within_a_window(database: Database, settings) -> N
     }
 
 
-class _CommitsBetweenStatements:
-    """A session that lets another transaction commit a row after each of its statements."""
-
-    def __init__(self, session: AsyncSession, commit_one: Callable[[], Awaitable[None]]) -> None:
-        self.session = session
-        self.commit_one = commit_one
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        result = await self.session.execute(*args, **kwargs)
-        await self.commit_one()
-        return result
-
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        result = await self.session.scalar(*args, **kwargs)
-        await self.commit_one()
-        return result
-
-
 async def test_a_page_and_its_total_are_read_together(database: Database) -> None:
     """Regression: the total and the rows were two reads; a row committed between them was in one only."""
     added = 0
@@ -118,7 +100,7 @@ async def test_a_page_and_its_total_are_read_together(database: Database) -> Non
 
     await commit_one()
     async with database.session() as session:
-        racing = cast(AsyncSession, _CommitsBetweenStatements(session, commit_one))
+        racing = cast(AsyncSession, CommitsBetweenStatements(session, commit_one))
         stmt = select(Account).where(Account.name.like("race-%"))
         total, page = await page_of(racing, stmt, (Account.name,), limit=10, offset=0)
         assert total == len(page) == 1
@@ -127,3 +109,23 @@ async def test_a_page_and_its_total_are_read_together(database: Database) -> Non
         end = added
         total, page = await page_of(racing, stmt, (Account.name,), limit=10, offset=end)  # the end, then not
         assert page and total == end + len(page) == added - 1
+
+
+async def test_the_last_page_counts_back_from_the_end(database: Database) -> None:
+    async with database.transaction() as session:
+        for number in range(7):
+            await service.create_account(session, f"tail-{number}", "scale")
+    async with database.session() as session:
+        stmt = select(Account).where(Account.name.like("tail-%"))
+
+        async def names(limit: int, back: int) -> tuple[int, list[str]]:
+            total, rows = await last_page(session, stmt, (Account.name,), limit=limit, back=back)
+            return total, [row.name for row in rows]
+
+        assert await names(3, 0) == (7, ["tail-4", "tail-5", "tail-6"])
+        assert await names(3, 1) == (7, ["tail-1", "tail-2", "tail-3"])
+        assert await names(3, 2) == (7, ["tail-0", "tail-1", "tail-2"])  # short of a page: the first
+        assert await names(3, 9) == (7, ["tail-0", "tail-1", "tail-2"])
+        assert await names(10, 0) == (7, [f"tail-{n}" for n in range(7)])
+        none = stmt.where(Account.name == "none")
+        assert await last_page(session, none, (Account.name,), limit=3) == (0, [])

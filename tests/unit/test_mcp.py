@@ -29,6 +29,7 @@ from kirem.sandbox.webhooks import WebhookSender
 from kirem.tenancy.bootstrap import bootstrap
 from kirem.tenancy.models import Channel
 from tests.conftest import make_settings
+from tests.racing import racing_sessions
 
 CUSTOMER = "62812345678"
 SEED_ID = "8a3d12d4-1a9b-4bfa-a7b3-c123456789ab"
@@ -309,6 +310,26 @@ async def test_get_conversation_shows_the_last_hundred_messages_oldest_first(kir
     detail = orjson.loads(await kirem.ok(boot["api_key"], "get_conversation", {"session_id": chat_id}))
     assert detail["total_messages"] == 105
     assert [m["text"] for m in detail["messages"]] == [f"pesan {n}" for n in range(5, 105)]
+
+
+async def test_get_conversation_reads_its_messages_and_their_total_together(
+    kirem: Kirem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the total and the last page were two reads; a message committed between them
+    left the total and the messages of two different moments."""
+    boot = await kirem.project()
+    written: list[str] = []
+
+    async def commit_one() -> None:
+        text = f"pesan {len(written)}"
+        written.append(await kirem.customer_writes(boot, text=text, hours_ago=(1000 - len(written)) / 60))
+
+    for _ in range(101):
+        await commit_one()
+    monkeypatch.setattr(kirem.ctx.db, "session", racing_sessions(kirem.ctx.db, commit_one))
+    detail = orjson.loads(await kirem.ok(boot["api_key"], "get_conversation", {"session_id": written[0]}))
+    total = detail["total_messages"]
+    assert [m["text"] for m in detail["messages"]] == [f"pesan {n}" for n in range(total - 100, total)]
 
 
 async def test_session_id_mistakes_are_tool_errors(kirem: Kirem) -> None:

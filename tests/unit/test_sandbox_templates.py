@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import URL
 
 from kirem.config import Settings
 from kirem.db.engine import Database
 from kirem.sandbox.provisioning import ProvisionedNumber, revoke_number
+from kirem.sandbox.templates import create_template, list_templates
+from tests.racing import CommitsBetweenStatements
 from tests.unit.sandbox_support import FakeClock, SandboxHarness, bearer, running_sandbox
 
 CUSTOMER = "62812345678"
@@ -402,6 +406,28 @@ async def test_listing_answers_only_the_requested_fields_and_metas_summary(sandb
     }
     assert (await listing(sandbox, number, summary="true")).json()["summary"] == {"total_count": 2}
     assert "summary" not in (await listing(sandbox, number)).json()
+
+
+async def test_a_listing_and_its_summary_are_read_together(sandbox: SandboxHarness) -> None:
+    """Regression: the templates and the summary's count were two reads; a template created between
+    them was counted and not listed."""
+    number = await sandbox.provision()
+    created = 0
+
+    async def commit_one() -> None:
+        nonlocal created
+        created += 1
+        async with sandbox.database.transaction() as other:
+            body = {**ORDER_UPDATE, "name": f"order_update_{created}"}
+            now = sandbox.runtime.now()
+            await create_template(other, waba_id=number.waba_id, body=body, now=now, review_seconds=0)
+
+    summary = {"summary": "total_count,message_template_count"}
+    async with sandbox.database.transaction() as session:
+        racing = cast(AsyncSession, CommitsBetweenStatements(session, commit_one))
+        page = await list_templates(racing, waba_id=number.waba_id, params=summary, url=URL("/templates"))
+    assert created and page["summary"]["total_count"] == page["summary"]["message_template_count"]
+    assert page["summary"]["total_count"] == len(page["data"])
 
 
 TEMPLATE_FIELDS = {

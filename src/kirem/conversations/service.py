@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
@@ -17,7 +17,7 @@ from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_all_if_absent, insert_if_absent
 from kirem.kit.enums import ChannelStatus, ConversationStatus
 from kirem.kit.errors import Conflict, found, invalid, not_found
-from kirem.kit.paging import page_of, rows_of
+from kirem.kit.paging import last_page, page_of, rows_of
 from kirem.kit.params import iso
 from kirem.kit.views import view_of
 from kirem.messaging.models import MessageLog
@@ -328,13 +328,28 @@ async def list_conversations(
     )
 
 
+TIMELINE_ORDER = (MessageLog.occurred_at, MessageLog.created_at, MessageLog.id)
+
+
+def _messages_of(project_id: str, conversation: Conversation) -> Select[MessageLog]:
+    return for_project(MessageLog, project_id).where(MessageLog.conversation_id == conversation.id)
+
+
 async def timeline(
     session: AsyncSession, project_id: str, conversation: Conversation, *, limit: int, offset: int
 ) -> tuple[int, list[MessageLog]]:
     """Every message of the conversation, oldest first."""
-    stmt = for_project(MessageLog, project_id).where(MessageLog.conversation_id == conversation.id)
-    order = (MessageLog.occurred_at, MessageLog.created_at, MessageLog.id)
-    return await page_of(session, stmt, order, limit=limit, offset=offset)
+    stmt = _messages_of(project_id, conversation)
+    return await page_of(session, stmt, TIMELINE_ORDER, limit=limit, offset=offset)
+
+
+async def latest_timeline(
+    session: AsyncSession, project_id: str, conversation: Conversation, *, limit: int, back: int = 0
+) -> tuple[int, list[MessageLog]]:
+    """The conversation's newest ``limit`` messages (``back`` pages further back), oldest first, and
+    how many it has, read together (:func:`kirem.kit.paging.last_page`)."""
+    stmt = _messages_of(project_id, conversation)
+    return await last_page(session, stmt, TIMELINE_ORDER, limit=limit, back=back)
 
 
 async def set_status(

@@ -121,18 +121,9 @@ async def _conversation_context(
     request: Request, access: ProjectAccess, conversation_id: str
 ) -> dict[str, Any]:
     conversation = await service.get_conversation(access.session, access.project.id, conversation_id)
-    total = await access.session.scalar(
-        select(func.count()).select_from(
-            for_project(MessageLog, access.project.id)
-            .where(MessageLog.conversation_id == conversation.id)
-            .subquery()
-        )
-    )
-    total = total or 0
     older = page_number(request, "older") - 1
-    offset = max(0, total - TIMELINE_SIZE * (older + 1))
-    _, entries = await service.timeline(
-        access.session, access.project.id, conversation, limit=TIMELINE_SIZE, offset=offset
+    total, entries = await service.latest_timeline(
+        access.session, access.project.id, conversation, limit=TIMELINE_SIZE, back=older
     )
     view = service.conversation_view(conversation)
     templates: list[dict[str, Any]] = []
@@ -142,7 +133,11 @@ async def _conversation_context(
     return {
         "current": view,
         "timeline": [service.timeline_entry_view(entry) for entry in entries],
-        "older_url": f"{_base(access)}/{conversation.id}?older={older + 2}" if offset > 0 else None,
+        "older_url": (
+            f"{_base(access)}/{conversation.id}?older={older + 2}"
+            if total > TIMELINE_SIZE * (older + 1)
+            else None
+        ),
         "newer_url": f"{_base(access)}/{conversation.id}?older={older}" if older > 0 else None,
         "templates": templates,
         "templates_error": templates_error,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -69,6 +69,25 @@ async def page_of(
     page = stmt.order_by(*order_by).limit(limit).offset(offset)
     total, rows = await counted_page(session, stmt, page, offset=offset)
     return total, [row[0] for row in rows]
+
+
+async def last_page(
+    session: AsyncSession, stmt: Select[Any], order_by: Sequence[Column], *, limit: int, back: int = 0
+) -> tuple[int, list[Any]]:
+    """The total and the page ``back`` pages before the end of ``stmt`` in ``order_by`` (which must
+    end on a unique column), in that order; once the rows do not reach that far back, their first
+    ``limit``.
+
+    One statement: the count is a common table expression that both the offset and a column of every
+    row read, so the total and the page come from one snapshot (a row committed meanwhile is in both
+    or in neither) and there is no second read, even for an empty page.
+    """
+    counted = select(func.count().label("total")).select_from(stmt.subquery()).cte("counted")
+    total = select(counted.c.total).scalar_subquery()
+    start = total - limit * (back + 1)
+    page = stmt.add_columns(total).order_by(*order_by).limit(limit).offset(case((start > 0, start), else_=0))
+    rows = (await session.execute(page)).all()
+    return (int(rows[0][-1]) if rows else 0), [row[0] for row in rows]
 
 
 def listing(key: str, items: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:

@@ -154,13 +154,9 @@ async def get_conversation(session_id: SessionId) -> CallToolResult:
     async with caller.ctx.db.session() as session:
         with agent_hints(conversation_id):
             conversation = await conversations.get_conversation(session, project_id, conversation_id)
-        total, entries = await conversations.timeline(
-            session, project_id, conversation, limit=TIMELINE_LIMIT, offset=0
+        total, entries = await conversations.latest_timeline(  # the latest messages matter most
+            session, project_id, conversation, limit=TIMELINE_LIMIT
         )
-        if total > TIMELINE_LIMIT:  # the latest messages matter most: show the last page
-            total, entries = await conversations.timeline(
-                session, project_id, conversation, limit=TIMELINE_LIMIT, offset=total - TIMELINE_LIMIT
-            )
         return json_result(
             {
                 "session": conversations.conversation_view(conversation),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import URL
 
 from kirem.kit.nulls import without_nulls
@@ -294,17 +295,16 @@ async def list_templates(
     limit = int(raw_limit)
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise invalid_parameter(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
-    query = select(SandboxTemplate).where(SandboxTemplate.waba_id == waba_id)
+    matching = [SandboxTemplate.waba_id == waba_id]
     if name := params.get("name"):
-        query = query.where(SandboxTemplate.name.contains(name.lower(), autoescape=True))
+        matching.append(SandboxTemplate.name.contains(name.lower(), autoescape=True))
     if statuses := _split(params.get("status")):
-        query = query.where(SandboxTemplate.status.in_([s.upper() for s in statuses]))
+        matching.append(SandboxTemplate.status.in_([s.upper() for s in statuses]))
     if categories := _split(params.get("category")):
-        query = query.where(SandboxTemplate.category.in_([c.upper() for c in categories]))
+        matching.append(SandboxTemplate.category.in_([c.upper() for c in categories]))
     if languages := _split(params.get("language")):
-        query = query.where(SandboxTemplate.language.in_(languages))
-    query = query.order_by(SandboxTemplate.created_at.desc(), SandboxTemplate.id.desc())
-    rows = list((await session.scalars(query)).all())
+        matching.append(SandboxTemplate.language.in_(languages))
+    rows, count = await _templates_and_count(session, waba_id, matching)
 
     if after := params.get("after"):
         start = _decode_cursor(after) + 1
@@ -331,18 +331,31 @@ async def list_templates(
             )
         result["paging"] = paging
     if summary := params.get("summary"):
-        result["summary"] = await _summary(session, waba_id, summary, total=len(rows))
+        result["summary"] = _summary(summary, total=len(rows), count=count)
     return result
 
 
-async def _summary(session: AsyncSession, waba_id: str, wanted: str, *, total: int) -> dict[str, Any]:
-    """Meta's ``summary`` of a template list: ``summary=true`` is the total count alone."""
-    count = await session.scalar(
-        select(func.count()).select_from(SandboxTemplate).where(SandboxTemplate.waba_id == waba_id)
+async def _templates_and_count(
+    session: AsyncSession, waba_id: str, matching: Sequence[ColumnElement[bool]]
+) -> tuple[list[SandboxTemplate], int]:
+    """The ``matching`` templates, newest first, and how many the WABA has, from one statement (one
+    snapshot): the count's one row outer-joined to the templates, so it is read even when none match."""
+    count = select(func.count().label("templates")).where(SandboxTemplate.waba_id == waba_id).subquery()
+    query = (
+        select(SandboxTemplate, count.c.templates)
+        .select_from(count)
+        .outerjoin(SandboxTemplate, and_(*matching))
+        .order_by(SandboxTemplate.created_at.desc(), SandboxTemplate.id.desc())
     )
+    found = (await session.execute(query)).all()
+    return [template for template, _ in found if template is not None], int(found[0][1])
+
+
+def _summary(wanted: str, *, total: int, count: int) -> dict[str, Any]:
+    """Meta's ``summary`` of a template list: ``summary=true`` is the total count alone."""
     known = {
         "total_count": total,
-        "message_template_count": count or 0,
+        "message_template_count": count,
         "message_template_limit": TEMPLATE_LIMIT,
         "are_translations_complete": True,
     }
