@@ -54,16 +54,18 @@ def text_message(wamid: str, body: str, sender: str = "16505551234") -> dict[str
     return {"from": sender, "id": wamid, "timestamp": "1749416383", "type": "text", "text": {"body": body}}
 
 
-def plan(error: dict[str, Any] | None = None) -> DeliveryPlan:
+def plan(*, undeliverable: bool = False, in_window: bool = True) -> DeliveryPlan:
+    """A free-form (service) message; outside the customer's window it fails with 131047."""
     return DeliveryPlan(
         waba_id=WABA,
         metadata={"display_phone_number": "15550783881", "phone_number_id": PHONE_ID},
         wamid="wamid.HBgLNjI4MTIzNDU2NzgVAgARGBQzRUIwQjJBN0Y5RjA4QjM5RTEA",
         wa_id="6281234567",
         category="service",
-        billable=True,
-        error=error,
         conversation_id="conv_1234",
+        user_id=None,
+        undeliverable=undeliverable,
+        in_window=in_window,
     )
 
 
@@ -257,7 +259,7 @@ def test_sandbox_statuses() -> None:
             "expiration_timestamp": str(int(NOW.timestamp()) + 86400),
             "origin": {"type": "service"},
         },
-        "pricing": {"billable": True, "pricing_model": "PMP", "category": "service"},
+        "pricing": {"billable": False, "pricing_model": "PMP", "category": "service"},
         "errors": None,
     }
     delivered = only(status_payload(plan(), "delivered", NOW))
@@ -265,9 +267,14 @@ def test_sandbox_statuses() -> None:
     assert sent.dedup_key == f"status:{plan().wamid}:sent"
 
 
-@pytest.mark.parametrize("error", [UNDELIVERABLE_ERROR, REENGAGEMENT_ERROR])
-def test_sandbox_failed_status_keeps_errors(error: dict[str, Any]) -> None:
-    failed = only(status_payload(plan(error), "failed", NOW))
+@pytest.mark.parametrize(
+    ("error", "undeliverable", "in_window"),
+    [(UNDELIVERABLE_ERROR, True, True), (REENGAGEMENT_ERROR, False, False)],
+)
+def test_sandbox_failed_status_keeps_errors(
+    error: dict[str, Any], undeliverable: bool, in_window: bool
+) -> None:
+    failed = only(status_payload(plan(undeliverable=undeliverable, in_window=in_window), "failed", NOW))
     assert failed.data["status"] == "failed"
     assert failed.data["errors"] == [error]
     assert failed.data["conversation"] is None
