@@ -233,6 +233,7 @@ def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
                 profiled(server.process.pid, profile, args.seconds),
             ):
                 cpu_before = cpu_seconds(server.process.pid)
+                workers_before = sum(cpu_seconds(worker.pid) for worker in workers)
                 send = run_wrk(
                     f"send ({args.mode})",
                     server.url,
@@ -243,9 +244,12 @@ def run(args: argparse.Namespace) -> tuple[WrkResult, WrkResult, float]:
                 )
                 drained = wait_statuses(url, send.requests) if args.mode == "sandbox" else 0.0
                 cpu_drained = cpu_seconds(server.process.pid) - cpu_before
+                workers_drained = sum(cpu_seconds(worker.pid) for worker in workers) - workers_before
             time.sleep(2)
             after = max_rss_mb(server.process.pid)
-            report(args, url, bare, send, (drained, cpu_drained), (idle, sampler.peak, after))
+            report(
+                args, url, bare, send, (drained, cpu_drained, workers_drained), (idle, sampler.peak, after)
+            )
             return bare, send, drained
     finally:
         for worker in workers:
@@ -262,12 +266,13 @@ def report(
     url: str,
     bare: WrkResult,
     send: WrkResult,
-    drain: tuple[float, float],
+    drain: tuple[float, float, float],
     rss: tuple[float, float, float],
 ) -> None:
     """The table; in sandbox mode also ``drain``: seconds until every send was ``read`` after the load,
-    and the server's CPU seconds from the load's start until then."""
-    drained, cpu_drained = drain
+    and the CPU seconds of the server and of the ``kirem worker`` processes from the load's start until
+    then (the workers' share matters where they compete with the server for the same cores)."""
+    drained, cpu_drained, workers_drained = drain
     engine = "postgresql" if url.startswith("postgres") else "sqlite"
     title = (
         f"{engine}, {args.mode}: wrk 1 thread, {args.connections} connections, {args.seconds:g} s; "
@@ -281,6 +286,11 @@ def report(
             f"{send.requests / total:.1f} sends/s with their status webhooks processed, "
             f"{cpu_drained * 1000 / max(send.requests, 1):.2f} ms of server CPU per send with them"
         )
+        if args.worker_processes:
+            print(
+                f"kirem worker processes: {workers_drained * 1000 / max(send.requests, 1):.2f} ms of CPU "
+                "per send over the same time (all workers together)"
+            )
     print(f"server RSS (largest process): idle {rss[0]:.0f} MB, peak {rss[1]:.0f} MB, after {rss[2]:.0f} MB")
 
 
