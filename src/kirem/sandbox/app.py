@@ -11,7 +11,7 @@ from kirem.db.base import utcnow
 from kirem.db.engine import Database
 from kirem.meta.transport import AiohttpTransport
 from kirem.sandbox.errors import install_error_handlers
-from kirem.sandbox.routes import router
+from kirem.sandbox.routes import SendsAtEdge, router
 from kirem.sandbox.runtime import Clock, SandboxRuntime
 from kirem.sandbox.templates import resume_pending_reviews
 from kirem.sandbox.webhooks import InProcessReceiver, WebhookSender, resolve_app_secret, webhook_url
@@ -68,6 +68,7 @@ def create_sandbox_app(
         redoc_url=None,
     )
     app.state.sandbox = runtime
+    app.add_middleware(SendsAtEdge)
     install_error_handlers(app)
     app.add_middleware(_StartOnFirstRequest, runtime=runtime)
     app.include_router(router)

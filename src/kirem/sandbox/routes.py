@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kirem.api.schemas import request_body
 from kirem.messaging.graph_schemas import (
@@ -328,6 +329,10 @@ async def sync_smb_app_data(request: Request, version: str, phone_number_id: str
     openapi_extra=request_body(SendMessage, SEND_EXAMPLES["text"]),
 )
 async def send_message(request: Request, version: str, phone_number_id: str) -> Response:
+    return await _answer_send(request, version, phone_number_id)
+
+
+async def _answer_send(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
     async with runtime.database.transaction() as session:
@@ -491,3 +496,37 @@ async def delete_object(request: Request, version: str, object_id: str) -> Respo
         )
         await session.delete(media)
     return json_response(SUCCESS)
+
+
+class SendsAtEdge:
+    """Serves ``POST /{version}/{phone_number_id}/messages`` (the Graph call of every sandbox send)
+    as :func:`send_message` does, ahead of FastAPI's routing and dependency solving; any other
+    request goes on to ``app``. Sits inside the error guard, which answers unexpected failures."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = _send_params(scope) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if params is None:
+            await self.app(scope, receive, send)
+            return
+        version, phone_number_id = params
+        try:
+            response = await _answer_send(Request(scope, receive, send), version, phone_number_id)
+        except MetaError as error:
+            response = error.response()
+        await response(scope, receive, send)
+
+
+def _send_params(scope: Scope) -> tuple[str, str] | None:
+    """The version and number of a send's path inside the mounted app, matched as Starlette matches
+    ``/{version}/{phone_number_id}/messages`` (each parameter one non-empty segment)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        path = path[len(root) :]
+    parts = path.split("/")
+    if len(parts) != 4 or parts[0] or not parts[1] or not parts[2] or parts[3] != "messages":
+        return None
+    return parts[1], parts[2]
