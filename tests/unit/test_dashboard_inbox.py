@@ -15,15 +15,14 @@ from sqlalchemy import insert, select
 
 from kirem.app import create_app
 from kirem.config import Settings
-from kirem.conversations import service as conversations
 from kirem.conversations.models import Conversation
-from kirem.customers import identifier
 from kirem.dashboard.users import create_user, set_role
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.migrate import upgrade_async
 from kirem.tenancy.bootstrap import bootstrap
-from kirem.tenancy.models import Account, Channel, Project
+from kirem.tenancy.models import Account, Project
 from tests.racing import racing_sessions
+from tests.unit.conversation_support import customer_writes
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -47,23 +46,7 @@ class Inbox:
     async def customer_writes(self, text: str, minutes_ago: float) -> str:
         """A customer message in the one conversation of ``CUSTOMER``, as the inbound processor logs it."""
         at = utcnow() - timedelta(minutes=minutes_ago)
-        async with self.app.state.ctx.db.transaction() as session:
-            channel = await session.get(Channel, self.boot["channel_id"])
-            assert channel is not None
-            chat = await conversations.customer_wrote(session, channel, CUSTOMER, "Budi", at)
-            message = {"id": f"wamid.{new_uuid()}", "type": "text", "text": {"body": text}}
-            conversations.log_message(
-                session,
-                channel,
-                chat,
-                message,
-                direction="inbound",
-                author="customer",
-                status="received",
-                occurred_at=at,
-                customer=identifier(CUSTOMER),
-            )
-            return str(chat.id)
+        return await customer_writes(self.app.state.ctx.db, self.boot["channel_id"], CUSTOMER, text, at)
 
     async def add_conversations(self, count: int, **fields: Any) -> list[str]:
         now = utcnow()

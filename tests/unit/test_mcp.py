@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from kirem.app import create_app
 from kirem.config import Settings
 from kirem.conversations import service as conversations
-from kirem.customers import CustomerIds, identifier
+from kirem.customers import CustomerIds
 from kirem.db.base import utcnow
 from kirem.db.migrate import upgrade_async
 from kirem.ratelimit import RateLimiter
@@ -30,6 +30,7 @@ from kirem.tenancy.bootstrap import bootstrap
 from kirem.tenancy.models import Channel
 from tests.conftest import make_settings
 from tests.racing import racing_sessions
+from tests.unit.conversation_support import customer_writes
 
 CUSTOMER = "62812345678"
 SEED_ID = "8a3d12d4-1a9b-4bfa-a7b3-c123456789ab"
@@ -127,22 +128,7 @@ class Kirem:
     ) -> str:
         """What the inbound processor records for a customer message (the webhook path: e2e tests)."""
         at = utcnow() - timedelta(hours=hours_ago)
-        async with self.ctx.db.transaction() as session:
-            channel = await session.get(Channel, boot["channel_id"])
-            chat = await conversations.customer_wrote(session, channel, sender, "Budi", at)
-            message = {"id": f"wamid.{uuid.uuid4().hex}", "type": "text", "text": {"body": text}}
-            conversations.log_message(
-                session,
-                channel,
-                chat,
-                message,
-                direction="inbound",
-                author="customer",
-                status="received",
-                occurred_at=at,
-                customer=identifier(sender),
-            )
-            return str(chat.id)
+        return await customer_writes(self.ctx.db, boot["channel_id"], sender, text, at)
 
     async def owner_answers(self, boot: dict[str, Any], sender: str = CUSTOMER) -> None:
         async with self.ctx.db.transaction() as session:
