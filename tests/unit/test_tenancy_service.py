@@ -275,6 +275,28 @@ async def test_a_channel_added_in_a_rolled_back_transaction_is_not_shared(
         assert err.value.status == 404
 
 
+async def test_a_channel_found_by_a_session_with_changes_stays_in_that_session(
+    database: Database, sealer: Sealer
+) -> None:
+    """Regression: the lookup detached what it found even when nothing was shared, so a session that
+    found its own new channel and changed it again lost that change at its commit."""
+    _, project = await _project(database, sealer, plan="growth")
+    async with database.transaction() as session:
+        _, secret = await service.mint_api_key(session, project)
+    async with database.session() as session:
+        tenant = await service.tenant_for_key(session, secret)
+        await service.add_channel(
+            session, sealer, project, kind="live", name="new", phone_number_id="1003", waba_id="2003",
+            access_token="EAAthird", display_phone_number="",
+        )  # fmt: skip
+        found = await service.resolve_channel(session, tenant, phone_number_id="1003")
+        found.name = "renamed"
+        await session.commit()
+    async with database.session() as session:
+        names = set((await session.execute(select(Channel.name))).scalars())
+    assert "renamed" in names
+
+
 async def test_a_project_enabled_in_a_rolled_back_transaction_is_not_shared(
     database: Database, sealer: Sealer
 ) -> None:

@@ -333,8 +333,9 @@ async def resolve_channel(
     async def active_channels() -> list[Channel]:
         stmt = for_project(Channel, tenant.project_id).where(Channel.status == ChannelStatus.ACTIVE)
         channels = list((await session.execute(stmt.order_by(Channel.created_at, Channel.id))).scalars())
-        for channel in channels:
-            session.expunge(channel)  # shared by later requests: detached, read-only
+        if not alone:
+            for channel in channels:
+                session.expunge(channel)  # shared by later requests: detached, read-only
         return channels
 
     channels = await _active_channels.load(
