@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -105,6 +107,20 @@ def test_passwords_verify_only_against_their_own_hash() -> None:
     assert not verify_password(stored, "wrong horse battery")
     assert not verify_password(None, "correct horse battery")
     assert not verify_password("not a hash", "correct horse battery")
+
+
+def test_starting_the_app_hashes_no_password() -> None:
+    """The unknown-email dummy hash is made on the first sign-in, not at import (tens of ms and 64 MiB)."""
+    probe = (
+        "import argon2\n"
+        "calls = []\n"
+        "real = argon2.PasswordHasher.hash\n"
+        "argon2.PasswordHasher.hash = lambda self, *a, **k: calls.append(1) or real(self, *a, **k)\n"
+        "import kirem.app\n"
+        "print(len(calls))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0"
 
 
 async def _account(database: Database) -> tuple[Account, Project, Project]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -9,8 +11,16 @@ MIN_LENGTH = 10
 MAX_LENGTH = 1000
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("a password nobody has")
-"""Verified against when the email is unknown, so a miss costs as long as a wrong password."""
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a miss costs as long as a wrong password.
+
+    Made on first use: hashing takes tens of milliseconds and 64 MiB, which every process start
+    (and every CLI command) would otherwise pay.
+    """
+    return _hasher.hash("a password nobody has")
 
 
 def password_problem(password: object) -> str | None:
@@ -28,6 +38,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
