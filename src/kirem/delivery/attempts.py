@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from kirem import __version__
 from kirem.crypto import Sealer
@@ -89,9 +90,11 @@ def logged_headers(headers: dict[str, str]) -> dict[str, str]:
     A target's custom headers usually carry credentials and cannot use Kirem's header names, so
     every header outside those names is the target's and its value is replaced by the mask.
     """
-    return {
-        name: value
-        if name.lower() in RESERVED_HEADERS or name.lower().startswith(RESERVED_HEADER_PREFIXES)
-        else HEADER_MASK
-        for name, value in headers.items()
-    }
+    return {name: value if _is_kirems(name) else HEADER_MASK for name, value in headers.items()}
+
+
+@lru_cache(maxsize=1024)
+def _is_kirems(name: str) -> bool:
+    """Whether a header name is one of Kirem's own (every delivery asks about the same few names)."""
+    lowered = name.lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES)

@@ -286,7 +286,6 @@ class AiohttpSender:
                 auto_decompress=False,
                 trust_env=self._trust_env,
                 timeout=aiohttp.ClientTimeout(total=None),  # ``asyncio.timeout`` bounds each attempt
-                skip_auto_headers=("Accept-Encoding",),
             )
         return self._session
 
@@ -305,6 +304,8 @@ class AiohttpSender:
                 async with session.post(
                     url,
                     data=body,
+                    # Sent on every request, so aiohttp adds no ``Accept-Encoding`` of its own: with
+                    # ``skip_auto_headers`` instead it would copy the headers on every request.
                     headers={"Accept-Encoding": "identity", **headers, **self._forward_proxy_headers(url)},
                     allow_redirects=False,
                     proxy=self._proxy,
@@ -320,6 +321,8 @@ class AiohttpSender:
                         if not chunk:
                             break
                         received += chunk
+                        if response.content.at_eof():  # spares the read that would answer b""
+                            break
         except TimeoutError:
             return _result(
                 started, status, bytes(received), location, retry_after, _timeout_error(timeout, status)

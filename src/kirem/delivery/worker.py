@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,6 +110,7 @@ class DeliveryWorker:
     egress_senders: EgressSenders = field(default_factory=EgressSenders)
     """Senders of projects whose deliveries leave from a dedicated address or proxy."""
     recorder: GroupCommitter[Recorded] | None = None
+    attempt_counters: dict[str, Counter] = field(default_factory=dict)
 
     @property
     def lease(self) -> timedelta:
@@ -419,7 +421,7 @@ class DeliveryWorker:
                 self._claim_if_due(target_id)
                 await self.record(delivery_id, request.url, result, logged_headers(request.headers))
                 outcome = "success" if result.is_success else "gone" if result.gone else "failure"
-                self.ctx.metrics.delivery_attempts.labels(outcome).inc()
+                self._attempts_counted(outcome).inc()
         except asyncio.CancelledError:
             await asyncio.shield(self._release([delivery_id]))
             raise
@@ -427,6 +429,13 @@ class DeliveryWorker:
             log.exception("delivery %s attempt crashed; its lease will expire", delivery_id)
         self._start(target_id)
         self._claim_if_due(target_id)
+
+    def _attempts_counted(self, outcome: str) -> Counter:
+        """The attempts metric of one outcome, looked up once (``labels`` costs a lock per call)."""
+        counter = self.attempt_counters.get(outcome)
+        if counter is None:
+            counter = self.attempt_counters[outcome] = self.ctx.metrics.delivery_attempts.labels(outcome)
+        return counter
 
     def _claim_if_due(self, target_id: str) -> None:
         """Wake the claim loop when rows were left behind for want of room that a freed slot now
