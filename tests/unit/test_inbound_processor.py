@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -296,3 +296,29 @@ async def test_a_poison_webhook_leased_ahead_ends_invalid_after_its_attempts(
         good: ("processed", 1, False),
         poison: ("invalid", processor.MAX_ATTEMPTS, False),
     }
+
+
+async def lease_as_another_process(ctx: AppContext, raw_id: int, seconds_ago: float) -> None:
+    leased_at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    until = leased_at + timedelta(seconds=ctx.settings.inbound_lease_seconds)
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            update(RawEvent).where(RawEvent.id == raw_id).values(lease_expires_at=until, attempts=1)
+        )
+
+
+async def test_a_claim_on_postgresql_leaves_less_than_a_batch_to_a_process_mid_round(world: World) -> None:
+    ctx = world.ctx
+    theirs = await store_raw(ctx, webhook("wamid.T1"))
+    await lease_as_another_process(ctx, theirs, seconds_ago=0)
+    waiting = [await store_raw(ctx, webhook(f"wamid.T{n}")) for n in range(2, 5)]
+    if ctx.settings.is_sqlite:  # one process only: nobody else is ever mid-round
+        assert await processor.claim_pending(ctx, limit=3) == waiting
+        return
+    assert await processor.claim_pending(ctx, limit=3) == []  # it leases them when its round ends
+    more = await store_raw(ctx, webhook("wamid.T5"))
+    assert await processor.claim_pending(ctx, limit=3) == waiting  # more than it takes in a round
+    await processor.process_claimed(ctx, waiting)
+    assert await processor.claim_pending(ctx, limit=3) == []
+    await lease_as_another_process(ctx, theirs, seconds_ago=processor.BUSY_SECONDS + 1)  # it died
+    assert await processor.claim_pending(ctx, limit=3) == [more]

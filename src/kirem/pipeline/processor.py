@@ -34,9 +34,10 @@ import logging
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
@@ -56,18 +57,29 @@ log = logging.getLogger("kirem.inbound")
 MAX_ATTEMPTS = 5
 BATCH_SIZE = 200
 """Raw events claimed and processed together: each stage's queries are shared by all of them."""
+BUSY_SECONDS = 2.0
+"""How long after leasing raw events a processor counts as mid-round to the others (its rounds
+take well under a second; a dead one's lease stops holding the others back after this)."""
 _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 """PostgreSQL: connection, transaction rollback (serialization, deadlock), resources, operator, system."""
 
 
-async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
-    """Lease up to ``limit`` pending raw events, oldest first, in one statement and commit; their ids."""
-    result = await lease_raw_events(session, now, limit, lease)
+async def claim_raw_events(
+    session: AsyncSession, now: datetime, limit: int, lease: timedelta, *, beside_others: bool = False
+) -> list[int]:
+    """Lease up to ``limit`` pending raw events, oldest first, in one statement and commit; their ids.
+
+    ``beside_others`` (PostgreSQL): take nothing while another processor is mid-round, unless more
+    than ``limit`` raw events wait (see :func:`_nobody_else_busy`).
+    """
+    result = await lease_raw_events(session, now, limit, lease, beside_others=beside_others)
     await session.commit()
     return result
 
 
-async def lease_raw_events(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
+async def lease_raw_events(
+    session: AsyncSession, now: datetime, limit: int, lease: timedelta, *, beside_others: bool = False
+) -> list[int]:
     """Lease up to ``limit`` pending raw events, oldest first, in the session's transaction; their ids."""
     due = (
         select(RawEvent.id)
@@ -76,15 +88,36 @@ async def lease_raw_events(session: AsyncSession, now: datetime, limit: int, lea
         .order_by(RawEvent.id)
         .limit(limit)
     )
+    claim = update(RawEvent)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+        if beside_others:
+            claim = claim.where(_nobody_else_busy(now, limit, lease))
     claimed = await session.execute(
-        update(RawEvent)
-        .where(RawEvent.id.in_(due.scalar_subquery()))
+        claim.where(RawEvent.id.in_(due.scalar_subquery()))
         .values(lease_expires_at=now + lease, attempts=RawEvent.attempts + 1)
         .returning(RawEvent.id)
     )
     return sorted(claimed.scalars())
+
+
+def _nobody_else_busy(now: datetime, limit: int, lease: timedelta) -> ColumnElement[bool]:
+    """No other processor is mid-round, or more is waiting than one round of it will take.
+
+    A processor mid-round holds raw events leased moments ago, and leases the next batch (up to
+    ``limit``) when its round ends. A second process that took the rows waiting meanwhile would
+    only split them into smaller batches, each paying every stage's fixed queries, which costs
+    more CPU than it saves wherever the processes share cores; it joins in when the backlog
+    outgrows what the busy one can take. A dead processor's lease stops counting as a round
+    in progress after ``BUSY_SECONDS``.
+    """
+    other = aliased(RawEvent)  # not the updated row: these look at the whole table
+    recently = now + lease - timedelta(seconds=BUSY_SECONDS)
+    busy = exists().where(other.status == "pending", other.lease_expires_at > recently)
+    free = or_(other.lease_expires_at.is_(None), other.lease_expires_at < now)
+    waiting = select(other.id).where(other.status == "pending", free).limit(limit + 1).subquery()
+    backlog = select(func.count()).select_from(waiting).scalar_subquery()
+    return or_(~busy, backlog > limit)
 
 
 async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Handoff | None = None) -> int:
@@ -96,9 +129,13 @@ async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Han
 
 
 async def claim_pending(ctx: AppContext, limit: int = BATCH_SIZE) -> list[int]:
-    """Lease up to ``limit`` pending raw events in a transaction of their own; their ids."""
+    """Lease up to ``limit`` pending raw events in a transaction of their own; their ids.
+
+    On PostgreSQL nothing is taken while another process is mid-round with less than a batch
+    waiting: it leases those at its round's end (:func:`_nobody_else_busy`).
+    """
     async with ctx.db.session() as session:
-        return await claim_raw_events(session, utcnow(), limit, _lease(ctx))
+        return await claim_raw_events(session, utcnow(), limit, _lease(ctx), beside_others=True)
 
 
 async def process_claimed(
