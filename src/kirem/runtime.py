@@ -17,7 +17,7 @@ from kirem.delivery.sender import WebhookSender, default_sender
 from kirem.delivery.worker import DeliveryWorker
 from kirem.enterprise.sla import evaluate_due
 from kirem.heartbeat import STALE_INTERVALS, beat, forget
-from kirem.pipeline.processor import process_pending
+from kirem.pipeline.processor import BATCH_SIZE, claim_pending, process_claimed
 from kirem.retention import purge_expired
 from kirem.routing import cache as routing_cache
 from kirem.signals import CHANNELS, RAW_EVENTS, listen
@@ -64,13 +64,23 @@ class Runtime:
         await self.sender.aclose()
 
     async def _inbound_loop(self) -> None:
-        while not self.stop_event.is_set():
+        """Process raw events in rounds, each batch's transaction leasing the next batch.
+
+        A claim of its own is made only after a wait (woken, or the poll): then nothing was pending
+        when the last batch ended. When stopping, the batch already leased is processed first.
+        """
+        claimed: list[int] = []
+        while claimed or not self.stop_event.is_set():
+            ahead = 0 if self.stop_event.is_set() else BATCH_SIZE
             try:
-                processed = await process_pending(self.ctx, handoff=self.worker)
+                if claimed:
+                    claimed = await process_claimed(self.ctx, claimed, self.worker, ahead)
+                else:
+                    claimed = await claim_pending(self.ctx)
             except Exception:
                 log.exception("inbound processing failed; retrying")
-                processed = 0
-            if processed == 0:
+                claimed = []
+            if not claimed and not self.stop_event.is_set():
                 await self.ctx.signals.wait(RAW_EVENTS, 1.0)
 
     async def _purge_loop(self) -> None:

@@ -33,6 +33,10 @@ class Signals:
     def wake(self, channel: str) -> None:
         self._events[channel].set()
 
+    def clear(self, channel: str) -> None:
+        """Forget a wake-up: the caller is about to look for the work it announces."""
+        self._events[channel].clear()
+
     async def wait(self, channel: str, seconds: float) -> None:
         """Until woken or ``seconds`` passed, whichever is first."""
         event = self._events[channel]

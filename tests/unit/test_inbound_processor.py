@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -229,3 +229,96 @@ async def test_a_redelivered_webhook_hands_nothing_over(world: World) -> None:
     again = Taker(room=5)
     await processor.process_pending(world.ctx, handoff=again)
     assert again.taken == [] and await count(world.ctx, Delivery) == 1
+
+
+async def leases(ctx: AppContext) -> dict[int, tuple[str, int, bool]]:
+    """Each raw event's status, attempts and whether it is leased."""
+    async with ctx.db.session() as session:
+        rows = await session.execute(
+            select(RawEvent.id, RawEvent.status, RawEvent.attempts, RawEvent.lease_expires_at)
+        )
+        return {row.id: (row.status, row.attempts, row.lease_expires_at is not None) for row in rows}
+
+
+async def test_a_batch_leases_the_next_one_in_its_own_transaction(world: World) -> None:
+    ctx = world.ctx
+    first = await store_raw(ctx, webhook("wamid.A1"))
+    assert await processor.claim_pending(ctx) == [first]
+    later = [await store_raw(ctx, webhook("wamid.A2")), await store_raw(ctx, webhook("wamid.A3"))]
+    assert await processor.process_claimed(ctx, [first], ahead=10) == later
+    assert await leases(ctx) == {first: ("processed", 1, False), **{i: ("pending", 1, True) for i in later}}
+    assert await processor.process_claimed(ctx, later, ahead=10) == []
+    assert await leases(ctx) == {i: ("processed", 1, False) for i in [first, *later]}
+    assert await count(ctx, Delivery) == 3
+
+
+async def test_a_batch_whose_transaction_fails_leases_nothing_ahead(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def locked(
+        session: AsyncSession, items: list[tuple[Channel, NormalizedEvent]], handover: float
+    ) -> None:
+        raise OperationalError("UPDATE conversations", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(processor, "apply_events", locked)
+    ctx = world.ctx
+    first = await store_raw(ctx, webhook("wamid.F1"))
+    assert await processor.claim_pending(ctx) == [first]
+    later = await store_raw(ctx, webhook("wamid.F2"))
+    assert await processor.process_claimed(ctx, [first], ahead=10) == []
+    assert (await leases(ctx))[later] == ("pending", 0, False)
+
+
+async def test_a_poison_webhook_leased_ahead_ends_invalid_after_its_attempts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_apply = processor.apply_events
+
+    async def poisoned(
+        session: AsyncSession, items: list[tuple[Channel, NormalizedEvent]], handover: float
+    ) -> None:
+        if any(event.data.get("message_id") == "wamid.poison" for _, event in items):
+            raise OperationalError("UPDATE conversations", {}, Exception("database is locked"))
+        await real_apply(session, items, handover)
+
+    monkeypatch.setattr(processor, "apply_events", poisoned)
+    ctx = world.ctx
+    good = await store_raw(ctx, webhook("wamid.good"))
+    claimed = await processor.claim_pending(ctx)
+    poison = await store_raw(ctx, webhook("wamid.poison"))
+    rounds = 0
+    while claimed and rounds < 3 * processor.MAX_ATTEMPTS:  # the runtime's rounds, without its waits
+        claimed = await processor.process_claimed(ctx, claimed, ahead=10) or await processor.claim_pending(
+            ctx
+        )
+        rounds += 1
+    assert await leases(ctx) == {
+        good: ("processed", 1, False),
+        poison: ("invalid", processor.MAX_ATTEMPTS, False),
+    }
+
+
+async def lease_as_another_process(ctx: AppContext, raw_id: int, seconds_ago: float) -> None:
+    leased_at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    until = leased_at + timedelta(seconds=ctx.settings.inbound_lease_seconds)
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            update(RawEvent).where(RawEvent.id == raw_id).values(lease_expires_at=until, attempts=1)
+        )
+
+
+async def test_a_claim_on_postgresql_leaves_less_than_a_batch_to_a_process_mid_round(world: World) -> None:
+    ctx = world.ctx
+    theirs = await store_raw(ctx, webhook("wamid.T1"))
+    await lease_as_another_process(ctx, theirs, seconds_ago=0)
+    waiting = [await store_raw(ctx, webhook(f"wamid.T{n}")) for n in range(2, 5)]
+    if ctx.settings.is_sqlite:  # one process only: nobody else is ever mid-round
+        assert await processor.claim_pending(ctx, limit=3) == waiting
+        return
+    assert await processor.claim_pending(ctx, limit=3) == []  # it leases them when its round ends
+    more = await store_raw(ctx, webhook("wamid.T5"))
+    assert await processor.claim_pending(ctx, limit=3) == waiting  # more than it takes in a round
+    await processor.process_claimed(ctx, waiting)
+    assert await processor.claim_pending(ctx, limit=3) == []
+    await lease_as_another_process(ctx, theirs, seconds_ago=processor.BUSY_SECONDS + 1)  # it died
+    assert await processor.claim_pending(ctx, limit=3) == [more]

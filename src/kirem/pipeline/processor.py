@@ -34,9 +34,10 @@ import logging
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
@@ -49,19 +50,37 @@ from kirem.inbound.unrouted import no_channel_note
 from kirem.routing.cache import routing_of
 from kirem.routing.decide import decide, stored_facts
 from kirem.routing.matcher import facts_from
-from kirem.signals import DELIVERIES, notify
+from kirem.signals import DELIVERIES, RAW_EVENTS, notify
 from kirem.usage import meter as usage
 
 log = logging.getLogger("kirem.inbound")
 MAX_ATTEMPTS = 5
 BATCH_SIZE = 200
 """Raw events claimed and processed together: each stage's queries are shared by all of them."""
+BUSY_SECONDS = 2.0
+"""How long after leasing raw events a processor counts as mid-round to the others (its rounds
+take well under a second; a dead one's lease stops holding the others back after this)."""
 _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 """PostgreSQL: connection, transaction rollback (serialization, deadlock), resources, operator, system."""
 
 
-async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
-    """Lease up to ``limit`` pending raw events, oldest first, in one statement; their ids."""
+async def claim_raw_events(
+    session: AsyncSession, now: datetime, limit: int, lease: timedelta, *, beside_others: bool = False
+) -> list[int]:
+    """Lease up to ``limit`` pending raw events, oldest first, in one statement and commit; their ids.
+
+    ``beside_others`` (PostgreSQL): take nothing while another processor is mid-round, unless more
+    than ``limit`` raw events wait (see :func:`_nobody_else_busy`).
+    """
+    result = await lease_raw_events(session, now, limit, lease, beside_others=beside_others)
+    await session.commit()
+    return result
+
+
+async def lease_raw_events(
+    session: AsyncSession, now: datetime, limit: int, lease: timedelta, *, beside_others: bool = False
+) -> list[int]:
+    """Lease up to ``limit`` pending raw events, oldest first, in the session's transaction; their ids."""
     due = (
         select(RawEvent.id)
         .where(RawEvent.status == "pending")
@@ -69,34 +88,71 @@ async def claim_raw_events(session: AsyncSession, now: datetime, limit: int, lea
         .order_by(RawEvent.id)
         .limit(limit)
     )
+    claim = update(RawEvent)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+        if beside_others:
+            claim = claim.where(_nobody_else_busy(now, limit, lease))
     claimed = await session.execute(
-        update(RawEvent)
-        .where(RawEvent.id.in_(due.scalar_subquery()))
+        claim.where(RawEvent.id.in_(due.scalar_subquery()))
         .values(lease_expires_at=now + lease, attempts=RawEvent.attempts + 1)
         .returning(RawEvent.id)
     )
-    result = sorted(claimed.scalars())
-    await session.commit()
-    return result
+    return sorted(claimed.scalars())
+
+
+def _nobody_else_busy(now: datetime, limit: int, lease: timedelta) -> ColumnElement[bool]:
+    """No other processor is mid-round, or more is waiting than one round of it will take.
+
+    A processor mid-round holds raw events leased moments ago, and leases the next batch (up to
+    ``limit``) when its round ends. A second process that took the rows waiting meanwhile would
+    only split them into smaller batches, each paying every stage's fixed queries, which costs
+    more CPU than it saves wherever the processes share cores; it joins in when the backlog
+    outgrows what the busy one can take. A dead processor's lease stops counting as a round
+    in progress after ``BUSY_SECONDS``.
+    """
+    other = aliased(RawEvent)  # not the updated row: these look at the whole table
+    recently = now + lease - timedelta(seconds=BUSY_SECONDS)
+    busy = exists().where(other.status == "pending", other.lease_expires_at > recently)
+    free = or_(other.lease_expires_at.is_(None), other.lease_expires_at < now)
+    waiting = select(other.id).where(other.status == "pending", free).limit(limit + 1).subquery()
+    backlog = select(func.count()).select_from(waiting).scalar_subquery()
+    return or_(~busy, backlog > limit)
 
 
 async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Handoff | None = None) -> int:
-    """Process one batch of pending raw events; return how many were claimed.
+    """Process one batch of pending raw events; return how many were claimed."""
+    ids = await claim_pending(ctx, limit)
+    if ids:
+        await process_claimed(ctx, ids, handoff)
+    return len(ids)
+
+
+async def claim_pending(ctx: AppContext, limit: int = BATCH_SIZE) -> list[int]:
+    """Lease up to ``limit`` pending raw events in a transaction of their own; their ids.
+
+    On PostgreSQL nothing is taken while another process is mid-round with less than a batch
+    waiting: it leases those at its round's end (:func:`_nobody_else_busy`).
+    """
+    async with ctx.db.session() as session:
+        return await claim_raw_events(session, utcnow(), limit, _lease(ctx), beside_others=True)
+
+
+async def process_claimed(
+    ctx: AppContext, ids: list[int], handoff: Handoff | None = None, ahead: int = 0
+) -> list[int]:
+    """Process raw events this process has leased; return the next batch's ids, leased already.
 
     The batch is processed in one transaction; if that transaction fails as a whole (a passing
     database trouble, or an error outside any one raw event), each raw event is taken alone.
-    ``handoff`` gets the batch's fresh deliveries (not those of raw events taken alone).
+    ``handoff`` gets the batch's fresh deliveries (not those of raw events taken alone). With
+    ``ahead``, the batch's transaction ends by leasing up to that many next pending raw events: they
+    are committed with it (their attempt counted), so the next round needs no claim transaction of
+    its own. Nothing is leased ahead when the batch's transaction fails.
     """
-    async with ctx.db.session() as session:
-        lease = timedelta(seconds=ctx.settings.inbound_lease_seconds)
-        ids = await claim_raw_events(session, utcnow(), limit, lease)
-    if not ids:
-        return 0
-    claimable = True
+    claimable, next_ids = True, list[int]()
     try:
-        claimable = await process_raw_events(ctx, ids, handoff)
+        claimable, next_ids = await process_raw_events(ctx, ids, handoff, ahead)
     except Exception:
         log.warning(
             "processing %d raw events together failed; taking them one by one", len(ids), exc_info=True
@@ -109,7 +165,21 @@ async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Han
                 await _record_failure(ctx, raw_id, exc)
     if claimable:
         ctx.signals.wake(DELIVERIES)
-    return len(ids)
+    return next_ids
+
+
+def _lease(ctx: AppContext) -> timedelta:
+    return timedelta(seconds=ctx.settings.inbound_lease_seconds)
+
+
+async def _lease_ahead(ctx: AppContext, session: AsyncSession, limit: int) -> list[int]:
+    """The next batch, leased in the closing batch's transaction.
+
+    A wake-up from here on may be for rows this statement does not see, so the processor waits for
+    one only if it came after: the signal is cleared first.
+    """
+    ctx.signals.clear(RAW_EVENTS)
+    return await lease_raw_events(session, utcnow(), limit, _lease(ctx))
 
 
 async def _record_failure(ctx: AppContext, raw_id: int, exc: Exception) -> None:
@@ -127,12 +197,16 @@ def _failed(raw: RawEvent, exc: Exception) -> None:
         raw.status = "invalid"
 
 
-async def process_raw_events(ctx: AppContext, ids: list[int], handoff: Handoff | None = None) -> bool:
+async def process_raw_events(
+    ctx: AppContext, ids: list[int], handoff: Handoff | None = None, ahead: int = 0
+) -> tuple[bool, list[int]]:
     """Claimed raw events in one transaction: the whole batch at once, else item by item.
 
     Returns whether deliveries were left for workers to claim (they were woken: a ``NOTIFY`` on
-    PostgreSQL); rows all handed to ``handoff`` need no claim, so nobody is woken for them.
+    PostgreSQL); rows all handed to ``handoff`` need no claim, so nobody is woken for them. And the
+    ids of up to ``ahead`` next raw events, leased at the end of the batch's transaction.
     """
+    next_ids: list[int] = []
     try:
         async with ctx.db.transaction() as session:
             raws = await _pending(session, ids)
@@ -145,15 +219,17 @@ async def process_raw_events(ctx: AppContext, ids: list[int], handoff: Handoff |
                 _finish_read(read, [], now)
             if queued.unleased:
                 await notify(session, DELIVERIES)
+            if ahead:
+                next_ids = await _lease_ahead(ctx, session, ahead)
     except Exception as exc:
         if _transient(exc):
             raise
         log.warning("processing %d raw events as a batch failed; item by item", len(ids), exc_info=True)
         await _item_by_item(ctx, ids)
-        return True
+        return True, []
     if handoff is not None and lease is not None and queued.handed:
         await handoff.adopt(lease, queued.handed)
-    return queued.unleased > 0
+    return queued.unleased > 0, next_ids
 
 
 async def _item_by_item(ctx: AppContext, ids: list[int]) -> None:
