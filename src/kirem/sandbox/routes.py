@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kirem.api.schemas import request_body
+from kirem.db.on_demand import transaction_on_demand
 from kirem.messaging.graph_schemas import (
     GraphSuccess,
     MediaOrNumber,
@@ -335,7 +336,7 @@ async def send_message(request: Request, version: str, phone_number_id: str) -> 
 async def _answer_send(request: Request, version: str, phone_number_id: str) -> Response:
     _check_version(version)
     runtime = _runtime(request)
-    async with runtime.database.transaction() as session:
+    async with transaction_on_demand(runtime.database.sessions) as session:  # none if all was cached
         number = await authorize_number(session, request, phone_number_id, runtime.lookups.numbers)
         body = await _json_body(request)
         if body.get("status") == "read":

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from kirem.db.engine import Database
 from kirem.db.group_commit import GroupCommitter
@@ -58,9 +58,9 @@ class SendLog:
     async def _write(self, batch: list[IssuedSend]) -> None:
         last_inbound = await self._last_inbound(batch)
         outbox = [row for send in batch for row in send.outbox_rows(last_inbound.get(send.window_key))]
-        async with self._database.batch_transaction() as session:
-            await session.execute(insert(SandboxMessage), [send.message for send in batch])
-            await session.execute(insert(SandboxOutbox), outbox)
+        async with self._database.batch_transaction() as session:  # Core tables: no ORM bulk work per row
+            await session.execute(insert(cast("Table", SandboxMessage.__table__)), [s.message for s in batch])
+            await session.execute(insert(cast("Table", SandboxOutbox.__table__)), outbox)
 
     async def aclose(self) -> None:
         await self._committer.aclose()
