@@ -44,6 +44,7 @@ class ConversationBook:
         self._by_key: dict[Key, Conversation] = {}
         self._keys_of: dict[str, list[Key]] = {}
         self._loaded: set[Key] = set()
+        self._merged_into: dict[str, str] = {}
 
     async def load(self, customers: Iterable[tuple[str, CustomerIds]]) -> None:
         """Read the conversations of every ``(channel id, customer)`` not read yet, in one query."""
@@ -199,10 +200,19 @@ class ConversationBook:
                 username=other.customer_username,
             )
             self._forget(other)
+            self._merged_into[other.id] = keep.id
             await self.session.delete(other)
             await self.session.flush()  # frees the other's phone number / BSUID before ``keep`` takes them
             self.learn(keep, learned, overwrite=False)
         return keep
+
+    def current_id(self, conversation_id: str) -> str:
+        """The id a conversation has now: a conversation merged away lives on in the one it joined.
+
+        For timeline rows written after the merge (the merge moved those already written)."""
+        while conversation_id in self._merged_into:
+            conversation_id = self._merged_into[conversation_id]
+        return conversation_id
 
     def _remember(self, conversation: Conversation) -> None:
         self._forget(conversation)
