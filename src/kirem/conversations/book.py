@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.conversations.models import Conversation
 from kirem.customers import CustomerIds
+from kirem.db.among import among
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import insert_all_if_absent
 from kirem.messaging.models import MessageLog
@@ -56,10 +57,11 @@ class ConversationBook:
         users = {value for _, kind, value in keys if kind == "user"}
         matches = []
         if phones:
-            matches.append(Conversation.customer_wa_id.in_(phones))
+            matches.append(among(self.session, Conversation.customer_wa_id, phones))
         if users:
-            matches.append(Conversation.customer_user_id.in_(users))
-        stmt = select(Conversation).where(Conversation.channel_id.in_({k[0] for k in keys}), or_(*matches))
+            matches.append(among(self.session, Conversation.customer_user_id, users))
+        channels = among(self.session, Conversation.channel_id, {k[0] for k in keys})
+        stmt = select(Conversation).where(channels, or_(*matches))
         for conversation in (await self.session.execute(stmt)).scalars():
             self._remember(conversation)
         self._loaded |= keys

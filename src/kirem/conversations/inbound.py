@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kirem.conversations.book import ConversationBook
 from kirem.conversations.service import MESSAGE_ID_LENGTH, epoch, message_row, sync_contact
 from kirem.customers import CustomerIds, customer_ids, identifier
+from kirem.db.among import among
 from kirem.db.base import utcnow
 from kirem.inbound.normalize import NormalizedEvent
 from kirem.kit.enums import EventType
@@ -251,8 +252,8 @@ async def _seen_messages(session: AsyncSession, logged: Iterable[tuple[str, str]
     if not wanted:
         return set()
     stmt = select(MessageLog.project_id, MessageLog.message_id).where(
-        MessageLog.project_id.in_({p for p, _ in wanted}),
-        MessageLog.message_id.in_({m for _, m in wanted}),
+        among(session, MessageLog.project_id, {p for p, _ in wanted}),
+        among(session, MessageLog.message_id, {m for _, m in wanted}),
     )
     return {(p, str(m)) for p, m in await session.execute(stmt)} & wanted
 

@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.db.among import among
 from kirem.db.base import utcnow
 from kirem.messaging.models import MessageLog, PendingStatus
 
@@ -52,7 +53,7 @@ class StatusBook:
         entries: dict[str, list[Entry]] = defaultdict(list)
         if wanted:
             stmt = select(*(_LOGS.c[column] for column in _ENTRY_COLUMNS)).where(
-                _LOGS.c.message_id.in_(wanted), _LOGS.c.direction == "outbound"
+                among(session, _LOGS.c.message_id, wanted), _LOGS.c.direction == "outbound"
             )
             for row in await session.execute(stmt):
                 entries[str(row.message_id)].append(dict(row._mapping))

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
+from kirem.db.among import among
 from kirem.db.base import utcnow
 from kirem.delivery.enqueue import Handoff, Lease, Queued, enqueue
 from kirem.inbound.batch import Item, ReadRaw, read_raw_events
@@ -169,7 +170,8 @@ async def _item_by_item(ctx: AppContext, ids: list[int]) -> None:
 
 
 async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
-    stmt = select(RawEvent).where(RawEvent.id.in_(ids), RawEvent.status == "pending").order_by(RawEvent.id)
+    stmt = select(RawEvent).where(among(session, RawEvent.id, ids), RawEvent.status == "pending")
+    stmt = stmt.order_by(RawEvent.id)
     return list((await session.execute(stmt)).scalars())
 
 
