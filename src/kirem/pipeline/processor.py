@@ -33,8 +33,9 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,8 +143,7 @@ async def process_raw_events(ctx: AppContext, ids: list[int], handoff: Handoff |
             batch = await read_raw_events(session, raws)
             items = [item for read in batch for item in read.items]
             queued = await _stages(ctx, session, items, now, lease)
-            for read in batch:
-                _finish_read(read, [], now)
+            await _finish_batch(session, batch, now)
             if queued.unleased:
                 await notify(session, DELIVERIES)
     except Exception as exc:
@@ -285,16 +285,32 @@ def _reason(exc: Exception) -> str:
     return f"{cause.__class__.__name__}: {first}"[:500]
 
 
+async def _finish_batch(session: AsyncSession, batch: list[ReadRaw], now: datetime) -> None:
+    """Mark a batch's raw events done with one Core statement: no unit-of-work pass over them."""
+    rows = []
+    for read in batch:
+        status, error = _outcome(read, [])
+        rows.append({"raw_id": read.raw.id, "status": status, "error": error, "processed_at": now})
+    if rows:
+        table = cast("Table", RawEvent.__table__)
+        done = update(table).where(table.c.id == bindparam("raw_id")).values(lease_expires_at=None)
+        await session.execute(done, rows)
+
+
 def _finish_read(read: ReadRaw, failures: list[str], now: datetime) -> None:
-    raw = read.raw
+    status, error = _outcome(read, failures)
+    _finish(read.raw, status, now, error)
+
+
+def _outcome(read: ReadRaw, failures: list[str]) -> tuple[str, str | None]:
+    """The status a read raw event ends in, and its note (unknown channels, failed items)."""
     if read.invalid is not None:
-        _finish(raw, "invalid", now, read.invalid)
-        return
+        return "invalid", read.invalid
     notes = [no_channel_note(read.unknown)] if read.unknown else []
     if failures:
         notes.append(f"{len(failures)} item(s) failed: " + "; ".join(failures))
     routed = bool(read.items) or not read.events
-    _finish(raw, "processed" if routed else "unrouted", now, "\n".join(notes) or None)
+    return "processed" if routed else "unrouted", "\n".join(notes) or None
 
 
 def _finish(raw: RawEvent, status: str, now: datetime, error: str | None) -> None:
