@@ -4,7 +4,8 @@ No HTTP and no delivery worker: ``--events`` signed-webhook bodies (one customer
 stored as raw events, then processed batch after batch by ``kirem.pipeline.processor``
 (``--targets`` targets, no rules, so every event gets one delivery per target). Prints events/s and
 the SQL statements the database received per batch, so the set-based stages can be checked on
-their own, whatever else the machine runs.
+their own, whatever else the machine runs, and this process's CPU time per event (the steadier
+figure on a shared machine).
 
 Run: ``.venv/bin/python bench/pipeline.py [--database-url URL] [--events 2000] [--targets 3]``
 """
@@ -36,7 +37,7 @@ from kirem.tables import metadata
 from kirem.tenancy import service
 
 
-async def run(url: str, tmp: Path, events: int, targets: int) -> tuple[float, Counter[str], int]:
+async def run(url: str, tmp: Path, events: int, targets: int) -> tuple[float, float, Counter[str], int]:
     ctx = context_for(Settings(database_url=url, data_dir=tmp))
     try:
         async with ctx.db.engine.begin() as conn:
@@ -60,13 +61,13 @@ async def run(url: str, tmp: Path, events: int, targets: int) -> tuple[float, Co
         def count(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
             statements[statement.split(None, 1)[0].upper()] += 1
 
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         while await processor.process_pending(ctx):
             pass
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
         async with ctx.db.session() as session:
             delivered = int(await session.scalar(select(func.count()).select_from(Delivery)) or 0)
-        return seconds, statements, delivered
+        return seconds, cpu, statements, delivered
     finally:
         await ctx.aclose()
 
@@ -79,11 +80,12 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kirem-bench-pipeline-"))
     with database(args.database_url, tmp) as url:
-        seconds, statements, delivered = asyncio.run(run(url, tmp, args.events, args.targets))
+        seconds, cpu, statements, delivered = asyncio.run(run(url, tmp, args.events, args.targets))
     batches = -(-args.events // processor.BATCH_SIZE)
     engine = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     print(f"{args.events} webhooks x {args.targets} targets on {engine}, batches of {processor.BATCH_SIZE}:")
     print(f"  processed  {args.events / seconds:9.1f} events/s  ({seconds:.2f} s, {delivered} deliveries)")
+    print(f"  CPU        {cpu * 1000 / args.events:9.3f} ms per event (this process, all its threads)")
     total = sum(statements.values())
     shown = ", ".join(f"{kind} {n / batches:.1f}" for kind, n in statements.most_common())
     print(f"  statements {total / batches:9.1f} per batch ({shown}); {total / args.events:.2f} per event")

@@ -157,6 +157,25 @@ async def test_two_conversations_of_one_customer_become_one(database: Database, 
         assert total == 3 and {log.message_id for log in logs} == {"wamid.1", "wamid.2", "wamid.3"}
 
 
+async def test_a_merge_in_the_middle_of_a_batch_keeps_its_earlier_messages(
+    database: Database, settings: Any
+) -> None:
+    """By number, by BSUID, then both, in one batch: the entries written before the merge join it."""
+    channel = await _channel(database, settings)
+    envelopes = [
+        _message("wamid.1", phone=PHONE, user_id=None),
+        _message("wamid.2", phone=None, user_id=BSUID, at=1),
+        _message("wamid.3", phone=PHONE, user_id=BSUID, at=2),
+    ]
+    events = [event for envelope in envelopes for event in normalize(orjson.dumps(envelope), envelope)]
+    async with database.transaction() as session:
+        await apply_events(session, [(channel, event) for event in events], 600)
+    [chat] = await _conversations(database, channel)
+    async with database.transaction() as session:
+        total, logs = await timeline(session, channel.project_id, chat, limit=10, offset=0)
+        assert total == 3 and [log.message_id for log in logs] == ["wamid.1", "wamid.2", "wamid.3"]
+
+
 STATUS = {"id": "wamid.out", "status": "delivered", "timestamp": "1749416383"}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.conversations.models import Conversation
 from kirem.customers import CustomerIds
+from kirem.db.among import among
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import insert_all_if_absent
 from kirem.messaging.models import MessageLog
@@ -44,6 +45,7 @@ class ConversationBook:
         self._by_key: dict[Key, Conversation] = {}
         self._keys_of: dict[str, list[Key]] = {}
         self._loaded: set[Key] = set()
+        self._merged_into: dict[str, str] = {}
 
     async def load(self, customers: Iterable[tuple[str, CustomerIds]]) -> None:
         """Read the conversations of every ``(channel id, customer)`` not read yet, in one query."""
@@ -55,10 +57,11 @@ class ConversationBook:
         users = {value for _, kind, value in keys if kind == "user"}
         matches = []
         if phones:
-            matches.append(Conversation.customer_wa_id.in_(phones))
+            matches.append(among(self.session, Conversation.customer_wa_id, phones))
         if users:
-            matches.append(Conversation.customer_user_id.in_(users))
-        stmt = select(Conversation).where(Conversation.channel_id.in_({k[0] for k in keys}), or_(*matches))
+            matches.append(among(self.session, Conversation.customer_user_id, users))
+        channels = among(self.session, Conversation.channel_id, {k[0] for k in keys})
+        stmt = select(Conversation).where(channels, or_(*matches))
         for conversation in (await self.session.execute(stmt)).scalars():
             self._remember(conversation)
         self._loaded |= keys
@@ -199,10 +202,19 @@ class ConversationBook:
                 username=other.customer_username,
             )
             self._forget(other)
+            self._merged_into[other.id] = keep.id
             await self.session.delete(other)
             await self.session.flush()  # frees the other's phone number / BSUID before ``keep`` takes them
             self.learn(keep, learned, overwrite=False)
         return keep
+
+    def current_id(self, conversation_id: str) -> str:
+        """The id a conversation has now: a conversation merged away lives on in the one it joined.
+
+        For timeline rows written after the merge (the merge moved those already written)."""
+        while conversation_id in self._merged_into:
+            conversation_id = self._merged_into[conversation_id]
+        return conversation_id
 
     def _remember(self, conversation: Conversation) -> None:
         self._forget(conversation)

@@ -9,14 +9,16 @@ the channel's contact list. Everything here is idempotent: Meta's redeliveries c
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.conversations.book import ConversationBook
-from kirem.conversations.service import MESSAGE_ID_LENGTH, epoch, log_message, sync_contact
+from kirem.conversations.service import MESSAGE_ID_LENGTH, epoch, message_row, sync_contact
 from kirem.customers import CustomerIds, customer_ids, identifier
+from kirem.db.among import among
 from kirem.db.base import utcnow
 from kirem.inbound.normalize import NormalizedEvent
 from kirem.kit.enums import EventType
@@ -31,6 +33,7 @@ MESSAGES_RECEIVED, MESSAGES_STATUS, MESSAGES_ECHO = (
     EventType.MESSAGES_ECHO,
 )
 HISTORY_SYNC, CONTACTS_SYNC = EventType.HISTORY_SYNC, EventType.CONTACTS_SYNC
+_LOGS = cast("Table", MessageLog.__table__)
 HISTORY_STATUS = {
     "READ": "read",
     "PLAYED": "read",
@@ -52,6 +55,7 @@ async def apply_events(
     batch = await _Batch.load(session, items)
     for channel, event in items:
         await batch.apply(channel, event, handover_seconds)
+    await batch.write()
 
 
 def _has_message_id(event: NormalizedEvent) -> bool:
@@ -66,6 +70,9 @@ class _Batch:
         self.book = book
         self.seen = seen
         self.statuses = statuses
+        self.entries: list[dict[str, Any]] = []
+        """Message log rows to insert at the end of the batch (one statement), in timeline order."""
+        self._stamp = utcnow()
 
     @classmethod
     async def load(cls, session: AsyncSession, items: Sequence[tuple[Channel, NormalizedEvent]]) -> _Batch:
@@ -116,10 +123,35 @@ class _Batch:
         self.seen.add(key)
         return True
 
-    def _log(self, channel: Channel, conversation: Any, message: dict[str, Any], **fields: Any) -> MessageLog:
-        log = log_message(self.session, channel, conversation, message, **fields)
-        self.statuses.add(log)
-        return log
+    def _log(
+        self, channel: Channel, conversation: Any, message: dict[str, Any], **fields: Any
+    ) -> dict[str, Any]:
+        entry = message_row(
+            channel,
+            conversation.id if conversation else None,
+            message,
+            created_at=self._next_stamp(),
+            **fields,
+        )
+        self.entries.append(entry)
+        self.statuses.add(entry)
+        return entry
+
+    def _next_stamp(self) -> datetime:
+        """``created_at`` of the next entry: the time, but after the previous entry's, so that entries
+        with the same ``occurred_at`` (Meta counts in seconds) keep the order they were written in."""
+        self._stamp = max(utcnow(), self._stamp + timedelta(microseconds=1))
+        return self._stamp
+
+    async def write(self) -> None:
+        """Insert the batch's new entries, then store what statuses did to entries already there."""
+        if self.entries:
+            for entry in self.entries:
+                if entry["conversation_id"] is not None:
+                    entry["conversation_id"] = self.book.current_id(entry["conversation_id"])
+            await self.session.execute(insert(_LOGS), self.entries)
+            self.entries = []
+        await self.statuses.write()
 
     def _status(self, data: dict[str, Any]) -> None:
         errors = data.get("errors") or [{}]
@@ -142,7 +174,7 @@ class _Batch:
             data["conversation_id"] = conversation.id
         if not self._first_time(channel.project_id, str(data["message_id"])):
             return
-        log = self._log(
+        entry = self._log(
             channel,
             conversation,
             _message_of(data),
@@ -152,7 +184,7 @@ class _Batch:
             occurred_at=at,
             customer=customer,
         )
-        log.type = (event.message_type or "unknown")[:32]
+        entry["type"] = (event.message_type or "unknown")[:32]
 
     async def _echo(self, channel: Channel, event: NormalizedEvent, handover_seconds: float) -> None:
         data = event.data
@@ -212,7 +244,6 @@ class _Batch:
             occurred_at=at,
             customer=customer,
         )
-        await self.session.flush()  # one message after the other: the timeline keeps their order
 
 
 async def _seen_messages(session: AsyncSession, logged: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -221,8 +252,8 @@ async def _seen_messages(session: AsyncSession, logged: Iterable[tuple[str, str]
     if not wanted:
         return set()
     stmt = select(MessageLog.project_id, MessageLog.message_id).where(
-        MessageLog.project_id.in_({p for p, _ in wanted}),
-        MessageLog.message_id.in_({m for _, m in wanted}),
+        among(session, MessageLog.project_id, {p for p, _ in wanted}),
+        among(session, MessageLog.message_id, {m for _, m in wanted}),
     )
     return {(p, str(m)) for p, m in await session.execute(stmt)} & wanted
 

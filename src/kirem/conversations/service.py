@@ -13,7 +13,7 @@ from kirem.context import AppContext
 from kirem.conversations.book import ConversationBook
 from kirem.conversations.models import CONVERSATION_STATUSES, ChannelContact, Conversation
 from kirem.customers import CustomerIds, identifier
-from kirem.db.base import new_uuid, utcnow
+from kirem.db.base import new_id, new_uuid, utcnow
 from kirem.db.scope import for_project, get_owned, insert_all_if_absent, insert_if_absent
 from kirem.kit.enums import ChannelStatus, ConversationStatus
 from kirem.kit.errors import Conflict, found, invalid, not_found
@@ -195,24 +195,57 @@ def log_message(
     customer: CustomerIds,
 ) -> MessageLog:
     """Add a timeline entry for a message Meta reported (inbound, echoed, or imported from history)."""
-    log = MessageLog(
-        project_id=channel.project_id,
-        channel_id=channel.id,
-        conversation_id=conversation.id if conversation else None,
-        message_id=str(message.get("id") or "")[:MESSAGE_ID_LENGTH] or None,
-        recipient=channel.display_phone_number if direction == "inbound" else customer.phone or "",
-        recipient_user_id=customer.user_id if direction == "outbound" else None,
-        sender=customer.address if direction == "inbound" else channel.display_phone_number,
+    conversation_id = conversation.id if conversation else None
+    row = message_row(
+        channel,
+        conversation_id,
+        message,
         direction=direction,
-        type=str(message.get("type") or "unknown")[:32],
-        status=status,
         author=author,
-        text=preview(message),
-        request=message,
+        status=status,
         occurred_at=occurred_at,
+        customer=customer,
     )
+    log = MessageLog(**row)
     session.add(log)
     return log
+
+
+def message_row(
+    channel: Channel,
+    conversation_id: str | None,
+    message: dict[str, Any],
+    *,
+    direction: str,
+    author: str,
+    status: str,
+    occurred_at: datetime,
+    customer: CustomerIds,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The ``message_logs`` row of a message Meta reported, every column set (a Core insert's row)."""
+    created_at = created_at or utcnow()
+    return {
+        "id": new_id("msg"),
+        "project_id": channel.project_id,
+        "channel_id": channel.id,
+        "conversation_id": conversation_id,
+        "message_id": str(message.get("id") or "")[:MESSAGE_ID_LENGTH] or None,
+        "recipient": channel.display_phone_number if direction == "inbound" else customer.phone or "",
+        "recipient_user_id": customer.user_id if direction == "outbound" else None,
+        "sender": customer.address if direction == "inbound" else channel.display_phone_number,
+        "direction": direction,
+        "type": str(message.get("type") or "unknown")[:32],
+        "status": status,
+        "error_code": None,
+        "error_message": None,
+        "author": author,
+        "text": preview(message),
+        "request": message,
+        "occurred_at": occurred_at,
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
 
 
 async def seen_message(session: AsyncSession, project_id: str, message_id: str) -> bool:

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.db.among import among
 from kirem.inbound.models import RawEvent
 from kirem.inbound.normalize import NormalizedEvent, normalize
 from kirem.inbound.unrouted import unknown_name
@@ -70,7 +71,7 @@ async def _owners(session: AsyncSession, events: list[NormalizedEvent]) -> dict[
     if numbers or wabas:
         stmt = select(Channel).where(
             Channel.status == "active",
-            or_(Channel.phone_number_id.in_(numbers or {""}), Channel.waba_id.in_(wabas or {""})),
+            or_(among(session, Channel.phone_number_id, numbers), among(session, Channel.waba_id, wabas)),
         )
         for channel in (await session.execute(stmt)).scalars():
             if channel.phone_number_id in numbers:

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, select, tuple_, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.db.among import among
 from kirem.db.base import new_id
 from kirem.db.scope import upsert
 from kirem.inbound.models import Event
@@ -118,10 +119,12 @@ class EventLog:
         stored: dict[tuple[str, str], tuple[str, bool]] = {}
         if wanted:
             stmt = select(Event.project_id, Event.dedup_key, Event.id, Event.error.is_not(None)).where(
-                tuple_(Event.project_id, Event.dedup_key).in_(wanted)
+                among(session, Event.dedup_key, {key for _, key in wanted}),
+                among(session, Event.project_id, {project_id for project_id, _ in wanted}),
             )
             for project_id, dedup_key, event_id, failed in await session.execute(stmt):
-                stored[(project_id, dedup_key)] = (event_id, bool(failed))
+                if (project_id, dedup_key) in wanted:
+                    stored[(project_id, dedup_key)] = (event_id, bool(failed))
         return cls(stored)
 
     def claim(self, project_id: str, dedup_key: str) -> bool:

@@ -4,67 +4,110 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kirem.db.among import among
+from kirem.db.base import utcnow
 from kirem.messaging.models import MessageLog, PendingStatus
 
 RANK = {"pending": 0, "accepted": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
 
 
-def _advance(log: MessageLog, status: str, error_code: int | None, error_message: str | None) -> None:
-    if RANK.get(status, 0) <= RANK.get(log.status, 0):
-        return
-    log.status = status
+Entry = dict[str, Any]
+"""A ``message_logs`` row as a dict (``id``, ``message_id``, ``status``, ``error_code``, ...)."""
+
+
+def _advance(entry: Entry, status: str, error_code: int | None, error_message: str | None) -> bool:
+    if RANK.get(status, 0) <= RANK.get(entry["status"], 0):
+        return False
+    entry["status"] = status
     if status == "failed":
-        log.error_code = error_code
-        log.error_message = error_message
+        entry["error_code"] = error_code
+        entry["error_message"] = error_message
+    return True
 
 
 class StatusBook:
     """Meta's statuses of a batch applied to the outbound log entries with their wamids.
 
     The entries are read with one query for the batch (:meth:`load`); an entry written in the same
-    batch (an echo, an imported message) is :meth:`add`-ed; a status whose entry is not there yet is
-    parked as a ``PendingStatus`` for the send to pick up.
+    batch (an echo, an imported message) is :meth:`add`-ed as the row its writer inserts later; a
+    status whose entry is not there yet is parked as a ``PendingStatus`` for the send to pick up.
+    Entries are plain rows, not ORM objects: :meth:`write` updates the moved ones and parks the rest
+    with one statement each.
     """
 
-    def __init__(self, session: AsyncSession, logs: dict[str, list[MessageLog]]) -> None:
+    def __init__(self, session: AsyncSession, entries: dict[str, list[Entry]]) -> None:
         self.session = session
-        self._logs = logs
+        self._entries = entries
+        self._stored = {entry["id"] for found in entries.values() for entry in found}
+        self._moved: dict[str, Entry] = {}
+        self._parked: list[dict[str, Any]] = []
 
     @classmethod
     async def load(cls, session: AsyncSession, message_ids: Iterable[str]) -> StatusBook:
         wanted = set(message_ids)
-        logs: dict[str, list[MessageLog]] = defaultdict(list)
+        entries: dict[str, list[Entry]] = defaultdict(list)
         if wanted:
-            stmt = select(MessageLog).where(
-                MessageLog.message_id.in_(wanted), MessageLog.direction == "outbound"
+            stmt = select(*(_LOGS.c[column] for column in _ENTRY_COLUMNS)).where(
+                among(session, _LOGS.c.message_id, wanted), _LOGS.c.direction == "outbound"
             )
-            for log in (await session.execute(stmt)).scalars():
-                logs[str(log.message_id)].append(log)
-        return cls(session, logs)
+            for row in await session.execute(stmt):
+                entries[str(row.message_id)].append(dict(row._mapping))
+        return cls(session, entries)
 
-    def add(self, log: MessageLog) -> None:
-        if log.direction == "outbound" and log.message_id:
-            self._logs[log.message_id].append(log)
+    def add(self, entry: Entry) -> None:
+        """A row written in this batch: later statuses move it before it is inserted."""
+        if entry["direction"] == "outbound" and entry["message_id"]:
+            self._entries[entry["message_id"]].append(entry)
 
     def apply(
         self, message_id: str, status: str, error_code: int | None = None, error_message: str | None = None
     ) -> bool:
         """Apply one status to the entries with this wamid; park it if there are none yet."""
-        logs = self._logs.get(message_id) or []
-        for log in logs:
-            _advance(log, status, error_code, error_message)
-        if not logs:
-            self.session.add(
-                PendingStatus(
-                    message_id=message_id, status=status, error_code=error_code, error_message=error_message
-                )
+        entries = self._entries.get(message_id) or []
+        for entry in entries:
+            if _advance(entry, status, error_code, error_message) and entry["id"] in self._stored:
+                self._moved[entry["id"]] = entry
+        if not entries:
+            self._parked.append(
+                {
+                    "message_id": message_id,
+                    "status": status,
+                    "error_code": error_code,
+                    "error_message": error_message,
+                    "received_at": utcnow(),
+                }
             )
-        return bool(logs)
+        return bool(entries)
+
+    async def write(self) -> None:
+        """Store what :meth:`apply` did to the entries read by :meth:`load`, and the parked statuses."""
+        if self._moved:
+            now = utcnow()
+            moved = [
+                {
+                    "log_id": e["id"],
+                    "status": e["status"],
+                    "error_code": e["error_code"],
+                    "error_message": e["error_message"],
+                    "updated_at": now,
+                }
+                for e in self._moved.values()
+            ]
+            await self.session.execute(update(_LOGS).where(_LOGS.c.id == bindparam("log_id")), moved)
+            self._moved.clear()
+        if self._parked:
+            await self.session.execute(insert(_PENDING), self._parked)
+            self._parked = []
+
+
+_LOGS = cast("Table", MessageLog.__table__)
+_PENDING = cast("Table", PendingStatus.__table__)
+_ENTRY_COLUMNS = ("id", "message_id", "direction", "status", "error_code", "error_message")
 
 
 def advanced(status: str, overtaking: Iterable[PendingStatus]) -> dict[str, Any]:

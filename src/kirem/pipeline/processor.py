@@ -33,14 +33,16 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
+from kirem.db.among import among
 from kirem.db.base import utcnow
 from kirem.delivery.enqueue import Handoff, Lease, Queued, enqueue
 from kirem.inbound.batch import Item, ReadRaw, read_raw_events
@@ -215,8 +217,7 @@ async def process_raw_events(
             batch = await read_raw_events(session, raws)
             items = [item for read in batch for item in read.items]
             queued = await _stages(ctx, session, items, now, lease)
-            for read in batch:
-                _finish_read(read, [], now)
+            await _finish_batch(session, batch, now)
             if queued.unleased:
                 await notify(session, DELIVERIES)
             if ahead:
@@ -245,7 +246,8 @@ async def _item_by_item(ctx: AppContext, ids: list[int]) -> None:
 
 
 async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
-    stmt = select(RawEvent).where(RawEvent.id.in_(ids), RawEvent.status == "pending").order_by(RawEvent.id)
+    stmt = select(RawEvent).where(among(session, RawEvent.id, ids), RawEvent.status == "pending")
+    stmt = stmt.order_by(RawEvent.id)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -359,16 +361,32 @@ def _reason(exc: Exception) -> str:
     return f"{cause.__class__.__name__}: {first}"[:500]
 
 
+async def _finish_batch(session: AsyncSession, batch: list[ReadRaw], now: datetime) -> None:
+    """Mark a batch's raw events done with one Core statement: no unit-of-work pass over them."""
+    rows = []
+    for read in batch:
+        status, error = _outcome(read, [])
+        rows.append({"raw_id": read.raw.id, "status": status, "error": error, "processed_at": now})
+    if rows:
+        table = cast("Table", RawEvent.__table__)
+        done = update(table).where(table.c.id == bindparam("raw_id")).values(lease_expires_at=None)
+        await session.execute(done, rows)
+
+
 def _finish_read(read: ReadRaw, failures: list[str], now: datetime) -> None:
-    raw = read.raw
+    status, error = _outcome(read, failures)
+    _finish(read.raw, status, now, error)
+
+
+def _outcome(read: ReadRaw, failures: list[str]) -> tuple[str, str | None]:
+    """The status a read raw event ends in, and its note (unknown channels, failed items)."""
     if read.invalid is not None:
-        _finish(raw, "invalid", now, read.invalid)
-        return
+        return "invalid", read.invalid
     notes = [no_channel_note(read.unknown)] if read.unknown else []
     if failures:
         notes.append(f"{len(failures)} item(s) failed: " + "; ".join(failures))
     routed = bool(read.items) or not read.events
-    _finish(raw, "processed" if routed else "unrouted", now, "\n".join(notes) or None)
+    return "processed" if routed else "unrouted", "\n".join(notes) or None
 
 
 def _finish(raw: RawEvent, status: str, now: datetime, error: str | None) -> None:
