@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.among import among
@@ -95,10 +95,11 @@ class StatusBook:
                     "error_code": e["error_code"],
                     "error_message": e["error_message"],
                     "updated_at": now,
+                    "rank": RANK[e["status"]],
                 }
                 for e in self._moved.values()
             ]
-            await self.session.execute(update(_LOGS).where(_LOGS.c.id == bindparam("log_id")), moved)
+            await self.session.execute(_MOVE_FORWARD, moved)
             self._moved.clear()
         if self._parked:
             await self.session.execute(insert(_PENDING), self._parked)
@@ -108,6 +109,19 @@ class StatusBook:
 _LOGS = cast("Table", MessageLog.__table__)
 _PENDING = cast("Table", PendingStatus.__table__)
 _ENTRY_COLUMNS = ("id", "message_id", "direction", "status", "error_code", "error_message")
+_MOVE_FORWARD = (
+    update(_LOGS)
+    .where(_LOGS.c.id == bindparam("log_id"))
+    .where(case(RANK, value=_LOGS.c.status, else_=0) < bindparam("rank"))
+    .values(
+        status=bindparam("status"),
+        error_code=bindparam("error_code"),
+        error_message=bindparam("error_message"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+"""An entry's move to a later status, checked against the row as it is when written: another
+process may have applied a later status since this batch read it (the row's lock orders the two)."""
 
 
 def advanced(status: str, overtaking: Iterable[PendingStatus]) -> dict[str, Any]:
