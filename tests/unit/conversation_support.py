@@ -8,6 +8,7 @@ from kirem.conversations import service as conversations
 from kirem.customers import identifier
 from kirem.db.base import new_uuid
 from kirem.db.engine import Database
+from kirem.messaging.models import MessageLog
 from kirem.tenancy.models import Channel
 
 
@@ -18,10 +19,9 @@ async def customer_writes(database: Database, channel_id: str, customer: str, te
         assert channel is not None
         chat = await conversations.customer_wrote(session, channel, customer, "Budi", at)
         message = {"id": f"wamid.{new_uuid()}", "type": "text", "text": {"body": text}}
-        conversations.log_message(
-            session,
+        row = conversations.message_row(
             channel,
-            chat,
+            chat.id,
             message,
             direction="inbound",
             author="customer",
@@ -29,4 +29,5 @@ async def customer_writes(database: Database, channel_id: str, customer: str, te
             occurred_at=at,
             customer=identifier(customer),
         )
+        session.add(MessageLog(**row))
         return str(chat.id)

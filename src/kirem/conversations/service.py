@@ -182,35 +182,6 @@ async def owner_wrote(
     return await ConversationBook(session).owner_wrote(channel, _ids(customer), handover_seconds)
 
 
-def log_message(
-    session: AsyncSession,
-    channel: Channel,
-    conversation: Conversation | None,
-    message: dict[str, Any],
-    *,
-    direction: str,
-    author: str,
-    status: str,
-    occurred_at: datetime,
-    customer: CustomerIds,
-) -> MessageLog:
-    """Add a timeline entry for a message Meta reported (inbound, echoed, or imported from history)."""
-    conversation_id = conversation.id if conversation else None
-    row = message_row(
-        channel,
-        conversation_id,
-        message,
-        direction=direction,
-        author=author,
-        status=status,
-        occurred_at=occurred_at,
-        customer=customer,
-    )
-    log = MessageLog(**row)
-    session.add(log)
-    return log
-
-
 def message_row(
     channel: Channel,
     conversation_id: str | None,
