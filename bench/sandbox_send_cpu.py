@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import json
 import sys
@@ -32,6 +31,7 @@ from kirem.app import create_app
 from kirem.config import Settings
 from kirem.crypto import generate_key_spec
 from kirem.db.migrate import upgrade_async
+from kirem.heap import prepare_heap
 from kirem.messaging.models import MessageLog
 from kirem.tenancy.bootstrap import bootstrap
 
@@ -108,8 +108,7 @@ async def measure(tmp: Path, database_url: str, sends: int, rounds: int) -> None
     async with app.router.lifespan_context(app):
         boot = await bootstrap(app.state.ctx, "bench", "main", "enterprise")
         numbers = itertools.count()
-        gc.collect()
-        gc.freeze()  # as kirem serve does
+        prepare_heap()  # as kirem serve does
         for round_ in range(rounds + 1):
             queue = iter(range(sends))
 

@@ -1,11 +1,10 @@
 """CPU per live send through the whole ASGI app in one process (Graph mocked), 32 in flight.
 
-A figure the machine's load hardly moves (`time.process_time`): `--freeze` freezes the heap as
-`kirem serve` does. Run: `.venv/bin/python bench/send_cpu.py [--freeze]`.
+A figure the machine's load hardly moves (`time.process_time`): `--freeze` prepares the heap as
+`kirem serve` does (`kirem.heap.prepare_heap`). Run: `.venv/bin/python bench/send_cpu.py [--freeze]`.
 """
 
 import asyncio
-import gc
 import json
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from kirem.app import create_app
 from kirem.config import Settings
 from kirem.crypto import generate_key_spec
 from kirem.db.migrate import upgrade_async
+from kirem.heap import prepare_heap
 from kirem.tenancy.bootstrap import bootstrap
 from kirem.tenancy.channels import create_channel
 from kirem.tenancy.service import find_account, find_project
@@ -115,8 +115,7 @@ async def main():
 
     await rounds(5)
     if freeze:
-        gc.collect()
-        gc.freeze()
+        prepare_heap()
     for _ in range(3):
         start = time.process_time()
         await rounds(40)

@@ -27,7 +27,7 @@ from kirem.db.engine import Database
 from kirem.delivery.routes import router as delivery_router
 from kirem.delivery.sender import WebhookSender
 from kirem.enterprise.routes import router as enterprise_router
-from kirem.heap import freeze_start_up
+from kirem.heap import prepare_heap
 from kirem.inbound.ingest import RawEventStore
 from kirem.inbound.routes import receive_directly, receive_in_process
 from kirem.inbound.routes import router as inbound_router
@@ -87,7 +87,7 @@ def _warn_sandbox_in_production(settings: Settings) -> None:
 def app_from_environment() -> FastAPI:
     """The app of one ``kirem serve --workers N`` process, from ``KIREM_*`` (already migrated)."""
     app = create_app(Settings())
-    freeze_start_up()
+    prepare_heap()
     return app
 
 

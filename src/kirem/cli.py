@@ -77,7 +77,7 @@ def serve(
     import uvicorn
 
     from kirem.app import create_app
-    from kirem.heap import freeze_start_up
+    from kirem.heap import prepare_heap
     from kirem.logs import configure_logging
 
     settings = settings_from(host=host, port=port)
@@ -97,7 +97,7 @@ def serve(
     }
     if workers == 1:
         served = create_app(settings)
-        freeze_start_up()
+        prepare_heap()
         uvicorn.run(served, **options)
         return
     # each worker process builds its app from the environment: pass the command line's choices on
@@ -110,7 +110,7 @@ def worker() -> None:
     """Run inbound processing and webhook delivery alone (scale out beside `kirem serve`)."""
     import signal
 
-    from kirem.heap import freeze_start_up
+    from kirem.heap import prepare_heap
     from kirem.logs import configure_logging
     from kirem.runtime import Runtime
 
@@ -121,7 +121,7 @@ def worker() -> None:
     async def main() -> None:
         ctx = context_for(settings)
         runtime = Runtime(ctx)
-        freeze_start_up()
+        prepare_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
