@@ -143,10 +143,20 @@ def _execute_and_commit(
         raise
 
 
+CACHED_STATEMENTS = 32
+"""Prepared statements each SQLite connection keeps (``sqlite3``'s default is 128).
+
+The batch statements' texts change with the batch's size (an ``INSERT … RETURNING`` of n rows, an
+``IN`` of n values), and a prepared multi-row insert holds about 70 bytes per bound value: 128 of
+them cost a connection tens of megabytes, so a server's memory grew with every new batch size it met
+(``bench/memory.py``). 32 keep every statement a batch repeats, and bound what the rest can hold."""
+
+
 def connector(url: str, writer: WriterLock, busy_timeout: float) -> Any:
     """An ``async_creator`` for ``create_async_engine`` making ``WriterConnection``s of ``url``."""
     args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
     kwargs["timeout"] = busy_timeout
+    kwargs["cached_statements"] = CACHED_STATEMENTS
 
     async def connect() -> WriterConnection:
         (database,) = args
