@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from sqlalchemy import CursorResult, Result, Select, Table, select
@@ -25,6 +26,7 @@ class OwnedRow(ProjectRow, Protocol):
 
 RowT = TypeVar("RowT", bound=ProjectRow)
 OwnedT = TypeVar("OwnedT", bound=OwnedRow)
+StatementT = TypeVar("StatementT")
 
 
 def for_project(model: type[RowT], project_id: str) -> Select[RowT]:
@@ -45,6 +47,20 @@ def upsert(session: AsyncSession, model: type[Any] | Table) -> postgresql.Insert
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+def upserts(
+    table: Table, complete: Callable[[postgresql.Insert | sqlite.Insert], StatementT]
+) -> dict[str, StatementT]:
+    """An ``INSERT … ON CONFLICT`` of ``table`` built once per engine (``complete`` adds the conflict
+    clause), so a hot upsert is neither built nor given a cache key again at each execution; the
+    values are bound when it runs. Pick the session's with :func:`for_dialect`."""
+    return {"postgresql": complete(postgresql.insert(table)), "sqlite": complete(sqlite.insert(table))}
+
+
+def for_dialect(session: AsyncSession, statements: dict[str, StatementT]) -> StatementT:
+    """The statement of ``statements`` (by dialect name) that the session's engine runs."""
+    return statements[session.get_bind().dialect.name]
 
 
 async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> bool:
