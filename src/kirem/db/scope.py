@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
@@ -81,7 +82,13 @@ async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: li
     nothing is counted.
     """
     if rows:
-        await session.execute(upsert(session, model.__table__).on_conflict_do_nothing(), rows)
+        await session.execute(for_dialect(session, _insert_all_if_absent(model.__table__)), rows)
+
+
+@functools.cache
+def _insert_all_if_absent(table: Table) -> dict[str, postgresql.Insert | sqlite.Insert]:
+    """The statements of :func:`insert_all_if_absent`, built once per table."""
+    return upserts(table, lambda insert: insert.on_conflict_do_nothing())
 
 
 def changed_rows(result: Result[*tuple[Any, ...]]) -> int:
