@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -306,7 +307,14 @@ async def add_channel(
 
 
 def channel_token(sealer: Sealer, channel: Channel) -> str:
-    return sealer.open(channel.access_token_sealed, channel.project_id, channel.id, "access_token")
+    return _opened_token(sealer, channel.access_token_sealed, channel.project_id, channel.id)
+
+
+@functools.lru_cache(maxsize=1024)
+def _opened_token(sealer: Sealer, sealed: str, project_id: str, channel_id: str) -> str:
+    """A channel's token, opened once per sealed value (every send needs it; a new token is a new
+    sealed value, so nothing goes stale)."""
+    return sealer.open(sealed, project_id, channel_id, "access_token")
 
 
 async def list_channels(session: AsyncSession, project_id: str) -> list[Channel]:
