@@ -37,6 +37,17 @@ MAX_BATCH = 200
 LEDGER = "messaging.sends"
 """Sends per transaction at most (a log row binds about 20 values; SQLite allows 32,766)."""
 
+LOGS = cast("Table", MessageLog.__table__)
+"""Core: no ORM bulk work per row. The batches' statements are built once, their values bound."""
+INSERT_LOGS = insert(LOGS)
+MARK_ACCEPTED = update(LOGS).where(LOGS.c.id == bindparam("log_id"))
+OVERTAKING = (
+    select(PendingStatus)
+    .where(PendingStatus.message_id.in_(bindparam("wamids", expanding=True)))
+    .order_by(PendingStatus.id)
+)
+"""The statuses that came before the sends of ``:wamids`` were accepted, oldest first."""
+
 
 class ConversationOf(Protocol):
     """Which conversation a sent message joins, told by the layer above (``kirem.conversations``):
@@ -109,8 +120,7 @@ class SendLedger:
                     outcomes[index] = outbound_quota_error(batch[index].tenant)
             if admitted:
                 stamps = {"created_at": now, "occurred_at": now, "updated_at": now}
-                logs = cast("Table", MessageLog.__table__)  # Core: no ORM bulk work per row
-                await session.execute(insert(logs), [stamps | batch[i].row for i in admitted])
+                await session.execute(INSERT_LOGS, [stamps | batch[i].row for i in admitted])
         return outcomes
 
     async def _accept(self, batch: list[Acceptance]) -> Outcomes:
@@ -121,8 +131,7 @@ class SendLedger:
         async with self._db.batch_transaction() as session:
             overtaking: dict[str, list[PendingStatus]] = defaultdict(list)
             if wamids:
-                stmt = select(PendingStatus).where(PendingStatus.message_id.in_(wamids))
-                for pending in (await session.execute(stmt.order_by(PendingStatus.id))).scalars():
+                for pending in (await session.execute(OVERTAKING, {"wamids": wamids})).scalars():
                     overtaking[pending.message_id].append(pending)
             by_phone = await self._conversation_of.by_phone(
                 session,
@@ -152,8 +161,7 @@ class SendLedger:
                     }
                 )
                 amounts[sent.project_id][usage.outbound(sent.message_type)] += 1
-            logs = cast("Table", MessageLog.__table__)
-            await session.execute(update(logs).where(logs.c.id == bindparam("log_id")), accepted)
+            await session.execute(MARK_ACCEPTED, accepted)
             if overtaking:
                 applied = PendingStatus.message_id.in_(list(overtaking))
                 await session.execute(delete(PendingStatus).where(applied))

@@ -24,11 +24,24 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Integer,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from kirem.db.engine import Database
 from kirem.db.group_commit import GroupCommitter
@@ -46,6 +59,53 @@ POLL_SECONDS = 1.0
 MIN_WAIT_SECONDS = 0.01
 BATCH_SIZE = 50
 MAX_IN_FLIGHT = 32
+
+
+OUTBOX = cast("Table", SandboxOutbox.__table__)
+"""The outbox as a Core table: the loop's statements are built once, with no ORM work per round."""
+
+
+def _head_of_lane(*, excluding_posting: bool) -> tuple[ColumnElement[bool], ...]:
+    """Rows no earlier row of their lane is waiting before, and that no live lease holds at ``:now``
+    (nor, ``excluding_posting``, one of the ``:posting`` ids this process is still posting)."""
+    earlier = OUTBOX.alias()
+    conditions = (
+        or_(OUTBOX.c.lease_expires_at.is_(None), OUTBOX.c.lease_expires_at < bindparam("now")),
+        ~exists().where(earlier.c.lane == OUTBOX.c.lane, earlier.c.id < OUTBOX.c.id),
+    )
+    if excluding_posting:
+        return (*conditions, OUTBOX.c.id.not_in(bindparam("posting", expanding=True)))
+    return conditions
+
+
+def _claim_statement(*, excluding_posting: bool) -> Update:
+    """Lease up to ``:limit`` due rows to ``:worker_id`` until ``:until``, at most one per lane
+    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite renders no locking clause)."""
+    due = (
+        select(OUTBOX.c.id)
+        .where(OUTBOX.c.due_at <= bindparam("now"), *_head_of_lane(excluding_posting=excluding_posting))
+        .order_by(OUTBOX.c.due_at, OUTBOX.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(OUTBOX)
+        .where(OUTBOX.c.id.in_(due.scalar_subquery()))
+        .values(leased_by=bindparam("worker_id"), lease_expires_at=bindparam("until"))
+        .returning(OUTBOX.c.id, OUTBOX.c.body, OUTBOX.c.attempts, OUTBOX.c.created_at)
+    )
+
+
+def _next_due_statement(*, excluding_posting: bool) -> Select[datetime | None]:
+    return select(func.min(OUTBOX.c.due_at)).where(*_head_of_lane(excluding_posting=excluding_posting))
+
+
+CLAIM = {excluding: _claim_statement(excluding_posting=excluding) for excluding in (False, True)}
+"""The claim, by whether rows this process is still posting must be left out."""
+NEXT_DUE = {excluding: _next_due_statement(excluding_posting=excluding) for excluding in (False, True)}
+DELETE_ACCEPTED: Delete = delete(OUTBOX).where(
+    OUTBOX.c.id.in_(bindparam("ids", expanding=True)), OUTBOX.c.leased_by == bindparam("worker_id")
+)
 
 
 def outbox_row(
@@ -115,38 +175,20 @@ class WebhookOutbox:
         """Look for due rows now (called after a transaction that enqueued some committed)."""
         self._wakeup.set()
 
-    def _head_of_lane(self) -> list[ColumnElement[bool]]:
-        """Rows no earlier row of their lane is waiting before, and that no live lease holds."""
-        earlier = aliased(SandboxOutbox)
-        now = self.clock()
-        conditions = [
-            or_(SandboxOutbox.lease_expires_at.is_(None), SandboxOutbox.lease_expires_at < now),
-            ~exists().where(earlier.lane == SandboxOutbox.lane, earlier.id < SandboxOutbox.id),
-        ]
+    def _round_parameters(self, now: datetime) -> dict[str, Any]:
+        """The bound values of :data:`CLAIM` and :data:`NEXT_DUE` at ``now``."""
+        parameters: dict[str, Any] = {"now": now}
         if self._posting:
-            conditions.append(SandboxOutbox.id.not_in(list(self._posting)))
-        return conditions
+            parameters["posting"] = list(self._posting)
+        return parameters
 
     async def claim(self, limit: int) -> list[Claimed]:
         """Lease up to ``limit`` due rows, at most one per lane, in one statement."""
         now = self.clock()
+        parameters = self._round_parameters(now)
+        parameters |= {"limit": limit, "worker_id": self.worker_id, "until": now + self.lease}
         async with self.database.session() as session:
-            due = (
-                select(SandboxOutbox.id)
-                .where(SandboxOutbox.due_at <= now, *self._head_of_lane())
-                .order_by(SandboxOutbox.due_at, SandboxOutbox.id)
-                .limit(limit)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            claimed = await session.execute(
-                update(SandboxOutbox)
-                .where(SandboxOutbox.id.in_(due.scalar_subquery()))
-                .values(leased_by=self.worker_id, lease_expires_at=now + self.lease)
-                .returning(
-                    SandboxOutbox.id, SandboxOutbox.body, SandboxOutbox.attempts, SandboxOutbox.created_at
-                )
-            )
+            claimed = await session.execute(CLAIM[bool(self._posting)], parameters)
             rows = [Claimed(*row) for row in claimed]
             await session.commit()
         return sorted(rows, key=lambda row: row.id)
@@ -190,9 +232,8 @@ class WebhookOutbox:
 
     async def _delete_accepted(self, row_ids: list[int]) -> None:
         """Rows Kirem accepted together, deleted in one transaction (while their leases are ours)."""
-        mine = (SandboxOutbox.id.in_(row_ids), SandboxOutbox.leased_by == self.worker_id)
         async with self.database.batch_transaction() as session:
-            await session.execute(delete(SandboxOutbox).where(*mine))
+            await session.execute(DELETE_ACCEPTED, {"ids": row_ids, "worker_id": self.worker_id})
 
     async def release(self, row_id: int) -> None:
         """Give a claimed row back at once (a clean stop), so the next process need not wait out the lease."""
@@ -268,8 +309,9 @@ class WebhookOutbox:
             self.wake()
 
     async def _seconds_to_next_due(self) -> float:
+        parameters = self._round_parameters(self.clock())
         async with self.database.session() as session:
-            due = await session.scalar(select(func.min(SandboxOutbox.due_at)).where(*self._head_of_lane()))
+            due = await session.scalar(NEXT_DUE[bool(self._posting)], parameters)
         if due is None:
             return POLL_SECONDS
         return min(max((due - self.clock()).total_seconds(), MIN_WAIT_SECONDS), POLL_SECONDS)

@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 
 from kirem.db.engine import Database
 from kirem.db.group_commit import GroupCommitter
@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 200
 """Sends per transaction at most (a send binds 6 values for its message and 15 for its statuses)."""
+
+LAST_INBOUND = select(SandboxWindow.wa_id, SandboxWindow.last_inbound_at).where(
+    SandboxWindow.phone_number_id == bindparam("number"),
+    SandboxWindow.wa_id.in_(bindparam("customers", expanding=True)),
+)
+"""When each of ``:customers`` last wrote to ``:number``. The batch's statements are built once."""
+INSERT_MESSAGES = insert(cast("Table", SandboxMessage.__table__))
+INSERT_OUTBOX = insert(cast("Table", SandboxOutbox.__table__))
 
 
 class SendLog:
@@ -47,11 +55,8 @@ class SendLog:
         found: dict[tuple[str, str], datetime] = {}
         async with self._database.session() as session:
             for number in sorted(customers):
-                stmt = select(SandboxWindow.wa_id, SandboxWindow.last_inbound_at).where(
-                    SandboxWindow.phone_number_id == number,
-                    SandboxWindow.wa_id.in_(sorted(customers[number])),
-                )
-                for wa_id, last_inbound_at in await session.execute(stmt):
+                wanted = {"number": number, "customers": sorted(customers[number])}
+                for wa_id, last_inbound_at in await session.execute(LAST_INBOUND, wanted):
                     found[number, wa_id] = last_inbound_at
         return found
 
@@ -59,8 +64,8 @@ class SendLog:
         last_inbound = await self._last_inbound(batch)
         outbox = [row for send in batch for row in send.outbox_rows(last_inbound.get(send.window_key))]
         async with self._database.batch_transaction() as session:  # Core tables: no ORM bulk work per row
-            await session.execute(insert(cast("Table", SandboxMessage.__table__)), [s.message for s in batch])
-            await session.execute(insert(cast("Table", SandboxOutbox.__table__)), outbox)
+            await session.execute(INSERT_MESSAGES, [s.message for s in batch])
+            await session.execute(INSERT_OUTBOX, outbox)
 
     async def aclose(self) -> None:
         await self._committer.aclose()

@@ -8,8 +8,6 @@ Every webhook is posted from the outbox (:mod:`kirem.sandbox.outbox`), which ret
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +17,7 @@ from yarl import URL
 
 from kirem.config import Settings
 from kirem.keyfiles import load_or_create_secret
+from kirem.meta.signatures import sign
 from kirem.meta.transport import AiohttpTransport, client_headers
 from kirem.sandbox.models import SandboxNumber
 
@@ -36,10 +35,6 @@ def resolve_app_secret(settings: Settings) -> str:
 
 def webhook_url(settings: Settings) -> str:
     return f"{settings.base_url}{WEBHOOK_PATH}"
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def metadata(number: SandboxNumber) -> dict[str, str]:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import flush_unique, for_project, get_owned, insert_if_absent, upsert
+from kirem.db.scope import (
+    flush_unique,
+    for_dialect,
+    for_project,
+    get_owned,
+    insert_if_absent,
+    upserts,
+)
 from kirem.kit.enums import ChannelStatus
 from kirem.kit.errors import Conflict, DomainError, Forbidden, Invalid, not_found
 from kirem.tenancy.cache import TtlCache, holds_changes
@@ -297,7 +307,14 @@ async def add_channel(
 
 
 def channel_token(sealer: Sealer, channel: Channel) -> str:
-    return sealer.open(channel.access_token_sealed, channel.project_id, channel.id, "access_token")
+    return _opened_token(sealer, channel.access_token_sealed, channel.project_id, channel.id)
+
+
+@functools.lru_cache(maxsize=1024)
+def _opened_token(sealer: Sealer, sealed: str, project_id: str, channel_id: str) -> str:
+    """A channel's token, opened once per sealed value (every send needs it; a new token is a new
+    sealed value, so nothing goes stale)."""
+    return sealer.open(sealed, project_id, channel_id, "access_token")
 
 
 async def list_channels(session: AsyncSession, project_id: str) -> list[Channel]:
@@ -378,6 +395,20 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
 # Usage ---------------------------------------------------------------------------------------
 
 
+DAILY_USAGE = cast("Table", DailyUsage.__table__)
+
+
+def _added_to_day(insert: postgresql.Insert | sqlite.Insert) -> postgresql.Insert | sqlite.Insert:
+    return insert.on_conflict_do_update(
+        index_elements=[DAILY_USAGE.c.account_id, DAILY_USAGE.c.day],
+        set_={"outbound_messages": DAILY_USAGE.c.outbound_messages + insert.excluded.outbound_messages},
+    )
+
+
+ADD_TO_DAILY_USAGE = upserts(DAILY_USAGE, _added_to_day)
+"""Count ``:outbound_messages`` more for ``(:account_id, :day)``, made if absent (no quota to check)."""
+
+
 async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
     """Count one outbound message for today (the caller commits); 429 once the daily quota is used."""
     if not await reserve_outbound_quota(session, tenant.account.id, tenant.limits.outbound_per_day, 1, now):
@@ -398,12 +429,8 @@ async def reserve_outbound_quota(
         return 0
     today = (DailyUsage.account_id == account_id, DailyUsage.day == day)
     if limit is None:
-        count = upsert(session, DailyUsage).values(account_id=account_id, day=day, outbound_messages=wanted)
-        stmt = count.on_conflict_do_update(
-            index_elements=[DailyUsage.account_id, DailyUsage.day],
-            set_={"outbound_messages": DailyUsage.outbound_messages + wanted},
-        )
-        await session.execute(stmt)
+        values = {"account_id": account_id, "day": day, "outbound_messages": wanted}
+        await session.execute(for_dialect(session, ADD_TO_DAILY_USAGE), values)
         return wanted
     await insert_if_absent(session, DailyUsage, account_id=account_id, day=day, outbound_messages=0)
     used = await session.scalar(select(DailyUsage.outbound_messages).where(*today).with_for_update())
