@@ -33,9 +33,10 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from functools import cache
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -83,27 +84,39 @@ async def lease_raw_events(
     session: AsyncSession, now: datetime, limit: int, lease: timedelta, *, beside_others: bool = False
 ) -> list[int]:
     """Lease up to ``limit`` pending raw events, oldest first, in the session's transaction; their ids."""
-    due = (
-        select(RawEvent.id)
-        .where(RawEvent.status == "pending")
-        .where(or_(RawEvent.lease_expires_at.is_(None), RawEvent.lease_expires_at < now))
-        .order_by(RawEvent.id)
-        .limit(limit)
-    )
-    claim = update(RawEvent)
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-        if beside_others:
-            claim = claim.where(_nobody_else_busy(now, limit, lease))
-    claimed = await session.execute(
-        claim.where(RawEvent.id.in_(due.scalar_subquery()))
-        .values(lease_expires_at=now + lease, attempts=RawEvent.attempts + 1)
-        .returning(RawEvent.id)
-    )
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    params = {"now": now, "expires": now + lease, "limit": limit}
+    if on_postgresql and beside_others:
+        params |= {"recently": now + lease - timedelta(seconds=BUSY_SECONDS), "waiting": limit + 1}
+    claimed = await session.execute(_lease_statement(on_postgresql, beside_others=beside_others), params)
     return sorted(claimed.scalars())
 
 
-def _nobody_else_busy(now: datetime, limit: int, lease: timedelta) -> ColumnElement[bool]:
+@cache
+def _lease_statement(on_postgresql: bool, *, beside_others: bool) -> Update:
+    """The lease of :func:`lease_raw_events`, built once per kind: executions skip building it and
+    its cache key. Parameters: ``now``, ``expires``, ``limit`` (and ``recently``, ``waiting`` for
+    :func:`_nobody_else_busy`)."""
+    due = (
+        select(RawEvent.id)
+        .where(RawEvent.status == "pending")
+        .where(or_(RawEvent.lease_expires_at.is_(None), RawEvent.lease_expires_at < bindparam("now")))
+        .order_by(RawEvent.id)
+        .limit(bindparam("limit"))
+    )
+    claim = update(RawEvent)
+    if on_postgresql:
+        due = due.with_for_update(skip_locked=True)
+        if beside_others:
+            claim = claim.where(_nobody_else_busy())
+    return (
+        claim.where(RawEvent.id.in_(due.scalar_subquery()))
+        .values(lease_expires_at=bindparam("expires"), attempts=RawEvent.attempts + 1)
+        .returning(RawEvent.id)
+    )
+
+
+def _nobody_else_busy() -> ColumnElement[bool]:
     """No other processor is mid-round, or more is waiting than one round of it will take.
 
     A processor mid-round holds raw events leased moments ago, and leases the next batch (up to
@@ -111,15 +124,15 @@ def _nobody_else_busy(now: datetime, limit: int, lease: timedelta) -> ColumnElem
     only split them into smaller batches, each paying every stage's fixed queries, which costs
     more CPU than it saves wherever the processes share cores; it joins in when the backlog
     outgrows what the busy one can take. A dead processor's lease stops counting as a round
-    in progress after ``BUSY_SECONDS``.
+    in progress after ``BUSY_SECONDS`` (``recently`` is a lease taken then; ``waiting`` is
+    ``limit + 1``).
     """
     other = aliased(RawEvent)  # not the updated row: these look at the whole table
-    recently = now + lease - timedelta(seconds=BUSY_SECONDS)
-    busy = exists().where(other.status == "pending", other.lease_expires_at > recently)
-    free = or_(other.lease_expires_at.is_(None), other.lease_expires_at < now)
-    waiting = select(other.id).where(other.status == "pending", free).limit(limit + 1).subquery()
+    busy = exists().where(other.status == "pending", other.lease_expires_at > bindparam("recently"))
+    free = or_(other.lease_expires_at.is_(None), other.lease_expires_at < bindparam("now"))
+    waiting = select(other.id).where(other.status == "pending", free).limit(bindparam("waiting")).subquery()
     backlog = select(func.count()).select_from(waiting).scalar_subquery()
-    return or_(~busy, backlog > limit)
+    return or_(~busy, backlog > bindparam("limit"))
 
 
 async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Handoff | None = None) -> int:
