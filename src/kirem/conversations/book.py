@@ -165,16 +165,24 @@ class ConversationBook:
         return conversation
 
     def learn(self, conversation: Conversation, ids: CustomerIds, *, overwrite: bool = True) -> None:
-        """Identifiers the conversation did not hold (or, with ``overwrite``, newer ones Meta showed)."""
+        """Identifiers the conversation did not hold (or, with ``overwrite``, newer ones Meta showed).
+
+        Only a value that differs is set: setting an equal one would still mark the conversation
+        modified, and the next flush would go over it to find nothing to write.
+        """
+        learned = False
         for column, value in (
             ("customer_wa_id", ids.phone),
             ("customer_user_id", ids.user_id),
             ("customer_parent_user_id", ids.parent_user_id),
             ("customer_username", ids.username),
         ):
-            if value and (overwrite or not getattr(conversation, column)):
+            held = getattr(conversation, column)
+            if value and value != held and (overwrite or not held):
                 setattr(conversation, column, value)
-        self._remember(conversation)
+                learned = True
+        if learned or conversation.id not in self._keys_of:
+            self._remember(conversation)
 
     async def _merged(self, found: list[Conversation]) -> Conversation:
         """One conversation out of the (one or two) found: the younger one's timeline joins the older."""

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, insert, select, update
+from sqlalchemy import ColumnElement, Table, Update, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.among import among
@@ -88,18 +88,13 @@ class StatusBook:
         """Store what :meth:`apply` did to the entries read by :meth:`load`, and the parked statuses."""
         if self._moved:
             now = utcnow()
-            moved = [
-                {
-                    "log_id": e["id"],
-                    "status": e["status"],
-                    "error_code": e["error_code"],
-                    "error_message": e["error_message"],
-                    "updated_at": now,
-                    "rank": RANK[e["status"]],
-                }
-                for e in self._moved.values()
-            ]
-            await self.session.execute(_MOVE_FORWARD, moved)
+            by_outcome: dict[tuple[str, int | None, str | None], list[str]] = defaultdict(list)
+            for e in self._moved.values():
+                by_outcome[(e["status"], e["error_code"], e["error_message"])].append(e["id"])
+            for (status, error_code, error_message), log_ids in by_outcome.items():
+                move = _move_forward(among(self.session, _LOGS.c.id, log_ids), RANK[status])
+                values = {"status": status, "error_code": error_code, "error_message": error_message}
+                await self.session.execute(move.values(values | {"updated_at": now}))
             self._moved.clear()
         if self._parked:
             await self.session.execute(insert(_PENDING), self._parked)
@@ -109,19 +104,13 @@ class StatusBook:
 _LOGS = cast("Table", MessageLog.__table__)
 _PENDING = cast("Table", PendingStatus.__table__)
 _ENTRY_COLUMNS = ("id", "message_id", "direction", "status", "error_code", "error_message")
-_MOVE_FORWARD = (
-    update(_LOGS)
-    .where(_LOGS.c.id == bindparam("log_id"))
-    .where(case(RANK, value=_LOGS.c.status, else_=0) < bindparam("rank"))
-    .values(
-        status=bindparam("status"),
-        error_code=bindparam("error_code"),
-        error_message=bindparam("error_message"),
-        updated_at=bindparam("updated_at"),
-    )
-)
-"""An entry's move to a later status, checked against the row as it is when written: another
-process may have applied a later status since this batch read it (the row's lock orders the two)."""
+
+
+def _move_forward(entries: ColumnElement[bool], rank: int) -> Update:
+    """Entries' move to a status of this rank, one statement for all of them (its values to be
+    set), checked against each row as it is when written: another process may have applied a
+    later status since this batch read it (the row's lock orders the two)."""
+    return update(_LOGS).where(entries).where(case(RANK, value=_LOGS.c.status, else_=0) < rank)
 
 
 def advanced(status: str, overtaking: Iterable[PendingStatus]) -> dict[str, Any]:

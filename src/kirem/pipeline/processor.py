@@ -375,15 +375,16 @@ def _reason(exc: Exception) -> str:
 
 
 async def _finish_batch(session: AsyncSession, batch: list[ReadRaw], now: datetime) -> None:
-    """Mark a batch's raw events done with one Core statement: no unit-of-work pass over them."""
-    rows = []
+    """Mark a batch's raw events done with Core statements, one per outcome (mostly one for the
+    batch): no unit-of-work pass over them, no parameters per row."""
+    by_outcome: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     for read in batch:
-        status, error = _outcome(read, [])
-        rows.append({"raw_id": read.raw.id, "status": status, "error": error, "processed_at": now})
-    if rows:
-        table = cast("Table", RawEvent.__table__)
-        done = update(table).where(table.c.id == bindparam("raw_id")).values(lease_expires_at=None)
-        await session.execute(done, rows)
+        by_outcome[_outcome(read, [])].append(read.raw.id)
+    table = cast("Table", RawEvent.__table__)
+    for (status, error), raw_ids in by_outcome.items():
+        done = update(table).where(among(session, table.c.id, raw_ids))
+        done = done.values(status=status, error=error, processed_at=now, lease_expires_at=None)
+        await session.execute(done)
 
 
 def _finish_read(read: ReadRaw, failures: list[str], now: datetime) -> None:
