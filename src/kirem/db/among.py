@@ -10,10 +10,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
+Column = ColumnElement[Any] | QueryableAttribute[Any]
 
-def among(
-    session: AsyncSession, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
-) -> ColumnElement[bool]:
+
+def among(session: AsyncSession, column: Column, values: Iterable[Any]) -> ColumnElement[bool]:
     """``column IN (values)``; on PostgreSQL ``column = ANY(:values)``.
 
     An expanding ``IN`` is rendered again at every execution, one bound (and cast) parameter per
@@ -22,8 +22,23 @@ def among(
     straight into the expanding parameter: ``in_(values)`` would first check every value for
     being an SQL expression.
     """
-    wanted = list(values)
+    return _among(session.get_bind().dialect.name, column, None, list(values))
+
+
+def among_param(dialect_name: str, column: Column, name: str) -> ColumnElement[bool]:
+    """:func:`among` with the values bound at execution, as the list parameter ``name``.
+
+    For statements built once per dialect: executing one skips building it and its cache key.
+    """
+    return _among(dialect_name, column, name, None)
+
+
+def _among(
+    dialect_name: str, column: Column, name: str | None, values: list[Any] | None
+) -> ColumnElement[bool]:
     element = column.__clause_element__() if isinstance(column, QueryableAttribute) else column
-    if session.get_bind().dialect.name == "postgresql":
-        return element == any_(bindparam(None, wanted, type_=postgresql.ARRAY(element.type)))
-    return element.in_(bindparam(None, wanted, type_=element.type, expanding=True))
+    required = values is None
+    if dialect_name == "postgresql":
+        array = postgresql.ARRAY(element.type)
+        return element == any_(bindparam(name, values, type_=array, required=required))
+    return element.in_(bindparam(name, values, type_=element.type, expanding=True, required=required))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, Update, case, insert, select, update
+from sqlalchemy import Select, Table, Update, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.db.among import among
+from kirem.db.among import among_param
 from kirem.db.base import utcnow
 from kirem.messaging.models import MessageLog, PendingStatus
 
@@ -52,10 +53,8 @@ class StatusBook:
         wanted = set(message_ids)
         entries: dict[str, list[Entry]] = defaultdict(list)
         if wanted:
-            stmt = select(*(_LOGS.c[column] for column in _ENTRY_COLUMNS)).where(
-                among(session, _LOGS.c.message_id, wanted), _LOGS.c.direction == "outbound"
-            )
-            for row in await session.execute(stmt):
+            stmt = _entries_statement(session.get_bind().dialect.name)
+            for row in await session.execute(stmt, {"message_ids": list(wanted)}):
                 entries[str(row.message_id)].append(dict(row._mapping))
         return cls(session, entries)
 
@@ -91,10 +90,19 @@ class StatusBook:
             by_outcome: dict[tuple[str, int | None, str | None], list[str]] = defaultdict(list)
             for e in self._moved.values():
                 by_outcome[(e["status"], e["error_code"], e["error_message"])].append(e["id"])
+            move = _move_forward(self.session.get_bind().dialect.name)
             for (status, error_code, error_message), log_ids in by_outcome.items():
-                move = _move_forward(among(self.session, _LOGS.c.id, log_ids), RANK[status])
-                values = {"status": status, "error_code": error_code, "error_message": error_message}
-                await self.session.execute(move.values(values | {"updated_at": now}))
+                await self.session.execute(
+                    move,
+                    {
+                        "log_ids": log_ids,
+                        "rank": RANK[status],
+                        "new_status": status,
+                        "new_error_code": error_code,
+                        "new_error_message": error_message,
+                        "moved_at": now,
+                    },
+                )
             self._moved.clear()
         if self._parked:
             await self.session.execute(insert(_PENDING), self._parked)
@@ -106,11 +114,30 @@ _PENDING = cast("Table", PendingStatus.__table__)
 _ENTRY_COLUMNS = ("id", "message_id", "direction", "status", "error_code", "error_message")
 
 
-def _move_forward(entries: ColumnElement[bool], rank: int) -> Update:
-    """Entries' move to a status of this rank, one statement for all of them (its values to be
-    set), checked against each row as it is when written: another process may have applied a
-    later status since this batch read it (the row's lock orders the two)."""
-    return update(_LOGS).where(entries).where(case(RANK, value=_LOGS.c.status, else_=0) < rank)
+@cache
+def _move_forward(dialect_name: str) -> Update:
+    """Entries (``log_ids``) moved to a status of a ``rank``, one statement for all of them,
+    checked against each row as it is when written: another process may have applied a later
+    status since this batch read it (the row's lock orders the two)."""
+    return (
+        update(_LOGS)
+        .where(among_param(dialect_name, _LOGS.c.id, "log_ids"))
+        .where(case(RANK, value=_LOGS.c.status, else_=0) < bindparam("rank"))
+        .values(
+            status=bindparam("new_status"),
+            error_code=bindparam("new_error_code"),
+            error_message=bindparam("new_error_message"),
+            updated_at=bindparam("moved_at"),
+        )
+    )
+
+
+@cache
+def _entries_statement(dialect_name: str) -> Select[Any]:
+    """The outbound entries with the wamids ``message_ids``."""
+    wamids = among_param(dialect_name, _LOGS.c.message_id, "message_ids")
+    columns = (_LOGS.c[column] for column in _ENTRY_COLUMNS)
+    return select(*columns).where(wamids, _LOGS.c.direction == "outbound")
 
 
 def advanced(status: str, overtaking: Iterable[PendingStatus]) -> dict[str, Any]:

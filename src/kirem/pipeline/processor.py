@@ -36,14 +36,14 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, Update, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
-from kirem.db.among import among
+from kirem.db.among import among_param
 from kirem.db.base import utcnow
 from kirem.delivery.enqueue import Handoff, Lease, Queued, enqueue
 from kirem.inbound.batch import Item, ReadRaw, read_raw_events
@@ -259,9 +259,15 @@ async def _item_by_item(ctx: AppContext, ids: list[int]) -> None:
 
 
 async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
-    stmt = select(RawEvent).where(among(session, RawEvent.id, ids), RawEvent.status == "pending")
-    stmt = stmt.order_by(RawEvent.id)
-    return list((await session.execute(stmt)).scalars())
+    statement = _pending_statement(session.get_bind().dialect.name)
+    return list((await session.execute(statement, {"ids": ids})).scalars())
+
+
+@cache
+def _pending_statement(dialect_name: str) -> Select[RawEvent]:
+    """The raw events of ``ids`` still pending, built once per dialect."""
+    pending = (among_param(dialect_name, RawEvent.id, "ids"), RawEvent.status == "pending")
+    return select(RawEvent).where(*pending).order_by(RawEvent.id)
 
 
 async def _stages(
@@ -380,11 +386,25 @@ async def _finish_batch(session: AsyncSession, batch: list[ReadRaw], now: dateti
     by_outcome: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     for read in batch:
         by_outcome[_outcome(read, [])].append(read.raw.id)
-    table = cast("Table", RawEvent.__table__)
+    finish = _finish_statement(session.get_bind().dialect.name)
     for (status, error), raw_ids in by_outcome.items():
-        done = update(table).where(among(session, table.c.id, raw_ids))
-        done = done.values(status=status, error=error, processed_at=now, lease_expires_at=None)
-        await session.execute(done)
+        await session.execute(finish, {"raw_ids": raw_ids, "outcome": status, "note": error, "done_at": now})
+
+
+@cache
+def _finish_statement(dialect_name: str) -> Update:
+    """Raw events (``raw_ids``) done with an ``outcome`` and a ``note`` at ``done_at``."""
+    table = cast("Table", RawEvent.__table__)
+    return (
+        update(table)
+        .where(among_param(dialect_name, table.c.id, "raw_ids"))
+        .values(
+            status=bindparam("outcome"),
+            error=bindparam("note"),
+            processed_at=bindparam("done_at"),
+            lease_expires_at=None,
+        )
+    )
 
 
 def _finish_read(read: ReadRaw, failures: list[str], now: datetime) -> None:

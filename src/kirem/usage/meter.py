@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
+from sqlalchemy import Insert, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import utcnow
-from kirem.db.scope import upsert
+from kirem.db.scope import dialect_insert
 from kirem.usage.models import UsageCounter
 
 INBOUND = "inbound"
@@ -58,15 +60,21 @@ async def count(
     order so concurrent transactions on PostgreSQL lock the rows in the same order.
     """
     month = month_of(now or utcnow())
+    stmt = _count_statement(session.get_bind().dialect.name)
     for metric in sorted(m for m, n in amounts.items() if n):
-        stmt = upsert(session, UsageCounter).values(
-            project_id=project_id, month=month, metric=metric, count=amounts[metric]
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[UsageCounter.project_id, UsageCounter.month, UsageCounter.metric],
-            set_={"count": UsageCounter.count + stmt.excluded.count},
-        )
-        await session.execute(stmt)
+        row = {"project_id": project_id, "month": month, "metric": metric, "count": amounts[metric]}
+        await session.execute(stmt, row)
+
+
+@cache
+def _count_statement(dialect_name: str) -> Insert:
+    """The counter's upsert (its row the execution's parameters), built once per dialect."""
+    table = cast("Table", UsageCounter.__table__)
+    stmt = dialect_insert(dialect_name, table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.project_id, table.c.month, table.c.metric],
+        set_={"count": table.c.count + stmt.excluded.count},
+    )
 
 
 def event_amounts(event_type: str, data: Mapping[str, Any]) -> Counter[str]:
