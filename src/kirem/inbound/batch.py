@@ -86,8 +86,8 @@ def _owners_statement(dialect_name: str) -> Select[Channel]:
     return select(Channel).where(
         Channel.status == "active",
         or_(
-            among_param(dialect_name, Channel.phone_number_id, "numbers"),
-            among_param(dialect_name, Channel.waba_id, "wabas"),
+            among_param(dialect_name, Channel.phone_number_id, "numbers", json_on_sqlite=True),
+            among_param(dialect_name, Channel.waba_id, "wabas", json_on_sqlite=True),
         ),
     )
 

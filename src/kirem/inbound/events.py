@@ -190,8 +190,8 @@ class EventLog:
 def _lookup_statement(dialect_name: str) -> Select[str, str, str, bool]:
     """Events of the projects ``project_ids`` with the keys ``dedup_keys``: id, and whether kept failed."""
     return select(Event.project_id, Event.dedup_key, Event.id, Event.error.is_not(None)).where(
-        among_param(dialect_name, Event.dedup_key, "dedup_keys"),
-        among_param(dialect_name, Event.project_id, "project_ids"),
+        among_param(dialect_name, Event.dedup_key, "dedup_keys", json_on_sqlite=True),
+        among_param(dialect_name, Event.project_id, "project_ids", json_on_sqlite=True),
     )
 
 

@@ -121,7 +121,7 @@ def _move_forward(dialect_name: str) -> Update:
     status since this batch read it (the row's lock orders the two)."""
     return (
         update(_LOGS)
-        .where(among_param(dialect_name, _LOGS.c.id, "log_ids"))
+        .where(among_param(dialect_name, _LOGS.c.id, "log_ids", json_on_sqlite=True))
         .where(case(RANK, value=_LOGS.c.status, else_=0) < bindparam("rank"))
         .values(
             status=bindparam("new_status"),
@@ -135,7 +135,7 @@ def _move_forward(dialect_name: str) -> Update:
 @cache
 def _entries_statement(dialect_name: str) -> Select[Any]:
     """The outbound entries with the wamids ``message_ids``."""
-    wamids = among_param(dialect_name, _LOGS.c.message_id, "message_ids")
+    wamids = among_param(dialect_name, _LOGS.c.message_id, "message_ids", json_on_sqlite=True)
     columns = (_LOGS.c[column] for column in _ENTRY_COLUMNS)
     return select(*columns).where(wamids, _LOGS.c.direction == "outbound")
 

@@ -397,7 +397,7 @@ def _finish_statement(dialect_name: str) -> Update:
     table = cast("Table", RawEvent.__table__)
     return (
         update(table)
-        .where(among_param(dialect_name, table.c.id, "raw_ids"))
+        .where(among_param(dialect_name, table.c.id, "raw_ids", json_on_sqlite=True))
         .values(
             status=bindparam("outcome"),
             error=bindparam("note"),
