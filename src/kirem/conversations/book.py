@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.conversations.models import Conversation
 from kirem.customers import CustomerIds
-from kirem.db.among import among
+from kirem.db.among import among_param
 from kirem.db.base import new_uuid, utcnow
 from kirem.db.scope import insert_all_if_absent
 from kirem.messaging.models import MessageLog
@@ -53,16 +54,11 @@ class ConversationBook:
         keys -= self._loaded
         if not keys:
             return
-        phones = {value for _, kind, value in keys if kind == "phone"}
-        users = {value for _, kind, value in keys if kind == "user"}
-        matches = []
-        if phones:
-            matches.append(among(self.session, Conversation.customer_wa_id, phones))
-        if users:
-            matches.append(among(self.session, Conversation.customer_user_id, users))
-        channels = among(self.session, Conversation.channel_id, {k[0] for k in keys})
-        stmt = select(Conversation).where(channels, or_(*matches))
-        for conversation in (await self.session.execute(stmt)).scalars():
+        phones = list({value for _, kind, value in keys if kind == "phone"})
+        users = list({value for _, kind, value in keys if kind == "user"})
+        stmt = _conversations_statement(self.session.get_bind().dialect.name, bool(phones), bool(users))
+        params = {"channel_ids": list({k[0] for k in keys}), "phones": phones, "users": users}
+        for conversation in (await self.session.execute(stmt, params)).scalars():
             self._remember(conversation)
         self._loaded |= keys
 
@@ -165,16 +161,24 @@ class ConversationBook:
         return conversation
 
     def learn(self, conversation: Conversation, ids: CustomerIds, *, overwrite: bool = True) -> None:
-        """Identifiers the conversation did not hold (or, with ``overwrite``, newer ones Meta showed)."""
+        """Identifiers the conversation did not hold (or, with ``overwrite``, newer ones Meta showed).
+
+        Only a value that differs is set: setting an equal one would still mark the conversation
+        modified, and the next flush would go over it to find nothing to write.
+        """
+        learned = False
         for column, value in (
             ("customer_wa_id", ids.phone),
             ("customer_user_id", ids.user_id),
             ("customer_parent_user_id", ids.parent_user_id),
             ("customer_username", ids.username),
         ):
-            if value and (overwrite or not getattr(conversation, column)):
+            held = getattr(conversation, column)
+            if value and value != held and (overwrite or not held):
                 setattr(conversation, column, value)
-        self._remember(conversation)
+                learned = True
+        if learned or conversation.id not in self._keys_of:
+            self._remember(conversation)
 
     async def _merged(self, found: list[Conversation]) -> Conversation:
         """One conversation out of the (one or two) found: the younger one's timeline joins the older."""
@@ -227,6 +231,19 @@ class ConversationBook:
         for key in self._keys_of.pop(conversation.id, []):
             if self._by_key.get(key) is conversation:
                 del self._by_key[key]
+
+
+@cache
+def _conversations_statement(dialect_name: str, by_phone: bool, by_user: bool) -> Select[Conversation]:
+    """Conversations of the channels ``channel_ids`` with a number among ``phones`` (``by_phone``)
+    or a BSUID among ``users`` (``by_user``)."""
+    matches = []
+    if by_phone:
+        matches.append(among_param(dialect_name, Conversation.customer_wa_id, "phones"))
+    if by_user:
+        matches.append(among_param(dialect_name, Conversation.customer_user_id, "users"))
+    channels = among_param(dialect_name, Conversation.channel_id, "channel_ids")
+    return select(Conversation).where(channels, or_(*matches))
 
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:

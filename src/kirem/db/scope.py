@@ -45,7 +45,12 @@ async def get_owned(
 
 def upsert(session: AsyncSession, model: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
     """The session's dialect's ``INSERT`` of ``model``, which has ``on_conflict_do_nothing/update``."""
-    if session.get_bind().dialect.name == "postgresql":
+    return dialect_insert(session.get_bind().dialect.name, model)
+
+
+def dialect_insert(dialect_name: str, model: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
+    """:func:`upsert` for a dialect named: for statements built once per dialect."""
+    if dialect_name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
 

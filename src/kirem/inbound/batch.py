@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.db.among import among
+from kirem.db.among import among_param
 from kirem.inbound.models import RawEvent
 from kirem.inbound.normalize import NormalizedEvent, normalize
 from kirem.inbound.unrouted import unknown_name
@@ -69,16 +70,26 @@ async def _owners(session: AsyncSession, events: list[NormalizedEvent]) -> dict[
     wabas = {e.waba_id for e in events if not e.phone_number_id and e.waba_id}
     owners: dict[str, list[Channel]] = defaultdict(list)
     if numbers or wabas:
-        stmt = select(Channel).where(
-            Channel.status == "active",
-            or_(among(session, Channel.phone_number_id, numbers), among(session, Channel.waba_id, wabas)),
-        )
-        for channel in (await session.execute(stmt)).scalars():
+        stmt = _owners_statement(session.get_bind().dialect.name)
+        params = {"numbers": list(numbers), "wabas": list(wabas)}
+        for channel in (await session.execute(stmt, params)).scalars():
             if channel.phone_number_id in numbers:
                 owners[channel.phone_number_id].append(channel)
             if channel.waba_id in wabas:
                 owners[f"waba:{channel.waba_id}"].append(channel)
     return owners
+
+
+@cache
+def _owners_statement(dialect_name: str) -> Select[Channel]:
+    """Active channels with a phone number id among ``numbers`` or a WABA among ``wabas``."""
+    return select(Channel).where(
+        Channel.status == "active",
+        or_(
+            among_param(dialect_name, Channel.phone_number_id, "numbers", json_on_sqlite=True),
+            among_param(dialect_name, Channel.waba_id, "wabas", json_on_sqlite=True),
+        ),
+    )
 
 
 def _one_per_project(channels: list[Channel]) -> list[Channel]:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, select, update
+from sqlalchemy import Select, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
-from kirem.db.among import among
+from kirem.db.among import among_param
 from kirem.db.base import new_id
-from kirem.db.scope import upsert
+from kirem.db.scope import dialect_insert
 from kirem.inbound.models import Event
 from kirem.kit.params import iso
 
@@ -118,11 +120,12 @@ class EventLog:
         wanted = set(keys)
         stored: dict[tuple[str, str], tuple[str, bool]] = {}
         if wanted:
-            stmt = select(Event.project_id, Event.dedup_key, Event.id, Event.error.is_not(None)).where(
-                among(session, Event.dedup_key, {key for _, key in wanted}),
-                among(session, Event.project_id, {project_id for project_id, _ in wanted}),
-            )
-            for project_id, dedup_key, event_id, failed in await session.execute(stmt):
+            params = {
+                "dedup_keys": list({key for _, key in wanted}),
+                "project_ids": list({project_id for project_id, _ in wanted}),
+            }
+            stmt = _lookup_statement(session.get_bind().dialect.name)
+            for project_id, dedup_key, event_id, failed in await session.execute(stmt, params):
                 if (project_id, dedup_key) in wanted:
                     stored[(project_id, dedup_key)] = (event_id, bool(failed))
         return cls(stored)
@@ -177,11 +180,26 @@ class EventLog:
             logged.append(_logged(event_id, event, (kirem_body, event.meta_body)))
         inserted: set[str] = set()
         if rows:
-            table = cast("Table", Event.__table__)
-            stmt = upsert(session, table).on_conflict_do_nothing().returning(table.c.id)
+            stmt = _insert_statement(session.get_bind().dialect.name)
             inserted.update((await session.execute(stmt, rows)).scalars())
         kept_ids = {stored[0] for stored in self._stored.values()}
         return [event for event in logged if event.id in inserted or event.id in kept_ids]
+
+
+@cache
+def _lookup_statement(dialect_name: str) -> Select[str, str, str, bool]:
+    """Events of the projects ``project_ids`` with the keys ``dedup_keys``: id, and whether kept failed."""
+    return select(Event.project_id, Event.dedup_key, Event.id, Event.error.is_not(None)).where(
+        among_param(dialect_name, Event.dedup_key, "dedup_keys", json_on_sqlite=True),
+        among_param(dialect_name, Event.project_id, "project_ids", json_on_sqlite=True),
+    )
+
+
+@cache
+def _insert_statement(dialect_name: str) -> ReturningInsert[str]:
+    """The new events' insert, returning the ids of those no other process stored first."""
+    table = cast("Table", Event.__table__)
+    return dialect_insert(dialect_name, table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def _logged(event_id: str, event: NewEvent, bodies: tuple[bytes, bytes] | None = None) -> LoggedEvent:

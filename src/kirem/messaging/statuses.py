@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, insert, select, update
+from sqlalchemy import Select, Table, Update, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kirem.db.among import among
+from kirem.db.among import among_param
 from kirem.db.base import utcnow
 from kirem.messaging.models import MessageLog, PendingStatus
 
@@ -52,10 +53,8 @@ class StatusBook:
         wanted = set(message_ids)
         entries: dict[str, list[Entry]] = defaultdict(list)
         if wanted:
-            stmt = select(*(_LOGS.c[column] for column in _ENTRY_COLUMNS)).where(
-                among(session, _LOGS.c.message_id, wanted), _LOGS.c.direction == "outbound"
-            )
-            for row in await session.execute(stmt):
+            stmt = _entries_statement(session.get_bind().dialect.name)
+            for row in await session.execute(stmt, {"message_ids": list(wanted)}):
                 entries[str(row.message_id)].append(dict(row._mapping))
         return cls(session, entries)
 
@@ -88,18 +87,22 @@ class StatusBook:
         """Store what :meth:`apply` did to the entries read by :meth:`load`, and the parked statuses."""
         if self._moved:
             now = utcnow()
-            moved = [
-                {
-                    "log_id": e["id"],
-                    "status": e["status"],
-                    "error_code": e["error_code"],
-                    "error_message": e["error_message"],
-                    "updated_at": now,
-                    "rank": RANK[e["status"]],
-                }
-                for e in self._moved.values()
-            ]
-            await self.session.execute(_MOVE_FORWARD, moved)
+            by_outcome: dict[tuple[str, int | None, str | None], list[str]] = defaultdict(list)
+            for e in self._moved.values():
+                by_outcome[(e["status"], e["error_code"], e["error_message"])].append(e["id"])
+            move = _move_forward(self.session.get_bind().dialect.name)
+            for (status, error_code, error_message), log_ids in by_outcome.items():
+                await self.session.execute(
+                    move,
+                    {
+                        "log_ids": log_ids,
+                        "rank": RANK[status],
+                        "new_status": status,
+                        "new_error_code": error_code,
+                        "new_error_message": error_message,
+                        "moved_at": now,
+                    },
+                )
             self._moved.clear()
         if self._parked:
             await self.session.execute(insert(_PENDING), self._parked)
@@ -109,19 +112,32 @@ class StatusBook:
 _LOGS = cast("Table", MessageLog.__table__)
 _PENDING = cast("Table", PendingStatus.__table__)
 _ENTRY_COLUMNS = ("id", "message_id", "direction", "status", "error_code", "error_message")
-_MOVE_FORWARD = (
-    update(_LOGS)
-    .where(_LOGS.c.id == bindparam("log_id"))
-    .where(case(RANK, value=_LOGS.c.status, else_=0) < bindparam("rank"))
-    .values(
-        status=bindparam("status"),
-        error_code=bindparam("error_code"),
-        error_message=bindparam("error_message"),
-        updated_at=bindparam("updated_at"),
+
+
+@cache
+def _move_forward(dialect_name: str) -> Update:
+    """Entries (``log_ids``) moved to a status of a ``rank``, one statement for all of them,
+    checked against each row as it is when written: another process may have applied a later
+    status since this batch read it (the row's lock orders the two)."""
+    return (
+        update(_LOGS)
+        .where(among_param(dialect_name, _LOGS.c.id, "log_ids", json_on_sqlite=True))
+        .where(case(RANK, value=_LOGS.c.status, else_=0) < bindparam("rank"))
+        .values(
+            status=bindparam("new_status"),
+            error_code=bindparam("new_error_code"),
+            error_message=bindparam("new_error_message"),
+            updated_at=bindparam("moved_at"),
+        )
     )
-)
-"""An entry's move to a later status, checked against the row as it is when written: another
-process may have applied a later status since this batch read it (the row's lock orders the two)."""
+
+
+@cache
+def _entries_statement(dialect_name: str) -> Select[Any]:
+    """The outbound entries with the wamids ``message_ids``."""
+    wamids = among_param(dialect_name, _LOGS.c.message_id, "message_ids", json_on_sqlite=True)
+    columns = (_LOGS.c[column] for column in _ENTRY_COLUMNS)
+    return select(*columns).where(wamids, _LOGS.c.direction == "outbound")
 
 
 def advanced(status: str, overtaking: Iterable[PendingStatus]) -> dict[str, Any]:

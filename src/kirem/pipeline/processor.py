@@ -33,16 +33,17 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from functools import cache
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kirem.context import AppContext
 from kirem.conversations.inbound import apply_events
-from kirem.db.among import among
+from kirem.db.among import among_param
 from kirem.db.base import utcnow
 from kirem.delivery.enqueue import Handoff, Lease, Queued, enqueue
 from kirem.inbound.batch import Item, ReadRaw, read_raw_events
@@ -83,27 +84,39 @@ async def lease_raw_events(
     session: AsyncSession, now: datetime, limit: int, lease: timedelta, *, beside_others: bool = False
 ) -> list[int]:
     """Lease up to ``limit`` pending raw events, oldest first, in the session's transaction; their ids."""
-    due = (
-        select(RawEvent.id)
-        .where(RawEvent.status == "pending")
-        .where(or_(RawEvent.lease_expires_at.is_(None), RawEvent.lease_expires_at < now))
-        .order_by(RawEvent.id)
-        .limit(limit)
-    )
-    claim = update(RawEvent)
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-        if beside_others:
-            claim = claim.where(_nobody_else_busy(now, limit, lease))
-    claimed = await session.execute(
-        claim.where(RawEvent.id.in_(due.scalar_subquery()))
-        .values(lease_expires_at=now + lease, attempts=RawEvent.attempts + 1)
-        .returning(RawEvent.id)
-    )
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    params = {"now": now, "expires": now + lease, "limit": limit}
+    if on_postgresql and beside_others:
+        params |= {"recently": now + lease - timedelta(seconds=BUSY_SECONDS), "waiting": limit + 1}
+    claimed = await session.execute(_lease_statement(on_postgresql, beside_others=beside_others), params)
     return sorted(claimed.scalars())
 
 
-def _nobody_else_busy(now: datetime, limit: int, lease: timedelta) -> ColumnElement[bool]:
+@cache
+def _lease_statement(on_postgresql: bool, *, beside_others: bool) -> Update:
+    """The lease of :func:`lease_raw_events`, built once per kind: executions skip building it and
+    its cache key. Parameters: ``now``, ``expires``, ``limit`` (and ``recently``, ``waiting`` for
+    :func:`_nobody_else_busy`)."""
+    due = (
+        select(RawEvent.id)
+        .where(RawEvent.status == "pending")
+        .where(or_(RawEvent.lease_expires_at.is_(None), RawEvent.lease_expires_at < bindparam("now")))
+        .order_by(RawEvent.id)
+        .limit(bindparam("limit"))
+    )
+    claim = update(RawEvent)
+    if on_postgresql:
+        due = due.with_for_update(skip_locked=True)
+        if beside_others:
+            claim = claim.where(_nobody_else_busy())
+    return (
+        claim.where(RawEvent.id.in_(due.scalar_subquery()))
+        .values(lease_expires_at=bindparam("expires"), attempts=RawEvent.attempts + 1)
+        .returning(RawEvent.id)
+    )
+
+
+def _nobody_else_busy() -> ColumnElement[bool]:
     """No other processor is mid-round, or more is waiting than one round of it will take.
 
     A processor mid-round holds raw events leased moments ago, and leases the next batch (up to
@@ -111,15 +124,15 @@ def _nobody_else_busy(now: datetime, limit: int, lease: timedelta) -> ColumnElem
     only split them into smaller batches, each paying every stage's fixed queries, which costs
     more CPU than it saves wherever the processes share cores; it joins in when the backlog
     outgrows what the busy one can take. A dead processor's lease stops counting as a round
-    in progress after ``BUSY_SECONDS``.
+    in progress after ``BUSY_SECONDS`` (``recently`` is a lease taken then; ``waiting`` is
+    ``limit + 1``).
     """
     other = aliased(RawEvent)  # not the updated row: these look at the whole table
-    recently = now + lease - timedelta(seconds=BUSY_SECONDS)
-    busy = exists().where(other.status == "pending", other.lease_expires_at > recently)
-    free = or_(other.lease_expires_at.is_(None), other.lease_expires_at < now)
-    waiting = select(other.id).where(other.status == "pending", free).limit(limit + 1).subquery()
+    busy = exists().where(other.status == "pending", other.lease_expires_at > bindparam("recently"))
+    free = or_(other.lease_expires_at.is_(None), other.lease_expires_at < bindparam("now"))
+    waiting = select(other.id).where(other.status == "pending", free).limit(bindparam("waiting")).subquery()
     backlog = select(func.count()).select_from(waiting).scalar_subquery()
-    return or_(~busy, backlog > limit)
+    return or_(~busy, backlog > bindparam("limit"))
 
 
 async def process_pending(ctx: AppContext, limit: int = BATCH_SIZE, handoff: Handoff | None = None) -> int:
@@ -246,9 +259,15 @@ async def _item_by_item(ctx: AppContext, ids: list[int]) -> None:
 
 
 async def _pending(session: AsyncSession, ids: list[int]) -> list[RawEvent]:
-    stmt = select(RawEvent).where(among(session, RawEvent.id, ids), RawEvent.status == "pending")
-    stmt = stmt.order_by(RawEvent.id)
-    return list((await session.execute(stmt)).scalars())
+    statement = _pending_statement(session.get_bind().dialect.name)
+    return list((await session.execute(statement, {"ids": ids})).scalars())
+
+
+@cache
+def _pending_statement(dialect_name: str) -> Select[RawEvent]:
+    """The raw events of ``ids`` still pending, built once per dialect."""
+    pending = (among_param(dialect_name, RawEvent.id, "ids"), RawEvent.status == "pending")
+    return select(RawEvent).where(*pending).order_by(RawEvent.id)
 
 
 async def _stages(
@@ -362,15 +381,30 @@ def _reason(exc: Exception) -> str:
 
 
 async def _finish_batch(session: AsyncSession, batch: list[ReadRaw], now: datetime) -> None:
-    """Mark a batch's raw events done with one Core statement: no unit-of-work pass over them."""
-    rows = []
+    """Mark a batch's raw events done with Core statements, one per outcome (mostly one for the
+    batch): no unit-of-work pass over them, no parameters per row."""
+    by_outcome: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     for read in batch:
-        status, error = _outcome(read, [])
-        rows.append({"raw_id": read.raw.id, "status": status, "error": error, "processed_at": now})
-    if rows:
-        table = cast("Table", RawEvent.__table__)
-        done = update(table).where(table.c.id == bindparam("raw_id")).values(lease_expires_at=None)
-        await session.execute(done, rows)
+        by_outcome[_outcome(read, [])].append(read.raw.id)
+    finish = _finish_statement(session.get_bind().dialect.name)
+    for (status, error), raw_ids in by_outcome.items():
+        await session.execute(finish, {"raw_ids": raw_ids, "outcome": status, "note": error, "done_at": now})
+
+
+@cache
+def _finish_statement(dialect_name: str) -> Update:
+    """Raw events (``raw_ids``) done with an ``outcome`` and a ``note`` at ``done_at``."""
+    table = cast("Table", RawEvent.__table__)
+    return (
+        update(table)
+        .where(among_param(dialect_name, table.c.id, "raw_ids", json_on_sqlite=True))
+        .values(
+            status=bindparam("outcome"),
+            error=bindparam("note"),
+            processed_at=bindparam("done_at"),
+            lease_expires_at=None,
+        )
+    )
 
 
 def _finish_read(read: ReadRaw, failures: list[str], now: datetime) -> None:
