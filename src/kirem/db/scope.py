@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from sqlalchemy import CursorResult, Result, Select, Table, select
@@ -27,7 +26,6 @@ class OwnedRow(ProjectRow, Protocol):
 
 RowT = TypeVar("RowT", bound=ProjectRow)
 OwnedT = TypeVar("OwnedT", bound=OwnedRow)
-StatementT = TypeVar("StatementT")
 
 
 def for_project(model: type[RowT], project_id: str) -> Select[RowT]:
@@ -55,20 +53,6 @@ def dialect_insert(dialect_name: str, model: type[Any] | Table) -> postgresql.In
     return sqlite.insert(model)
 
 
-def upserts(
-    table: Table, complete: Callable[[postgresql.Insert | sqlite.Insert], StatementT]
-) -> dict[str, StatementT]:
-    """An ``INSERT … ON CONFLICT`` of ``table`` built once per engine (``complete`` adds the conflict
-    clause), so a hot upsert is neither built nor given a cache key again at each execution; the
-    values are bound when it runs. Pick the session's with :func:`for_dialect`."""
-    return {"postgresql": complete(postgresql.insert(table)), "sqlite": complete(sqlite.insert(table))}
-
-
-def for_dialect(session: AsyncSession, statements: dict[str, StatementT]) -> StatementT:
-    """The statement of ``statements`` (by dialect name) that the session's engine runs."""
-    return statements[session.get_bind().dialect.name]
-
-
 async def insert_if_absent(session: AsyncSession, model: type[Any], **values: Any) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING`` on either engine: no error, no rollback, no expired objects.
 
@@ -87,13 +71,14 @@ async def insert_all_if_absent(session: AsyncSession, model: type[Any], rows: li
     nothing is counted.
     """
     if rows:
-        await session.execute(for_dialect(session, _insert_all_if_absent(model.__table__)), rows)
+        stmt = _insert_all_if_absent(session.get_bind().dialect.name, model.__table__)
+        await session.execute(stmt, rows)
 
 
 @functools.cache
-def _insert_all_if_absent(table: Table) -> dict[str, postgresql.Insert | sqlite.Insert]:
-    """The statements of :func:`insert_all_if_absent`, built once per table."""
-    return upserts(table, lambda insert: insert.on_conflict_do_nothing())
+def _insert_all_if_absent(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The statement of :func:`insert_all_if_absent`, built once per dialect and table."""
+    return dialect_insert(dialect_name, table).on_conflict_do_nothing()
 
 
 def changed_rows(result: Result[*tuple[Any, ...]]) -> int:

@@ -147,7 +147,7 @@ CACHED_STATEMENTS = 32
 """Prepared statements each SQLite connection keeps (``sqlite3``'s default is 128).
 
 The batch statements' texts change with the batch's size (an ``INSERT … RETURNING`` of n rows, an
-``IN`` of n values), and a prepared multi-row insert holds about 70 bytes per bound value: 128 of
+``IN`` of n values), and a prepared multi-row insert holds about 85 bytes per bound value: 128 of
 them cost a connection tens of megabytes, so a server's memory grew with every new batch size it met
 (``bench/memory.py``). 32 keep every statement a batch repeats, and bound what the rest can hold."""
 

@@ -7,20 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Insert, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.crypto import Sealer
 from kirem.db.base import utcnow
-from kirem.db.scope import (
-    flush_unique,
-    for_dialect,
-    for_project,
-    get_owned,
-    insert_if_absent,
-    upserts,
-)
+from kirem.db.scope import dialect_insert, flush_unique, for_project, get_owned, insert_if_absent
 from kirem.kit.enums import ChannelStatus
 from kirem.kit.errors import Conflict, DomainError, Forbidden, Invalid, not_found
 from kirem.tenancy.cache import TtlCache, holds_changes
@@ -395,20 +387,6 @@ def check_channel_use(tenant: Tenant, channel: Channel) -> None:
 # Usage ---------------------------------------------------------------------------------------
 
 
-DAILY_USAGE = cast("Table", DailyUsage.__table__)
-
-
-def _added_to_day(insert: postgresql.Insert | sqlite.Insert) -> postgresql.Insert | sqlite.Insert:
-    return insert.on_conflict_do_update(
-        index_elements=[DAILY_USAGE.c.account_id, DAILY_USAGE.c.day],
-        set_={"outbound_messages": DAILY_USAGE.c.outbound_messages + insert.excluded.outbound_messages},
-    )
-
-
-ADD_TO_DAILY_USAGE = upserts(DAILY_USAGE, _added_to_day)
-"""Count ``:outbound_messages`` more for ``(:account_id, :day)``, made if absent (no quota to check)."""
-
-
 async def consume_outbound_quota(session: AsyncSession, tenant: Tenant, now: datetime | None = None) -> None:
     """Count one outbound message for today (the caller commits); 429 once the daily quota is used."""
     if not await reserve_outbound_quota(session, tenant.account.id, tenant.limits.outbound_per_day, 1, now):
@@ -430,7 +408,7 @@ async def reserve_outbound_quota(
     today = (DailyUsage.account_id == account_id, DailyUsage.day == day)
     if limit is None:
         values = {"account_id": account_id, "day": day, "outbound_messages": wanted}
-        await session.execute(for_dialect(session, ADD_TO_DAILY_USAGE), values)
+        await session.execute(_added_to_day(session.get_bind().dialect.name), values)
         return wanted
     await insert_if_absent(session, DailyUsage, account_id=account_id, day=day, outbound_messages=0)
     used = await session.scalar(select(DailyUsage.outbound_messages).where(*today).with_for_update())
@@ -439,6 +417,18 @@ async def reserve_outbound_quota(
         raised = DailyUsage.outbound_messages + admitted
         await session.execute(update(DailyUsage).where(*today).values(outbound_messages=raised))
     return admitted
+
+
+@functools.cache
+def _added_to_day(dialect_name: str) -> Insert:
+    """Count ``:outbound_messages`` more for ``(:account_id, :day)``, made if absent (no quota to
+    check); built once per dialect."""
+    table = cast("Table", DailyUsage.__table__)
+    stmt = dialect_insert(dialect_name, table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.account_id, table.c.day],
+        set_={"outbound_messages": table.c.outbound_messages + stmt.excluded.outbound_messages},
+    )
 
 
 def outbound_quota_error(tenant: Tenant) -> DomainError:

@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Insert, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kirem.db.base import utcnow
-from kirem.db.scope import for_dialect, upserts
+from kirem.db.scope import dialect_insert
 from kirem.usage.models import UsageCounter
 
 INBOUND = "inbound"
@@ -34,20 +34,6 @@ ATTEMPTS = "attempts"
 OUTBOUND_PREFIX = "outbound:"
 CATEGORY_PREFIX = "category:"
 METRIC_MAX_LENGTH = 64
-
-
-COUNTERS = cast("Table", UsageCounter.__table__)
-
-
-def _added(insert: postgresql.Insert | sqlite.Insert) -> postgresql.Insert | sqlite.Insert:
-    return insert.on_conflict_do_update(
-        index_elements=[COUNTERS.c.project_id, COUNTERS.c.month, COUNTERS.c.metric],
-        set_={"count": COUNTERS.c.count + insert.excluded.count},
-    )
-
-
-ADD_TO_COUNTER = upserts(COUNTERS, _added)
-"""Add ``:count`` to the counter of ``(:project_id, :month, :metric)``, made at 0 if absent."""
 
 
 def month_of(moment: datetime) -> str:
@@ -74,10 +60,22 @@ async def count(
     order so concurrent transactions on PostgreSQL lock the rows in the same order.
     """
     month = month_of(now or utcnow())
-    add = for_dialect(session, ADD_TO_COUNTER)
+    add = _added_to_counter(session.get_bind().dialect.name)
     for metric in sorted(m for m, n in amounts.items() if n):
         values = {"project_id": project_id, "month": month, "metric": metric, "count": amounts[metric]}
         await session.execute(add, values)
+
+
+@cache
+def _added_to_counter(dialect_name: str) -> Insert:
+    """Add ``:count`` to the counter of ``(:project_id, :month, :metric)``, made at 0 if absent;
+    built once per dialect."""
+    table = cast("Table", UsageCounter.__table__)
+    stmt = dialect_insert(dialect_name, table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.project_id, table.c.month, table.c.metric],
+        set_={"count": table.c.count + stmt.excluded.count},
+    )
 
 
 def event_amounts(event_type: str, data: Mapping[str, Any]) -> Counter[str]:
